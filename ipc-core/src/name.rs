@@ -1,0 +1,123 @@
+//! Checking the names of POSIX IPC objects before any system call sees them.
+//!
+//! A POSIX shared-memory object, semaphore or message queue is named `/something`: one
+//! leading slash, no other slash, no NUL, not `/.` or `/..`, and at most a kind-specific
+//! number of bytes after the slash (the file name limit of the file system behind it).
+
+use std::ffi::CString;
+
+use crate::{Error, ErrorKind, Result};
+
+/// `NAME_MAX`: the longest file name, so the longest shm or queue name after the slash.
+pub const NAME_MAX: usize = 255;
+
+/// The kind of object a name is for; each has its own length limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameKind {
+    /// `shm_open` (a file in `/dev/shm`): up to [`NAME_MAX`] bytes after the slash.
+    Shm,
+    /// `sem_open` (a file `sem.NAME` in `/dev/shm`): 4 bytes fewer than [`NAME_MAX`].
+    Semaphore,
+    /// `mq_open` (a file in `/dev/mqueue`): up to [`NAME_MAX`] bytes after the slash.
+    MessageQueue,
+}
+
+impl NameKind {
+    /// How many bytes may follow the leading slash.
+    pub const fn max_len(self) -> usize {
+        match self {
+            NameKind::Shm | NameKind::MessageQueue => NAME_MAX,
+            NameKind::Semaphore => NAME_MAX - 4,
+        }
+    }
+}
+
+/// Checks `name` against the rules for `kind` and returns it as a C string.
+///
+/// `op` names the operation for the error. Every rule gives
+/// [`ErrorKind::InvalidName`] saying which rule was broken.
+pub fn validate(op: &'static str, name: &str, kind: NameKind) -> Result<CString> {
+    check(name, kind).map_err(|why| Error::new(op, ErrorKind::InvalidName(why)).with_name(name))?;
+    // The NUL check above makes this infallible; map anyway rather than unwrap.
+    CString::new(name)
+        .map_err(|_| Error::new(op, ErrorKind::InvalidName("contains a NUL byte")).with_name(name))
+}
+
+fn check(name: &str, kind: NameKind) -> std::result::Result<(), &'static str> {
+    let rest = match name.strip_prefix('/') {
+        Some(rest) => rest,
+        None if name.is_empty() => return Err("empty"),
+        None => return Err("must start with '/'"),
+    };
+    if rest.is_empty() {
+        return Err("nothing after the leading '/'");
+    }
+    if rest.contains('/') {
+        return Err("contains a '/' after the leading one");
+    }
+    if rest.contains('\0') {
+        return Err("contains a NUL byte");
+    }
+    if rest == "." || rest == ".." {
+        return Err("'/.' and '/..' are not object names");
+    }
+    if rest.len() > kind.max_len() {
+        return Err(match kind {
+            NameKind::Semaphore => "longer than 251 bytes after the '/' (NAME_MAX - 4)",
+            _ => "longer than 255 bytes after the '/' (NAME_MAX)",
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn why(name: &str, kind: NameKind) -> Option<&'static str> {
+        match validate("test", name, kind) {
+            Ok(_) => None,
+            Err(e) => match e.kind() {
+                ErrorKind::InvalidName(why) => Some(why),
+                other => panic!("unexpected kind {other:?}"),
+            },
+        }
+    }
+
+    #[test]
+    fn accepts_ordinary_names() {
+        assert_eq!(why("/a", NameKind::Shm), None);
+        assert_eq!(why("/web-stats.v2", NameKind::Shm), None);
+        assert_eq!(why(&format!("/{}", "x".repeat(255)), NameKind::Shm), None);
+        assert_eq!(
+            why(&format!("/{}", "x".repeat(251)), NameKind::Semaphore),
+            None
+        );
+    }
+
+    #[test]
+    fn refuses_each_bad_name() {
+        for kind in [NameKind::Shm, NameKind::Semaphore, NameKind::MessageQueue] {
+            assert_eq!(why("", kind), Some("empty"));
+            assert_eq!(why("a", kind), Some("must start with '/'"));
+            assert_eq!(why("/", kind), Some("nothing after the leading '/'"));
+            assert_eq!(
+                why("/a/b", kind),
+                Some("contains a '/' after the leading one")
+            );
+            assert_eq!(why("/a\0b", kind), Some("contains a NUL byte"));
+            assert!(why("/.", kind).is_some());
+            assert!(why("/..", kind).is_some());
+            assert!(why(&format!("/{}", "x".repeat(256)), kind).is_some());
+        }
+        assert!(why(&format!("/{}", "x".repeat(252)), NameKind::Semaphore).is_some());
+    }
+
+    #[test]
+    fn error_names_the_object_and_operation() {
+        let e = validate("shm_open", "no-slash", NameKind::Shm).unwrap_err();
+        assert_eq!(e.name(), Some("no-slash"));
+        assert_eq!(e.op(), "shm_open");
+        assert!(e.to_string().contains("must start with '/'"), "{e}");
+    }
+}

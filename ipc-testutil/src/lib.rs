@@ -1,0 +1,270 @@
+//! Test support shared by the workspace's test suites (not published).
+//!
+//! - [`unique_name`]: a name no other test, run or process uses.
+//! - [`Cleanup`]: removes a shm object, semaphore, queue or System V segment on drop, also
+//!   when the test fails.
+//! - [`spawn_role`] / [`ChildProc`]: re-executes the current test binary as a child that runs
+//!   one test in a given role, with a watchdog that kills it and fails the test on a hang.
+//! - [`fork_run`]: forks a child that runs a closure (for memory inherited across `fork`),
+//!   with the same watchdog.
+#![deny(
+    unsafe_op_in_unsafe_fn,
+    clippy::undocumented_unsafe_blocks,
+    clippy::missing_safety_doc
+)]
+#![warn(missing_docs)]
+
+use std::ffi::CString;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// The environment variable that carries a child's role.
+pub const ROLE_VAR: &str = "IPC_TEST_ROLE";
+
+/// The prefix of every name a test creates; `.ci/run` looks for leftovers with it.
+pub const PREFIX: &str = "ipct";
+
+/// A default watchdog for child processes: long enough for a loaded 2-core CI machine.
+pub const WATCHDOG: Duration = Duration::from_secs(60);
+
+/// A POSIX object name unique to this process and call: `/ipct-{tag}-{pid}-{n}`.
+pub fn unique_name(tag: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("/{PREFIX}-{tag}-{}-{n}", std::process::id())
+}
+
+/// The role this process was started in by [`spawn_role`], or `None` in the parent.
+pub fn role() -> Option<String> {
+    std::env::var(ROLE_VAR).ok()
+}
+
+/// The value of an environment variable set for a child by [`spawn_role`]; panics if it is
+/// missing (a child started without what it needs is a test bug).
+pub fn env(key: &str) -> String {
+    std::env::var(key).unwrap_or_else(|_| panic!("child started without {key}"))
+}
+
+/// Prints a line that the parent's [`ChildProc::wait_output`] will return (it filters out
+/// the test harness's own output).
+pub fn report(line: impl std::fmt::Display) {
+    println!("@@ {line}");
+}
+
+/// What a [`Cleanup`] removes.
+#[derive(Debug, Clone)]
+enum What {
+    Shm(CString),
+    Sem(CString),
+    Mq(CString),
+    SysvShm(i32),
+}
+
+/// Removes an IPC object when dropped, ignoring "not found": create one right after
+/// choosing a name so the object goes away even if the test panics.
+#[derive(Debug)]
+#[must_use = "the object is removed when this is dropped"]
+pub struct Cleanup(What);
+
+impl Cleanup {
+    /// `shm_unlink(name)` on drop.
+    pub fn shm(name: &str) -> Self {
+        Cleanup(What::Shm(
+            CString::new(name).expect("test name without NUL"),
+        ))
+    }
+    /// `sem_unlink(name)` on drop.
+    pub fn sem(name: &str) -> Self {
+        Cleanup(What::Sem(
+            CString::new(name).expect("test name without NUL"),
+        ))
+    }
+    /// `mq_unlink(name)` on drop.
+    pub fn mq(name: &str) -> Self {
+        Cleanup(What::Mq(CString::new(name).expect("test name without NUL")))
+    }
+    /// `shmctl(id, IPC_RMID)` on drop.
+    pub fn sysv_shm(id: i32) -> Self {
+        Cleanup(What::SysvShm(id))
+    }
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        // SAFETY: each call gets a valid NUL-terminated string (or a plain id and a null
+        // buffer pointer, which IPC_RMID ignores); failures (already removed) are ignored.
+        unsafe {
+            match &self.0 {
+                What::Shm(n) => libc::shm_unlink(n.as_ptr()),
+                What::Sem(n) => libc::sem_unlink(n.as_ptr()),
+                What::Mq(n) => libc::mq_unlink(n.as_ptr()),
+                What::SysvShm(id) => libc::shmctl(*id, libc::IPC_RMID, std::ptr::null_mut()),
+            };
+        }
+    }
+}
+
+/// A child process with a watchdog. Dropping it kills the child if it still runs.
+#[derive(Debug)]
+pub struct ChildProc {
+    child: std::process::Child,
+    reader: Option<thread::JoinHandle<Vec<String>>>,
+}
+
+/// Re-executes the current test binary so that it runs only the test `test` (its full path
+/// inside the test binary, e.g. `shm_cross_process` or `module::name`) with [`role`] set to
+/// `role` and the extra environment `envs`.
+///
+/// The test function checks [`role`] first and, in a child, plays its part and returns.
+pub fn spawn_role(test: &str, role: &str, envs: &[(&str, &str)]) -> ChildProc {
+    let exe = std::env::current_exe().expect("current_exe");
+    let mut cmd = Command::new(exe);
+    cmd.args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env(ROLE_VAR, role)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("spawn child test process");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let reader = thread::spawn(move || {
+        BufReader::new(stdout)
+            .lines()
+            .map_while(|l| l.ok())
+            .filter_map(|l| l.strip_prefix("@@ ").map(str::to_owned))
+            .collect()
+    });
+    ChildProc {
+        child,
+        reader: Some(reader),
+    }
+}
+
+impl ChildProc {
+    /// The child's pid.
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// Waits for the child to exit; after `timeout`, kills it and panics.
+    pub fn wait_timeout(&mut self, timeout: Duration) -> ExitStatus {
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self.child.try_wait().expect("waitpid") {
+                Some(status) => return status,
+                None if Instant::now() >= deadline => {
+                    let _ = self.child.kill();
+                    let _ = self.child.wait();
+                    panic!(
+                        "watchdog: child {} still running after {timeout:?}; killed",
+                        self.pid()
+                    );
+                }
+                None => thread::sleep(Duration::from_millis(5)),
+            }
+        }
+    }
+
+    /// Waits (with the watchdog), asserts the child succeeded, and returns the lines it
+    /// printed with [`report`].
+    pub fn wait_output(mut self, timeout: Duration) -> Vec<String> {
+        let status = self.wait_timeout(timeout);
+        let lines = self
+            .reader
+            .take()
+            .map(|r| r.join().unwrap_or_default())
+            .unwrap_or_default();
+        assert!(
+            status.success(),
+            "child {} failed: {status}; reported {lines:?}",
+            self.pid()
+        );
+        lines
+    }
+
+    /// Waits with the default [`WATCHDOG`] and asserts success.
+    pub fn wait_ok(self) -> Vec<String> {
+        self.wait_output(WATCHDOG)
+    }
+
+    /// Sends SIGKILL and reaps the child.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ChildProc {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Forks a child that runs `f` and exits with 0 if it returns true, 1 if false or if it
+/// panics. Waits with a watchdog of `timeout` (then SIGKILL and panic) and returns whether
+/// the child succeeded.
+///
+/// For memory that only a forked child inherits (anonymous shared mappings, fds). Keep `f`
+/// short: it runs in a copy of a multi-threaded process, where only this thread exists.
+pub fn fork_run(timeout: Duration, f: impl FnOnce() -> bool) -> bool {
+    let pid = fork_child(f);
+    wait_pid(pid, timeout) == Some(0)
+}
+
+/// Forks a child that runs `f` (exit 0 on true, 1 on false or panic) and returns its pid
+/// without waiting. Reap it with [`wait_pid`].
+pub fn fork_child(f: impl FnOnce() -> bool) -> i32 {
+    // SAFETY: fork has no preconditions; in the child we only run `f` and `_exit`, never
+    // return into the test harness.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed");
+    if pid == 0 {
+        let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or(false);
+        // SAFETY: _exit ends the child at once without running the parent's atexit handlers
+        // or destructors, which belong to the parent.
+        unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+    }
+    pid
+}
+
+/// Waits for child `pid` up to `timeout`; then SIGKILLs it and panics. Returns its exit code,
+/// or `None` if a signal ended it.
+pub fn wait_pid(pid: i32, timeout: Duration) -> Option<i32> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let mut status = 0;
+        // SAFETY: status is a valid out-pointer; WNOHANG makes the call non-blocking.
+        let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        assert!(r >= 0, "waitpid({pid}) failed");
+        if r == pid {
+            return if libc::WIFEXITED(status) {
+                Some(libc::WEXITSTATUS(status))
+            } else {
+                None
+            };
+        }
+        if Instant::now() >= deadline {
+            // SAFETY: plain syscalls on our own child's pid.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+                libc::waitpid(pid, &mut status, 0);
+            }
+            panic!("watchdog: forked child {pid} still running after {timeout:?}; killed");
+        }
+        thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Sends SIGKILL to `pid` (a real crash, for crash tests).
+pub fn sigkill(pid: i32) {
+    // SAFETY: kill has no memory preconditions.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+}
