@@ -561,3 +561,27 @@ fn fd_is_the_objects_descriptor_and_close_on_exec() {
     // Space is reserved: all 10_000 bytes (3 pages) are allocated blocks.
     assert!(st.st_blocks * 512 >= 10_000, "blocks {}", st.st_blocks);
 }
+
+#[test]
+fn read_at_and_write_at_are_bounds_checked() {
+    let name = unique_name("rw");
+    let _guard = Cleanup::shm(&name);
+    let shm = Shm::create(&name, 100).unwrap();
+    shm::write_at(&shm, 90, b"0123456789").unwrap();
+    let mut buf = [0; 10];
+    shm::read_at(&shm, 90, &mut buf).unwrap();
+    assert_eq!(&buf, b"0123456789");
+    assert_eq!(read_bytes(&shm, 100)[90..], *b"0123456789");
+    for offset in [91, 100, usize::MAX] {
+        let e = shm::write_at(&shm, offset, b"0123456789").unwrap_err();
+        assert!(matches!(e.kind(), ErrorKind::InvalidInput(_)), "{e}");
+        let e = shm::read_at(&shm, offset, &mut buf).unwrap_err();
+        assert!(matches!(e.kind(), ErrorKind::InvalidInput(_)), "{e}");
+    }
+    shm::read_at(&shm, 100, &mut []).unwrap();
+    let ro = Shm::open_read_only(&name).unwrap();
+    let e = shm::write_at(&ro, 0, b"x").unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::PermissionDenied);
+    shm::read_at(&ro, 95, &mut buf[..5]).unwrap();
+    assert_eq!(&buf[..5], b"56789");
+}

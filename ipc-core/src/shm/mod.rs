@@ -32,6 +32,7 @@
 use std::ffi::CString;
 use std::num::NonZeroUsize;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
 use nix::errno::Errno;
@@ -544,4 +545,61 @@ pub(crate) fn retry_eintr<T>(mut f: impl FnMut() -> nix::Result<T>) -> nix::Resu
 pub fn unlink(name: &str) -> Result<()> {
     let c_name = name::validate("shm_unlink", name, NameKind::Shm)?;
     mman::shm_unlink(c_name.as_c_str()).map_err(|e| Error::os("shm_unlink", e).with_name(name))
+}
+
+/// The range `offset..offset + len` of `mem`, or [`ErrorKind::InvalidInput`].
+fn range(op: &'static str, mem_len: usize, offset: usize, len: usize) -> Result<()> {
+    match offset.checked_add(len) {
+        Some(end) if end <= mem_len => Ok(()),
+        _ => Err(Error::new(
+            op,
+            ErrorKind::InvalidInput(format!(
+                "bytes {offset}..{offset}+{len} are outside the {mem_len}-byte region"
+            )),
+        )),
+    }
+}
+
+/// Copies `buf.len()` bytes at `offset` of `mem` into `buf`, bounds-checked.
+///
+/// Each byte is read with a relaxed atomic load, so a concurrent writer in another process
+/// is not a data race; but nothing orders the bytes among themselves, so a message that is
+/// being written meanwhile can be read torn. Coordinate with an atomic flag, a lock or a
+/// semaphore (or use the typed segments of `ipc-collections`). Meant for small messages;
+/// it is not a fast bulk copy.
+///
+/// Errors: [`ErrorKind::InvalidInput`] if the range leaves the region.
+pub fn read_at<M: Memory + ?Sized>(mem: &M, offset: usize, buf: &mut [u8]) -> Result<()> {
+    range("read_at", mem.len(), offset, buf.len())?;
+    for (i, b) in buf.iter_mut().enumerate() {
+        // SAFETY: offset + i < mem.len() (checked above), so the byte is inside the region,
+        // which `Memory` guarantees is mapped and readable while `mem` is borrowed. AtomicU8
+        // has the size and alignment of u8, every bit pattern is valid, and other processes
+        // only change the byte, never unmap it under us. A relaxed atomic load of a byte is
+        // allowed on read-only memory too.
+        let a = unsafe { AtomicU8::from_ptr(mem.as_ptr().add(offset + i)) };
+        *b = a.load(Ordering::Relaxed);
+    }
+    Ok(())
+}
+
+/// Copies `bytes` into `mem` at `offset`, bounds-checked; the counterpart of [`read_at`]
+/// (relaxed atomic byte stores: no data race, but no ordering among the bytes either).
+///
+/// Errors: [`ErrorKind::InvalidInput`] if the range leaves the region,
+/// [`ErrorKind::PermissionDenied`] if `mem` is mapped read-only.
+pub fn write_at<M: Memory + ?Sized>(mem: &M, offset: usize, bytes: &[u8]) -> Result<()> {
+    if mem.is_read_only() {
+        return Err(Error::new("write_at", ErrorKind::PermissionDenied));
+    }
+    range("write_at", mem.len(), offset, bytes.len())?;
+    for (i, &b) in bytes.iter().enumerate() {
+        // SAFETY: offset + i < mem.len() (checked above) and the region is writable
+        // (is_read_only() is false), mapped while `mem` is borrowed; AtomicU8 has the
+        // layout of u8 and any byte value is valid. Other processes access shared bytes
+        // through atomics too (or race at their own documented risk).
+        let a = unsafe { AtomicU8::from_ptr(mem.as_ptr().add(offset + i)) };
+        a.store(b, Ordering::Relaxed);
+    }
+    Ok(())
 }
