@@ -62,6 +62,9 @@ const OPEN_OR_CREATE_ROUNDS: usize = 64;
 /// until then) before reporting [`ErrorKind::InvalidSize`].
 const SIZE_WAIT: Duration = Duration::from_millis(200);
 
+/// Sizes above this are compared with RAM + swap before reserving (see `reserve`).
+const SYSINFO_CHECK_ABOVE: usize = 256 << 20;
+
 /// A mapped POSIX shared-memory object (`shm_open` + `mmap`).
 ///
 /// Created objects are unlinked when the creating handle is dropped, unless
@@ -423,7 +426,8 @@ impl ShmOptions {
 /// file system is an error now. Falls back to `ftruncate` where the file system cannot
 /// reserve (`EOPNOTSUPP`).
 ///
-/// A size beyond the machine's RAM plus swap is [`ErrorKind::NoSpace`] at once: it could
+/// A size beyond the machine's RAM plus swap (checked for sizes above
+/// `SYSINFO_CHECK_ABOVE`) is [`ErrorKind::NoSpace`] at once: it could
 /// never be reserved, and on a tmpfs without a size limit (memfd, or a `/dev/shm` mounted
 /// with `size=0`) the kernel would otherwise allocate page by page until the OOM killer
 /// steps in.
@@ -434,7 +438,10 @@ pub(crate) fn reserve(fd: &OwnedFd, size: NonZeroUsize) -> Result<()> {
             ErrorKind::InvalidSize(format!("{size} bytes does not fit off_t")),
         )
     })?;
-    if let Ok(info) = nix::sys::sysinfo::sysinfo() {
+    // Small sizes skip the check (one syscall saved on every create): they cannot be what
+    // exhausts a machine.
+    if size.get() > SYSINFO_CHECK_ABOVE {
+        let info = nix::sys::sysinfo::sysinfo().map_err(|e| Error::os("sysinfo", e))?;
         let memory = info.ram_total().saturating_add(info.swap_total());
         if size.get() as u64 > memory {
             return Err(Error::new("posix_fallocate", ErrorKind::NoSpace));
