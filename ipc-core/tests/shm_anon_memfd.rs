@@ -294,3 +294,23 @@ fn memfd_bad_names_and_sizes() {
     let e = MemfdShm::create("ipct-huge", 1 << 50).unwrap_err();
     assert_eq!(e.kind(), &ErrorKind::NoSpace, "{e}");
 }
+
+#[test]
+fn memfd_cloned_fd_maps_the_same_memory_in_a_forked_child() {
+    let m = MemfdShm::create("ipct-clone", 4096).unwrap();
+    write_bytes(&m, 0, b"parent");
+    let fd = m.try_clone_fd().unwrap();
+    assert_ne!(fd.as_raw_fd(), m.fd().as_raw_fd());
+    let flags = fcntl(&fd, FcntlArg::F_GETFD).unwrap();
+    assert_ne!(flags & libc::FD_CLOEXEC, 0, "close-on-exec");
+    let ok = fork_run(WATCHDOG, move || {
+        let Ok(c) = MemfdShm::from_fd(fd) else {
+            return false;
+        };
+        let good = read_bytes(&c, 6) == b"parent";
+        write_bytes(&c, 100, b"child");
+        good
+    });
+    assert!(ok);
+    assert_eq!(&read_bytes(&m, 105)[100..], b"child");
+}

@@ -49,7 +49,7 @@ mod memfd;
 
 pub use anon::AnonShm;
 pub(crate) use map::{check_size, Mapping};
-pub use memfd::MemfdShm;
+pub use memfd::{MemfdShm, MEMFD_NAME_MAX};
 
 /// The default mode bits of a new object: read and write for the owner only.
 pub const DEFAULT_MODE: u32 = 0o600;
@@ -209,6 +209,12 @@ impl Shm {
         self.unlink_on_drop = false;
         mman::shm_unlink(self.c_name.as_c_str())
             .map_err(|e| Error::os("shm_unlink", e).with_name(&*self.name))
+    }
+}
+
+impl AsFd for Shm {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
     }
 }
 
