@@ -585,3 +585,58 @@ fn read_at_and_write_at_are_bounds_checked() {
     shm::read_at(&ro, 95, &mut buf[..5]).unwrap();
     assert_eq!(&buf[..5], b"56789");
 }
+
+/// In a spawned child: drops to `nobody` when the suite runs as root (root bypasses
+/// permission bits) and returns whether it did; otherwise leaves the user as it is.
+fn drop_privileges() -> bool {
+    if !is_root() {
+        return false;
+    }
+    // SAFETY: setgid/setuid take plain ids; this child process is single-purpose, and
+    // the results are checked.
+    unsafe {
+        assert_eq!(libc::setgid(65534), 0, "setgid(nobody)");
+        assert_eq!(libc::setuid(65534), 0, "setuid(nobody)");
+    }
+    true
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+#[test]
+fn read_permission_is_enough_for_read_only_open_and_not_for_read_write() {
+    if role().is_some() {
+        let name = env("SHM_NAME");
+        let dropped = drop_privileges();
+        let ro = Shm::open_read_only(&name).unwrap();
+        assert!(ro.is_read_only());
+        assert_eq!(read_bytes(&ro, 5), b"token");
+        let e = Shm::open(&name).unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::PermissionDenied, "{e}");
+        if dropped {
+            // Another user's object in the sticky /dev/shm: not ours to remove.
+            let e = shm::unlink(&name).unwrap_err();
+            assert_eq!(e.kind(), &ErrorKind::PermissionDenied, "{e}");
+        }
+        report("ok");
+        return;
+    }
+    let name = unique_name("perm");
+    let _guard = Cleanup::shm(&name);
+    // Read for everyone, write for the owner only. When the suite runs as root, the child
+    // checks as `nobody`; otherwise as ourselves, so take write away from the owner too.
+    let mode = if is_root() { 0o644 } else { 0o444 };
+    let shm = Shm::options().mode(mode).open(&name, 4096).unwrap();
+    write_bytes(&shm, 0, b"token");
+    let lines = spawn_role(
+        "read_permission_is_enough_for_read_only_open_and_not_for_read_write",
+        "unprivileged",
+        &[("SHM_NAME", &name)],
+    )
+    .wait_ok();
+    assert_eq!(lines, ["ok"]);
+    assert!(dev_shm(&name).exists());
+}
