@@ -4,18 +4,23 @@
 //!
 //! Every type here implements [`Memory`], unmaps on drop, and releases only what it owns.
 //!
+//! [`read_at`] and [`write_at`] copy bytes in and out of any [`Memory`] with bounds checks;
+//! typed access (values, arrays, locks, rings) is the business of `ipc-collections`.
+//!
 //! # Named objects
 //! ```no_run
-//! use ipc_core::{shm::Shm, CreateMode, Memory};
+//! use ipc_core::shm::{self, Shm};
+//! use ipc_core::CreateMode;
 //!
 //! // process A: create (exclusive), 4 KiB, mode 0600, unlinked when `a` is dropped
 //! let a = Shm::create("/demo", 4096)?;
-//! // SAFETY (of the example): nobody else writes these bytes yet.
-//! unsafe { a.as_ptr().copy_from(b"hello".as_ptr(), 5) };
+//! shm::write_at(&a, 0, b"hello")?;
 //!
 //! // process B: open the existing object; its size comes from fstat
 //! let b = Shm::open("/demo")?;
 //! assert_eq!(b.len(), 4096);
+//! let mut buf = [0; 5];
+//! shm::read_at(&b, 0, &mut buf)?;
 //!
 //! // race-safe open-or-create; `created()` tells which happened
 //! let c = Shm::options().create_mode(CreateMode::OpenOrCreate).open("/demo", 4096)?;
