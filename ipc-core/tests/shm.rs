@@ -640,3 +640,34 @@ fn read_permission_is_enough_for_read_only_open_and_not_for_read_write() {
     assert_eq!(lines, ["ok"]);
     assert!(dev_shm(&name).exists());
 }
+
+#[test]
+fn open_or_create_waits_for_a_creator_that_sizes_the_object_late() {
+    let name = unique_name("late");
+    let _guard = Cleanup::shm(&name);
+    // A creator that made the object but has not sized it yet (raw calls), and sizes it
+    // 50 ms later.
+    let c = std::ffi::CString::new(name.as_str()).unwrap();
+    // SAFETY: valid NUL-terminated name; the fd is owned by the OwnedFd below.
+    let fd = unsafe {
+        libc::shm_open(
+            c.as_ptr(),
+            libc::O_CREAT | libc::O_EXCL | libc::O_RDWR,
+            0o600,
+        )
+    };
+    assert!(fd >= 0);
+    // SAFETY: fd was just returned by shm_open and nothing else owns it.
+    let fd = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    let sizer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(50));
+        nix::unistd::ftruncate(&fd, 8192).unwrap();
+    });
+    let shm = Shm::options()
+        .create_mode(CreateMode::OpenOrCreate)
+        .open(&name, 4096)
+        .unwrap();
+    sizer.join().unwrap();
+    assert!(!shm.created());
+    assert_eq!(shm.len(), 8192, "the creator's size, read after it was set");
+}
