@@ -11,31 +11,27 @@
 use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use ipc_core::signal::{self, mask, Handler, Origin, SaFlags, SigAction, SigSet, Signal};
+use ipc_core::signal::{self, mask, Handler, Origin, SaFlags, SigAction, SigSet, Signal, SignalFd};
 use ipc_core::ErrorKind;
 use ipc_testutil::{env, report, role, spawn_role};
 
-const TESTS: &[(&str, fn())] = &[
-    (
-        "bad_signal_numbers_are_refused",
-        bad_signal_numbers_are_refused,
-    ),
-    ("kill_and_stop_are_refused", kill_and_stop_are_refused),
-    (
-        "queued_value_crosses_processes",
-        queued_value_crosses_processes,
-    ),
-    (
-        "realtime_signals_queue_in_order",
-        realtime_signals_queue_in_order,
-    ),
-    ("wait_times_out_and_polls", wait_times_out_and_polls),
-    ("mask_and_pending", mask_and_pending),
-    ("actions_get_set_replace", actions_get_set_replace),
-    (
-        "suspend_returns_after_handler",
-        suspend_returns_after_handler,
-    ),
+/// The tests, by name, in the order they run.
+macro_rules! tests {
+    ($($test:ident),* $(,)?) => {
+        &[$((stringify!($test), $test as fn())),*]
+    };
+}
+
+const TESTS: &[(&str, fn())] = tests![
+    bad_signal_numbers_are_refused,
+    kill_and_stop_are_refused,
+    queued_value_crosses_processes,
+    realtime_signals_queue_in_order,
+    wait_times_out_and_polls,
+    mask_and_pending,
+    actions_get_set_replace,
+    suspend_returns_after_handler,
+    signalfd_reads_queued_signals,
 ];
 
 fn main() {
@@ -402,6 +398,61 @@ fn suspend_returns_after_handler() {
             sender.wait_ok();
         }
         Some("sender") => signal::kill(receiver_pid(), Signal::USR2).unwrap(),
+        Some(other) => panic!("unknown role {other}"),
+    }
+}
+
+fn signalfd_reads_queued_signals() {
+    match role().as_deref() {
+        None => {
+            spawn_role("signalfd_reads_queued_signals", "receiver", &[]).wait_ok();
+        }
+        Some("receiver") => {
+            let sig = Signal::rt(6).unwrap();
+            let set = set_of(&[sig]);
+            mask::block(&set).unwrap();
+            let sfd = SignalFd::new(&set).unwrap();
+            assert_eq!(sfd.signals(), &set);
+            assert!(sfd.try_read().unwrap().is_none(), "nothing pending yet");
+            let t = Instant::now();
+            assert!(sfd
+                .read_timeout(Some(Duration::from_millis(50)))
+                .unwrap()
+                .is_none());
+            assert!(
+                t.elapsed() >= Duration::from_millis(50),
+                "{:?}",
+                t.elapsed()
+            );
+            let pid = me().to_string();
+            let sender = spawn_role(
+                "signalfd_reads_queued_signals",
+                "sender",
+                &[("RECEIVER_PID", &pid)],
+            );
+            let sender_pid = sender.pid();
+            let values: Vec<usize> = (0..3)
+                .map(|_| {
+                    let info = sfd
+                        .read_timeout(Some(Duration::from_secs(30)))
+                        .unwrap()
+                        .expect("a queued signal within 30 s");
+                    assert_eq!(info.signal(), sig);
+                    assert_eq!(info.origin(), Origin::Queue);
+                    assert_eq!(info.pid(), sender_pid);
+                    info.value()
+                })
+                .collect();
+            assert_eq!(values, [21, 22, 23]);
+            sender.wait_ok();
+            assert!(sfd.try_read().unwrap().is_none());
+        }
+        Some("sender") => {
+            let rt = Signal::rt(6).unwrap();
+            for v in 21..=23 {
+                signal::queue(receiver_pid(), rt, v).unwrap();
+            }
+        }
         Some(other) => panic!("unknown role {other}"),
     }
 }

@@ -11,6 +11,8 @@
 //! - [`mask`]: block, unblock, set and get the calling thread's mask; [`pending`].
 //! - [`kill`], [`queue`] (a value travels with a queued signal).
 //! - [`wait`] (`sigtimedwait`) returning a [`SigInfo`], and [`suspend`] (`sigsuspend`).
+//! - [`SignalFd`] (`signalfd`): the same signals as a pollable file descriptor, for programs
+//!   with an event loop.
 //!
 //! # Waiting for signals synchronously
 //! The usual pattern, and the only reliable one in a process with several threads: block the
@@ -37,6 +39,7 @@
 //! `SIGRTMIN` above them; [`Signal::new`] refuses them, as glibc's `sigaddset` does.
 
 mod action;
+mod fd;
 pub mod mask;
 mod send;
 mod set;
@@ -48,7 +51,10 @@ use libc::c_int;
 
 use crate::{Error, ErrorKind, Result};
 
-pub use action::{get_action, replace_action, set_action, Handler, SigAction};
+pub use action::{
+    get_action, replace_action, set_action, Handler, InfoHandler, PlainHandler, SigAction,
+};
+pub use fd::{FdSigInfo, SignalFd};
 pub use mask::pending;
 pub use nix::sys::signal::SaFlags;
 pub use send::{kill, queue};

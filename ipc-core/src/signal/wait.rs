@@ -58,16 +58,7 @@ impl SigInfo {
 
     /// [`SigInfo::code`] decoded.
     pub fn origin(&self) -> Origin {
-        match self.0.si_code {
-            libc::SI_USER => Origin::User,
-            libc::SI_QUEUE => Origin::Queue,
-            libc::SI_TIMER => Origin::Timer,
-            libc::SI_MESGQ => Origin::MessageQueue,
-            libc::SI_ASYNCIO => Origin::AsyncIo,
-            libc::SI_TKILL => Origin::Tkill,
-            c if c > 0 => Origin::Kernel,
-            _ => Origin::Other,
-        }
+        origin_of(self.0.si_code)
     }
 
     /// `si_errno`: an error number associated with the signal (usually 0).
@@ -150,6 +141,20 @@ impl fmt::Debug for SigInfo {
             .field("uid", &self.uid())
             .field("value", &self.value())
             .finish_non_exhaustive()
+    }
+}
+
+/// Decodes `si_code` / `ssi_code`.
+pub(super) fn origin_of(code: c_int) -> Origin {
+    match code {
+        libc::SI_USER => Origin::User,
+        libc::SI_QUEUE => Origin::Queue,
+        libc::SI_TIMER => Origin::Timer,
+        libc::SI_MESGQ => Origin::MessageQueue,
+        libc::SI_ASYNCIO => Origin::AsyncIo,
+        libc::SI_TKILL => Origin::Tkill,
+        c if c > 0 => Origin::Kernel,
+        _ => Origin::Other,
     }
 }
 
