@@ -43,16 +43,30 @@ fn main() {
         return;
     }
     let exact = args.iter().any(|a| a == "--exact");
-    let filters: Vec<&str> = args
-        .iter()
-        .filter(|a| !a.starts_with('-'))
-        .map(String::as_str)
-        .collect();
+    // libtest's command line, as far as it matters here: filters, `--exact`, `--skip NAME`;
+    // other options are accepted and ignored (with their value, for those that take one).
+    let (mut filters, mut skips) = (Vec::new(), Vec::new());
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            "--skip" => skips.extend(rest.next().cloned()),
+            "--format" | "--color" | "--test-threads" | "--logfile" | "--shuffle-seed" | "-Z" => {
+                rest.next();
+            }
+            a if a.starts_with('-') => {}
+            a => filters.push(a.to_owned()),
+        }
+    }
+    let matches = |name: &str, f: &String| {
+        if exact {
+            name == f
+        } else {
+            name.contains(f.as_str())
+        }
+    };
     let selected = TESTS.iter().filter(|(name, _)| {
-        filters.is_empty()
-            || filters
-                .iter()
-                .any(|f| if exact { name == f } else { name.contains(f) })
+        (filters.is_empty() || filters.iter().any(|f| matches(name, f)))
+            && !skips.iter().any(|f| matches(name, f))
     });
     let (mut passed, mut failed) = (0, Vec::new());
     for (name, test) in selected {
