@@ -7,4 +7,5 @@
 #![warn(missing_docs)]
 
 pub use ipc_core;
+pub use ipc_core::SharedLayout;
 pub use ipc_derive::SharedLayout;
