@@ -73,6 +73,17 @@ fn create_open_unlink() {
     let e = mq::unlink(&name).unwrap_err();
     assert_eq!(*e.kind(), ErrorKind::NotFound, "{e}");
 
+    // Unlinking through the handle: the name goes, the handle still works.
+    let mut q = MessageQueue::create(&name, 2, 8).unwrap();
+    q.unlink().unwrap();
+    assert!(!q.unlinks_on_drop());
+    assert_eq!(
+        *MessageQueue::open(&name).unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+    q.send(b"still", 0).unwrap();
+    drop(q);
+
     // close() reports and unlinks like drop.
     let q = MessageQueue::create(&name, 2, 8).unwrap();
     q.close().unwrap();

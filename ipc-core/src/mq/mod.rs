@@ -198,6 +198,20 @@ impl MessageQueue {
         self.set_owner(unlink);
     }
 
+    /// `mq_unlink`: removes the queue's name now (this and other open handles keep working)
+    /// and stops this handle from unlinking it again on drop.
+    ///
+    /// # Errors
+    /// [`ErrorKind::NotFound`] if the name is already gone.
+    ///
+    /// # References
+    /// <https://man7.org/linux/man-pages/man3/mq_unlink.3.html>
+    #[doc(alias = "mq_unlink")]
+    pub fn unlink(&mut self) -> Result<()> {
+        self.owner = None;
+        unlink(&self.name)
+    }
+
     /// `mq_getattr`: capacity, message size, current number of messages, non-blocking flag.
     ///
     /// # References
