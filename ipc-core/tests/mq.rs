@@ -475,3 +475,56 @@ fn notification_delivered_across_processes() {
         Some(other) => panic!("unknown role {other}"),
     }
 }
+
+#[test]
+fn open_or_create_race_has_one_creator() {
+    const RACERS: usize = 4;
+    match role().as_deref() {
+        None => {
+            let name = unique_name("mq-race");
+            let _c = Cleanup::mq(&name);
+            let children: Vec<_> = (0..RACERS)
+                .map(|_| {
+                    spawn_role(
+                        "open_or_create_race_has_one_creator",
+                        "racer",
+                        &[("MQ_NAME", &name)],
+                    )
+                })
+                .collect();
+            let outcomes: Vec<String> = children.into_iter().flat_map(|c| c.wait_ok()).collect();
+            assert_eq!(outcomes.len(), RACERS, "{outcomes:?}");
+            let created = outcomes.iter().filter(|o| *o == "created").count();
+            assert_eq!(created, 1, "{outcomes:?}");
+            MessageQueue::open(&name).unwrap();
+        }
+        Some("racer") => {
+            let mut q = MessageQueue::open_or_create(&env("MQ_NAME"), 2, 8).unwrap();
+            // Only the creating handle unlinks on drop; keep the queue for the others.
+            let created = q.unlinks_on_drop();
+            q.set_unlink_on_drop(false);
+            report(if created { "created" } else { "opened" });
+        }
+        Some(other) => panic!("unknown role {other}"),
+    }
+}
+
+#[test]
+fn forked_copy_of_the_creator_does_not_unlink() {
+    let name = unique_name("mq-fork");
+    let _c = Cleanup::mq(&name);
+    let slot = std::cell::RefCell::new(Some(MessageQueue::create(&name, 2, 8).unwrap()));
+    // The child drops its copy of the creating handle: that closes, but must not unlink,
+    // because the child is not the process that created the queue.
+    assert!(ipc_testutil::fork_run(Duration::from_secs(30), || {
+        drop(slot.borrow_mut().take());
+        true
+    }));
+    MessageQueue::open(&name).expect("the name survives the child's drop");
+    drop(slot);
+    assert_eq!(
+        *MessageQueue::open(&name).unwrap_err().kind(),
+        ErrorKind::NotFound,
+        "the creator's own drop unlinks"
+    );
+}
