@@ -8,17 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ipc_core::shm::{self, Shm};
 use ipc_core::{CreateMode, ErrorKind, Memory};
-use ipc_testutil::{env, report, spawn_role, unique_name, Cleanup};
-
-/// This process's role, if it is a spawned child. In a child, first ends the line that the
-/// test harness started ("test NAME ... "), so the first `report` line stands on its own.
-fn role() -> Option<String> {
-    let r = ipc_testutil::role();
-    if r.is_some() {
-        println!();
-    }
-    r
-}
+use ipc_testutil::{env, report, role, spawn_role, unique_name, Cleanup};
 
 /// The bytes a writer puts at the start of a segment: recognisable and position-dependent.
 fn pattern(len: usize, seed: u8) -> Vec<u8> {

@@ -6,20 +6,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use ipc_core::shm::{AnonShm, MemfdShm};
 use ipc_core::{ErrorKind, Memory};
-use ipc_testutil::{env, fork_child, fork_run, report, spawn_role, wait_pid, WATCHDOG};
+use ipc_testutil::{env, fork_child, fork_run, report, role, spawn_role, wait_pid, WATCHDOG};
 use nix::errno::Errno;
 use nix::fcntl::{fcntl, FcntlArg, SealFlag};
 use nix::sys::memfd::{memfd_create, MFdFlags};
-
-/// This process's role, if it is a spawned child. In a child, first ends the line that the
-/// test harness started ("test NAME ... "), so the first `report` line stands on its own.
-fn role() -> Option<String> {
-    let r = ipc_testutil::role();
-    if r.is_some() {
-        println!();
-    }
-    r
-}
 
 fn pattern(len: usize, seed: u8) -> Vec<u8> {
     (0..len)

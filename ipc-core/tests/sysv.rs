@@ -5,17 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use ipc_core::sysv::{self, ftok, Key, SysvShm};
 use ipc_core::{ErrorKind, Memory};
-use ipc_testutil::{env, report, spawn_role, Cleanup};
-
-/// This process's role, if it is a spawned child. In a child, first ends the line that the
-/// test harness started ("test NAME ... "), so the first `report` line stands on its own.
-fn role() -> Option<String> {
-    let r = ipc_testutil::role();
-    if r.is_some() {
-        println!();
-    }
-    r
-}
+use ipc_testutil::{env, report, role, spawn_role, Cleanup};
 
 fn pattern(len: usize, seed: u8) -> Vec<u8> {
     (0..len)
