@@ -8,14 +8,7 @@ use std::time::{Duration, Instant};
 use ipc_core::mq::{self, Access, MessageQueue, MqLimits, MqOptions};
 use ipc_core::signal::{self, SigAction, Signal};
 use ipc_core::{CreateMode, ErrorKind};
-use ipc_testutil::{env, role, spawn_role, unique_name, Cleanup};
-
-/// `ipc_testutil::report` on a line of its own: libtest prints `test NAME ... ` without a
-/// newline before running a test, so the first reported line would not start with `@@ `.
-fn report(line: impl std::fmt::Display) {
-    println!();
-    ipc_testutil::report(line);
-}
+use ipc_testutil::{env, report, role, spawn_role, unique_name, Cleanup};
 
 fn kind_text(e: &ipc_core::Error) -> String {
     e.kind().to_string()

@@ -4,32 +4,11 @@
 use std::time::{Duration, SystemTime};
 
 use ipc_core::sysv::{self, ftok, Key, SysvShm};
-use ipc_core::{ErrorKind, Memory};
+use ipc_core::ErrorKind;
 use ipc_testutil::{env, report, role, spawn_role, Cleanup};
 
-fn pattern(len: usize, seed: u8) -> Vec<u8> {
-    (0..len)
-        .map(|i| (i as u8).wrapping_mul(13).wrapping_add(seed))
-        .collect()
-}
-
-fn read_bytes(m: &impl Memory, len: usize) -> Vec<u8> {
-    assert!(len <= m.len());
-    // SAFETY: len <= m.len() (checked above); the attachment lives while `m` is borrowed,
-    // and the tests sequence the processes so nobody writes these bytes meanwhile.
-    unsafe { std::slice::from_raw_parts(m.as_ptr(), len).to_vec() }
-}
-
-fn write_bytes(m: &impl Memory, offset: usize, bytes: &[u8]) {
-    assert!(!m.is_read_only());
-    assert!(offset + bytes.len() <= m.len());
-    // SAFETY: inside the writable attachment (checked above); the tests sequence access.
-    unsafe {
-        m.as_ptr()
-            .add(offset)
-            .copy_from(bytes.as_ptr(), bytes.len())
-    };
-}
+mod support;
+use support::{drop_privileges, is_root, pattern, read_bytes, write_bytes};
 
 /// A temporary file to derive `ftok` keys from; removed on drop.
 struct KeyFile(std::path::PathBuf);
@@ -282,23 +261,11 @@ fn bad_input_is_an_error() {
     assert!(matches!(e.kind(), ErrorKind::InvalidInput(_)), "{e}");
 }
 
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
-}
-
 #[test]
 fn permissions_are_enforced_for_other_users() {
     if role().is_some() {
         let id: i32 = env("SYSV_ID").parse().unwrap();
-        let dropped = is_root();
-        if dropped {
-            // SAFETY: plain ids; single-purpose child process; results checked.
-            unsafe {
-                assert_eq!(libc::setgid(65534), 0, "setgid(nobody)");
-                assert_eq!(libc::setuid(65534), 0, "setuid(nobody)");
-            }
-        }
+        let dropped = drop_privileges();
         let ro = SysvShm::open_id_read_only(id).unwrap();
         assert_eq!(read_bytes(&ro, 5), b"token");
         let e = SysvShm::open_id(id).unwrap_err();
