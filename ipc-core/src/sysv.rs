@@ -242,6 +242,8 @@ fn check_mode(op: &'static str, mode: u32) -> Result<()> {
 /// Detached (`shmdt`) on drop. A handle that created the segment also removes it
 /// (`IPC_RMID`) on drop unless [`set_remove_on_drop(false)`](SysvShm::set_remove_on_drop)
 /// makes it persist; handles that opened an existing segment never remove it unless asked.
+/// Only the process that made the handle removes the segment: a copy inherited by a forked
+/// child (attachments are inherited) only detaches.
 ///
 /// # References
 /// [shmget(2)](https://man7.org/linux/man-pages/man2/shmget.2.html),
@@ -259,7 +261,9 @@ pub struct SysvShm {
     key: Key,
     read_only: bool,
     created: bool,
-    remove_on_drop: bool,
+    /// The pid of the process that removes the segment on drop, if any (a forked child's
+    /// copy of the handle must not).
+    remover: Option<u32>,
 }
 
 // SAFETY: the handle is an address range plus plain ids; detaching from another thread is
@@ -321,7 +325,7 @@ impl SysvShm {
         match Self::attach(id, key, false) {
             Ok(mut seg) => {
                 seg.created = true;
-                seg.remove_on_drop = true;
+                seg.set_remove_on_drop(true);
                 Ok(seg)
             }
             Err(e) => {
@@ -433,7 +437,7 @@ impl SysvShm {
             key,
             read_only,
             created: false,
-            remove_on_drop: false,
+            remover: None,
         })
     }
 
@@ -452,15 +456,16 @@ impl SysvShm {
         self.created
     }
 
-    /// Whether dropping this handle removes the segment (`IPC_RMID`).
+    /// Whether dropping this handle (in this process) removes the segment (`IPC_RMID`).
     pub fn removes_on_drop(&self) -> bool {
-        self.remove_on_drop
+        self.remover == Some(std::process::id())
     }
 
     /// Chooses whether dropping this handle removes the segment: `false` lets it persist
-    /// (until [`remove`] or a reboot).
+    /// (until [`remove`] or a reboot); `true` makes this process's handle remove it, also if
+    /// another process created it.
     pub fn set_remove_on_drop(&mut self, yes: bool) {
-        self.remove_on_drop = yes;
+        self.remover = yes.then(std::process::id);
     }
 
     /// `shmctl(IPC_STAT)`: size, pids, attach count, mode and times of this segment.
@@ -488,7 +493,7 @@ impl SysvShm {
     /// [shmctl(2)](https://man7.org/linux/man-pages/man2/shmctl.2.html)
     #[doc(alias = "IPC_RMID")]
     pub fn remove(&mut self) -> Result<()> {
-        self.remove_on_drop = false;
+        self.remover = None;
         remove(self.id)
     }
 
@@ -517,7 +522,7 @@ impl Drop for SysvShm {
     fn drop(&mut self) {
         // Remove before detaching: while this attachment exists the id cannot have been
         // reused for another segment, so the removal can only hit ours.
-        if self.remove_on_drop {
+        if self.removes_on_drop() {
             let _ = remove(self.id);
         }
         // SAFETY: addr is this handle's live attachment (the type's invariant) and nothing

@@ -245,6 +245,28 @@ fn creator_drop_does_not_remove_a_newer_object_of_the_same_name() {
 }
 
 #[test]
+fn forked_copy_of_the_creator_does_not_unlink() {
+    let name = unique_name("fork");
+    let _guard = Cleanup::shm(&name);
+    let slot = std::cell::RefCell::new(Some(Shm::create(&name, 4096).unwrap()));
+    // The child drops its copy of the creating handle: that unmaps and closes, but must not
+    // unlink, because the child is not the process that created the object.
+    assert!(ipc_testutil::fork_run(ipc_testutil::WATCHDOG, || {
+        let shm = slot.borrow_mut().take().unwrap();
+        let copy_unlinks = shm.unlinks_on_drop();
+        drop(shm);
+        !copy_unlinks
+    }));
+    assert!(
+        dev_shm(&name).exists(),
+        "the name survives the child's drop"
+    );
+    assert!(slot.borrow().as_ref().unwrap().unlinks_on_drop());
+    drop(slot);
+    assert!(!dev_shm(&name).exists(), "the creator's own drop unlinks");
+}
+
+#[test]
 fn a_mapping_stays_valid_after_unlink() {
     let name = unique_name("unl");
     let _guard = Cleanup::shm(&name);

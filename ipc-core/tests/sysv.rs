@@ -188,6 +188,31 @@ fn persist_then_remove_by_id() {
 }
 
 #[test]
+fn forked_copy_of_the_creator_only_detaches() {
+    let seg = SysvShm::create(Key::PRIVATE, 4096, 0o600).unwrap();
+    let id = seg.id();
+    let _guard = Cleanup::sysv_shm(id);
+    let slot = std::cell::RefCell::new(Some(seg));
+    // The forked child inherits the attachment; dropping its copy detaches it but must not
+    // mark the segment for removal, because the child did not create it.
+    assert!(ipc_testutil::fork_run(ipc_testutil::WATCHDOG, || {
+        let seg = slot.borrow_mut().take().unwrap();
+        let copy_removes = seg.removes_on_drop();
+        drop(seg);
+        !copy_removes
+    }));
+    let info = sysv::info(id).unwrap();
+    assert!(!info.removed, "the child's drop did not remove the segment");
+    assert_eq!(
+        info.attach_count, 1,
+        "the child's inherited attachment is gone"
+    );
+    assert!(slot.borrow().as_ref().unwrap().removes_on_drop());
+    drop(slot);
+    assert_eq!(sysv::info(id).unwrap_err().kind(), &ErrorKind::NotFound);
+}
+
+#[test]
 fn mode_is_exact_and_can_be_changed() {
     if let Some(r) = role() {
         // umask is process-wide: this runs in its own process.
