@@ -10,6 +10,9 @@ use ipc_core::signal::{self, SigAction, Signal};
 use ipc_core::{CreateMode, ErrorKind};
 use ipc_testutil::{env, report, role, spawn_role, unique_name, Cleanup};
 
+mod support;
+use support::{start_in, wait_until};
+
 fn kind_text(e: &ipc_core::Error) -> String {
     e.kind().to_string()
 }
@@ -33,14 +36,14 @@ fn create_open_unlink() {
         (a.capacity, a.msg_size, a.current, a.nonblocking),
         (4, 64, 0, false)
     );
-    assert!(q.unlinks_on_drop());
+    assert!(q.created() && q.unlinks_on_drop());
 
     // Exclusive create refuses a taken name; open and open-or-create find it.
     let e = MessageQueue::create(&name, 4, 64).unwrap_err();
     assert_eq!(*e.kind(), ErrorKind::AlreadyExists, "{e}");
     assert_eq!(e.name(), Some(&*name));
     let opened = MessageQueue::open(&name).unwrap();
-    assert!(!opened.unlinks_on_drop());
+    assert!(!opened.created() && !opened.unlinks_on_drop());
     let either = MessageQueue::open_or_create(&name, 2, 8).unwrap();
     assert_eq!(
         either.capacity(),
@@ -476,12 +479,13 @@ fn open_or_create_race_has_one_creator() {
         None => {
             let name = unique_name("mq-race");
             let _c = Cleanup::mq(&name);
+            let start = start_in(Duration::from_millis(700)).to_string();
             let children: Vec<_> = (0..RACERS)
                 .map(|_| {
                     spawn_role(
                         "open_or_create_race_has_one_creator",
                         "racer",
-                        &[("MQ_NAME", &name)],
+                        &[("MQ_NAME", &name), ("START_NANOS", &start)],
                     )
                 })
                 .collect();
@@ -492,14 +496,40 @@ fn open_or_create_race_has_one_creator() {
             MessageQueue::open(&name).unwrap();
         }
         Some("racer") => {
+            // All racers call at the same instant, so that the race really happens.
+            wait_until(env("START_NANOS").parse().unwrap());
             let mut q = MessageQueue::open_or_create(&env("MQ_NAME"), 2, 8).unwrap();
             // Only the creating handle unlinks on drop; keep the queue for the others.
-            let created = q.unlinks_on_drop();
+            assert_eq!(q.unlinks_on_drop(), q.created());
             q.set_unlink_on_drop(false);
-            report(if created { "created" } else { "opened" });
+            report(if q.created() { "created" } else { "opened" });
         }
         Some(other) => panic!("unknown role {other}"),
     }
+}
+
+#[test]
+fn creator_drop_does_not_remove_a_newer_queue_of_the_same_name() {
+    let name = unique_name("mq-reuse");
+    let _c = Cleanup::mq(&name);
+    let mut old = MessageQueue::create(&name, 2, 8).unwrap();
+    old.unlink().unwrap();
+    old.set_unlink_on_drop(true); // even asked to, it must not remove the new one
+    let new = MessageQueue::create(&name, 2, 8).unwrap();
+    drop(old);
+    MessageQueue::open(&name).expect("the newer queue survives");
+    // Likewise through close().
+    let mut old = new;
+    old.unlink().unwrap();
+    old.set_unlink_on_drop(true);
+    let newer = MessageQueue::create(&name, 2, 8).unwrap();
+    old.close().unwrap();
+    MessageQueue::open(&name).expect("the newer queue survives close()");
+    drop(newer);
+    assert_eq!(
+        *MessageQueue::open(&name).unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
 }
 
 #[test]
