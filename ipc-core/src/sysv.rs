@@ -140,6 +140,11 @@ fn time(t: libc::time_t) -> Option<SystemTime> {
         .map(|s| UNIX_EPOCH + Duration::from_secs(s))
 }
 
+/// How errors name a segment found by id.
+fn id_name(id: i32) -> String {
+    format!("id {id}")
+}
+
 /// Maps an errno of an id-based call: an id that no longer (or never) names a segment is
 /// [`ErrorKind::NotFound`].
 fn id_error(op: &'static str, e: Errno) -> Error {
@@ -155,7 +160,7 @@ fn stat(id: i32) -> Result<libc::shmid_ds> {
     // writes into it.
     let r = unsafe { libc::shmctl(id, libc::IPC_STAT, ds.as_mut_ptr()) };
     if r == -1 {
-        return Err(id_error("shmctl(IPC_STAT)", Errno::last()).with_name(id.to_string()));
+        return Err(id_error("shmctl(IPC_STAT)", Errno::last()).with_name(id_name(id)));
     }
     // SAFETY: IPC_STAT succeeded and filled the struct (and it was zeroed before, so every
     // padding byte is initialised too).
@@ -201,7 +206,7 @@ pub fn remove(id: i32) -> Result<()> {
     // SAFETY: IPC_RMID ignores the buffer argument, so a null pointer is fine.
     let r = unsafe { libc::shmctl(id, libc::IPC_RMID, std::ptr::null_mut()) };
     if r == -1 {
-        return Err(id_error("shmctl(IPC_RMID)", Errno::last()).with_name(id.to_string()));
+        return Err(id_error("shmctl(IPC_RMID)", Errno::last()).with_name(id_name(id)));
     }
     Ok(())
 }
@@ -222,7 +227,7 @@ pub fn set_mode(id: i32, mode: u32) -> Result<()> {
     // IPC_SET only reads it.
     let r = unsafe { libc::shmctl(id, libc::IPC_SET, &mut ds) };
     if r == -1 {
-        return Err(id_error("shmctl(IPC_SET)", Errno::last()).with_name(id.to_string()));
+        return Err(id_error("shmctl(IPC_SET)", Errno::last()).with_name(id_name(id)));
     }
     Ok(())
 }
@@ -408,12 +413,12 @@ impl SysvShm {
         // detached on the error path).
         let addr = unsafe { libc::shmat(id, std::ptr::null(), flags) };
         if addr as isize == -1 {
-            return Err(id_error("shmat", Errno::last()).with_name(id.to_string()));
+            return Err(id_error("shmat", Errno::last()).with_name(id_name(id)));
         }
         let detach = |e: Error| {
             // SAFETY: addr was just returned by a successful shmat and is not used after.
             unsafe { libc::shmdt(addr) };
-            e
+            e.with_name(id_name(id))
         };
         let Some(nn) = NonNull::new(addr.cast::<u8>()) else {
             return Err(detach(Error::new(
@@ -424,10 +429,11 @@ impl SysvShm {
         // The size is read after attaching: a System V segment's size never changes, and
         // the attachment keeps the segment alive.
         let ds = stat(id).map_err(detach)?;
-        if ds.shm_segsz == 0 {
+        if ds.shm_segsz == 0 || ds.shm_segsz > isize::MAX as usize {
+            // Size 0 cannot be used; above isize::MAX no Rust slice or offset could span it.
             return Err(detach(Error::new(
                 "shmctl(IPC_STAT)",
-                ErrorKind::InvalidSize("segment of size 0".into()),
+                ErrorKind::InvalidSize(format!("segment of {} bytes", ds.shm_segsz)),
             )));
         }
         Ok(SysvShm {

@@ -267,10 +267,9 @@ fn bad_input_is_an_error() {
     let e = SysvShm::open(Key::PRIVATE).unwrap_err();
     assert!(matches!(e.kind(), ErrorKind::InvalidInput(_)), "{e}");
     for id in [-1, i32::MAX] {
-        assert_eq!(
-            SysvShm::open_id(id).unwrap_err().kind(),
-            &ErrorKind::NotFound
-        );
+        let e = SysvShm::open_id(id).unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::NotFound, "{e}");
+        assert_eq!(e.name(), Some(format!("id {id}").as_str()), "{e}");
         assert_eq!(
             SysvShm::open_id_read_only(id).unwrap_err().kind(),
             &ErrorKind::NotFound
