@@ -391,7 +391,9 @@ static NOTE_VALUE: AtomicUsize = AtomicUsize::new(0);
 extern "C" fn on_note(_: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
     // SAFETY: the kernel passes a valid siginfo_t for the duration of the handler; copying it
     // and storing atomics is async-signal-safe.
-    let info = signal::SigInfo::from_raw(unsafe { *info });
+    let Some(info) = signal::SigInfo::from_raw(unsafe { *info }) else {
+        return;
+    };
     NOTE_CODE.store(info.code(), Ordering::SeqCst);
     NOTE_PID.store(info.pid(), Ordering::SeqCst);
     NOTE_VALUE.store(info.value(), Ordering::SeqCst);
