@@ -365,7 +365,7 @@ fn empty_queue_receive_times_out() {
 fn nonblocking_mode() {
     let name = unique_name("mq-nb");
     let _c = Cleanup::mq(&name);
-    let q = MqOptions::new()
+    let q = MessageQueue::options()
         .capacity(1)
         .msg_size(8)
         .nonblocking(true)

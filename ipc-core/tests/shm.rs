@@ -184,12 +184,14 @@ fn open_or_create_raced_by_six_processes_has_exactly_one_creator() {
 fn open_or_create_in_one_process_reports_which_happened() {
     let name = unique_name("ooc");
     let _guard = Cleanup::shm(&name);
-    let opts = Shm::options().create_mode(CreateMode::OpenOrCreate);
-    let a = opts.open(&name, 8192).unwrap();
+    let a = Shm::open_or_create(&name, 8192).unwrap();
     assert!(a.created());
     assert!(a.unlinks_on_drop());
     // An existing object keeps its size; the requested size is for creating only.
-    let b = opts.open(&name, 4096).unwrap();
+    let b = Shm::options()
+        .create_mode(CreateMode::OpenOrCreate)
+        .open(&name, 4096)
+        .unwrap();
     assert!(!b.created());
     assert!(!b.unlinks_on_drop());
     assert_eq!(b.len(), 8192);

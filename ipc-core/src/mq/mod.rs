@@ -141,6 +141,12 @@ impl MessageQueue {
             .open(name)
     }
 
+    /// Options for every other combination (access, mode bits, non-blocking, persistence);
+    /// the same as [`MqOptions::new`].
+    pub fn options() -> MqOptions {
+        MqOptions::new()
+    }
+
     /// Wraps a freshly opened descriptor (closing it on failure, and unlinking the name if
     /// `created`).
     fn from_parts(

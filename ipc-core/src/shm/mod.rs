@@ -158,6 +158,22 @@ impl Shm {
             .open(name, 0)
     }
 
+    /// `shm_open`: opens `name` if it exists (mapped whole, at its `fstat` size), else
+    /// creates it with `size` bytes and mode 0600 (race-safe: when several processes try at
+    /// once, exactly one creates). [`created`](Shm::created) tells which happened; only a
+    /// creating handle unlinks on drop.
+    ///
+    /// Errors: those of [`create`](Shm::create) and [`open`](Shm::open).
+    ///
+    /// # References
+    /// [shm_open(3)](https://man7.org/linux/man-pages/man3/shm_open.3.html)
+    #[doc(alias = "shm_open")]
+    pub fn open_or_create(name: &str, size: usize) -> Result<Shm> {
+        ShmOptions::new()
+            .create_mode(CreateMode::OpenOrCreate)
+            .open(name, size)
+    }
+
     /// Options for every other combination (open-or-create, mode bits, persistence).
     pub fn options() -> ShmOptions {
         ShmOptions::new()
