@@ -503,25 +503,7 @@ impl SysvShm {
         remove(self.id)
     }
 
-    /// The start of the attachment (same as [`Memory::as_ptr`]).
-    pub fn as_ptr(&self) -> *mut u8 {
-        self.addr.as_ptr()
-    }
-
-    /// The segment size in bytes (same as [`Memory::len`]).
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Always false: a segment is never empty.
-    pub fn is_empty(&self) -> bool {
-        false
-    }
-
-    /// Whether the segment is attached read-only (same as [`Memory::is_read_only`]).
-    pub fn is_read_only(&self) -> bool {
-        self.read_only
-    }
+    crate::shm::memory_accessors!("the segment size (`shm_segsz`)");
 }
 
 impl Drop for SysvShm {

@@ -5,7 +5,7 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use ipc_core::shm::{AnonShm, MemfdShm};
-use ipc_core::{ErrorKind, Memory};
+use ipc_core::ErrorKind;
 use ipc_testutil::{env, fork_child, fork_run, report, role, spawn_role, wait_pid, WATCHDOG};
 use nix::errno::Errno;
 use nix::fcntl::{fcntl, FcntlArg, SealFlag};

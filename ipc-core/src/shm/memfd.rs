@@ -172,25 +172,7 @@ impl MemfdShm {
         self.seals
     }
 
-    /// The start of the mapping (same as [`Memory::as_ptr`]).
-    pub fn as_ptr(&self) -> *mut u8 {
-        self.map.as_ptr()
-    }
-
-    /// The mapped length in bytes: the sealed size (same as [`Memory::len`]).
-    pub fn len(&self) -> usize {
-        self.map.len()
-    }
-
-    /// Always false: a mapping is never empty.
-    pub fn is_empty(&self) -> bool {
-        false
-    }
-
-    /// Whether the mapping is read-only (same as [`Memory::is_read_only`]).
-    pub fn is_read_only(&self) -> bool {
-        self.map.is_read_only()
-    }
+    super::memory_accessors!("the sealed size");
 }
 
 impl AsFd for MemfdShm {

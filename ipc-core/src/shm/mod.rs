@@ -48,6 +48,35 @@ use nix::sys::stat::{self, FileStat, Mode, SFlag};
 use crate::name::{self, NameKind};
 use crate::{CreateMode, Error, ErrorKind, Memory, Result};
 
+/// The inherent accessors of every memory type (`as_ptr`, `len`, `is_empty`,
+/// `is_read_only`), forwarding to its [`Memory`] impl so that callers need not import the
+/// trait. `$len` says what the length is.
+macro_rules! memory_accessors {
+    ($len:literal) => {
+        /// The start of the region (same as [`Memory::as_ptr`](crate::Memory::as_ptr)).
+        pub fn as_ptr(&self) -> *mut u8 {
+            crate::Memory::as_ptr(self)
+        }
+
+        #[doc = concat!("The length in bytes: ", $len, " (same as [`Memory::len`](crate::Memory::len)).")]
+        pub fn len(&self) -> usize {
+            crate::Memory::len(self)
+        }
+
+        /// Always false: a region is never empty.
+        pub fn is_empty(&self) -> bool {
+            false
+        }
+
+        /// Whether the region is mapped read-only in this process (same as
+        /// [`Memory::is_read_only`](crate::Memory::is_read_only)).
+        pub fn is_read_only(&self) -> bool {
+            crate::Memory::is_read_only(self)
+        }
+    };
+}
+pub(crate) use memory_accessors;
+
 mod anon;
 mod map;
 mod memfd;
@@ -206,25 +235,7 @@ impl Shm {
         self.fd.as_fd()
     }
 
-    /// The start of the mapping (same as [`Memory::as_ptr`]).
-    pub fn as_ptr(&self) -> *mut u8 {
-        self.map.as_ptr()
-    }
-
-    /// The mapped length in bytes: the object's size (same as [`Memory::len`]).
-    pub fn len(&self) -> usize {
-        self.map.len()
-    }
-
-    /// Always false: an object is never mapped with length 0.
-    pub fn is_empty(&self) -> bool {
-        false
-    }
-
-    /// Whether the mapping is read-only (same as [`Memory::is_read_only`]).
-    pub fn is_read_only(&self) -> bool {
-        self.map.is_read_only()
-    }
+    memory_accessors!("the object's size when it was mapped");
 
     /// `shm_unlink`: removes the name now (existing mappings stay valid) and stops this
     /// handle from unlinking it again on drop.
