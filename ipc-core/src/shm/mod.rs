@@ -127,9 +127,12 @@ pub struct Shm {
 }
 
 // SAFETY: (1) `map` is a live mapping of `len()` bytes, page-aligned because mmap returns
-// page-aligned addresses, readable (and writable unless mapped read-only); (2) it is
-// unmapped only in Drop, so it stays mapped while `&self` is borrowed; (3) its length is
-// fixed at construction.
+// page-aligned addresses, readable (and writable unless mapped read-only), backed by the
+// object's pages: `len()` is the `fstat` size, and a created object has its space reserved;
+// (2) it is unmapped only in Drop, so it stays mapped while `&self` is borrowed; (3) its
+// length is fixed at construction. A peer that later shrinks the object with `ftruncate`
+// would break (1) for the bytes past the new end (SIGBUS on access): that is outside the
+// trust model (see the module documentation; `MemfdShm` seals the size instead).
 unsafe impl Memory for Shm {
     fn as_ptr(&self) -> *mut u8 {
         self.map.as_ptr()
