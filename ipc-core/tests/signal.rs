@@ -139,6 +139,7 @@ fn kill_and_stop_are_refused() {
     for sig in [Signal::KILL, Signal::STOP] {
         let e = signal::set_action(sig, &SigAction::ignore()).unwrap_err();
         assert!(invalid_input(&e).contains("cannot be caught"), "{e}");
+        assert_eq!(e.name(), Some(sig.to_string().as_str()), "{e}");
         let e = signal::replace_action(sig, &SigAction::default_action()).unwrap_err();
         assert!(invalid_input(&e).contains("cannot be caught"), "{e}");
         let e = mask::block(&set_of(&[Signal::USR1, sig])).unwrap_err();

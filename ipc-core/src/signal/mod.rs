@@ -221,7 +221,8 @@ impl Signal {
                 ErrorKind::InvalidInput(format!(
                     "{self} cannot be caught, blocked or ignored, so it cannot be {what}"
                 )),
-            ))
+            )
+            .with_name(self.to_string()))
         }
     }
 }
