@@ -254,32 +254,77 @@ fn priority_order_then_fifo_across_processes() {
 
 #[test]
 fn blocking_receive_wakes_on_send_from_another_process() {
+    /// Rounds: a receiver stalled by the scheduler may enter `receive` only after the send,
+    /// so the test asks that it was already waiting in at least one round.
+    const ROUNDS: usize = 3;
     match role().as_deref() {
         None => {
             let name = unique_name("mq-wake");
             let _c = Cleanup::mq(&name);
+            let ready_name = unique_name("mq-ready");
+            let _c2 = Cleanup::mq(&ready_name);
             let q = MessageQueue::create(&name, 2, 16).unwrap();
+            let ready = MessageQueue::create(&ready_name, ROUNDS, 8).unwrap();
             let child = spawn_role(
                 "blocking_receive_wakes_on_send_from_another_process",
                 "receiver",
-                &[("MQ_NAME", &name)],
+                &[("MQ_NAME", &name), ("READY_NAME", &ready_name)],
             );
-            std::thread::sleep(Duration::from_millis(100));
-            q.send(b"wake", 2).unwrap();
-            assert_eq!(child.wait_ok(), ["wake 2"]);
+            let mut sent_at = Vec::new();
+            let mut buf = [0u8; 8];
+            for round in 0..ROUNDS {
+                // The receiver says it is about to call receive; give it time to block.
+                ready
+                    .receive_timeout(&mut buf, Duration::from_secs(30))
+                    .unwrap();
+                std::thread::sleep(Duration::from_millis(50));
+                sent_at.push(monotonic_ns());
+                q.send(format!("wake{round}").as_bytes(), 2).unwrap();
+            }
+            let lines = child.wait_ok();
+            assert_eq!(lines.len(), ROUNDS, "{lines:?}");
+            let mut blocked = 0;
+            for (round, line) in lines.iter().enumerate() {
+                let mut parts = line.split(' ');
+                assert_eq!(
+                    parts.next(),
+                    Some(format!("wake{round}").as_str()),
+                    "{line}"
+                );
+                assert_eq!(parts.next(), Some("2"), "{line}");
+                let entered: u128 = parts.next().unwrap().parse().unwrap();
+                if entered < sent_at[round] {
+                    blocked += 1;
+                }
+            }
+            assert!(
+                blocked >= 1,
+                "the receiver never was in receive before the send: {lines:?} / {sent_at:?}"
+            );
         }
         Some("receiver") => {
             let q = MessageQueue::open(&env("MQ_NAME")).unwrap();
+            let ready = MessageQueue::open(&env("READY_NAME")).unwrap();
             let mut buf = [0u8; 16];
-            // Blocks without a timeout; the parent's watchdog bounds it.
-            let (n, prio) = q.receive(&mut buf).unwrap();
-            report(format!(
-                "{} {prio}",
-                std::str::from_utf8(&buf[..n]).unwrap()
-            ));
+            for _ in 0..ROUNDS {
+                ready.send(b"r", 0).unwrap();
+                let entered = monotonic_ns();
+                // Blocks without a timeout; the parent's watchdog bounds it.
+                let (n, prio) = q.receive(&mut buf).unwrap();
+                report(format!(
+                    "{} {prio} {entered}",
+                    std::str::from_utf8(&buf[..n]).unwrap()
+                ));
+            }
         }
         Some(other) => panic!("unknown role {other}"),
     }
+}
+
+/// CLOCK_MONOTONIC in nanoseconds: one clock for every process of the machine.
+fn monotonic_ns() -> u128 {
+    let t = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC).unwrap();
+    Duration::new(t.tv_sec() as u64, t.tv_nsec() as u32).as_nanos()
 }
 
 #[test]
