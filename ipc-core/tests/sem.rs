@@ -288,6 +288,15 @@ fn in_place_semaphore_ping_pong_and_timeouts() {
             .expect("the child answers");
     }
     assert_eq!(wait_pid(pid, CHILD), Some(0));
+    // A huge timeout saturates (no overflow) and is ended by a post from another process.
+    let pid = fork_child(|| {
+        std::thread::sleep(Duration::from_millis(50));
+        sh.done.post().is_ok()
+    });
+    sh.done
+        .wait_timeout(Duration::from_secs(u64::MAX))
+        .expect("woken by the post");
+    assert_eq!(wait_pid(pid, CHILD), Some(0));
     let t = Instant::now();
     assert_eq!(
         kind(sh.done.wait_timeout(Duration::from_millis(50))),
