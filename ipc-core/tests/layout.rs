@@ -392,3 +392,13 @@ fn diff_of_each_kind() {
     assert_eq!(d[0].path(), "[S;2][].x");
     assert_eq!(d[0].to_string(), "field `[].x`: type u32 -> i32");
 }
+
+#[test]
+fn diff_inside_arrays_names_the_element() {
+    let d = diff_schemas("[u64(8/8);2]", "[u64(opaque 8/8);2]");
+    let shown: Vec<String> = d.iter().map(ToString::to_string).collect();
+    assert_eq!(shown, ["field `[]`: type u64 (scalar) -> u64 (opaque)"]);
+    let d = diff_schemas("S(16/8){a:[u64(8/8);2]@0}", "S(16/8){a:[u64(8/4);2]@0}");
+    let shown: Vec<String> = d.iter().map(ToString::to_string).collect();
+    assert_eq!(shown, ["field `a[]`: align 8 -> 4"]);
+}

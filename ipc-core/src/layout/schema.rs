@@ -499,9 +499,22 @@ pub fn diff_schemas(expected: &str, found: &str) -> Vec<SchemaDiff> {
     out
 }
 
+/// Whether two nodes have the same short type (`u64`, `Stats`, `[u64;32]`), i.e.
+/// `e.short() == f.short()`, without allocating.
+fn same_short(e: &Node, f: &Node) -> bool {
+    match (&e.kind, &f.kind) {
+        (Kind::Array(ee, el), Kind::Array(fe, fl)) => el == fl && same_short(ee, fe),
+        (Kind::Array(..), _) | (_, Kind::Array(..)) => false,
+        _ => e.name == f.name,
+    }
+}
+
 fn diff_nodes(path: &str, root: usize, e: &Node, f: &Node, out: &mut Vec<SchemaDiff>) {
-    let (es, fs) = (e.short(), f.short());
-    if es != fs || e.kind_name() != f.kind_name() {
+    if e == f {
+        return;
+    }
+    if !same_short(e, f) || e.kind_name() != f.kind_name() {
+        let (es, fs) = (e.short(), f.short());
         let (expected, found) = if es == fs {
             // Same name, another kind: say which kinds.
             (
