@@ -473,3 +473,23 @@ fn init_in_place_propagates_a_field_error() {
     let r = unsafe { HoldsFailing::init_in_place(slot.as_mut_ptr()) };
     assert_eq!(r.unwrap_err().op(), "test init");
 }
+
+/// The runtime crate reached through another path, as a user who re-exports it would.
+mod reexport {
+    pub use ipc_core as inner;
+}
+
+#[derive(SharedLayout)]
+#[repr(C)]
+#[shared_layout(crate = "crate::reexport::inner", name = "Explicit")]
+struct ViaCrateAttr {
+    x: u16,
+}
+
+#[test]
+fn crate_attribute_sets_the_runtime_path() {
+    assert_eq!(
+        <ViaCrateAttr as reexport::inner::SharedLayout>::LAYOUT.schema(),
+        "Explicit(2/2){x:u16(2/2)@0}"
+    );
+}
