@@ -493,3 +493,25 @@ fn crate_attribute_sets_the_runtime_path() {
         "Explicit(2/2){x:u16(2/2)@0}"
     );
 }
+
+#[test]
+fn parsed_schemas_of_derived_types_have_their_fingerprints() {
+    use ipc_core::layout::Schema;
+    fn check<T: SharedLayout>() {
+        let s = Schema::parse(&T::LAYOUT.schema()).unwrap();
+        assert_eq!(
+            s.fingerprint(),
+            T::LAYOUT.fingerprint(),
+            "{}",
+            T::LAYOUT.schema()
+        );
+    }
+    check::<a::Stats>();
+    check::<aligned::Stats>();
+    check::<nested::Outer>();
+    check::<Tuple>();
+    check::<Unit>();
+    check::<WithMarkers>();
+    check::<Ring<u16, 3>>();
+    check::<Pair<Pair<u8>>>();
+}
