@@ -11,17 +11,7 @@ use std::time::{Duration, Instant};
 use common::{ShMem, CHILD};
 use ipc_core::sem::{self, NamedSemaphore, SemOptions, Semaphore, SEM_VALUE_MAX};
 use ipc_core::{CreateMode, ErrorKind, SharedLayout};
-use ipc_testutil::{env, fork_child, report, spawn_role, unique_name, wait_pid, Cleanup};
-
-/// This process's role, if it is a spawned child. In a child, first ends the line that the
-/// test harness started ("test NAME ... "), so the first `report` line stands on its own.
-fn role() -> Option<String> {
-    let r = ipc_testutil::role();
-    if r.is_some() {
-        println!();
-    }
-    r
-}
+use ipc_testutil::{env, fork_child, report, role, spawn_role, unique_name, wait_pid, Cleanup};
 
 fn kind<T>(r: ipc_core::Result<T>) -> Result<T, ErrorKind> {
     r.map_err(|e| e.kind().clone())
