@@ -3,6 +3,7 @@
 //! - `mutex/uncontended`: lock + unlock of [`RawMutex`] beside the same calls on a raw
 //!   `libc` mutex with the same attributes (robust, process-shared, error-checking), both in
 //!   shared memory: the wrapper should cost nothing.
+//! - `condvar/notify_one without waiters`: the cost of a notify that skips the system call.
 //! - `semaphore/post+wait`: one `post` and one `wait` of an in-place [`Semaphore`] and of a
 //!   [`NamedSemaphore`].
 //! - `pingpong/*`: one round trip to a forked child that echoes, through a
@@ -116,6 +117,18 @@ fn mutex(c: &mut Criterion) {
         b.iter(|| drop(black_box(&m.ours).guard()))
     });
     g.finish();
+}
+
+fn condvar(c: &mut Criterion) {
+    let mem = Mem::<RawCondvar>::new(|p| {
+        // SAFETY: `p` is fresh, zeroed, aligned shared memory nobody else sees yet.
+        unsafe { RawCondvar::init_in_place(p) }.expect("init");
+    });
+    let cv = mem.get();
+    // Nobody sleeps: notify is one atomic add and one load, no system call.
+    c.bench_function("condvar/notify_one without waiters", |b| {
+        b.iter(|| black_box(cv).notify_one())
+    });
 }
 
 fn semaphore(c: &mut Criterion) {
@@ -242,5 +255,5 @@ fn pingpong(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, mutex, semaphore, pingpong);
+criterion_group!(benches, mutex, condvar, semaphore, pingpong);
 criterion_main!(benches);
