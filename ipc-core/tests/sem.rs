@@ -11,17 +11,7 @@ use std::time::{Duration, Instant};
 use common::{ShMem, CHILD};
 use ipc_core::sem::{self, NamedSemaphore, SemOptions, Semaphore, SEM_VALUE_MAX};
 use ipc_core::{CreateMode, ErrorKind, SharedLayout};
-use ipc_testutil::{env, fork_child, report, spawn_role, unique_name, wait_pid, Cleanup};
-
-/// This process's role, if it is a spawned child. In a child, first ends the line that the
-/// test harness started ("test NAME ... "), so the first `report` line stands on its own.
-fn role() -> Option<String> {
-    let r = ipc_testutil::role();
-    if r.is_some() {
-        println!();
-    }
-    r
-}
+use ipc_testutil::{env, fork_child, report, role, spawn_role, unique_name, wait_pid, Cleanup};
 
 fn kind<T>(r: ipc_core::Result<T>) -> Result<T, ErrorKind> {
     r.map_err(|e| e.kind().clone())
@@ -287,6 +277,15 @@ fn in_place_semaphore_ping_pong_and_timeouts() {
             .wait_timeout(Duration::MAX)
             .expect("the child answers");
     }
+    assert_eq!(wait_pid(pid, CHILD), Some(0));
+    // A huge timeout saturates (no overflow) and is ended by a post from another process.
+    let pid = fork_child(|| {
+        std::thread::sleep(Duration::from_millis(50));
+        sh.done.post().is_ok()
+    });
+    sh.done
+        .wait_timeout(Duration::from_secs(u64::MAX))
+        .expect("woken by the post");
     assert_eq!(wait_pid(pid, CHILD), Some(0));
     let t = Instant::now();
     assert_eq!(

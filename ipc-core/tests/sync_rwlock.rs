@@ -155,6 +155,16 @@ fn a_killed_reader_lets_readers_in_but_keeps_writers_out() {
     );
     assert!(t.elapsed() >= Duration::from_millis(100));
     // A writer waiting in vain does not hold new readers back (reader-preferring kind).
+    let d = &*d;
+    let writer = fork_child(|| {
+        d.held.store(2, Ordering::SeqCst);
+        d.l.write_timeout(Duration::from_millis(500))
+            .is_err_and(|e| *e.kind() == ErrorKind::Timeout)
+    });
+    wait_for_child(writer, "the writer to start waiting", CHILD, || {
+        d.held.load(Ordering::SeqCst) == 2
+    });
+    std::thread::sleep(Duration::from_millis(50));
     assert!(fork_run(CHILD, || {
         d.l.try_read().is_ok() && {
             // SAFETY: read-locked just above on this thread.
@@ -162,6 +172,7 @@ fn a_killed_reader_lets_readers_in_but_keeps_writers_out() {
             true
         }
     }));
+    assert_eq!(wait_pid(writer, CHILD), Some(0), "the writer timed out");
 }
 
 #[test]
