@@ -11,10 +11,18 @@
 )]
 #![warn(missing_docs)]
 
+mod creator;
 mod error;
 pub mod format;
+mod ident;
+mod segment;
+mod shared;
+#[cfg(test)]
+mod testmem;
 
 pub use error::{Error, Result};
 pub use format::{Kind, SegmentInfo};
 pub use ipc_core;
 pub use ipc_derive::SharedLayout;
+pub use segment::DEFAULT_OPEN_TIMEOUT;
+pub use shared::Shared;
