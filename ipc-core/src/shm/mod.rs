@@ -1,0 +1,536 @@
+//! Shared memory: POSIX named objects ([`Shm`]), anonymous memory for forked children
+//! ([`AnonShm`]) and size-sealed memfd segments ([`MemfdShm`]). System V segments live in
+//! [`crate::sysv`].
+//!
+//! Every type here implements [`Memory`], unmaps on drop, and releases only what it owns.
+//!
+//! # Named objects
+//! ```no_run
+//! use ipc_core::{shm::Shm, CreateMode, Memory};
+//!
+//! // process A: create (exclusive), 4 KiB, mode 0600, unlinked when `a` is dropped
+//! let a = Shm::create("/demo", 4096)?;
+//! // SAFETY (of the example): nobody else writes these bytes yet.
+//! unsafe { a.as_ptr().copy_from(b"hello".as_ptr(), 5) };
+//!
+//! // process B: open the existing object; its size comes from fstat
+//! let b = Shm::open("/demo")?;
+//! assert_eq!(b.len(), 4096);
+//!
+//! // race-safe open-or-create; `created()` tells which happened
+//! let c = Shm::options().create_mode(CreateMode::OpenOrCreate).open("/demo", 4096)?;
+//! assert!(!c.created());
+//! # Ok::<(), ipc_core::Error>(())
+//! ```
+//!
+//! # What a peer can and cannot do
+//! The size of a POSIX object is read with `fstat` and the whole object is mapped. A
+//! cooperating peer that later shrinks the object with `ftruncate` would make accesses past
+//! the new end fault (`SIGBUS`); this is outside the trust model (peers are parts of one
+//! application). Where that matters, use [`MemfdShm`], whose size is sealed by the kernel.
+
+use std::ffi::CString;
+use std::num::NonZeroUsize;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::sys::mman;
+use nix::sys::stat::{self, FileStat, Mode, SFlag};
+
+use crate::name::{self, NameKind};
+use crate::{CreateMode, Error, ErrorKind, Memory, Result};
+
+mod anon;
+mod map;
+mod memfd;
+
+pub use anon::AnonShm;
+pub(crate) use map::{check_size, Mapping};
+pub use memfd::MemfdShm;
+
+/// The default mode bits of a new object: read and write for the owner only.
+pub const DEFAULT_MODE: u32 = 0o600;
+
+/// How many times open-or-create goes round its create/open loop before giving up (each
+/// round only repeats when another process removed or created the name in between).
+const OPEN_OR_CREATE_ROUNDS: usize = 64;
+
+/// How long open-or-create waits for a concurrent creator to size a new object (size 0
+/// until then) before reporting [`ErrorKind::InvalidSize`].
+const SIZE_WAIT: Duration = Duration::from_millis(200);
+
+/// A mapped POSIX shared-memory object (`shm_open` + `mmap`).
+///
+/// Created objects are unlinked when the creating handle is dropped, unless
+/// [`set_unlink_on_drop(false)`](Shm::set_unlink_on_drop) (or
+/// [`ShmOptions::unlink_on_drop`]) makes them persist. Handles that opened an existing
+/// object never unlink it unless asked to.
+///
+/// # References
+/// - [shm_open(3)](https://man7.org/linux/man-pages/man3/shm_open.3.html)
+/// - [shm_overview(7)](https://man7.org/linux/man-pages/man7/shm_overview.7.html)
+#[derive(Debug)]
+#[doc(alias = "shm_open")]
+pub struct Shm {
+    // Field order matters for drop: unmap first, then close.
+    map: Mapping,
+    fd: OwnedFd,
+    name: Box<str>,
+    c_name: CString,
+    created: bool,
+    unlink_on_drop: bool,
+}
+
+// SAFETY: (1) `map` is a live mapping of `len()` bytes, page-aligned because mmap returns
+// page-aligned addresses, readable (and writable unless mapped read-only); (2) it is
+// unmapped only in Drop, so it stays mapped while `&self` is borrowed; (3) its length is
+// fixed at construction.
+unsafe impl Memory for Shm {
+    fn as_ptr(&self) -> *mut u8 {
+        self.map.as_ptr()
+    }
+    fn len(&self) -> usize {
+        self.map.len()
+    }
+    fn is_read_only(&self) -> bool {
+        self.map.is_read_only()
+    }
+}
+
+impl Shm {
+    /// `shm_open(O_CREAT | O_EXCL)`: creates a new object of `size` bytes with mode 0600
+    /// and maps it read-write. The object is unlinked when this handle is dropped.
+    ///
+    /// Errors: [`ErrorKind::InvalidName`], [`ErrorKind::InvalidSize`] (0 or too large),
+    /// [`ErrorKind::AlreadyExists`], [`ErrorKind::NoSpace`] (the space is reserved now,
+    /// so a full `/dev/shm` is reported here rather than as a later `SIGBUS`).
+    ///
+    /// # References
+    /// [shm_open(3)](https://man7.org/linux/man-pages/man3/shm_open.3.html),
+    /// [posix_fallocate(3)](https://man7.org/linux/man-pages/man3/posix_fallocate.3.html)
+    #[doc(alias = "shm_open")]
+    pub fn create(name: &str, size: usize) -> Result<Shm> {
+        ShmOptions::new().open(name, size)
+    }
+
+    /// `shm_open(O_RDWR)`: opens an existing object and maps all of it read-write; the
+    /// size comes from `fstat`.
+    ///
+    /// Errors: [`ErrorKind::NotFound`]; [`ErrorKind::WrongType`] for a symlink, directory
+    /// or other non-regular file; [`ErrorKind::InvalidSize`] if the object still has size 0
+    /// (its creator has not sized it yet: retry).
+    ///
+    /// # References
+    /// [shm_open(3)](https://man7.org/linux/man-pages/man3/shm_open.3.html)
+    #[doc(alias = "shm_open")]
+    pub fn open(name: &str) -> Result<Shm> {
+        ShmOptions::new()
+            .create_mode(CreateMode::OpenExisting)
+            .open(name, 0)
+    }
+
+    /// `shm_open(O_RDONLY)`: opens an existing object and maps it `PROT_READ`; writes
+    /// through the mapping are impossible. Needs only read permission on the object.
+    ///
+    /// # References
+    /// [shm_open(3)](https://man7.org/linux/man-pages/man3/shm_open.3.html)
+    #[doc(alias = "shm_open")]
+    pub fn open_read_only(name: &str) -> Result<Shm> {
+        ShmOptions::new()
+            .create_mode(CreateMode::OpenExisting)
+            .read_only(true)
+            .open(name, 0)
+    }
+
+    /// Options for every other combination (open-or-create, mode bits, persistence).
+    pub fn options() -> ShmOptions {
+        ShmOptions::new()
+    }
+
+    /// The object's name, as given.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Whether this handle created the object (rather than opening an existing one).
+    pub fn created(&self) -> bool {
+        self.created
+    }
+
+    /// Whether dropping this handle unlinks the name.
+    pub fn unlinks_on_drop(&self) -> bool {
+        self.unlink_on_drop
+    }
+
+    /// Chooses whether dropping this handle unlinks the name: `false` lets the object
+    /// persist after this process (until [`unlink`] or a reboot).
+    pub fn set_unlink_on_drop(&mut self, yes: bool) {
+        self.unlink_on_drop = yes;
+    }
+
+    /// The object's file descriptor (close-on-exec), e.g. for `fstat` or to pass along.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    /// The start of the mapping (same as [`Memory::as_ptr`]).
+    pub fn as_ptr(&self) -> *mut u8 {
+        self.map.as_ptr()
+    }
+
+    /// The mapped length in bytes: the object's size (same as [`Memory::len`]).
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Always false: an object is never mapped with length 0.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// Whether the mapping is read-only (same as [`Memory::is_read_only`]).
+    pub fn is_read_only(&self) -> bool {
+        self.map.is_read_only()
+    }
+
+    /// `shm_unlink`: removes the name now (existing mappings stay valid) and stops this
+    /// handle from unlinking it again on drop.
+    ///
+    /// # References
+    /// [shm_unlink(3)](https://man7.org/linux/man-pages/man3/shm_unlink.3.html)
+    #[doc(alias = "shm_unlink")]
+    pub fn unlink(&mut self) -> Result<()> {
+        self.unlink_on_drop = false;
+        mman::shm_unlink(self.c_name.as_c_str())
+            .map_err(|e| Error::os("shm_unlink", e).with_name(&*self.name))
+    }
+}
+
+impl Drop for Shm {
+    fn drop(&mut self) {
+        if self.unlink_on_drop && self.still_owns_name() {
+            let _ = mman::shm_unlink(self.c_name.as_c_str());
+        }
+        // `map` then `fd` are dropped after this: munmap, then close.
+    }
+}
+
+impl Shm {
+    /// Whether the name still refers to this handle's object (somebody may have unlinked it
+    /// and created another under the same name; that one is not ours to remove).
+    fn still_owns_name(&self) -> bool {
+        let Ok(ours) = stat::fstat(&self.fd) else {
+            return true;
+        };
+        // glibc keeps POSIX shm objects as files in /dev/shm.
+        use std::os::unix::fs::MetadataExt;
+        match std::fs::symlink_metadata(format!("/dev/shm{}", self.name)) {
+            Ok(now) => now.dev() == ours.st_dev && now.ino() == ours.st_ino,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+            Err(_) => true,
+        }
+    }
+}
+
+/// How [`ShmOptions::open`] creates or opens an object.
+///
+/// ```no_run
+/// use ipc_core::{shm::Shm, CreateMode};
+/// let shm = Shm::options()
+///     .create_mode(CreateMode::OpenOrCreate)
+///     .mode(0o640)
+///     .unlink_on_drop(false)
+///     .open("/stats", 1 << 20)?;
+/// # Ok::<(), ipc_core::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct ShmOptions {
+    create_mode: CreateMode,
+    mode: u32,
+    read_only: bool,
+    unlink_on_drop: Option<bool>,
+}
+
+impl Default for ShmOptions {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ShmOptions {
+    /// Exclusive create, mode 0600, read-write, unlink on drop if this call creates.
+    pub fn new() -> Self {
+        ShmOptions {
+            create_mode: CreateMode::Exclusive,
+            mode: DEFAULT_MODE,
+            read_only: false,
+            unlink_on_drop: None,
+        }
+    }
+
+    /// Create exclusively, open an existing object, or open-or-create.
+    pub fn create_mode(mut self, m: CreateMode) -> Self {
+        self.create_mode = m;
+        self
+    }
+
+    /// The permission bits of a created object (at most `0o777`). They are applied with
+    /// `fchmod` after creation, so the process umask changes nothing.
+    pub fn mode(mut self, bits: u32) -> Self {
+        self.mode = bits;
+        self
+    }
+
+    /// Open with `O_RDONLY` and map `PROT_READ`. Only for [`CreateMode::OpenExisting`]
+    /// (a new object is all zeros, so a read-only creator is refused with
+    /// [`ErrorKind::InvalidInput`]).
+    pub fn read_only(mut self, yes: bool) -> Self {
+        self.read_only = yes;
+        self
+    }
+
+    /// Whether dropping the handle unlinks the name. Default: true exactly when this call
+    /// created the object.
+    pub fn unlink_on_drop(mut self, yes: bool) -> Self {
+        self.unlink_on_drop = Some(yes);
+        self
+    }
+
+    /// `shm_open` + (when creating) `fchmod` + `posix_fallocate`, then `fstat` + `mmap`.
+    ///
+    /// `size` is used only when this call creates the object; an opened object is mapped
+    /// whole, at the size `fstat` reports (compare [`Shm::len`] if it matters).
+    ///
+    /// # References
+    /// [shm_open(3)](https://man7.org/linux/man-pages/man3/shm_open.3.html),
+    /// [fchmod(2)](https://man7.org/linux/man-pages/man2/fchmod.2.html),
+    /// [posix_fallocate(3)](https://man7.org/linux/man-pages/man3/posix_fallocate.3.html),
+    /// [mmap(2)](https://man7.org/linux/man-pages/man2/mmap.2.html)
+    #[doc(alias = "shm_open")]
+    pub fn open(&self, name: &str, size: usize) -> Result<Shm> {
+        let c_name = name::validate("shm_open", name, NameKind::Shm)?;
+        let named = |e: Error| e.with_name(name);
+        if self.mode & !0o777 != 0 {
+            return Err(named(Error::new(
+                "shm_open",
+                ErrorKind::InvalidInput(format!("mode {:#o} has bits outside 0o777", self.mode)),
+            )));
+        }
+        let creating = self.create_mode != CreateMode::OpenExisting;
+        if creating && self.read_only {
+            return Err(named(Error::new(
+                "shm_open",
+                ErrorKind::InvalidInput(
+                    "read_only with a creating mode: create read-write, then open read-only".into(),
+                ),
+            )));
+        }
+        let size = if creating {
+            Some(check_size("shm_open", size).map_err(named)?)
+        } else {
+            None
+        };
+        let (fd, len, created) = match (self.create_mode, size) {
+            (CreateMode::Exclusive, Some(size)) => {
+                let (fd, len) = self.create(&c_name, size).map_err(named)?;
+                (fd, len, true)
+            }
+            (CreateMode::OpenOrCreate, Some(size)) => {
+                self.open_or_create(&c_name, size).map_err(named)?
+            }
+            _ => {
+                let (fd, len) = open_existing(&c_name, self.read_only, None).map_err(named)?;
+                (fd, len, false)
+            }
+        };
+        let map = match Mapping::map_fd("mmap", &fd, len, self.read_only) {
+            Ok(map) => map,
+            Err(e) => {
+                if created {
+                    let _ = mman::shm_unlink(c_name.as_c_str());
+                }
+                return Err(named(e));
+            }
+        };
+        Ok(Shm {
+            map,
+            fd,
+            name: name.into(),
+            c_name,
+            created,
+            unlink_on_drop: self.unlink_on_drop.unwrap_or(created),
+        })
+    }
+
+    /// Exclusive create, exact mode, space reserved. On any failure after `shm_open`, the
+    /// half-made object is unlinked.
+    fn create(&self, c_name: &CString, size: NonZeroUsize) -> Result<(OwnedFd, NonZeroUsize)> {
+        let flags = OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_RDWR | OFlag::O_CLOEXEC;
+        let fd = retry_eintr(|| {
+            mman::shm_open(
+                c_name.as_c_str(),
+                flags | OFlag::O_NOFOLLOW,
+                Mode::from_bits_truncate(self.mode),
+            )
+        })
+        .map_err(|e| Error::os("shm_open", e))?;
+        let sized = (|| {
+            stat::fchmod(&fd, Mode::from_bits_truncate(self.mode))
+                .map_err(|e| Error::os("fchmod", e))?;
+            reserve(&fd, size)
+        })();
+        match sized {
+            Ok(()) => Ok((fd, size)),
+            Err(e) => {
+                let _ = mman::shm_unlink(c_name.as_c_str());
+                Err(e)
+            }
+        }
+    }
+
+    /// The create/open loop: `EEXIST` on create means open; `ENOENT` on that open means the
+    /// object went away in between, so create again. Bounded.
+    fn open_or_create(
+        &self,
+        c_name: &CString,
+        size: NonZeroUsize,
+    ) -> Result<(OwnedFd, NonZeroUsize, bool)> {
+        for _ in 0..OPEN_OR_CREATE_ROUNDS {
+            match self.create(c_name, size) {
+                Ok((fd, len)) => return Ok((fd, len, true)),
+                Err(e) if e.errno() == Some(Errno::EEXIST) => {}
+                Err(e) => return Err(e),
+            }
+            match open_existing(c_name, false, Some(SIZE_WAIT)) {
+                Ok((fd, len)) => return Ok((fd, len, false)),
+                Err(e) if e.errno() == Some(Errno::ENOENT) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::new(
+            "shm_open",
+            ErrorKind::LimitReached(format!(
+                "open-or-create: the name was created and removed by others {OPEN_OR_CREATE_ROUNDS} times in a row"
+            )),
+        ))
+    }
+}
+
+/// `posix_fallocate(fd, 0, size)`: sets the size and reserves the pages, so that a full
+/// file system is an error now. Falls back to `ftruncate` where the file system cannot
+/// reserve (`EOPNOTSUPP`).
+fn reserve(fd: &OwnedFd, size: NonZeroUsize) -> Result<()> {
+    let len = libc::off_t::try_from(size.get()).map_err(|_| {
+        Error::new(
+            "posix_fallocate",
+            ErrorKind::InvalidSize(format!("{size} bytes does not fit off_t")),
+        )
+    })?;
+    match retry_eintr(|| nix::fcntl::posix_fallocate(fd, 0, len)) {
+        Ok(()) => Ok(()),
+        Err(Errno::EOPNOTSUPP | Errno::EINVAL) => {
+            retry_eintr(|| nix::unistd::ftruncate(fd, len)).map_err(|e| size_error("ftruncate", e))
+        }
+        Err(e) => Err(size_error("posix_fallocate", e)),
+    }
+}
+
+fn size_error(op: &'static str, e: Errno) -> Error {
+    match e {
+        Errno::EFBIG | Errno::EINVAL => Error::new(
+            op,
+            ErrorKind::InvalidSize(format!("the file system refuses this size ({})", e.desc())),
+        ),
+        e => Error::os(op, e),
+    }
+}
+
+/// Opens an existing object with `O_NOFOLLOW | O_NONBLOCK` (so a FIFO planted under the
+/// name cannot block us), refuses anything but a regular file, and returns its size. With
+/// `wait`, a size of 0 is polled for up to that long.
+fn open_existing(
+    c_name: &CString,
+    read_only: bool,
+    wait: Option<Duration>,
+) -> Result<(OwnedFd, NonZeroUsize)> {
+    let access = if read_only {
+        OFlag::O_RDONLY
+    } else {
+        OFlag::O_RDWR
+    };
+    let flags = access | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
+    let fd = retry_eintr(|| mman::shm_open(c_name.as_c_str(), flags, Mode::empty())).map_err(
+        |e| match e {
+            // glibc turns EISDIR into EINVAL; the name itself was validated already, so
+            // EINVAL here means a directory sits under the name.
+            Errno::EISDIR | Errno::EINVAL | Errno::ENXIO | Errno::ENODEV => {
+                Error::new("shm_open", ErrorKind::WrongType)
+            }
+            e => Error::os("shm_open", e),
+        },
+    )?;
+    let deadline = wait.map(|w| std::time::Instant::now() + w);
+    let mut pause = Duration::from_micros(50);
+    loop {
+        let st = stat::fstat(&fd).map_err(|e| Error::os("fstat", e))?;
+        let size = regular_size(&st)?;
+        if let Some(size) = NonZeroUsize::new(size) {
+            return Ok((fd, size));
+        }
+        match deadline {
+            Some(d) if std::time::Instant::now() < d => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(10));
+            }
+            _ => {
+                return Err(Error::new(
+                    "fstat",
+                    ErrorKind::InvalidSize(
+                        "size 0: the object exists but its creator has not sized it yet".into(),
+                    ),
+                ))
+            }
+        }
+    }
+}
+
+/// The size of a regular file, or [`ErrorKind::WrongType`] / [`ErrorKind::InvalidSize`].
+pub(crate) fn regular_size(st: &FileStat) -> Result<usize> {
+    if SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits()) != SFlag::S_IFREG {
+        return Err(Error::new("fstat", ErrorKind::WrongType));
+    }
+    let size = usize::try_from(st.st_size)
+        .ok()
+        .filter(|&s| s <= isize::MAX as usize)
+        .ok_or_else(|| {
+            Error::new(
+                "fstat",
+                ErrorKind::InvalidSize(format!("size {} cannot be mapped", st.st_size)),
+            )
+        })?;
+    Ok(size)
+}
+
+pub(crate) fn retry_eintr<T>(mut f: impl FnMut() -> nix::Result<T>) -> nix::Result<T> {
+    loop {
+        match f() {
+            Err(Errno::EINTR) => continue,
+            r => return r,
+        }
+    }
+}
+
+/// `shm_unlink`: removes the name `name`. Processes that have the object mapped keep it
+/// until they unmap it.
+///
+/// Errors: [`ErrorKind::InvalidName`], [`ErrorKind::NotFound`].
+///
+/// # References
+/// [shm_unlink(3)](https://man7.org/linux/man-pages/man3/shm_unlink.3.html)
+#[doc(alias = "shm_unlink")]
+pub fn unlink(name: &str) -> Result<()> {
+    let c_name = name::validate("shm_unlink", name, NameKind::Shm)?;
+    mman::shm_unlink(c_name.as_c_str()).map_err(|e| Error::os("shm_unlink", e).with_name(name))
+}

@@ -1,0 +1,563 @@
+//! POSIX named shared memory (`ipc_core::shm::Shm`): cross-process behaviour with real
+//! processes, and every bad input.
+
+use std::os::fd::AsRawFd;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use ipc_core::shm::{self, Shm};
+use ipc_core::{CreateMode, ErrorKind, Memory};
+use ipc_testutil::{env, report, spawn_role, unique_name, Cleanup};
+
+/// This process's role, if it is a spawned child. In a child, first ends the line that the
+/// test harness started ("test NAME ... "), so the first `report` line stands on its own.
+fn role() -> Option<String> {
+    let r = ipc_testutil::role();
+    if r.is_some() {
+        println!();
+    }
+    r
+}
+
+/// The bytes a writer puts at the start of a segment: recognisable and position-dependent.
+fn pattern(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
+}
+
+fn read_bytes(m: &impl Memory, len: usize) -> Vec<u8> {
+    assert!(len <= m.len());
+    // SAFETY: len <= m.len() (checked above) and the mapping lives while `m` is borrowed;
+    // the peer process is not writing these bytes at this time (the tests sequence it).
+    unsafe { std::slice::from_raw_parts(m.as_ptr(), len).to_vec() }
+}
+
+fn write_bytes(m: &impl Memory, offset: usize, bytes: &[u8]) {
+    assert!(!m.is_read_only());
+    assert!(offset + bytes.len() <= m.len());
+    // SAFETY: the range is inside the writable mapping (checked above); no other process
+    // accesses it at this time (the tests sequence it).
+    unsafe {
+        m.as_ptr()
+            .add(offset)
+            .copy_from(bytes.as_ptr(), bytes.len())
+    };
+}
+
+fn dev_shm(name: &str) -> PathBuf {
+    PathBuf::from(format!("/dev/shm{name}"))
+}
+
+fn mode_of(fd: std::os::fd::BorrowedFd<'_>) -> u32 {
+    nix::sys::stat::fstat(fd).unwrap().st_mode & 0o7777
+}
+
+// ---------------------------------------------------------------------------------------
+// Cross-process
+
+#[test]
+fn cross_process_create_write_then_other_process_opens_and_reads() {
+    const LEN: usize = 3 * 4096 + 17;
+    if role().as_deref() == Some("reader") {
+        let name = env("SHM_NAME");
+        let shm = Shm::open(&name).unwrap();
+        assert!(!shm.created());
+        assert!(!shm.unlinks_on_drop());
+        assert_eq!(shm.len(), LEN, "size comes from fstat");
+        assert_eq!(read_bytes(&shm, LEN), pattern(LEN, 7));
+        // Answer through the same memory.
+        write_bytes(&shm, 0, b"reply from child");
+        report(std::process::id());
+        return;
+    }
+    let name = unique_name("xproc");
+    let _guard = Cleanup::shm(&name);
+    let shm = Shm::create(&name, LEN).unwrap();
+    assert!(shm.created());
+    assert!(shm.unlinks_on_drop());
+    assert_eq!(shm.name(), name);
+    assert_eq!(shm.len(), LEN);
+    assert!(!shm.is_read_only());
+    write_bytes(&shm, 0, &pattern(LEN, 7));
+
+    let lines = spawn_role(
+        "cross_process_create_write_then_other_process_opens_and_reads",
+        "reader",
+        &[("SHM_NAME", &name)],
+    )
+    .wait_ok();
+    assert_eq!(lines.len(), 1, "child reported {lines:?}");
+    assert_ne!(
+        lines[0],
+        std::process::id().to_string(),
+        "a different process"
+    );
+    assert_eq!(read_bytes(&shm, 16), b"reply from child");
+
+    // The creator's handle unlinks on drop; the opener's did not.
+    assert!(dev_shm(&name).exists());
+    drop(shm);
+    assert!(!dev_shm(&name).exists());
+}
+
+#[test]
+fn read_only_open_in_another_process_reads_and_cannot_write() {
+    if role().as_deref() == Some("ro-reader") {
+        let name = env("SHM_NAME");
+        let shm = Shm::open_read_only(&name).unwrap();
+        assert!(shm.is_read_only());
+        assert!(Memory::is_read_only(&shm));
+        assert_eq!(read_bytes(&shm, 64), pattern(64, 3));
+        // The fd is O_RDONLY too.
+        let fl = nix::fcntl::fcntl(shm.fd(), nix::fcntl::FcntlArg::F_GETFL).unwrap();
+        assert_eq!(fl & libc::O_ACCMODE, libc::O_RDONLY);
+        // A write through the mapping faults: try it in a forked child, which must die
+        // by SIGSEGV (PROT_READ), not exit.
+        let ptr = shm.as_ptr() as usize;
+        let pid = ipc_testutil::fork_child(move || {
+            // SAFETY: deliberately writes to a PROT_READ page to show that it faults; the
+            // forked child dies from the signal before the write could take effect.
+            unsafe { std::ptr::write_volatile(ptr as *mut u8, 0xAA) };
+            true
+        });
+        let code = ipc_testutil::wait_pid(pid, ipc_testutil::WATCHDOG);
+        assert_eq!(code, None, "the write must kill the child by a signal");
+        assert_eq!(read_bytes(&shm, 1), pattern(1, 3), "byte unchanged");
+        report("ok");
+        return;
+    }
+    let name = unique_name("ro");
+    let _guard = Cleanup::shm(&name);
+    // Mode 0400: only reading is permitted to anyone but the creator's existing fd.
+    let shm = Shm::options().mode(0o400).open(&name, 4096).unwrap();
+    assert_eq!(mode_of(shm.fd()), 0o400);
+    write_bytes(&shm, 0, &pattern(64, 3));
+    let lines = spawn_role(
+        "read_only_open_in_another_process_reads_and_cannot_write",
+        "ro-reader",
+        &[("SHM_NAME", &name)],
+    )
+    .wait_ok();
+    assert_eq!(lines, ["ok"]);
+}
+
+/// Sleeps, then spins, until the wall-clock time `start` (ns since the epoch), so that
+/// several processes act at the same instant.
+fn wait_until(start: u128) {
+    loop {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        if now >= start {
+            return;
+        }
+        if start - now > 2_000_000 {
+            std::thread::sleep(Duration::from_nanos((start - now - 1_000_000) as u64));
+        }
+        std::hint::spin_loop();
+    }
+}
+
+#[test]
+fn open_or_create_raced_by_six_processes_has_exactly_one_creator() {
+    const N: usize = 6;
+    /// Rounds, each on its own name at its own start time: a race is probabilistic, so run
+    /// several.
+    const ROUNDS: usize = 10;
+    const GAP_NS: u128 = 40_000_000;
+    if role().as_deref() == Some("racer") {
+        let names = env("SHM_NAMES");
+        let start: u128 = env("START_NANOS").parse().unwrap();
+        for (i, name) in names.split(',').enumerate() {
+            wait_until(start + i as u128 * GAP_NS);
+            let shm = Shm::options()
+                .create_mode(CreateMode::OpenOrCreate)
+                .unlink_on_drop(false)
+                .open(name, 4096)
+                .unwrap();
+            assert!(shm.len() >= 4096, "a creator sized it before we saw it");
+            let ino = nix::sys::stat::fstat(shm.fd()).unwrap().st_ino;
+            // SAFETY: offset 0 is inside the 4096-byte mapping and 4-aligned (page-aligned
+            // base); every racer touches this word only atomically.
+            let counter = unsafe { &*(shm.as_ptr() as *const AtomicU32) };
+            counter.fetch_add(1, Ordering::SeqCst);
+            report(format!("{i} {} {ino}", shm.created()));
+        }
+        return;
+    }
+    let names: Vec<String> = (0..ROUNDS).map(|_| unique_name("race")).collect();
+    let _guards: Vec<Cleanup> = names.iter().map(|n| Cleanup::shm(n)).collect();
+    let joined = names.join(",");
+    let start = SystemTime::now().duration_since(UNIX_EPOCH).unwrap() + Duration::from_millis(700);
+    let start = start.as_nanos().to_string();
+    let children: Vec<_> = (0..N)
+        .map(|_| {
+            spawn_role(
+                "open_or_create_raced_by_six_processes_has_exactly_one_creator",
+                "racer",
+                &[("SHM_NAMES", &joined), ("START_NANOS", &start)],
+            )
+        })
+        .collect();
+    let reports: Vec<Vec<String>> = children.into_iter().map(|c| c.wait_ok()).collect();
+    for (i, name) in names.iter().enumerate() {
+        let round: Vec<&str> = reports
+            .iter()
+            .flatten()
+            .filter_map(|r| r.strip_prefix(&format!("{i} ")))
+            .collect();
+        assert_eq!(round.len(), N, "round {i}: {round:?}");
+        let creators = round.iter().filter(|r| r.starts_with("true ")).count();
+        assert_eq!(creators, 1, "round {i}: exactly one creator: {round:?}");
+        let inodes: std::collections::BTreeSet<&str> =
+            round.iter().map(|r| r.split(' ').nth(1).unwrap()).collect();
+        assert_eq!(inodes.len(), 1, "round {i}: all saw one object: {round:?}");
+
+        let shm = Shm::open(name).unwrap();
+        let ino = nix::sys::stat::fstat(shm.fd()).unwrap().st_ino.to_string();
+        assert!(
+            inodes.contains(ino.as_str()),
+            "round {i}: it is the object that persists"
+        );
+        // SAFETY: as in the children: aligned word inside the mapping, accessed atomically.
+        let counter = unsafe { &*(shm.as_ptr() as *const AtomicU32) };
+        assert_eq!(
+            counter.load(Ordering::SeqCst),
+            N as u32,
+            "round {i}: every racer used it"
+        );
+    }
+}
+
+#[test]
+fn open_or_create_in_one_process_reports_which_happened() {
+    let name = unique_name("ooc");
+    let _guard = Cleanup::shm(&name);
+    let opts = Shm::options().create_mode(CreateMode::OpenOrCreate);
+    let a = opts.open(&name, 8192).unwrap();
+    assert!(a.created());
+    assert!(a.unlinks_on_drop());
+    // An existing object keeps its size; the requested size is for creating only.
+    let b = opts.open(&name, 4096).unwrap();
+    assert!(!b.created());
+    assert!(!b.unlinks_on_drop());
+    assert_eq!(b.len(), 8192);
+}
+
+// ---------------------------------------------------------------------------------------
+// Lifetime: unlink on drop, persistence, explicit unlink
+
+#[test]
+fn persist_keeps_the_object_and_unlink_removes_it() {
+    let name = unique_name("persist");
+    let _guard = Cleanup::shm(&name);
+    let mut a = Shm::create(&name, 4096).unwrap();
+    a.set_unlink_on_drop(false);
+    assert!(!a.unlinks_on_drop());
+    write_bytes(&a, 0, b"still here");
+    drop(a);
+    assert!(dev_shm(&name).exists());
+    let b = Shm::open(&name).unwrap();
+    assert_eq!(read_bytes(&b, 10), b"still here");
+    drop(b);
+    assert!(dev_shm(&name).exists(), "an opener does not unlink");
+    shm::unlink(&name).unwrap();
+    assert!(!dev_shm(&name).exists());
+    let e = shm::unlink(&name).unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::NotFound);
+    assert_eq!(e.name(), Some(name.as_str()));
+
+    // Options: a creator that persists from the start.
+    let c = Shm::options()
+        .unlink_on_drop(false)
+        .open(&name, 4096)
+        .unwrap();
+    assert!(c.created() && !c.unlinks_on_drop());
+    drop(c);
+    assert!(dev_shm(&name).exists());
+    shm::unlink(&name).unwrap();
+}
+
+#[test]
+fn creator_drop_does_not_remove_a_newer_object_of_the_same_name() {
+    let name = unique_name("reuse");
+    let _guard = Cleanup::shm(&name);
+    let mut old = Shm::create(&name, 4096).unwrap();
+    old.unlink().unwrap();
+    assert!(!old.unlinks_on_drop());
+    old.set_unlink_on_drop(true); // even asked to, it must not remove the new one
+    let new = Shm::create(&name, 4096).unwrap();
+    drop(old);
+    assert!(dev_shm(&name).exists(), "the newer object survives");
+    drop(new);
+    assert!(!dev_shm(&name).exists());
+}
+
+#[test]
+fn a_mapping_stays_valid_after_unlink() {
+    let name = unique_name("unl");
+    let _guard = Cleanup::shm(&name);
+    let a = Shm::create(&name, 4096).unwrap();
+    let b = Shm::open(&name).unwrap();
+    shm::unlink(&name).unwrap();
+    write_bytes(&a, 100, b"xyz");
+    assert_eq!(read_bytes(&b, 103)[100..], *b"xyz");
+    assert_eq!(Shm::open(&name).unwrap_err().kind(), &ErrorKind::NotFound);
+}
+
+// ---------------------------------------------------------------------------------------
+// Mode bits, exact whatever the umask (umask is process-wide: each case in its own process)
+
+#[test]
+fn mode_bits_are_exact_under_any_umask() {
+    if let Some(r) = role() {
+        let umask = u32::from_str_radix(r.strip_prefix("umask-").unwrap(), 8).unwrap();
+        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
+        for mode in [0o600, 0o640, 0o666, 0o400, 0o604] {
+            let name = unique_name("mode");
+            let _guard = Cleanup::shm(&name);
+            let shm = Shm::options().mode(mode).open(&name, 4096).unwrap();
+            let got = mode_of(shm.fd());
+            assert_eq!(got, mode, "umask {umask:o}: asked {mode:o}, got {got:o}");
+            report(format!("{umask:o} {mode:o} {got:o}"));
+        }
+        let name = unique_name("mode");
+        let _guard = Cleanup::shm(&name);
+        let shm = Shm::create(&name, 4096).unwrap();
+        assert_eq!(mode_of(shm.fd()), 0o600, "the default");
+        return;
+    }
+    for umask in ["umask-077", "umask-000"] {
+        let lines = spawn_role("mode_bits_are_exact_under_any_umask", umask, &[]).wait_ok();
+        assert_eq!(lines.len(), 5, "{lines:?}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Bad input
+
+#[test]
+fn bad_names_are_refused_before_any_syscall() {
+    let long = format!("/{}", "x".repeat(256));
+    for bad in [
+        "",
+        "noslash",
+        "/",
+        "/a/b",
+        "/a\0b",
+        "/.",
+        "/..",
+        long.as_str(),
+    ] {
+        for r in [
+            Shm::create(bad, 4096).map(drop),
+            Shm::open(bad).map(drop),
+            Shm::open_read_only(bad).map(drop),
+            Shm::options()
+                .create_mode(CreateMode::OpenOrCreate)
+                .open(bad, 4096)
+                .map(drop),
+            shm::unlink(bad),
+        ] {
+            let e = r.unwrap_err();
+            assert!(
+                matches!(e.kind(), ErrorKind::InvalidName(_)),
+                "{bad:?}: {e}"
+            );
+            assert_eq!(e.name(), Some(bad));
+        }
+    }
+}
+
+#[test]
+fn bad_sizes_are_refused_before_any_syscall() {
+    let name = unique_name("size");
+    let _guard = Cleanup::shm(&name);
+    for size in [
+        0,
+        usize::MAX,
+        isize::MAX as usize + 1,
+        isize::MAX as usize, // overflows isize once rounded up to a page
+        isize::MAX as usize - 1,
+    ] {
+        for mode in [CreateMode::Exclusive, CreateMode::OpenOrCreate] {
+            let e = Shm::options()
+                .create_mode(mode)
+                .open(&name, size)
+                .unwrap_err();
+            assert!(matches!(e.kind(), ErrorKind::InvalidSize(_)), "{size}: {e}");
+            assert!(!dev_shm(&name).exists(), "nothing was created for {size}");
+        }
+    }
+    let e = Shm::create(&name, 0).unwrap_err();
+    assert!(e.to_string().contains("size 0"), "{e}");
+}
+
+#[test]
+fn more_than_dev_shm_holds_is_no_space_and_leaves_nothing() {
+    let name = unique_name("nospace");
+    let _guard = Cleanup::shm(&name);
+    // 1 PiB: far beyond any /dev/shm, below isize::MAX. Reserved at create, so this is an
+    // error now rather than a SIGBUS at first touch.
+    let e = Shm::create(&name, 1 << 50).unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::NoSpace, "{e}");
+    assert!(
+        !dev_shm(&name).exists(),
+        "the half-made object was unlinked"
+    );
+}
+
+#[test]
+fn exclusive_create_of_an_existing_name_is_already_exists() {
+    let name = unique_name("excl");
+    let _guard = Cleanup::shm(&name);
+    let a = Shm::create(&name, 4096).unwrap();
+    let e = Shm::create(&name, 4096).unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::AlreadyExists);
+    assert_eq!(e.name(), Some(name.as_str()));
+    drop(a);
+}
+
+#[test]
+fn open_of_a_missing_name_is_not_found() {
+    let name = unique_name("missing");
+    for r in [
+        Shm::open(&name).map(drop),
+        Shm::open_read_only(&name).map(drop),
+    ] {
+        let e = r.unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::NotFound, "{e}");
+        assert_eq!(e.name(), Some(name.as_str()));
+    }
+}
+
+#[test]
+fn opening_an_unsized_object_is_invalid_size() {
+    let name = unique_name("unsized");
+    let _guard = Cleanup::shm(&name);
+    // A creator that has not sized the object yet: made with the raw call.
+    let c = std::ffi::CString::new(name.as_str()).unwrap();
+    // SAFETY: valid NUL-terminated name; the fd is closed right after.
+    let fd = unsafe {
+        libc::shm_open(
+            c.as_ptr(),
+            libc::O_CREAT | libc::O_EXCL | libc::O_RDWR,
+            0o600,
+        )
+    };
+    assert!(fd >= 0);
+    // SAFETY: fd was just returned by shm_open and is closed once.
+    unsafe { libc::close(fd) };
+    for r in [
+        Shm::open(&name).map(drop),
+        Shm::open_read_only(&name).map(drop),
+    ] {
+        let e = r.unwrap_err();
+        assert!(matches!(e.kind(), ErrorKind::InvalidSize(_)), "{e}");
+        assert!(e.to_string().contains("size 0"), "{e}");
+    }
+    // Open-or-create waits a bounded time for the creator, then reports the same.
+    let e = Shm::options()
+        .create_mode(CreateMode::OpenOrCreate)
+        .open(&name, 4096)
+        .unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::InvalidSize(_)), "{e}");
+}
+
+#[test]
+fn a_symlink_under_the_name_is_refused() {
+    let target = unique_name("target");
+    let _g1 = Cleanup::shm(&target);
+    let link = unique_name("link");
+    let _g2 = Cleanup::shm(&link); // shm_unlink removes the symlink itself
+    let t = Shm::create(&target, 4096).unwrap();
+    std::os::unix::fs::symlink(dev_shm(&target), dev_shm(&link)).unwrap();
+    for r in [
+        Shm::open(&link).map(drop),
+        Shm::open_read_only(&link).map(drop),
+    ] {
+        let e = r.unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::WrongType, "{e}");
+    }
+    let e = Shm::options()
+        .create_mode(CreateMode::OpenOrCreate)
+        .open(&link, 4096)
+        .unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::WrongType, "{e}");
+    assert_eq!(
+        Shm::create(&link, 4096).unwrap_err().kind(),
+        &ErrorKind::AlreadyExists
+    );
+    drop(t);
+}
+
+/// Removes a directory planted in /dev/shm, also if the test fails.
+struct DirGuard(PathBuf);
+impl Drop for DirGuard {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
+#[test]
+fn a_directory_or_fifo_under_the_name_is_wrong_type_without_hanging() {
+    let dir = unique_name("dir");
+    let _g = DirGuard(dev_shm(&dir));
+    std::fs::create_dir(dev_shm(&dir)).unwrap();
+    for r in [
+        Shm::open(&dir).map(drop),
+        Shm::open_read_only(&dir).map(drop),
+    ] {
+        let e = r.unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::WrongType, "{e}");
+    }
+
+    let fifo = unique_name("fifo");
+    let _g2 = Cleanup::shm(&fifo);
+    nix::unistd::mkfifo(
+        &dev_shm(&fifo),
+        nix::sys::stat::Mode::from_bits_truncate(0o600),
+    )
+    .unwrap();
+    // O_NONBLOCK: opening a FIFO for reading with no writer must not block.
+    for r in [
+        Shm::open(&fifo).map(drop),
+        Shm::open_read_only(&fifo).map(drop),
+    ] {
+        let e = r.unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::WrongType, "{e}");
+    }
+}
+
+#[test]
+fn bad_options_are_invalid_input() {
+    let name = unique_name("opts");
+    let _guard = Cleanup::shm(&name);
+    let e = Shm::options().mode(0o4755).open(&name, 4096).unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::InvalidInput(_)), "{e}");
+    let e = Shm::options()
+        .read_only(true)
+        .open(&name, 4096)
+        .unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::InvalidInput(_)), "{e}");
+    assert!(!dev_shm(&name).exists());
+}
+
+#[test]
+fn fd_is_the_objects_descriptor_and_close_on_exec() {
+    let name = unique_name("fd");
+    let _guard = Cleanup::shm(&name);
+    let shm = Shm::create(&name, 10_000).unwrap();
+    let st = nix::sys::stat::fstat(shm.fd()).unwrap();
+    assert_eq!(st.st_size, 10_000);
+    let md = std::fs::metadata(dev_shm(&name)).unwrap();
+    assert_eq!(std::os::unix::fs::MetadataExt::ino(&md), st.st_ino);
+    let flags = nix::fcntl::fcntl(shm.fd(), nix::fcntl::FcntlArg::F_GETFD).unwrap();
+    assert_ne!(flags & libc::FD_CLOEXEC, 0);
+    assert!(shm.fd().as_raw_fd() >= 0);
+    // Space is reserved: all 10_000 bytes (3 pages) are allocated blocks.
+    assert!(st.st_blocks * 512 >= 10_000, "blocks {}", st.st_blocks);
+}
