@@ -12,5 +12,6 @@
 
 pub use ipc_collections as collections;
 pub use ipc_core as core;
+pub use ipc_core::SharedLayout;
 pub use ipc_core::{CreateMode, Error, ErrorKind, Result};
 pub use ipc_derive::SharedLayout;

@@ -23,6 +23,7 @@ mod testmem;
 pub use error::{Error, Result};
 pub use format::{Kind, SegmentInfo};
 pub use ipc_core;
+pub use ipc_core::SharedLayout;
 pub use ipc_derive::SharedLayout;
 pub use segment::DEFAULT_OPEN_TIMEOUT;
 pub use shared::Shared;

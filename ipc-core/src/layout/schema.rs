@@ -1,0 +1,595 @@
+//! The schema string: writing a [`TypeLayout`] out, parsing it back ([`Schema`]), and
+//! comparing two of them field by field ([`diff_schemas`]). The grammar is in the module
+//! docs of `layout`.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt::{self, Write as _};
+
+use super::{Shape, TypeLayout};
+use crate::{Error, ErrorKind, Result};
+
+/// How deeply types may nest in a schema that [`Schema::parse`] accepts (a struct in an
+/// array in a struct ... counts one level each); deeper input is refused rather than
+/// risking the stack.
+pub const MAX_SCHEMA_DEPTH: usize = 64;
+
+// ---------------------------------------------------------------------------------------
+// Writing
+
+fn write_name(name: &str, out: &mut String) {
+    if name.is_empty() {
+        out.push('_');
+    }
+    out.extend(name.chars().map(|c| {
+        if c.is_ascii_alphanumeric() || c == '_' {
+            c
+        } else {
+            '_'
+        }
+    }));
+}
+
+pub(super) fn write(l: &TypeLayout, out: &mut String) {
+    // `write!` into a String cannot fail.
+    match l.shape {
+        Shape::Scalar => {
+            write_name(l.name, out);
+            let _ = write!(out, "({}/{})", l.size, l.align);
+        }
+        Shape::Opaque => {
+            write_name(l.name, out);
+            let _ = write!(out, "(opaque {}/{})", l.size, l.align);
+        }
+        Shape::Array { elem, len } => {
+            out.push('[');
+            write(elem, out);
+            let _ = write!(out, ";{len}]");
+        }
+        Shape::Struct { fields } => {
+            write_name(l.name, out);
+            let _ = write!(out, "({}/{}){{", l.size, l.align);
+            for (i, f) in fields.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_name(f.name, out);
+                out.push(':');
+                write(f.layout, out);
+                let _ = write!(out, "@{}", f.offset);
+            }
+            out.push('}');
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Parsing
+
+/// A schema parsed back from text (typically read from a shared segment written by another
+/// build): the same tree as a [`TypeLayout`], owned.
+///
+/// Its `Display` writes the canonical text again, so `Schema::parse(s)?.to_string() == s`
+/// for every `s` produced by [`TypeLayout::schema`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Schema(Node);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Node {
+    name: String,
+    size: usize,
+    align: usize,
+    kind: Kind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Kind {
+    Scalar,
+    Opaque,
+    Array(Box<Node>, usize),
+    Struct(Vec<FieldNode>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FieldNode {
+    name: String,
+    offset: usize,
+    ty: Node,
+}
+
+impl Schema {
+    /// Parses a schema in the grammar of the `layout` module docs.
+    ///
+    /// Never panics, whatever the input: malformed text, a number that does not fit in
+    /// `usize`, an array whose size overflows, a duplicate field name, nesting deeper than
+    /// [`MAX_SCHEMA_DEPTH`] or trailing bytes give an [`ErrorKind::InvalidInput`] error that
+    /// says what and where.
+    pub fn parse(text: &str) -> Result<Schema> {
+        let mut p = Parser {
+            s: text.as_bytes(),
+            pos: 0,
+        };
+        let node = p.ty(0).map_err(|why| {
+            Error::new(
+                "parse schema",
+                ErrorKind::InvalidInput(format!("schema: {why} at byte {}", p.pos)),
+            )
+        })?;
+        if p.pos != p.s.len() {
+            return Err(Error::new(
+                "parse schema",
+                ErrorKind::InvalidInput(format!("schema: trailing bytes at byte {}", p.pos)),
+            ));
+        }
+        Ok(Schema(node))
+    }
+
+    /// The top-level type's name (`[T;N]` for an array).
+    pub fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// The top-level type's size in bytes.
+    pub fn size(&self) -> usize {
+        self.0.size
+    }
+
+    /// The top-level type's alignment in bytes.
+    pub fn align(&self) -> usize {
+        self.0.align
+    }
+}
+
+impl fmt::Display for Schema {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.write(f)
+    }
+}
+
+impl Node {
+    fn write(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            Kind::Scalar => write!(f, "{}({}/{})", self.name, self.size, self.align),
+            Kind::Opaque => write!(f, "{}(opaque {}/{})", self.name, self.size, self.align),
+            Kind::Array(elem, len) => {
+                f.write_str("[")?;
+                elem.write(f)?;
+                write!(f, ";{len}]")
+            }
+            Kind::Struct(fields) => {
+                write!(f, "{}({}/{}){{", self.name, self.size, self.align)?;
+                for (i, fld) in fields.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(",")?;
+                    }
+                    write!(f, "{}:", fld.name)?;
+                    fld.ty.write(f)?;
+                    write!(f, "@{}", fld.offset)?;
+                }
+                f.write_str("}")
+            }
+        }
+    }
+
+    /// The type as a reader would write it: `u64`, `Stats`, `[u64;32]`.
+    fn short(&self) -> String {
+        match &self.kind {
+            Kind::Array(elem, len) => format!("[{};{len}]", elem.short()),
+            _ => self.name.clone(),
+        }
+    }
+
+    fn kind_name(&self) -> &'static str {
+        match self.kind {
+            Kind::Scalar => "scalar",
+            Kind::Opaque => "opaque",
+            Kind::Array(..) => "array",
+            Kind::Struct(..) => "struct",
+        }
+    }
+}
+
+struct Parser<'a> {
+    s: &'a [u8],
+    pos: usize,
+}
+
+type PResult<T> = std::result::Result<T, String>;
+
+impl Parser<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.s.get(self.pos).copied()
+    }
+
+    fn eat(&mut self, b: u8) -> bool {
+        if self.peek() == Some(b) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn expect(&mut self, b: u8) -> PResult<()> {
+        if self.eat(b) {
+            Ok(())
+        } else {
+            Err(format!("expected `{}`", b as char))
+        }
+    }
+
+    fn name(&mut self) -> PResult<String> {
+        let start = self.pos;
+        while matches!(self.peek(), Some(b) if b.is_ascii_alphanumeric() || b == b'_') {
+            self.pos += 1;
+        }
+        if start == self.pos {
+            return Err("expected a name".into());
+        }
+        // Only ASCII alphanumerics and `_` were taken: valid UTF-8.
+        Ok(String::from_utf8_lossy(&self.s[start..self.pos]).into_owned())
+    }
+
+    fn number(&mut self) -> PResult<usize> {
+        let start = self.pos;
+        let mut n: usize = 0;
+        while let Some(b @ b'0'..=b'9') = self.peek() {
+            n = n
+                .checked_mul(10)
+                .and_then(|n| n.checked_add(usize::from(b - b'0')))
+                .ok_or("number too large")?;
+            self.pos += 1;
+        }
+        if start == self.pos {
+            return Err("expected a number".into());
+        }
+        Ok(n)
+    }
+
+    /// `"(" [ "opaque " ] SIZE "/" ALIGN ")"`: returns (opaque, size, align).
+    fn size_align(&mut self) -> PResult<(bool, usize, usize)> {
+        self.expect(b'(')?;
+        let opaque = self.s[self.pos..].starts_with(b"opaque ");
+        if opaque {
+            self.pos += "opaque ".len();
+        }
+        let size = self.number()?;
+        self.expect(b'/')?;
+        let align = self.number()?;
+        self.expect(b')')?;
+        Ok((opaque, size, align))
+    }
+
+    fn ty(&mut self, depth: usize) -> PResult<Node> {
+        if depth >= MAX_SCHEMA_DEPTH {
+            return Err(format!("nested deeper than {MAX_SCHEMA_DEPTH} levels"));
+        }
+        if self.eat(b'[') {
+            let elem = self.ty(depth + 1)?;
+            self.expect(b';')?;
+            let len = self.number()?;
+            self.expect(b']')?;
+            let size = elem.size.checked_mul(len).ok_or("array size overflows")?;
+            return Ok(Node {
+                name: "[T;N]".into(),
+                size,
+                align: elem.align,
+                kind: Kind::Array(Box::new(elem), len),
+            });
+        }
+        let name = self.name()?;
+        let (opaque, size, align) = self.size_align()?;
+        if opaque {
+            return Ok(Node {
+                name,
+                size,
+                align,
+                kind: Kind::Opaque,
+            });
+        }
+        if !self.eat(b'{') {
+            return Ok(Node {
+                name,
+                size,
+                align,
+                kind: Kind::Scalar,
+            });
+        }
+        let mut fields = Vec::new();
+        let mut seen = HashSet::new();
+        if !self.eat(b'}') {
+            loop {
+                let fname = self.name()?;
+                if !seen.insert(fname.clone()) {
+                    return Err(format!("duplicate field `{fname}`"));
+                }
+                self.expect(b':')?;
+                let ty = self.ty(depth + 1)?;
+                self.expect(b'@')?;
+                let offset = self.number()?;
+                fields.push(FieldNode {
+                    name: fname,
+                    offset,
+                    ty,
+                });
+                if self.eat(b'}') {
+                    break;
+                }
+                self.expect(b',')?;
+            }
+        }
+        Ok(Node {
+            name,
+            size,
+            align,
+            kind: Kind::Struct(fields),
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Comparing
+
+/// One difference between an expected and a found schema (see [`diff_schemas`]).
+///
+/// `Display` says what differs in words, e.g. ``field `hist`: type [u64;32] -> [u32;32]``.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaDiff {
+    path: String,
+    /// `path[..root_len]` is the top-level type's name; the rest names a field.
+    root_len: usize,
+    kind: SchemaDiffKind,
+}
+
+/// What kind of difference a [`SchemaDiff`] is. Types are written short: `u64`, `Stats`,
+/// `[u64;32]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SchemaDiffKind {
+    /// The found type has a field the expected one has not.
+    Added {
+        /// The field's type.
+        ty: String,
+        /// Its offset in the found type.
+        offset: usize,
+    },
+    /// The found type lacks a field the expected one has.
+    Missing {
+        /// The field's type.
+        ty: String,
+        /// Its offset in the expected type.
+        offset: usize,
+    },
+    /// The field is at another offset.
+    Moved {
+        /// The expected offset.
+        expected: usize,
+        /// The found offset.
+        found: usize,
+    },
+    /// The type has another name, another kind (scalar, opaque, array, struct) or another
+    /// array length; nothing below it is compared.
+    Retyped {
+        /// The expected type.
+        expected: String,
+        /// The found type.
+        found: String,
+    },
+    /// Same type name, another size.
+    Resized {
+        /// The expected size.
+        expected: usize,
+        /// The found size.
+        found: usize,
+    },
+    /// Same type name, another alignment.
+    Realigned {
+        /// The expected alignment.
+        expected: usize,
+        /// The found alignment.
+        found: usize,
+    },
+    /// One of the schemas could not be parsed (from a corrupt or foreign segment).
+    Unparseable {
+        /// Which one: `"expected"` or `"found"`.
+        which: &'static str,
+        /// Why, and where.
+        reason: String,
+    },
+}
+
+impl SchemaDiff {
+    fn new(path: &str, root_len: usize, kind: SchemaDiffKind) -> Self {
+        SchemaDiff {
+            path: path.to_owned(),
+            root_len: root_len.min(path.len()),
+            kind,
+        }
+    }
+
+    /// Where the difference is: the expected top-level type's name, then `.field` for each
+    /// field and `[]` for an array's element, e.g. `Stats.hist` or `Stats.inner.x`; empty for
+    /// [`SchemaDiffKind::Unparseable`].
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// What differs.
+    pub fn kind(&self) -> &SchemaDiffKind {
+        &self.kind
+    }
+}
+
+impl fmt::Display for SchemaDiff {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let SchemaDiffKind::Unparseable { which, reason } = &self.kind {
+            return write!(f, "{which} schema unparseable: {reason}");
+        }
+        // The root's name, then `.field` / `[]` steps: the steps name a field.
+        match self.path.get(self.root_len..) {
+            Some(rest) if !rest.is_empty() => {
+                write!(f, "field `{}`: ", rest.strip_prefix('.').unwrap_or(rest))?
+            }
+            _ => write!(f, "type `{}`: ", self.path)?,
+        }
+        match &self.kind {
+            SchemaDiffKind::Added { ty, offset } => write!(f, "added ({ty} at offset {offset})"),
+            SchemaDiffKind::Missing { ty, offset } => {
+                write!(f, "missing (expected {ty} at offset {offset})")
+            }
+            SchemaDiffKind::Moved { expected, found } => {
+                write!(f, "offset {expected} -> {found}")
+            }
+            SchemaDiffKind::Retyped { expected, found } => {
+                write!(f, "type {expected} -> {found}")
+            }
+            SchemaDiffKind::Resized { expected, found } => write!(f, "size {expected} -> {found}"),
+            SchemaDiffKind::Realigned { expected, found } => {
+                write!(f, "align {expected} -> {found}")
+            }
+            SchemaDiffKind::Unparseable { .. } => Ok(()),
+        }
+    }
+}
+
+/// Compares the schema this build `expected` with the one `found` (e.g. in a segment written
+/// by another build) and lists every difference, for error messages.
+///
+/// Empty when the schemas describe the same layout (in particular `diff_schemas(a, a)` is
+/// empty for every parseable `a`). Fields are matched by name: a field only in `expected` is
+/// [`Missing`](SchemaDiffKind::Missing), one only in `found` is
+/// [`Added`](SchemaDiffKind::Added), one at another offset is
+/// [`Moved`](SchemaDiffKind::Moved), and matched fields are compared recursively. A type with
+/// another name, kind or array length is [`Retyped`](SchemaDiffKind::Retyped) (and not looked
+/// into); one with the same name and another size or alignment is
+/// [`Resized`](SchemaDiffKind::Resized) / [`Realigned`](SchemaDiffKind::Realigned) (a struct's
+/// size change is only listed when no field difference explains it). Never panics: a schema
+/// that does not parse gives one [`Unparseable`](SchemaDiffKind::Unparseable) entry.
+///
+/// ```
+/// use ipc_core::layout::diff_schemas;
+/// let old = "Stats(264/8){requests:u64(8/8)@0,hist:[u64(8/8);32]@8}";
+/// let new = "Stats(136/8){requests:u64(8/8)@0,hist:[u32(4/4);32]@8}";
+/// let diffs = diff_schemas(old, new);
+/// assert_eq!(diffs.len(), 1);
+/// assert_eq!(diffs[0].path(), "Stats.hist");
+/// assert_eq!(diffs[0].to_string(), "field `hist`: type [u64;32] -> [u32;32]");
+/// assert!(diff_schemas(old, old).is_empty());
+/// ```
+pub fn diff_schemas(expected: &str, found: &str) -> Vec<SchemaDiff> {
+    let mut out = Vec::new();
+    let e = Schema::parse(expected);
+    let f = Schema::parse(found);
+    for (which, r) in [("expected", &e), ("found", &f)] {
+        if let Err(err) = r {
+            let reason = match err.kind() {
+                ErrorKind::InvalidInput(why) => why.clone(),
+                other => other.to_string(),
+            };
+            out.push(SchemaDiff::new(
+                "",
+                0,
+                SchemaDiffKind::Unparseable { which, reason },
+            ));
+        }
+    }
+    if let (Ok(e), Ok(f)) = (e, f) {
+        let path = e.0.short();
+        diff_nodes(&path, path.len(), &e.0, &f.0, &mut out);
+    }
+    out
+}
+
+fn diff_nodes(path: &str, root: usize, e: &Node, f: &Node, out: &mut Vec<SchemaDiff>) {
+    let (es, fs) = (e.short(), f.short());
+    if es != fs || e.kind_name() != f.kind_name() {
+        let (expected, found) = if es == fs {
+            // Same name, another kind: say which kinds.
+            (
+                format!("{es} ({})", e.kind_name()),
+                format!("{fs} ({})", f.kind_name()),
+            )
+        } else {
+            (es, fs)
+        };
+        out.push(SchemaDiff::new(
+            path,
+            root,
+            SchemaDiffKind::Retyped { expected, found },
+        ));
+        return;
+    }
+    let before = out.len();
+    match (&e.kind, &f.kind) {
+        (Kind::Array(ee, _), Kind::Array(fe, _)) => {
+            diff_nodes(&format!("{path}[]"), root, ee, fe, out);
+            // The element's differences explain the array's size and alignment.
+            return;
+        }
+        (Kind::Struct(ef), Kind::Struct(ff)) => {
+            // Indexed by name, so a hostile schema with many fields costs linear time.
+            let found: HashMap<&str, &FieldNode> =
+                ff.iter().map(|f| (f.name.as_str(), f)).collect();
+            let expected: HashSet<&str> = ef.iter().map(|f| f.name.as_str()).collect();
+            for ef in ef {
+                let fpath = format!("{path}.{}", ef.name);
+                match found.get(ef.name.as_str()) {
+                    None => out.push(SchemaDiff::new(
+                        &fpath,
+                        root,
+                        SchemaDiffKind::Missing {
+                            ty: ef.ty.short(),
+                            offset: ef.offset,
+                        },
+                    )),
+                    Some(ff) => {
+                        if ef.offset != ff.offset {
+                            out.push(SchemaDiff::new(
+                                &fpath,
+                                root,
+                                SchemaDiffKind::Moved {
+                                    expected: ef.offset,
+                                    found: ff.offset,
+                                },
+                            ));
+                        }
+                        diff_nodes(&fpath, root, &ef.ty, &ff.ty, out);
+                    }
+                }
+            }
+            for ff in ff {
+                if !expected.contains(ff.name.as_str()) {
+                    out.push(SchemaDiff::new(
+                        &format!("{path}.{}", ff.name),
+                        root,
+                        SchemaDiffKind::Added {
+                            ty: ff.ty.short(),
+                            offset: ff.offset,
+                        },
+                    ));
+                }
+            }
+        }
+        _ => {}
+    }
+    let explained = out.len() > before;
+    if e.align != f.align {
+        out.push(SchemaDiff::new(
+            path,
+            root,
+            SchemaDiffKind::Realigned {
+                expected: e.align,
+                found: f.align,
+            },
+        ));
+    }
+    if e.size != f.size && !explained {
+        out.push(SchemaDiff::new(
+            path,
+            root,
+            SchemaDiffKind::Resized {
+                expected: e.size,
+                found: f.size,
+            },
+        ));
+    }
+}
