@@ -3,50 +3,22 @@
 
 use ipc_core::layout::{Shape, TypeLayout};
 
-/// The layout fingerprint of `layout`.
+/// The layout fingerprint of `layout` (byte order and pointer width mixed in).
 pub(crate) fn fingerprint(layout: &TypeLayout) -> u64 {
-    crate::format::fnv1a(crate::format::FNV_OFFSET, schema(layout).as_bytes())
+    layout.fingerprint()
 }
 
-/// The schema string of `layout`.
+/// The schema string of `layout` (grammar in `ipc_core::layout`).
 pub(crate) fn schema(layout: &TypeLayout) -> String {
-    let mut s = String::new();
-    write_schema(layout, &mut s);
-    s
-}
-
-fn write_schema(l: &TypeLayout, out: &mut String) {
-    use std::fmt::Write;
-    match l.shape {
-        Shape::Scalar | Shape::Opaque => {
-            let _ = write!(out, "{}", l.name);
-        }
-        Shape::Array { elem, len } => {
-            out.push('[');
-            write_schema(elem, out);
-            let _ = write!(out, ";{len}]");
-        }
-        Shape::Struct { fields } => {
-            let _ = write!(out, "{}{{", l.name);
-            for (i, f) in fields.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                let _ = write!(out, "{}:", f.name);
-                write_schema(f.layout, out);
-                let _ = write!(out, "@{}", f.offset);
-            }
-            out.push('}');
-        }
-    }
+    layout.schema()
 }
 
 /// One line per difference between two schema strings, each naming the field it concerns.
 pub(crate) fn diffs(expected: &str, found: &str) -> Vec<String> {
-    if expected == found {
-        return Vec::new();
-    }
-    vec![format!("expected {expected}, found {found}")]
+    ipc_core::layout::diff_schemas(expected, found)
+        .iter()
+        .map(ToString::to_string)
+        .collect()
 }
 
 /// Whether a value of this layout may be mutated through a shared reference (it contains an

@@ -15,6 +15,7 @@ mod creator;
 mod error;
 pub mod format;
 mod ident;
+mod named;
 mod segment;
 mod shared;
 #[cfg(test)]
@@ -25,5 +26,6 @@ pub use format::{Kind, SegmentInfo};
 pub use ipc_core;
 pub use ipc_core::SharedLayout;
 pub use ipc_derive::SharedLayout;
+pub use named::{unlink, Options};
 pub use segment::DEFAULT_OPEN_TIMEOUT;
 pub use shared::Shared;

@@ -4,11 +4,13 @@ use std::marker::PhantomData;
 use std::ops::Deref;
 use std::time::Duration;
 
+use ipc_core::shm::Shm;
 use ipc_core::{Memory, SharedLayout};
 
 use crate::error::{Error, Result};
 use crate::format::{self, Kind, SegmentInfo, Spec};
 use crate::ident;
+use crate::named::{self, Options};
 use crate::segment::{Expect, Segment, DEFAULT_OPEN_TIMEOUT};
 
 /// One value of type `T` in shared memory, laid out and published per `FORMAT.md`.
@@ -25,7 +27,7 @@ use crate::segment::{Expect, Segment, DEFAULT_OPEN_TIMEOUT};
 /// forked children ([`create_in`](Shared::create_in)).
 ///
 /// [`Shm`]: ipc_core::shm::Shm
-pub struct Shared<T: SharedLayout, M: Memory> {
+pub struct Shared<T: SharedLayout, M: Memory = Shm> {
     seg: Segment<M>,
     _t: PhantomData<fn() -> T>,
 }
@@ -142,6 +144,131 @@ impl<T: SharedLayout, M: Memory> Shared<T, M> {
     }
 }
 
+impl<T: SharedLayout> Shared<T, Shm> {
+    /// Creates the named segment `name` (exclusively: an existing name is
+    /// [`ipc_core::ErrorKind::AlreadyExists`]) holding a `T`, runs `T::init_in_place` and
+    /// then `init` with exclusive access, and publishes it. Mode 0600; the name is unlinked
+    /// when this handle is dropped unless [`persist`](Self::persist) is called.
+    ///
+    /// Other processes that open the name meanwhile wait (up to their timeout) until `init`
+    /// returns; if `init` panics they get [`Error::InitFailed`], if this process dies first
+    /// they get [`Error::CreatorDied`].
+    ///
+    /// ```no_run
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use ipc_collections::{Shared, SharedLayout};
+    ///
+    /// #[derive(SharedLayout)]
+    /// #[repr(C)]
+    /// struct Stats {
+    ///     requests: AtomicU64,
+    ///     limit: u64,
+    /// }
+    ///
+    /// let stats = Shared::<Stats>::create("/web-stats", |s| s.limit = 100)?;
+    /// stats.requests.fetch_add(1, Ordering::Relaxed);
+    /// # Ok::<(), ipc_collections::Error>(())
+    /// ```
+    pub fn create(name: &str, init: impl FnOnce(&mut T)) -> Result<Self> {
+        Self::create_with(name, &Options::new(), init)
+    }
+
+    /// [`create`](Self::create) with [`Options`] (mode bits, persistence).
+    pub fn create_with(name: &str, opts: &Options, init: impl FnOnce(&mut T)) -> Result<Self> {
+        let size = Self::segment_len().map_err(|e| e.named(name))?;
+        let shm = named::create_shm(name, size, opts)?;
+        Self::create_impl("Shared::create", shm, name, true, init)
+    }
+
+    /// Opens the named segment read-write, checks that it holds a `T` (kind, fingerprint,
+    /// schema, size, alignment, pointer width), and waits up to 5 s for its creator to
+    /// publish it.
+    ///
+    /// Errors: [`ipc_core::ErrorKind::NotFound`]; [`Error::LayoutMismatch`] naming the
+    /// fields that differ; [`Error::WrongKind`]; [`Error::Corrupted`];
+    /// [`Error::InitTimeout`]; [`Error::CreatorDied`]; [`Error::InitFailed`].
+    pub fn open(name: &str) -> Result<Self> {
+        Self::open_with(name, &Options::new())
+    }
+
+    /// [`open`](Self::open) with [`Options`] (the timeout).
+    pub fn open_with(name: &str, opts: &Options) -> Result<Self> {
+        let shm = named::open_shm(name, false, opts)?;
+        Self::attach_impl(shm, name, opts.timeout)
+    }
+
+    /// Opens the named segment mapped read-only (needs only read permission).
+    ///
+    /// Only for types without interior mutability: a `T` containing an atomic or a lock
+    /// would let safe code write through the read-only mapping, so it is refused with
+    /// [`ipc_core::ErrorKind::InvalidInput`].
+    pub fn open_read_only(name: &str) -> Result<Self> {
+        Self::open_read_only_with(name, &Options::new())
+    }
+
+    /// [`open_read_only`](Self::open_read_only) with [`Options`] (the timeout).
+    pub fn open_read_only_with(name: &str, opts: &Options) -> Result<Self> {
+        if ident::has_interior_mutability(&T::LAYOUT) {
+            return Err(Error::Core(
+                ipc_core::Error::new(
+                    "Shared::open_read_only",
+                    ipc_core::ErrorKind::InvalidInput(format!(
+                        "{} contains atomics or locks, which a read-only mapping cannot serve",
+                        T::LAYOUT.name
+                    )),
+                )
+                .with_name(name),
+            ));
+        }
+        let shm = named::open_shm(name, true, opts)?;
+        Self::attach_impl(shm, name, opts.timeout)
+    }
+
+    /// Opens the named segment, or creates it (running `init`) if it does not exist.
+    /// Race-safe: when several processes call this at once, exactly one creates and
+    /// initialises, and the others wait for it and open the same object.
+    /// [`created`](Self::created) says which happened.
+    pub fn open_or_create(name: &str, init: impl FnOnce(&mut T)) -> Result<Self> {
+        Self::open_or_create_with(name, &Options::new(), init)
+    }
+
+    /// [`open_or_create`](Self::open_or_create) with [`Options`].
+    pub fn open_or_create_with(
+        name: &str,
+        opts: &Options,
+        init: impl FnOnce(&mut T),
+    ) -> Result<Self> {
+        let size = Self::segment_len().map_err(|e| e.named(name))?;
+        let shm = named::open_or_create_shm(name, size, opts)?;
+        if shm.created() {
+            Self::create_impl("Shared::open_or_create", shm, name, true, init)
+        } else {
+            Self::attach_impl(shm, name, opts.timeout)
+        }
+    }
+
+    /// The segment's name.
+    pub fn name(&self) -> &str {
+        self.seg.name()
+    }
+
+    /// Whether this handle created the segment.
+    pub fn created(&self) -> bool {
+        self.memory().created()
+    }
+
+    /// Makes the segment outlive this handle: dropping it will not unlink the name (only
+    /// meaningful for the creator; openers never unlink).
+    pub fn persist(&mut self) {
+        self.memory_mut().set_unlink_on_drop(false);
+    }
+
+    /// Chooses whether dropping this handle unlinks the name.
+    pub fn set_unlink_on_drop(&mut self, yes: bool) {
+        self.memory_mut().set_unlink_on_drop(yes);
+    }
+}
+
 impl<T: SharedLayout, M: Memory> Deref for Shared<T, M> {
     type Target = T;
 
@@ -253,7 +380,7 @@ mod tests {
         let _a = Shared::<Pair, _>::create_in(mem, |_| {}).unwrap();
         let e = Shared::<Other, _>::open_in(alias).unwrap_err();
         assert!(matches!(e, Error::LayoutMismatch { .. }), "{e}");
-        assert!(e.to_string().contains("c:u64"), "{e}");
+        assert!(e.to_string().contains("field `c`"), "{e}");
     }
 
     #[test]
