@@ -1,6 +1,6 @@
 //! Generating the `SharedLayout` impl of an accepted struct.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Group, Span, TokenStream, TokenTree};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Data, DeriveInput, Fields, GenericParam, Index, LitStr, Member};
@@ -47,8 +47,12 @@ pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
     let tys: Vec<&syn::Type> = fields.iter().map(|f| &f.ty).collect();
 
     // One bound per field, spanned on the field's type, so "not SharedLayout" lands there.
+    // The crate path is re-spanned too: a predicate whose tokens come from two places is
+    // reported at the derive instead of at the field.
     let bounds = tys.iter().map(|ty| {
-        quote_spanned! {ty.span()=> #ty: #krate::SharedLayout }
+        let span = ty.span();
+        let krate = respan(&krate, span);
+        quote_spanned! {span=> #ty: #krate::SharedLayout }
     });
     let mut preds: Vec<TokenStream> = where_clause
         .map(|w| w.predicates.iter().map(|p| quote!(#p)).collect())
@@ -124,6 +128,25 @@ pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
             impl #impl_generics #guard for #ident #ty_generics #where_clause {}
         };
     })
+}
+
+/// `tokens` with every span set to `span` (the crate path is a flat `::a::b`; groups are
+/// re-spanned recursively all the same).
+fn respan(tokens: &TokenStream, span: Span) -> TokenStream {
+    tokens
+        .clone()
+        .into_iter()
+        .map(|mut tt| {
+            if let TokenTree::Group(g) = &tt {
+                let mut ng = Group::new(g.delimiter(), respan(&g.stream(), span));
+                ng.set_span(span);
+                tt = TokenTree::Group(ng);
+            } else {
+                tt.set_span(span);
+            }
+            tt
+        })
+        .collect()
 }
 
 /// Only structs: enums have invalid bit patterns (a discriminant another process could

@@ -238,6 +238,7 @@ pub fn fork_child(f: impl FnOnce() -> bool) -> i32 {
 /// Waits for child `pid` up to `timeout`; then SIGKILLs it and panics. Returns its exit code,
 /// or `None` if a signal ended it.
 pub fn wait_pid(pid: i32, timeout: Duration) -> Option<i32> {
+    assert!(pid > 0, "wait_pid({pid}): not a child's pid");
     let deadline = Instant::now() + timeout;
     loop {
         let mut status = 0;
@@ -264,7 +265,11 @@ pub fn wait_pid(pid: i32, timeout: Duration) -> Option<i32> {
 }
 
 /// Sends SIGKILL to `pid` (a real crash, for crash tests).
+///
+/// Refuses (panics on) a pid of 0 or below: `kill(0, ..)` would hit the whole process group
+/// and `kill(-1, ..)` every process on the machine.
 pub fn sigkill(pid: i32) {
-    // SAFETY: kill has no memory preconditions.
+    assert!(pid > 0, "sigkill({pid}): refusing to signal a process group or every process");
+    // SAFETY: kill has no memory preconditions; pid > 0 names one process.
     unsafe { libc::kill(pid, libc::SIGKILL) };
 }

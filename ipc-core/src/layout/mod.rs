@@ -255,6 +255,13 @@ impl TypeLayout {
 ///    `size` and `align` are `size_of::<Self>()` and `align_of::<Self>()`, and for a struct
 ///    `fields` lists every field in declaration order with its `offset_of!` and its type's
 ///    `LAYOUT`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be shared between processes: it is not `SharedLayout`",
+    label = "not `SharedLayout`",
+    note = "`SharedLayout` is implemented for integers, floats, integer atomics, arrays of \
+            them and `#[derive(SharedLayout)]` structs; not for `bool`, `char`, enums, \
+            pointers, references, `Option`, `NonZero*` or heap types"
+)]
 pub unsafe trait SharedLayout: Sized + Sync + 'static {
     /// The layout tree of `Self`.
     const LAYOUT: TypeLayout;

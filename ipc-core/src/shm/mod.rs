@@ -421,13 +421,24 @@ impl ShmOptions {
 /// `posix_fallocate(fd, 0, size)`: sets the size and reserves the pages, so that a full
 /// file system is an error now. Falls back to `ftruncate` where the file system cannot
 /// reserve (`EOPNOTSUPP`).
-fn reserve(fd: &OwnedFd, size: NonZeroUsize) -> Result<()> {
+///
+/// A size beyond the machine's RAM plus swap is [`ErrorKind::NoSpace`] at once: it could
+/// never be reserved, and on a tmpfs without a size limit (memfd, or a `/dev/shm` mounted
+/// with `size=0`) the kernel would otherwise allocate page by page until the OOM killer
+/// steps in.
+pub(crate) fn reserve(fd: &OwnedFd, size: NonZeroUsize) -> Result<()> {
     let len = libc::off_t::try_from(size.get()).map_err(|_| {
         Error::new(
             "posix_fallocate",
             ErrorKind::InvalidSize(format!("{size} bytes does not fit off_t")),
         )
     })?;
+    if let Ok(info) = nix::sys::sysinfo::sysinfo() {
+        let memory = info.ram_total().saturating_add(info.swap_total());
+        if size.get() as u64 > memory {
+            return Err(Error::new("posix_fallocate", ErrorKind::NoSpace));
+        }
+    }
     match retry_eintr(|| nix::fcntl::posix_fallocate(fd, 0, len)) {
         Ok(()) => Ok(()),
         Err(Errno::EOPNOTSUPP | Errno::EINVAL) => {

@@ -1,0 +1,293 @@
+//! System V shared memory (`ipc_core::sysv`): create, attach, info and remove across real
+//! processes, keys from `ftok`, modes, and bad input.
+
+use std::time::{Duration, SystemTime};
+
+use ipc_core::sysv::{self, ftok, Key, SysvShm};
+use ipc_core::{ErrorKind, Memory};
+use ipc_testutil::{env, report, spawn_role, Cleanup};
+
+/// This process's role, if it is a spawned child. In a child, first ends the line that the
+/// test harness started ("test NAME ... "), so the first `report` line stands on its own.
+fn role() -> Option<String> {
+    let r = ipc_testutil::role();
+    if r.is_some() {
+        println!();
+    }
+    r
+}
+
+fn pattern(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(13).wrapping_add(seed))
+        .collect()
+}
+
+fn read_bytes(m: &impl Memory, len: usize) -> Vec<u8> {
+    assert!(len <= m.len());
+    // SAFETY: len <= m.len() (checked above); the attachment lives while `m` is borrowed,
+    // and the tests sequence the processes so nobody writes these bytes meanwhile.
+    unsafe { std::slice::from_raw_parts(m.as_ptr(), len).to_vec() }
+}
+
+fn write_bytes(m: &impl Memory, offset: usize, bytes: &[u8]) {
+    assert!(!m.is_read_only());
+    assert!(offset + bytes.len() <= m.len());
+    // SAFETY: inside the writable attachment (checked above); the tests sequence access.
+    unsafe {
+        m.as_ptr()
+            .add(offset)
+            .copy_from(bytes.as_ptr(), bytes.len())
+    };
+}
+
+/// A temporary file to derive `ftok` keys from; removed on drop.
+struct KeyFile(std::path::PathBuf);
+impl KeyFile {
+    fn new() -> Self {
+        let p =
+            std::env::temp_dir().join(ipc_testutil::unique_name("ftok").trim_start_matches('/'));
+        std::fs::write(&p, b"ftok").unwrap();
+        KeyFile(p)
+    }
+}
+impl Drop for KeyFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[test]
+fn create_attach_info_remove_across_processes() {
+    const LEN: usize = 10_000;
+    if role().as_deref() == Some("attacher") {
+        let id: i32 = env("SYSV_ID").parse().unwrap();
+        let seg = SysvShm::open_id(id).unwrap();
+        assert!(!seg.created());
+        assert!(!seg.removes_on_drop());
+        assert!(!seg.is_read_only());
+        assert_eq!(seg.len(), LEN);
+        assert_eq!(seg.id(), id);
+        assert!(seg.key().is_private());
+        assert_eq!(read_bytes(&seg, LEN), pattern(LEN, 5));
+        let info = seg.info().unwrap();
+        assert_eq!(info.attach_count, 2, "the parent's and ours");
+        assert_eq!(info.last_pid, std::process::id() as i32, "we attached last");
+        assert_ne!(info.creator_pid, std::process::id() as i32);
+        write_bytes(&seg, 0, b"child was here");
+        report(std::process::id());
+        return;
+    }
+    let mut seg = SysvShm::create(Key::PRIVATE, LEN, 0o600).unwrap();
+    let _guard = Cleanup::sysv_shm(seg.id());
+    assert!(seg.created());
+    assert!(seg.removes_on_drop());
+    assert_eq!(seg.len(), LEN);
+    let before = seg.info().unwrap();
+    assert_eq!(before.size, LEN);
+    assert_eq!(before.creator_pid, std::process::id() as i32);
+    assert_eq!(before.last_pid, std::process::id() as i32);
+    assert_eq!(before.attach_count, 1);
+    assert_eq!(before.mode, 0o600);
+    assert!(!before.removed);
+    assert!(before.key.is_private());
+    assert!(before.atime.is_some(), "shmat sets atime");
+    assert_eq!(before.dtime, None, "never detached yet");
+    assert!(before.ctime <= SystemTime::now());
+    assert!(before.ctime > SystemTime::now() - Duration::from_secs(600));
+    write_bytes(&seg, 0, &pattern(LEN, 5));
+
+    let lines = spawn_role(
+        "create_attach_info_remove_across_processes",
+        "attacher",
+        &[("SYSV_ID", &seg.id().to_string())],
+    )
+    .wait_ok();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let child: i32 = lines[0].parse().unwrap();
+    assert_eq!(read_bytes(&seg, 14), b"child was here");
+    let after = seg.info().unwrap();
+    assert_eq!(after.attach_count, 1, "the child detached when it exited");
+    assert_eq!(
+        after.last_pid, child,
+        "the child's detach was the last operation"
+    );
+    assert!(after.dtime.is_some());
+
+    // IPC_RMID while attached: marked, still usable here, gone once detached.
+    let id = seg.id();
+    seg.remove().unwrap();
+    assert!(!seg.removes_on_drop());
+    assert!(seg.info().unwrap().removed);
+    write_bytes(&seg, 0, b"still attached");
+    assert_eq!(read_bytes(&seg, 14), b"still attached");
+    drop(seg);
+    assert_eq!(sysv::info(id).unwrap_err().kind(), &ErrorKind::NotFound);
+    assert_eq!(
+        SysvShm::open_id(id).unwrap_err().kind(),
+        &ErrorKind::NotFound
+    );
+}
+
+#[test]
+fn read_only_attach_in_another_process_cannot_write() {
+    if role().as_deref() == Some("ro") {
+        let id: i32 = env("SYSV_ID").parse().unwrap();
+        let seg = SysvShm::open_id_read_only(id).unwrap();
+        assert!(seg.is_read_only());
+        assert_eq!(read_bytes(&seg, 32), pattern(32, 9));
+        let ptr = seg.as_ptr() as usize;
+        let pid = ipc_testutil::fork_child(move || {
+            // SAFETY: deliberately writes to a SHM_RDONLY attachment to show that it
+            // faults; the forked child dies from the signal.
+            unsafe { std::ptr::write_volatile(ptr as *mut u8, 0xAA) };
+            true
+        });
+        assert_eq!(
+            ipc_testutil::wait_pid(pid, ipc_testutil::WATCHDOG),
+            None,
+            "the write must kill the child by a signal"
+        );
+        report("ok");
+        return;
+    }
+    let seg = SysvShm::create(Key::PRIVATE, 4096, 0o600).unwrap();
+    let _guard = Cleanup::sysv_shm(seg.id());
+    write_bytes(&seg, 0, &pattern(32, 9));
+    let lines = spawn_role(
+        "read_only_attach_in_another_process_cannot_write",
+        "ro",
+        &[("SYSV_ID", &seg.id().to_string())],
+    )
+    .wait_ok();
+    assert_eq!(lines, ["ok"]);
+    assert_eq!(read_bytes(&seg, 32), pattern(32, 9), "unchanged");
+}
+
+#[test]
+fn ftok_key_found_by_another_process_and_removed_by_the_creator_on_drop() {
+    if role().as_deref() == Some("by-key") {
+        let key = ftok(env("KEY_FILE"), b'S').unwrap();
+        let seg = SysvShm::open(key).unwrap();
+        assert_eq!(seg.key(), key);
+        assert_eq!(read_bytes(&seg, 8), b"by a key");
+        let ro = SysvShm::open_read_only(key).unwrap();
+        assert!(ro.is_read_only());
+        assert_eq!(ro.id(), seg.id());
+        report(seg.id());
+        return;
+    }
+    let file = KeyFile::new();
+    let key = ftok(&file.0, b'S').unwrap();
+    assert_eq!(ftok(&file.0, b'S').unwrap(), key, "ftok is deterministic");
+    assert_ne!(ftok(&file.0, b'T').unwrap(), key, "proj_id takes part");
+    let seg = SysvShm::create(key, 4096, 0o640).unwrap();
+    let _guard = Cleanup::sysv_shm(seg.id());
+    assert_eq!(seg.info().unwrap().key, key);
+    write_bytes(&seg, 0, b"by a key");
+    // The key is taken now.
+    let e = SysvShm::create(key, 4096, 0o640).unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::AlreadyExists, "{e}");
+
+    let lines = spawn_role(
+        "ftok_key_found_by_another_process_and_removed_by_the_creator_on_drop",
+        "by-key",
+        &[("KEY_FILE", file.0.to_str().unwrap())],
+    )
+    .wait_ok();
+    assert_eq!(lines, [seg.id().to_string()]);
+    drop(seg);
+    assert_eq!(SysvShm::open(key).unwrap_err().kind(), &ErrorKind::NotFound);
+}
+
+#[test]
+fn persist_then_remove_by_id() {
+    let mut seg = SysvShm::create(Key::PRIVATE, 4096, 0o600).unwrap();
+    let id = seg.id();
+    let _guard = Cleanup::sysv_shm(id);
+    seg.set_remove_on_drop(false);
+    write_bytes(&seg, 0, b"kept");
+    drop(seg);
+    let again = SysvShm::open_id(id).unwrap();
+    assert_eq!(read_bytes(&again, 4), b"kept");
+    assert_eq!(again.info().unwrap().attach_count, 1);
+    drop(again);
+    assert!(sysv::info(id).is_ok(), "an opener does not remove");
+    sysv::remove(id).unwrap();
+    assert_eq!(sysv::info(id).unwrap_err().kind(), &ErrorKind::NotFound);
+    assert_eq!(sysv::remove(id).unwrap_err().kind(), &ErrorKind::NotFound);
+}
+
+#[test]
+fn mode_is_exact_and_can_be_changed() {
+    if let Some(r) = role() {
+        // umask is process-wide: this runs in its own process.
+        let umask = u32::from_str_radix(r.strip_prefix("umask-").unwrap(), 8).unwrap();
+        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
+        for mode in [0o600, 0o666, 0o640, 0o400] {
+            let seg = SysvShm::create(Key::PRIVATE, 4096, mode).unwrap();
+            let _guard = Cleanup::sysv_shm(seg.id());
+            assert_eq!(seg.info().unwrap().mode, mode, "umask {umask:o}");
+        }
+        report("ok");
+        return;
+    }
+    for umask in ["umask-077", "umask-000"] {
+        let lines = spawn_role("mode_is_exact_and_can_be_changed", umask, &[]).wait_ok();
+        assert_eq!(lines, ["ok"]);
+    }
+    let seg = SysvShm::create(Key::PRIVATE, 4096, 0o600).unwrap();
+    let _guard = Cleanup::sysv_shm(seg.id());
+    let ctime = seg.info().unwrap().ctime;
+    seg.set_mode(0o644).unwrap();
+    let info = seg.info().unwrap();
+    assert_eq!(info.mode, 0o644);
+    assert!(info.ctime >= ctime);
+    let e = seg.set_mode(0o1644).unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::InvalidInput(_)), "{e}");
+    assert_eq!(
+        seg.info().unwrap().mode,
+        0o644,
+        "unchanged by the refused call"
+    );
+}
+
+#[test]
+fn bad_input_is_an_error() {
+    for size in [0, usize::MAX, isize::MAX as usize] {
+        let e = SysvShm::create(Key::PRIVATE, size, 0o600).unwrap_err();
+        assert!(matches!(e.kind(), ErrorKind::InvalidSize(_)), "{size}: {e}");
+    }
+    let e = SysvShm::create(Key::PRIVATE, 4096, 0o10600).unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::InvalidInput(_)), "{e}");
+
+    // A key nobody created: a fresh file's key.
+    let file = KeyFile::new();
+    let key = ftok(&file.0, b'Q').unwrap();
+    for r in [
+        SysvShm::open(key).map(drop),
+        SysvShm::open_read_only(key).map(drop),
+    ] {
+        assert_eq!(r.unwrap_err().kind(), &ErrorKind::NotFound);
+    }
+    let e = SysvShm::open(Key::PRIVATE).unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::InvalidInput(_)), "{e}");
+    for id in [-1, i32::MAX] {
+        assert_eq!(
+            SysvShm::open_id(id).unwrap_err().kind(),
+            &ErrorKind::NotFound
+        );
+        assert_eq!(
+            SysvShm::open_id_read_only(id).unwrap_err().kind(),
+            &ErrorKind::NotFound
+        );
+        assert_eq!(sysv::info(id).unwrap_err().kind(), &ErrorKind::NotFound);
+    }
+
+    let e = ftok(&file.0, 0).unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::InvalidInput(_)), "{e}");
+    let e = ftok("/no/such/file/for/ftok", b'x').unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::NotFound);
+    let e = ftok("/tmp/a\0b", b'x').unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::InvalidInput(_)), "{e}");
+}
