@@ -1,0 +1,89 @@
+//! Test-only shared memory for the sync and sem tests: an anonymous `MAP_SHARED` mapping
+//! that forked children inherit (the `Shm` type is another issue's work).
+#![allow(dead_code)]
+
+use std::time::{Duration, Instant};
+
+/// A zero-filled anonymous shared mapping holding one `T`, unmapped on drop. A forked child
+/// sees the same memory.
+pub struct ShMem<T> {
+    ptr: *mut T,
+    len: usize,
+}
+
+// SAFETY: the mapping is shared memory accessed only through `&T`, and `T: Sync`.
+unsafe impl<T: Sync> Sync for ShMem<T> {}
+
+impl<T: Sync> ShMem<T> {
+    /// Maps zeroed shared memory for a `T` and runs `init` on it before anyone else sees it.
+    pub fn new(init: impl FnOnce(*mut T)) -> Self {
+        let len = std::mem::size_of::<T>().max(1);
+        assert!(std::mem::align_of::<T>() <= 4096);
+        // SAFETY: an anonymous mapping with a null hint has no preconditions.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        assert_ne!(p, libc::MAP_FAILED, "mmap failed");
+        let ptr = p.cast::<T>();
+        init(ptr);
+        ShMem { ptr, len }
+    }
+}
+
+impl<T> std::ops::Deref for ShMem<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: the mapping is page-aligned, sized for T, initialised by `new`, and stays
+        // mapped until drop.
+        unsafe { &*self.ptr }
+    }
+}
+
+impl<T> Drop for ShMem<T> {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the mapping made in `new`; no reference outlives self.
+        unsafe { libc::munmap(self.ptr.cast(), self.len) };
+    }
+}
+
+/// Spins (with short sleeps) until `cond` holds; panics after `timeout` (a watchdog for the
+/// parent side of a handshake).
+pub fn wait_for(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_micros(100));
+    }
+}
+
+/// As [`wait_for`], for a handshake with the forked child `pid`: on timeout it SIGKILLs and
+/// reaps that child before panicking, so a failed test leaves no process behind.
+pub fn wait_for_child(pid: i32, what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !cond() {
+        if Instant::now() >= deadline {
+            ipc_testutil::sigkill(pid);
+            let _ = ipc_testutil::wait_pid(pid, timeout);
+            panic!("timed out waiting for {what} (child {pid} killed)");
+        }
+        std::thread::sleep(Duration::from_micros(100));
+    }
+}
+
+/// Parks a forked child for ever (until it is killed), without touching the heap.
+pub fn park_forever() -> ! {
+    loop {
+        // SAFETY: pause has no preconditions.
+        unsafe { libc::pause() };
+    }
+}
+
+/// The timeout for children that should finish quickly.
+pub const CHILD: Duration = Duration::from_secs(30);

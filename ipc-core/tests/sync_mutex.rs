@@ -1,0 +1,291 @@
+//! RawMutex across real processes: exact counting, owner-died repair, unrecoverable, a
+//! loop of SIGKILL cycles, try/timed locks, guards.
+
+mod common;
+
+use std::ptr::addr_of_mut;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use common::{park_forever, wait_for_child, ShMem, CHILD};
+use ipc_core::sync::{Acquired, MutexOptions, RawMutex};
+use ipc_core::{ErrorKind, SharedLayout};
+use ipc_testutil::{fork_child, fork_run, sigkill, wait_pid};
+
+#[repr(C)]
+struct Counter {
+    m: RawMutex,
+    /// Protected by `m`: updated with a separate load and store, so unsynchronised
+    /// increments would lose updates.
+    n: AtomicU64,
+    /// A child's "I hold the lock" flag, and the parent's "release now" flag.
+    held: AtomicU32,
+    release: AtomicU32,
+}
+
+fn counter_with(opts: MutexOptions) -> ShMem<Counter> {
+    ShMem::new(|p: *mut Counter| {
+        // SAFETY: `p` is fresh, zeroed, aligned shared memory nobody else sees yet.
+        unsafe { RawMutex::init_in_place_with(addr_of_mut!((*p).m), opts) }.expect("init");
+    })
+}
+
+fn counter() -> ShMem<Counter> {
+    ShMem::new(|p: *mut Counter| {
+        // SAFETY: `p` is fresh, zeroed, aligned shared memory nobody else sees yet.
+        unsafe { <RawMutex as SharedLayout>::init_in_place(addr_of_mut!((*p).m)) }.expect("init");
+    })
+}
+
+/// Forks a child that locks `c.m`, scribbles on the protected state, flags `held` and waits
+/// to be killed; returns once it holds the lock.
+fn child_dies_holding(c: &Counter) -> i32 {
+    c.held.store(0, Ordering::SeqCst);
+    let pid = fork_child(|| {
+        if c.m.lock().is_err() {
+            return false;
+        }
+        c.n.store(0xdead, Ordering::Relaxed); // a half-done update
+        c.held.store(1, Ordering::SeqCst);
+        park_forever()
+    });
+    wait_for_child(pid, "the child to hold the lock", CHILD, || {
+        c.held.load(Ordering::SeqCst) == 1
+    });
+    pid
+}
+
+fn kill_and_reap(pid: i32) {
+    sigkill(pid);
+    assert_eq!(wait_pid(pid, CHILD), None, "child should die by SIGKILL");
+}
+
+#[test]
+fn layout_is_pthread_mutex() {
+    assert_eq!(
+        RawMutex::LAYOUT.size,
+        std::mem::size_of::<libc::pthread_mutex_t>()
+    );
+    assert_eq!(
+        RawMutex::LAYOUT.align,
+        std::mem::align_of::<libc::pthread_mutex_t>()
+    );
+    assert_eq!(RawMutex::LAYOUT.name, "RawMutex");
+}
+
+#[test]
+fn four_processes_count_exactly() {
+    const PROCS: usize = 4;
+    const ITERS: u64 = 2000;
+    let c = counter();
+    let c = &*c;
+    let pids: Vec<i32> = (0..PROCS)
+        .map(|_| {
+            fork_child(|| {
+                for _ in 0..ITERS {
+                    if c.m.lock() != Ok(Acquired::Clean) {
+                        return false;
+                    }
+                    let v = c.n.load(Ordering::Relaxed);
+                    std::hint::spin_loop();
+                    c.n.store(v + 1, Ordering::Relaxed);
+                    // SAFETY: locked just above on this thread.
+                    unsafe { c.m.unlock() };
+                }
+                true
+            })
+        })
+        .collect();
+    for pid in pids {
+        assert_eq!(wait_pid(pid, CHILD), Some(0), "child {pid} failed");
+    }
+    assert_eq!(c.n.load(Ordering::Relaxed), PROCS as u64 * ITERS);
+}
+
+#[test]
+fn owner_died_then_repaired() {
+    let c = counter();
+    c.n.store(7, Ordering::Relaxed);
+    let pid = child_dies_holding(&c);
+    kill_and_reap(pid);
+
+    assert_eq!(c.m.lock(), Ok(Acquired::OwnerDied));
+    assert_eq!(
+        c.n.load(Ordering::Relaxed),
+        0xdead,
+        "sees the half-done update"
+    );
+    c.n.store(7, Ordering::Relaxed); // repair
+                                     // SAFETY: held on this thread after OwnerDied.
+    unsafe { c.m.mark_consistent() }.expect("consistent");
+    // SAFETY: held on this thread.
+    unsafe { c.m.unlock() };
+
+    // Usable again, from this and from another process.
+    assert_eq!(c.m.lock(), Ok(Acquired::Clean));
+    // SAFETY: held on this thread.
+    unsafe { c.m.unlock() };
+    assert!(fork_run(CHILD, || c.m.try_lock() == Ok(Acquired::Clean)));
+    // That child exited holding it (no unlock): robust again.
+    assert_eq!(c.m.lock(), Ok(Acquired::OwnerDied));
+    // SAFETY: held on this thread after OwnerDied.
+    unsafe { c.m.mark_consistent() }.expect("consistent");
+    // SAFETY: held on this thread.
+    unsafe { c.m.unlock() };
+}
+
+#[test]
+fn owner_died_without_repair_is_unrecoverable_at_once() {
+    let c = counter();
+    let pid = child_dies_holding(&c);
+    kill_and_reap(pid);
+
+    assert_eq!(c.m.lock(), Ok(Acquired::OwnerDied));
+    // SAFETY: held on this thread; unlocking without mark_consistent on purpose.
+    unsafe { c.m.unlock() };
+
+    let unrecoverable = |r: ipc_core::Result<Acquired>| matches!(r, Err(e) if *e.kind() == ErrorKind::Unrecoverable);
+    assert!(unrecoverable(c.m.try_lock()));
+    // In another process, under a watchdog: every acquire fails, none blocks.
+    assert!(fork_run(CHILD, || {
+        let t = Instant::now();
+        unrecoverable(c.m.lock())
+            && unrecoverable(c.m.try_lock())
+            && unrecoverable(c.m.lock_timeout(Duration::from_secs(3600)))
+            && unrecoverable(c.m.lock_timeout(Duration::ZERO))
+            && t.elapsed() < Duration::from_secs(5)
+    }));
+    assert!(unrecoverable(c.m.lock()));
+}
+
+#[test]
+fn two_hundred_kill_cycles() {
+    let c = counter();
+    for cycle in 0..200 {
+        let pid = child_dies_holding(&c);
+        kill_and_reap(pid);
+        // Timed, so a broken robust mutex fails the test instead of hanging it.
+        let got = c.m.lock_timeout(Duration::from_secs(10));
+        assert_eq!(got, Ok(Acquired::OwnerDied), "cycle {cycle}");
+        c.n.store(cycle, Ordering::Relaxed);
+        // SAFETY: held on this thread after OwnerDied.
+        unsafe { c.m.mark_consistent() }.expect("consistent");
+        // SAFETY: held on this thread.
+        unsafe { c.m.unlock() };
+    }
+    assert_eq!(c.m.try_lock(), Ok(Acquired::Clean));
+    // SAFETY: held on this thread.
+    unsafe { c.m.unlock() };
+}
+
+#[test]
+fn try_and_timed_lock_while_another_process_holds_it() {
+    let c = counter();
+    let c = &*c;
+    let pid = fork_child(|| {
+        if c.m.lock() != Ok(Acquired::Clean) {
+            return false;
+        }
+        c.held.store(1, Ordering::SeqCst);
+        while c.release.load(Ordering::SeqCst) == 0 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        // SAFETY: locked above on this thread.
+        unsafe { c.m.unlock() };
+        true
+    });
+    wait_for_child(pid, "the child to lock", CHILD, || {
+        c.held.load(Ordering::SeqCst) == 1
+    });
+
+    let kind = |r: ipc_core::Result<Acquired>| r.map_err(|e| e.kind().clone());
+    assert_eq!(kind(c.m.try_lock()), Err(ErrorKind::WouldBlock));
+    assert_eq!(
+        kind(c.m.lock_timeout(Duration::ZERO)),
+        Err(ErrorKind::Timeout)
+    );
+    let t = Instant::now();
+    assert_eq!(
+        kind(c.m.lock_timeout(Duration::from_millis(50))),
+        Err(ErrorKind::Timeout)
+    );
+    assert!(
+        t.elapsed() >= Duration::from_millis(50),
+        "waited the full timeout"
+    );
+
+    // A huge timeout saturates instead of overflowing, and is woken by the unlock.
+    c.release.store(1, Ordering::SeqCst);
+    assert_eq!(c.m.lock_timeout(Duration::MAX), Ok(Acquired::Clean));
+    // SAFETY: held on this thread.
+    unsafe { c.m.unlock() };
+    assert_eq!(wait_pid(pid, CHILD), Some(0));
+}
+
+#[test]
+fn relocking_on_the_same_thread_is_an_error_not_a_deadlock() {
+    let c = counter();
+    assert_eq!(c.m.lock(), Ok(Acquired::Clean));
+    let e = c.m.lock().expect_err("relock");
+    assert_eq!(e.errno(), Some(nix::errno::Errno::EDEADLK), "{e}");
+    assert!(c.m.lock_timeout(Duration::from_millis(10)).is_err());
+    // SAFETY: held on this thread.
+    unsafe { c.m.unlock() };
+}
+
+#[test]
+fn guard_unlocks_on_drop_and_carries_owner_died() {
+    let c = counter();
+    {
+        let g = c.m.guard().expect("guard");
+        assert_eq!(g.acquired(), Acquired::Clean);
+        assert!(!fork_run(CHILD, || c.m.try_lock().is_ok()), "held");
+    }
+    assert!(fork_run(CHILD, || {
+        let ok = c.m.try_guard().is_ok();
+        // The guard unlocked on drop inside the child: relock to prove it.
+        ok && c.m.try_lock() == Ok(Acquired::Clean)
+    }));
+    // That child exited holding it.
+    let mut g = c.m.guard_timeout(Duration::from_secs(10)).expect("guard");
+    assert_eq!(g.acquired(), Acquired::OwnerDied);
+    g.mark_consistent().expect("consistent");
+    assert_eq!(g.acquired(), Acquired::Clean);
+    drop(g);
+    assert_eq!(c.m.try_lock(), Ok(Acquired::Clean));
+    // SAFETY: held on this thread.
+    unsafe { c.m.unlock() };
+}
+
+#[test]
+fn priority_inheritance_mutex_is_robust_too() {
+    let c = counter_with(MutexOptions::new().priority_inherit(true));
+    assert_eq!(c.m.lock(), Ok(Acquired::Clean));
+    // SAFETY: held on this thread.
+    unsafe { c.m.unlock() };
+    let pid = child_dies_holding(&c);
+    assert_eq!(
+        c.m.try_lock().map_err(|e| e.kind().clone()),
+        Err(ErrorKind::WouldBlock)
+    );
+    kill_and_reap(pid);
+    assert_eq!(
+        c.m.lock_timeout(Duration::from_secs(10)),
+        Ok(Acquired::OwnerDied)
+    );
+    // SAFETY: held on this thread after OwnerDied.
+    unsafe { c.m.mark_consistent() }.expect("consistent");
+    // SAFETY: held on this thread.
+    unsafe { c.m.unlock() };
+}
+
+#[test]
+fn mark_consistent_on_a_clean_mutex_is_an_error() {
+    let c = counter();
+    assert_eq!(c.m.lock(), Ok(Acquired::Clean));
+    // SAFETY: held on this thread (not after OwnerDied: the call reports EINVAL).
+    assert!(unsafe { c.m.mark_consistent() }.is_err());
+    // SAFETY: held on this thread.
+    unsafe { c.m.unlock() };
+}
