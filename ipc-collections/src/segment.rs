@@ -217,17 +217,18 @@ impl<M: Memory> Segment<M> {
         loop {
             // Acquire: pairs with the Release stores of the creator in `create`.
             let st = state_word(&seg.mem).load(Ordering::Acquire);
+            // The magic is stored before the state leaves UNSET, so a segment never shows
+            // a magic other than zero or ours.
+            let magic = magic_word(&seg.mem).load(Ordering::Relaxed);
+            if magic != 0 && magic != u64::from_ne_bytes(MAGIC) {
+                return Err(Error::WrongKind {
+                    name: name.to_owned(),
+                    expected: expect.kind,
+                    found: "no segment header (bad magic)".into(),
+                });
+            }
             match st {
-                state::UNSET => {
-                    let magic = magic_word(&seg.mem).load(Ordering::Relaxed);
-                    if magic != 0 && magic != u64::from_ne_bytes(MAGIC) {
-                        return Err(Error::WrongKind {
-                            name: name.to_owned(),
-                            expected: expect.kind,
-                            found: "no segment header (bad magic)".into(),
-                        });
-                    }
-                }
+                state::UNSET => {}
                 state::INITIALIZING | state::READY => {
                     if !checked {
                         seg.info = seg.read_and_validate()?;

@@ -56,6 +56,24 @@ pub(crate) fn value_spec<T: SharedLayout>(schema: &str) -> Spec<'_> {
     }
 }
 
+/// Refuses a read-only mapping for a `T` with interior mutability: safe code could write
+/// through it (an atomic store, a lock) and fault.
+fn refuse_read_only<T: SharedLayout>(name: &str) -> Result<()> {
+    if !ident::has_interior_mutability(&T::LAYOUT) {
+        return Ok(());
+    }
+    Err(Error::Core(
+        ipc_core::Error::new(
+            "Shared::open_read_only",
+            ipc_core::ErrorKind::InvalidInput(format!(
+                "{} contains atomics or locks, which a read-only mapping cannot serve",
+                T::LAYOUT.name
+            )),
+        )
+        .with_name(name),
+    ))
+}
+
 impl<T: SharedLayout, M: Memory> Shared<T, M> {
     /// The number of bytes a segment holding one `T` needs (header, schema, payload).
     pub fn segment_len() -> Result<usize> {
@@ -107,6 +125,9 @@ impl<T: SharedLayout, M: Memory> Shared<T, M> {
     }
 
     pub(crate) fn attach_impl(mem: M, name: &str, timeout: Duration) -> Result<Self> {
+        if mem.is_read_only() {
+            refuse_read_only::<T>(name)?;
+        }
         let schema = ident::schema(&T::LAYOUT);
         let spec = value_spec::<T>(&schema);
         let expect = Expect {
@@ -137,10 +158,6 @@ impl<T: SharedLayout, M: Memory> Shared<T, M> {
 
     pub(crate) fn memory_mut(&mut self) -> &mut M {
         self.seg.memory_mut()
-    }
-
-    pub(crate) fn segment(&self) -> &Segment<M> {
-        &self.seg
     }
 }
 
@@ -208,18 +225,7 @@ impl<T: SharedLayout> Shared<T, Shm> {
 
     /// [`open_read_only`](Self::open_read_only) with [`Options`] (the timeout).
     pub fn open_read_only_with(name: &str, opts: &Options) -> Result<Self> {
-        if ident::has_interior_mutability(&T::LAYOUT) {
-            return Err(Error::Core(
-                ipc_core::Error::new(
-                    "Shared::open_read_only",
-                    ipc_core::ErrorKind::InvalidInput(format!(
-                        "{} contains atomics or locks, which a read-only mapping cannot serve",
-                        T::LAYOUT.name
-                    )),
-                )
-                .with_name(name),
-            ));
-        }
+        refuse_read_only::<T>(name)?;
         let shm = named::open_shm(name, true, opts)?;
         Self::attach_impl(shm, name, opts.timeout)
     }
