@@ -150,16 +150,13 @@ impl<T: SharedLayout, M: Memory> SharedArray<T, M> {
                 .with_name(name),
             ));
         }
-        let schema = ident::schema(&T::LAYOUT);
-        let spec = array_spec::<T>(&schema, &[]);
         let expect = Expect {
             kind: Kind::Array,
-            elem_size: spec.elem_size,
-            elem_align: spec.elem_align,
-            fingerprint: spec.fingerprint,
-            type_name: spec.type_name,
-            schema: &schema,
-            control_len: spec.control_len,
+            elem_size: size_of::<T>(),
+            elem_align: align_of::<T>(),
+            fingerprint: ident::fingerprint(&T::LAYOUT),
+            layout: &T::LAYOUT,
+            control_len: size_of::<RawMutex>(),
         };
         let seg = Segment::attach(mem, name, &expect, timeout)?;
         // The validator checked payload_len == product(dims) * elem_size without overflow,

@@ -20,11 +20,28 @@ fn stat(pid: i32) -> Option<(u64, bool)> {
 }
 
 /// The calling process's pid and start time.
+///
+/// The start time is read from `/proc` once per process and cached with the pid it belongs
+/// to (a forked child has another pid, so it reads its own).
 pub(crate) fn this_process() -> (i32, u64) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    // The pid (low 32 bits) and whether the entry is filled (bit 32), and the start time.
+    static CACHED_PID: AtomicU64 = AtomicU64::new(0);
+    static CACHED_START: AtomicU64 = AtomicU64::new(0);
     let pid = std::process::id() as i32;
+    let tag = (1 << 32) | u64::from(pid as u32);
+    // Acquire: pairs with the Release store below, so the start time read is the one
+    // stored for this pid.
+    if CACHED_PID.load(Ordering::Acquire) == tag {
+        return (pid, CACHED_START.load(Ordering::Relaxed));
+    }
     // /proc is always there on Linux; without it the start time is 0 and liveness falls
     // back to the pid alone.
     let start = stat(pid).map(|(s, _)| s).unwrap_or(0);
+    CACHED_START.store(start, Ordering::Relaxed);
+    // Release: publishes the start time stored just before (two threads racing here store
+    // the same values).
+    CACHED_PID.store(tag, Ordering::Release);
     (pid, start)
 }
 

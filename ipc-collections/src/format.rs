@@ -282,7 +282,7 @@ fn layout_parts(
 }
 
 /// Cuts `name` to at most [`MAX_TYPE_NAME`] bytes at a char boundary.
-fn stored_type_name(name: &str) -> &str {
+pub(crate) fn stored_type_name(name: &str) -> &str {
     let mut end = name.len().min(MAX_TYPE_NAME);
     while !name.is_char_boundary(end) {
         end -= 1;

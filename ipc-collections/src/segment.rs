@@ -17,6 +17,7 @@
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use ipc_core::layout::TypeLayout;
 use ipc_core::Memory;
 
 use crate::creator;
@@ -33,8 +34,9 @@ pub(crate) struct Expect<'a> {
     pub elem_size: usize,
     pub elem_align: usize,
     pub fingerprint: u64,
-    pub type_name: &'a str,
-    pub schema: &'a str,
+    /// The layout of the value or element type (its schema is written out only to explain
+    /// a mismatch).
+    pub layout: &'a TypeLayout,
     /// The control block length the opener's build uses (0 for none).
     pub control_len: usize,
 }
@@ -121,7 +123,8 @@ impl<M: Memory> Segment<M> {
             ));
         }
         let (pid, start) = creator::this_process();
-        let header = format::encode(spec, plan, pid, start, now_ns());
+        let created_at = now_ns();
+        let header = format::encode(spec, plan, pid, start, created_at);
         let base = mem.as_ptr();
         if !zeroed {
             // SAFETY: base is valid for writes of mem.len() >= total_len bytes (Memory
@@ -155,12 +158,12 @@ impl<M: Memory> Segment<M> {
             pointer_width: size_of::<usize>() as u8,
             creator_pid: pid,
             creator_start_time: start,
-            creation_time_ns: 0,
+            creation_time_ns: created_at,
             elem_size: spec.elem_size,
             elem_align: spec.elem_align,
             fingerprint: spec.fingerprint,
-            type_name: String::new(),
-            schema: String::new(),
+            type_name: format::stored_type_name(spec.type_name).to_owned(),
+            schema: spec.schema.to_owned(),
             control: plan.control_offset..plan.control_offset + spec.control_len,
             payload: plan.payload_offset..plan.total_len,
             dims: spec.dims.to_vec(),
@@ -171,13 +174,12 @@ impl<M: Memory> Segment<M> {
             info,
             name: name.to_owned(),
         };
-        // The header we just wrote must pass our own validator; this also fills in the
-        // stored type name and schema exactly as an opener will see them.
-        let checked = seg.read_and_validate()?;
-        let seg = Segment {
-            info: checked,
-            ..seg
-        };
+        // The header just written passes the validator and says what `info` says.
+        debug_assert_eq!(
+            seg.read_and_validate().ok().as_ref(),
+            Some(&seg.info),
+            "a freshly written header must validate"
+        );
         {
             let mut fail = FailOnDrop(Some(state_word(&seg.mem)));
             init(&seg)?;
@@ -316,11 +318,16 @@ impl<M: Memory> Segment<M> {
                 info.pointer_width
             ));
         }
-        if info.schema != expect.schema || info.fingerprint != expect.fingerprint {
-            diffs.extend(crate::ident::diffs(expect.schema, &info.schema));
+        // The fingerprint is a hash of the whole layout tree (byte order and pointer width
+        // mixed in): equal fingerprints mean equal layouts. The schema strings are compared
+        // only to explain a difference.
+        if info.fingerprint != expect.fingerprint {
+            let expected_schema = crate::ident::schema(expect.layout);
+            diffs.extend(crate::ident::diffs(&expected_schema, &info.schema));
             if diffs.is_empty() {
                 diffs.push(format!(
-                    "fingerprint: expected {:#018x}, found {:#018x}",
+                    "fingerprint: expected {:#018x}, found {:#018x} (byte order or pointer \
+                     width differ)",
                     expect.fingerprint, info.fingerprint
                 ));
             }
@@ -343,8 +350,8 @@ impl<M: Memory> Segment<M> {
         }
         Err(Error::LayoutMismatch {
             name: self.name.clone(),
-            type_name: expect.type_name.to_owned(),
-            expected: expect.schema.to_owned(),
+            type_name: expect.layout.name.to_owned(),
+            expected: crate::ident::schema(expect.layout),
             found: info.schema.clone(),
             diffs,
         })

@@ -128,15 +128,12 @@ impl<T: SharedLayout, M: Memory> Shared<T, M> {
         if mem.is_read_only() {
             refuse_read_only::<T>(name)?;
         }
-        let schema = ident::schema(&T::LAYOUT);
-        let spec = value_spec::<T>(&schema);
         let expect = Expect {
             kind: Kind::Value,
-            elem_size: spec.elem_size,
-            elem_align: spec.elem_align,
-            fingerprint: spec.fingerprint,
-            type_name: spec.type_name,
-            schema: &schema,
+            elem_size: size_of::<T>(),
+            elem_align: align_of::<T>(),
+            fingerprint: ident::fingerprint(&T::LAYOUT),
+            layout: &T::LAYOUT,
             control_len: 0,
         };
         let seg = Segment::attach(mem, name, &expect, timeout)?;
