@@ -32,6 +32,8 @@ use crate::segment::{Expect, Segment, DEFAULT_OPEN_TIMEOUT};
 /// - Lock-free experts use [`as_slice_unchecked`](Self::as_slice_unchecked) /
 ///   [`as_mut_slice_unchecked`](Self::as_mut_slice_unchecked) under their own contract.
 /// - The payload starts at an offset aligned to at least 64 bytes (a cache line).
+/// - With the cargo feature `ndarray`, a locked array is also an `ndarray` view
+///   (`ArrayGuard::view`, `ArrayGuard::view_mut`).
 /// - Over anonymous memory shared with forked children: [`create_in`](Self::create_in)
 ///   with an [`AnonShm`](ipc_core::shm::AnonShm) of [`segment_len`](Self::segment_len)
 ///   bytes.
@@ -505,6 +507,26 @@ impl<'a, T: SharedLayout, M: Memory> ArrayGuard<'a, T, M> {
             self.inconsistent = false;
         }
         Ok(())
+    }
+}
+
+#[cfg(feature = "ndarray")]
+impl<T: SharedLayout, M: Memory> ArrayGuard<'_, T, M> {
+    /// The locked array as an [`ndarray`] view with its dims (C order), for the duration of
+    /// the lock. (Feature `ndarray`.)
+    ///
+    /// The `Err` case cannot happen for a validated segment (the element count is the
+    /// product of the dims); it is returned rather than unwrapped.
+    pub fn view(&self) -> std::result::Result<ndarray::ArrayViewD<'_, T>, ndarray::ShapeError> {
+        ndarray::ArrayViewD::from_shape(ndarray::IxDyn(self.array.dims()), self.as_slice())
+    }
+
+    /// The locked array as a mutable [`ndarray`] view (C order). (Feature `ndarray`.)
+    pub fn view_mut(
+        &mut self,
+    ) -> std::result::Result<ndarray::ArrayViewMutD<'_, T>, ndarray::ShapeError> {
+        let dims = self.array.dims();
+        ndarray::ArrayViewMutD::from_shape(ndarray::IxDyn(dims), self.as_mut_slice())
     }
 }
 
