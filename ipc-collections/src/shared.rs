@@ -403,6 +403,14 @@ mod tests {
     }
 
     #[test]
+    fn a_huge_timeout_does_not_overflow() {
+        let mem = HeapMem::new(Shared::<Pair, HeapMem>::segment_len().unwrap());
+        let alias = mem.alias();
+        let _a = Shared::<Pair, _>::create_in(mem, |_| {}).unwrap();
+        assert!(Shared::<Pair, _>::attach_impl(alias, "/t", Duration::MAX).is_ok());
+    }
+
+    #[test]
     fn unset_segment_times_out_and_foreign_bytes_are_wrong_kind() {
         let mem = HeapMem::new(4096);
         let e = Shared::<Pair, _>::attach_impl(mem.alias(), "/t", Duration::from_millis(30))
