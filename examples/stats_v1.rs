@@ -1,0 +1,38 @@
+//! Half of the "two builds disagree" demonstration (see `stats_v2`): this build's `Stats`.
+//!
+//! ```text
+//! cargo run --example stats_v1 -- NAME     # create NAME holding a Stats and leave it
+//! cargo run --example stats_v2 -- NAME     # open it with another layout: LayoutMismatch
+//! ```
+
+use std::process::ExitCode;
+use std::sync::atomic::AtomicU64;
+
+use ipc::collections::{Options, Shared, SharedMutex};
+use ipc::SharedLayout;
+
+/// Version 1 of the shared statistics.
+#[derive(SharedLayout)]
+#[repr(C)]
+struct Stats {
+    requests: AtomicU64,
+    hist: SharedMutex<[u64; 32]>,
+}
+
+fn main() -> ExitCode {
+    let Some(name) = std::env::args().nth(1) else {
+        eprintln!("usage: stats_v1 NAME");
+        return ExitCode::FAILURE;
+    };
+    let opts = Options::new().persist(true);
+    match Shared::<Stats>::create_with(&name, &opts, |_| {}) {
+        Ok(s) => {
+            println!("created {name}: {}", s.info().schema);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("stats_v1: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
