@@ -32,6 +32,8 @@ use crate::segment::{Expect, Segment, DEFAULT_OPEN_TIMEOUT};
 /// - Lock-free experts use [`as_slice_unchecked`](Self::as_slice_unchecked) /
 ///   [`as_mut_slice_unchecked`](Self::as_mut_slice_unchecked) under their own contract.
 /// - The payload starts at an offset aligned to at least 64 bytes (a cache line).
+/// - With the cargo feature `ndarray`, a locked array is also an `ndarray` view
+///   (`ArrayGuard::view`, `ArrayGuard::view_mut`).
 /// - Over anonymous memory shared with forked children: [`create_in`](Self::create_in)
 ///   with an [`AnonShm`](ipc_core::shm::AnonShm) of [`segment_len`](Self::segment_len)
 ///   bytes.
@@ -51,7 +53,9 @@ use crate::segment::{Expect, Segment, DEFAULT_OPEN_TIMEOUT};
 pub struct SharedArray<T: SharedLayout, M: Memory = Shm> {
     seg: Segment<M>,
     len: usize,
-    _t: PhantomData<fn() -> T>,
+    /// Elements are handed from thread to thread under the lock, like a `Mutex<[T]>`'s:
+    /// the array is `Send`/`Sync` exactly when `T: Send` (and the memory allows).
+    _t: PhantomData<std::sync::Mutex<T>>,
 }
 
 impl<T: SharedLayout, M: Memory> fmt::Debug for SharedArray<T, M> {
@@ -384,15 +388,7 @@ impl<T: SharedLayout> SharedArray<T, Shm> {
     /// [`Error::LayoutMismatch`] saying which dims were found.
     pub fn open_with_dims(name: &str, dims: &[usize]) -> Result<Self> {
         let a = Self::open(name)?;
-        if a.dims() != dims {
-            return Err(Error::LayoutMismatch {
-                name: name.to_owned(),
-                type_name: format!("[{}]", T::LAYOUT.name),
-                expected: format!("{dims:?}"),
-                found: format!("{:?}", a.dims()),
-                diffs: vec![format!("dims: expected {dims:?}, found {:?}", a.dims())],
-            });
-        }
+        a.check_dims(dims)?;
         Ok(a)
     }
 
@@ -400,23 +396,39 @@ impl<T: SharedLayout> SharedArray<T, Shm> {
     /// race-safe (exactly one of several concurrent callers creates). The opened array's
     /// dims must equal `dims`.
     pub fn open_or_create(name: &str, dims: &[usize]) -> Result<Self> {
-        let opts = Options::new();
+        Self::open_or_create_with(name, dims, &Options::new(), |_| {})
+    }
+
+    /// [`open_or_create`](Self::open_or_create) with [`Options`], and an `init` that fills
+    /// the elements if this call creates the array.
+    pub fn open_or_create_with(
+        name: &str,
+        dims: &[usize],
+        opts: &Options,
+        init: impl FnOnce(&mut [T]),
+    ) -> Result<Self> {
         let size = Self::segment_len(dims).map_err(|e| e.named(name))?;
-        let shm = named::open_or_create_shm(name, size, &opts)?;
+        let shm = named::open_or_create_shm(name, size, opts)?;
         if shm.created() {
-            return Self::create_impl("SharedArray::open_or_create", shm, name, dims, true, |_| {});
+            return Self::create_impl("SharedArray::open_or_create", shm, name, dims, true, init);
         }
         let a = Self::attach_impl(shm, name, opts.timeout)?;
-        if a.dims() != dims {
-            return Err(Error::LayoutMismatch {
-                name: name.to_owned(),
-                type_name: format!("[{}]", T::LAYOUT.name),
-                expected: format!("{dims:?}"),
-                found: format!("{:?}", a.dims()),
-                diffs: vec![format!("dims: expected {dims:?}, found {:?}", a.dims())],
-            });
-        }
+        a.check_dims(dims)?;
         Ok(a)
+    }
+
+    /// [`LayoutMismatch`](Error::LayoutMismatch) unless the array has exactly `dims`.
+    fn check_dims(&self, dims: &[usize]) -> Result<()> {
+        if self.dims() == dims {
+            return Ok(());
+        }
+        Err(Error::LayoutMismatch {
+            name: self.name().to_owned(),
+            type_name: format!("[{}]", T::LAYOUT.name),
+            expected: format!("{dims:?}"),
+            found: format!("{:?}", self.dims()),
+            diffs: vec![format!("dims: expected {dims:?}, found {:?}", self.dims())],
+        })
     }
 
     /// The array's name.
@@ -508,6 +520,26 @@ impl<'a, T: SharedLayout, M: Memory> ArrayGuard<'a, T, M> {
     }
 }
 
+#[cfg(feature = "ndarray")]
+impl<T: SharedLayout, M: Memory> ArrayGuard<'_, T, M> {
+    /// The locked array as an [`ndarray`] view with its dims (C order), for the duration of
+    /// the lock. (Feature `ndarray`.)
+    ///
+    /// The `Err` case cannot happen for a validated segment (the element count is the
+    /// product of the dims); it is returned rather than unwrapped.
+    pub fn view(&self) -> std::result::Result<ndarray::ArrayViewD<'_, T>, ndarray::ShapeError> {
+        ndarray::ArrayViewD::from_shape(ndarray::IxDyn(self.array.dims()), self.as_slice())
+    }
+
+    /// The locked array as a mutable [`ndarray`] view (C order). (Feature `ndarray`.)
+    pub fn view_mut(
+        &mut self,
+    ) -> std::result::Result<ndarray::ArrayViewMutD<'_, T>, ndarray::ShapeError> {
+        let dims = self.array.dims();
+        ndarray::ArrayViewMutD::from_shape(ndarray::IxDyn(dims), self.as_mut_slice())
+    }
+}
+
 impl<T: SharedLayout, M: Memory> Deref for ArrayGuard<'_, T, M> {
     type Target = [T];
 
@@ -538,7 +570,17 @@ impl<T: SharedLayout, M: Memory> Drop for ArrayGuard<'_, T, M> {
 
 #[cfg(test)]
 mod tests {
-    use super::flat_index;
+    use super::{flat_index, SharedArray};
+
+    fn send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn handles_can_move_between_threads() {
+        // Compile-time checks: a handle can be shared by the threads of a process.
+        send_sync::<SharedArray<f64>>();
+        send_sync::<crate::Shared<std::sync::atomic::AtomicU64>>();
+        send_sync::<crate::Shared<crate::SharedMutex<[u8; 16]>>>();
+    }
 
     #[test]
     fn flat_index_is_c_order_and_bounds_checked() {

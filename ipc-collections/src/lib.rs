@@ -9,7 +9,7 @@
 //!   around a value, usable as fields of shared structs.
 //!
 //! Every named typed object is one POSIX shared-memory object laid out as described in
-//! `FORMAT.md` at the repository root: a fixed header ([`format`]), a schema string naming
+//! `FORMAT.md` at the repository root: a fixed header ([`mod@format`]), a schema string naming
 //! the stored type's layout, an optional control block, and the payload at an offset
 //! aligned to at least 64 bytes. The header is validated completely (checked arithmetic
 //! against the object's real size, a checksum) before the payload is touched.

@@ -187,3 +187,22 @@ fn holder_of_the_array_lock_killed_gives_owner_died() {
     drop(g);
     assert_eq!(a.get(&[0]).unwrap(), 0);
 }
+
+#[cfg(feature = "ndarray")]
+#[test]
+fn ndarray_views_see_c_order_dims() {
+    let name = unique_name("nd");
+    let _c = Cleanup::shm(&name);
+    let a = SharedArray::<i64>::create(&name, &[2, 3, 4]).unwrap();
+    let mut g = a.lock().unwrap();
+    {
+        let mut v = g.view_mut().unwrap();
+        assert_eq!(v.shape(), &[2, 3, 4]);
+        v[[1, 2, 3]] = 7;
+        v[[0, 1, 0]] = 5;
+    }
+    assert_eq!(g[23], 7, "last element in C order");
+    assert_eq!(g[4], 5);
+    let v = g.view().unwrap();
+    assert_eq!(v.sum(), 12);
+}

@@ -358,11 +358,8 @@ fn holder_of_a_shared_mutex_killed_gives_owner_died_and_repair_works() {
     assert!(t.elapsed() < Duration::from_secs(1));
 }
 
-/// The child roles of `unrecoverable_shared_mutex_is_reported_to_every_process` (an ignored
-/// test cannot be re-run by `spawn_role`, so its children run here; in the parent this
-/// test has nothing to do).
 #[test]
-fn unrecoverable_roles() {
+fn unrecoverable_shared_mutex_is_reported_to_every_process() {
     if role().as_deref() == Some("late-locker") {
         let stats = Shared::<Stats>::open(&env("NAME")).unwrap();
         for _ in 0..2 {
@@ -384,14 +381,7 @@ fn unrecoverable_roles() {
             std::thread::sleep(Duration::from_secs(1));
         }
     }
-}
-
-#[test]
-#[ignore = "glibc 2.36: an ENOTRECOVERABLE pthread_mutex_trylock leaves the lock word \
-            holding the caller's TID, so other processes then time out; RawMutex must \
-            work around it"]
-fn unrecoverable_shared_mutex_is_reported_to_every_process() {
-    const TEST: &str = "unrecoverable_roles";
+    const TEST: &str = "unrecoverable_shared_mutex_is_reported_to_every_process";
     let name = unique_name("unrec");
     let _c = Cleanup::shm(&name);
     let stats = Shared::<Stats>::create(&name, |_| {}).unwrap();

@@ -1,1 +1,741 @@
-//! (placeholder: filled in by its issue)
+//! POSIX semaphores: [`Semaphore`], initialised in place inside shared memory
+//! (`sem_init` with `pshared`), and [`NamedSemaphore`] (`sem_open`), with an RAII
+//! [`SemGuard`] that acquires a unit and releases it on drop (posix_ipc's context manager).
+//!
+//! Waits are measured on CLOCK_MONOTONIC (`sem_clockwait`); a zero timeout tries once; a
+//! timeout too large for a `timespec` waits for ever. Semaphores have no owner: a process
+//! that dies between `wait` and `post` takes its unit with it.
+//!
+//! # References
+//! - <https://man7.org/linux/man-pages/man7/sem_overview.7.html>
+
+use std::cell::UnsafeCell;
+use std::ffi::c_int;
+use std::marker::PhantomData;
+use std::ptr::NonNull;
+use std::time::Duration;
+
+use nix::errno::Errno;
+
+use crate::layout::{SharedLayout, TypeLayout};
+use crate::name::{self, NameKind};
+use crate::sync::sys;
+use crate::{CreateMode, Error, ErrorKind, Result};
+
+/// `SEM_VALUE_MAX`: the largest value a semaphore can hold on Linux (glibc's
+/// `SEM_VALUE_MAX`, `INT_MAX`).
+pub const SEM_VALUE_MAX: u32 = i32::MAX as u32;
+
+/// The operations shared by both kinds, on a raw `sem_t` pointer.
+mod raw {
+    use super::*;
+
+    /// The error of a failed semaphore call, with the kinds callers act on.
+    pub(super) fn err(op: &'static str, e: Errno) -> Error {
+        match e {
+            Errno::EOVERFLOW => Error::new(
+                op,
+                ErrorKind::LimitReached("semaphore value at SEM_VALUE_MAX".into()),
+            ),
+            e => Error::os(op, e),
+        }
+    }
+
+    /// `sem_post`.
+    ///
+    /// # Safety
+    /// `s` points to an initialised semaphore that stays valid for the call.
+    pub(super) unsafe fn post(s: *mut libc::sem_t) -> Result<()> {
+        // SAFETY: `s` is a valid initialised semaphore (caller's contract).
+        if unsafe { libc::sem_post(s) } == 0 {
+            Ok(())
+        } else {
+            Err(err("sem_post", Errno::last()))
+        }
+    }
+
+    /// One `sem_trywait`, returning 0 or the error number.
+    ///
+    /// # Safety
+    /// As [`post`].
+    #[inline]
+    unsafe fn try_once(s: *mut libc::sem_t) -> c_int {
+        // SAFETY: `s` is a valid initialised semaphore (caller's contract).
+        if unsafe { libc::sem_trywait(s) } == 0 {
+            0
+        } else {
+            Errno::last_raw()
+        }
+    }
+
+    /// A few `sem_trywait`s with a short growing spin; `EAGAIN` if the value stayed 0.
+    ///
+    /// # Safety
+    /// As [`post`].
+    unsafe fn spin_try(s: *mut libc::sem_t) -> c_int {
+        // SAFETY: forwarded.
+        let mut r = unsafe { try_once(s) };
+        let mut i = 0;
+        while r == libc::EAGAIN && i < sys::SPIN_TRIES {
+            sys::backoff(i);
+            // SAFETY: forwarded.
+            r = unsafe { try_once(s) };
+            i += 1;
+        }
+        r
+    }
+
+    /// `sem_wait`, after a brief spin, retrying on `EINTR`.
+    ///
+    /// # Safety
+    /// As [`post`].
+    pub(super) unsafe fn wait(s: *mut libc::sem_t) -> Result<()> {
+        // SAFETY: forwarded.
+        match unsafe { spin_try(s) } {
+            0 => return Ok(()),
+            libc::EAGAIN => {}
+            e => return Err(err("sem_wait", Errno::from_raw(e))),
+        }
+        loop {
+            // SAFETY: `s` is a valid initialised semaphore (caller's contract).
+            if unsafe { libc::sem_wait(s) } == 0 {
+                return Ok(());
+            }
+            match Errno::last() {
+                Errno::EINTR => continue,
+                e => return Err(err("sem_wait", e)),
+            }
+        }
+    }
+
+    /// `sem_trywait`.
+    ///
+    /// # Safety
+    /// As [`post`].
+    pub(super) unsafe fn try_wait(s: *mut libc::sem_t) -> Result<()> {
+        // SAFETY: forwarded.
+        match unsafe { try_once(s) } {
+            0 => Ok(()),
+            libc::EAGAIN => Err(Error::new("sem_trywait", ErrorKind::WouldBlock)),
+            e => Err(err("sem_trywait", Errno::from_raw(e))),
+        }
+    }
+
+    /// `sem_clockwait` on CLOCK_MONOTONIC.
+    ///
+    /// # Safety
+    /// As [`post`].
+    pub(super) unsafe fn wait_timeout(s: *mut libc::sem_t, d: Duration) -> Result<()> {
+        const OP: &str = "sem_clockwait";
+        let r = if d.is_zero() {
+            // SAFETY: forwarded.
+            unsafe { try_once(s) }
+        } else {
+            // SAFETY: forwarded.
+            unsafe { spin_try(s) }
+        };
+        match r {
+            0 => return Ok(()),
+            libc::EAGAIN if !d.is_zero() => {}
+            libc::EAGAIN => return Err(Error::new(OP, ErrorKind::Timeout)),
+            e => return Err(err(OP, Errno::from_raw(e))),
+        }
+        let r = match sys::sem_clockwait() {
+            Some(clockwait) => {
+                let abs = sys::monotonic_after(d);
+                loop {
+                    // SAFETY: `clockwait` is glibc's sem_clockwait; `s` is a valid initialised
+                    // semaphore (caller's contract); `abs` is a valid timespec alive for the
+                    // call.
+                    if unsafe { clockwait(s, libc::CLOCK_MONOTONIC, &abs) } == 0 {
+                        break 0;
+                    }
+                    match Errno::last_raw() {
+                        libc::EINTR => continue,
+                        e => break e,
+                    }
+                }
+            }
+            // SAFETY: forwarded.
+            None => sys::poll_until(d, libc::EAGAIN, || unsafe { try_once(s) }),
+        };
+        match r {
+            0 => Ok(()),
+            libc::EAGAIN => Err(Error::new(OP, ErrorKind::Timeout)),
+            e => Err(err(OP, Errno::from_raw(e))),
+        }
+    }
+
+    /// `sem_getvalue`.
+    ///
+    /// # Safety
+    /// As [`post`].
+    pub(super) unsafe fn value(s: *mut libc::sem_t) -> u32 {
+        let mut v: c_int = 0;
+        // SAFETY: `s` is a valid initialised semaphore (caller's contract); `v` is a valid
+        // out-pointer. glibc's sem_getvalue cannot fail for a valid semaphore.
+        unsafe { libc::sem_getvalue(s, &mut v) };
+        // glibc never reports waiters as a negative value; clamp anyway.
+        u32::try_from(v).unwrap_or(0)
+    }
+}
+
+/// Checks an initial value against [`SEM_VALUE_MAX`].
+fn check_value(op: &'static str, value: u32) -> Result<()> {
+    if value > SEM_VALUE_MAX {
+        return Err(Error::new(
+            op,
+            ErrorKind::InvalidInput(format!(
+                "initial value {value} exceeds SEM_VALUE_MAX ({SEM_VALUE_MAX})"
+            )),
+        ));
+    }
+    Ok(())
+}
+
+/// A counting semaphore that lives in shared memory and works across processes: a `sem_t`
+/// initialised with `sem_init(pshared = 1)`.
+///
+/// Created only in place, by [`SharedLayout::init_in_place`] (value 0) or
+/// [`init_in_place_with`](Self::init_in_place_with), and never moved afterwards.
+///
+/// # References
+/// - <https://man7.org/linux/man-pages/man3/sem_init.3.html>
+#[repr(transparent)]
+#[doc(alias = "sem_t")]
+pub struct Semaphore {
+    inner: UnsafeCell<libc::sem_t>,
+}
+
+// SAFETY: every operation goes through the sem_* calls, which are atomic with respect to
+// each other in any thread and process.
+unsafe impl Sync for Semaphore {}
+
+impl std::fmt::Debug for Semaphore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Semaphore")
+            .field("value", &self.value())
+            .finish()
+    }
+}
+
+// SAFETY: 1. repr(transparent) over `sem_t`, a repr(C) byte array in `libc`; 2. valid for
+// every bit pattern as Rust data (glibc's process-shared sem_t is a 64-bit count/waiters word
+// and a private flag); 3. no pointer; 4. no Drop (sem_destroy is a no-op on Linux);
+// 5. LAYOUT names its exact size and alignment.
+unsafe impl SharedLayout for Semaphore {
+    const LAYOUT: TypeLayout = TypeLayout::opaque(
+        "Semaphore",
+        std::mem::size_of::<Self>(),
+        std::mem::align_of::<Self>(),
+    );
+
+    /// `sem_init(this, 1, 0)`.
+    ///
+    /// # Safety
+    /// As [`SharedLayout::init_in_place`].
+    unsafe fn init_in_place(this: *mut Self) -> Result<()> {
+        // SAFETY: forwarded from this function's contract.
+        unsafe { Self::init_in_place_with(this, 0) }
+    }
+}
+
+impl Semaphore {
+    /// `sem_init` with `pshared = 1`: turns the memory at `this` into a process-shared
+    /// semaphore holding `value`.
+    ///
+    /// # Errors
+    /// [`InvalidInput`](ErrorKind::InvalidInput) when `value > SEM_VALUE_MAX`.
+    ///
+    /// # Safety
+    /// `this` is valid for writes of `size_of::<Semaphore>()` bytes and aligned, and no other
+    /// thread or process uses it until this returns (re-initialising a semaphore that others
+    /// wait on is undefined behaviour in C terms).
+    ///
+    /// # References
+    /// - <https://man7.org/linux/man-pages/man3/sem_init.3.html>
+    #[doc(alias = "sem_init")]
+    pub unsafe fn init_in_place_with(this: *mut Self, value: u32) -> Result<()> {
+        check_value("sem_init", value)?;
+        // SAFETY: `this` is valid for writes and aligned (caller's contract); `UnsafeCell<T>`
+        // has the layout of `T`, so the cast addresses the `sem_t`.
+        if unsafe { libc::sem_init(this.cast::<libc::sem_t>(), 1, value) } == 0 {
+            Ok(())
+        } else {
+            Err(Error::os("sem_init", Errno::last()))
+        }
+    }
+
+    #[inline]
+    fn raw(&self) -> *mut libc::sem_t {
+        self.inner.get()
+    }
+
+    /// `sem_post`: increments the value, waking one waiter.
+    ///
+    /// # Errors
+    /// [`LimitReached`](ErrorKind::LimitReached) when the value is [`SEM_VALUE_MAX`].
+    ///
+    /// # References
+    /// - <https://man7.org/linux/man-pages/man3/sem_post.3.html>
+    #[doc(alias = "sem_post")]
+    pub fn post(&self) -> Result<()> {
+        // SAFETY: `self` is an initialised semaphore (reachable by reference only after
+        // in-place initialisation) that does not move while borrowed.
+        unsafe { raw::post(self.raw()) }
+    }
+
+    /// `sem_wait`: decrements the value, sleeping while it is 0 (after a brief spin).
+    /// Signals do not interrupt it.
+    ///
+    /// # Errors
+    /// OS errors (`EINVAL` for memory that is not an initialised semaphore).
+    ///
+    /// # References
+    /// - <https://man7.org/linux/man-pages/man3/sem_wait.3.html>
+    #[doc(alias = "sem_wait")]
+    pub fn wait(&self) -> Result<()> {
+        // SAFETY: as in `post`.
+        unsafe { raw::wait(self.raw()) }
+    }
+
+    /// `sem_trywait`: decrements the value if it is above 0, without waiting.
+    ///
+    /// # Errors
+    /// [`WouldBlock`](ErrorKind::WouldBlock) when the value is 0.
+    ///
+    /// # References
+    /// - <https://man7.org/linux/man-pages/man3/sem_wait.3.html>
+    #[doc(alias = "sem_trywait")]
+    pub fn try_wait(&self) -> Result<()> {
+        // SAFETY: as in `post`.
+        unsafe { raw::try_wait(self.raw()) }
+    }
+
+    /// `sem_clockwait` on CLOCK_MONOTONIC: decrements the value, waiting at most `d` for it
+    /// to rise above 0 (zero: try once).
+    ///
+    /// # Errors
+    /// [`Timeout`](ErrorKind::Timeout) when `d` passed.
+    ///
+    /// # References
+    /// - <https://man7.org/linux/man-pages/man3/sem_wait.3.html> (glibc's `sem_clockwait`
+    ///   is `sem_timedwait` with the clock as an extra argument)
+    #[doc(alias = "sem_clockwait")]
+    #[doc(alias = "sem_timedwait")]
+    pub fn wait_timeout(&self, d: Duration) -> Result<()> {
+        // SAFETY: as in `post`.
+        unsafe { raw::wait_timeout(self.raw(), d) }
+    }
+
+    /// `sem_getvalue`: the current value (a snapshot that may change at once).
+    ///
+    /// # References
+    /// - <https://man7.org/linux/man-pages/man3/sem_getvalue.3.html>
+    #[doc(alias = "sem_getvalue")]
+    pub fn value(&self) -> u32 {
+        // SAFETY: as in `post`.
+        unsafe { raw::value(self.raw()) }
+    }
+
+    /// [`wait`](Self::wait), returning a guard that [`post`](Self::post)s on drop.
+    ///
+    /// # Errors
+    /// As [`wait`](Self::wait).
+    pub fn guard(&self) -> Result<SemGuard<'_>> {
+        self.wait()?;
+        Ok(SemGuard::new(self.raw()))
+    }
+
+    /// [`wait_timeout`](Self::wait_timeout), returning a guard that posts on drop.
+    ///
+    /// # Errors
+    /// As [`wait_timeout`](Self::wait_timeout).
+    pub fn guard_timeout(&self, d: Duration) -> Result<SemGuard<'_>> {
+        self.wait_timeout(d)?;
+        Ok(SemGuard::new(self.raw()))
+    }
+}
+
+/// A unit taken from a semaphore, given back (`sem_post`) on drop.
+#[must_use = "the unit is given back as soon as the guard is dropped"]
+pub struct SemGuard<'a> {
+    sem: *mut libc::sem_t,
+    _borrow: PhantomData<&'a ()>,
+}
+
+// SAFETY: posting a semaphore from any thread is allowed (semaphores have no owner), and
+// the pointer stays valid for 'a, borrowed from the semaphore that created the guard.
+unsafe impl Send for SemGuard<'_> {}
+// SAFETY: `&SemGuard` exposes nothing.
+unsafe impl Sync for SemGuard<'_> {}
+
+impl SemGuard<'_> {
+    fn new(sem: *mut libc::sem_t) -> Self {
+        SemGuard {
+            sem,
+            _borrow: PhantomData,
+        }
+    }
+
+    /// Keeps the unit: drops the guard without posting.
+    pub fn forget(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl std::fmt::Debug for SemGuard<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SemGuard")
+    }
+}
+
+impl Drop for SemGuard<'_> {
+    fn drop(&mut self) {
+        // SAFETY: the semaphore outlives the guard ('a borrows it). The only failure is
+        // EOVERFLOW, impossible since this guard's own wait took a unit.
+        let _ = unsafe { raw::post(self.sem) };
+    }
+}
+
+/// Options for [`NamedSemaphore::with_options`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SemOptions {
+    /// Create exclusively (the default), open an existing one, or either.
+    pub mode: CreateMode,
+    /// The initial value when this call creates the semaphore (default 0).
+    pub value: u32,
+    /// The permission bits when this call creates the semaphore (default `0o600`), applied
+    /// with `chmod` after the create so that the umask cannot change them.
+    pub permissions: u32,
+}
+
+impl Default for SemOptions {
+    fn default() -> Self {
+        SemOptions {
+            mode: CreateMode::Exclusive,
+            value: 0,
+            permissions: 0o600,
+        }
+    }
+}
+
+impl SemOptions {
+    /// The defaults: exclusive create, value 0, permissions `0o600`.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets [`mode`](Self::mode).
+    #[must_use]
+    pub fn mode(mut self, mode: CreateMode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Sets [`value`](Self::value).
+    #[must_use]
+    pub fn value(mut self, value: u32) -> Self {
+        self.value = value;
+        self
+    }
+
+    /// Sets [`permissions`](Self::permissions).
+    #[must_use]
+    pub fn permissions(mut self, permissions: u32) -> Self {
+        self.permissions = permissions;
+        self
+    }
+}
+
+/// A named POSIX semaphore (`sem_open`): any process that knows the name can open it.
+///
+/// Dropping the handle closes it (`sem_close`); the name stays until [`unlink`] removes it.
+///
+/// # References
+/// - <https://man7.org/linux/man-pages/man3/sem_open.3.html>
+/// - <https://man7.org/linux/man-pages/man7/sem_overview.7.html>
+#[doc(alias = "sem_open")]
+pub struct NamedSemaphore {
+    sem: NonNull<libc::sem_t>,
+    name: Box<str>,
+}
+
+// SAFETY: the sem_t mapping stays valid until Drop's sem_close, and all sem_* calls on it
+// are thread-safe.
+unsafe impl Send for NamedSemaphore {}
+// SAFETY: as above.
+unsafe impl Sync for NamedSemaphore {}
+
+impl std::fmt::Debug for NamedSemaphore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NamedSemaphore")
+            .field("name", &self.name)
+            .field("value", &self.value())
+            .finish()
+    }
+}
+
+impl NamedSemaphore {
+    /// `sem_open(O_CREAT | O_EXCL)`: creates a semaphore named `name` holding `value`, with
+    /// permissions `0o600`.
+    ///
+    /// # Errors
+    /// [`AlreadyExists`](ErrorKind::AlreadyExists) when the name is taken;
+    /// [`InvalidName`](ErrorKind::InvalidName); [`InvalidInput`](ErrorKind::InvalidInput) when
+    /// `value > SEM_VALUE_MAX`; other OS errors.
+    ///
+    /// # References
+    /// - <https://man7.org/linux/man-pages/man3/sem_open.3.html>
+    #[doc(alias = "sem_open")]
+    pub fn create(name: &str, value: u32) -> Result<Self> {
+        Self::with_options(name, SemOptions::new().value(value))
+    }
+
+    /// `sem_open` without `O_CREAT`: opens the existing semaphore named `name`.
+    ///
+    /// # Errors
+    /// [`NotFound`](ErrorKind::NotFound), [`PermissionDenied`](ErrorKind::PermissionDenied),
+    /// [`InvalidName`](ErrorKind::InvalidName), other OS errors.
+    ///
+    /// # References
+    /// - <https://man7.org/linux/man-pages/man3/sem_open.3.html>
+    #[doc(alias = "sem_open")]
+    pub fn open(name: &str) -> Result<Self> {
+        Self::with_options(name, SemOptions::new().mode(CreateMode::OpenExisting))
+    }
+
+    /// Opens the semaphore named `name`, creating it with `value` (permissions `0o600`) if
+    /// it does not exist. When several processes race, exactly one creates it.
+    ///
+    /// # Errors
+    /// As [`create`](Self::create) and [`open`](Self::open).
+    ///
+    /// # References
+    /// - <https://man7.org/linux/man-pages/man3/sem_open.3.html>
+    #[doc(alias = "sem_open")]
+    pub fn open_or_create(name: &str, value: u32) -> Result<Self> {
+        Self::with_options(
+            name,
+            SemOptions::new()
+                .mode(CreateMode::OpenOrCreate)
+                .value(value),
+        )
+    }
+
+    /// `sem_open` with explicit [`SemOptions`].
+    ///
+    /// # Errors
+    /// As [`create`](Self::create) and [`open`](Self::open);
+    /// [`InvalidInput`](ErrorKind::InvalidInput) for permission bits outside `0o777`.
+    ///
+    /// # References
+    /// - <https://man7.org/linux/man-pages/man3/sem_open.3.html>
+    #[doc(alias = "sem_open")]
+    pub fn with_options(name: &str, opts: SemOptions) -> Result<Self> {
+        const OP: &str = "sem_open";
+        let cname = name::validate(OP, name, NameKind::Semaphore)?;
+        if opts.mode != CreateMode::OpenExisting {
+            check_value(OP, opts.value).map_err(|e| e.with_name(name))?;
+            if opts.permissions & !0o777 != 0 {
+                return Err(Error::new(
+                    OP,
+                    ErrorKind::InvalidInput(format!(
+                        "permissions {:#o} outside 0o777",
+                        opts.permissions
+                    )),
+                )
+                .with_name(name));
+            }
+        }
+        let create = || -> Result<NonNull<libc::sem_t>> {
+            // SAFETY: `cname` is a valid NUL-terminated name; with O_CREAT, sem_open reads a
+            // mode_t and an unsigned int from its variadic arguments, passed here as c_uint.
+            let p = unsafe {
+                libc::sem_open(
+                    cname.as_ptr(),
+                    libc::O_CREAT | libc::O_EXCL,
+                    opts.permissions as libc::c_uint,
+                    opts.value as libc::c_uint,
+                )
+            };
+            let sem = opened(p, name)?;
+            // The umask may have narrowed the permissions: set them exactly. glibc keeps a
+            // named semaphore as the file `sem.NAME` in /dev/shm.
+            let path = format!("/dev/shm/sem.{}", &name[1..]);
+            if let Err(e) = std::fs::set_permissions(
+                &path,
+                std::os::unix::fs::PermissionsExt::from_mode(opts.permissions),
+            ) {
+                // SAFETY: `sem` came from sem_open and is closed once; `cname` is valid.
+                unsafe {
+                    libc::sem_close(sem.as_ptr());
+                    libc::sem_unlink(cname.as_ptr());
+                }
+                let errno = Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO));
+                return Err(Error::os("chmod", errno).with_name(name));
+            }
+            Ok(sem)
+        };
+        let open = || -> Result<NonNull<libc::sem_t>> {
+            // SAFETY: `cname` is a valid NUL-terminated name; without O_CREAT no variadic
+            // arguments are read.
+            opened(unsafe { libc::sem_open(cname.as_ptr(), 0) }, name)
+        };
+        let sem = match opts.mode {
+            CreateMode::Exclusive => create()?,
+            CreateMode::OpenExisting => open()?,
+            CreateMode::OpenOrCreate => {
+                // Exclusive create, else open; if the other creator unlinked it in between,
+                // try again (bounded: a peer that creates and unlinks in a loop is a bug).
+                let mut tries = 0;
+                loop {
+                    match create() {
+                        Err(e) if *e.kind() == ErrorKind::AlreadyExists => {}
+                        r => break r?,
+                    }
+                    match open() {
+                        Err(e) if *e.kind() == ErrorKind::NotFound && tries < 100 => {}
+                        r => break r?,
+                    }
+                    tries += 1;
+                }
+            }
+        };
+        Ok(NamedSemaphore {
+            sem,
+            name: name.into(),
+        })
+    }
+
+    /// The name this semaphore was opened with.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    #[inline]
+    fn raw(&self) -> *mut libc::sem_t {
+        self.sem.as_ptr()
+    }
+
+    /// `sem_post`: increments the value, waking one waiter.
+    ///
+    /// # Errors
+    /// [`LimitReached`](ErrorKind::LimitReached) when the value is [`SEM_VALUE_MAX`].
+    ///
+    /// # References
+    /// - <https://man7.org/linux/man-pages/man3/sem_post.3.html>
+    #[doc(alias = "sem_post")]
+    pub fn post(&self) -> Result<()> {
+        // SAFETY: `self.sem` came from sem_open and stays valid until Drop.
+        unsafe { raw::post(self.raw()) }.map_err(|e| e.with_name(&*self.name))
+    }
+
+    /// `sem_wait`: decrements the value, sleeping while it is 0 (after a brief spin).
+    ///
+    /// # Errors
+    /// OS errors.
+    ///
+    /// # References
+    /// - <https://man7.org/linux/man-pages/man3/sem_wait.3.html>
+    #[doc(alias = "sem_wait")]
+    pub fn wait(&self) -> Result<()> {
+        // SAFETY: as in `post`.
+        unsafe { raw::wait(self.raw()) }.map_err(|e| e.with_name(&*self.name))
+    }
+
+    /// `sem_trywait`: decrements the value if it is above 0, without waiting.
+    ///
+    /// # Errors
+    /// [`WouldBlock`](ErrorKind::WouldBlock) when the value is 0.
+    ///
+    /// # References
+    /// - <https://man7.org/linux/man-pages/man3/sem_wait.3.html>
+    #[doc(alias = "sem_trywait")]
+    pub fn try_wait(&self) -> Result<()> {
+        // SAFETY: as in `post`.
+        unsafe { raw::try_wait(self.raw()) }.map_err(|e| e.with_name(&*self.name))
+    }
+
+    /// `sem_clockwait` on CLOCK_MONOTONIC: decrements the value, waiting at most `d` (zero:
+    /// try once).
+    ///
+    /// # Errors
+    /// [`Timeout`](ErrorKind::Timeout) when `d` passed.
+    ///
+    /// # References
+    /// - <https://man7.org/linux/man-pages/man3/sem_wait.3.html>
+    #[doc(alias = "sem_clockwait")]
+    #[doc(alias = "sem_timedwait")]
+    pub fn wait_timeout(&self, d: Duration) -> Result<()> {
+        // SAFETY: as in `post`.
+        unsafe { raw::wait_timeout(self.raw(), d) }.map_err(|e| e.with_name(&*self.name))
+    }
+
+    /// `sem_getvalue`: the current value (a snapshot).
+    ///
+    /// # References
+    /// - <https://man7.org/linux/man-pages/man3/sem_getvalue.3.html>
+    #[doc(alias = "sem_getvalue")]
+    pub fn value(&self) -> u32 {
+        // SAFETY: as in `post`.
+        unsafe { raw::value(self.raw()) }
+    }
+
+    /// [`wait`](Self::wait), returning a guard that [`post`](Self::post)s on drop (like
+    /// posix_ipc's `with semaphore:`).
+    ///
+    /// # Errors
+    /// As [`wait`](Self::wait).
+    pub fn guard(&self) -> Result<SemGuard<'_>> {
+        self.wait()?;
+        Ok(SemGuard::new(self.raw()))
+    }
+
+    /// [`wait_timeout`](Self::wait_timeout), returning a guard that posts on drop.
+    ///
+    /// # Errors
+    /// As [`wait_timeout`](Self::wait_timeout).
+    pub fn guard_timeout(&self, d: Duration) -> Result<SemGuard<'_>> {
+        self.wait_timeout(d)?;
+        Ok(SemGuard::new(self.raw()))
+    }
+}
+
+impl Drop for NamedSemaphore {
+    /// `sem_close`.
+    fn drop(&mut self) {
+        // SAFETY: `self.sem` came from sem_open and is closed exactly once, here; guards
+        // borrow `self`, so none outlives it.
+        unsafe { libc::sem_close(self.raw()) };
+    }
+}
+
+/// Turns sem_open's result into a pointer or an error naming `name`.
+fn opened(p: *mut libc::sem_t, name: &str) -> Result<NonNull<libc::sem_t>> {
+    if p == libc::SEM_FAILED {
+        return Err(Error::os("sem_open", Errno::last()).with_name(name));
+    }
+    NonNull::new(p).ok_or_else(|| Error::os("sem_open", Errno::EINVAL).with_name(name))
+}
+
+/// `sem_unlink`: removes the name `name`; processes that have the semaphore open keep using
+/// it until they close it.
+///
+/// # Errors
+/// [`NotFound`](ErrorKind::NotFound), [`PermissionDenied`](ErrorKind::PermissionDenied),
+/// [`InvalidName`](ErrorKind::InvalidName).
+///
+/// # References
+/// - <https://man7.org/linux/man-pages/man3/sem_unlink.3.html>
+#[doc(alias = "sem_unlink")]
+pub fn unlink(name: &str) -> Result<()> {
+    let cname = name::validate("sem_unlink", name, NameKind::Semaphore)?;
+    // SAFETY: `cname` is a valid NUL-terminated string.
+    if unsafe { libc::sem_unlink(cname.as_ptr()) } == 0 {
+        Ok(())
+    } else {
+        Err(Error::os("sem_unlink", Errno::last()).with_name(name))
+    }
+}

@@ -8,17 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ipc_core::shm::{self, Shm};
 use ipc_core::{CreateMode, ErrorKind, Memory};
-use ipc_testutil::{env, report, spawn_role, unique_name, Cleanup};
-
-/// This process's role, if it is a spawned child. In a child, first ends the line that the
-/// test harness started ("test NAME ... "), so the first `report` line stands on its own.
-fn role() -> Option<String> {
-    let r = ipc_testutil::role();
-    if r.is_some() {
-        println!();
-    }
-    r
-}
+use ipc_testutil::{env, report, role, spawn_role, unique_name, Cleanup};
 
 /// The bytes a writer puts at the start of a segment: recognisable and position-dependent.
 fn pattern(len: usize, seed: u8) -> Vec<u8> {
@@ -560,4 +550,114 @@ fn fd_is_the_objects_descriptor_and_close_on_exec() {
     assert!(shm.fd().as_raw_fd() >= 0);
     // Space is reserved: all 10_000 bytes (3 pages) are allocated blocks.
     assert!(st.st_blocks * 512 >= 10_000, "blocks {}", st.st_blocks);
+}
+
+#[test]
+fn read_at_and_write_at_are_bounds_checked() {
+    let name = unique_name("rw");
+    let _guard = Cleanup::shm(&name);
+    let shm = Shm::create(&name, 100).unwrap();
+    shm::write_at(&shm, 90, b"0123456789").unwrap();
+    let mut buf = [0; 10];
+    shm::read_at(&shm, 90, &mut buf).unwrap();
+    assert_eq!(&buf, b"0123456789");
+    assert_eq!(read_bytes(&shm, 100)[90..], *b"0123456789");
+    for offset in [91, 100, usize::MAX] {
+        let e = shm::write_at(&shm, offset, b"0123456789").unwrap_err();
+        assert!(matches!(e.kind(), ErrorKind::InvalidInput(_)), "{e}");
+        let e = shm::read_at(&shm, offset, &mut buf).unwrap_err();
+        assert!(matches!(e.kind(), ErrorKind::InvalidInput(_)), "{e}");
+    }
+    shm::read_at(&shm, 100, &mut []).unwrap();
+    let ro = Shm::open_read_only(&name).unwrap();
+    let e = shm::write_at(&ro, 0, b"x").unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::PermissionDenied);
+    shm::read_at(&ro, 95, &mut buf[..5]).unwrap();
+    assert_eq!(&buf[..5], b"56789");
+}
+
+/// In a spawned child: drops to `nobody` when the suite runs as root (root bypasses
+/// permission bits) and returns whether it did; otherwise leaves the user as it is.
+fn drop_privileges() -> bool {
+    if !is_root() {
+        return false;
+    }
+    // SAFETY: setgid/setuid take plain ids; this child process is single-purpose, and
+    // the results are checked.
+    unsafe {
+        assert_eq!(libc::setgid(65534), 0, "setgid(nobody)");
+        assert_eq!(libc::setuid(65534), 0, "setuid(nobody)");
+    }
+    true
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+#[test]
+fn read_permission_is_enough_for_read_only_open_and_not_for_read_write() {
+    if role().is_some() {
+        let name = env("SHM_NAME");
+        let dropped = drop_privileges();
+        let ro = Shm::open_read_only(&name).unwrap();
+        assert!(ro.is_read_only());
+        assert_eq!(read_bytes(&ro, 5), b"token");
+        let e = Shm::open(&name).unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::PermissionDenied, "{e}");
+        if dropped {
+            // Another user's object in the sticky /dev/shm: not ours to remove.
+            let e = shm::unlink(&name).unwrap_err();
+            assert_eq!(e.kind(), &ErrorKind::PermissionDenied, "{e}");
+        }
+        report("ok");
+        return;
+    }
+    let name = unique_name("perm");
+    let _guard = Cleanup::shm(&name);
+    // Read for everyone, write for the owner only. When the suite runs as root, the child
+    // checks as `nobody`; otherwise as ourselves, so take write away from the owner too.
+    let mode = if is_root() { 0o644 } else { 0o444 };
+    let shm = Shm::options().mode(mode).open(&name, 4096).unwrap();
+    write_bytes(&shm, 0, b"token");
+    let lines = spawn_role(
+        "read_permission_is_enough_for_read_only_open_and_not_for_read_write",
+        "unprivileged",
+        &[("SHM_NAME", &name)],
+    )
+    .wait_ok();
+    assert_eq!(lines, ["ok"]);
+    assert!(dev_shm(&name).exists());
+}
+
+#[test]
+fn open_or_create_waits_for_a_creator_that_sizes_the_object_late() {
+    let name = unique_name("late");
+    let _guard = Cleanup::shm(&name);
+    // A creator that made the object but has not sized it yet (raw calls), and sizes it
+    // 50 ms later.
+    let c = std::ffi::CString::new(name.as_str()).unwrap();
+    // SAFETY: valid NUL-terminated name; the fd is owned by the OwnedFd below.
+    let fd = unsafe {
+        libc::shm_open(
+            c.as_ptr(),
+            libc::O_CREAT | libc::O_EXCL | libc::O_RDWR,
+            0o600,
+        )
+    };
+    assert!(fd >= 0);
+    // SAFETY: fd was just returned by shm_open and nothing else owns it.
+    let fd = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    let sizer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(50));
+        nix::unistd::ftruncate(&fd, 8192).unwrap();
+    });
+    let shm = Shm::options()
+        .create_mode(CreateMode::OpenOrCreate)
+        .open(&name, 4096)
+        .unwrap();
+    sizer.join().unwrap();
+    assert!(!shm.created());
+    assert_eq!(shm.len(), 8192, "the creator's size, read after it was set");
 }

@@ -6,20 +6,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use ipc_core::shm::{AnonShm, MemfdShm};
 use ipc_core::{ErrorKind, Memory};
-use ipc_testutil::{env, fork_child, fork_run, report, spawn_role, wait_pid, WATCHDOG};
+use ipc_testutil::{env, fork_child, fork_run, report, role, spawn_role, wait_pid, WATCHDOG};
 use nix::errno::Errno;
 use nix::fcntl::{fcntl, FcntlArg, SealFlag};
 use nix::sys::memfd::{memfd_create, MFdFlags};
-
-/// This process's role, if it is a spawned child. In a child, first ends the line that the
-/// test harness started ("test NAME ... "), so the first `report` line stands on its own.
-fn role() -> Option<String> {
-    let r = ipc_testutil::role();
-    if r.is_some() {
-        println!();
-    }
-    r
-}
 
 fn pattern(len: usize, seed: u8) -> Vec<u8> {
     (0..len)
@@ -293,4 +283,24 @@ fn memfd_bad_names_and_sizes() {
     // Reserved at create: more than memory can hold is an error now, not a SIGBUS later.
     let e = MemfdShm::create("ipct-huge", 1 << 50).unwrap_err();
     assert_eq!(e.kind(), &ErrorKind::NoSpace, "{e}");
+}
+
+#[test]
+fn memfd_cloned_fd_maps_the_same_memory_in_a_forked_child() {
+    let m = MemfdShm::create("ipct-clone", 4096).unwrap();
+    write_bytes(&m, 0, b"parent");
+    let fd = m.try_clone_fd().unwrap();
+    assert_ne!(fd.as_raw_fd(), m.fd().as_raw_fd());
+    let flags = fcntl(&fd, FcntlArg::F_GETFD).unwrap();
+    assert_ne!(flags & libc::FD_CLOEXEC, 0, "close-on-exec");
+    let ok = fork_run(WATCHDOG, move || {
+        let Ok(c) = MemfdShm::from_fd(fd) else {
+            return false;
+        };
+        let good = read_bytes(&c, 6) == b"parent";
+        write_bytes(&c, 100, b"child");
+        good
+    });
+    assert!(ok);
+    assert_eq!(&read_bytes(&m, 105)[100..], b"child");
 }

@@ -145,6 +145,8 @@ fn owner_died_without_repair_is_unrecoverable_at_once() {
     unsafe { c.m.unlock() };
 
     let unrecoverable = |r: ipc_core::Result<Acquired>| matches!(r, Err(e) if *e.kind() == ErrorKind::Unrecoverable);
+    // glibc's trylock on a not-recoverable mutex leaves it locked by the caller; RawMutex
+    // undoes that, else the child's lock() below would sleep for ever.
     assert!(unrecoverable(c.m.try_lock()));
     // In another process, under a watchdog: every acquire fails, none blocks.
     assert!(fork_run(CHILD, || {

@@ -5,17 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use ipc_core::sysv::{self, ftok, Key, SysvShm};
 use ipc_core::{ErrorKind, Memory};
-use ipc_testutil::{env, report, spawn_role, Cleanup};
-
-/// This process's role, if it is a spawned child. In a child, first ends the line that the
-/// test harness started ("test NAME ... "), so the first `report` line stands on its own.
-fn role() -> Option<String> {
-    let r = ipc_testutil::role();
-    if r.is_some() {
-        println!();
-    }
-    r
-}
+use ipc_testutil::{env, report, role, spawn_role, Cleanup};
 
 fn pattern(len: usize, seed: u8) -> Vec<u8> {
     (0..len)
@@ -290,4 +280,51 @@ fn bad_input_is_an_error() {
     assert_eq!(e.kind(), &ErrorKind::NotFound);
     let e = ftok("/tmp/a\0b", b'x').unwrap_err();
     assert!(matches!(e.kind(), ErrorKind::InvalidInput(_)), "{e}");
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+#[test]
+fn permissions_are_enforced_for_other_users() {
+    if role().is_some() {
+        let id: i32 = env("SYSV_ID").parse().unwrap();
+        let dropped = is_root();
+        if dropped {
+            // SAFETY: plain ids; single-purpose child process; results checked.
+            unsafe {
+                assert_eq!(libc::setgid(65534), 0, "setgid(nobody)");
+                assert_eq!(libc::setuid(65534), 0, "setuid(nobody)");
+            }
+        }
+        let ro = SysvShm::open_id_read_only(id).unwrap();
+        assert_eq!(read_bytes(&ro, 5), b"token");
+        let e = SysvShm::open_id(id).unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::PermissionDenied, "{e}");
+        if dropped {
+            // Only the owner or creator may change the mode or remove the segment.
+            let e = ro.set_mode(0o666).unwrap_err();
+            assert_eq!(e.kind(), &ErrorKind::PermissionDenied, "{e}");
+            let e = sysv::remove(id).unwrap_err();
+            assert_eq!(e.kind(), &ErrorKind::PermissionDenied, "{e}");
+        }
+        report("ok");
+        return;
+    }
+    // Root bypasses permission bits, so then the child checks as `nobody` (read for
+    // everyone); otherwise as ourselves with write taken away.
+    let mode = if is_root() { 0o644 } else { 0o444 };
+    let seg = SysvShm::create(Key::PRIVATE, 4096, mode).unwrap();
+    let _guard = Cleanup::sysv_shm(seg.id());
+    write_bytes(&seg, 0, b"token");
+    let lines = spawn_role(
+        "permissions_are_enforced_for_other_users",
+        "perm",
+        &[("SYSV_ID", &seg.id().to_string())],
+    )
+    .wait_ok();
+    assert_eq!(lines, ["ok"]);
+    assert_eq!(seg.info().unwrap().mode, mode, "unchanged");
 }

@@ -51,7 +51,8 @@ pub fn env(key: &str) -> String {
 /// Prints a line that the parent's [`ChildProc::wait_output`] will return (it filters out
 /// the test harness's own output).
 pub fn report(line: impl std::fmt::Display) {
-    println!("@@ {line}");
+    // Start on a fresh line: the harness may have printed `test NAME ... ` without one.
+    println!("\n@@ {line}");
 }
 
 /// What a [`Cleanup`] removes.
@@ -269,7 +270,10 @@ pub fn wait_pid(pid: i32, timeout: Duration) -> Option<i32> {
 /// Refuses (panics on) a pid of 0 or below: `kill(0, ..)` would hit the whole process group
 /// and `kill(-1, ..)` every process on the machine.
 pub fn sigkill(pid: i32) {
-    assert!(pid > 0, "sigkill({pid}): refusing to signal a process group or every process");
+    assert!(
+        pid > 0,
+        "sigkill({pid}): refusing to signal a process group or every process"
+    );
     // SAFETY: kill has no memory preconditions; pid > 0 names one process.
     unsafe { libc::kill(pid, libc::SIGKILL) };
 }

@@ -9,19 +9,19 @@ const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
 /// Version of the hashed serialisation: bump it if the walk below changes.
 const VERSION: u8 = 1;
 
-const TAG_SCALAR: u8 = 1;
-const TAG_OPAQUE: u8 = 2;
-const TAG_ARRAY: u8 = 3;
-const TAG_STRUCT: u8 = 4;
-const TAG_FIELD: u8 = 5;
+pub(super) const TAG_SCALAR: u8 = 1;
+pub(super) const TAG_OPAQUE: u8 = 2;
+pub(super) const TAG_ARRAY: u8 = 3;
+pub(super) const TAG_STRUCT: u8 = 4;
+pub(super) const TAG_FIELD: u8 = 5;
 
-const fn byte(h: u64, b: u8) -> u64 {
+pub(super) const fn byte(h: u64, b: u8) -> u64 {
     (h ^ b as u64).wrapping_mul(FNV_PRIME)
 }
 
 /// Hashes `n` as 8 little-endian bytes, whatever the target, so that the numbers of a 32-bit
 /// and a 64-bit build are hashed alike (the width itself is hashed separately).
-const fn num(mut h: u64, n: usize) -> u64 {
+pub(super) const fn num(mut h: u64, n: usize) -> u64 {
     let n = n as u64;
     let mut i = 0;
     while i < 8 {
@@ -33,7 +33,7 @@ const fn num(mut h: u64, n: usize) -> u64 {
 
 /// Hashes a string as its length then its bytes, so that `("ab", "c")` and `("a", "bc")`
 /// differ.
-const fn string(mut h: u64, s: &str) -> u64 {
+pub(super) const fn string(mut h: u64, s: &str) -> u64 {
     let bytes = s.as_bytes();
     h = num(h, bytes.len());
     let mut i = 0;
@@ -76,23 +76,24 @@ const fn node(mut h: u64, l: &TypeLayout) -> u64 {
 }
 
 /// SplitMix64's finaliser: spreads FNV's weak high bits over the whole word.
-const fn mix(mut z: u64) -> u64 {
+pub(super) const fn mix(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
 }
 
+/// The hash state after the target's prefix (format version, byte order, pointer width).
+pub(super) const fn start() -> u64 {
+    let h = byte(FNV_OFFSET, VERSION);
+    let order = if cfg!(target_endian = "little") {
+        b'l'
+    } else {
+        b'b'
+    };
+    byte(byte(h, order), usize::BITS as u8)
+}
+
 /// The fingerprint: target (byte order, pointer width), then the tree.
 pub(super) const fn fingerprint(l: &TypeLayout) -> u64 {
-    let mut h = byte(FNV_OFFSET, VERSION);
-    h = byte(
-        h,
-        if cfg!(target_endian = "little") {
-            b'l'
-        } else {
-            b'b'
-        },
-    );
-    h = byte(h, usize::BITS as u8);
-    mix(node(h, l))
+    mix(node(start(), l))
 }

@@ -44,6 +44,23 @@
 //! the odds of a 64-bit collision). It is not a cryptographic hash: it detects mistakes, not
 //! a peer that forges a layout on purpose.
 //!
+//! Exactly, so that a program in another language can recompute it from a schema (as
+//! [`Schema::fingerprint`] does):
+//!
+//! ```text
+//! feed(b):   h = (h XOR b) * 0x100000001b3 mod 2^64        ; FNV-1a 64, h starts at 0xcbf29ce484222325
+//! num(n):    feed the 8 bytes of n as a little-endian u64 (on every target)
+//! str(s):    num(len(s)), then feed each byte of s
+//! start:     feed(1) [format version]; feed('l' or 'b') [byte order]; feed(64 or 32) [pointer bits]
+//! node(t):   feed(tag) with scalar 1, opaque 2, array 3, struct 4; num(size); num(align); then
+//!   scalar, opaque:  str(name)
+//!   array:           num(len); node(elem)             [the array's own name is not hashed]
+//!   struct:          str(name); num(field count); for each field in order:
+//!                    feed(5); str(field name); num(offset); node(field type)
+//! finish:    z = h; z = (z XOR z>>30) * 0xbf58476d1ce4e5b9; z = (z XOR z>>27) * 0x94d049bb133111eb;
+//!            fingerprint = z XOR z>>31                      ; SplitMix64's finaliser, mod 2^64
+//! ```
+//!
 //! # The schema grammar
 //!
 //! [`TypeLayout::schema`] writes the tree as one line of ASCII text, with no whitespace

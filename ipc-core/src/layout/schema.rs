@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt::{self, Write as _};
 
-use super::{Shape, TypeLayout};
+use super::{fingerprint, Shape, TypeLayout};
 use crate::{Error, ErrorKind, Result};
 
 /// How deeply types may nest in a schema that [`Schema::parse`] accepts (a struct in an
@@ -123,6 +123,14 @@ impl Schema {
         Ok(Schema(node))
     }
 
+    /// The fingerprint this schema's tree has on this target: equal to
+    /// [`TypeLayout::fingerprint`] of the layout it was written from (if its names were
+    /// already in the grammar's alphabet). A reader can check that a stored schema and a
+    /// stored fingerprint belong together.
+    pub fn fingerprint(&self) -> u64 {
+        fingerprint::mix(self.0.hash(fingerprint::start()))
+    }
+
     /// The top-level type's name (`[T;N]` for an array).
     pub fn name(&self) -> &str {
         &self.0.name
@@ -166,6 +174,30 @@ impl Node {
                     write!(f, "@{}", fld.offset)?;
                 }
                 f.write_str("}")
+            }
+        }
+    }
+
+    /// The same walk as `fingerprint::node`, over the parsed tree.
+    fn hash(&self, mut h: u64) -> u64 {
+        use fingerprint::{byte, num, string};
+        let tag = match self.kind {
+            Kind::Scalar => fingerprint::TAG_SCALAR,
+            Kind::Opaque => fingerprint::TAG_OPAQUE,
+            Kind::Array(..) => fingerprint::TAG_ARRAY,
+            Kind::Struct(..) => fingerprint::TAG_STRUCT,
+        };
+        h = num(num(byte(h, tag), self.size), self.align);
+        match &self.kind {
+            Kind::Scalar | Kind::Opaque => string(h, &self.name),
+            Kind::Array(elem, len) => elem.hash(num(h, *len)),
+            Kind::Struct(fields) => {
+                h = num(string(h, &self.name), fields.len());
+                for f in fields {
+                    h = num(string(byte(h, fingerprint::TAG_FIELD), &f.name), f.offset);
+                    h = f.ty.hash(h);
+                }
+                h
             }
         }
     }
@@ -499,9 +531,22 @@ pub fn diff_schemas(expected: &str, found: &str) -> Vec<SchemaDiff> {
     out
 }
 
+/// Whether two nodes have the same short type (`u64`, `Stats`, `[u64;32]`), i.e.
+/// `e.short() == f.short()`, without allocating.
+fn same_short(e: &Node, f: &Node) -> bool {
+    match (&e.kind, &f.kind) {
+        (Kind::Array(ee, el), Kind::Array(fe, fl)) => el == fl && same_short(ee, fe),
+        (Kind::Array(..), _) | (_, Kind::Array(..)) => false,
+        _ => e.name == f.name,
+    }
+}
+
 fn diff_nodes(path: &str, root: usize, e: &Node, f: &Node, out: &mut Vec<SchemaDiff>) {
-    let (es, fs) = (e.short(), f.short());
-    if es != fs || e.kind_name() != f.kind_name() {
+    if e == f {
+        return;
+    }
+    if !same_short(e, f) || e.kind_name() != f.kind_name() {
+        let (es, fs) = (e.short(), f.short());
         let (expected, found) = if es == fs {
             // Same name, another kind: say which kinds.
             (

@@ -96,8 +96,9 @@ impl MemfdShm {
         })
     }
 
-    /// Maps a memfd received from another process, after checking that it is a regular
-    /// file of non-zero size carrying `F_SEAL_SHRINK` and `F_SEAL_GROW`.
+    /// `fcntl(F_GET_SEALS)` + `mmap`: maps a memfd received from another process, after
+    /// checking that it is a regular file of non-zero size carrying `F_SEAL_SHRINK` and
+    /// `F_SEAL_GROW`.
     ///
     /// The mapping is read-only when the fd was opened read-only or the file carries
     /// `F_SEAL_WRITE` / `F_SEAL_FUTURE_WRITE`.
@@ -145,6 +146,21 @@ impl MemfdShm {
         self.fd.as_fd()
     }
 
+    /// `fcntl(F_DUPFD_CLOEXEC)`: a second descriptor of the same memfd (close-on-exec), to
+    /// hand to another process or to [`from_fd`](MemfdShm::from_fd).
+    ///
+    /// # References
+    /// [fcntl(2)](https://man7.org/linux/man-pages/man2/fcntl.2.html)
+    #[doc(alias = "dup")]
+    pub fn try_clone_fd(&self) -> Result<OwnedFd> {
+        self.fd.try_clone().map_err(|e| {
+            Error::os(
+                "fcntl(F_DUPFD_CLOEXEC)",
+                Errno::from_raw(e.raw_os_error().unwrap_or(0)),
+            )
+        })
+    }
+
     /// The seals the file carried when this handle was made (`F_GET_SEALS`).
     pub fn seals(&self) -> SealFlag {
         self.seals
@@ -168,5 +184,11 @@ impl MemfdShm {
     /// Whether the mapping is read-only (same as [`Memory::is_read_only`]).
     pub fn is_read_only(&self) -> bool {
         self.map.is_read_only()
+    }
+}
+
+impl AsFd for MemfdShm {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
     }
 }

@@ -4,18 +4,23 @@
 //!
 //! Every type here implements [`Memory`], unmaps on drop, and releases only what it owns.
 //!
+//! [`read_at`] and [`write_at`] copy bytes in and out of any [`Memory`] with bounds checks;
+//! typed access (values, arrays, locks, rings) is the business of `ipc-collections`.
+//!
 //! # Named objects
 //! ```no_run
-//! use ipc_core::{shm::Shm, CreateMode, Memory};
+//! use ipc_core::shm::{self, Shm};
+//! use ipc_core::CreateMode;
 //!
 //! // process A: create (exclusive), 4 KiB, mode 0600, unlinked when `a` is dropped
 //! let a = Shm::create("/demo", 4096)?;
-//! // SAFETY (of the example): nobody else writes these bytes yet.
-//! unsafe { a.as_ptr().copy_from(b"hello".as_ptr(), 5) };
+//! shm::write_at(&a, 0, b"hello")?;
 //!
 //! // process B: open the existing object; its size comes from fstat
 //! let b = Shm::open("/demo")?;
 //! assert_eq!(b.len(), 4096);
+//! let mut buf = [0; 5];
+//! shm::read_at(&b, 0, &mut buf)?;
 //!
 //! // race-safe open-or-create; `created()` tells which happened
 //! let c = Shm::options().create_mode(CreateMode::OpenOrCreate).open("/demo", 4096)?;
@@ -32,6 +37,7 @@
 use std::ffi::CString;
 use std::num::NonZeroUsize;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
 use nix::errno::Errno;
@@ -48,7 +54,7 @@ mod memfd;
 
 pub use anon::AnonShm;
 pub(crate) use map::{check_size, Mapping};
-pub use memfd::MemfdShm;
+pub use memfd::{MemfdShm, MEMFD_NAME_MAX};
 
 /// The default mode bits of a new object: read and write for the owner only.
 pub const DEFAULT_MODE: u32 = 0o600;
@@ -60,6 +66,9 @@ const OPEN_OR_CREATE_ROUNDS: usize = 64;
 /// How long open-or-create waits for a concurrent creator to size a new object (size 0
 /// until then) before reporting [`ErrorKind::InvalidSize`].
 const SIZE_WAIT: Duration = Duration::from_millis(200);
+
+/// Sizes above this are compared with RAM + swap before reserving (see `reserve`).
+const SYSINFO_CHECK_ABOVE: usize = 256 << 20;
 
 /// A mapped POSIX shared-memory object (`shm_open` + `mmap`).
 ///
@@ -205,6 +214,12 @@ impl Shm {
         self.unlink_on_drop = false;
         mman::shm_unlink(self.c_name.as_c_str())
             .map_err(|e| Error::os("shm_unlink", e).with_name(&*self.name))
+    }
+}
+
+impl AsFd for Shm {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
     }
 }
 
@@ -422,7 +437,8 @@ impl ShmOptions {
 /// file system is an error now. Falls back to `ftruncate` where the file system cannot
 /// reserve (`EOPNOTSUPP`).
 ///
-/// A size beyond the machine's RAM plus swap is [`ErrorKind::NoSpace`] at once: it could
+/// A size beyond the machine's RAM plus swap (checked for sizes above
+/// `SYSINFO_CHECK_ABOVE`) is [`ErrorKind::NoSpace`] at once: it could
 /// never be reserved, and on a tmpfs without a size limit (memfd, or a `/dev/shm` mounted
 /// with `size=0`) the kernel would otherwise allocate page by page until the OOM killer
 /// steps in.
@@ -433,7 +449,10 @@ pub(crate) fn reserve(fd: &OwnedFd, size: NonZeroUsize) -> Result<()> {
             ErrorKind::InvalidSize(format!("{size} bytes does not fit off_t")),
         )
     })?;
-    if let Ok(info) = nix::sys::sysinfo::sysinfo() {
+    // Small sizes skip the check (one syscall saved on every create): they cannot be what
+    // exhausts a machine.
+    if size.get() > SYSINFO_CHECK_ABOVE {
+        let info = nix::sys::sysinfo::sysinfo().map_err(|e| Error::os("sysinfo", e))?;
         let memory = info.ram_total().saturating_add(info.swap_total());
         if size.get() as u64 > memory {
             return Err(Error::new("posix_fallocate", ErrorKind::NoSpace));
@@ -544,4 +563,61 @@ pub(crate) fn retry_eintr<T>(mut f: impl FnMut() -> nix::Result<T>) -> nix::Resu
 pub fn unlink(name: &str) -> Result<()> {
     let c_name = name::validate("shm_unlink", name, NameKind::Shm)?;
     mman::shm_unlink(c_name.as_c_str()).map_err(|e| Error::os("shm_unlink", e).with_name(name))
+}
+
+/// The range `offset..offset + len` of `mem`, or [`ErrorKind::InvalidInput`].
+fn range(op: &'static str, mem_len: usize, offset: usize, len: usize) -> Result<()> {
+    match offset.checked_add(len) {
+        Some(end) if end <= mem_len => Ok(()),
+        _ => Err(Error::new(
+            op,
+            ErrorKind::InvalidInput(format!(
+                "bytes {offset}..{offset}+{len} are outside the {mem_len}-byte region"
+            )),
+        )),
+    }
+}
+
+/// Copies `buf.len()` bytes at `offset` of `mem` into `buf`, bounds-checked.
+///
+/// Each byte is read with a relaxed atomic load, so a concurrent writer in another process
+/// is not a data race; but nothing orders the bytes among themselves, so a message that is
+/// being written meanwhile can be read torn. Coordinate with an atomic flag, a lock or a
+/// semaphore (or use the typed segments of `ipc-collections`). Meant for small messages;
+/// it is not a fast bulk copy.
+///
+/// Errors: [`ErrorKind::InvalidInput`] if the range leaves the region.
+pub fn read_at<M: Memory + ?Sized>(mem: &M, offset: usize, buf: &mut [u8]) -> Result<()> {
+    range("read_at", mem.len(), offset, buf.len())?;
+    for (i, b) in buf.iter_mut().enumerate() {
+        // SAFETY: offset + i < mem.len() (checked above), so the byte is inside the region,
+        // which `Memory` guarantees is mapped and readable while `mem` is borrowed. AtomicU8
+        // has the size and alignment of u8, every bit pattern is valid, and other processes
+        // only change the byte, never unmap it under us. A relaxed atomic load of a byte is
+        // allowed on read-only memory too.
+        let a = unsafe { AtomicU8::from_ptr(mem.as_ptr().add(offset + i)) };
+        *b = a.load(Ordering::Relaxed);
+    }
+    Ok(())
+}
+
+/// Copies `bytes` into `mem` at `offset`, bounds-checked; the counterpart of [`read_at`]
+/// (relaxed atomic byte stores: no data race, but no ordering among the bytes either).
+///
+/// Errors: [`ErrorKind::InvalidInput`] if the range leaves the region,
+/// [`ErrorKind::PermissionDenied`] if `mem` is mapped read-only.
+pub fn write_at<M: Memory + ?Sized>(mem: &M, offset: usize, bytes: &[u8]) -> Result<()> {
+    if mem.is_read_only() {
+        return Err(Error::new("write_at", ErrorKind::PermissionDenied));
+    }
+    range("write_at", mem.len(), offset, bytes.len())?;
+    for (i, &b) in bytes.iter().enumerate() {
+        // SAFETY: offset + i < mem.len() (checked above) and the region is writable
+        // (is_read_only() is false), mapped while `mem` is borrowed; AtomicU8 has the
+        // layout of u8 and any byte value is valid. Other processes access shared bytes
+        // through atomics too (or race at their own documented risk).
+        let a = unsafe { AtomicU8::from_ptr(mem.as_ptr().add(offset + i)) };
+        a.store(b, Ordering::Relaxed);
+    }
+    Ok(())
 }

@@ -13,7 +13,7 @@ use crate::Result;
 
 /// How many times a waiter polls the sequence counter (with a short pause between polls)
 /// before it registers as a sleeper and sleeps in the kernel.
-const SPIN_POLLS: u32 = 64;
+const SPIN_POLLS: u32 = 32;
 
 /// A condition variable that lives in shared memory and works across processes, used with a
 /// [`RawMutex`].

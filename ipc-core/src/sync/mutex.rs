@@ -177,6 +177,18 @@ impl RawMutex {
         self.inner.get()
     }
 
+    /// glibc's futex word `__lock`, the first `int` of `pthread_mutex_t` (public ABI:
+    /// `PTHREAD_MUTEX_INITIALIZER` spells out the struct): 0 when free, else the owner's TID
+    /// and flag bits.
+    #[inline]
+    fn futex_word(&self) -> &AtomicU32 {
+        // SAFETY: the mutex memory is valid and aligned for the borrow of `self`
+        // (`pthread_mutex_t` is 8-aligned, more than `AtomicU32` needs); its first 4 bytes
+        // are glibc's futex word, which glibc and the kernel only access atomically, so an
+        // atomic view of them races with nothing non-atomic.
+        unsafe { &*self.raw().cast::<AtomicU32>() }
+    }
+
     /// One `pthread_mutex_trylock`, returning its error number.
     #[inline]
     fn trylock_raw(&self) -> c_int {
@@ -198,21 +210,16 @@ impl RawMutex {
     /// robust list, not even the caller's death frees it. (`pthread_mutex_lock` and the
     /// timed forms release the word correctly, and so does the PI variant of trylock.)
     ///
-    /// The futex word `__lock` is the first `int` of glibc's `pthread_mutex_t` (public ABI:
-    /// `PTHREAD_MUTEX_INITIALIZER` spells out that struct). If it holds this thread's TID
-    /// after `ENOTRECOVERABLE`, this thread cannot really hold the mutex (an error-checking
-    /// mutex would have said `EDEADLK` first), so it is the leaked word: release it as
-    /// glibc's own unlock does (store 0, wake the sleepers if the waiters bit is set); the
-    /// woken lockers then see the not-recoverable mark and fail at once.
+    /// If the futex word holds this thread's TID after `ENOTRECOVERABLE`, this thread cannot
+    /// really hold the mutex (an error-checking mutex would have said `EDEADLK` first), so it
+    /// is the leaked word: release it as glibc's own unlock does (store 0, wake the sleepers
+    /// if the waiters bit is set); the woken lockers then see the not-recoverable mark and
+    /// fail at once.
     #[cold]
     fn release_after_notrecoverable_trylock(&self) {
         const FUTEX_WAITERS: u32 = 0x8000_0000;
         const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
-        // SAFETY: the mutex memory is valid and aligned for the borrow of `self`
-        // (`pthread_mutex_t` is 8-aligned, more than `AtomicU32` needs); its first 4 bytes
-        // are glibc's futex word, which glibc and the kernel only access atomically, so an
-        // atomic view of them races with nothing non-atomic.
-        let word = unsafe { &*self.raw().cast::<AtomicU32>() };
+        let word = self.futex_word();
         // SAFETY: gettid has no preconditions and cannot fail.
         let tid = unsafe { libc::gettid() } as u32;
         // Acquire: pairs with the Release of whoever last changed the word.
@@ -258,6 +265,8 @@ impl RawMutex {
     #[doc(alias = "pthread_mutex_lock")]
     #[inline]
     pub fn lock(&self) -> Result<Acquired> {
+        // trylock first: glibc's robust trylock path is a little cheaper than its lock path
+        // when the mutex is free, and while it is held this spins briefly before sleeping.
         let r = self.spin_trylock();
         if r != libc::EBUSY {
             return acquired("pthread_mutex_lock", r);

@@ -1,0 +1,310 @@
+//! Signals: a [`Signal`] type that covers the real-time signals, signal sets, actions,
+//! the thread's mask, queued signals with a value, and synchronous waiting.
+//!
+//! Mirrors `<signal.h>`:
+//! - [`Signal`]: a valid signal number, standard (`SIGUSR1`) or real-time
+//!   (`SIGRTMIN+n` .. `SIGRTMAX`), which nix's enum lacks; converts from and to
+//!   [`nix::sys::signal::Signal`].
+//! - [`SigSet`]: a `sigset_t` (empty, full, add, remove, contains, iterate).
+//! - [`SigAction`]: a disposition ([`get_action`], [`set_action`], [`replace_action`]);
+//!   default and ignore are safe, installing a handler is `unsafe`.
+//! - [`mask`]: block, unblock, set and get the calling thread's mask; [`pending`].
+//! - [`kill`], [`queue`] (a value travels with a queued signal).
+//! - [`wait`] (`sigtimedwait`) returning a [`SigInfo`], and [`suspend`] (`sigsuspend`).
+//! - [`SignalFd`] (`signalfd`): the same signals as a pollable file descriptor, for programs
+//!   with an event loop.
+//!
+//! # Waiting for signals synchronously
+//! The usual pattern, and the only reliable one in a process with several threads: block the
+//! signals in every thread (block them in the main thread *before* starting other threads,
+//! which inherit the mask), then take them with [`wait`]. A process-directed signal that some
+//! thread leaves unblocked is delivered to that thread instead, where the default action of
+//! most signals ends the process.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use ipc_core::signal::{self, mask, SigSet, Signal};
+//!
+//! let sig = Signal::rt(1)?;
+//! let set: SigSet = [sig].into_iter().collect();
+//! mask::block(&set)?; // before spawning threads
+//! if let Some(info) = signal::wait(&set, Some(Duration::from_secs(1)))? {
+//!     println!("{} from pid {} with value {}", info.signal(), info.pid(), info.value());
+//! }
+//! # Ok::<(), ipc_core::Error>(())
+//! ```
+//!
+//! # Reserved signals
+//! glibc uses the first two real-time signal numbers (32 and 33) internally and moves
+//! `SIGRTMIN` above them; [`Signal::new`] refuses them, as glibc's `sigaddset` does.
+
+mod action;
+mod fd;
+pub mod mask;
+mod send;
+mod set;
+mod wait;
+
+use std::fmt;
+
+use libc::c_int;
+
+use crate::{Error, ErrorKind, Result};
+
+pub use action::{
+    get_action, replace_action, set_action, Handler, InfoHandler, PlainHandler, SigAction,
+};
+pub use fd::{FdSigInfo, SignalFd};
+pub use mask::pending;
+pub use nix::sys::signal::SaFlags;
+pub use send::{kill, queue};
+pub use set::{SigSet, SigSetIter};
+pub use wait::{suspend, wait, Origin, SigInfo};
+
+/// A valid signal number: a standard signal (1..=31) or a real-time signal
+/// (`SIGRTMIN` ..= `SIGRTMAX`).
+///
+/// Unlike [`nix::sys::signal::Signal`] this covers the real-time signals; convert with
+/// `From`/`TryFrom`. The value is always a number the C library accepts, so the functions of
+/// this module never see signal 0, a number above `SIGRTMAX`, or glibc's reserved ones.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(transparent)]
+pub struct Signal(c_int);
+
+macro_rules! standard_signals {
+    ($($konst:ident = $libc:ident,)*) => {
+        impl Signal {
+            $(
+                #[doc = concat!("`", stringify!($libc), "`.")]
+                pub const $konst: Signal = Signal(libc::$libc);
+            )*
+        }
+        const STANDARD_NAMES: &[(c_int, &str)] = &[$((libc::$libc, stringify!($libc)),)*];
+    };
+}
+
+standard_signals! {
+    HUP = SIGHUP,
+    INT = SIGINT,
+    QUIT = SIGQUIT,
+    ILL = SIGILL,
+    TRAP = SIGTRAP,
+    ABRT = SIGABRT,
+    BUS = SIGBUS,
+    FPE = SIGFPE,
+    KILL = SIGKILL,
+    USR1 = SIGUSR1,
+    SEGV = SIGSEGV,
+    USR2 = SIGUSR2,
+    PIPE = SIGPIPE,
+    ALRM = SIGALRM,
+    TERM = SIGTERM,
+    STKFLT = SIGSTKFLT,
+    CHLD = SIGCHLD,
+    CONT = SIGCONT,
+    STOP = SIGSTOP,
+    TSTP = SIGTSTP,
+    TTIN = SIGTTIN,
+    TTOU = SIGTTOU,
+    URG = SIGURG,
+    XCPU = SIGXCPU,
+    XFSZ = SIGXFSZ,
+    VTALRM = SIGVTALRM,
+    PROF = SIGPROF,
+    WINCH = SIGWINCH,
+    IO = SIGIO,
+    PWR = SIGPWR,
+    SYS = SIGSYS,
+}
+
+/// The highest standard (non-real-time) signal number on Linux.
+const LAST_STANDARD: c_int = 31;
+
+impl Signal {
+    /// The signal with number `signo`.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidInput`] for 0, a negative number, a number above `SIGRTMAX`, or
+    /// one of the numbers between 31 and `SIGRTMIN` that glibc reserves for itself.
+    pub fn new(signo: c_int) -> Result<Signal> {
+        let max = libc::SIGRTMAX();
+        let why = if signo <= 0 {
+            format!("signal number {signo} is not positive (signals are 1..={max})")
+        } else if signo > max {
+            format!("signal number {signo} is above SIGRTMAX = {max}")
+        } else if signo > LAST_STANDARD && signo < libc::SIGRTMIN() {
+            format!(
+                "signal number {signo} is reserved by the C library (below SIGRTMIN = {})",
+                libc::SIGRTMIN()
+            )
+        } else {
+            return Ok(Signal(signo));
+        };
+        Err(Error::new("signal", ErrorKind::InvalidInput(why)))
+    }
+
+    /// The real-time signal `SIGRTMIN + n`.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidInput`] if `SIGRTMIN + n` is above `SIGRTMAX` (see
+    /// [`Signal::rt_count`]).
+    pub fn rt(n: u32) -> Result<Signal> {
+        let count = Self::rt_count();
+        if n >= count {
+            return Err(Error::new(
+                "signal",
+                ErrorKind::InvalidInput(format!(
+                    "SIGRTMIN+{n} is above SIGRTMAX (there are {count} real-time signals: \
+                     SIGRTMIN+0 ..= SIGRTMIN+{})",
+                    count - 1
+                )),
+            ));
+        }
+        // n < count <= 64, so the cast and the sum stay in range.
+        Ok(Signal(libc::SIGRTMIN() + n as c_int))
+    }
+
+    /// `SIGRTMIN`: the first real-time signal available to programs.
+    pub fn rt_min() -> Signal {
+        Signal(libc::SIGRTMIN())
+    }
+
+    /// `SIGRTMAX`: the last real-time signal.
+    pub fn rt_max() -> Signal {
+        Signal(libc::SIGRTMAX())
+    }
+
+    /// How many real-time signals there are (`SIGRTMAX - SIGRTMIN + 1`).
+    pub fn rt_count() -> u32 {
+        (libc::SIGRTMAX() - libc::SIGRTMIN() + 1) as u32
+    }
+
+    /// The signal number.
+    pub const fn as_raw(self) -> c_int {
+        self.0
+    }
+
+    /// Whether this is a real-time signal (queued, ordered, carries a value reliably).
+    pub fn is_realtime(self) -> bool {
+        self.0 >= libc::SIGRTMIN()
+    }
+
+    /// `n` for the real-time signal `SIGRTMIN + n`, `None` for a standard signal.
+    pub fn rt_offset(self) -> Option<u32> {
+        self.is_realtime()
+            .then(|| (self.0 - libc::SIGRTMIN()) as u32)
+    }
+
+    /// Whether a handler can be installed for the signal and it can be blocked or ignored
+    /// (false only for `SIGKILL` and `SIGSTOP`).
+    pub const fn can_be_caught(self) -> bool {
+        self.0 != libc::SIGKILL && self.0 != libc::SIGSTOP
+    }
+
+    /// The refusal of `op` for `SIGKILL`/`SIGSTOP`, or `Ok` for any other signal.
+    pub(crate) fn check_catchable(self, op: &'static str, what: &str) -> Result<()> {
+        if self.can_be_caught() {
+            Ok(())
+        } else {
+            Err(Error::new(
+                op,
+                ErrorKind::InvalidInput(format!(
+                    "{self} cannot be caught, blocked or ignored, so it cannot be {what}"
+                )),
+            ))
+        }
+    }
+}
+
+impl fmt::Display for Signal {
+    /// `SIGUSR1`, or `SIGRTMIN+n` for a real-time signal.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(n) = self.rt_offset() {
+            return write!(f, "SIGRTMIN+{n}");
+        }
+        match STANDARD_NAMES.iter().find(|(n, _)| *n == self.0) {
+            Some((_, name)) => f.write_str(name),
+            None => write!(f, "signal {}", self.0),
+        }
+    }
+}
+
+impl fmt::Debug for Signal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self} ({})", self.0)
+    }
+}
+
+impl From<nix::sys::signal::Signal> for Signal {
+    fn from(s: nix::sys::signal::Signal) -> Self {
+        Signal(s as c_int)
+    }
+}
+
+impl TryFrom<Signal> for nix::sys::signal::Signal {
+    type Error = Error;
+
+    /// Fails with [`ErrorKind::InvalidInput`] for a real-time signal, which nix's enum lacks.
+    fn try_from(s: Signal) -> Result<Self> {
+        nix::sys::signal::Signal::try_from(s.0).map_err(|_| {
+            Error::new(
+                "signal",
+                ErrorKind::InvalidInput(format!("{s} has no variant in nix's Signal enum")),
+            )
+        })
+    }
+}
+
+impl TryFrom<c_int> for Signal {
+    type Error = Error;
+
+    /// Same as [`Signal::new`].
+    fn try_from(signo: c_int) -> Result<Self> {
+        Signal::new(signo)
+    }
+}
+
+impl From<Signal> for c_int {
+    fn from(s: Signal) -> c_int {
+        s.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_checked() {
+        assert!(Signal::new(0).is_err());
+        assert!(Signal::new(-1).is_err());
+        assert!(Signal::new(libc::SIGRTMAX() + 1).is_err());
+        assert_eq!(Signal::new(libc::SIGUSR1).unwrap(), Signal::USR1);
+        assert_eq!(Signal::new(libc::SIGRTMAX()).unwrap(), Signal::rt_max());
+        for reserved in (LAST_STANDARD + 1)..libc::SIGRTMIN() {
+            assert!(Signal::new(reserved).is_err(), "{reserved}");
+        }
+    }
+
+    #[test]
+    fn realtime_offsets_round_trip() {
+        let count = Signal::rt_count();
+        assert!(count >= 8, "POSIX requires at least 8 real-time signals");
+        assert_eq!(Signal::rt(0).unwrap(), Signal::rt_min());
+        assert_eq!(Signal::rt(count - 1).unwrap(), Signal::rt_max());
+        let e = Signal::rt(count).unwrap_err();
+        assert!(matches!(e.kind(), ErrorKind::InvalidInput(_)), "{e}");
+        assert_eq!(Signal::rt(3).unwrap().rt_offset(), Some(3));
+        assert_eq!(Signal::USR1.rt_offset(), None);
+        assert_eq!(Signal::rt(3).unwrap().to_string(), "SIGRTMIN+3");
+        assert_eq!(Signal::TERM.to_string(), "SIGTERM");
+    }
+
+    #[test]
+    fn converts_with_nix() {
+        let n = nix::sys::signal::Signal::SIGUSR2;
+        assert_eq!(Signal::from(n), Signal::USR2);
+        assert_eq!(nix::sys::signal::Signal::try_from(Signal::USR2).unwrap(), n);
+        assert!(nix::sys::signal::Signal::try_from(Signal::rt_min()).is_err());
+    }
+}

@@ -1,0 +1,466 @@
+//! The layout contract without the derive: primitive impls, the schema grammar (writing,
+//! parsing back, hostile input) and the schema comparison.
+
+use std::mem::{align_of, size_of};
+use std::sync::atomic::*;
+
+use ipc_core::layout::{diff_schemas, Field, Schema, SchemaDiffKind, Shape, MAX_SCHEMA_DEPTH};
+use ipc_core::{ErrorKind, SharedLayout, TypeLayout};
+
+fn check_scalar<T: SharedLayout>(name: &str) {
+    let l = T::LAYOUT;
+    assert_eq!(l.name, name);
+    assert_eq!(l.size, size_of::<T>(), "{name}");
+    assert_eq!(l.align, align_of::<T>(), "{name}");
+    assert_eq!(l.shape, Shape::Scalar, "{name}");
+    assert_eq!(l.schema(), format!("{name}({}/{})", l.size, l.align));
+}
+
+#[test]
+fn primitives_describe_themselves() {
+    check_scalar::<u8>("u8");
+    check_scalar::<u16>("u16");
+    check_scalar::<u32>("u32");
+    check_scalar::<u64>("u64");
+    check_scalar::<u128>("u128");
+    check_scalar::<usize>("usize");
+    check_scalar::<i8>("i8");
+    check_scalar::<i16>("i16");
+    check_scalar::<i32>("i32");
+    check_scalar::<i64>("i64");
+    check_scalar::<i128>("i128");
+    check_scalar::<isize>("isize");
+    check_scalar::<f32>("f32");
+    check_scalar::<f64>("f64");
+    check_scalar::<AtomicU8>("AtomicU8");
+    check_scalar::<AtomicU16>("AtomicU16");
+    check_scalar::<AtomicU32>("AtomicU32");
+    check_scalar::<AtomicU64>("AtomicU64");
+    check_scalar::<AtomicUsize>("AtomicUsize");
+    check_scalar::<AtomicI8>("AtomicI8");
+    check_scalar::<AtomicI16>("AtomicI16");
+    check_scalar::<AtomicI32>("AtomicI32");
+    check_scalar::<AtomicI64>("AtomicI64");
+    check_scalar::<AtomicIsize>("AtomicIsize");
+    // The atomics have the integer's size and alignment (AtomicU64 is 8-aligned even where
+    // u64 is not).
+    assert_eq!(AtomicU64::LAYOUT.size, 8);
+    assert_eq!(AtomicU64::LAYOUT.align, 8);
+    #[cfg(target_pointer_width = "64")]
+    assert_eq!(usize::LAYOUT.schema(), "usize(8/8)");
+}
+
+#[test]
+fn arrays_nest() {
+    let l = <[[u16; 3]; 5]>::LAYOUT;
+    assert_eq!((l.size, l.align), (30, 2));
+    assert_eq!(l.schema(), "[[u16(2/2);3];5]");
+    match l.shape {
+        Shape::Array { elem, len } => {
+            assert_eq!(len, 5);
+            assert_eq!(elem, &<[u16; 3]>::LAYOUT);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(<[u8; 0]>::LAYOUT.schema(), "[u8(1/1);0]");
+}
+
+#[test]
+fn array_init_in_place_visits_every_element() {
+    // u64's init does nothing: the zeroed array stays zeroed and init succeeds.
+    let mut a = [0u64; 4];
+    // SAFETY: our own aligned, zeroed, exclusive array.
+    unsafe { <[u64; 4]>::init_in_place(&mut a).unwrap() };
+    assert_eq!(a, [0; 4]);
+}
+
+#[test]
+fn fingerprints_differ_by_every_part_of_the_tree() {
+    static U32: TypeLayout = TypeLayout::scalar("u32", 4, 4);
+    static I32: TypeLayout = TypeLayout::scalar("i32", 4, 4);
+    let base = TypeLayout::scalar("u32", 4, 4).fingerprint();
+    assert_eq!(base, u32::LAYOUT.fingerprint());
+    let others = [
+        TypeLayout::scalar("i32", 4, 4),
+        TypeLayout::scalar("u32", 8, 4),
+        TypeLayout::scalar("u32", 4, 8),
+        TypeLayout::opaque("u32", 4, 4),
+        TypeLayout::array(&U32, 1),
+    ];
+    for o in others {
+        assert_ne!(o.fingerprint(), base, "{o:?}");
+    }
+    // Field name, offset, order and type each count.
+    static F_AB: [Field; 2] = [
+        Field {
+            name: "a",
+            offset: 0,
+            layout: &U32,
+        },
+        Field {
+            name: "b",
+            offset: 4,
+            layout: &U32,
+        },
+    ];
+    static F_BA: [Field; 2] = [
+        Field {
+            name: "b",
+            offset: 0,
+            layout: &U32,
+        },
+        Field {
+            name: "a",
+            offset: 4,
+            layout: &U32,
+        },
+    ];
+    static F_AC: [Field; 2] = [
+        Field {
+            name: "a",
+            offset: 0,
+            layout: &U32,
+        },
+        Field {
+            name: "c",
+            offset: 4,
+            layout: &U32,
+        },
+    ];
+    static F_AB_I: [Field; 2] = [
+        Field {
+            name: "a",
+            offset: 0,
+            layout: &U32,
+        },
+        Field {
+            name: "b",
+            offset: 4,
+            layout: &I32,
+        },
+    ];
+    static F_AB_MOVED: [Field; 2] = [
+        Field {
+            name: "a",
+            offset: 0,
+            layout: &U32,
+        },
+        Field {
+            name: "b",
+            offset: 8,
+            layout: &U32,
+        },
+    ];
+    let s = |f: &'static [Field]| TypeLayout::structure("S", 8, 4, f).fingerprint();
+    let all = [s(&F_AB), s(&F_BA), s(&F_AC), s(&F_AB_I), s(&F_AB_MOVED)];
+    for i in 0..all.len() {
+        for j in 0..i {
+            assert_ne!(all[i], all[j], "{i} vs {j}");
+        }
+    }
+    // Name boundaries are length-prefixed: ("ab","c") is not ("a","bc").
+    static F1: [Field; 1] = [Field {
+        name: "c",
+        offset: 0,
+        layout: &U32,
+    }];
+    static F2: [Field; 1] = [Field {
+        name: "bc",
+        offset: 0,
+        layout: &U32,
+    }];
+    assert_ne!(
+        TypeLayout::structure("ab", 4, 4, &F1).fingerprint(),
+        TypeLayout::structure("a", 4, 4, &F2).fingerprint()
+    );
+}
+
+#[test]
+fn schemas_parse_back_to_the_same_text() {
+    static U8: TypeLayout = TypeLayout::scalar("u8", 1, 1);
+    static M: TypeLayout = TypeLayout::opaque("RawMutex", 40, 8);
+    static ARR: TypeLayout = TypeLayout::array(&M, 2);
+    static INNER_F: [Field; 1] = [Field {
+        name: "0",
+        offset: 0,
+        layout: &U8,
+    }];
+    static INNER: TypeLayout = TypeLayout::structure("Inner", 1, 1, &INNER_F);
+    static F: [Field; 3] = [
+        Field {
+            name: "tag",
+            offset: 0,
+            layout: &U8,
+        },
+        Field {
+            name: "locks",
+            offset: 8,
+            layout: &ARR,
+        },
+        Field {
+            name: "inner",
+            offset: 88,
+            layout: &INNER,
+        },
+    ];
+    let l = TypeLayout::structure("Outer", 96, 8, &F);
+    let text = l.schema();
+    assert_eq!(
+        text,
+        "Outer(96/8){tag:u8(1/1)@0,locks:[RawMutex(opaque 40/8);2]@8,\
+         inner:Inner(1/1){0:u8(1/1)@0}@88}"
+    );
+    let parsed = Schema::parse(&text).unwrap();
+    assert_eq!(parsed.to_string(), text);
+    assert_eq!(
+        (parsed.name(), parsed.size(), parsed.align()),
+        ("Outer", 96, 8)
+    );
+    assert!(diff_schemas(&text, &text).is_empty());
+}
+
+#[test]
+fn names_outside_the_grammar_are_written_parseably() {
+    let l = TypeLayout::opaque("pthread mutex<t>", 40, 8);
+    assert_eq!(l.schema(), "pthread_mutex_t_(opaque 40/8)");
+    assert!(Schema::parse(&l.schema()).is_ok());
+    assert_eq!(TypeLayout::scalar("", 1, 1).schema(), "_(1/1)");
+}
+
+fn parse_err(text: &str) -> String {
+    match Schema::parse(text) {
+        Ok(s) => panic!("{text:?} parsed as {s}"),
+        Err(e) => match e.kind() {
+            ErrorKind::InvalidInput(why) => why.clone(),
+            other => panic!("{text:?}: unexpected kind {other:?}"),
+        },
+    }
+}
+
+#[test]
+fn malformed_schemas_are_errors() {
+    assert!(parse_err("").contains("expected a name"));
+    assert!(parse_err("u64").contains("expected `(`"));
+    assert!(parse_err("u64(8/8").contains("expected `)`"));
+    assert!(parse_err("u64(8/8)x").contains("trailing"));
+    assert!(parse_err("u64(99999999999999999999999/8)").contains("too large"));
+    assert!(parse_err("[u64(8/8);9999999999999999999]").contains("overflows"));
+    assert!(parse_err("S(8/4){a:u32(4/4)@0,a:u32(4/4)@4}").contains("duplicate field `a`"));
+    assert!(parse_err("S(8/4){a:u32(4/4)}").contains("expected `@`"));
+    assert!(parse_err("S(8/4){a:u32(4/4)@0,}").contains("expected a name"));
+    assert!(parse_err("S(8/4){a:u32(4/4)@0").contains("expected `,`"));
+    assert!(parse_err("S(4/4) {}").contains("trailing"));
+    assert!(parse_err("é(1/1)").contains("expected a name"));
+}
+
+#[test]
+fn deep_nesting_is_refused_not_a_stack_overflow() {
+    let ok = format!(
+        "{}u8(1/1){}",
+        "[".repeat(MAX_SCHEMA_DEPTH - 1),
+        ";1]".repeat(MAX_SCHEMA_DEPTH - 1)
+    );
+    assert!(Schema::parse(&ok).is_ok());
+    let deep = format!(
+        "{}u8(1/1){}",
+        "[".repeat(MAX_SCHEMA_DEPTH),
+        ";1]".repeat(MAX_SCHEMA_DEPTH)
+    );
+    assert!(parse_err(&deep).contains("nested deeper"));
+    let huge = "[".repeat(1_000_000);
+    assert!(parse_err(&huge).contains("nested deeper"));
+    let structs = "S(1/1){a:".repeat(100_000);
+    assert!(parse_err(&structs).contains("nested deeper"));
+}
+
+/// A tiny deterministic generator, so the no-panic sweep is reproducible.
+struct XorShift(u64);
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+#[test]
+fn mutated_schemas_never_panic() {
+    let good = "Stats(272/8){requests:AtomicU64(8/8)@0,hist:[u64(8/8);32]@8,\
+                inner:P(8/4){a:u32(4/4)@0,b:M(opaque 4/4)@4}@264}";
+    let alphabet = b"[](){};:,@/ opaque0123456789aZ_\xff";
+    let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
+    for _ in 0..20_000 {
+        let mut bytes = good.as_bytes().to_vec();
+        for _ in 0..1 + rng.next() % 4 {
+            let i = (rng.next() as usize) % bytes.len();
+            match rng.next() % 3 {
+                0 => bytes[i] = alphabet[(rng.next() as usize) % alphabet.len()],
+                1 => {
+                    bytes.remove(i);
+                }
+                _ => bytes.insert(i, alphabet[(rng.next() as usize) % alphabet.len()]),
+            }
+            if bytes.is_empty() {
+                break;
+            }
+        }
+        let text = String::from_utf8_lossy(&bytes);
+        // Either parses and round-trips, or is an error; the diff never panics either.
+        if let Ok(s) = Schema::parse(&text) {
+            assert!(diff_schemas(&s.to_string(), &s.to_string()).is_empty());
+        }
+        let _ = diff_schemas(good, &text);
+        let _ = diff_schemas(&text, good);
+    }
+}
+
+#[test]
+fn diff_reports_unparseable_sides() {
+    let d = diff_schemas("u64(8/8)", "garbage(");
+    assert_eq!(d.len(), 1);
+    assert!(matches!(
+        d[0].kind(),
+        SchemaDiffKind::Unparseable { which: "found", .. }
+    ));
+    assert!(
+        d[0].to_string().starts_with("found schema unparseable: "),
+        "{}",
+        d[0]
+    );
+    assert_eq!(diff_schemas("(", ")").len(), 2);
+}
+
+#[test]
+fn diff_of_each_kind() {
+    let base = "S(16/8){a:u64(8/8)@0,b:u32(4/4)@8}";
+    let cases: &[(&str, &[&str])] = &[
+        (base, &[]),
+        (
+            "S(16/8){b:u32(4/4)@0,a:u64(8/8)@8}",
+            &["field `a`: offset 0 -> 8", "field `b`: offset 8 -> 0"],
+        ),
+        (
+            "S(16/8){a:i64(8/8)@0,b:u32(4/4)@8}",
+            &["field `a`: type u64 -> i64"],
+        ),
+        (
+            "S(16/8){a:u64(8/8)@0}",
+            &["field `b`: missing (expected u32 at offset 8)"],
+        ),
+        (
+            "S(16/8){a:u64(8/8)@0,b:u32(4/4)@8,c:u16(2/2)@12}",
+            &["field `c`: added (u16 at offset 12)"],
+        ),
+        // A 32-bit peer: same names, u64 aligned to 4.
+        (
+            "S(12/4){a:u64(8/4)@0,b:u32(4/4)@8}",
+            // (The struct's size change is explained by the field's: not listed again.)
+            &["field `a`: align 8 -> 4", "type `S`: align 8 -> 4"],
+        ),
+        (
+            "S(16/8){a:u64(4/8)@0,b:u32(4/4)@8}",
+            &["field `a`: size 8 -> 4"],
+        ),
+        (
+            "S(16/8){a:u64(opaque 8/8)@0,b:u32(4/4)@8}",
+            &["field `a`: type u64 (scalar) -> u64 (opaque)"],
+        ),
+        (
+            "S(16/8){a:[u32(4/4);2]@0,b:u32(4/4)@8}",
+            &["field `a`: type u64 -> [u32;2]"],
+        ),
+        (
+            "T(16/8){a:u64(8/8)@0,b:u32(4/4)@8}",
+            &["type `S`: type S -> T"],
+        ),
+        (
+            "S(32/8){a:u64(8/8)@0,b:u32(4/4)@8}",
+            &["type `S`: size 16 -> 32"],
+        ),
+    ];
+    for (found, want) in cases {
+        let got: Vec<String> = diff_schemas(base, found)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(&got, want, "found = {found}");
+    }
+    // Array elements: the path says `[]`.
+    let d = diff_schemas("[S(4/4){x:u32(4/4)@0};2]", "[S(4/4){x:i32(4/4)@0};2]");
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0].path(), "[S;2][].x");
+    assert_eq!(d[0].to_string(), "field `[].x`: type u32 -> i32");
+}
+
+#[test]
+fn diff_inside_arrays_names_the_element() {
+    let d = diff_schemas("[u64(8/8);2]", "[u64(opaque 8/8);2]");
+    let shown: Vec<String> = d.iter().map(ToString::to_string).collect();
+    assert_eq!(shown, ["field `[]`: type u64 (scalar) -> u64 (opaque)"]);
+    let d = diff_schemas("S(16/8){a:[u64(8/8);2]@0}", "S(16/8){a:[u64(8/4);2]@0}");
+    let shown: Vec<String> = d.iter().map(ToString::to_string).collect();
+    assert_eq!(shown, ["field `a[]`: align 8 -> 4"]);
+}
+
+#[test]
+fn a_parsed_schema_has_the_fingerprint_of_its_layout() {
+    // The schema carries everything the fingerprint hashes: recomputing it from the text
+    // gives the same value, for scalars, opaques, arrays and nested structs.
+    static U8: TypeLayout = TypeLayout::scalar("u8", 1, 1);
+    static M: TypeLayout = TypeLayout::opaque("RawMutex", 40, 8);
+    static ARR: TypeLayout = TypeLayout::array(&M, 2);
+    static INNER_F: [Field; 1] = [Field {
+        name: "0",
+        offset: 0,
+        layout: &U8,
+    }];
+    static INNER: TypeLayout = TypeLayout::structure("Inner", 1, 1, &INNER_F);
+    static F: [Field; 3] = [
+        Field {
+            name: "tag",
+            offset: 0,
+            layout: &U8,
+        },
+        Field {
+            name: "locks",
+            offset: 8,
+            layout: &ARR,
+        },
+        Field {
+            name: "inner",
+            offset: 88,
+            layout: &INNER,
+        },
+    ];
+    let layouts = [
+        u64::LAYOUT,
+        AtomicI16::LAYOUT,
+        f32::LAYOUT,
+        <[[u16; 3]; 5]>::LAYOUT,
+        M,
+        ARR,
+        INNER,
+        TypeLayout::structure("Outer", 96, 8, &F),
+        TypeLayout::structure("Empty", 0, 1, &[]),
+    ];
+    for l in layouts {
+        let parsed = Schema::parse(&l.schema()).unwrap();
+        assert_eq!(parsed.fingerprint(), l.fingerprint(), "{}", l.schema());
+    }
+    // And a different schema, a different fingerprint.
+    let a = Schema::parse("S(8/4){a:u32(4/4)@0,b:u32(4/4)@4}").unwrap();
+    let b = Schema::parse("S(8/4){a:u32(4/4)@0,c:u32(4/4)@4}").unwrap();
+    assert_ne!(a.fingerprint(), b.fingerprint());
+}
+
+/// The fingerprint is part of the on-disk (in-segment) format: builds of different versions
+/// of this crate must agree on it. These values were computed independently (in Python) from
+/// the algorithm written in the `layout` module docs.
+#[cfg(all(target_endian = "little", target_pointer_width = "64"))]
+#[test]
+fn fingerprint_matches_the_documented_algorithm() {
+    assert_eq!(u64::LAYOUT.fingerprint(), 0x00be_4084_ae87_cad4);
+    let s = Schema::parse("S(8/4){a:u32(4/4)@0,b:[u16(2/2);2]@4}").unwrap();
+    assert_eq!(s.fingerprint(), 0xce21_22f3_6f6f_cb45);
+}

@@ -1,0 +1,319 @@
+//! Semaphores across real processes: named (`sem_open`) between separately started
+//! processes, in place (`sem_init`, pshared) between forked ones; timeouts and bad input.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::ptr::addr_of_mut;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use common::{ShMem, CHILD};
+use ipc_core::sem::{self, NamedSemaphore, SemOptions, Semaphore, SEM_VALUE_MAX};
+use ipc_core::{CreateMode, ErrorKind, SharedLayout};
+use ipc_testutil::{env, fork_child, report, role, spawn_role, unique_name, wait_pid, Cleanup};
+
+fn kind<T>(r: ipc_core::Result<T>) -> Result<T, ErrorKind> {
+    r.map_err(|e| e.kind().clone())
+}
+
+#[test]
+fn named_posted_in_one_process_awaited_in_another() {
+    if role().as_deref() == Some("poster") {
+        let s = NamedSemaphore::open(&env("SEM_NAME")).expect("child open");
+        std::thread::sleep(Duration::from_millis(50));
+        s.post().expect("post");
+        report("posted");
+        return;
+    }
+    let name = unique_name("sem-post");
+    let _c = Cleanup::sem(&name);
+    let s = NamedSemaphore::create(&name, 0).expect("create");
+    let child = spawn_role(
+        "named_posted_in_one_process_awaited_in_another",
+        "poster",
+        &[("SEM_NAME", &name)],
+    );
+    s.wait_timeout(Duration::from_secs(30))
+        .expect("the child's post arrives");
+    assert_eq!(child.wait_ok(), ["posted"]);
+    // The timeout case: nobody posts any more.
+    let t = Instant::now();
+    assert_eq!(
+        kind(s.wait_timeout(Duration::from_millis(100))),
+        Err(ErrorKind::Timeout)
+    );
+    assert!(t.elapsed() >= Duration::from_millis(100));
+    assert_eq!(
+        kind(s.wait_timeout(Duration::ZERO)),
+        Err(ErrorKind::Timeout)
+    );
+    assert_eq!(kind(s.try_wait()), Err(ErrorKind::WouldBlock));
+}
+
+#[test]
+fn named_awaited_in_a_child_with_a_timeout() {
+    if role().as_deref() == Some("waiter") {
+        let s = NamedSemaphore::open(&env("SEM_NAME")).expect("child open");
+        let t = Instant::now();
+        let first = kind(s.wait_timeout(Duration::from_millis(100)));
+        report(format!(
+            "{first:?} {}",
+            t.elapsed() >= Duration::from_millis(100)
+        ));
+        // The parent posts once it sees the report; wait for it (bounded).
+        let g = s.guard_timeout(Duration::from_secs(30)).expect("wait");
+        g.forget();
+        report("got");
+        return;
+    }
+    let name = unique_name("sem-wait");
+    let _c = Cleanup::sem(&name);
+    let s = NamedSemaphore::create(&name, 0).expect("create");
+    let child = spawn_role(
+        "named_awaited_in_a_child_with_a_timeout",
+        "waiter",
+        &[("SEM_NAME", &name)],
+    );
+    // Let the child's first wait time out, then post.
+    std::thread::sleep(Duration::from_millis(300));
+    s.post().expect("post");
+    assert_eq!(child.wait_ok(), ["Err(Timeout) true", "got"]);
+    assert_eq!(s.value(), 0);
+}
+
+#[test]
+fn named_create_open_and_unlink() {
+    let name = unique_name("sem-life");
+    let _c = Cleanup::sem(&name);
+    let a = NamedSemaphore::create(&name, 3).expect("create");
+    assert_eq!(a.value(), 3);
+    assert_eq!(a.name(), name);
+    assert_eq!(
+        kind(NamedSemaphore::create(&name, 0)).map(|_| ()),
+        Err(ErrorKind::AlreadyExists)
+    );
+    let b = NamedSemaphore::open(&name).expect("open");
+    b.try_wait().expect("a unit");
+    assert_eq!(a.value(), 2, "same semaphore");
+    let c = NamedSemaphore::open_or_create(&name, 9).expect("open_or_create opens");
+    assert_eq!(c.value(), 2, "the value is not reset");
+    drop((b, c));
+    sem::unlink(&name).expect("unlink");
+    assert_eq!(kind(sem::unlink(&name)), Err(ErrorKind::NotFound));
+    assert_eq!(
+        kind(NamedSemaphore::open(&name)).map(|_| ()),
+        Err(ErrorKind::NotFound)
+    );
+    // The open handle keeps working after unlink.
+    a.post().expect("post after unlink");
+    assert_eq!(a.value(), 3);
+    let d = NamedSemaphore::open_or_create(&name, 9).expect("open_or_create creates");
+    assert_eq!(d.value(), 9);
+}
+
+#[test]
+fn named_permissions_are_exact_whatever_the_umask() {
+    if role().as_deref() == Some("umask") {
+        // In its own process: the umask is process-wide.
+        // SAFETY: umask has no preconditions.
+        unsafe { libc::umask(env("UMASK").parse::<libc::mode_t>().expect("umask")) };
+        let name = env("SEM_NAME");
+        let perms: u32 = env("PERMS").parse().expect("perms");
+        let _s = NamedSemaphore::with_options(&name, SemOptions::new().permissions(perms))
+            .expect("create");
+        let path = format!("/dev/shm/sem.{}", &name[1..]);
+        let mode = std::fs::metadata(&path).expect("stat").permissions().mode() & 0o777;
+        report(format!("{mode:o}"));
+        return;
+    }
+    // A umask that would narrow the bits, and one that would widen the default.
+    for (umask, perms) in [(0o077u32, 0o644u32), (0, 0o600)] {
+        let name = unique_name("sem-mode");
+        let _c = Cleanup::sem(&name);
+        let child = spawn_role(
+            "named_permissions_are_exact_whatever_the_umask",
+            "umask",
+            &[
+                ("SEM_NAME", &name),
+                ("UMASK", &umask.to_string()),
+                ("PERMS", &perms.to_string()),
+            ],
+        );
+        assert_eq!(child.wait_ok(), [format!("{perms:o}")], "umask {umask:o}");
+    }
+    // The default is 0600.
+    let name = unique_name("sem-mode");
+    let _c = Cleanup::sem(&name);
+    let _s = NamedSemaphore::create(&name, 0).expect("create");
+    let path = format!("/dev/shm/sem.{}", &name[1..]);
+    let mode = std::fs::metadata(&path).expect("stat").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the default");
+}
+
+#[test]
+fn named_bad_input_is_an_error() {
+    let name = unique_name("sem-bad");
+    let _c = Cleanup::sem(&name);
+    let too_big = kind(NamedSemaphore::create(&name, SEM_VALUE_MAX + 1)).map(|_| ());
+    assert!(
+        matches!(too_big, Err(ErrorKind::InvalidInput(_))),
+        "{too_big:?}"
+    );
+    let bad_mode = kind(NamedSemaphore::with_options(
+        &name,
+        SemOptions::new().permissions(0o4777),
+    ))
+    .map(|_| ());
+    assert!(
+        matches!(bad_mode, Err(ErrorKind::InvalidInput(_))),
+        "{bad_mode:?}"
+    );
+    for bad in ["", "noslash", "/a/b", "/"] {
+        let r = kind(NamedSemaphore::open(bad)).map(|_| ());
+        assert!(
+            matches!(r, Err(ErrorKind::InvalidName(_))),
+            "{bad:?}: {r:?}"
+        );
+    }
+    let long = format!("/{}", "x".repeat(252));
+    let r = kind(NamedSemaphore::create(&long, 0)).map(|_| ());
+    assert!(matches!(r, Err(ErrorKind::InvalidName(_))), "{r:?}");
+    assert!(matches!(
+        kind(sem::unlink("nope")),
+        Err(ErrorKind::InvalidName(_))
+    ));
+    // Nothing was created by the failed calls.
+    assert_eq!(
+        kind(NamedSemaphore::open(&name)).map(|_| ()),
+        Err(ErrorKind::NotFound)
+    );
+    // At SEM_VALUE_MAX, post is an error, not a wrap.
+    let s = NamedSemaphore::with_options(
+        &name,
+        SemOptions::new()
+            .mode(CreateMode::OpenOrCreate)
+            .value(SEM_VALUE_MAX),
+    )
+    .expect("create at max");
+    assert_eq!(s.value(), SEM_VALUE_MAX);
+    assert!(matches!(kind(s.post()), Err(ErrorKind::LimitReached(_))));
+}
+
+#[test]
+fn named_guard_gives_the_unit_back() {
+    let name = unique_name("sem-guard");
+    let _c = Cleanup::sem(&name);
+    let s = NamedSemaphore::create(&name, 1).expect("create");
+    {
+        let _g = s.guard().expect("acquire");
+        assert_eq!(s.value(), 0);
+        assert_eq!(kind(s.try_wait()), Err(ErrorKind::WouldBlock));
+    }
+    assert_eq!(s.value(), 1);
+    s.guard_timeout(Duration::ZERO).expect("acquire").forget();
+    assert_eq!(s.value(), 0);
+}
+
+#[repr(C)]
+struct Shared {
+    s: Semaphore,
+    done: Semaphore,
+    n: AtomicU64,
+}
+
+fn shared(value: u32) -> ShMem<Shared> {
+    ShMem::new(|p: *mut Shared| {
+        // SAFETY: `p` is fresh, zeroed, aligned shared memory nobody else sees yet.
+        unsafe {
+            Semaphore::init_in_place_with(addr_of_mut!((*p).s), value).expect("init");
+            Semaphore::init_in_place(addr_of_mut!((*p).done)).expect("init");
+        }
+    })
+}
+
+#[test]
+fn in_place_semaphore_as_a_lock_across_processes() {
+    const PROCS: usize = 3;
+    const ITERS: u64 = 1000;
+    let sh = shared(1);
+    let sh = &*sh;
+    let pids: Vec<i32> = (0..PROCS)
+        .map(|_| {
+            fork_child(|| {
+                for _ in 0..ITERS {
+                    let Ok(g) = sh.s.guard() else { return false };
+                    let v = sh.n.load(Ordering::Relaxed);
+                    std::hint::spin_loop();
+                    sh.n.store(v + 1, Ordering::Relaxed);
+                    drop(g);
+                }
+                true
+            })
+        })
+        .collect();
+    for pid in pids {
+        assert_eq!(wait_pid(pid, CHILD), Some(0));
+    }
+    assert_eq!(sh.n.load(Ordering::Relaxed), PROCS as u64 * ITERS);
+    assert_eq!(sh.s.value(), 1);
+}
+
+#[test]
+fn in_place_semaphore_ping_pong_and_timeouts() {
+    let sh = shared(0);
+    let sh = &*sh;
+    let pid = fork_child(|| {
+        for _ in 0..200 {
+            if sh.s.wait().is_err() || sh.done.post().is_err() {
+                return false;
+            }
+        }
+        true
+    });
+    for _ in 0..200 {
+        sh.s.post().expect("post");
+        sh.done
+            .wait_timeout(Duration::MAX)
+            .expect("the child answers");
+    }
+    assert_eq!(wait_pid(pid, CHILD), Some(0));
+    // A huge timeout saturates (no overflow) and is ended by a post from another process.
+    let pid = fork_child(|| {
+        std::thread::sleep(Duration::from_millis(50));
+        sh.done.post().is_ok()
+    });
+    sh.done
+        .wait_timeout(Duration::from_secs(u64::MAX))
+        .expect("woken by the post");
+    assert_eq!(wait_pid(pid, CHILD), Some(0));
+    let t = Instant::now();
+    assert_eq!(
+        kind(sh.done.wait_timeout(Duration::from_millis(50))),
+        Err(ErrorKind::Timeout)
+    );
+    assert!(t.elapsed() >= Duration::from_millis(50));
+    assert_eq!(
+        kind(sh.done.wait_timeout(Duration::ZERO)),
+        Err(ErrorKind::Timeout)
+    );
+    assert_eq!(kind(sh.done.try_wait()), Err(ErrorKind::WouldBlock));
+}
+
+#[test]
+fn in_place_bad_initial_value_is_an_error() {
+    let mut r = None;
+    let _sh = ShMem::new(|p: *mut Semaphore| {
+        // SAFETY: `p` is fresh, zeroed, aligned shared memory nobody else sees yet.
+        r = Some(unsafe { Semaphore::init_in_place_with(p, SEM_VALUE_MAX + 1) });
+    });
+    let r = kind(r.expect("ran"));
+    assert!(matches!(r, Err(ErrorKind::InvalidInput(_))), "{r:?}");
+    let sh = ShMem::new(|p: *mut Semaphore| {
+        // SAFETY: as above.
+        unsafe { Semaphore::init_in_place_with(p, SEM_VALUE_MAX) }.expect("max is fine");
+    });
+    assert_eq!(sh.value(), SEM_VALUE_MAX);
+    assert!(matches!(kind(sh.post()), Err(ErrorKind::LimitReached(_))));
+    assert_eq!(Semaphore::LAYOUT.size, std::mem::size_of::<libc::sem_t>());
+}
