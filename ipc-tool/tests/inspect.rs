@@ -319,9 +319,6 @@ fn truncated_objects_are_refused() {
 #[test]
 fn creator_dead_mid_init_is_reported() {
     if role().as_deref() == Some("creator") {
-        // libtest has printed "test NAME ... " without a newline: start a fresh line so the
-        // parent sees the report.
-        println!();
         let name = ipc_testutil::env("SEG");
         let mut s = make_stats(&name);
         s.persist();
