@@ -276,6 +276,21 @@ fn c_reader_walks_the_schema_of_a_derived_struct() {
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
     assert_eq!(got, want, "{r:?}");
+
+    // --max bounds the fields printed too.
+    let r = read(bin, &[&name, "--max", "3"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let tail: Vec<&str> = r.stdout.lines().rev().take(4).collect();
+    assert_eq!(
+        tail,
+        [
+            "... more fields not shown (--max 3)",
+            "flags=165",
+            "level=-42",
+            &format!("hits={}", u64::MAX - 1),
+        ],
+        "{r:?}"
+    );
     drop(s);
 }
 

@@ -13,6 +13,8 @@
  *     elements in C order, one `[i,j,...]=value` line each (at most --max, default 100);
  *   - for a value (kind 1): every scalar field found by walking the schema string, one
  *     `path=value` line each (e.g. `hits=3`, `pos.x=1.5`, `hist[2]=7`).
+ * The object is mapped whole at its fstat size; a peer that shrinks it meanwhile would make
+ * reads fault (SIGBUS), which FORMAT.md's trust model leaves out of scope.
  * The array's control block (a pthread mutex) is never touched: the payload is read as a
  * snapshot, which races with a writer that holds the lock at that moment (FORMAT.md,
  * "Control block").
@@ -195,6 +197,8 @@ static int eat(struct walk *w, const char *lit)
     return 1;
 }
 
+/* Reads a NAME token; names longer than `cap - 1` bytes are cut (only the short scalar
+ * names are ever compared). */
 static int name_tok(struct walk *w, char *out, size_t cap)
 {
     size_t start = w->pos, n;
@@ -203,7 +207,8 @@ static int name_tok(struct walk *w, char *out, size_t cap)
                                    (c >= '0' && c <= '9') || c == '_'))
         w->pos++;
     n = w->pos - start;
-    if (n == 0 || n >= cap) { w->ok = 0; return 0; }
+    if (n == 0) { w->ok = 0; return 0; }
+    if (n >= cap) n = cap - 1;
     memcpy(out, w->s + start, n);
     out[n] = 0;
     return 1;
@@ -239,7 +244,9 @@ static uint64_t walk_type(struct walk *w, uint64_t at, int print, int depth)
         esize = walk_type(w, at, 0, depth + 1); /* measure the element type */
         if (!w->ok || !eat(w, ";") || !number(w, &n) || !eat(w, "]")) { w->ok = 0; return 0; }
         elem_end = w->pos;
-        for (i = 0; print && i < n; i++) {
+        /* Stop once the print budget is spent: a schema can describe far more leaves than
+         * are worth printing (or than a forged header's payload could hold). */
+        for (i = 0; print && i < n && w->printed <= w->max_print; i++) {
             uint64_t off;
             size_t save = w->pos;
             if (!mul_ok(i, esize, &off) || !add_ok(at, off, &off)) { w->ok = 0; return 0; }
@@ -265,7 +272,7 @@ static uint64_t walk_type(struct walk *w, uint64_t at, int print, int depth)
         uint64_t end;
         if (print) {
             if (!add_ok(at, size, &end) || end > w->base_len) { w->ok = 0; return 0; }
-            if (w->printed++ >= w->max_print) return size;
+            if (w->printed++ >= w->max_print) return size; /* counted, not printed */
             printf("%s=", w->path[0] ? w->path : "value");
             if (!print_scalar(name, size, w->base + at)) printf("(%s, %" PRIu64 " bytes)", name, size);
             printf("\n");
@@ -499,12 +506,15 @@ int main(int argc, char **argv)
         w.base_len = payload_len;
         w.ok = 1;
         w.max_print = max_print;
-        walk_type(&w, 0, 1, 0);
+        if (walk_type(&w, 0, 1, 0) != elem_size && w.ok) {
+            /* Not in FORMAT.md: the schema's top-level SIZE equals elem_size. */
+            return refuse(name, "the schema's size differs from elem_size");
+        }
         if (!w.ok || w.pos != w.len) {
             fprintf(stderr, "read_segment: %s: schema not understood at byte %zu\n", name, w.pos);
             return 2;
         }
-        if (w.printed > max_print) printf("... %" PRIu64 " more\n", w.printed - max_print);
+        if (w.printed > max_print) printf("... more fields not shown (--max %" PRIu64 ")\n", max_print);
     }
     return 0;
 }
