@@ -19,6 +19,7 @@ mod snapshot;
 mod tree;
 
 use std::fmt::Write as _;
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -132,10 +133,22 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(f) => {
-            eprintln!("ipc-inspect: {}", f.message);
+            err(&format!("ipc-inspect: {}\n", f.message));
             ExitCode::from(f.code)
         }
     }
+}
+
+/// Writes `text` to stdout. A closed pipe (`ipc-inspect list | head -1`) or a full disk is
+/// not worth a panic: the output is simply cut.
+fn emit(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
+/// Writes `text` to stderr, ignoring failures as [`emit`] does.
+fn err(text: &str) {
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
 
 /// Opens and validates `name`.
@@ -210,9 +223,11 @@ fn list() -> Result<u8, Failure> {
         out.push_str(line.trim_end());
         out.push('\n');
     }
-    print!("{out}");
+    emit(&out);
     if unreadable > 0 {
-        eprintln!("ipc-inspect: {unreadable} object(s) in /dev/shm could not be read (skipped)");
+        err(&format!(
+            "ipc-inspect: {unreadable} object(s) in /dev/shm could not be read (skipped)\n"
+        ));
     }
     Ok(exit::OK)
 }
@@ -329,7 +344,7 @@ fn show(name: &str) -> Result<u8, Failure> {
             valid(&snap).map(|_| exit::OK)
         }
     };
-    print!("{out}");
+    emit(&out);
     verdict
 }
 
@@ -389,8 +404,9 @@ fn header_text(h: &RawHeader, snap: &Snapshot) -> String {
     let _ = writeln!(o, "  checksum:        {:#018x}", h.checksum);
     if let Verdict::Valid(info) = &snap.verdict {
         if info.kind != ipc_collections::Kind::Value {
-            let n: usize = info.dims.iter().product();
-            let _ = writeln!(o, "elements:        {n}");
+            if let Some(n) = ipc_collections::format::element_count(&info.dims) {
+                let _ = writeln!(o, "elements:        {n}");
+            }
         }
     }
     o
@@ -406,9 +422,9 @@ fn schema(name: &str, as_tree: bool) -> Result<u8, Failure> {
                 format!("{name}: schema does not parse: {why}"),
             )
         })?;
-        print!("{t}");
+        emit(&t);
     } else {
-        println!("{}", info.schema);
+        emit(&format!("{}\n", info.schema));
     }
     Ok(exit::OK)
 }
@@ -453,15 +469,19 @@ fn diff(a_name: &str, b_name: &str) -> Result<u8, Failure> {
             a.fingerprint, b.fingerprint
         ));
     }
-    println!("--- {a_name} ({} {})", a.type_name, a.kind);
-    println!("+++ {b_name} ({} {})", b.type_name, b.kind);
+    let mut out = format!(
+        "--- {a_name} ({} {})\n+++ {b_name} ({} {})\n",
+        a.type_name, a.kind, b.type_name, b.kind
+    );
     if diffs.is_empty() {
-        println!("same layout: {}", a.schema);
+        let _ = writeln!(out, "same layout: {}", a.schema);
+        emit(&out);
         return Ok(exit::OK);
     }
     for d in &diffs {
-        println!("{d}");
+        let _ = writeln!(out, "{d}");
     }
+    emit(&out);
     Ok(exit::DIFFERENT)
 }
 
@@ -476,6 +496,6 @@ fn unlink(name: &str, force: bool) -> Result<u8, Failure> {
         }
     }
     ipc_collections::unlink(name).map_err(|e| Failure::new(exit::UNREADABLE, e.to_string()))?;
-    println!("unlinked {name}");
+    emit(&format!("unlinked {name}\n"));
     Ok(exit::OK)
 }

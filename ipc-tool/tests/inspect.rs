@@ -407,3 +407,31 @@ fn foreign_objects_bad_names_and_fifos() {
         _ => eprintln!("mkfifo not available: FIFO case skipped"),
     }
 }
+
+#[test]
+fn a_closed_stdout_cuts_the_output_without_a_panic() {
+    let name = unique_name("insp-pipe");
+    let _c = Cleanup::shm(&name);
+    let a = make_grid(&name);
+    for args in [vec!["show", &name], vec!["list"], vec!["schema", &name]] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ipc-inspect"))
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Close the reading end before the tool writes (like `ipc-inspect list | head -0`).
+        drop(child.stdout.take());
+        let deadline = Instant::now() + WATCHDOG;
+        while child.try_wait().unwrap().is_none() {
+            assert!(Instant::now() < deadline, "watchdog: {args:?} hangs");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let o = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+    drop(a);
+}
