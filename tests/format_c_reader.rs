@@ -397,3 +397,96 @@ fn c_reader_refuses_corrupted_truncated_and_foreign_copies() {
     assert_eq!(r.code, 1, "{r:?}");
     drop(a);
 }
+
+/// The reader built with AddressSanitizer and UBSan (`None` if the compiler cannot).
+fn sanitized_reader() -> Option<&'static Path> {
+    static BIN: OnceLock<Option<PathBuf>> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let src = concat!(env!("CARGO_MANIFEST_DIR"), "/readers/c/read_segment.c");
+        let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("read_segment_asan");
+        let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+        let ok = Command::new(&cc)
+            .args(["-std=c99", "-g", "-O1", "-fsanitize=address,undefined"])
+            .args(["-fno-sanitize-recover=all", "-o"])
+            .arg(&out)
+            .arg(src)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then_some(out)
+    })
+    .as_deref()
+}
+
+/// Random changes to the header and schema of a value segment, with the checksum fixed up
+/// (as a buggy creator of another build would write them): the reader refuses or reads, and
+/// never crashes or reads out of bounds (checked with sanitizers where available).
+#[test]
+fn c_reader_survives_random_consistent_headers() {
+    let Some(plain) = reader() else { return };
+    let bin = sanitized_reader().unwrap_or_else(|| {
+        eprintln!("note: no sanitizer build; using the plain reader");
+        plain
+    });
+    let name = unique_name("c-fz-orig");
+    let copy = unique_name("c-fz-copy");
+    let _c = [Cleanup::shm(&name), Cleanup::shm(&copy)];
+    let s = Shared::<Telemetry>::create(&name, |_| {}).unwrap();
+    let orig = std::fs::read(format!("/dev/shm{name}")).unwrap();
+    let schema_len = s.info().schema.len();
+    let mut rng = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    const ALPHABET: &[u8] = b"0123456789[];:@(){},/ opaque_xyzu";
+    let (mut read_ok, mut refused) = (0, 0);
+    for round in 0..300 {
+        let mut v = orig.clone();
+        for _ in 0..1 + next() % 3 {
+            if next() % 3 == 0 {
+                // A header field: a random byte, or a whole word set to an edge value.
+                let at = (next() % 248) as usize & !7;
+                let words = [0, 1, u64::MAX, 1 << 63, next(), next() % 4096];
+                let w = words[(next() % words.len() as u64) as usize];
+                if at != 8 {
+                    v[at..at + 8].copy_from_slice(&w.to_ne_bytes());
+                }
+            } else {
+                // A schema byte, drawn from the grammar's alphabet to get past the parser's
+                // first checks.
+                let at = 256 + (next() % schema_len as u64) as usize;
+                v[at] = ALPHABET[(next() % ALPHABET.len() as u64) as usize];
+            }
+        }
+        let claimed = usize::try_from(u64::from_ne_bytes(v[80..88].try_into().unwrap()))
+            .unwrap_or(usize::MAX);
+        if round % 4 != 0 && claimed <= v.len() - 256 {
+            fix_checksum(&mut v, claimed);
+        }
+        write_copy(&copy, &v);
+        let r = read(bin, &[&copy, "--max", "50"]);
+        assert!(
+            matches!(r.code, 0 | 2 | 3),
+            "round {round}: {r:?}\nheader+schema: {:?}",
+            &v[..256 + schema_len]
+        );
+        assert!(!r.stderr.contains("Sanitizer"), "round {round}: {r:?}");
+        assert!(!r.stderr.contains("runtime error"), "round {round}: {r:?}");
+        if r.code == 0 {
+            read_ok += 1;
+        } else {
+            refused += 1;
+        }
+    }
+    // Both outcomes occur: the mutations reach the checks behind the checksum.
+    assert!(
+        read_ok > 0 && refused > 0,
+        "{read_ok} read, {refused} refused"
+    );
+    drop(s);
+}

@@ -435,3 +435,64 @@ fn a_closed_stdout_cuts_the_output_without_a_panic() {
     }
     drop(a);
 }
+
+/// Random changes to a header and schema, with the checksum fixed up most of the time (a
+/// buggy creator of another build): `show` and `schema --tree` report or refuse, and never
+/// panic.
+#[test]
+fn random_consistent_headers_never_panic() {
+    let name = unique_name("insp-fz");
+    let copy = unique_name("insp-fz-copy");
+    let _c = [Cleanup::shm(&name), Cleanup::shm(&copy)];
+    let s = make_stats(&name);
+    let orig = std::fs::read(dev_shm(&name)).unwrap();
+    let schema_len = s.info().schema.len();
+    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    const ALPHABET: &[u8] = b"0123456789[];:@(){},/ opaque_xyz";
+    let mut seen = std::collections::BTreeSet::new();
+    for round in 0..150 {
+        let mut v = orig.clone();
+        for _ in 0..1 + next() % 3 {
+            if next() % 3 == 0 {
+                let at = (next() % 248) as usize & !7;
+                let words = [0, 1, u64::MAX, 1 << 63, next(), next() % 4096];
+                v[at..at + 8].copy_from_slice(&words[(next() % 6) as usize].to_ne_bytes());
+            } else {
+                let at = 256 + (next() % schema_len as u64) as usize;
+                v[at] = ALPHABET[(next() % ALPHABET.len() as u64) as usize];
+            }
+        }
+        let claimed = u64::from_ne_bytes(v[80..88].try_into().unwrap());
+        if round % 4 != 0 && claimed <= (v.len() - 256) as u64 {
+            let mut covered = v[..248].to_vec();
+            covered[8..12].fill(0);
+            covered.extend_from_slice(&v[256..256 + claimed as usize]);
+            let sum = covered.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+                (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+            });
+            v[248..256].copy_from_slice(&sum.to_ne_bytes());
+        }
+        std::fs::write(dev_shm(&copy), &v).unwrap();
+        for args in [["show", copy.as_str()], ["schema", "--tree"]] {
+            let mut args = args.to_vec();
+            if args[0] == "schema" {
+                args.push(&copy);
+            }
+            let r = inspect(&args);
+            assert!(
+                matches!(r.code, 0 | 4 | 5 | 6),
+                "round {round} {args:?}: {r:?}"
+            );
+            assert!(!r.stderr.contains("panicked"), "round {round}: {r:?}");
+            seen.insert(r.code);
+        }
+    }
+    assert!(seen.contains(&0) && seen.contains(&4), "{seen:?}");
+    drop(s);
+}
