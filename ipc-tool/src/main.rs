@@ -90,6 +90,17 @@ enum Command {
         /// The second segment.
         other: String,
     },
+    /// Print the values in a ready segment: an array's elements, a value's scalar fields.
+    ///
+    /// The payload is read as a snapshot, without taking an array's lock: a writer that
+    /// holds it at that moment may be caught halfway.
+    Dump {
+        /// The segment's name.
+        name: String,
+        /// Print at most this many values.
+        #[arg(long, default_value_t = 100)]
+        max: usize,
+    },
     /// Remove a segment's name (shm_unlink); existing mappings stay valid.
     Unlink {
         /// The segment's name.
@@ -128,6 +139,7 @@ fn main() -> ExitCode {
         Command::Show { name } => show(&name),
         Command::Schema { name, tree } => schema(&name, tree),
         Command::Diff { name, other } => diff(&name, &other),
+        Command::Dump { name, max } => dump(&name, max),
         Command::Unlink { name, force } => unlink(&name, force),
     };
     match result {
@@ -153,8 +165,14 @@ fn err(text: &str) {
 
 /// Opens and validates `name`.
 fn snapshot(name: &str) -> Result<Snapshot, Failure> {
+    Ok(open_snapshot(name)?.1)
+}
+
+/// Opens and validates `name`, keeping the file open for reading the payload.
+fn open_snapshot(name: &str) -> Result<(std::fs::File, Snapshot), Failure> {
     let (file, size) = snapshot::open_read_only(name)?;
-    Ok(snapshot::take(&file, name, size)?)
+    let snap = snapshot::take(&file, name, size)?;
+    Ok((file, snap))
 }
 
 /// The validated header of a ready segment, or the failure that explains why there is none.
@@ -483,6 +501,107 @@ fn diff(a_name: &str, b_name: &str) -> Result<u8, Failure> {
     }
     emit(&out);
     Ok(exit::DIFFERENT)
+}
+
+fn dump(name: &str, max: usize) -> Result<u8, Failure> {
+    let (file, snap) = open_snapshot(name)?;
+    let info = valid(&snap)?;
+    let corrupted = |why: String| Failure::new(exit::CORRUPTED, format!("{name}: {why}"));
+    if snap.state != Some(2) {
+        return Err(Failure::new(
+            exit::NOT_READY,
+            format!(
+                "{name}: not ready (state {}): its payload is not initialised",
+                snapshot::state_name(snap.state.unwrap_or(0))
+            ),
+        ));
+    }
+    let count = match info.kind {
+        ipc_collections::Kind::Value => 1,
+        ipc_collections::Kind::Array => {
+            ipc_collections::format::element_count(&info.dims).unwrap_or(usize::MAX)
+        }
+        _ => {
+            return Err(Failure::new(
+                exit::UNREADABLE,
+                format!("{name}: dump reads values and arrays, not a {}", info.kind),
+            ))
+        }
+    };
+    let (leaves, size) = tree::leaves(&info.schema, max.max(1))
+        .map_err(|why| corrupted(format!("schema does not parse: {why}")))?;
+    if size != info.elem_size as u64 {
+        return Err(corrupted(format!(
+            "the schema's size {size} differs from elem_size {}",
+            info.elem_size
+        )));
+    }
+    let mut out = String::new();
+    let mut shown = 0usize;
+    // Every element has at least one leaf to print, so this loop ends after `max` elements
+    // at most (an element type without scalars, e.g. only locks, prints nothing).
+    let elements = if leaves.is_empty() { 0 } else { count };
+    'elements: for k in 0..elements {
+        let at = (k as u64)
+            .checked_mul(size)
+            .and_then(|o| o.checked_add(info.payload.start as u64))
+            .ok_or_else(|| corrupted("payload offset overflows".into()))?;
+        let index = if info.kind == ipc_collections::Kind::Array {
+            let mut rest = k;
+            let mut idx = vec![0; info.dims.len()];
+            for (i, &d) in info.dims.iter().enumerate().rev() {
+                idx[i] = rest % d.max(1);
+                rest /= d.max(1);
+            }
+            let parts: Vec<String> = idx.iter().map(usize::to_string).collect();
+            format!("[{}]", parts.join(","))
+        } else {
+            String::new()
+        };
+        for leaf in &leaves {
+            if shown == max {
+                break 'elements;
+            }
+            let path = match (index.is_empty(), leaf.path.is_empty()) {
+                (true, true) => "value".to_owned(),
+                (true, false) => leaf.path.clone(),
+                (false, true) => index.clone(),
+                (false, false) => format!("{index}.{}", leaf.path),
+            };
+            let inside = leaf
+                .offset
+                .checked_add(leaf.size)
+                .is_some_and(|end| end <= size);
+            if !inside {
+                return Err(corrupted(format!("field {path} lies outside its element")));
+            }
+            // Scalars are at most 16 bytes; a bigger one is named, not read.
+            let text = match usize::try_from(leaf.size).ok().filter(|&n| n <= 16) {
+                Some(n) => {
+                    let bytes = snapshot::read_exact_at(&file, name, at + leaf.offset, n)?;
+                    tree::scalar(&leaf.ty, &bytes)
+                }
+                None => None,
+            };
+            let text = text.unwrap_or_else(|| format!("({}, {} bytes)", leaf.ty, leaf.size));
+            let _ = writeln!(out, "{path} = {text}");
+            shown += 1;
+        }
+    }
+    // With fewer leaves than the budget, the list of leaves is complete and the rest can
+    // be counted; otherwise it was cut at `max`.
+    let total = (leaves.len() < max).then(|| elements.saturating_mul(leaves.len()));
+    match total {
+        Some(t) if t > shown => {
+            let _ = writeln!(out, "... {} more (--max {max})", t - shown);
+        }
+        None if shown == max => {
+            let _ = writeln!(out, "... stopped at --max {max}");
+        }
+        _ => {}
+    }
+    emit(&out);
+    Ok(exit::OK)
 }
 
 fn unlink(name: &str, force: bool) -> Result<u8, Failure> {

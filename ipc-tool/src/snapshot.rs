@@ -96,6 +96,23 @@ fn read_at(file: &File, name: &str, offset: u64, len: usize) -> Result<Vec<u8>, 
     Ok(buf)
 }
 
+/// `pread` of exactly `len` bytes at `offset`; an object that ends earlier (truncated since
+/// it was validated) is an error, not a short read.
+pub fn read_exact_at(file: &File, name: &str, offset: u64, len: usize) -> Result<Vec<u8>, Error> {
+    let buf = read_at(file, name, offset, len)?;
+    if buf.len() != len {
+        return Err(Error::new(
+            "pread",
+            ErrorKind::InvalidSize(format!(
+                "the object ends before byte {}: truncated after it was validated",
+                offset.saturating_add(len as u64)
+            )),
+        )
+        .with_name(name));
+    }
+    Ok(buf)
+}
+
 fn state_of(header: &[u8]) -> u32 {
     let mut w = [0u8; 4];
     w.copy_from_slice(&header[8..12]);

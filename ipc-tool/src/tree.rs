@@ -194,6 +194,109 @@ pub fn render(schema: &str) -> Result<String, String> {
     Ok(out)
 }
 
+/// A scalar leaf of a layout: where it is and what it holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Leaf {
+    /// `field.sub[2].x`, or empty for a top-level scalar.
+    pub path: String,
+    /// Its byte offset from the start of the top-level type.
+    pub offset: u64,
+    /// The scalar's type name (`u64`, `AtomicI32`, `f32`, ...).
+    pub ty: String,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
+fn collect(n: &Node, path: &str, at: u64, max: usize, out: &mut Vec<Leaf>) -> Result<(), String> {
+    if out.len() >= max {
+        return Ok(());
+    }
+    match n {
+        Node::Scalar { name, size, .. } => out.push(Leaf {
+            path: path.to_owned(),
+            offset: at,
+            ty: name.clone(),
+            size: *size,
+        }),
+        Node::Opaque { .. } => {}
+        Node::Array { elem, len } => {
+            let esize = size_of_node(elem).ok_or("array size overflows")?;
+            for i in 0..*len {
+                if out.len() >= max {
+                    break;
+                }
+                let off = i
+                    .checked_mul(esize)
+                    .and_then(|o| o.checked_add(at))
+                    .ok_or("offset overflows")?;
+                collect(elem, &format!("{path}[{i}]"), off, max, out)?;
+            }
+        }
+        Node::Struct { fields, .. } => {
+            for (name, off, ty) in fields {
+                let off = at.checked_add(*off).ok_or("offset overflows")?;
+                let p = if path.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{path}.{name}")
+                };
+                collect(ty, &p, off, max, out)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn size_of_node(n: &Node) -> Option<u64> {
+    match n {
+        Node::Scalar { size, .. } | Node::Opaque { size, .. } | Node::Struct { size, .. } => {
+            Some(*size)
+        }
+        Node::Array { elem, len } => size_of_node(elem)?.checked_mul(*len),
+    }
+}
+
+/// The scalar leaves of `schema` in layout order (opaque types such as locks are skipped),
+/// at most `max` of them, and the size of the top-level type.
+pub fn leaves(schema: &str, max: usize) -> Result<(Vec<Leaf>, u64), String> {
+    Schema::parse(schema).map_err(|e| e.to_string())?;
+    let mut p = Parser {
+        s: schema.as_bytes(),
+        pos: 0,
+    };
+    let root = p.ty(0)?;
+    let mut out = Vec::new();
+    collect(&root, "", 0, max, &mut out)?;
+    let size = size_of_node(&root).ok_or("size overflows")?;
+    Ok((out, size))
+}
+
+/// Formats the scalar `ty` of `bytes.len()` bytes (native byte order). Atomics are shown as
+/// the integers they wrap. `None` for a type this does not know.
+pub fn scalar(ty: &str, bytes: &[u8]) -> Option<String> {
+    let lower;
+    let t = match ty.strip_prefix("Atomic") {
+        Some(rest) => {
+            lower = rest.to_ascii_lowercase();
+            lower.as_str()
+        }
+        None => ty,
+    };
+    macro_rules! num {
+        ($($name:literal => $t:ty),*) => {
+            match t {
+                $($name => Some(<$t>::from_ne_bytes(bytes.try_into().ok()?).to_string()),)*
+                _ => None,
+            }
+        };
+    }
+    num!(
+        "u8" => u8, "u16" => u16, "u32" => u32, "u64" => u64, "u128" => u128,
+        "i8" => i8, "i16" => i16, "i32" => i32, "i64" => i64, "i128" => i128,
+        "usize" => usize, "isize" => isize, "f32" => f32, "f64" => f64
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,6 +319,44 @@ mod tests {
         assert_eq!(t, want, "\n{t}");
         assert_eq!(render("f64(8/8)").unwrap(), "f64 (8/8)\n");
         assert_eq!(render("Unit(0/1){}").unwrap(), "Unit (0/1)\n");
+    }
+
+    #[test]
+    fn leaves_walk_structs_and_arrays_in_order() {
+        let s = "T(40/8){a:AtomicU64(8/8)@0,l:RawMutex(opaque 8/8)@8,\
+                 p:[P(8/4){x:f32(4/4)@0,y:i32(4/4)@4};2]@16,z:u8(1/1)@32}";
+        let (ls, size) = leaves(s, 100).unwrap();
+        assert_eq!(size, 40);
+        let got: Vec<(&str, u64, &str)> = ls
+            .iter()
+            .map(|l| (l.path.as_str(), l.offset, l.ty.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("a", 0, "AtomicU64"),
+                ("p[0].x", 16, "f32"),
+                ("p[0].y", 20, "i32"),
+                ("p[1].x", 24, "f32"),
+                ("p[1].y", 28, "i32"),
+                ("z", 32, "u8"),
+            ]
+        );
+        assert_eq!(leaves(s, 2).unwrap().0.len(), 2);
+        assert_eq!(leaves("f64(8/8)", 9).unwrap().0[0].path, "");
+        // A huge array is not walked past the budget.
+        let (ls, size) = leaves("[u8(1/1);18446744073709551615]", 3).unwrap();
+        assert_eq!((ls.len(), size), (3, u64::MAX));
+    }
+
+    #[test]
+    fn scalars_format_by_type() {
+        assert_eq!(scalar("f64", &1.5f64.to_ne_bytes()).unwrap(), "1.5");
+        assert_eq!(scalar("AtomicI32", &(-7i32).to_ne_bytes()).unwrap(), "-7");
+        assert_eq!(scalar("u8", &[200]).unwrap(), "200");
+        assert_eq!(scalar("usize", &7usize.to_ne_bytes()).unwrap(), "7");
+        assert_eq!(scalar("u64", &[1, 2, 3]), None);
+        assert_eq!(scalar("Foo", &[0; 8]), None);
     }
 
     #[test]
