@@ -1,5 +1,5 @@
 //! `ipc-inspect`: looks at the typed shared-memory segments of `ipc-collections` from the
-//! command line (`list`, `show`, `schema`, `diff`, `unlink`).
+//! command line (`list`, `show`, `schema`, `diff`, `dump`, `unlink`).
 //!
 //! Segments are read with `shm_open(O_RDONLY)` and `pread`, never mapped and never written
 //! (only `unlink` changes anything: it removes a name). Every header is validated with the
@@ -36,7 +36,8 @@ mod exit {
     /// `diff` only: the two segments differ.
     pub const DIFFERENT: u8 = 1;
     /// The object could not be read: no such name, permission denied, an invalid name, not
-    /// a regular file, an I/O error. (2 is clap's usage error.)
+    /// a regular file, an I/O error; or `dump` of a kind it does not read (a ring). (2 is
+    /// clap's usage error.)
     pub const UNREADABLE: u8 = 3;
     /// The object carries the segment magic but a check of FORMAT.md fails.
     pub const CORRUPTED: u8 = 4;
@@ -51,7 +52,8 @@ Exit status:
   0  success (diff: same layout)
   1  diff: the segments differ
   2  usage error
-  3  the object cannot be read (not found, permission denied, invalid name, not a file)
+  3  the object cannot be read (not found, permission denied, invalid name, not a file;
+     dump: a ring segment)
   4  corrupted segment (the header fails a check of FORMAT.md; the reason is printed)
   5  not a segment (no \"ipc-seg\" magic)
   6  valid header, but the segment is not ready (unset, initialising or failed)
