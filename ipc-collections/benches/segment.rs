@@ -4,6 +4,8 @@
 //!   which unmaps and unlinks), beside raw `shm_open(O_CREAT|O_EXCL)` + `ftruncate` + `mmap`
 //!   and `shm_open` + `fstat` + `mmap` (then `munmap`, `close`, `shm_unlink`). Goal: within
 //!   1.3x.
+//! - `open`: the typed open of an existing small segment beside `Shm::open` alone (the
+//!   cost of header validation and the layout check).
 //! - `array_fill` / `array_copy_in` / `array_copy_out`: 8 MiB of `f64` filled or copied
 //!   through the guard of a locked `SharedArray`, beside `memset`/`memcpy` on ordinary
 //!   heap memory of the same size. Goal: at least 0.9x the throughput.
@@ -115,6 +117,25 @@ fn create_open(c: &mut Criterion) {
     g.finish();
 }
 
+/// Opening an existing small segment: the typed open (validate header, check layout)
+/// beside ipc-core's `Shm::open` reading one word of it.
+fn open(c: &mut Criterion) {
+    let mut g = c.benchmark_group("open");
+    let n = name("open");
+    let _keep = Shared::<Small>::create(&n, |s| s.data[0] = 1).unwrap();
+    g.bench_function("shared", |b| {
+        b.iter(|| black_box(Shared::<Small>::open(&n).unwrap().data[0]))
+    });
+    g.bench_function("core_shm", |b| {
+        b.iter(|| {
+            let o = Shm::open(&n).unwrap();
+            // SAFETY: offset 8 is inside the mapping (a whole segment) and aligned.
+            black_box(unsafe { *o.as_ptr().add(8).cast::<u32>() })
+        })
+    });
+    g.finish();
+}
+
 const ELEMS: usize = 1 << 20; // 8 MiB of f64
 
 fn array(c: &mut Criterion) {
@@ -145,5 +166,5 @@ fn array(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, create_open, array);
+criterion_group!(benches, create_open, open, array);
 criterion_main!(benches);

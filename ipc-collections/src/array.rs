@@ -73,7 +73,8 @@ fn array_spec<'a, T: SharedLayout>(schema: &'a str, dims: &'a [usize]) -> Spec<'
         kind: Kind::Array,
         elem_size: size_of::<T>(),
         elem_align: align_of::<T>(),
-        fingerprint: ident::fingerprint(&T::LAYOUT),
+        // Computed at compile time (byte order and pointer width mixed in).
+        fingerprint: const { T::LAYOUT.fingerprint() },
         type_name: T::LAYOUT.name,
         schema,
         dims,
@@ -158,7 +159,8 @@ impl<T: SharedLayout, M: Memory> SharedArray<T, M> {
             kind: Kind::Array,
             elem_size: size_of::<T>(),
             elem_align: align_of::<T>(),
-            fingerprint: ident::fingerprint(&T::LAYOUT),
+            // Computed at compile time (byte order and pointer width mixed in).
+            fingerprint: const { T::LAYOUT.fingerprint() },
             layout: &T::LAYOUT,
             control_len: size_of::<RawMutex>(),
         };

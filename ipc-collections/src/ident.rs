@@ -3,11 +3,6 @@
 
 use ipc_core::layout::{Shape, TypeLayout};
 
-/// The layout fingerprint of `layout` (byte order and pointer width mixed in).
-pub(crate) fn fingerprint(layout: &TypeLayout) -> u64 {
-    layout.fingerprint()
-}
-
 /// The schema string of `layout` (grammar in `ipc_core::layout`).
 pub(crate) fn schema(layout: &TypeLayout) -> String {
     layout.schema()

@@ -94,7 +94,7 @@ fn retry_unsized(
     timeout: Duration,
     mut attempt: impl FnMut() -> ipc_core::Result<Shm>,
 ) -> Result<Shm> {
-    let deadline = Instant::now() + timeout;
+    let deadline = crate::segment::deadline_after(timeout);
     let mut pause = Duration::from_micros(50);
     loop {
         match attempt() {

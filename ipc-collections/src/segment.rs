@@ -76,6 +76,15 @@ fn magic_word<M: Memory>(mem: &M) -> &AtomicU64 {
     unsafe { &*mem.as_ptr().add(off::MAGIC).cast::<AtomicU64>() }
 }
 
+/// `now + timeout`, or about a century from now if that overflows (an effectively unbounded
+/// wait, never a panic).
+pub(crate) fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 24 * 3600)))
+        .unwrap_or(now)
+}
+
 fn now_ns() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -199,7 +208,7 @@ impl<M: Memory> Segment<M> {
         expect: &Expect<'_>,
         timeout: Duration,
     ) -> Result<Self> {
-        let deadline = Instant::now() + timeout;
+        let deadline = deadline_after(timeout);
         if mem.len() < HEADER_LEN {
             return Err(Error::corrupted(
                 name,

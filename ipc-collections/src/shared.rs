@@ -47,7 +47,8 @@ pub(crate) fn value_spec<T: SharedLayout>(schema: &str) -> Spec<'_> {
         kind: Kind::Value,
         elem_size: size_of::<T>(),
         elem_align: align_of::<T>(),
-        fingerprint: ident::fingerprint(&T::LAYOUT),
+        // Computed at compile time (byte order and pointer width mixed in).
+        fingerprint: const { T::LAYOUT.fingerprint() },
         type_name: T::LAYOUT.name,
         schema,
         dims: &[],
@@ -132,7 +133,8 @@ impl<T: SharedLayout, M: Memory> Shared<T, M> {
             kind: Kind::Value,
             elem_size: size_of::<T>(),
             elem_align: align_of::<T>(),
-            fingerprint: ident::fingerprint(&T::LAYOUT),
+            // Computed at compile time (byte order and pointer width mixed in).
+            fingerprint: const { T::LAYOUT.fingerprint() },
             layout: &T::LAYOUT,
             control_len: 0,
         };
@@ -398,6 +400,14 @@ mod tests {
         let e = Shared::<Pair, _>::open_in(alias).unwrap_err();
         assert!(matches!(e, Error::InitFailed { .. }), "{e}");
         drop(mem);
+    }
+
+    #[test]
+    fn a_huge_timeout_does_not_overflow() {
+        let mem = HeapMem::new(Shared::<Pair, HeapMem>::segment_len().unwrap());
+        let alias = mem.alias();
+        let _a = Shared::<Pair, _>::create_in(mem, |_| {}).unwrap();
+        assert!(Shared::<Pair, _>::attach_impl(alias, "/t", Duration::MAX).is_ok());
     }
 
     #[test]
