@@ -135,28 +135,24 @@ pub fn has_magic(file: &File, name: &str) -> Result<bool, Error> {
 
 /// Reads and validates the header of the object open as `file` (of `size` bytes).
 pub fn take(file: &File, name: &str, size: u64) -> Result<Snapshot, Error> {
-    let mut last = None;
-    for _ in 0..READ_ROUNDS {
-        let snap = take_once(file, name, size)?;
-        // The header is immutable once the state word leaves 0 (FORMAT.md, init protocol):
-        // a read that saw a non-zero state before and after is of the final header. A read
-        // that began at state 0 may have raced the creator's writes: read again.
+    let mut snap = take_once(file, name, size)?;
+    for _ in 1..READ_ROUNDS {
+        // The state word (bytes 8..12) is copied before the rest of the header, and the
+        // creator stores a non-zero state only after the whole header (with Release): a
+        // copy that shows a non-zero state holds the final header. A copy at state 0 may
+        // have raced the creator's writes, so a corrupted-looking one is read again.
         let settled = match snap.state {
-            None => true,
             Some(0) => !matches!(snap.verdict, Verdict::Corrupted(_)),
-            Some(_) => {
-                let again = read_at(file, name, 8, 4)?;
-                <[u8; 4]>::try_from(again.as_slice()).is_ok_and(|w| u32::from_ne_bytes(w) != 0)
-            }
+            _ => true,
         };
         if settled {
-            return Ok(snap);
+            break;
         }
-        last = Some(snap);
         std::thread::sleep(std::time::Duration::from_millis(5));
+        snap = take_once(file, name, size)?;
     }
     // A header that stays inconsistent is reported as it is.
-    Ok(last.expect("READ_ROUNDS > 0"))
+    Ok(snap)
 }
 
 fn take_once(file: &File, name: &str, size: u64) -> Result<Snapshot, Error> {
