@@ -1,8 +1,10 @@
 //! Half of the "two builds disagree" demonstration (see `stats_v2`): this build's `Stats`.
 //!
 //! ```text
-//! cargo run --example stats_v1 -- NAME     # create NAME holding a Stats and leave it
-//! cargo run --example stats_v2 -- NAME     # open it with another layout: LayoutMismatch
+//! cargo run --example stats_v1 -- NAME          # create NAME holding a Stats and leave it
+//! cargo run --example stats_v1_reader -- NAME   # the same layout, built separately: opens it
+//! cargo run --example stats_v2 -- NAME          # open it with another layout: LayoutMismatch
+//! cargo run --example stats_v1_reader -- --unlink NAME   # remove it
 //! ```
 
 use std::process::ExitCode;
@@ -25,7 +27,11 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     };
     let opts = Options::new().persist(true);
-    match Shared::<Stats>::create_with(&name, &opts, |_| {}) {
+    let made = Shared::<Stats>::create_with(&name, &opts, |s| {
+        *s.requests.get_mut() = 41;
+        s.hist.get_mut()[5] = 7;
+    });
+    match made {
         Ok(s) => {
             println!("created {name}: {}", s.info().schema);
             ExitCode::SUCCESS

@@ -101,6 +101,34 @@ fn shared_array_workers_fill_their_rows() {
 }
 
 #[test]
+fn separately_built_binaries_with_the_same_layout_share_a_derived_struct() {
+    let name = unique_name("stats-v1v1");
+    let _c = Cleanup::shm(&name);
+    let out = run("stats_v1", &[&name]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for expected in ["requests=42 hist[5]=7\n", "requests=43 hist[5]=7\n"] {
+        let out = run("stats_v1_reader", &[&name]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            expected,
+            "each reader sees the creator's values and the previous reader's increment"
+        );
+    }
+    let out = run("stats_v1_reader", &["--unlink", &name]);
+    assert!(out.status.success());
+    assert!(!std::path::Path::new(&format!("/dev/shm{name}")).exists());
+}
+
+#[test]
 fn separately_built_binaries_with_different_layouts_get_layout_mismatch() {
     let name = unique_name("stats-v1v2");
     let _c = Cleanup::shm(&name);
