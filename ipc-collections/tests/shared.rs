@@ -517,6 +517,28 @@ fn objects_of_another_kind_are_wrong_kind() {
     assert!(matches!(e, Error::InitTimeout { .. }), "{e}");
 }
 
+#[test]
+fn inspect_reads_any_segment_without_its_type() {
+    let name = unique_name("inspect");
+    let _c = Cleanup::shm(&name);
+    let _a = SharedArray::<f32>::create(&name, &[2, 7]).unwrap();
+    let info = ipc_collections::inspect(&name).unwrap();
+    assert_eq!(info.kind, Kind::Array);
+    assert_eq!(info.type_name, "f32");
+    assert_eq!(info.schema, "f32(4/4)");
+    assert_eq!(info.dims, vec![2, 7]);
+    assert_eq!(info.payload.len(), 2 * 7 * 4);
+    assert_eq!(info.creator_pid, std::process::id() as i32);
+
+    let name = unique_name("inspect");
+    let _c = Cleanup::shm(&name);
+    let _s = Shared::<Stats>::create(&name, |_| {}).unwrap();
+    let info = ipc_collections::inspect(&name).unwrap();
+    assert_eq!(info.kind, Kind::Value);
+    assert_eq!(info.schema, Stats::LAYOUT.schema());
+    assert_eq!(info.fingerprint, Stats::LAYOUT.fingerprint());
+}
+
 // ---------------------------------------------------------------------------------------
 // Lifetime
 
