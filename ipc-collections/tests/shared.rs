@@ -301,6 +301,51 @@ fn creator_killed_mid_init_is_creator_died() {
 }
 
 #[test]
+fn creator_whose_init_panics_fails_a_waiting_opener_at_once() {
+    if role().as_deref() == Some("panicking-creator") {
+        let go = Shared::<AtomicU32>::open(&env("GO")).unwrap();
+        let _s = Shared::<Stats>::create(&env("NAME"), |_| {
+            // Fail only once the parent is waiting on the segment.
+            while go.load(Ordering::SeqCst) == 0 {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            panic!("init fails on purpose");
+        });
+        unreachable!("init panics");
+    }
+    let name = unique_name("initfail");
+    let _c = Cleanup::shm(&name);
+    let go_name = unique_name("go");
+    let _c2 = Cleanup::shm(&go_name);
+    let go = Shared::<AtomicU32>::create(&go_name, |_| {}).unwrap();
+    let mut child = spawn_role(
+        "creator_whose_init_panics_fails_a_waiting_opener_at_once",
+        "panicking-creator",
+        &[("NAME", &name), ("GO", &go_name)],
+    );
+    // Map the segment while the creator is in its init (state 1), then wait on it.
+    let mut raw = None;
+    wait_for("the creator to start its init", || {
+        raw = Shm::open(&name).ok().filter(|shm| state_of(shm) == 1);
+        raw.is_some()
+    });
+    let raw = raw.unwrap();
+    let t = Instant::now();
+    let opener = std::thread::spawn(move || Shared::<Stats, Shm>::open_in(raw));
+    std::thread::sleep(Duration::from_millis(20));
+    go.store(1, Ordering::SeqCst);
+    let e = opener.join().unwrap().unwrap_err();
+    assert!(matches!(e, Error::InitFailed { .. }), "{e}");
+    assert!(t.elapsed() < Duration::from_secs(4), "not a timeout");
+    let status = child.wait_timeout(Duration::from_secs(30));
+    assert!(!status.success(), "the creator's test panicked");
+    assert!(
+        !std::path::Path::new(&format!("/dev/shm{name}")).exists(),
+        "the failed creator unlinked its name"
+    );
+}
+
+#[test]
 fn holder_of_a_shared_mutex_killed_gives_owner_died_and_repair_works() {
     if role().as_deref() == Some("holder") {
         let stats = Shared::<Stats>::open(&env("NAME")).unwrap();
