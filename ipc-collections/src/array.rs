@@ -164,7 +164,7 @@ impl<T: SharedLayout, M: Memory> SharedArray<T, M> {
             layout: &T::LAYOUT,
             control_len: size_of::<RawMutex>(),
         };
-        let seg = Segment::attach(mem, name, &expect, timeout)?;
+        let seg = Segment::attach(mem, name, Some(&expect), timeout)?;
         // The validator checked payload_len == product(dims) * elem_size without overflow,
         // and elem_size == size_of::<T>() was checked against T.
         let len = format::element_count(&seg.info().dims)

@@ -51,7 +51,7 @@ pub use ipc_core;
 pub use ipc_core::SharedLayout;
 pub use ipc_derive::SharedLayout;
 pub use mutex::{LockError, LockResult, SharedMutex, SharedMutexGuard};
-pub use named::{unlink, Options};
+pub use named::{inspect, inspect_with, unlink, Options};
 pub use rwlock::{SharedReadGuard, SharedRwLock, SharedWriteGuard};
 pub use segment::DEFAULT_OPEN_TIMEOUT;
 pub use shared::Shared;

@@ -78,6 +78,27 @@ pub fn unlink(name: &str) -> Result<()> {
     Ok(ipc_core::shm::unlink(name)?)
 }
 
+/// Reads what the named segment `name` holds without knowing its type: opens it
+/// read-only, waits (up to the default 5 s) for it to be ready, validates the header, and
+/// returns it (kind, type name, schema, dims, creator, offsets). For tools that list or
+/// print segments.
+///
+/// ```no_run
+/// let info = ipc_collections::inspect("/grid")?;
+/// println!("{:?} of {} {:?}: {}", info.kind, info.type_name, info.dims, info.schema);
+/// # Ok::<(), ipc_collections::Error>(())
+/// ```
+pub fn inspect(name: &str) -> Result<crate::SegmentInfo> {
+    inspect_with(name, &Options::new())
+}
+
+/// [`inspect`] with [`Options`] (the timeout).
+pub fn inspect_with(name: &str, opts: &Options) -> Result<crate::SegmentInfo> {
+    let shm = open_shm(name, true, opts)?;
+    let seg = crate::segment::Segment::attach(shm, name, None, opts.timeout)?;
+    Ok(seg.info().clone())
+}
+
 /// Creates a new object of `size` bytes exclusively.
 pub(crate) fn create_shm(name: &str, size: usize, opts: &Options) -> Result<Shm> {
     Ok(ShmOptions::new()

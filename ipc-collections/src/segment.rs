@@ -200,12 +200,12 @@ impl<M: Memory> Segment<M> {
         Ok(seg)
     }
 
-    /// Validates an existing segment in `mem` against `expect`, waiting up to `timeout`
-    /// for its creator to publish it.
+    /// Validates an existing segment in `mem` against `expect` (any kind and type if
+    /// `None`), waiting up to `timeout` for its creator to publish it.
     pub(crate) fn attach(
         mem: M,
         name: &str,
-        expect: &Expect<'_>,
+        expect: Option<&Expect<'_>>,
         timeout: Duration,
     ) -> Result<Self> {
         let deadline = deadline_after(timeout);
@@ -234,7 +234,7 @@ impl<M: Memory> Segment<M> {
             if magic != 0 && magic != u64::from_ne_bytes(MAGIC) {
                 return Err(Error::WrongKind {
                     name: name.to_owned(),
-                    expected: expect.kind,
+                    expected: expect.map_or(Kind::Value, |e| e.kind),
                     found: "no segment header (bad magic)".into(),
                 });
             }
@@ -243,7 +243,9 @@ impl<M: Memory> Segment<M> {
                 state::INITIALIZING | state::READY => {
                     if !checked {
                         seg.info = seg.read_and_validate()?;
-                        seg.check(expect)?;
+                        if let Some(expect) = expect {
+                            seg.check(expect)?;
+                        }
                         checked = true;
                     }
                     if st == state::READY {

@@ -138,7 +138,7 @@ impl<T: SharedLayout, M: Memory> Shared<T, M> {
             layout: &T::LAYOUT,
             control_len: 0,
         };
-        let seg = Segment::attach(mem, name, &expect, timeout)?;
+        let seg = Segment::attach(mem, name, Some(&expect), timeout)?;
         Ok(Shared {
             seg,
             _t: PhantomData,

@@ -73,6 +73,49 @@ fn rwlock_writers_in_separate_processes_never_tear_a_row_set() {
     assert_eq!(e.kind(), &ErrorKind::Timeout);
 }
 
+#[test]
+fn rwlock_writer_killed_holding_it_makes_timed_forms_time_out_not_hang() {
+    if role().as_deref() == Some("dying-writer") {
+        let t = Shared::<Table>::open(&env("NAME")).unwrap();
+        let _w = t.rows.write().unwrap();
+        t.ready.store(1, std::sync::atomic::Ordering::SeqCst);
+        loop {
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    }
+    let name = unique_name("rwdead");
+    let _c = Cleanup::shm(&name);
+    let t = Shared::<Table>::create(&name, |_| {}).unwrap();
+    let mut child = spawn_role(
+        "rwlock_writer_killed_holding_it_makes_timed_forms_time_out_not_hang",
+        "dying-writer",
+        &[("NAME", &name)],
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while t.ready.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+        assert!(Instant::now() < deadline, "child never took the lock");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    ipc_testutil::sigkill(child.pid());
+    child.kill();
+    // pthread rwlocks are not robust (documented): the dead writer's lock is never
+    // released, and the bounded forms say so instead of hanging.
+    let e = t
+        .rows
+        .read_timeout(Duration::from_millis(30))
+        .map(|_| ())
+        .unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::Timeout);
+    let e = t
+        .rows
+        .write_timeout(Duration::from_millis(30))
+        .map(|_| ())
+        .unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::Timeout);
+    let e = t.rows.try_read().map(|_| ()).unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::WouldBlock);
+}
+
 #[derive(SharedLayout)]
 #[repr(C)]
 struct Channel {

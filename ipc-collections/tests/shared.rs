@@ -301,6 +301,51 @@ fn creator_killed_mid_init_is_creator_died() {
 }
 
 #[test]
+fn creator_whose_init_panics_fails_a_waiting_opener_at_once() {
+    if role().as_deref() == Some("panicking-creator") {
+        let go = Shared::<AtomicU32>::open(&env("GO")).unwrap();
+        let _s = Shared::<Stats>::create(&env("NAME"), |_| {
+            // Fail only once the parent is waiting on the segment.
+            while go.load(Ordering::SeqCst) == 0 {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            panic!("init fails on purpose");
+        });
+        unreachable!("init panics");
+    }
+    let name = unique_name("initfail");
+    let _c = Cleanup::shm(&name);
+    let go_name = unique_name("go");
+    let _c2 = Cleanup::shm(&go_name);
+    let go = Shared::<AtomicU32>::create(&go_name, |_| {}).unwrap();
+    let mut child = spawn_role(
+        "creator_whose_init_panics_fails_a_waiting_opener_at_once",
+        "panicking-creator",
+        &[("NAME", &name), ("GO", &go_name)],
+    );
+    // Map the segment while the creator is in its init (state 1), then wait on it.
+    let mut raw = None;
+    wait_for("the creator to start its init", || {
+        raw = Shm::open(&name).ok().filter(|shm| state_of(shm) == 1);
+        raw.is_some()
+    });
+    let raw = raw.unwrap();
+    let t = Instant::now();
+    let opener = std::thread::spawn(move || Shared::<Stats, Shm>::open_in(raw));
+    std::thread::sleep(Duration::from_millis(20));
+    go.store(1, Ordering::SeqCst);
+    let e = opener.join().unwrap().unwrap_err();
+    assert!(matches!(e, Error::InitFailed { .. }), "{e}");
+    assert!(t.elapsed() < Duration::from_secs(4), "not a timeout");
+    let status = child.wait_timeout(Duration::from_secs(30));
+    assert!(!status.success(), "the creator's test panicked");
+    assert!(
+        !std::path::Path::new(&format!("/dev/shm{name}")).exists(),
+        "the failed creator unlinked its name"
+    );
+}
+
+#[test]
 fn holder_of_a_shared_mutex_killed_gives_owner_died_and_repair_works() {
     if role().as_deref() == Some("holder") {
         let stats = Shared::<Stats>::open(&env("NAME")).unwrap();
@@ -515,6 +560,28 @@ fn objects_of_another_kind_are_wrong_kind() {
     let opts = Options::new().timeout(Duration::from_millis(30));
     let e = Shared::<u64>::open_with(&name, &opts).unwrap_err();
     assert!(matches!(e, Error::InitTimeout { .. }), "{e}");
+}
+
+#[test]
+fn inspect_reads_any_segment_without_its_type() {
+    let name = unique_name("inspect");
+    let _c = Cleanup::shm(&name);
+    let _a = SharedArray::<f32>::create(&name, &[2, 7]).unwrap();
+    let info = ipc_collections::inspect(&name).unwrap();
+    assert_eq!(info.kind, Kind::Array);
+    assert_eq!(info.type_name, "f32");
+    assert_eq!(info.schema, "f32(4/4)");
+    assert_eq!(info.dims, vec![2, 7]);
+    assert_eq!(info.payload.len(), 2 * 7 * 4);
+    assert_eq!(info.creator_pid, std::process::id() as i32);
+
+    let name = unique_name("inspect");
+    let _c = Cleanup::shm(&name);
+    let _s = Shared::<Stats>::create(&name, |_| {}).unwrap();
+    let info = ipc_collections::inspect(&name).unwrap();
+    assert_eq!(info.kind, Kind::Value);
+    assert_eq!(info.schema, Stats::LAYOUT.schema());
+    assert_eq!(info.fingerprint, Stats::LAYOUT.fingerprint());
 }
 
 // ---------------------------------------------------------------------------------------
