@@ -95,7 +95,10 @@ impl<T: SharedLayout, M: Memory> SharedArray<T, M> {
 
     /// Creates the array in `mem` (for example an [`AnonShm`](ipc_core::shm::AnonShm) that
     /// forked children inherit), zeroed, and publishes it. `mem` must be at least
-    /// [`segment_len`](Self::segment_len) bytes and not in use by anybody else yet.
+    /// [`segment_len`](Self::segment_len) bytes and free, as for
+    /// [`Shared::create_in`](crate::Shared::create_in): memory that already holds a segment
+    /// is [`ipc_core::ErrorKind::AlreadyExists`], other non-zero memory
+    /// [`ipc_core::ErrorKind::InvalidInput`].
     pub fn create_in(mem: M, dims: &[usize]) -> Result<Self> {
         Self::create_impl("SharedArray::create_in", mem, "", dims, false, |_| {})
     }

@@ -83,11 +83,15 @@ impl<T: SharedLayout, M: Memory> Shared<T, M> {
     }
 
     /// Creates the segment in `mem` (for example anonymous shared memory that forked
-    /// children inherit): zeroes it, writes the header, runs `T::init_in_place` and then
-    /// `init` with exclusive access, and publishes the value.
+    /// children inherit): claims it, zeroes it, writes the header, runs `T::init_in_place`
+    /// and then `init` with exclusive access, and publishes the value.
     ///
-    /// `mem` must be at least [`segment_len`](Self::segment_len) bytes and must not be in
-    /// use by anybody else yet.
+    /// `mem` must be at least [`segment_len`](Self::segment_len) bytes
+    /// ([`ipc_core::ErrorKind::InvalidSize`] otherwise) and free: memory that already holds
+    /// a segment is refused with [`ipc_core::ErrorKind::AlreadyExists`], memory whose first
+    /// 12 bytes are not zero with [`ipc_core::ErrorKind::InvalidInput`] (so `init` never
+    /// gets `&mut` to a value that another handle can see). Of several handles racing to
+    /// create in the same memory, exactly one succeeds.
     pub fn create_in(mem: M, init: impl FnOnce(&mut T)) -> Result<Self> {
         Self::create_impl("Shared::create_in", mem, "", false, init)
     }
@@ -400,6 +404,35 @@ mod tests {
         let e = Shared::<Pair, _>::open_in(alias).unwrap_err();
         assert!(matches!(e, Error::InitFailed { .. }), "{e}");
         drop(mem);
+    }
+
+    #[test]
+    fn create_in_refuses_memory_in_use_and_leaves_it_alone() {
+        let mem = HeapMem::new(Shared::<Pair, HeapMem>::segment_len().unwrap());
+        let a = Shared::<Pair, _>::create_in(mem.alias(), |p| p.a = 7).unwrap();
+        // A second creator over the live segment would zero it and hand out `&mut` to a
+        // value the first handle reads.
+        let e = Shared::<Pair, _>::create_in(mem.alias(), |p| p.a = 8).unwrap_err();
+        assert_eq!(
+            e.core_kind(),
+            Some(&ipc_core::ErrorKind::AlreadyExists),
+            "{e}"
+        );
+        assert_eq!(a.a, 7);
+        assert!(Shared::<Pair, _>::open_in(mem.alias()).is_ok());
+
+        // Memory holding something else: refused, not overwritten.
+        let other = HeapMem::new(4096);
+        // SAFETY: the test owns the memory; nobody else uses it.
+        unsafe { ipc_core::Memory::as_ptr(&other).write_bytes(0x5a, 16) };
+        let e = Shared::<Pair, _>::create_in(other.alias(), |_| {}).unwrap_err();
+        assert!(
+            matches!(e.core_kind(), Some(ipc_core::ErrorKind::InvalidInput(_))),
+            "{e}"
+        );
+        // SAFETY: as above.
+        assert_eq!(unsafe { *ipc_core::Memory::as_ptr(&other).add(12) }, 0x5a);
+        drop(a);
     }
 
     #[test]

@@ -252,6 +252,56 @@ fn open_or_create_raced_by_six_processes_has_exactly_one_creator() {
     }
 }
 
+#[test]
+fn create_in_raced_by_four_processes_has_one_winner_and_never_overwrites_a_live_segment() {
+    const N: usize = 4;
+    if role().as_deref() == Some("claimer") {
+        let start: u128 = env("START_NANOS").parse().unwrap();
+        // Every child maps the same zero-filled object and tries to create in it.
+        let mem = Shm::open(&env("NAME")).unwrap();
+        wait_until(start);
+        let me = std::process::id();
+        match Shared::<Config, Shm>::create_in(mem, |c| c.id = u64::from(me)) {
+            Ok(c) => {
+                assert_eq!(c.id, u64::from(me));
+                report(format!("won {me}"));
+            }
+            Err(e) if e.core_kind() == Some(&ErrorKind::AlreadyExists) => report("lost"),
+            Err(e) => panic!("unexpected error {e}"),
+        }
+        return;
+    }
+    let name = unique_name("claim");
+    let _c = Cleanup::shm(&name);
+    // One page: room for the value and for the array tried at the end.
+    assert!(Shared::<Config, Shm>::segment_len().unwrap() <= 4096);
+    let _raw = Shm::create(&name, 4096).unwrap();
+    let start = SystemTime::now().duration_since(UNIX_EPOCH).unwrap() + Duration::from_millis(800);
+    let start = start.as_nanos().to_string();
+    let children: Vec<_> = (0..N)
+        .map(|_| {
+            spawn_role(
+                "create_in_raced_by_four_processes_has_one_winner_and_never_overwrites_a_live_segment",
+                "claimer",
+                &[("NAME", &name), ("START_NANOS", &start)],
+            )
+        })
+        .collect();
+    let lines: Vec<String> = children.into_iter().flat_map(|c| c.wait_ok()).collect();
+    let winners: Vec<&String> = lines.iter().filter(|l| l.starts_with("won ")).collect();
+    assert_eq!(winners.len(), 1, "exactly one creator: {lines:?}");
+    assert_eq!(lines.len(), N, "{lines:?}");
+    let winner: u64 = winners[0]["won ".len()..].parse().unwrap();
+    let v = Shared::<Config, Shm>::open_in(Shm::open(&name).unwrap()).unwrap();
+    assert_eq!(v.id, winner, "the segment holds the winner's value");
+    // Creating again in the live segment is refused and leaves the value alone.
+    let e = Shared::<Config, Shm>::create_in(Shm::open(&name).unwrap(), |c| c.id = 0).unwrap_err();
+    assert_eq!(e.core_kind(), Some(&ErrorKind::AlreadyExists), "{e}");
+    let e = SharedArray::<u8, Shm>::create_in(Shm::open(&name).unwrap(), &[8]).unwrap_err();
+    assert_eq!(e.core_kind(), Some(&ErrorKind::AlreadyExists), "{e}");
+    assert_eq!(v.id, winner);
+}
+
 // ---------------------------------------------------------------------------------------
 // Crashes
 
