@@ -73,10 +73,17 @@ impl std::fmt::Debug for RawMutex {
 }
 
 // SAFETY: 1. repr(transparent) over `pthread_mutex_t`, a repr(C) byte array in `libc`;
-// 2. that array is valid for every bit pattern as far as Rust is concerned (glibc treats a
-// corrupted mutex as an error or, at worst, a hang, never as a Rust-level invalid value);
-// 3. it holds no pointer: a process-shared robust mutex stores the owner's TID and flags
-// (glibc's robust-list pointer lives in the owning thread, not in the mutex);
+// 2. that array is valid for every bit pattern as far as Rust is concerned (no Rust code
+// reads it as anything but bytes handed to glibc and the futex word, an atomic u32);
+// 3. no process ever dereferences a pointer stored in it on another process's behalf: the
+// lock state is the owner's TID and flag bits. While a thread holds a robust mutex, glibc
+// does link it into that thread's robust list through the mutex's `__list` field, which
+// then holds addresses in the *owner's* address space; only the owner's glibc (at unlock)
+// and the kernel (when the owner dies, walking the owner's list in the owner's memory)
+// follow them, and both are gone or done by the time another process acquires it, so the
+// pointers are never meaningful to, nor used by, anybody else. (A peer that overwrites
+// the bytes of a held mutex can corrupt its owner through those pointers: that is a peer
+// writing a lock's bytes outside the lock's API, which the trust model leaves out.)
 // 4. no Drop (a process-shared mutex needs no destroy on Linux);
 // 5. LAYOUT names its exact size and alignment.
 unsafe impl SharedLayout for RawMutex {
