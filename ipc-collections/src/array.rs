@@ -15,7 +15,7 @@ use crate::format::{self, Kind, SegmentInfo, Spec};
 use crate::ident;
 use crate::mutex::{outcome, LockResult};
 use crate::named::{self, Options};
-use crate::segment::{Expect, Segment, DEFAULT_OPEN_TIMEOUT};
+use crate::segment::{Deadline, Expect, Segment, DEFAULT_OPEN_TIMEOUT};
 
 /// An N-dimensional array of `T` (up to 8 dimensions, C order: the last index varies
 /// fastest) in shared memory: IPC.jl's `WrappedArray(id, T, dims)` / `WrappedArray(id)` in
@@ -105,7 +105,7 @@ impl<T: SharedLayout, M: Memory> SharedArray<T, M> {
 
     /// Opens an array that another handle created in `mem`, checking the element type.
     pub fn open_in(mem: M) -> Result<Self> {
-        Self::attach_impl(mem, "", DEFAULT_OPEN_TIMEOUT)
+        Self::attach_impl(mem, "", Deadline::after(DEFAULT_OPEN_TIMEOUT))
     }
 
     fn create_impl(
@@ -144,7 +144,7 @@ impl<T: SharedLayout, M: Memory> SharedArray<T, M> {
         })
     }
 
-    fn attach_impl(mem: M, name: &str, timeout: Duration) -> Result<Self> {
+    fn attach_impl(mem: M, name: &str, wait: Deadline) -> Result<Self> {
         if mem.is_read_only() {
             return Err(Error::Core(
                 ipc_core::Error::new(
@@ -167,7 +167,7 @@ impl<T: SharedLayout, M: Memory> SharedArray<T, M> {
             layout: &T::LAYOUT,
             control_len: size_of::<RawMutex>(),
         };
-        let seg = Segment::attach(mem, name, Some(&expect), timeout)?;
+        let seg = Segment::attach(mem, name, Some(&expect), wait)?;
         // The validator checked payload_len == product(dims) * elem_size without overflow,
         // and elem_size == size_of::<T>() was checked against T.
         let len = format::element_count(&seg.info().dims)
@@ -385,8 +385,9 @@ impl<T: SharedLayout> SharedArray<T, Shm> {
 
     /// [`open`](Self::open) with [`Options`] (the timeout).
     pub fn open_with(name: &str, opts: &Options) -> Result<Self> {
-        let shm = named::open_shm(name, false, opts)?;
-        Self::attach_impl(shm, name, opts.timeout)
+        let mut wait = Deadline::after(opts.timeout);
+        let shm = named::open_shm(name, false, &mut wait)?;
+        Self::attach_impl(shm, name, wait)
     }
 
     /// [`open`](Self::open), also checking that the array has exactly `dims`; otherwise
@@ -413,11 +414,12 @@ impl<T: SharedLayout> SharedArray<T, Shm> {
         init: impl FnOnce(&mut [T]),
     ) -> Result<Self> {
         let size = Self::segment_len(dims).map_err(|e| e.named(name))?;
-        let shm = named::open_or_create_shm(name, size, opts)?;
+        let mut wait = Deadline::after(opts.timeout);
+        let shm = named::open_or_create_shm(name, size, opts, &mut wait)?;
         if shm.created() {
             return Self::create_impl("SharedArray::open_or_create", shm, name, dims, true, init);
         }
-        let a = Self::attach_impl(shm, name, opts.timeout)?;
+        let a = Self::attach_impl(shm, name, wait)?;
         a.check_dims(dims)?;
         Ok(a)
     }

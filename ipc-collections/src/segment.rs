@@ -115,13 +115,52 @@ fn claim<M: Memory>(op: &'static str, mem: &M, name: &str) -> Result<()> {
     ))
 }
 
-/// `now + timeout`, or about a century from now if that overflows (an effectively unbounded
-/// wait, never a panic).
-pub(crate) fn deadline_after(timeout: Duration) -> Instant {
-    let now = Instant::now();
-    now.checked_add(timeout)
-        .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 24 * 3600)))
-        .unwrap_or(now)
+/// The bounded wait of one open: one deadline shared by all its steps (waiting for a new
+/// object to be sized, then for its creator to publish it), so that a whole open gives up
+/// after about its timeout, not a multiple of it; the pause between looks grows from 50 µs
+/// to 10 ms.
+#[derive(Debug, Clone)]
+pub(crate) struct Deadline {
+    at: Instant,
+    timeout: Duration,
+    pause: Duration,
+}
+
+impl Deadline {
+    /// `timeout` from now, or about a century from now if that overflows (an effectively
+    /// unbounded wait, never a panic).
+    pub(crate) fn after(timeout: Duration) -> Self {
+        let now = Instant::now();
+        let at = now
+            .checked_add(timeout)
+            .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 24 * 3600)))
+            .unwrap_or(now);
+        Deadline {
+            at,
+            timeout,
+            pause: Duration::from_micros(50),
+        }
+    }
+
+    /// Sleeps for the next pause (never past the deadline); `false`, at once, if the
+    /// deadline has passed.
+    pub(crate) fn sleep(&mut self) -> bool {
+        let now = Instant::now();
+        if now >= self.at {
+            return false;
+        }
+        std::thread::sleep(self.pause.min(self.at - now));
+        self.pause = (self.pause * 2).min(Duration::from_millis(10));
+        true
+    }
+
+    /// [`Error::InitTimeout`] for the object `name`, with the whole timeout.
+    pub(crate) fn timed_out(&self, name: &str) -> Error {
+        Error::InitTimeout {
+            name: name.to_owned(),
+            timeout: self.timeout,
+        }
+    }
 }
 
 fn now_ns() -> u64 {
@@ -249,14 +288,13 @@ impl<M: Memory> Segment<M> {
     }
 
     /// Validates an existing segment in `mem` against `expect` (any kind and type if
-    /// `None`), waiting up to `timeout` for its creator to publish it.
+    /// `None`), waiting until `wait`'s deadline for its creator to publish it.
     pub(crate) fn attach(
         mem: M,
         name: &str,
         expect: Option<&Expect<'_>>,
-        timeout: Duration,
+        mut wait: Deadline,
     ) -> Result<Self> {
-        let deadline = deadline_after(timeout);
         if mem.len() < HEADER_LEN {
             return Err(Error::corrupted(
                 name,
@@ -272,7 +310,6 @@ impl<M: Memory> Segment<M> {
             name: name.to_owned(),
         };
         let mut checked = false;
-        let mut pause = Duration::from_micros(50);
         loop {
             // Acquire: pairs with the Release stores of the creator in `create`.
             let st = state_word(&seg.mem).load(Ordering::Acquire);
@@ -322,15 +359,9 @@ impl<M: Memory> Segment<M> {
                     ))
                 }
             }
-            let now = Instant::now();
-            if now >= deadline {
-                return Err(Error::InitTimeout {
-                    name: name.to_owned(),
-                    timeout,
-                });
+            if !wait.sleep() {
+                return Err(wait.timed_out(name));
             }
-            std::thread::sleep(pause.min(deadline - now));
-            pause = (pause * 2).min(Duration::from_millis(10));
         }
     }
 

@@ -2,7 +2,6 @@
 
 use std::marker::PhantomData;
 use std::ops::Deref;
-use std::time::Duration;
 
 use ipc_core::shm::Shm;
 use ipc_core::{Memory, SharedLayout};
@@ -11,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::format::{self, Kind, SegmentInfo, Spec};
 use crate::ident;
 use crate::named::{self, Options};
-use crate::segment::{Expect, Segment, DEFAULT_OPEN_TIMEOUT};
+use crate::segment::{Deadline, Expect, Segment, DEFAULT_OPEN_TIMEOUT};
 
 /// One value of type `T` in shared memory, laid out and published per `FORMAT.md`.
 ///
@@ -99,7 +98,7 @@ impl<T: SharedLayout, M: Memory> Shared<T, M> {
     /// Opens the segment another handle created in `mem` (e.g. memory mapped from an fd),
     /// checking its layout, waiting up to 5 s for it to be ready.
     pub fn open_in(mem: M) -> Result<Self> {
-        Self::attach_impl(mem, "", DEFAULT_OPEN_TIMEOUT)
+        Self::attach_impl(mem, "", Deadline::after(DEFAULT_OPEN_TIMEOUT))
     }
 
     pub(crate) fn create_impl(
@@ -129,7 +128,7 @@ impl<T: SharedLayout, M: Memory> Shared<T, M> {
         })
     }
 
-    pub(crate) fn attach_impl(mem: M, name: &str, timeout: Duration) -> Result<Self> {
+    pub(crate) fn attach_impl(mem: M, name: &str, wait: Deadline) -> Result<Self> {
         if mem.is_read_only() {
             refuse_read_only::<T>(name)?;
         }
@@ -142,7 +141,7 @@ impl<T: SharedLayout, M: Memory> Shared<T, M> {
             layout: &T::LAYOUT,
             control_len: 0,
         };
-        let seg = Segment::attach(mem, name, Some(&expect), timeout)?;
+        let seg = Segment::attach(mem, name, Some(&expect), wait)?;
         Ok(Shared {
             seg,
             _t: PhantomData,
@@ -213,8 +212,9 @@ impl<T: SharedLayout> Shared<T, Shm> {
 
     /// [`open`](Self::open) with [`Options`] (the timeout).
     pub fn open_with(name: &str, opts: &Options) -> Result<Self> {
-        let shm = named::open_shm(name, false, opts)?;
-        Self::attach_impl(shm, name, opts.timeout)
+        let mut wait = Deadline::after(opts.timeout);
+        let shm = named::open_shm(name, false, &mut wait)?;
+        Self::attach_impl(shm, name, wait)
     }
 
     /// Opens the named segment mapped read-only (needs only read permission).
@@ -229,8 +229,9 @@ impl<T: SharedLayout> Shared<T, Shm> {
     /// [`open_read_only`](Self::open_read_only) with [`Options`] (the timeout).
     pub fn open_read_only_with(name: &str, opts: &Options) -> Result<Self> {
         refuse_read_only::<T>(name)?;
-        let shm = named::open_shm(name, true, opts)?;
-        Self::attach_impl(shm, name, opts.timeout)
+        let mut wait = Deadline::after(opts.timeout);
+        let shm = named::open_shm(name, true, &mut wait)?;
+        Self::attach_impl(shm, name, wait)
     }
 
     /// Opens the named segment, or creates it (running `init`) if it does not exist.
@@ -248,11 +249,12 @@ impl<T: SharedLayout> Shared<T, Shm> {
         init: impl FnOnce(&mut T),
     ) -> Result<Self> {
         let size = Self::segment_len().map_err(|e| e.named(name))?;
-        let shm = named::open_or_create_shm(name, size, opts)?;
+        let mut wait = Deadline::after(opts.timeout);
+        let shm = named::open_or_create_shm(name, size, opts, &mut wait)?;
         if shm.created() {
             Self::create_impl("Shared::open_or_create", shm, name, true, init)
         } else {
-            Self::attach_impl(shm, name, opts.timeout)
+            Self::attach_impl(shm, name, wait)
         }
     }
 
@@ -297,6 +299,7 @@ impl<T: SharedLayout, M: Memory> Deref for Shared<T, M> {
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicU64, Ordering};
+    use std::time::Duration;
 
     use ipc_core::layout::{Field, Shape, TypeLayout};
 
@@ -440,14 +443,16 @@ mod tests {
         let mem = HeapMem::new(Shared::<Pair, HeapMem>::segment_len().unwrap());
         let alias = mem.alias();
         let _a = Shared::<Pair, _>::create_in(mem, |_| {}).unwrap();
-        assert!(Shared::<Pair, _>::attach_impl(alias, "/t", Duration::MAX).is_ok());
+        assert!(
+            Shared::<Pair, _>::attach_impl(alias, "/t", Deadline::after(Duration::MAX)).is_ok()
+        );
     }
 
     #[test]
     fn unset_segment_times_out_and_foreign_bytes_are_wrong_kind() {
         let mem = HeapMem::new(4096);
-        let e = Shared::<Pair, _>::attach_impl(mem.alias(), "/t", Duration::from_millis(30))
-            .unwrap_err();
+        let wait = Deadline::after(Duration::from_millis(30));
+        let e = Shared::<Pair, _>::attach_impl(mem.alias(), "/t", wait).unwrap_err();
         assert!(matches!(e, Error::InitTimeout { .. }), "{e}");
         // SAFETY: the test owns the memory; nobody else uses it.
         unsafe { ipc_core::Memory::as_ptr(&mem).write_bytes(0xAB, 8) };

@@ -613,6 +613,44 @@ fn objects_of_another_kind_are_wrong_kind() {
 }
 
 #[test]
+fn the_open_timeout_bounds_the_whole_open_not_each_wait() {
+    // An object that stays at size 0 for most of the timeout, then is sized but never
+    // published (state 0): the opener's wait for the size and its wait for the state share
+    // one deadline.
+    let name = unique_name("slow");
+    let _c = Cleanup::shm(&name);
+    let c_name = std::ffi::CString::new(name.clone()).unwrap();
+    // SAFETY: a valid NUL-terminated name; the returned fd is owned below.
+    let fd = unsafe {
+        libc::shm_open(
+            c_name.as_ptr(),
+            libc::O_CREAT | libc::O_EXCL | libc::O_RDWR,
+            0o600,
+        )
+    };
+    assert!(fd >= 0, "shm_open failed");
+    // SAFETY: fd was just returned by shm_open and is owned by nobody else.
+    let fd = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    let sizer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(700));
+        use std::os::fd::AsRawFd;
+        // SAFETY: ftruncate on a valid fd.
+        assert_eq!(unsafe { libc::ftruncate(fd.as_raw_fd(), 4096) }, 0);
+    });
+    let timeout = Duration::from_secs(1);
+    let t = Instant::now();
+    let e = Shared::<u64>::open_with(&name, &Options::new().timeout(timeout)).unwrap_err();
+    let took = t.elapsed();
+    sizer.join().unwrap();
+    assert!(
+        matches!(e, Error::InitTimeout { timeout: t, .. } if t == timeout),
+        "{e}"
+    );
+    // Separate deadlines would give up only after 0.7 s + 1 s.
+    assert!(took < Duration::from_millis(1500), "gave up after {took:?}");
+}
+
+#[test]
 fn inspect_reads_any_segment_without_its_type() {
     let name = unique_name("inspect");
     let _c = Cleanup::shm(&name);
