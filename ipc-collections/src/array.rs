@@ -123,8 +123,9 @@ impl<T: SharedLayout, M: Memory> SharedArray<T, M> {
         let seg = Segment::create(op, mem, name, &spec, &plan, zeroed, |seg| {
             let named = |e: ipc_core::Error| Error::Core(e.with_name(name));
             // SAFETY: the control block is size_of::<RawMutex>() bytes at a 64-aligned
-            // offset in the page-aligned mapping, zero-filled, and unpublished (nobody else
-            // reads it before the state becomes READY).
+            // offset in the page-aligned mapping, zero-filled, and exclusively ours: this
+            // handle won the claim on the memory (Segment::create), and nobody else uses it
+            // before the state becomes READY.
             unsafe { RawMutex::init_in_place(seg.control_ptr().cast()) }.map_err(named)?;
             let first = seg.payload_ptr().cast::<T>();
             for i in 0..len {

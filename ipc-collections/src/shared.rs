@@ -114,11 +114,14 @@ impl<T: SharedLayout, M: Memory> Shared<T, M> {
         let seg = Segment::create(op, mem, name, &spec, &plan, zeroed, |seg| {
             let p = seg.payload_ptr().cast::<T>();
             // SAFETY: the payload is aligned to max(64, align_of::<T>()) inside a
-            // page-aligned mapping, holds size_of::<T>() zero-filled bytes, and nobody else
-            // reads it before the segment is published (state INITIALIZING).
+            // page-aligned mapping and holds size_of::<T>() zero-filled bytes; this handle
+            // won the claim on the memory (Segment::create), so no other creator writes
+            // them, and no opener reads them before the segment is published (READY).
             unsafe { T::init_in_place(p) }.map_err(|e| Error::Core(e.with_name(name)))?;
-            // SAFETY: as above; init_in_place made the zeroed bytes a valid T, and the
-            // exclusive borrow ends before the segment is published.
+            // SAFETY: as above, so this is the only reference to the value; init_in_place
+            // made the zeroed bytes a valid T; the borrow is handed to `init` (a
+            // higher-ranked closure argument, it cannot escape) and ends before the
+            // segment is published.
             init(unsafe { &mut *p });
             Ok(())
         })?;
