@@ -704,6 +704,24 @@ fn creator_unlinks_on_drop_unless_persisted_and_openers_never_unlink() {
 }
 
 #[test]
+fn a_forked_copy_of_the_creators_handle_does_not_unlink() {
+    let name = unique_name("forkcopy");
+    let _c = Cleanup::shm(&name);
+    let path = format!("/dev/shm{name}");
+    let s = std::cell::RefCell::new(Some(Shared::<u64>::create(&name, |v| *v = 3).unwrap()));
+    // The child drops its copy of the creator's handle; only the parent's may unlink.
+    let ok = ipc_testutil::fork_run(ipc_testutil::WATCHDOG, || {
+        drop(s.borrow_mut().take());
+        std::path::Path::new(&path).exists()
+    });
+    assert!(ok, "the child's drop removed the name");
+    assert!(std::path::Path::new(&path).exists());
+    assert_eq!(*Shared::<u64>::open(&name).unwrap(), 3);
+    drop(s);
+    assert!(!std::path::Path::new(&path).exists(), "the creator unlinks");
+}
+
+#[test]
 fn exclusive_create_of_a_taken_name_and_bad_names_are_errors() {
     let name = unique_name("excl");
     let _c = Cleanup::shm(&name);
