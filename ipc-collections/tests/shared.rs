@@ -2,25 +2,18 @@
 //! and a mutex, layout mismatches, open-or-create races, SIGKILLed creators and lock
 //! holders, and every kind of bad segment.
 
+mod common;
+
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use common::role;
 use ipc_collections::ipc_core::shm::Shm;
 use ipc_collections::ipc_core::ErrorKind;
 use ipc_collections::{
     Error, Kind, LockError, Options, Shared, SharedArray, SharedLayout, SharedMutex,
 };
 use ipc_testutil::{env, report, sigkill, spawn_role, unique_name, Cleanup};
-
-/// This process's role, if it is a spawned child (ends the harness's "test NAME ... " line
-/// first, so that report lines stand on their own).
-fn role() -> Option<String> {
-    let r = ipc_testutil::role();
-    if r.is_some() {
-        println!();
-    }
-    r
-}
 
 #[derive(SharedLayout)]
 #[repr(C)]
