@@ -237,7 +237,9 @@ impl<T: SharedLayout, M: Memory> SharedArray<T, M> {
     /// [pthread_mutex_lock(3p)](https://man7.org/linux/man-pages/man3/pthread_mutex_lock.3p.html)
     #[doc(alias = "pthread_mutex_lock")]
     pub fn lock(&self) -> LockResult<ArrayGuard<'_, T, M>> {
-        outcome(self.mutex().lock(), |died| ArrayGuard::new(self, died))
+        outcome(self.named(self.mutex().lock()), |died| {
+            ArrayGuard::new(self, died)
+        })
     }
 
     /// `pthread_mutex_trylock`: as [`lock`](Self::lock), or
@@ -247,7 +249,9 @@ impl<T: SharedLayout, M: Memory> SharedArray<T, M> {
     /// [pthread_mutex_trylock(3p)](https://man7.org/linux/man-pages/man3/pthread_mutex_trylock.3p.html)
     #[doc(alias = "pthread_mutex_trylock")]
     pub fn try_lock(&self) -> LockResult<ArrayGuard<'_, T, M>> {
-        outcome(self.mutex().try_lock(), |died| ArrayGuard::new(self, died))
+        outcome(self.named(self.mutex().try_lock()), |died| {
+            ArrayGuard::new(self, died)
+        })
     }
 
     /// `pthread_mutex_clocklock`: as [`lock`](Self::lock), waiting at most `timeout`.
@@ -256,22 +260,29 @@ impl<T: SharedLayout, M: Memory> SharedArray<T, M> {
     /// [pthread_mutex_timedlock(3p)](https://man7.org/linux/man-pages/man3/pthread_mutex_timedlock.3p.html)
     #[doc(alias = "pthread_mutex_clocklock")]
     pub fn lock_timeout(&self, timeout: Duration) -> LockResult<ArrayGuard<'_, T, M>> {
-        outcome(self.mutex().lock_timeout(timeout), |died| {
+        outcome(self.named(self.mutex().lock_timeout(timeout)), |died| {
             ArrayGuard::new(self, died)
         })
     }
 
+    /// `r` with its error naming this array (arrays over anonymous memory have no name).
+    fn named<R>(&self, r: ipc_core::Result<R>) -> ipc_core::Result<R> {
+        let name = self.seg.name();
+        r.map_err(|e| {
+            if name.is_empty() {
+                e
+            } else {
+                e.with_name(name)
+            }
+        })
+    }
+
     fn index_error(&self, index: &[usize]) -> Error {
-        Error::Core(
-            ipc_core::Error::new(
-                "SharedArray::index",
-                ErrorKind::InvalidInput(format!(
-                    "index {index:?} is outside dims {:?}",
-                    self.dims()
-                )),
-            )
-            .with_name(self.seg.name()),
-        )
+        let e = ipc_core::Error::new(
+            "SharedArray::index",
+            ErrorKind::InvalidInput(format!("index {index:?} is outside dims {:?}", self.dims())),
+        );
+        Error::Core(self.named::<()>(Err(e)).unwrap_err())
     }
 
     /// The element at `index` (one component per dimension), read under the lock.

@@ -141,6 +141,17 @@ fn open_or_create_array_creates_once_and_checks_dims() {
     assert_eq!(b.get(&[1, 1]).unwrap(), -7);
     let e = SharedArray::<i32>::open_or_create(&name, &[9]).unwrap_err();
     assert!(matches!(e, Error::LayoutMismatch { .. }), "{e}");
+    // Lock errors name the array.
+    let g = a.lock().unwrap();
+    let e = std::thread::scope(|s| {
+        s.spawn(|| b.try_lock().map(|_| ()).unwrap_err().error().cloned())
+            .join()
+            .unwrap()
+    })
+    .expect("a failed lock, not an owner-died one");
+    assert_eq!(e.kind(), &ErrorKind::WouldBlock);
+    assert_eq!(e.name(), Some(name.as_str()), "{e}");
+    drop(g);
 }
 
 #[test]
