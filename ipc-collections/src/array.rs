@@ -128,7 +128,10 @@ impl<T: SharedLayout, M: Memory> SharedArray<T, M> {
             // before the state becomes READY.
             unsafe { RawMutex::init_in_place(seg.control_ptr().cast()) }.map_err(named)?;
             let first = seg.payload_ptr().cast::<T>();
-            for i in 0..len {
+            // Zero-sized elements have no bytes to initialise, and their count may be as
+            // large as usize::MAX: a loop over them would run for ages.
+            let to_init = if size_of::<T>() == 0 { 0 } else { len };
+            for i in 0..to_init {
                 // SAFETY: i < len, and the payload holds len elements of T, aligned (offset
                 // a multiple of max(64, align_of::<T>())), zero-filled, and unpublished.
                 unsafe { T::init_in_place(first.add(i)) }.map_err(named)?;

@@ -130,6 +130,18 @@ fn dims_that_overflow_or_have_a_bad_rank_are_errors_before_any_object_exists() {
 }
 
 #[test]
+fn an_array_of_zero_sized_elements_with_huge_dims_is_created_at_once() {
+    // Under a watchdog: creating must not walk all usize::MAX elements.
+    let ok = fork_run(Duration::from_secs(30), || {
+        let dims = [usize::MAX];
+        let len = SharedArray::<[u64; 0], AnonShm>::segment_len(&dims).unwrap();
+        let a = SharedArray::<[u64; 0], _>::create_in(AnonShm::new(len).unwrap(), &dims).unwrap();
+        a.len() == usize::MAX && a.lock().unwrap().len() == usize::MAX
+    });
+    assert!(ok);
+}
+
+#[test]
 fn open_or_create_array_creates_once_and_checks_dims() {
     let name = unique_name("ooc");
     let _c = Cleanup::shm(&name);
