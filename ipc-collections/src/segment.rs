@@ -4,9 +4,9 @@
 //! Creator: claim the memory by compare-exchanging the magic word from zero (so that of two
 //! handles on the same memory only one creates, and nobody writes over a live segment),
 //! write the rest of the header (all of it but the magic and the state word) and the
-//! schema, then store the state `INITIALIZING` with Release. Run the in-place initialisers and the user's init with
-//! exclusive access to the payload, then store `READY` with Release. If initialisation
-//! fails or panics, store `FAILED`.
+//! schema, then store the state `INITIALIZING` with Release. Run the in-place initialisers
+//! and the user's init with exclusive access to the payload, then store `READY` with
+//! Release. If initialisation fails or panics, store `FAILED`.
 //!
 //! Opener: load the state with Acquire. `UNSET`: the creator has not written the header yet
 //! (wait; a non-zero magic that is not ours means the object is not a segment). `INITIALIZING`
