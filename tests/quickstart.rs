@@ -41,6 +41,17 @@ fn run(name: &str, args: &[&str]) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// Runs an example that must succeed and returns what it printed.
+fn run_ok(name: &str, args: &[&str]) -> String {
+    let out = run(name, args);
+    assert!(
+        out.status.success(),
+        "{name} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// The names in /dev/shm that start with `prefix`.
 fn leftovers(prefix: &str) -> Vec<String> {
     std::fs::read_dir("/dev/shm")
@@ -104,27 +115,15 @@ fn shared_array_workers_fill_their_rows() {
 fn separately_built_binaries_with_the_same_layout_share_a_derived_struct() {
     let name = unique_name("stats-v1v1");
     let _c = Cleanup::shm(&name);
-    let out = run("stats_v1", &[&name]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_ok("stats_v1", &[&name]);
     for expected in ["requests=42 hist[5]=7\n", "requests=43 hist[5]=7\n"] {
-        let out = run("stats_v1_reader", &[&name]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
         assert_eq!(
-            String::from_utf8_lossy(&out.stdout),
+            run_ok("stats_v1_reader", &[&name]),
             expected,
             "each reader sees the creator's values and the previous reader's increment"
         );
     }
-    let out = run("stats_v1_reader", &["--unlink", &name]);
-    assert!(out.status.success());
+    run_ok("stats_v1_reader", &["--unlink", &name]);
     assert!(!std::path::Path::new(&format!("/dev/shm{name}")).exists());
 }
 
@@ -132,12 +131,7 @@ fn separately_built_binaries_with_the_same_layout_share_a_derived_struct() {
 fn separately_built_binaries_with_different_layouts_get_layout_mismatch() {
     let name = unique_name("stats-v1v2");
     let _c = Cleanup::shm(&name);
-    let out = run("stats_v1", &[&name]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_ok("stats_v1", &[&name]);
     let out = run("stats_v2", &[&name]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
