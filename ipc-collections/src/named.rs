@@ -51,7 +51,8 @@ impl Options {
     }
 
     /// How long an opener waits for the creator to finish initialising (and for a
-    /// concurrently created object to be sized) before [`Error::InitTimeout`].
+    /// concurrently created object to be sized) before
+    /// [`Error::InitTimeout`](crate::Error::InitTimeout): one deadline for the whole open.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
@@ -110,7 +111,7 @@ pub(crate) fn create_shm(name: &str, size: usize, opts: &Options) -> Result<Shm>
 }
 
 /// Runs `attempt` until it stops failing with "size 0" (an object whose creator has not
-/// sized it yet) or `wait`'s deadline passes ([`Error::InitTimeout`]).
+/// sized it yet) or `wait`'s deadline passes ([`crate::Error::InitTimeout`]).
 fn retry_unsized(
     name: &str,
     wait: &mut Deadline,
