@@ -1,5 +1,5 @@
 //! [`SharedCondvar`]: a process-shared condition variable that pairs with
-//! [`SharedMutex`] guards.
+//! [`SharedMutex`](crate::SharedMutex) guards.
 
 use std::fmt;
 use std::mem::{align_of, offset_of, size_of};
