@@ -5,20 +5,21 @@
 //! names below, and model-checked under `RUSTFLAGS="--cfg loom"` by `tests/loom_condvar.rs`
 //! (how to run it: the [module docs](super#model-checking-with-loom)).
 //!
-//! - [`AtomicU32`], [`Ordering`], [`fence`]: `std::sync::atomic`, or loom's.
+//! - [`AtomicU32`], [`Ordering`]: `std::sync::atomic`, or loom's.
 //! - [`FutexWord`]: the 32-bit word a waiter sleeps on. In a normal build it *is* an
 //!   [`AtomicU32`] (so a struct that holds one keeps its `repr(C)` layout), and
-//!   [`futex_wait`]/[`futex_wake`] are [`super::futex::wait`]/[`super::futex::wake`]. Under loom it is the
-//!   atomic plus a wait queue behind a loom `Mutex` and `Condvar`, emulating what the kernel
-//!   guarantees: `FUTEX_WAIT` compares the word and enqueues the caller atomically with
-//!   respect to `FUTEX_WAKE` (the kernel holds the futex hash-bucket lock for both), and
-//!   `FUTEX_WAKE` of `n` wakes up to `n` callers that are queued at that moment, oldest first.
+//!   [`futex_wait`]/[`futex_wake`] are [`super::futex::wait`]/[`super::futex::wake`]. Under
+//!   loom it is the atomic plus a wait queue behind a loom `Mutex` and `Condvar`, emulating
+//!   what the kernel guarantees: `FUTEX_WAIT` compares the word and enqueues the caller
+//!   atomically with respect to `FUTEX_WAKE` (the kernel holds the futex hash-bucket lock for
+//!   both), and `FUTEX_WAKE` of `n` wakes up to `n` callers that are queued at that moment,
+//!   oldest first.
 
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{fence, AtomicU32, Ordering};
+pub(crate) use std::sync::atomic::{AtomicU32, Ordering};
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{fence, AtomicU32, Ordering};
+pub(crate) use loom::sync::atomic::{AtomicU32, Ordering};
 
 #[cfg(not(loom))]
 pub(crate) use real::{futex_wait, futex_wake, FutexWord};
