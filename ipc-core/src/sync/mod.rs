@@ -65,15 +65,18 @@
 //! [`SharedLayout`](crate::SharedLayout)); nothing else changes. Run:
 //!
 //! ```text
-//! RUSTFLAGS="--cfg loom" cargo test -p ipc-core --release --test loom_condvar
+//! RUSTFLAGS="--cfg loom" cargo test -p ipc-core --release --test loom_condvar --test loom_mutex
 //! ```
 //!
-//! (about 40 s on two cores; `LOOM_MAX_PREEMPTIONS=N` sets the preemption bound of every
-//! model, `-- --nocapture` prints how many executions each explored.) The normal build
+//! (about 40 s + 30 s on two cores; `LOOM_MAX_PREEMPTIONS=N` sets the preemption bound of
+//! every model, `-- --nocapture` prints how many executions each explored.) The normal build
 //! never compiles loom. The pthread-based [`RawMutex`] and [`RawRwLock`] cannot run under
-//! loom; the one piece of hand-written protocol on the mutex side, the release of a futex
-//! word that glibc's trylock leaks on a not-recoverable mutex, is reasoned about in
-//! `RawMutex`'s source.
+//! loom. The one piece of hand-written protocol on the mutex side, the release of the lock
+//! word that glibc's trylock leaks on a not-recoverable mutex (see `RawMutex`'s source), is
+//! generic over the word, and `loom_mutex` runs it against a model of glibc's robust lock:
+//! lockers never hang, and the repair never releases a hold that is not the leaked one.
+//! [`RawRwLock`] and [`Semaphore`](crate::sem::Semaphore) are glibc's own code with no
+//! protocol of ours on top; nothing there to model.
 
 mod condvar;
 pub mod futex;
@@ -83,6 +86,20 @@ mod shim;
 pub(crate) mod sys;
 
 pub use condvar::RawCondvar;
+
+/// What the loom models in `tests/loom_*.rs` need beyond the public API (only under
+/// `cfg(loom)`): the modelled futex, and the glibc lock-word repair of [`RawMutex`].
+#[cfg(loom)]
+#[doc(hidden)]
+pub mod loom_hooks {
+    pub use super::shim::model::{futex_wait, futex_wake, FutexWord};
+
+    /// `RawMutex`'s release of a lock word that glibc's trylock leaked to thread `tid`,
+    /// on a modelled word.
+    pub fn release_leaked_lock_word(word: &FutexWord, tid: u32) {
+        super::mutex::release_leaked_lock_word(word, tid);
+    }
+}
 pub use mutex::{MutexGuard, MutexOptions, RawMutex};
 pub use rwlock::{RawRwLock, ReadGuard, WriteGuard};
 

@@ -14,6 +14,10 @@
 //!   atomically with respect to `FUTEX_WAKE` (the kernel holds the futex hash-bucket lock for
 //!   both), and `FUTEX_WAKE` of `n` wakes up to `n` callers that are queued at that moment,
 //!   oldest first.
+//! - [`LockWord`]: the three operations [`RawMutex`](super::RawMutex)'s repair of a leaked
+//!   glibc lock word needs, on the real word (a `std` atomic inside the `pthread_mutex_t`)
+//!   or, under loom, on a [`FutexWord`] in `tests/loom_mutex.rs`'s model of glibc's robust
+//!   lock.
 
 #[cfg(not(loom))]
 pub(crate) use std::sync::atomic::{AtomicU32, Ordering};
@@ -26,6 +30,46 @@ pub(crate) use real::{futex_wait, futex_wake, FutexWord};
 
 #[cfg(loom)]
 pub(crate) use model::{futex_wait, futex_wake, FutexWord};
+
+/// What [`RawMutex`](super::RawMutex)'s repair of a leaked lock word does to the word.
+pub(crate) trait LockWord {
+    /// An atomic load.
+    fn load_word(&self, order: Ordering) -> u32;
+    /// An atomic swap.
+    fn swap_word(&self, v: u32, order: Ordering) -> u32;
+    /// `FUTEX_WAKE` of every sleeper.
+    fn wake_all(&self);
+}
+
+/// The real word: glibc's `__lock`, viewed as a `std` atomic (also under loom, where the
+/// pthread mutex is still real).
+impl LockWord for std::sync::atomic::AtomicU32 {
+    #[inline]
+    fn load_word(&self, order: Ordering) -> u32 {
+        self.load(order)
+    }
+    #[inline]
+    fn swap_word(&self, v: u32, order: Ordering) -> u32 {
+        self.swap(v, order)
+    }
+    fn wake_all(&self) {
+        super::futex::wake(self, u32::MAX);
+    }
+}
+
+/// The modelled word.
+#[cfg(loom)]
+impl LockWord for FutexWord {
+    fn load_word(&self, order: Ordering) -> u32 {
+        self.load(order)
+    }
+    fn swap_word(&self, v: u32, order: Ordering) -> u32 {
+        self.swap(v, order)
+    }
+    fn wake_all(&self) {
+        futex_wake(self, u32::MAX);
+    }
+}
 
 #[cfg(not(loom))]
 mod real {
@@ -55,7 +99,7 @@ mod real {
 }
 
 #[cfg(loom)]
-mod model {
+pub(super) mod model {
     use std::collections::VecDeque;
     use std::time::Duration;
 
@@ -66,7 +110,7 @@ mod model {
     use crate::Result;
 
     /// A loom model of a futex word: the atomic value, and the queue of its sleepers.
-    pub(crate) struct FutexWord {
+    pub struct FutexWord {
         value: AtomicU32,
         /// Stands in for the kernel's hash bucket: its lock makes "compare and enqueue" in
         /// [`futex_wait`] atomic with respect to [`futex_wake`].
@@ -87,7 +131,7 @@ mod model {
 
     impl FutexWord {
         /// A word holding `v`, nobody asleep on it.
-        pub(crate) fn new(v: u32) -> Self {
+        pub fn new(v: u32) -> Self {
             FutexWord {
                 value: AtomicU32::new(v),
                 queue: Mutex::new(Queue::default()),
@@ -110,11 +154,7 @@ mod model {
     /// Loom has no clock, so a wait with a timeout is modelled as one whose timeout passes
     /// at once (a legal outcome of a short timeout); timed waits of the condvar take the
     /// same code path but are not what the model explores.
-    pub(crate) fn futex_wait(
-        word: &FutexWord,
-        expected: u32,
-        timeout: Option<Duration>,
-    ) -> Result<Wake> {
+    pub fn futex_wait(word: &FutexWord, expected: u32, timeout: Option<Duration>) -> Result<Wake> {
         let mut q = word.queue.lock().expect("futex model lock");
         // Relaxed: the kernel reads the word with no ordering of its own; what orders this
         // read after a waker's change is the bucket lock, which the waker takes after its
@@ -141,7 +181,7 @@ mod model {
 
     /// `FUTEX_WAKE`, modelled: releases up to `n` sleepers queued now, oldest first;
     /// returns how many.
-    pub(crate) fn futex_wake(word: &FutexWord, n: u32) -> usize {
+    pub fn futex_wake(word: &FutexWord, n: u32) -> usize {
         let mut q = word.queue.lock().expect("futex model lock");
         let k = q.sleeping.len().min(n as usize);
         for _ in 0..k {
