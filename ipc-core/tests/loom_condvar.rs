@@ -3,14 +3,20 @@
 //!
 //! Under `RUSTFLAGS="--cfg loom"`, `RawCondvar` runs its real code on loom's atomics and a
 //! loom model of the futex (`ipc-core/src/sync/shim.rs`); the pthread mutex is replaced by a
-//! loom `Mutex` through `RawCondvar::wait_loom`, which calls the same wait protocol as
-//! `RawCondvar::wait`. Loom runs each test body under every interleaving (and every
-//! permitted stale read of the atomics) up to a bound on preemptions; a waiter that sleeps
-//! for ever shows up as loom's "deadlock" panic, so every test below that ends with all
-//! threads joined asserts "no lost wake-up".
+//! loom `Mutex` through `RawCondvar::wait_loom`/`wait_timeout_loom`, which call the same
+//! wait protocol as `RawCondvar::wait`/`wait_timeout`. Loom runs each test body under every
+//! interleaving (and the stale reads of the atomics it models) up to a bound on
+//! preemptions: all interleavings for the two-thread models, 4 preemptions for the
+//! three-thread ones. A waiter that sleeps for ever shows up as loom's "deadlock" panic, so
+//! every test below that ends with all threads joined asserts "no lost wake-up"; each also
+//! checks that the sleeper count is back to zero.
 //!
-//! Run (about a minute on two cores; the bound defaults to 3 preemptions here, loom's
-//! `LOOM_MAX_PREEMPTIONS` overrides it):
+//! A failing model prints loom's panic ("deadlock; threads = ..." or the assertion), after
+//! which the test binary usually aborts (loom's objects panic when dropped during that
+//! unwinding); run a single test by name to see which one failed.
+//!
+//! Run (about 40 s on two cores; loom's `LOOM_MAX_PREEMPTIONS` overrides the bounds, and
+//! `-- --nocapture` prints how many executions each model explored):
 //!
 //! ```text
 //! RUSTFLAGS="--cfg loom" cargo test -p ipc-core --release --test loom_condvar
@@ -78,6 +84,13 @@ fn shared() -> Arc<Shared> {
     })
 }
 
+/// Asserts that no waiter is left counted as a sleeper (every waiter that registered has
+/// left, including after a timeout).
+fn assert_no_sleepers(cv: &RawCondvar) {
+    let d = format!("{cv:?}");
+    assert!(d.contains("sleepers: 0"), "{d}");
+}
+
 /// Waits under the mutex until `ready`, the canonical condvar loop.
 fn wait_ready(s: &Shared) {
     let mut g = s.m.lock().unwrap();
@@ -127,6 +140,7 @@ fn one_waiter_notify_under_lock_is_never_lost() {
         };
         wait_ready(&s);
         n.join().unwrap();
+        assert_no_sleepers(&s.cv);
     });
 }
 
@@ -147,6 +161,7 @@ fn one_waiter_notify_after_unlock_is_never_lost() {
         };
         wait_ready(&s);
         n.join().unwrap();
+        assert_no_sleepers(&s.cv);
     });
 }
 
@@ -171,6 +186,7 @@ fn notify_after_wait_began_ends_that_wait() {
         until_waiting(&s, 1);
         s.cv.notify_one();
         w.join().unwrap();
+        assert_no_sleepers(&s.cv);
     });
 }
 
@@ -190,6 +206,7 @@ fn notify_all_wakes_both_waiters() {
         for w in ws {
             w.join().unwrap();
         }
+        assert_no_sleepers(&s.cv);
     });
 }
 
@@ -214,6 +231,7 @@ fn notify_all_after_waits_began_ends_both() {
         for w in ws {
             w.join().unwrap();
         }
+        assert_no_sleepers(&s.cv);
     });
 }
 
@@ -243,6 +261,35 @@ fn notify_one_with_two_waiters_wakes_at_least_one() {
             w.join().unwrap();
         }
         assert_eq!(s.m.lock().unwrap().woken, 2);
+        assert_no_sleepers(&s.cv);
+    });
+}
+
+/// A timed wait (the modelled timeout fires as soon as the waiter would sleep) against a
+/// notifier that sets the condition under the mutex and notifies after unlocking: a wait
+/// that reports "not timed out" was ended by the notify, so the condition is set when it
+/// returns; either way the waiter leaves the sleeper count.
+#[test]
+fn timed_wait_reports_a_notify_only_when_there_was_one() {
+    check(ALL, || {
+        let s = shared();
+        let n = {
+            let s = s.clone();
+            thread::spawn(move || {
+                s.m.lock().unwrap().ready = true;
+                s.cv.notify_one();
+            })
+        };
+        let mut g = s.m.lock().unwrap();
+        if !g.ready {
+            let (g2, timed_out) =
+                s.cv.wait_timeout_loom(g, &s.m, std::time::Duration::from_secs(3600));
+            g = g2;
+            assert!(timed_out || g.ready, "woken without a notify");
+        }
+        drop(g);
+        n.join().unwrap();
+        assert_no_sleepers(&s.cv);
     });
 }
 

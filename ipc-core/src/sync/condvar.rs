@@ -199,6 +199,26 @@ impl RawCondvar {
         .0
     }
 
+    /// [`wait_timeout`](Self::wait_timeout) for a loom mutex (model checking only); returns
+    /// the guard and whether the wait timed out.
+    ///
+    /// Loom has no clock: the modelled futex times out as soon as this waiter would sleep
+    /// (the earliest a timeout can fire). Pass a long `d` (an hour), so that the spin
+    /// phase's own deadline check never fires and the model stays deterministic.
+    #[cfg(loom)]
+    pub fn wait_timeout_loom<'a, T>(
+        &self,
+        guard: loom::sync::MutexGuard<'a, T>,
+        mutex: &'a loom::sync::Mutex<T>,
+        d: Duration,
+    ) -> (loom::sync::MutexGuard<'a, T>, bool) {
+        self.wait_with(
+            Deadline::after(d),
+            || drop(guard),
+            || mutex.lock().expect("loom mutex poisoned"),
+        )
+    }
+
     /// Sleeps while `seq` holds `old`, until `deadline`; returns whether it timed out.
     fn sleep_while(&self, old: u32, deadline: Deadline) -> bool {
         for i in 0..SPIN_POLLS {
