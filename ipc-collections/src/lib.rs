@@ -1,4 +1,27 @@
-//! `ipc-collections`: typed named segments over `ipc-core` (skeleton).
+//! `ipc-collections`: typed named segments over `ipc-core`.
+//!
+//! - [`Shared<T>`]: one value of a [`SharedLayout`] type (typically a derived struct with
+//!   atomics and locks) in a named segment; `create` with an exclusive init, `open` with
+//!   the layout checked field by field.
+//! - [`SharedArray<T>`]: an N-dimensional array (C order) by name, element type and dims
+//!   verified at open, safe access under a robust lock.
+//! - [`SharedMutex<T>`], [`SharedRwLock<T>`], [`SharedCondvar`]: process-shared locks
+//!   around a value, usable as fields of shared structs.
+//!
+//! Every named typed object is one POSIX shared-memory object laid out as described in
+//! `FORMAT.md` at the repository root: a fixed header ([`mod@format`]), a schema string naming
+//! the stored type's layout, an optional control block, and the payload at an offset
+//! aligned to at least 64 bytes. The header is validated completely (checked arithmetic
+//! against the object's real size, a checksum) before the payload is touched.
+//!
+//! # Trust model
+//!
+//! The processes sharing a segment are cooperating parts of one application, but any of
+//! them can crash at any instruction, run an older build, or have a bug. A peer's bytes can
+//! never make safe code here go out of bounds, panic, hang without a timeout, or see an
+//! invalid value (shared types are valid for every bit pattern); a corrupted header is an
+//! error. Defending against a peer that races on purpose (rewriting a published header,
+//! writing plain fields that are read-only after init) is out of scope.
 #![deny(
     unsafe_op_in_unsafe_fn,
     clippy::undocumented_unsafe_blocks,
@@ -6,6 +29,29 @@
 )]
 #![warn(missing_docs)]
 
+mod array;
+mod condvar;
+mod creator;
+mod error;
+pub mod format;
+mod ident;
+mod mutex;
+mod named;
+mod rwlock;
+mod segment;
+mod shared;
+#[cfg(test)]
+mod testmem;
+
+pub use array::{ArrayGuard, SharedArray};
+pub use condvar::{SharedCondvar, WaitTimeoutResult};
+pub use error::{Error, Result};
+pub use format::{Kind, SegmentInfo};
 pub use ipc_core;
 pub use ipc_core::SharedLayout;
 pub use ipc_derive::SharedLayout;
+pub use mutex::{LockError, LockResult, SharedMutex, SharedMutexGuard};
+pub use named::{inspect, inspect_with, unlink, Options};
+pub use rwlock::{SharedReadGuard, SharedRwLock, SharedWriteGuard};
+pub use segment::DEFAULT_OPEN_TIMEOUT;
+pub use shared::Shared;

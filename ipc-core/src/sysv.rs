@@ -140,6 +140,11 @@ fn time(t: libc::time_t) -> Option<SystemTime> {
         .map(|s| UNIX_EPOCH + Duration::from_secs(s))
 }
 
+/// How errors name a segment found by id.
+fn id_name(id: i32) -> String {
+    format!("id {id}")
+}
+
 /// Maps an errno of an id-based call: an id that no longer (or never) names a segment is
 /// [`ErrorKind::NotFound`].
 fn id_error(op: &'static str, e: Errno) -> Error {
@@ -155,7 +160,7 @@ fn stat(id: i32) -> Result<libc::shmid_ds> {
     // writes into it.
     let r = unsafe { libc::shmctl(id, libc::IPC_STAT, ds.as_mut_ptr()) };
     if r == -1 {
-        return Err(id_error("shmctl(IPC_STAT)", Errno::last()).with_name(id.to_string()));
+        return Err(id_error("shmctl(IPC_STAT)", Errno::last()).with_name(id_name(id)));
     }
     // SAFETY: IPC_STAT succeeded and filled the struct (and it was zeroed before, so every
     // padding byte is initialised too).
@@ -201,7 +206,7 @@ pub fn remove(id: i32) -> Result<()> {
     // SAFETY: IPC_RMID ignores the buffer argument, so a null pointer is fine.
     let r = unsafe { libc::shmctl(id, libc::IPC_RMID, std::ptr::null_mut()) };
     if r == -1 {
-        return Err(id_error("shmctl(IPC_RMID)", Errno::last()).with_name(id.to_string()));
+        return Err(id_error("shmctl(IPC_RMID)", Errno::last()).with_name(id_name(id)));
     }
     Ok(())
 }
@@ -222,7 +227,7 @@ pub fn set_mode(id: i32, mode: u32) -> Result<()> {
     // IPC_SET only reads it.
     let r = unsafe { libc::shmctl(id, libc::IPC_SET, &mut ds) };
     if r == -1 {
-        return Err(id_error("shmctl(IPC_SET)", Errno::last()).with_name(id.to_string()));
+        return Err(id_error("shmctl(IPC_SET)", Errno::last()).with_name(id_name(id)));
     }
     Ok(())
 }
@@ -242,6 +247,8 @@ fn check_mode(op: &'static str, mode: u32) -> Result<()> {
 /// Detached (`shmdt`) on drop. A handle that created the segment also removes it
 /// (`IPC_RMID`) on drop unless [`set_remove_on_drop(false)`](SysvShm::set_remove_on_drop)
 /// makes it persist; handles that opened an existing segment never remove it unless asked.
+/// Only the process that made the handle removes the segment: a copy inherited by a forked
+/// child (attachments are inherited) only detaches.
 ///
 /// # References
 /// [shmget(2)](https://man7.org/linux/man-pages/man2/shmget.2.html),
@@ -259,7 +266,9 @@ pub struct SysvShm {
     key: Key,
     read_only: bool,
     created: bool,
-    remove_on_drop: bool,
+    /// The pid of the process that removes the segment on drop, if any (a forked child's
+    /// copy of the handle must not).
+    remover: Option<u32>,
 }
 
 // SAFETY: the handle is an address range plus plain ids; detaching from another thread is
@@ -321,7 +330,7 @@ impl SysvShm {
         match Self::attach(id, key, false) {
             Ok(mut seg) => {
                 seg.created = true;
-                seg.remove_on_drop = true;
+                seg.set_remove_on_drop(true);
                 Ok(seg)
             }
             Err(e) => {
@@ -404,12 +413,12 @@ impl SysvShm {
         // detached on the error path).
         let addr = unsafe { libc::shmat(id, std::ptr::null(), flags) };
         if addr as isize == -1 {
-            return Err(id_error("shmat", Errno::last()).with_name(id.to_string()));
+            return Err(id_error("shmat", Errno::last()).with_name(id_name(id)));
         }
         let detach = |e: Error| {
             // SAFETY: addr was just returned by a successful shmat and is not used after.
             unsafe { libc::shmdt(addr) };
-            e
+            e.with_name(id_name(id))
         };
         let Some(nn) = NonNull::new(addr.cast::<u8>()) else {
             return Err(detach(Error::new(
@@ -420,10 +429,11 @@ impl SysvShm {
         // The size is read after attaching: a System V segment's size never changes, and
         // the attachment keeps the segment alive.
         let ds = stat(id).map_err(detach)?;
-        if ds.shm_segsz == 0 {
+        if ds.shm_segsz == 0 || ds.shm_segsz > isize::MAX as usize {
+            // Size 0 cannot be used; above isize::MAX no Rust slice or offset could span it.
             return Err(detach(Error::new(
                 "shmctl(IPC_STAT)",
-                ErrorKind::InvalidSize("segment of size 0".into()),
+                ErrorKind::InvalidSize(format!("segment of {} bytes", ds.shm_segsz)),
             )));
         }
         Ok(SysvShm {
@@ -433,7 +443,7 @@ impl SysvShm {
             key,
             read_only,
             created: false,
-            remove_on_drop: false,
+            remover: None,
         })
     }
 
@@ -452,15 +462,16 @@ impl SysvShm {
         self.created
     }
 
-    /// Whether dropping this handle removes the segment (`IPC_RMID`).
+    /// Whether dropping this handle (in this process) removes the segment (`IPC_RMID`).
     pub fn removes_on_drop(&self) -> bool {
-        self.remove_on_drop
+        self.remover == Some(std::process::id())
     }
 
     /// Chooses whether dropping this handle removes the segment: `false` lets it persist
-    /// (until [`remove`] or a reboot).
+    /// (until [`remove`] or a reboot); `true` makes this process's handle remove it, also if
+    /// another process created it.
     pub fn set_remove_on_drop(&mut self, yes: bool) {
-        self.remove_on_drop = yes;
+        self.remover = yes.then(std::process::id);
     }
 
     /// `shmctl(IPC_STAT)`: size, pids, attach count, mode and times of this segment.
@@ -488,36 +499,18 @@ impl SysvShm {
     /// [shmctl(2)](https://man7.org/linux/man-pages/man2/shmctl.2.html)
     #[doc(alias = "IPC_RMID")]
     pub fn remove(&mut self) -> Result<()> {
-        self.remove_on_drop = false;
+        self.remover = None;
         remove(self.id)
     }
 
-    /// The start of the attachment (same as [`Memory::as_ptr`]).
-    pub fn as_ptr(&self) -> *mut u8 {
-        self.addr.as_ptr()
-    }
-
-    /// The segment size in bytes (same as [`Memory::len`]).
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Always false: a segment is never empty.
-    pub fn is_empty(&self) -> bool {
-        false
-    }
-
-    /// Whether the segment is attached read-only (same as [`Memory::is_read_only`]).
-    pub fn is_read_only(&self) -> bool {
-        self.read_only
-    }
+    crate::shm::memory_accessors!("the segment size (`shm_segsz`)");
 }
 
 impl Drop for SysvShm {
     fn drop(&mut self) {
         // Remove before detaching: while this attachment exists the id cannot have been
         // reused for another segment, so the removal can only hit ours.
-        if self.remove_on_drop {
+        if self.removes_on_drop() {
             let _ = remove(self.id);
         }
         // SAFETY: addr is this handle's live attachment (the type's invariant) and nothing

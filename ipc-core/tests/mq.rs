@@ -8,14 +8,10 @@ use std::time::{Duration, Instant};
 use ipc_core::mq::{self, Access, MessageQueue, MqLimits, MqOptions};
 use ipc_core::signal::{self, SigAction, Signal};
 use ipc_core::{CreateMode, ErrorKind};
-use ipc_testutil::{env, role, spawn_role, unique_name, Cleanup};
+use ipc_testutil::{env, report, role, spawn_role, unique_name, Cleanup};
 
-/// `ipc_testutil::report` on a line of its own: libtest prints `test NAME ... ` without a
-/// newline before running a test, so the first reported line would not start with `@@ `.
-fn report(line: impl std::fmt::Display) {
-    println!();
-    ipc_testutil::report(line);
-}
+mod support;
+use support::{start_in, wait_until};
 
 fn kind_text(e: &ipc_core::Error) -> String {
     e.kind().to_string()
@@ -40,14 +36,14 @@ fn create_open_unlink() {
         (a.capacity, a.msg_size, a.current, a.nonblocking),
         (4, 64, 0, false)
     );
-    assert!(q.unlinks_on_drop());
+    assert!(q.created() && q.unlinks_on_drop());
 
     // Exclusive create refuses a taken name; open and open-or-create find it.
     let e = MessageQueue::create(&name, 4, 64).unwrap_err();
     assert_eq!(*e.kind(), ErrorKind::AlreadyExists, "{e}");
     assert_eq!(e.name(), Some(&*name));
     let opened = MessageQueue::open(&name).unwrap();
-    assert!(!opened.unlinks_on_drop());
+    assert!(!opened.created() && !opened.unlinks_on_drop());
     let either = MessageQueue::open_or_create(&name, 2, 8).unwrap();
     assert_eq!(
         either.capacity(),
@@ -258,32 +254,77 @@ fn priority_order_then_fifo_across_processes() {
 
 #[test]
 fn blocking_receive_wakes_on_send_from_another_process() {
+    /// Rounds: a receiver stalled by the scheduler may enter `receive` only after the send,
+    /// so the test asks that it was already waiting in at least one round.
+    const ROUNDS: usize = 3;
     match role().as_deref() {
         None => {
             let name = unique_name("mq-wake");
             let _c = Cleanup::mq(&name);
+            let ready_name = unique_name("mq-ready");
+            let _c2 = Cleanup::mq(&ready_name);
             let q = MessageQueue::create(&name, 2, 16).unwrap();
+            let ready = MessageQueue::create(&ready_name, ROUNDS, 8).unwrap();
             let child = spawn_role(
                 "blocking_receive_wakes_on_send_from_another_process",
                 "receiver",
-                &[("MQ_NAME", &name)],
+                &[("MQ_NAME", &name), ("READY_NAME", &ready_name)],
             );
-            std::thread::sleep(Duration::from_millis(100));
-            q.send(b"wake", 2).unwrap();
-            assert_eq!(child.wait_ok(), ["wake 2"]);
+            let mut sent_at = Vec::new();
+            let mut buf = [0u8; 8];
+            for round in 0..ROUNDS {
+                // The receiver says it is about to call receive; give it time to block.
+                ready
+                    .receive_timeout(&mut buf, Duration::from_secs(30))
+                    .unwrap();
+                std::thread::sleep(Duration::from_millis(50));
+                sent_at.push(monotonic_ns());
+                q.send(format!("wake{round}").as_bytes(), 2).unwrap();
+            }
+            let lines = child.wait_ok();
+            assert_eq!(lines.len(), ROUNDS, "{lines:?}");
+            let mut blocked = 0;
+            for (round, line) in lines.iter().enumerate() {
+                let mut parts = line.split(' ');
+                assert_eq!(
+                    parts.next(),
+                    Some(format!("wake{round}").as_str()),
+                    "{line}"
+                );
+                assert_eq!(parts.next(), Some("2"), "{line}");
+                let entered: u128 = parts.next().unwrap().parse().unwrap();
+                if entered < sent_at[round] {
+                    blocked += 1;
+                }
+            }
+            assert!(
+                blocked >= 1,
+                "the receiver never was in receive before the send: {lines:?} / {sent_at:?}"
+            );
         }
         Some("receiver") => {
             let q = MessageQueue::open(&env("MQ_NAME")).unwrap();
+            let ready = MessageQueue::open(&env("READY_NAME")).unwrap();
             let mut buf = [0u8; 16];
-            // Blocks without a timeout; the parent's watchdog bounds it.
-            let (n, prio) = q.receive(&mut buf).unwrap();
-            report(format!(
-                "{} {prio}",
-                std::str::from_utf8(&buf[..n]).unwrap()
-            ));
+            for _ in 0..ROUNDS {
+                ready.send(b"r", 0).unwrap();
+                let entered = monotonic_ns();
+                // Blocks without a timeout; the parent's watchdog bounds it.
+                let (n, prio) = q.receive(&mut buf).unwrap();
+                report(format!(
+                    "{} {prio} {entered}",
+                    std::str::from_utf8(&buf[..n]).unwrap()
+                ));
+            }
         }
         Some(other) => panic!("unknown role {other}"),
     }
+}
+
+/// CLOCK_MONOTONIC in nanoseconds: one clock for every process of the machine.
+fn monotonic_ns() -> u128 {
+    let t = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC).unwrap();
+    Duration::new(t.tv_sec() as u64, t.tv_nsec() as u32).as_nanos()
 }
 
 #[test]
@@ -369,7 +410,7 @@ fn empty_queue_receive_times_out() {
 fn nonblocking_mode() {
     let name = unique_name("mq-nb");
     let _c = Cleanup::mq(&name);
-    let q = MqOptions::new()
+    let q = MessageQueue::options()
         .capacity(1)
         .msg_size(8)
         .nonblocking(true)
@@ -395,7 +436,9 @@ static NOTE_VALUE: AtomicUsize = AtomicUsize::new(0);
 extern "C" fn on_note(_: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
     // SAFETY: the kernel passes a valid siginfo_t for the duration of the handler; copying it
     // and storing atomics is async-signal-safe.
-    let info = signal::SigInfo::from_raw(unsafe { *info });
+    let Some(info) = signal::SigInfo::from_raw(unsafe { *info }) else {
+        return;
+    };
     NOTE_CODE.store(info.code(), Ordering::SeqCst);
     NOTE_PID.store(info.pid(), Ordering::SeqCst);
     NOTE_VALUE.store(info.value(), Ordering::SeqCst);
@@ -483,12 +526,13 @@ fn open_or_create_race_has_one_creator() {
         None => {
             let name = unique_name("mq-race");
             let _c = Cleanup::mq(&name);
+            let start = start_in(Duration::from_millis(700)).to_string();
             let children: Vec<_> = (0..RACERS)
                 .map(|_| {
                     spawn_role(
                         "open_or_create_race_has_one_creator",
                         "racer",
-                        &[("MQ_NAME", &name)],
+                        &[("MQ_NAME", &name), ("START_NANOS", &start)],
                     )
                 })
                 .collect();
@@ -499,14 +543,40 @@ fn open_or_create_race_has_one_creator() {
             MessageQueue::open(&name).unwrap();
         }
         Some("racer") => {
+            // All racers call at the same instant, so that the race really happens.
+            wait_until(env("START_NANOS").parse().unwrap());
             let mut q = MessageQueue::open_or_create(&env("MQ_NAME"), 2, 8).unwrap();
             // Only the creating handle unlinks on drop; keep the queue for the others.
-            let created = q.unlinks_on_drop();
+            assert_eq!(q.unlinks_on_drop(), q.created());
             q.set_unlink_on_drop(false);
-            report(if created { "created" } else { "opened" });
+            report(if q.created() { "created" } else { "opened" });
         }
         Some(other) => panic!("unknown role {other}"),
     }
+}
+
+#[test]
+fn creator_drop_does_not_remove_a_newer_queue_of_the_same_name() {
+    let name = unique_name("mq-reuse");
+    let _c = Cleanup::mq(&name);
+    let mut old = MessageQueue::create(&name, 2, 8).unwrap();
+    old.unlink().unwrap();
+    old.set_unlink_on_drop(true); // even asked to, it must not remove the new one
+    let new = MessageQueue::create(&name, 2, 8).unwrap();
+    drop(old);
+    MessageQueue::open(&name).expect("the newer queue survives");
+    // Likewise through close().
+    let mut old = new;
+    old.unlink().unwrap();
+    old.set_unlink_on_drop(true);
+    let newer = MessageQueue::create(&name, 2, 8).unwrap();
+    old.close().unwrap();
+    MessageQueue::open(&name).expect("the newer queue survives close()");
+    drop(newer);
+    assert_eq!(
+        *MessageQueue::open(&name).unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
 }
 
 #[test]

@@ -1,40 +1,17 @@
 //! POSIX named shared memory (`ipc_core::shm::Shm`): cross-process behaviour with real
 //! processes, and every bad input.
 
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use ipc_core::shm::{self, Shm};
 use ipc_core::{CreateMode, ErrorKind, Memory};
 use ipc_testutil::{env, report, role, spawn_role, unique_name, Cleanup};
 
-/// The bytes a writer puts at the start of a segment: recognisable and position-dependent.
-fn pattern(len: usize, seed: u8) -> Vec<u8> {
-    (0..len)
-        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
-        .collect()
-}
-
-fn read_bytes(m: &impl Memory, len: usize) -> Vec<u8> {
-    assert!(len <= m.len());
-    // SAFETY: len <= m.len() (checked above) and the mapping lives while `m` is borrowed;
-    // the peer process is not writing these bytes at this time (the tests sequence it).
-    unsafe { std::slice::from_raw_parts(m.as_ptr(), len).to_vec() }
-}
-
-fn write_bytes(m: &impl Memory, offset: usize, bytes: &[u8]) {
-    assert!(!m.is_read_only());
-    assert!(offset + bytes.len() <= m.len());
-    // SAFETY: the range is inside the writable mapping (checked above); no other process
-    // accesses it at this time (the tests sequence it).
-    unsafe {
-        m.as_ptr()
-            .add(offset)
-            .copy_from(bytes.as_ptr(), bytes.len())
-    };
-}
+mod support;
+use support::{drop_privileges, is_root, pattern, read_bytes, start_in, wait_until, write_bytes};
 
 fn dev_shm(name: &str) -> PathBuf {
     PathBuf::from(format!("/dev/shm{name}"))
@@ -133,24 +110,6 @@ fn read_only_open_in_another_process_reads_and_cannot_write() {
     assert_eq!(lines, ["ok"]);
 }
 
-/// Sleeps, then spins, until the wall-clock time `start` (ns since the epoch), so that
-/// several processes act at the same instant.
-fn wait_until(start: u128) {
-    loop {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        if now >= start {
-            return;
-        }
-        if start - now > 2_000_000 {
-            std::thread::sleep(Duration::from_nanos((start - now - 1_000_000) as u64));
-        }
-        std::hint::spin_loop();
-    }
-}
-
 #[test]
 fn open_or_create_raced_by_six_processes_has_exactly_one_creator() {
     const N: usize = 6;
@@ -181,8 +140,7 @@ fn open_or_create_raced_by_six_processes_has_exactly_one_creator() {
     let names: Vec<String> = (0..ROUNDS).map(|_| unique_name("race")).collect();
     let _guards: Vec<Cleanup> = names.iter().map(|n| Cleanup::shm(n)).collect();
     let joined = names.join(",");
-    let start = SystemTime::now().duration_since(UNIX_EPOCH).unwrap() + Duration::from_millis(700);
-    let start = start.as_nanos().to_string();
+    let start = start_in(Duration::from_millis(700)).to_string();
     let children: Vec<_> = (0..N)
         .map(|_| {
             spawn_role(
@@ -226,12 +184,14 @@ fn open_or_create_raced_by_six_processes_has_exactly_one_creator() {
 fn open_or_create_in_one_process_reports_which_happened() {
     let name = unique_name("ooc");
     let _guard = Cleanup::shm(&name);
-    let opts = Shm::options().create_mode(CreateMode::OpenOrCreate);
-    let a = opts.open(&name, 8192).unwrap();
+    let a = Shm::open_or_create(&name, 8192).unwrap();
     assert!(a.created());
     assert!(a.unlinks_on_drop());
     // An existing object keeps its size; the requested size is for creating only.
-    let b = opts.open(&name, 4096).unwrap();
+    let b = Shm::options()
+        .create_mode(CreateMode::OpenOrCreate)
+        .open(&name, 4096)
+        .unwrap();
     assert!(!b.created());
     assert!(!b.unlinks_on_drop());
     assert_eq!(b.len(), 8192);
@@ -284,6 +244,28 @@ fn creator_drop_does_not_remove_a_newer_object_of_the_same_name() {
     assert!(dev_shm(&name).exists(), "the newer object survives");
     drop(new);
     assert!(!dev_shm(&name).exists());
+}
+
+#[test]
+fn forked_copy_of_the_creator_does_not_unlink() {
+    let name = unique_name("fork");
+    let _guard = Cleanup::shm(&name);
+    let slot = std::cell::RefCell::new(Some(Shm::create(&name, 4096).unwrap()));
+    // The child drops its copy of the creating handle: that unmaps and closes, but must not
+    // unlink, because the child is not the process that created the object.
+    assert!(ipc_testutil::fork_run(ipc_testutil::WATCHDOG, || {
+        let shm = slot.borrow_mut().take().unwrap();
+        let copy_unlinks = shm.unlinks_on_drop();
+        drop(shm);
+        !copy_unlinks
+    }));
+    assert!(
+        dev_shm(&name).exists(),
+        "the name survives the child's drop"
+    );
+    assert!(slot.borrow().as_ref().unwrap().unlinks_on_drop());
+    drop(slot);
+    assert!(!dev_shm(&name).exists(), "the creator's own drop unlinks");
 }
 
 #[test]
@@ -424,23 +406,24 @@ fn open_of_a_missing_name_is_not_found() {
     }
 }
 
+/// What a creator has between `shm_open(O_CREAT)` and sizing the object: a new object of
+/// size 0 (made with the raw calls, since `Shm` never leaves one behind).
+fn create_unsized(name: &str) -> OwnedFd {
+    let fd = nix::sys::mman::shm_open(
+        name,
+        nix::fcntl::OFlag::O_CREAT | nix::fcntl::OFlag::O_EXCL | nix::fcntl::OFlag::O_RDWR,
+        nix::sys::stat::Mode::from_bits_truncate(0o600),
+    )
+    .unwrap();
+    assert_eq!(nix::sys::stat::fstat(&fd).unwrap().st_size, 0);
+    fd
+}
+
 #[test]
 fn opening_an_unsized_object_is_invalid_size() {
     let name = unique_name("unsized");
     let _guard = Cleanup::shm(&name);
-    // A creator that has not sized the object yet: made with the raw call.
-    let c = std::ffi::CString::new(name.as_str()).unwrap();
-    // SAFETY: valid NUL-terminated name; the fd is closed right after.
-    let fd = unsafe {
-        libc::shm_open(
-            c.as_ptr(),
-            libc::O_CREAT | libc::O_EXCL | libc::O_RDWR,
-            0o600,
-        )
-    };
-    assert!(fd >= 0);
-    // SAFETY: fd was just returned by shm_open and is closed once.
-    unsafe { libc::close(fd) };
+    drop(create_unsized(&name));
     for r in [
         Shm::open(&name).map(drop),
         Shm::open_read_only(&name).map(drop),
@@ -576,26 +559,6 @@ fn read_at_and_write_at_are_bounds_checked() {
     assert_eq!(&buf[..5], b"56789");
 }
 
-/// In a spawned child: drops to `nobody` when the suite runs as root (root bypasses
-/// permission bits) and returns whether it did; otherwise leaves the user as it is.
-fn drop_privileges() -> bool {
-    if !is_root() {
-        return false;
-    }
-    // SAFETY: setgid/setuid take plain ids; this child process is single-purpose, and
-    // the results are checked.
-    unsafe {
-        assert_eq!(libc::setgid(65534), 0, "setgid(nobody)");
-        assert_eq!(libc::setuid(65534), 0, "setuid(nobody)");
-    }
-    true
-}
-
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
-}
-
 #[test]
 fn read_permission_is_enough_for_read_only_open_and_not_for_read_write() {
     if role().is_some() {
@@ -635,20 +598,8 @@ fn read_permission_is_enough_for_read_only_open_and_not_for_read_write() {
 fn open_or_create_waits_for_a_creator_that_sizes_the_object_late() {
     let name = unique_name("late");
     let _guard = Cleanup::shm(&name);
-    // A creator that made the object but has not sized it yet (raw calls), and sizes it
-    // 50 ms later.
-    let c = std::ffi::CString::new(name.as_str()).unwrap();
-    // SAFETY: valid NUL-terminated name; the fd is owned by the OwnedFd below.
-    let fd = unsafe {
-        libc::shm_open(
-            c.as_ptr(),
-            libc::O_CREAT | libc::O_EXCL | libc::O_RDWR,
-            0o600,
-        )
-    };
-    assert!(fd >= 0);
-    // SAFETY: fd was just returned by shm_open and nothing else owns it.
-    let fd = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    // A creator that made the object but has not sized it yet, and sizes it 50 ms later.
+    let fd = create_unsized(&name);
     let sizer = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(50));
         nix::unistd::ftruncate(&fd, 8192).unwrap();

@@ -5,35 +5,14 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use ipc_core::shm::{AnonShm, MemfdShm};
-use ipc_core::{ErrorKind, Memory};
+use ipc_core::ErrorKind;
 use ipc_testutil::{env, fork_child, fork_run, report, role, spawn_role, wait_pid, WATCHDOG};
 use nix::errno::Errno;
 use nix::fcntl::{fcntl, FcntlArg, SealFlag};
 use nix::sys::memfd::{memfd_create, MFdFlags};
 
-fn pattern(len: usize, seed: u8) -> Vec<u8> {
-    (0..len)
-        .map(|i| (i as u8).wrapping_mul(29).wrapping_add(seed))
-        .collect()
-}
-
-fn read_bytes(m: &impl Memory, len: usize) -> Vec<u8> {
-    assert!(len <= m.len());
-    // SAFETY: len <= m.len() (checked above); the mapping lives while `m` is borrowed, and
-    // the tests sequence the processes so nobody writes these bytes meanwhile.
-    unsafe { std::slice::from_raw_parts(m.as_ptr(), len).to_vec() }
-}
-
-fn write_bytes(m: &impl Memory, offset: usize, bytes: &[u8]) {
-    assert!(!m.is_read_only());
-    assert!(offset + bytes.len() <= m.len());
-    // SAFETY: inside the writable mapping (checked above); the tests sequence access.
-    unsafe {
-        m.as_ptr()
-            .add(offset)
-            .copy_from(bytes.as_ptr(), bytes.len())
-    };
-}
+mod support;
+use support::{pattern, read_bytes, write_bytes};
 
 // ---------------------------------------------------------------------------------------
 // Anonymous shared memory

@@ -119,6 +119,10 @@ fn bad_signal_numbers_are_refused() {
     assert!(invalid_input(&e).contains("above SIGRTMAX"), "{e}");
     let e = Signal::rt(Signal::rt_count()).unwrap_err();
     assert!(invalid_input(&e).contains("above SIGRTMAX"), "{e}");
+    // A siginfo_t that names no valid signal gives no SigInfo (so no invalid Signal).
+    // SAFETY: siginfo_t is plain integers; all zeroes is a valid value.
+    let zero: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    assert!(signal::SigInfo::from_raw(zero).is_none(), "si_signo 0");
     // sigqueue to a pid that cannot be a single process.
     let e = signal::queue(0, Signal::USR1, 1).unwrap_err();
     assert!(invalid_input(&e).contains("pid 0"), "{e}");
@@ -135,6 +139,7 @@ fn kill_and_stop_are_refused() {
     for sig in [Signal::KILL, Signal::STOP] {
         let e = signal::set_action(sig, &SigAction::ignore()).unwrap_err();
         assert!(invalid_input(&e).contains("cannot be caught"), "{e}");
+        assert_eq!(e.name(), Some(sig.to_string().as_str()), "{e}");
         let e = signal::replace_action(sig, &SigAction::default_action()).unwrap_err();
         assert!(invalid_input(&e).contains("cannot be caught"), "{e}");
         let e = mask::block(&set_of(&[Signal::USR1, sig])).unwrap_err();
@@ -283,7 +288,9 @@ extern "C" fn count_usr2(_: libc::c_int) {
 extern "C" fn record_usr2(_: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
     // SAFETY: the kernel passes a valid siginfo_t for the duration of the handler; reading
     // it and storing atomics is async-signal-safe.
-    let info = signal::SigInfo::from_raw(unsafe { *info });
+    let Some(info) = signal::SigInfo::from_raw(unsafe { *info }) else {
+        return;
+    };
     USR2_VALUE.store(info.value(), Ordering::SeqCst);
     USR2_PID.store(info.pid(), Ordering::SeqCst);
     USR2_COUNT.fetch_add(1, Ordering::SeqCst);

@@ -4,32 +4,11 @@
 use std::time::{Duration, SystemTime};
 
 use ipc_core::sysv::{self, ftok, Key, SysvShm};
-use ipc_core::{ErrorKind, Memory};
+use ipc_core::ErrorKind;
 use ipc_testutil::{env, report, role, spawn_role, Cleanup};
 
-fn pattern(len: usize, seed: u8) -> Vec<u8> {
-    (0..len)
-        .map(|i| (i as u8).wrapping_mul(13).wrapping_add(seed))
-        .collect()
-}
-
-fn read_bytes(m: &impl Memory, len: usize) -> Vec<u8> {
-    assert!(len <= m.len());
-    // SAFETY: len <= m.len() (checked above); the attachment lives while `m` is borrowed,
-    // and the tests sequence the processes so nobody writes these bytes meanwhile.
-    unsafe { std::slice::from_raw_parts(m.as_ptr(), len).to_vec() }
-}
-
-fn write_bytes(m: &impl Memory, offset: usize, bytes: &[u8]) {
-    assert!(!m.is_read_only());
-    assert!(offset + bytes.len() <= m.len());
-    // SAFETY: inside the writable attachment (checked above); the tests sequence access.
-    unsafe {
-        m.as_ptr()
-            .add(offset)
-            .copy_from(bytes.as_ptr(), bytes.len())
-    };
-}
+mod support;
+use support::{drop_privileges, is_root, pattern, read_bytes, write_bytes};
 
 /// A temporary file to derive `ftok` keys from; removed on drop.
 struct KeyFile(std::path::PathBuf);
@@ -209,6 +188,39 @@ fn persist_then_remove_by_id() {
 }
 
 #[test]
+fn forked_copy_of_the_creator_only_detaches() {
+    // A forked child inherits every attachment of the process, also those of tests running
+    // on other threads (which count attachments): fork in a process of its own.
+    if role().is_none() {
+        let lines = spawn_role("forked_copy_of_the_creator_only_detaches", "forker", &[]).wait_ok();
+        assert_eq!(lines, ["ok"]);
+        return;
+    }
+    let seg = SysvShm::create(Key::PRIVATE, 4096, 0o600).unwrap();
+    let id = seg.id();
+    let _guard = Cleanup::sysv_shm(id);
+    let slot = std::cell::RefCell::new(Some(seg));
+    // The forked child inherits the attachment; dropping its copy detaches it but must not
+    // mark the segment for removal, because the child did not create it.
+    assert!(ipc_testutil::fork_run(ipc_testutil::WATCHDOG, || {
+        let seg = slot.borrow_mut().take().unwrap();
+        let copy_removes = seg.removes_on_drop();
+        drop(seg);
+        !copy_removes
+    }));
+    let info = sysv::info(id).unwrap();
+    assert!(!info.removed, "the child's drop did not remove the segment");
+    assert_eq!(
+        info.attach_count, 1,
+        "the child's inherited attachment is gone"
+    );
+    assert!(slot.borrow().as_ref().unwrap().removes_on_drop());
+    drop(slot);
+    assert_eq!(sysv::info(id).unwrap_err().kind(), &ErrorKind::NotFound);
+    report("ok");
+}
+
+#[test]
 fn mode_is_exact_and_can_be_changed() {
     if let Some(r) = role() {
         // umask is process-wide: this runs in its own process.
@@ -263,10 +275,9 @@ fn bad_input_is_an_error() {
     let e = SysvShm::open(Key::PRIVATE).unwrap_err();
     assert!(matches!(e.kind(), ErrorKind::InvalidInput(_)), "{e}");
     for id in [-1, i32::MAX] {
-        assert_eq!(
-            SysvShm::open_id(id).unwrap_err().kind(),
-            &ErrorKind::NotFound
-        );
+        let e = SysvShm::open_id(id).unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::NotFound, "{e}");
+        assert_eq!(e.name(), Some(format!("id {id}").as_str()), "{e}");
         assert_eq!(
             SysvShm::open_id_read_only(id).unwrap_err().kind(),
             &ErrorKind::NotFound
@@ -282,23 +293,11 @@ fn bad_input_is_an_error() {
     assert!(matches!(e.kind(), ErrorKind::InvalidInput(_)), "{e}");
 }
 
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
-}
-
 #[test]
 fn permissions_are_enforced_for_other_users() {
     if role().is_some() {
         let id: i32 = env("SYSV_ID").parse().unwrap();
-        let dropped = is_root();
-        if dropped {
-            // SAFETY: plain ids; single-purpose child process; results checked.
-            unsafe {
-                assert_eq!(libc::setgid(65534), 0, "setgid(nobody)");
-                assert_eq!(libc::setuid(65534), 0, "setuid(nobody)");
-            }
-        }
+        let dropped = drop_privileges();
         let ro = SysvShm::open_id_read_only(id).unwrap();
         assert_eq!(read_bytes(&ro, 5), b"token");
         let e = SysvShm::open_id(id).unwrap_err();

@@ -19,7 +19,10 @@
 //! ([`MqOptions::unlink_on_drop`], [`MessageQueue::set_unlink_on_drop`]); handles that
 //! only open never unlink. Unlinking removes the name only: processes that have the queue
 //! open keep using it until they close it. Only the creating *process* unlinks: a copy of the
-//! handle inherited by a forked child does not. [`unlink`] removes a name explicitly.
+//! handle inherited by a forked child does not. Nor does a handle remove a newer queue that
+//! someone else created under the same name after this one's was unlinked (checked through
+//! `/dev/mqueue` where the mqueue file system is mounted there). [`unlink`] removes a name
+//! explicitly.
 //!
 //! ```no_run
 //! use ipc_core::mq::MessageQueue;
@@ -83,6 +86,8 @@ pub struct MessageQueue {
     access: Access,
     capacity: usize,
     msg_size: usize,
+    /// Whether this handle's `mq_open` created the queue.
+    created: bool,
     /// The pid of the creating process while it should unlink on drop.
     owner: Option<u32>,
 }
@@ -136,12 +141,19 @@ impl MessageQueue {
             .open(name)
     }
 
-    /// Wraps a freshly opened descriptor (closing it on failure).
+    /// Options for every other combination (access, mode bits, non-blocking, persistence);
+    /// the same as [`MqOptions::new`].
+    pub fn options() -> MqOptions {
+        MqOptions::new()
+    }
+
+    /// Wraps a freshly opened descriptor (closing it on failure, and unlinking the name if
+    /// `created`).
     fn from_parts(
         mqd: libc::mqd_t,
         name: &str,
         access: Access,
-        owner: bool,
+        created: bool,
     ) -> Result<MessageQueue> {
         let mut q = MessageQueue {
             mqd,
@@ -149,9 +161,10 @@ impl MessageQueue {
             access,
             capacity: 0,
             msg_size: 0,
+            created,
             owner: None,
         };
-        q.set_owner(owner);
+        q.set_owner(created);
         let attr = q.attributes()?;
         q.capacity = attr.capacity;
         q.msg_size = attr.msg_size;
@@ -184,6 +197,11 @@ impl MessageQueue {
     /// [`receive`](Self::receive) needs.
     pub fn msg_size(&self) -> usize {
         self.msg_size
+    }
+
+    /// Whether this handle created the queue (rather than opening an existing one).
+    pub fn created(&self) -> bool {
+        self.created
     }
 
     /// Whether dropping this handle unlinks the name.
@@ -578,7 +596,7 @@ impl MessageQueue {
     /// <https://man7.org/linux/man-pages/man3/mq_close.3.html>
     #[doc(alias = "mq_close")]
     pub fn close(mut self) -> Result<()> {
-        let unlinked = if self.unlinks_on_drop() {
+        let unlinked = if self.unlinks_on_drop() && self.still_names_ours() {
             unlink(&self.name)
         } else {
             Ok(())
@@ -598,12 +616,20 @@ impl MessageQueue {
     }
 }
 
+impl MessageQueue {
+    /// Whether the name still refers to this handle's queue, as far as `/dev/mqueue` tells
+    /// (true when the mqueue file system is not mounted there).
+    fn still_names_ours(&self) -> bool {
+        crate::shm::still_names(self.as_fd(), "/dev/mqueue", &self.name)
+    }
+}
+
 impl Drop for MessageQueue {
     fn drop(&mut self) {
         if self.mqd < 0 {
             return; // closed by `close`
         }
-        if self.unlinks_on_drop() {
+        if self.unlinks_on_drop() && self.still_names_ours() {
             let _ = unlink(&self.name);
         }
         // SAFETY: the descriptor is owned by `self` and still open (`close` sets it to -1).
@@ -619,6 +645,7 @@ impl fmt::Debug for MessageQueue {
             .field("access", &self.access)
             .field("capacity", &self.capacity)
             .field("msg_size", &self.msg_size)
+            .field("created", &self.created)
             .field("unlink_on_drop", &self.unlinks_on_drop())
             .finish()
     }

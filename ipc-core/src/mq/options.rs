@@ -243,8 +243,10 @@ impl MqOptions {
         let mut a: libc::mq_attr = unsafe { std::mem::zeroed() };
         let attr_ptr = match attr {
             Some((capacity, msg_size)) => {
-                a.mq_maxmsg = *capacity as libc::c_long;
-                a.mq_msgsize = *msg_size as libc::c_long;
+                // Saturating: a value above c_long::MAX (possible only when the /proc
+                // limits could not be read) must not wrap to a negative one.
+                a.mq_maxmsg = libc::c_long::try_from(*capacity).unwrap_or(libc::c_long::MAX);
+                a.mq_msgsize = libc::c_long::try_from(*msg_size).unwrap_or(libc::c_long::MAX);
                 &a as *const libc::mq_attr
             }
             None => std::ptr::null(),

@@ -34,20 +34,7 @@ impl AnonShm {
         })
     }
 
-    /// The start of the mapping (same as [`Memory::as_ptr`]).
-    pub fn as_ptr(&self) -> *mut u8 {
-        self.map.as_ptr()
-    }
-
-    /// The mapped length in bytes (same as [`Memory::len`]).
-    pub fn len(&self) -> usize {
-        self.map.len()
-    }
-
-    /// Always false: a mapping is never empty.
-    pub fn is_empty(&self) -> bool {
-        false
-    }
+    super::memory_accessors!("the size asked for");
 }
 
 // SAFETY: (1) the mapping is live, page-aligned (mmap's result) and read-write for `len()`

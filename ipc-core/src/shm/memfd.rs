@@ -112,8 +112,9 @@ impl MemfdShm {
     /// [fcntl(2), "File Sealing"](https://man7.org/linux/man-pages/man2/fcntl.2.html)
     #[doc(alias = "F_GET_SEALS")]
     pub fn from_fd(fd: OwnedFd) -> Result<MemfdShm> {
+        // The file type first, for the error of a directory or pipe.
         let st = stat::fstat(&fd).map_err(|e| Error::os("fstat", e))?;
-        let size = regular_size(&st)?;
+        regular_size(&st)?;
         let raw = fcntl(&fd, FcntlArg::F_GET_SEALS).map_err(|e| match e {
             Errno::EINVAL => Error::new("fcntl(F_GET_SEALS)", ErrorKind::WrongType),
             e => Error::os("fcntl(F_GET_SEALS)", e),
@@ -127,6 +128,11 @@ impl MemfdShm {
                 ),
             ));
         }
+        // The size only now that it is known to be sealed: read before the seals, it could
+        // have changed in between (another holder of the fd resizing, then sealing), and a
+        // mapping longer than the file would fault (SIGBUS) past its end.
+        let st = stat::fstat(&fd).map_err(|e| Error::os("fstat", e))?;
+        let size = regular_size(&st)?;
         let len = NonZeroUsize::new(size).ok_or_else(|| {
             Error::new(
                 "fstat",
@@ -166,25 +172,7 @@ impl MemfdShm {
         self.seals
     }
 
-    /// The start of the mapping (same as [`Memory::as_ptr`]).
-    pub fn as_ptr(&self) -> *mut u8 {
-        self.map.as_ptr()
-    }
-
-    /// The mapped length in bytes: the sealed size (same as [`Memory::len`]).
-    pub fn len(&self) -> usize {
-        self.map.len()
-    }
-
-    /// Always false: a mapping is never empty.
-    pub fn is_empty(&self) -> bool {
-        false
-    }
-
-    /// Whether the mapping is read-only (same as [`Memory::is_read_only`]).
-    pub fn is_read_only(&self) -> bool {
-        self.map.is_read_only()
-    }
+    super::memory_accessors!("the sealed size");
 }
 
 impl AsFd for MemfdShm {

@@ -48,6 +48,35 @@ use nix::sys::stat::{self, FileStat, Mode, SFlag};
 use crate::name::{self, NameKind};
 use crate::{CreateMode, Error, ErrorKind, Memory, Result};
 
+/// The inherent accessors of every memory type (`as_ptr`, `len`, `is_empty`,
+/// `is_read_only`), forwarding to its [`Memory`] impl so that callers need not import the
+/// trait. `$len` says what the length is.
+macro_rules! memory_accessors {
+    ($len:literal) => {
+        /// The start of the region (same as [`Memory::as_ptr`](crate::Memory::as_ptr)).
+        pub fn as_ptr(&self) -> *mut u8 {
+            crate::Memory::as_ptr(self)
+        }
+
+        #[doc = concat!("The length in bytes: ", $len, " (same as [`Memory::len`](crate::Memory::len)).")]
+        pub fn len(&self) -> usize {
+            crate::Memory::len(self)
+        }
+
+        /// Always false: a region is never empty.
+        pub fn is_empty(&self) -> bool {
+            false
+        }
+
+        /// Whether the region is mapped read-only in this process (same as
+        /// [`Memory::is_read_only`](crate::Memory::is_read_only)).
+        pub fn is_read_only(&self) -> bool {
+            crate::Memory::is_read_only(self)
+        }
+    };
+}
+pub(crate) use memory_accessors;
+
 mod anon;
 mod map;
 mod memfd;
@@ -75,7 +104,10 @@ const SYSINFO_CHECK_ABOVE: usize = 256 << 20;
 /// Created objects are unlinked when the creating handle is dropped, unless
 /// [`set_unlink_on_drop(false)`](Shm::set_unlink_on_drop) (or
 /// [`ShmOptions::unlink_on_drop`]) makes them persist. Handles that opened an existing
-/// object never unlink it unless asked to.
+/// object never unlink it unless asked to. Only the process that made the handle unlinks:
+/// a copy inherited by a forked child does not (as for
+/// [`MessageQueue`](crate::mq::MessageQueue)), and no handle removes a newer object that
+/// someone else created under the same name after this one was unlinked.
 ///
 /// # References
 /// - [shm_open(3)](https://man7.org/linux/man-pages/man3/shm_open.3.html)
@@ -89,13 +121,18 @@ pub struct Shm {
     name: Box<str>,
     c_name: CString,
     created: bool,
-    unlink_on_drop: bool,
+    /// The pid of the process that unlinks the name on drop, if any (a forked child's copy
+    /// of the handle must not).
+    unlinker: Option<u32>,
 }
 
 // SAFETY: (1) `map` is a live mapping of `len()` bytes, page-aligned because mmap returns
-// page-aligned addresses, readable (and writable unless mapped read-only); (2) it is
-// unmapped only in Drop, so it stays mapped while `&self` is borrowed; (3) its length is
-// fixed at construction.
+// page-aligned addresses, readable (and writable unless mapped read-only), backed by the
+// object's pages: `len()` is the `fstat` size, and a created object has its space reserved;
+// (2) it is unmapped only in Drop, so it stays mapped while `&self` is borrowed; (3) its
+// length is fixed at construction. A peer that later shrinks the object with `ftruncate`
+// would break (1) for the bytes past the new end (SIGBUS on access): that is outside the
+// trust model (see the module documentation; `MemfdShm` seals the size instead).
 unsafe impl Memory for Shm {
     fn as_ptr(&self) -> *mut u8 {
         self.map.as_ptr()
@@ -153,6 +190,22 @@ impl Shm {
             .open(name, 0)
     }
 
+    /// `shm_open`: opens `name` if it exists (mapped whole, at its `fstat` size), else
+    /// creates it with `size` bytes and mode 0600 (race-safe: when several processes try at
+    /// once, exactly one creates). [`created`](Shm::created) tells which happened; only a
+    /// creating handle unlinks on drop.
+    ///
+    /// Errors: those of [`create`](Shm::create) and [`open`](Shm::open).
+    ///
+    /// # References
+    /// [shm_open(3)](https://man7.org/linux/man-pages/man3/shm_open.3.html)
+    #[doc(alias = "shm_open")]
+    pub fn open_or_create(name: &str, size: usize) -> Result<Shm> {
+        ShmOptions::new()
+            .create_mode(CreateMode::OpenOrCreate)
+            .open(name, size)
+    }
+
     /// Options for every other combination (open-or-create, mode bits, persistence).
     pub fn options() -> ShmOptions {
         ShmOptions::new()
@@ -168,15 +221,16 @@ impl Shm {
         self.created
     }
 
-    /// Whether dropping this handle unlinks the name.
+    /// Whether dropping this handle (in this process) unlinks the name.
     pub fn unlinks_on_drop(&self) -> bool {
-        self.unlink_on_drop
+        self.unlinker == Some(std::process::id())
     }
 
     /// Chooses whether dropping this handle unlinks the name: `false` lets the object
-    /// persist after this process (until [`unlink`] or a reboot).
+    /// persist after this process (until [`unlink`] or a reboot); `true` makes this
+    /// process's handle unlink it, also if another process created it.
     pub fn set_unlink_on_drop(&mut self, yes: bool) {
-        self.unlink_on_drop = yes;
+        self.unlinker = yes.then(std::process::id);
     }
 
     /// The object's file descriptor (close-on-exec), e.g. for `fstat` or to pass along.
@@ -184,25 +238,7 @@ impl Shm {
         self.fd.as_fd()
     }
 
-    /// The start of the mapping (same as [`Memory::as_ptr`]).
-    pub fn as_ptr(&self) -> *mut u8 {
-        self.map.as_ptr()
-    }
-
-    /// The mapped length in bytes: the object's size (same as [`Memory::len`]).
-    pub fn len(&self) -> usize {
-        self.map.len()
-    }
-
-    /// Always false: an object is never mapped with length 0.
-    pub fn is_empty(&self) -> bool {
-        false
-    }
-
-    /// Whether the mapping is read-only (same as [`Memory::is_read_only`]).
-    pub fn is_read_only(&self) -> bool {
-        self.map.is_read_only()
-    }
+    memory_accessors!("the object's size when it was mapped");
 
     /// `shm_unlink`: removes the name now (existing mappings stay valid) and stops this
     /// handle from unlinking it again on drop.
@@ -211,7 +247,7 @@ impl Shm {
     /// [shm_unlink(3)](https://man7.org/linux/man-pages/man3/shm_unlink.3.html)
     #[doc(alias = "shm_unlink")]
     pub fn unlink(&mut self) -> Result<()> {
-        self.unlink_on_drop = false;
+        self.unlinker = None;
         mman::shm_unlink(self.c_name.as_c_str())
             .map_err(|e| Error::os("shm_unlink", e).with_name(&*self.name))
     }
@@ -225,27 +261,33 @@ impl AsFd for Shm {
 
 impl Drop for Shm {
     fn drop(&mut self) {
-        if self.unlink_on_drop && self.still_owns_name() {
+        // glibc keeps POSIX shm objects as files in /dev/shm.
+        if self.unlinks_on_drop() && still_names(self.fd.as_fd(), "/dev/shm", &self.name) {
             let _ = mman::shm_unlink(self.c_name.as_c_str());
         }
         // `map` then `fd` are dropped after this: munmap, then close.
     }
 }
 
-impl Shm {
-    /// Whether the name still refers to this handle's object (somebody may have unlinked it
-    /// and created another under the same name; that one is not ours to remove).
-    fn still_owns_name(&self) -> bool {
-        let Ok(ours) = stat::fstat(&self.fd) else {
-            return true;
-        };
-        // glibc keeps POSIX shm objects as files in /dev/shm.
-        use std::os::unix::fs::MetadataExt;
-        match std::fs::symlink_metadata(format!("/dev/shm{}", self.name)) {
-            Ok(now) => now.dev() == ours.st_dev && now.ino() == ours.st_ino,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
-            Err(_) => true,
-        }
+/// Whether the object `name` (`/something`) in the file system mounted at `dir` is still the
+/// file open as `fd`: somebody may have unlinked ours and created another under the same
+/// name, which is not ours to remove.
+///
+/// Answers true (go ahead and unlink, as the name's owner) when it cannot tell: `fstat`
+/// fails, or `dir` is not the file system the object lives on (not mounted there).
+pub(crate) fn still_names(fd: BorrowedFd<'_>, dir: &str, name: &str) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(ours) = stat::fstat(fd) else {
+        return true;
+    };
+    match std::fs::metadata(dir) {
+        Ok(d) if d.dev() == ours.st_dev => {}
+        _ => return true,
+    }
+    match std::fs::symlink_metadata(format!("{dir}{name}")) {
+        Ok(now) => now.dev() == ours.st_dev && now.ino() == ours.st_ino,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+        Err(_) => true,
     }
 }
 
@@ -261,6 +303,7 @@ impl Shm {
 /// # Ok::<(), ipc_core::Error>(())
 /// ```
 #[derive(Clone, Debug)]
+#[must_use]
 pub struct ShmOptions {
     create_mode: CreateMode,
     mode: u32,
@@ -375,7 +418,10 @@ impl ShmOptions {
             name: name.into(),
             c_name,
             created,
-            unlink_on_drop: self.unlink_on_drop.unwrap_or(created),
+            unlinker: self
+                .unlink_on_drop
+                .unwrap_or(created)
+                .then(std::process::id),
         })
     }
 

@@ -152,7 +152,7 @@ fn sigaction(sig: Signal, new: Option<&SigAction>) -> Result<SigAction> {
     // read back from the kernel, where someone installed it before).
     let r = unsafe { libc::sigaction(sig.as_raw(), new_ptr, old.as_mut_ptr()) };
     if r != 0 {
-        return Err(Error::os("sigaction", nix::errno::Errno::last()));
+        return Err(Error::os("sigaction", nix::errno::Errno::last()).with_name(sig.to_string()));
     }
     // SAFETY: sigaction succeeded, so it filled in `old`.
     Ok(SigAction(unsafe { old.assume_init() }))

@@ -88,6 +88,16 @@ impl SignalFd {
                 )
             };
             if n == size as isize {
+                let signo = c_int::try_from(info.ssi_signo).unwrap_or(0);
+                if Signal::checked(signo).is_none() {
+                    return Err(Error::new(
+                        "read",
+                        crate::ErrorKind::InvalidInput(format!(
+                            "signalfd reported signal number {}",
+                            info.ssi_signo
+                        )),
+                    ));
+                }
                 return Ok(Some(FdSigInfo(info)));
             }
             match Errno::last() {
@@ -173,8 +183,9 @@ pub struct FdSigInfo(libc::signalfd_siginfo);
 impl FdSigInfo {
     /// `ssi_signo`: the signal.
     pub fn signal(&self) -> Signal {
-        let n = c_int::try_from(self.0.ssi_signo).unwrap_or(0);
-        Signal::new(n).unwrap_or(Signal(n))
+        // Invariant: checked to be a valid `Signal` by `try_read`, the only constructor
+        // (`ssi_signo` is at most SIGRTMAX there, so the cast is lossless).
+        Signal(self.0.ssi_signo as c_int)
     }
 
     /// `ssi_code`: where the signal came from, raw.

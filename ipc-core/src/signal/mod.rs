@@ -127,20 +127,30 @@ impl Signal {
     /// [`ErrorKind::InvalidInput`] for 0, a negative number, a number above `SIGRTMAX`, or
     /// one of the numbers between 31 and `SIGRTMIN` that glibc reserves for itself.
     pub fn new(signo: c_int) -> Result<Signal> {
+        if let Some(s) = Signal::checked(signo) {
+            return Ok(s);
+        }
         let max = libc::SIGRTMAX();
         let why = if signo <= 0 {
             format!("signal number {signo} is not positive (signals are 1..={max})")
         } else if signo > max {
             format!("signal number {signo} is above SIGRTMAX = {max}")
-        } else if signo > LAST_STANDARD && signo < libc::SIGRTMIN() {
+        } else {
+            // What `checked` refuses between 1 and SIGRTMAX: glibc's reserved numbers.
             format!(
                 "signal number {signo} is reserved by the C library (below SIGRTMIN = {})",
                 libc::SIGRTMIN()
             )
-        } else {
-            return Ok(Signal(signo));
         };
         Err(Error::new("signal", ErrorKind::InvalidInput(why)))
+    }
+
+    /// The signal with number `signo` if it is one [`Signal::new`] accepts. Allocates
+    /// nothing and takes no lock, so a signal handler may call it.
+    pub(crate) fn checked(signo: c_int) -> Option<Signal> {
+        let ok = (1..=LAST_STANDARD).contains(&signo)
+            || (libc::SIGRTMIN()..=libc::SIGRTMAX()).contains(&signo);
+        ok.then_some(Signal(signo))
     }
 
     /// The real-time signal `SIGRTMIN + n`.
@@ -211,7 +221,8 @@ impl Signal {
                 ErrorKind::InvalidInput(format!(
                     "{self} cannot be caught, blocked or ignored, so it cannot be {what}"
                 )),
-            ))
+            )
+            .with_name(self.to_string()))
         }
     }
 }

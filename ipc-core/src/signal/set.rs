@@ -182,7 +182,7 @@ impl Iterator for SigSetIter<'_> {
             let n = self.next;
             self.next += 1;
             // Numbers that are not valid `Signal`s (glibc's reserved ones) are never reported.
-            if let Ok(s) = Signal::new(n) {
+            if let Some(s) = Signal::checked(n) {
                 if self.set.contains(s) {
                     return Some(s);
                 }

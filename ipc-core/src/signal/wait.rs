@@ -8,7 +8,7 @@ use libc::{c_int, c_long, pid_t, uid_t};
 use nix::errno::Errno;
 
 use super::{SigSet, Signal};
-use crate::{Error, Result};
+use crate::{Error, ErrorKind, Result};
 
 /// Where a signal came from (`si_code`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,7 +38,8 @@ pub enum Origin {
 ///
 /// Which fields mean something depends on the signal and its [`origin`](SigInfo::origin)
 /// (see sigaction(2)); the others read as whatever the kernel left there (usually zero).
-/// The accessors never fail: every field is a plain integer.
+/// The accessors never fail: every field is a plain integer, and `si_signo` was checked to
+/// be a valid [`Signal`] when the value was made.
 #[derive(Clone, Copy)]
 #[doc(alias = "siginfo_t")]
 pub struct SigInfo(libc::siginfo_t);
@@ -46,9 +47,8 @@ pub struct SigInfo(libc::siginfo_t);
 impl SigInfo {
     /// `si_signo`: the signal.
     pub fn signal(&self) -> Signal {
-        // The kernel only reports real signal numbers; fall back to the raw number anyway
-        // rather than panic.
-        Signal::new(self.0.si_signo).unwrap_or(Signal(self.0.si_signo))
+        // Invariant: si_signo is a number `Signal::checked` accepts (see `from_raw`).
+        Signal(self.0.si_signo)
     }
 
     /// `si_code`: where the signal came from, raw.
@@ -124,9 +124,12 @@ impl SigInfo {
     }
 
     /// A `SigInfo` from a `siginfo_t` received elsewhere (for example the argument of a
-    /// [`siginfo_handler`](super::SigAction::siginfo_handler)).
-    pub fn from_raw(raw: libc::siginfo_t) -> SigInfo {
-        SigInfo(raw)
+    /// [`siginfo_handler`](super::SigAction::siginfo_handler)), or `None` if its `si_signo`
+    /// is not a valid [`Signal`] (the kernel never reports such a number).
+    ///
+    /// Allocates nothing and takes no lock: a signal handler may call it.
+    pub fn from_raw(raw: libc::siginfo_t) -> Option<SigInfo> {
+        Signal::checked(raw.si_signo).map(|_| SigInfo(raw))
     }
 }
 
@@ -201,7 +204,13 @@ pub fn wait(set: &SigSet, timeout: Option<Duration>) -> Result<Option<SigInfo>> 
         };
         if r > 0 {
             // SAFETY: the call succeeded, so the kernel filled in `info`.
-            return Ok(Some(SigInfo(unsafe { info.assume_init() })));
+            let raw = unsafe { info.assume_init() };
+            return SigInfo::from_raw(raw).map(Some).ok_or_else(|| {
+                Error::new(
+                    "sigtimedwait",
+                    ErrorKind::InvalidInput(format!("reported signal number {r}")),
+                )
+            });
         }
         match Errno::last() {
             Errno::EAGAIN => return Ok(None),

@@ -1,0 +1,598 @@
+//! [`SharedArray<T>`]: an N-dimensional array (C order) in a named or anonymous segment,
+//! guarded by a robust mutex in the segment's control block.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::ops::{Deref, DerefMut};
+use std::time::Duration;
+
+use ipc_core::shm::Shm;
+use ipc_core::sync::RawMutex;
+use ipc_core::{ErrorKind, Memory, SharedLayout};
+
+use crate::error::{Error, Result};
+use crate::format::{self, Kind, SegmentInfo, Spec};
+use crate::ident;
+use crate::mutex::{outcome, LockResult};
+use crate::named::{self, Options};
+use crate::segment::{Expect, Segment, DEFAULT_OPEN_TIMEOUT};
+
+/// An N-dimensional array of `T` (up to 8 dimensions, C order: the last index varies
+/// fastest) in shared memory: IPC.jl's `WrappedArray(id, T, dims)` / `WrappedArray(id)` in
+/// Rust.
+///
+/// - [`create`](Self::create) makes a named array of zeroed elements;
+///   [`open`](Self::open) checks the element type (fingerprint and schema) and exposes the
+///   stored [`dims`](Self::dims); [`open_with_dims`](Self::open_with_dims) also checks
+///   them.
+/// - Safe access cannot race with other processes: [`lock`](Self::lock) takes the array's
+///   robust, process-shared mutex (it lives in the segment's control block) and returns a
+///   guard that dereferences to `[T]`; [`get`](Self::get)/[`set`](Self::set) lock for one
+///   element.
+/// - Lock-free experts use [`as_slice_unchecked`](Self::as_slice_unchecked) /
+///   [`as_mut_slice_unchecked`](Self::as_mut_slice_unchecked) under their own contract.
+/// - The payload starts at an offset aligned to at least 64 bytes (a cache line).
+/// - With the cargo feature `ndarray`, a locked array is also an `ndarray` view
+///   (`ArrayGuard::view`, `ArrayGuard::view_mut`).
+/// - Over anonymous memory shared with forked children: [`create_in`](Self::create_in)
+///   with an [`AnonShm`](ipc_core::shm::AnonShm) of [`segment_len`](Self::segment_len)
+///   bytes.
+///
+/// ```no_run
+/// use ipc_collections::SharedArray;
+///
+/// let grid = SharedArray::<f64>::create("/grid", &[512, 512])?;
+/// grid.set(&[3, 4], 1.5)?;
+/// // in another process:
+/// let grid = SharedArray::<f64>::open("/grid")?;
+/// assert_eq!(grid.dims(), &[512, 512]);
+/// let mut g = grid.lock()?;
+/// g.as_mut_slice().fill(0.0);
+/// # Ok::<(), ipc_collections::Error>(())
+/// ```
+pub struct SharedArray<T: SharedLayout, M: Memory = Shm> {
+    seg: Segment<M>,
+    len: usize,
+    /// Elements are handed from thread to thread under the lock, like a `Mutex<[T]>`'s:
+    /// the array is `Send`/`Sync` exactly when `T: Send` (and the memory allows).
+    _t: PhantomData<std::sync::Mutex<T>>,
+}
+
+impl<T: SharedLayout, M: Memory> fmt::Debug for SharedArray<T, M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SharedArray")
+            .field("name", &self.seg.name())
+            .field("type", &T::LAYOUT.name)
+            .field("dims", &self.dims())
+            .finish()
+    }
+}
+
+fn array_spec<'a, T: SharedLayout>(schema: &'a str, dims: &'a [usize]) -> Spec<'a> {
+    Spec {
+        kind: Kind::Array,
+        elem_size: size_of::<T>(),
+        elem_align: align_of::<T>(),
+        // Computed at compile time (byte order and pointer width mixed in).
+        fingerprint: const { T::LAYOUT.fingerprint() },
+        type_name: T::LAYOUT.name,
+        schema,
+        dims,
+        control_len: size_of::<RawMutex>(),
+        ring_capacity: 0,
+    }
+}
+
+impl<T: SharedLayout, M: Memory> SharedArray<T, M> {
+    /// The number of bytes a segment holding an array of `dims` needs.
+    ///
+    /// Errors: [`ipc_core::ErrorKind::InvalidSize`] if the element count or byte size
+    /// overflows, [`ipc_core::ErrorKind::InvalidInput`] for no or more than 8 dimensions.
+    pub fn segment_len(dims: &[usize]) -> Result<usize> {
+        let schema = ident::schema(&T::LAYOUT);
+        Ok(format::plan("SharedArray::segment_len", &array_spec::<T>(&schema, dims))?.total_len)
+    }
+
+    /// Creates the array in `mem` (for example an [`AnonShm`](ipc_core::shm::AnonShm) that
+    /// forked children inherit), zeroed, and publishes it. `mem` must be at least
+    /// [`segment_len`](Self::segment_len) bytes and not in use by anybody else yet.
+    pub fn create_in(mem: M, dims: &[usize]) -> Result<Self> {
+        Self::create_impl("SharedArray::create_in", mem, "", dims, false, |_| {})
+    }
+
+    /// Opens an array that another handle created in `mem`, checking the element type.
+    pub fn open_in(mem: M) -> Result<Self> {
+        Self::attach_impl(mem, "", DEFAULT_OPEN_TIMEOUT)
+    }
+
+    fn create_impl(
+        op: &'static str,
+        mem: M,
+        name: &str,
+        dims: &[usize],
+        zeroed: bool,
+        init: impl FnOnce(&mut [T]),
+    ) -> Result<Self> {
+        let schema = ident::schema(&T::LAYOUT);
+        let spec = array_spec::<T>(&schema, dims);
+        let plan = format::plan(op, &spec).map_err(|e| e.named(name))?;
+        let len = format::element_count(dims).unwrap_or(0);
+        let seg = Segment::create(op, mem, name, &spec, &plan, zeroed, |seg| {
+            let named = |e: ipc_core::Error| Error::Core(e.with_name(name));
+            // SAFETY: the control block is size_of::<RawMutex>() bytes at a 64-aligned
+            // offset in the page-aligned mapping, zero-filled, and unpublished (nobody else
+            // reads it before the state becomes READY).
+            unsafe { RawMutex::init_in_place(seg.control_ptr().cast()) }.map_err(named)?;
+            let first = seg.payload_ptr().cast::<T>();
+            for i in 0..len {
+                // SAFETY: i < len, and the payload holds len elements of T, aligned (offset
+                // a multiple of max(64, align_of::<T>())), zero-filled, and unpublished.
+                unsafe { T::init_in_place(first.add(i)) }.map_err(named)?;
+            }
+            // SAFETY: as above: len initialised elements, exclusively ours until READY; the
+            // slice does not outlive this closure.
+            init(unsafe { std::slice::from_raw_parts_mut(first, len) });
+            Ok(())
+        })?;
+        Ok(SharedArray {
+            seg,
+            len,
+            _t: PhantomData,
+        })
+    }
+
+    fn attach_impl(mem: M, name: &str, timeout: Duration) -> Result<Self> {
+        if mem.is_read_only() {
+            return Err(Error::Core(
+                ipc_core::Error::new(
+                    "SharedArray::open",
+                    ErrorKind::InvalidInput(
+                        "an array cannot be used through a read-only mapping (its lock is \
+                         written)"
+                            .into(),
+                    ),
+                )
+                .with_name(name),
+            ));
+        }
+        let expect = Expect {
+            kind: Kind::Array,
+            elem_size: size_of::<T>(),
+            elem_align: align_of::<T>(),
+            // Computed at compile time (byte order and pointer width mixed in).
+            fingerprint: const { T::LAYOUT.fingerprint() },
+            layout: &T::LAYOUT,
+            control_len: size_of::<RawMutex>(),
+        };
+        let seg = Segment::attach(mem, name, Some(&expect), timeout)?;
+        // The validator checked payload_len == product(dims) * elem_size without overflow,
+        // and elem_size == size_of::<T>() was checked against T.
+        let len = format::element_count(&seg.info().dims)
+            .ok_or_else(|| Error::corrupted(name, "dims overflow"))?;
+        Ok(SharedArray {
+            seg,
+            len,
+            _t: PhantomData,
+        })
+    }
+
+    /// The dimensions, C order.
+    pub fn dims(&self) -> &[usize] {
+        &self.seg.info().dims
+    }
+
+    /// The number of dimensions.
+    pub fn rank(&self) -> usize {
+        self.dims().len()
+    }
+
+    /// The number of elements (the product of the dims).
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the array has no elements (some dimension is 0).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// What the segment's header says.
+    pub fn info(&self) -> &SegmentInfo {
+        self.seg.info()
+    }
+
+    /// The memory the array lives in.
+    pub fn memory(&self) -> &M {
+        self.seg.memory()
+    }
+
+    /// The flat (C order) position of the element at `index`, or `None` if `index` has the
+    /// wrong number of components or one is out of range.
+    pub fn flat_index(&self, index: &[usize]) -> Option<usize> {
+        flat_index(self.dims(), index)
+    }
+
+    fn mutex(&self) -> &RawMutex {
+        // SAFETY: the control block (validated: size_of::<RawMutex>() bytes, 64-aligned,
+        // inside the mapping) holds the array's mutex, initialised by the creator before
+        // publication; RawMutex is only used through its own synchronised calls; the
+        // reference borrows self, which keeps the mapping alive.
+        unsafe { &*self.seg.control_ptr().cast::<RawMutex>() }
+    }
+
+    /// `pthread_mutex_lock` on the array's mutex: exclusive access to all elements until
+    /// the guard drops.
+    ///
+    /// # Errors
+    /// [`LockError::OwnerDied`](crate::LockError::OwnerDied) with the guard if a process
+    /// died holding it (check the data, then `mark_consistent`);
+    /// [`LockError::Failed`](crate::LockError::Failed) with
+    /// [`Unrecoverable`](ipc_core::ErrorKind::Unrecoverable) if nobody repaired that.
+    ///
+    /// # References
+    /// [pthread_mutex_lock(3p)](https://man7.org/linux/man-pages/man3/pthread_mutex_lock.3p.html)
+    #[doc(alias = "pthread_mutex_lock")]
+    pub fn lock(&self) -> LockResult<ArrayGuard<'_, T, M>> {
+        outcome(self.mutex().lock(), |died| ArrayGuard::new(self, died))
+    }
+
+    /// `pthread_mutex_trylock`: as [`lock`](Self::lock), or
+    /// [`WouldBlock`](ipc_core::ErrorKind::WouldBlock) if another holds it.
+    ///
+    /// # References
+    /// [pthread_mutex_trylock(3p)](https://man7.org/linux/man-pages/man3/pthread_mutex_trylock.3p.html)
+    #[doc(alias = "pthread_mutex_trylock")]
+    pub fn try_lock(&self) -> LockResult<ArrayGuard<'_, T, M>> {
+        outcome(self.mutex().try_lock(), |died| ArrayGuard::new(self, died))
+    }
+
+    /// `pthread_mutex_clocklock`: as [`lock`](Self::lock), waiting at most `timeout`.
+    ///
+    /// # References
+    /// [pthread_mutex_timedlock(3p)](https://man7.org/linux/man-pages/man3/pthread_mutex_timedlock.3p.html)
+    #[doc(alias = "pthread_mutex_clocklock")]
+    pub fn lock_timeout(&self, timeout: Duration) -> LockResult<ArrayGuard<'_, T, M>> {
+        outcome(self.mutex().lock_timeout(timeout), |died| {
+            ArrayGuard::new(self, died)
+        })
+    }
+
+    fn index_error(&self, index: &[usize]) -> Error {
+        Error::Core(
+            ipc_core::Error::new(
+                "SharedArray::index",
+                ErrorKind::InvalidInput(format!(
+                    "index {index:?} is outside dims {:?}",
+                    self.dims()
+                )),
+            )
+            .with_name(self.seg.name()),
+        )
+    }
+
+    /// The element at `index` (one component per dimension), read under the lock.
+    ///
+    /// Errors: an out-of-range index ([`ipc_core::ErrorKind::InvalidInput`]); lock errors
+    /// (an owner-died lock becomes [`Error::OwnerDied`] and is left unrecoverable: use
+    /// [`lock`](Self::lock) to repair it instead).
+    pub fn get(&self, index: &[usize]) -> Result<T>
+    where
+        T: Copy,
+    {
+        let i = self
+            .flat_index(index)
+            .ok_or_else(|| self.index_error(index))?;
+        let g = self.lock()?;
+        Ok(g[i])
+    }
+
+    /// Writes `value` at `index` under the lock (errors as [`get`](Self::get)).
+    pub fn set(&self, index: &[usize], value: T) -> Result<()> {
+        let i = self
+            .flat_index(index)
+            .ok_or_else(|| self.index_error(index))?;
+        let mut g = self.lock()?;
+        g[i] = value;
+        Ok(())
+    }
+
+    /// The first element's address (64-byte aligned), for FFI and lock-free code.
+    pub fn as_ptr(&self) -> *mut T {
+        self.seg.payload_ptr().cast()
+    }
+
+    /// All elements, without the lock.
+    ///
+    /// # Safety
+    /// For as long as the slice lives, no thread or process may write any element other
+    /// than through interior mutability of `T` itself (for example atomics): the caller
+    /// guarantees this by its own protocol (a phase in which all processes only read, its
+    /// own lock, or elements of atomic type). A write by another process while the slice
+    /// is read is a data race (undefined behaviour), even though every bit pattern is a
+    /// valid `T`.
+    pub unsafe fn as_slice_unchecked(&self) -> &[T] {
+        // SAFETY: the payload holds len initialised elements of T inside the mapping,
+        // aligned, valid for every bit pattern; the caller guarantees no concurrent writes;
+        // the slice borrows self, which keeps the mapping alive.
+        unsafe { std::slice::from_raw_parts(self.as_ptr(), self.len) }
+    }
+
+    /// All elements, mutably, without the lock.
+    ///
+    /// # Safety
+    /// For as long as the slice lives, no other thread or process accesses the elements it
+    /// covers (no other slice, guard or reference to them exists, in this process or
+    /// another): for example each process owns a disjoint block of the array by the
+    /// caller's protocol and touches only that block. The memory must not be mapped
+    /// read-only.
+    #[allow(clippy::mut_from_ref)]
+    pub unsafe fn as_mut_slice_unchecked(&self) -> &mut [T] {
+        // SAFETY: as in as_slice_unchecked, and the caller guarantees exclusive access to
+        // every element for the slice's lifetime.
+        unsafe { std::slice::from_raw_parts_mut(self.as_ptr(), self.len) }
+    }
+}
+
+/// The flat position of `index` in an array of `dims` (C order).
+pub(crate) fn flat_index(dims: &[usize], index: &[usize]) -> Option<usize> {
+    if index.len() != dims.len() {
+        return None;
+    }
+    let mut flat = 0usize;
+    for (&i, &d) in index.iter().zip(dims) {
+        if i >= d {
+            return None;
+        }
+        // Cannot overflow: the product of dims fits in usize (validated), and flat < that.
+        flat = flat * d + i;
+    }
+    Some(flat)
+}
+
+impl<T: SharedLayout> SharedArray<T, Shm> {
+    /// Creates the named array `name` with `dims` (C order), elements zeroed, exclusively
+    /// (an existing name is [`ipc_core::ErrorKind::AlreadyExists`]). Mode 0600; unlinked
+    /// when this handle drops unless [`persist`](Self::persist) is called.
+    ///
+    /// Errors: a product of `dims` that overflows is [`ipc_core::ErrorKind::InvalidSize`];
+    /// no or more than 8 dims is [`ipc_core::ErrorKind::InvalidInput`].
+    pub fn create(name: &str, dims: &[usize]) -> Result<Self> {
+        Self::create_with(name, dims, &Options::new(), |_| {})
+    }
+
+    /// [`create`](Self::create) with [`Options`], and an `init` that fills the elements
+    /// (with exclusive access, in C order) before any other process can see them.
+    pub fn create_with(
+        name: &str,
+        dims: &[usize],
+        opts: &Options,
+        init: impl FnOnce(&mut [T]),
+    ) -> Result<Self> {
+        let size = Self::segment_len(dims).map_err(|e| e.named(name))?;
+        let shm = named::create_shm(name, size, opts)?;
+        Self::create_impl("SharedArray::create", shm, name, dims, true, init)
+    }
+
+    /// Opens the named array, checking that its elements are `T` (kind, fingerprint,
+    /// schema, size, alignment), waiting up to 5 s for its creator to publish it.
+    /// [`dims`](Self::dims) tells its shape.
+    pub fn open(name: &str) -> Result<Self> {
+        Self::open_with(name, &Options::new())
+    }
+
+    /// [`open`](Self::open) with [`Options`] (the timeout).
+    pub fn open_with(name: &str, opts: &Options) -> Result<Self> {
+        let shm = named::open_shm(name, false, opts)?;
+        Self::attach_impl(shm, name, opts.timeout)
+    }
+
+    /// [`open`](Self::open), also checking that the array has exactly `dims`; otherwise
+    /// [`Error::LayoutMismatch`] saying which dims were found.
+    pub fn open_with_dims(name: &str, dims: &[usize]) -> Result<Self> {
+        let a = Self::open(name)?;
+        a.check_dims(dims)?;
+        Ok(a)
+    }
+
+    /// Opens the named array, or creates it with `dims` (zeroed) if it does not exist;
+    /// race-safe (exactly one of several concurrent callers creates). The opened array's
+    /// dims must equal `dims`.
+    pub fn open_or_create(name: &str, dims: &[usize]) -> Result<Self> {
+        Self::open_or_create_with(name, dims, &Options::new(), |_| {})
+    }
+
+    /// [`open_or_create`](Self::open_or_create) with [`Options`], and an `init` that fills
+    /// the elements if this call creates the array.
+    pub fn open_or_create_with(
+        name: &str,
+        dims: &[usize],
+        opts: &Options,
+        init: impl FnOnce(&mut [T]),
+    ) -> Result<Self> {
+        let size = Self::segment_len(dims).map_err(|e| e.named(name))?;
+        let shm = named::open_or_create_shm(name, size, opts)?;
+        if shm.created() {
+            return Self::create_impl("SharedArray::open_or_create", shm, name, dims, true, init);
+        }
+        let a = Self::attach_impl(shm, name, opts.timeout)?;
+        a.check_dims(dims)?;
+        Ok(a)
+    }
+
+    /// [`LayoutMismatch`](Error::LayoutMismatch) unless the array has exactly `dims`.
+    fn check_dims(&self, dims: &[usize]) -> Result<()> {
+        if self.dims() == dims {
+            return Ok(());
+        }
+        Err(Error::LayoutMismatch {
+            name: self.name().to_owned(),
+            type_name: format!("[{}]", T::LAYOUT.name),
+            expected: format!("{dims:?}"),
+            found: format!("{:?}", self.dims()),
+            diffs: vec![format!("dims: expected {dims:?}, found {:?}", self.dims())],
+        })
+    }
+
+    /// The array's name.
+    pub fn name(&self) -> &str {
+        self.seg.name()
+    }
+
+    /// Whether this handle created the array.
+    pub fn created(&self) -> bool {
+        self.seg.memory().created()
+    }
+
+    /// Makes the array outlive this handle (dropping it will not unlink the name).
+    pub fn persist(&mut self) {
+        self.seg.memory_mut().set_unlink_on_drop(false);
+    }
+
+    /// Chooses whether dropping this handle unlinks the name.
+    pub fn set_unlink_on_drop(&mut self, yes: bool) {
+        self.seg.memory_mut().set_unlink_on_drop(yes);
+    }
+}
+
+/// Exclusive access to all elements of a [`SharedArray`] while its mutex is held;
+/// dereferences to `[T]` (C order). Unlocks on drop. Not `Send`.
+#[must_use = "the array is unlocked when the guard is dropped"]
+pub struct ArrayGuard<'a, T: SharedLayout, M: Memory = Shm> {
+    array: &'a SharedArray<T, M>,
+    inconsistent: bool,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl<'a, T: SharedLayout, M: Memory> ArrayGuard<'a, T, M> {
+    fn new(array: &'a SharedArray<T, M>, inconsistent: bool) -> Self {
+        ArrayGuard {
+            array,
+            inconsistent,
+            _not_send: PhantomData,
+        }
+    }
+
+    /// All elements (C order).
+    pub fn as_slice(&self) -> &[T] {
+        self
+    }
+
+    /// All elements, mutably (C order).
+    pub fn as_mut_slice(&mut self) -> &mut [T] {
+        self
+    }
+
+    /// The dimensions.
+    pub fn dims(&self) -> &'a [usize] {
+        self.array.dims()
+    }
+
+    /// The element at `index` (one component per dimension), `None` if out of range.
+    pub fn at(&self, index: &[usize]) -> Option<&T> {
+        let i = self.array.flat_index(index)?;
+        self.as_slice().get(i)
+    }
+
+    /// The element at `index`, mutably, `None` if out of range.
+    pub fn at_mut(&mut self, index: &[usize]) -> Option<&mut T> {
+        let i = self.array.flat_index(index)?;
+        self.as_mut_slice().get_mut(i)
+    }
+
+    /// Whether the lock was taken over from a process that died holding it and has not
+    /// been marked consistent yet.
+    pub fn is_inconsistent(&self) -> bool {
+        self.inconsistent
+    }
+
+    /// `pthread_mutex_consistent`: declares the elements repaired after an owner died, so
+    /// that unlocking leaves the lock usable (nothing to do after a clean lock).
+    ///
+    /// # References
+    /// [pthread_mutex_consistent(3)](https://man7.org/linux/man-pages/man3/pthread_mutex_consistent.3.html)
+    #[doc(alias = "pthread_mutex_consistent")]
+    pub fn mark_consistent(&mut self) -> ipc_core::Result<()> {
+        if self.inconsistent {
+            // SAFETY: this guard proves the thread holds the mutex, acquired with
+            // OwnerDied and not marked since.
+            unsafe { self.array.mutex().mark_consistent()? };
+            self.inconsistent = false;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(feature = "ndarray")]
+impl<T: SharedLayout, M: Memory> ArrayGuard<'_, T, M> {
+    /// The locked array as an [`ndarray`] view with its dims (C order), for the duration of
+    /// the lock. (Feature `ndarray`.)
+    ///
+    /// The `Err` case cannot happen for a validated segment (the element count is the
+    /// product of the dims); it is returned rather than unwrapped.
+    pub fn view(&self) -> std::result::Result<ndarray::ArrayViewD<'_, T>, ndarray::ShapeError> {
+        ndarray::ArrayViewD::from_shape(ndarray::IxDyn(self.array.dims()), self.as_slice())
+    }
+
+    /// The locked array as a mutable [`ndarray`] view (C order). (Feature `ndarray`.)
+    pub fn view_mut(
+        &mut self,
+    ) -> std::result::Result<ndarray::ArrayViewMutD<'_, T>, ndarray::ShapeError> {
+        let dims = self.array.dims();
+        ndarray::ArrayViewMutD::from_shape(ndarray::IxDyn(dims), self.as_mut_slice())
+    }
+}
+
+impl<T: SharedLayout, M: Memory> Deref for ArrayGuard<'_, T, M> {
+    type Target = [T];
+
+    fn deref(&self) -> &[T] {
+        // SAFETY: the payload holds len initialised elements of T inside the mapping,
+        // aligned and valid for every bit pattern; the array's mutex, held while this
+        // guard lives, serialises every safe access from any process; the slice borrows
+        // the guard.
+        unsafe { std::slice::from_raw_parts(self.array.as_ptr(), self.array.len) }
+    }
+}
+
+impl<T: SharedLayout, M: Memory> DerefMut for ArrayGuard<'_, T, M> {
+    fn deref_mut(&mut self) -> &mut [T] {
+        // SAFETY: as in deref; the guard is borrowed mutably, so this slice is the only one
+        // derived from it, and the held mutex excludes every other safe accessor. The
+        // memory is writable: a SharedArray is never opened read-only.
+        unsafe { std::slice::from_raw_parts_mut(self.array.as_ptr(), self.array.len) }
+    }
+}
+
+impl<T: SharedLayout, M: Memory> Drop for ArrayGuard<'_, T, M> {
+    fn drop(&mut self) {
+        // SAFETY: the guard proves this thread (it is not Send) holds the mutex.
+        unsafe { self.array.mutex().unlock() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{flat_index, SharedArray};
+
+    fn send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn handles_can_move_between_threads() {
+        // Compile-time checks: a handle can be shared by the threads of a process.
+        send_sync::<SharedArray<f64>>();
+        send_sync::<crate::Shared<std::sync::atomic::AtomicU64>>();
+        send_sync::<crate::Shared<crate::SharedMutex<[u8; 16]>>>();
+    }
+
+    #[test]
+    fn flat_index_is_c_order_and_bounds_checked() {
+        assert_eq!(flat_index(&[2, 3], &[0, 0]), Some(0));
+        assert_eq!(flat_index(&[2, 3], &[0, 2]), Some(2));
+        assert_eq!(flat_index(&[2, 3], &[1, 0]), Some(3));
+        assert_eq!(flat_index(&[2, 3], &[1, 2]), Some(5));
+        assert_eq!(flat_index(&[2, 3], &[2, 0]), None);
+        assert_eq!(flat_index(&[2, 3], &[0, 3]), None);
+        assert_eq!(flat_index(&[2, 3], &[0]), None);
+        assert_eq!(flat_index(&[2, 3], &[0, 0, 0]), None);
+    }
+}

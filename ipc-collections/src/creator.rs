@@ -1,0 +1,87 @@
+//! Who created a segment, and whether that process is still alive.
+//!
+//! A pid alone is not an identity: after the creator dies its pid can be reused by an
+//! unrelated process. The header therefore records the creator's start time as well
+//! (`/proc/PID/stat` field 22, in clock ticks since boot); a process with the same pid but
+//! another start time is a different process.
+
+/// The start time of process `pid` (field 22 of `/proc/PID/stat`), and whether it is still
+/// running (not a zombie). `None` if there is no such process.
+fn stat(pid: i32) -> Option<(u64, bool)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Field 2 (comm) is in parentheses and may contain spaces or ')': fields after it
+    // start after the last ')'. Field 3 (state) is then the first one.
+    let rest = &text[text.rfind(')')? + 1..];
+    let mut fields = rest.split_ascii_whitespace();
+    let state = fields.next()?;
+    let start = fields.nth(22 - 4)?.parse().ok()?;
+    let running = !matches!(state, "Z" | "X" | "x");
+    Some((start, running))
+}
+
+/// The calling process's pid and start time.
+///
+/// The start time is read from `/proc` once per process and cached with the pid it belongs
+/// to (a forked child has another pid, so it reads its own).
+pub(crate) fn this_process() -> (i32, u64) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    // The pid (low 32 bits) and whether the entry is filled (bit 32), and the start time.
+    static CACHED_PID: AtomicU64 = AtomicU64::new(0);
+    static CACHED_START: AtomicU64 = AtomicU64::new(0);
+    let pid = std::process::id() as i32;
+    let tag = (1 << 32) | u64::from(pid as u32);
+    // Acquire: pairs with the Release store below, so the start time read is the one
+    // stored for this pid.
+    if CACHED_PID.load(Ordering::Acquire) == tag {
+        return (pid, CACHED_START.load(Ordering::Relaxed));
+    }
+    // /proc is always there on Linux; without it the start time is 0 and liveness falls
+    // back to the pid alone.
+    let start = stat(pid).map(|(s, _)| s).unwrap_or(0);
+    CACHED_START.store(start, Ordering::Relaxed);
+    // Release: publishes the start time stored just before (two threads racing here store
+    // the same values).
+    CACHED_PID.store(tag, Ordering::Release);
+    (pid, start)
+}
+
+/// Whether the process `pid` that started at `start_time` is still alive.
+///
+/// A zombie counts as dead (it can no longer finish anything). A `start_time` of 0 means
+/// "unknown" and matches any process with that pid.
+pub(crate) fn is_alive(pid: i32, start_time: u64) -> bool {
+    match stat(pid) {
+        Some((start, running)) => running && (start_time == 0 || start == start_time),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_process_is_alive_and_a_wrong_start_time_is_not() {
+        let (pid, start) = this_process();
+        assert!(start > 0);
+        assert!(is_alive(pid, start));
+        assert!(!is_alive(pid, start + 1));
+        // pid_max is at most 2^22 on Linux.
+        assert!(!is_alive(i32::MAX, 0));
+    }
+
+    #[test]
+    fn a_zombie_and_a_reaped_child_are_dead() {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id() as i32;
+        let (start, _) = stat(pid).expect("unreaped child has a /proc entry");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while stat(pid).is_some_and(|(_, running)| running) {
+            assert!(std::time::Instant::now() < deadline, "child never exited");
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        assert!(!is_alive(pid, start), "zombie counted as alive");
+        child.wait().unwrap();
+        assert!(!is_alive(pid, start), "reaped child counted as alive");
+    }
+}

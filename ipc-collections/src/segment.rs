@@ -1,0 +1,423 @@
+//! The init protocol over any [`Memory`]: how a creator writes and publishes a segment and how
+//! an opener validates it and waits for it to be ready.
+//!
+//! Creator: on zero-filled memory of the planned size, write the header (all of it but the
+//! magic and the state word) and the schema, then the magic (atomically), then the state
+//! `INITIALIZING` with Release. Run the in-place initialisers and the user's init with
+//! exclusive access to the payload, then store `READY` with Release. If initialisation
+//! fails or panics, store `FAILED`.
+//!
+//! Opener: load the state with Acquire. `UNSET`: the creator has not written the header yet
+//! (wait; a non-zero magic that is not ours means the object is not a segment). `INITIALIZING`
+//! or `READY`: copy the header and schema out of the shared memory, validate the copy against
+//! the real size, check it against the expected type (so a mismatch fails at once). If not
+//! ready yet, check that the recorded creator is alive (pid and start time) and wait with a
+//! bounded timeout. Everything after uses only the validated copy.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use ipc_core::layout::TypeLayout;
+use ipc_core::Memory;
+
+use crate::creator;
+use crate::error::{Error, Result};
+use crate::format::{self, off, state, Kind, Plan, SegmentInfo, Spec, HEADER_LEN, MAGIC};
+
+/// The default time an opener waits for a creator to finish initialising a segment.
+pub const DEFAULT_OPEN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What an opener expects to find: the kind and the identity of the stored type.
+#[derive(Debug, Clone)]
+pub(crate) struct Expect<'a> {
+    pub kind: Kind,
+    pub elem_size: usize,
+    pub elem_align: usize,
+    pub fingerprint: u64,
+    /// The layout of the value or element type (its schema is written out only to explain
+    /// a mismatch).
+    pub layout: &'a TypeLayout,
+    /// The control block length the opener's build uses (0 for none).
+    pub control_len: usize,
+}
+
+/// A validated segment over memory `M`.
+#[derive(Debug)]
+pub(crate) struct Segment<M: Memory> {
+    mem: M,
+    info: SegmentInfo,
+    name: String,
+}
+
+/// Marks a segment FAILED unless disarmed: covers an init that returns an error or panics.
+struct FailOnDrop<'a>(Option<&'a AtomicU32>);
+
+impl Drop for FailOnDrop<'_> {
+    fn drop(&mut self) {
+        if let Some(s) = self.0 {
+            // Release: pairs with the Acquire load in `Segment::attach`.
+            s.store(state::FAILED, Ordering::Release);
+        }
+    }
+}
+
+fn state_word<M: Memory>(mem: &M) -> &AtomicU32 {
+    // SAFETY: callers checked mem.len() >= HEADER_LEN, so bytes 8..12 are inside the mapping,
+    // which stays mapped while `mem` is borrowed (Memory contract 2); the mapping is
+    // page-aligned (Memory contract 1), so offset 8 is aligned for AtomicU32. Every process
+    // accesses this word only atomically.
+    unsafe { &*mem.as_ptr().add(off::STATE).cast::<AtomicU32>() }
+}
+
+fn magic_word<M: Memory>(mem: &M) -> &AtomicU64 {
+    // SAFETY: as in `state_word`: bytes 0..8 are inside the page-aligned mapping, which
+    // outlives the borrow of `mem`; the magic is written and read only atomically before the
+    // state is published.
+    unsafe { &*mem.as_ptr().add(off::MAGIC).cast::<AtomicU64>() }
+}
+
+/// `now + timeout`, or about a century from now if that overflows (an effectively unbounded
+/// wait, never a panic).
+pub(crate) fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 24 * 3600)))
+        .unwrap_or(now)
+}
+
+fn now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+}
+
+impl<M: Memory> Segment<M> {
+    /// Writes and publishes a new segment in `mem` per `spec`/`plan`.
+    ///
+    /// `zeroed` says `mem` is known to be zero-filled (a freshly sized shm object);
+    /// otherwise the segment's bytes are zeroed first. `init` gets the segment while it is
+    /// still unpublished (state INITIALIZING) and has exclusive access to the payload and
+    /// control block.
+    pub(crate) fn create(
+        op: &'static str,
+        mem: M,
+        name: &str,
+        spec: &Spec<'_>,
+        plan: &Plan,
+        zeroed: bool,
+        init: impl FnOnce(&Segment<M>) -> Result<()>,
+    ) -> Result<Self> {
+        use ipc_core::ErrorKind;
+        if mem.is_read_only() {
+            return Err(Error::Core(
+                ipc_core::Error::new(
+                    op,
+                    ErrorKind::InvalidInput("cannot create a segment in read-only memory".into()),
+                )
+                .with_name(name),
+            ));
+        }
+        if mem.len() < plan.total_len {
+            return Err(Error::Core(
+                ipc_core::Error::new(
+                    op,
+                    ErrorKind::InvalidSize(format!(
+                        "memory of {} bytes is smaller than the {} bytes the segment needs",
+                        mem.len(),
+                        plan.total_len
+                    )),
+                )
+                .with_name(name),
+            ));
+        }
+        let (pid, start) = creator::this_process();
+        let created_at = now_ns();
+        let header = format::encode(spec, plan, pid, start, created_at);
+        let base = mem.as_ptr();
+        if !zeroed {
+            // SAFETY: base is valid for writes of mem.len() >= total_len bytes (Memory
+            // contract 1, not read-only as checked above); the caller handed us this memory
+            // to create a segment in, so no other party uses these bytes yet.
+            unsafe { base.write_bytes(0, plan.total_len) };
+        }
+        // SAFETY: bytes 12..HEADER_LEN and the schema (HEADER_LEN..HEADER_LEN + schema_len)
+        // lie inside the mapping (total_len >= payload_offset >= HEADER_LEN + schema_len by
+        // construction of the plan, and mem.len() >= total_len); the sources are local
+        // buffers that cannot overlap the mapping. Openers do not read these bytes before
+        // they observe the state INITIALIZING, which is stored with Release below.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                header.as_ptr().add(off::BYTE_ORDER),
+                base.add(off::BYTE_ORDER),
+                HEADER_LEN - off::BYTE_ORDER,
+            );
+            std::ptr::copy_nonoverlapping(
+                spec.schema.as_ptr(),
+                base.add(HEADER_LEN),
+                spec.schema.len(),
+            );
+        }
+        magic_word(&mem).store(u64::from_ne_bytes(MAGIC), Ordering::Relaxed);
+        // Release: publishes the header bytes; pairs with the Acquire load in `attach`.
+        state_word(&mem).store(state::INITIALIZING, Ordering::Release);
+
+        let info = SegmentInfo {
+            kind: spec.kind,
+            pointer_width: size_of::<usize>() as u8,
+            creator_pid: pid,
+            creator_start_time: start,
+            creation_time_ns: created_at,
+            elem_size: spec.elem_size,
+            elem_align: spec.elem_align,
+            fingerprint: spec.fingerprint,
+            type_name: format::stored_type_name(spec.type_name).to_owned(),
+            schema: spec.schema.to_owned(),
+            control: plan.control_offset..plan.control_offset + spec.control_len,
+            payload: plan.payload_offset..plan.total_len,
+            dims: spec.dims.to_vec(),
+            ring_capacity: spec.ring_capacity,
+        };
+        let seg = Segment {
+            mem,
+            info,
+            name: name.to_owned(),
+        };
+        // The header just written passes the validator and says what `info` says.
+        debug_assert_eq!(
+            seg.read_and_validate().ok().as_ref(),
+            Some(&seg.info),
+            "a freshly written header must validate"
+        );
+        {
+            let mut fail = FailOnDrop(Some(state_word(&seg.mem)));
+            init(&seg)?;
+            fail.0 = None;
+        }
+        // Release: publishes the initialised payload; pairs with the Acquire load in
+        // `attach`.
+        state_word(&seg.mem).store(state::READY, Ordering::Release);
+        Ok(seg)
+    }
+
+    /// Validates an existing segment in `mem` against `expect` (any kind and type if
+    /// `None`), waiting up to `timeout` for its creator to publish it.
+    pub(crate) fn attach(
+        mem: M,
+        name: &str,
+        expect: Option<&Expect<'_>>,
+        timeout: Duration,
+    ) -> Result<Self> {
+        let deadline = deadline_after(timeout);
+        if mem.len() < HEADER_LEN {
+            return Err(Error::corrupted(
+                name,
+                format!(
+                    "object of {} bytes is smaller than the {HEADER_LEN}-byte header",
+                    mem.len()
+                ),
+            ));
+        }
+        let mut seg = Segment {
+            mem,
+            info: placeholder_info(),
+            name: name.to_owned(),
+        };
+        let mut checked = false;
+        let mut pause = Duration::from_micros(50);
+        loop {
+            // Acquire: pairs with the Release stores of the creator in `create`.
+            let st = state_word(&seg.mem).load(Ordering::Acquire);
+            // The magic is stored before the state leaves UNSET, so a segment never shows
+            // a magic other than zero or ours.
+            let magic = magic_word(&seg.mem).load(Ordering::Relaxed);
+            if magic != 0 && magic != u64::from_ne_bytes(MAGIC) {
+                return Err(Error::WrongKind {
+                    name: name.to_owned(),
+                    expected: expect.map_or(Kind::Value, |e| e.kind),
+                    found: "no segment header (bad magic)".into(),
+                });
+            }
+            match st {
+                state::UNSET => {}
+                state::INITIALIZING | state::READY => {
+                    if !checked {
+                        seg.info = seg.read_and_validate()?;
+                        if let Some(expect) = expect {
+                            seg.check(expect)?;
+                        }
+                        checked = true;
+                    }
+                    if st == state::READY {
+                        return Ok(seg);
+                    }
+                    if !creator::is_alive(seg.info.creator_pid, seg.info.creator_start_time) {
+                        // It may have published just before dying.
+                        if state_word(&seg.mem).load(Ordering::Acquire) == state::READY {
+                            continue;
+                        }
+                        return Err(Error::CreatorDied {
+                            name: name.to_owned(),
+                            pid: seg.info.creator_pid,
+                        });
+                    }
+                }
+                state::FAILED => {
+                    return Err(Error::InitFailed {
+                        name: name.to_owned(),
+                    })
+                }
+                other => {
+                    return Err(Error::corrupted(
+                        name,
+                        format!("state word {other:#x} is none of 0..=3"),
+                    ))
+                }
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(Error::InitTimeout {
+                    name: name.to_owned(),
+                    timeout,
+                });
+            }
+            std::thread::sleep(pause.min(deadline - now));
+            pause = (pause * 2).min(Duration::from_millis(10));
+        }
+    }
+
+    /// Copies the header and schema out of the shared memory and validates the copy.
+    fn read_and_validate(&self) -> Result<SegmentInfo> {
+        let len = self.mem.len();
+        let mut buf = vec![0u8; HEADER_LEN];
+        // SAFETY: len >= HEADER_LEN was checked by both callers (create: len >= total_len >
+        // HEADER_LEN; attach: explicitly); the mapping is valid for reads of len bytes while
+        // self.mem is borrowed. The header is immutable once published (INITIALIZING was
+        // observed with Acquire or written by us); a peer that writes it anyway only makes
+        // the copy fail validation.
+        unsafe { std::ptr::copy_nonoverlapping(self.mem.as_ptr(), buf.as_mut_ptr(), HEADER_LEN) };
+        let schema_len = format::claimed_schema_len(&buf).unwrap_or(0);
+        let avail = (len - HEADER_LEN).min(schema_len);
+        buf.resize(HEADER_LEN + avail, 0);
+        // SAFETY: HEADER_LEN + avail <= len, so the source lies inside the mapping; buf has
+        // room for avail bytes after the header; the two cannot overlap.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                self.mem.as_ptr().add(HEADER_LEN),
+                buf.as_mut_ptr().add(HEADER_LEN),
+                avail,
+            )
+        };
+        format::validate_header(&self.name, &buf, len as u64)
+    }
+
+    /// Checks the validated header against what the caller expects.
+    fn check(&self, expect: &Expect<'_>) -> Result<()> {
+        let info = &self.info;
+        if info.kind != expect.kind {
+            return Err(Error::WrongKind {
+                name: self.name.clone(),
+                expected: expect.kind,
+                found: info.kind.to_string(),
+            });
+        }
+        let mut diffs = Vec::new();
+        if usize::from(info.pointer_width) != size_of::<usize>() {
+            diffs.push(format!(
+                "pointer width: expected {}, found {}",
+                size_of::<usize>(),
+                info.pointer_width
+            ));
+        }
+        // The fingerprint is a hash of the whole layout tree (byte order and pointer width
+        // mixed in): equal fingerprints mean equal layouts. The schema strings are compared
+        // only to explain a difference.
+        if info.fingerprint != expect.fingerprint {
+            let expected_schema = crate::ident::schema(expect.layout);
+            diffs.extend(crate::ident::diffs(&expected_schema, &info.schema));
+            if diffs.is_empty() {
+                diffs.push(format!(
+                    "fingerprint: expected {:#018x}, found {:#018x} (byte order or pointer \
+                     width differ)",
+                    expect.fingerprint, info.fingerprint
+                ));
+            }
+        }
+        if info.elem_size != expect.elem_size || info.elem_align != expect.elem_align {
+            diffs.push(format!(
+                "size/align: expected {}/{}, found {}/{}",
+                expect.elem_size, expect.elem_align, info.elem_size, info.elem_align
+            ));
+        }
+        if info.control.len() != expect.control_len {
+            diffs.push(format!(
+                "control block: expected {} bytes, found {}",
+                expect.control_len,
+                info.control.len()
+            ));
+        }
+        if diffs.is_empty() {
+            return Ok(());
+        }
+        Err(Error::LayoutMismatch {
+            name: self.name.clone(),
+            type_name: expect.layout.name.to_owned(),
+            expected: crate::ident::schema(expect.layout),
+            found: info.schema.clone(),
+            diffs,
+        })
+    }
+
+    /// The validated header.
+    pub(crate) fn info(&self) -> &SegmentInfo {
+        &self.info
+    }
+
+    /// The segment's name (empty over anonymous memory).
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The memory the segment lives in.
+    pub(crate) fn memory(&self) -> &M {
+        &self.mem
+    }
+
+    /// The memory the segment lives in, mutably (to change its unlink-on-drop flag).
+    pub(crate) fn memory_mut(&mut self) -> &mut M {
+        &mut self.mem
+    }
+
+    /// The start of the payload: inside the mapping, aligned to max(64, elem_align), valid
+    /// for `info().payload.len()` bytes.
+    pub(crate) fn payload_ptr(&self) -> *mut u8 {
+        // SAFETY: the payload range was validated to end within mem.len() (or planned so by
+        // us), so the offset stays inside the mapping.
+        unsafe { self.mem.as_ptr().add(self.info.payload.start) }
+    }
+
+    /// The start of the control block (64-aligned, `info().control.len()` bytes), if any.
+    pub(crate) fn control_ptr(&self) -> *mut u8 {
+        // SAFETY: as for the payload: the control range lies inside the mapping.
+        unsafe { self.mem.as_ptr().add(self.info.control.start) }
+    }
+}
+
+fn placeholder_info() -> SegmentInfo {
+    SegmentInfo {
+        kind: Kind::Value,
+        pointer_width: 0,
+        creator_pid: 0,
+        creator_start_time: 0,
+        creation_time_ns: 0,
+        elem_size: 0,
+        elem_align: 1,
+        fingerprint: 0,
+        type_name: String::new(),
+        schema: String::new(),
+        control: 0..0,
+        payload: 0..0,
+        dims: Vec::new(),
+        ring_capacity: 0,
+    }
+}

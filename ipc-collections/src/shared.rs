@@ -1,0 +1,424 @@
+//! [`Shared<T>`]: one value of a [`SharedLayout`] type in a named (or anonymous) segment.
+
+use std::marker::PhantomData;
+use std::ops::Deref;
+use std::time::Duration;
+
+use ipc_core::shm::Shm;
+use ipc_core::{Memory, SharedLayout};
+
+use crate::error::{Error, Result};
+use crate::format::{self, Kind, SegmentInfo, Spec};
+use crate::ident;
+use crate::named::{self, Options};
+use crate::segment::{Expect, Segment, DEFAULT_OPEN_TIMEOUT};
+
+/// One value of type `T` in shared memory, laid out and published per `FORMAT.md`.
+///
+/// Created with [`create`](Shared::create) (the init closure gets exclusive `&mut T` before
+/// any other process can see the value), opened with [`open`](Shared::open) (the stored
+/// layout is checked against `T`'s; a mismatch is [`Error::LayoutMismatch`] naming the
+/// fields). `Shared<T>` dereferences to `&T`: after init, plain fields are read-only, and
+/// mutation goes through the atomics and locks (`SharedMutex`, `SharedRwLock`) that `T`
+/// contains.
+///
+/// `M` is the memory the segment lives in: a named POSIX shm object ([`Shm`], the default)
+/// or anything else implementing [`Memory`], such as anonymous shared memory inherited by
+/// forked children ([`create_in`](Shared::create_in)).
+///
+/// [`Shm`]: ipc_core::shm::Shm
+pub struct Shared<T: SharedLayout, M: Memory = Shm> {
+    seg: Segment<M>,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T: SharedLayout, M: Memory> std::fmt::Debug for Shared<T, M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("name", &self.seg.name())
+            .field("type", &T::LAYOUT.name)
+            .field("info", self.seg.info())
+            .finish()
+    }
+}
+
+pub(crate) fn value_spec<T: SharedLayout>(schema: &str) -> Spec<'_> {
+    Spec {
+        kind: Kind::Value,
+        elem_size: size_of::<T>(),
+        elem_align: align_of::<T>(),
+        // Computed at compile time (byte order and pointer width mixed in).
+        fingerprint: const { T::LAYOUT.fingerprint() },
+        type_name: T::LAYOUT.name,
+        schema,
+        dims: &[],
+        control_len: 0,
+        ring_capacity: 0,
+    }
+}
+
+/// Refuses a read-only mapping for a `T` with interior mutability: safe code could write
+/// through it (an atomic store, a lock) and fault.
+fn refuse_read_only<T: SharedLayout>(name: &str) -> Result<()> {
+    if !ident::has_interior_mutability(&T::LAYOUT) {
+        return Ok(());
+    }
+    Err(Error::Core(
+        ipc_core::Error::new(
+            "Shared::open_read_only",
+            ipc_core::ErrorKind::InvalidInput(format!(
+                "{} contains atomics or locks, which a read-only mapping cannot serve",
+                T::LAYOUT.name
+            )),
+        )
+        .with_name(name),
+    ))
+}
+
+impl<T: SharedLayout, M: Memory> Shared<T, M> {
+    /// The number of bytes a segment holding one `T` needs (header, schema, payload).
+    pub fn segment_len() -> Result<usize> {
+        let schema = ident::schema(&T::LAYOUT);
+        Ok(format::plan("Shared::segment_len", &value_spec::<T>(&schema))?.total_len)
+    }
+
+    /// Creates the segment in `mem` (for example anonymous shared memory that forked
+    /// children inherit): zeroes it, writes the header, runs `T::init_in_place` and then
+    /// `init` with exclusive access, and publishes the value.
+    ///
+    /// `mem` must be at least [`segment_len`](Self::segment_len) bytes and must not be in
+    /// use by anybody else yet.
+    pub fn create_in(mem: M, init: impl FnOnce(&mut T)) -> Result<Self> {
+        Self::create_impl("Shared::create_in", mem, "", false, init)
+    }
+
+    /// Opens the segment another handle created in `mem` (e.g. memory mapped from an fd),
+    /// checking its layout, waiting up to 5 s for it to be ready.
+    pub fn open_in(mem: M) -> Result<Self> {
+        Self::attach_impl(mem, "", DEFAULT_OPEN_TIMEOUT)
+    }
+
+    pub(crate) fn create_impl(
+        op: &'static str,
+        mem: M,
+        name: &str,
+        zeroed: bool,
+        init: impl FnOnce(&mut T),
+    ) -> Result<Self> {
+        let schema = ident::schema(&T::LAYOUT);
+        let spec = value_spec::<T>(&schema);
+        let plan = format::plan(op, &spec).map_err(|e| e.named(name))?;
+        let seg = Segment::create(op, mem, name, &spec, &plan, zeroed, |seg| {
+            let p = seg.payload_ptr().cast::<T>();
+            // SAFETY: the payload is aligned to max(64, align_of::<T>()) inside a
+            // page-aligned mapping, holds size_of::<T>() zero-filled bytes, and nobody else
+            // reads it before the segment is published (state INITIALIZING).
+            unsafe { T::init_in_place(p) }.map_err(|e| Error::Core(e.with_name(name)))?;
+            // SAFETY: as above; init_in_place made the zeroed bytes a valid T, and the
+            // exclusive borrow ends before the segment is published.
+            init(unsafe { &mut *p });
+            Ok(())
+        })?;
+        Ok(Shared {
+            seg,
+            _t: PhantomData,
+        })
+    }
+
+    pub(crate) fn attach_impl(mem: M, name: &str, timeout: Duration) -> Result<Self> {
+        if mem.is_read_only() {
+            refuse_read_only::<T>(name)?;
+        }
+        let expect = Expect {
+            kind: Kind::Value,
+            elem_size: size_of::<T>(),
+            elem_align: align_of::<T>(),
+            // Computed at compile time (byte order and pointer width mixed in).
+            fingerprint: const { T::LAYOUT.fingerprint() },
+            layout: &T::LAYOUT,
+            control_len: 0,
+        };
+        let seg = Segment::attach(mem, name, Some(&expect), timeout)?;
+        Ok(Shared {
+            seg,
+            _t: PhantomData,
+        })
+    }
+
+    /// What the segment's header says (creator, type name, schema, offsets).
+    pub fn info(&self) -> &SegmentInfo {
+        self.seg.info()
+    }
+
+    /// The memory the segment lives in.
+    pub fn memory(&self) -> &M {
+        self.seg.memory()
+    }
+
+    pub(crate) fn memory_mut(&mut self) -> &mut M {
+        self.seg.memory_mut()
+    }
+}
+
+impl<T: SharedLayout> Shared<T, Shm> {
+    /// Creates the named segment `name` (exclusively: an existing name is
+    /// [`ipc_core::ErrorKind::AlreadyExists`]) holding a `T`, runs `T::init_in_place` and
+    /// then `init` with exclusive access, and publishes it. Mode 0600; the name is unlinked
+    /// when this handle is dropped unless [`persist`](Self::persist) is called.
+    ///
+    /// Other processes that open the name meanwhile wait (up to their timeout) until `init`
+    /// returns; if `init` panics they get [`Error::InitFailed`], if this process dies first
+    /// they get [`Error::CreatorDied`].
+    ///
+    /// ```no_run
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use ipc_collections::{Shared, SharedLayout};
+    ///
+    /// #[derive(SharedLayout)]
+    /// #[repr(C)]
+    /// struct Stats {
+    ///     requests: AtomicU64,
+    ///     limit: u64,
+    /// }
+    ///
+    /// let stats = Shared::<Stats>::create("/web-stats", |s| s.limit = 100)?;
+    /// stats.requests.fetch_add(1, Ordering::Relaxed);
+    /// # Ok::<(), ipc_collections::Error>(())
+    /// ```
+    pub fn create(name: &str, init: impl FnOnce(&mut T)) -> Result<Self> {
+        Self::create_with(name, &Options::new(), init)
+    }
+
+    /// [`create`](Self::create) with [`Options`] (mode bits, persistence).
+    pub fn create_with(name: &str, opts: &Options, init: impl FnOnce(&mut T)) -> Result<Self> {
+        let size = Self::segment_len().map_err(|e| e.named(name))?;
+        let shm = named::create_shm(name, size, opts)?;
+        Self::create_impl("Shared::create", shm, name, true, init)
+    }
+
+    /// Opens the named segment read-write, checks that it holds a `T` (kind, fingerprint,
+    /// schema, size, alignment, pointer width), and waits up to 5 s for its creator to
+    /// publish it.
+    ///
+    /// Errors: [`ipc_core::ErrorKind::NotFound`]; [`Error::LayoutMismatch`] naming the
+    /// fields that differ; [`Error::WrongKind`]; [`Error::Corrupted`];
+    /// [`Error::InitTimeout`]; [`Error::CreatorDied`]; [`Error::InitFailed`].
+    pub fn open(name: &str) -> Result<Self> {
+        Self::open_with(name, &Options::new())
+    }
+
+    /// [`open`](Self::open) with [`Options`] (the timeout).
+    pub fn open_with(name: &str, opts: &Options) -> Result<Self> {
+        let shm = named::open_shm(name, false, opts)?;
+        Self::attach_impl(shm, name, opts.timeout)
+    }
+
+    /// Opens the named segment mapped read-only (needs only read permission).
+    ///
+    /// Only for types without interior mutability: a `T` containing an atomic or a lock
+    /// would let safe code write through the read-only mapping, so it is refused with
+    /// [`ipc_core::ErrorKind::InvalidInput`].
+    pub fn open_read_only(name: &str) -> Result<Self> {
+        Self::open_read_only_with(name, &Options::new())
+    }
+
+    /// [`open_read_only`](Self::open_read_only) with [`Options`] (the timeout).
+    pub fn open_read_only_with(name: &str, opts: &Options) -> Result<Self> {
+        refuse_read_only::<T>(name)?;
+        let shm = named::open_shm(name, true, opts)?;
+        Self::attach_impl(shm, name, opts.timeout)
+    }
+
+    /// Opens the named segment, or creates it (running `init`) if it does not exist.
+    /// Race-safe: when several processes call this at once, exactly one creates and
+    /// initialises, and the others wait for it and open the same object.
+    /// [`created`](Self::created) says which happened.
+    pub fn open_or_create(name: &str, init: impl FnOnce(&mut T)) -> Result<Self> {
+        Self::open_or_create_with(name, &Options::new(), init)
+    }
+
+    /// [`open_or_create`](Self::open_or_create) with [`Options`].
+    pub fn open_or_create_with(
+        name: &str,
+        opts: &Options,
+        init: impl FnOnce(&mut T),
+    ) -> Result<Self> {
+        let size = Self::segment_len().map_err(|e| e.named(name))?;
+        let shm = named::open_or_create_shm(name, size, opts)?;
+        if shm.created() {
+            Self::create_impl("Shared::open_or_create", shm, name, true, init)
+        } else {
+            Self::attach_impl(shm, name, opts.timeout)
+        }
+    }
+
+    /// The segment's name.
+    pub fn name(&self) -> &str {
+        self.seg.name()
+    }
+
+    /// Whether this handle created the segment.
+    pub fn created(&self) -> bool {
+        self.memory().created()
+    }
+
+    /// Makes the segment outlive this handle: dropping it will not unlink the name (only
+    /// meaningful for the creator; openers never unlink).
+    pub fn persist(&mut self) {
+        self.memory_mut().set_unlink_on_drop(false);
+    }
+
+    /// Chooses whether dropping this handle unlinks the name.
+    pub fn set_unlink_on_drop(&mut self, yes: bool) {
+        self.memory_mut().set_unlink_on_drop(yes);
+    }
+}
+
+impl<T: SharedLayout, M: Memory> Deref for Shared<T, M> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        // SAFETY: the payload lies inside the mapping, is aligned for T and exactly
+        // size_of::<T>() bytes (the header was validated and checked against T's layout,
+        // including size and alignment); it holds an initialised T (we created it, or we
+        // observed the state READY with Acquire); T is valid for every bit pattern
+        // (SharedLayout contract 2), so no peer's bytes make it invalid; the reference
+        // borrows self, which keeps the mapping alive. Only shared access is handed out:
+        // mutation goes through T's atomics and locks. If the mapping is read-only, T has no
+        // interior mutability (checked at open), so nothing can write through it.
+        unsafe { &*self.seg.payload_ptr().cast::<T>() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use ipc_core::layout::{Field, Shape, TypeLayout};
+
+    use super::*;
+    use crate::testmem::HeapMem;
+
+    #[repr(C)]
+    struct Pair {
+        a: u64,
+        b: AtomicU64,
+    }
+
+    const U64: TypeLayout = TypeLayout::scalar("u64", 8, 8);
+    const ATOMIC_U64: TypeLayout = TypeLayout::scalar("AtomicU64", 8, 8);
+
+    // SAFETY: repr(C), both fields valid for every bit pattern, no pointers, no Drop, and
+    // LAYOUT describes it exactly.
+    unsafe impl SharedLayout for Pair {
+        const LAYOUT: TypeLayout = TypeLayout {
+            name: "Pair",
+            size: 16,
+            align: 8,
+            shape: Shape::Struct {
+                fields: &[
+                    Field {
+                        name: "a",
+                        offset: 0,
+                        layout: &U64,
+                    },
+                    Field {
+                        name: "b",
+                        offset: 8,
+                        layout: &ATOMIC_U64,
+                    },
+                ],
+            },
+        };
+    }
+
+    #[repr(C)]
+    struct Other {
+        a: u64,
+        b: u64,
+    }
+
+    // SAFETY: as for Pair.
+    unsafe impl SharedLayout for Other {
+        const LAYOUT: TypeLayout = TypeLayout {
+            name: "Pair",
+            size: 16,
+            align: 8,
+            shape: Shape::Struct {
+                fields: &[
+                    Field {
+                        name: "a",
+                        offset: 0,
+                        layout: &U64,
+                    },
+                    Field {
+                        name: "c",
+                        offset: 8,
+                        layout: &U64,
+                    },
+                ],
+            },
+        };
+    }
+
+    #[test]
+    fn create_then_open_sees_the_initialised_value() {
+        let mem = HeapMem::new(Shared::<Pair, HeapMem>::segment_len().unwrap());
+        let alias = mem.alias();
+        let a = Shared::<Pair, _>::create_in(mem, |p| {
+            p.a = 7;
+            *p.b.get_mut() = 9;
+        })
+        .unwrap();
+        let b = Shared::<Pair, _>::open_in(alias).unwrap();
+        assert_eq!(b.a, 7);
+        b.b.fetch_add(1, Ordering::Relaxed);
+        assert_eq!(a.b.load(Ordering::Relaxed), 10);
+        assert_eq!(b.info().type_name, "Pair");
+        assert_eq!(b.info().payload.start % 64, 0);
+    }
+
+    #[test]
+    fn other_layout_is_a_mismatch_naming_the_field() {
+        let mem = HeapMem::new(Shared::<Pair, HeapMem>::segment_len().unwrap());
+        let alias = mem.alias();
+        let _a = Shared::<Pair, _>::create_in(mem, |_| {}).unwrap();
+        let e = Shared::<Other, _>::open_in(alias).unwrap_err();
+        assert!(matches!(e, Error::LayoutMismatch { .. }), "{e}");
+        assert!(e.to_string().contains("field `c`"), "{e}");
+    }
+
+    #[test]
+    fn panicking_init_marks_the_segment_failed() {
+        let mem = HeapMem::new(Shared::<Pair, HeapMem>::segment_len().unwrap());
+        let alias = mem.alias();
+        let alias2 = mem.alias();
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _ = Shared::<Pair, _>::create_in(alias2, |_| panic!("init fails"));
+        }));
+        assert!(r.is_err());
+        let e = Shared::<Pair, _>::open_in(alias).unwrap_err();
+        assert!(matches!(e, Error::InitFailed { .. }), "{e}");
+        drop(mem);
+    }
+
+    #[test]
+    fn a_huge_timeout_does_not_overflow() {
+        let mem = HeapMem::new(Shared::<Pair, HeapMem>::segment_len().unwrap());
+        let alias = mem.alias();
+        let _a = Shared::<Pair, _>::create_in(mem, |_| {}).unwrap();
+        assert!(Shared::<Pair, _>::attach_impl(alias, "/t", Duration::MAX).is_ok());
+    }
+
+    #[test]
+    fn unset_segment_times_out_and_foreign_bytes_are_wrong_kind() {
+        let mem = HeapMem::new(4096);
+        let e = Shared::<Pair, _>::attach_impl(mem.alias(), "/t", Duration::from_millis(30))
+            .unwrap_err();
+        assert!(matches!(e, Error::InitTimeout { .. }), "{e}");
+        // SAFETY: the test owns the memory; nobody else uses it.
+        unsafe { ipc_core::Memory::as_ptr(&mem).write_bytes(0xAB, 8) };
+        let e = Shared::<Pair, _>::open_in(mem.alias()).unwrap_err();
+        assert!(matches!(e, Error::WrongKind { .. }), "{e}");
+    }
+}

@@ -1,0 +1,208 @@
+//! `SharedArray<T>` across real processes (named, and anonymous memory over fork), its
+//! element-type and dims checks, bad dims, and a holder killed with the lock.
+
+use std::time::{Duration, Instant};
+
+use ipc_collections::ipc_core::shm::AnonShm;
+use ipc_collections::ipc_core::ErrorKind;
+use ipc_collections::{Error, LockError, Shared, SharedArray};
+use ipc_testutil::{env, fork_run, report, sigkill, spawn_role, unique_name, Cleanup};
+
+fn role() -> Option<String> {
+    let r = ipc_testutil::role();
+    if r.is_some() {
+        println!();
+    }
+    r
+}
+
+#[test]
+fn separate_processes_open_by_name_see_dims_and_fill_their_rows() {
+    const ROWS: usize = 4;
+    const COLS: usize = 1000;
+    if role().as_deref() == Some("row-writer") {
+        let name = env("NAME");
+        let row: usize = env("ROW").parse().unwrap();
+        let a = SharedArray::<f64>::open(&name).unwrap();
+        assert_eq!(a.dims(), &[ROWS, COLS]);
+        assert_eq!(a.info().payload.start % 64, 0);
+        assert_eq!(a.as_ptr() as usize % 64, 0, "payload is cache-line aligned");
+        // Wrong dims and a wrong element type are refused.
+        let e = SharedArray::<f64>::open_with_dims(&name, &[COLS, ROWS]).unwrap_err();
+        assert!(matches!(e, Error::LayoutMismatch { .. }), "{e}");
+        let e = SharedArray::<u64>::open(&name).unwrap_err();
+        assert!(matches!(e, Error::LayoutMismatch { .. }), "{e}");
+        report(e);
+        let a = SharedArray::<f64>::open_with_dims(&name, &[ROWS, COLS]).unwrap();
+        let mut g = a.lock().unwrap();
+        for c in 0..COLS {
+            *g.at_mut(&[row, c]).unwrap() = (row * COLS + c) as f64;
+        }
+        return;
+    }
+    let name = unique_name("grid");
+    let _c = Cleanup::shm(&name);
+    let a = SharedArray::<f64>::create(&name, &[ROWS, COLS]).unwrap();
+    assert_eq!(a.len(), ROWS * COLS);
+    assert!(a.lock().unwrap().iter().all(|&x| x == 0.0), "zeroed");
+    let children: Vec<_> = (0..ROWS)
+        .map(|r| {
+            spawn_role(
+                "separate_processes_open_by_name_see_dims_and_fill_their_rows",
+                "row-writer",
+                &[("NAME", &name), ("ROW", &r.to_string())],
+            )
+        })
+        .collect();
+    for c in children {
+        let lines = c.wait_ok();
+        assert!(
+            lines.iter().any(|l| l.contains("f64") && l.contains("u64")),
+            "the element-type mismatch names both types: {lines:?}"
+        );
+    }
+    let g = a.lock().unwrap();
+    for (i, &x) in g.as_slice().iter().enumerate() {
+        assert_eq!(x, i as f64, "element {i}");
+    }
+    drop(g);
+    assert_eq!(a.get(&[3, 999]).unwrap(), 3999.0);
+    let e = a.get(&[4, 0]).unwrap_err();
+    assert!(
+        matches!(e.core_kind(), Some(ErrorKind::InvalidInput(_))),
+        "{e}"
+    );
+}
+
+#[test]
+fn anonymous_array_is_shared_with_a_forked_child() {
+    let len = SharedArray::<u32, AnonShm>::segment_len(&[16, 16]).unwrap();
+    let a = SharedArray::<u32, _>::create_in(AnonShm::new(len).unwrap(), &[16, 16]).unwrap();
+    let ok = fork_run(Duration::from_secs(30), || {
+        let mut g = a.lock().unwrap();
+        for (i, x) in g.iter_mut().enumerate() {
+            *x = i as u32 * 3;
+        }
+        true
+    });
+    assert!(ok, "child failed");
+    let g = a.lock().unwrap();
+    assert!(g.iter().enumerate().all(|(i, &x)| x == i as u32 * 3));
+
+    // Shared<T> works over anonymous memory too.
+    let len = Shared::<std::sync::atomic::AtomicU64, AnonShm>::segment_len().unwrap();
+    let v =
+        Shared::<std::sync::atomic::AtomicU64, _>::create_in(AnonShm::new(len).unwrap(), |_| {})
+            .unwrap();
+    let ok = fork_run(Duration::from_secs(30), || {
+        v.fetch_add(5, std::sync::atomic::Ordering::SeqCst);
+        true
+    });
+    assert!(ok);
+    assert_eq!(v.load(std::sync::atomic::Ordering::SeqCst), 5);
+}
+
+#[test]
+fn dims_that_overflow_or_have_a_bad_rank_are_errors_before_any_object_exists() {
+    let name = unique_name("dims");
+    let _c = Cleanup::shm(&name);
+    for dims in [
+        &[usize::MAX, 2][..],
+        &[1 << 32, 1 << 32][..],
+        &[usize::MAX / 8 + 1][..],
+    ] {
+        let e = SharedArray::<f64>::create(&name, dims).unwrap_err();
+        assert!(
+            matches!(e.core_kind(), Some(ErrorKind::InvalidSize(_))),
+            "{dims:?}: {e}"
+        );
+    }
+    for dims in [&[][..], &[1; 9][..]] {
+        let e = SharedArray::<f64>::create(&name, dims).unwrap_err();
+        assert!(
+            matches!(e.core_kind(), Some(ErrorKind::InvalidInput(_))),
+            "{dims:?}: {e}"
+        );
+    }
+    assert!(
+        !std::path::Path::new(&format!("/dev/shm{name}")).exists(),
+        "nothing was created"
+    );
+    // A zero dimension is an empty array, not an error.
+    let a = SharedArray::<f64>::create(&name, &[0, 5]).unwrap();
+    assert!(a.is_empty());
+    assert!(a.lock().unwrap().is_empty());
+}
+
+#[test]
+fn open_or_create_array_creates_once_and_checks_dims() {
+    let name = unique_name("ooc");
+    let _c = Cleanup::shm(&name);
+    let a = SharedArray::<i32>::open_or_create(&name, &[3, 3]).unwrap();
+    assert!(a.created());
+    a.set(&[1, 1], -7).unwrap();
+    let b = SharedArray::<i32>::open_or_create(&name, &[3, 3]).unwrap();
+    assert!(!b.created());
+    assert_eq!(b.get(&[1, 1]).unwrap(), -7);
+    let e = SharedArray::<i32>::open_or_create(&name, &[9]).unwrap_err();
+    assert!(matches!(e, Error::LayoutMismatch { .. }), "{e}");
+}
+
+#[test]
+fn holder_of_the_array_lock_killed_gives_owner_died() {
+    if role().as_deref() == Some("holder") {
+        let a = SharedArray::<u64>::open(&env("NAME")).unwrap();
+        let mut g = a.lock().unwrap();
+        g[0] = 77;
+        loop {
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    }
+    let name = unique_name("aholder");
+    let _c = Cleanup::shm(&name);
+    let a = SharedArray::<u64>::create(&name, &[8]).unwrap();
+    let mut child = spawn_role(
+        "holder_of_the_array_lock_killed_gives_owner_died",
+        "holder",
+        &[("NAME", &name)],
+    );
+    // The child holds the lock once try_lock would block.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        match a.try_lock() {
+            Err(LockError::Failed(e)) if e.kind() == &ErrorKind::WouldBlock => break,
+            Ok(g) => drop(g),
+            Err(e) => panic!("{e}"),
+        }
+        assert!(Instant::now() < deadline, "child never took the lock");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    sigkill(child.pid());
+    child.kill();
+    let mut g = a.lock().map(|_| ()).unwrap_err().into_guard().unwrap();
+    assert!(g.is_inconsistent());
+    assert_eq!(g[0], 77);
+    g[0] = 0;
+    g.mark_consistent().unwrap();
+    drop(g);
+    assert_eq!(a.get(&[0]).unwrap(), 0);
+}
+
+#[cfg(feature = "ndarray")]
+#[test]
+fn ndarray_views_see_c_order_dims() {
+    let name = unique_name("nd");
+    let _c = Cleanup::shm(&name);
+    let a = SharedArray::<i64>::create(&name, &[2, 3, 4]).unwrap();
+    let mut g = a.lock().unwrap();
+    {
+        let mut v = g.view_mut().unwrap();
+        assert_eq!(v.shape(), &[2, 3, 4]);
+        v[[1, 2, 3]] = 7;
+        v[[0, 1, 0]] = 5;
+    }
+    assert_eq!(g[23], 7, "last element in C order");
+    assert_eq!(g[4], 5);
+    let v = g.view().unwrap();
+    assert_eq!(v.sum(), 12);
+}

@@ -1,0 +1,635 @@
+//! `Shared<T>` and `SharedMutex<T>` across real processes: a derived struct with atomics
+//! and a mutex, layout mismatches, open-or-create races, SIGKILLed creators and lock
+//! holders, and every kind of bad segment.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use ipc_collections::ipc_core::shm::Shm;
+use ipc_collections::ipc_core::ErrorKind;
+use ipc_collections::{
+    Error, Kind, LockError, Options, Shared, SharedArray, SharedLayout, SharedMutex,
+};
+use ipc_testutil::{env, report, sigkill, spawn_role, unique_name, Cleanup};
+
+/// This process's role, if it is a spawned child (ends the harness's "test NAME ... " line
+/// first, so that report lines stand on their own).
+fn role() -> Option<String> {
+    let r = ipc_testutil::role();
+    if r.is_some() {
+        println!();
+    }
+    r
+}
+
+#[derive(SharedLayout)]
+#[repr(C)]
+struct Stats {
+    requests: AtomicU64,
+    stage: AtomicU32,
+    limit: u32,
+    hist: SharedMutex<[u64; 8]>,
+}
+
+/// Another build's `Stats`: `hist` holds `u32`s.
+mod v2 {
+    use super::*;
+
+    #[derive(SharedLayout)]
+    #[repr(C)]
+    pub struct Stats {
+        pub requests: AtomicU64,
+        pub stage: AtomicU32,
+        pub limit: u32,
+        pub hist: SharedMutex<[u32; 8]>,
+    }
+}
+
+#[derive(SharedLayout)]
+#[repr(C)]
+struct Config {
+    id: u64,
+    weights: [f64; 4],
+}
+
+/// Polls `cond` every millisecond; panics after 20 s.
+fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Cross-process use
+
+#[test]
+fn derived_struct_with_atomics_and_mutex_is_shared_by_separate_processes() {
+    const WORKERS: usize = 3;
+    const ROUNDS: u64 = 500;
+    if role().as_deref() == Some("worker") {
+        let stats = Shared::<Stats>::open(&env("NAME")).unwrap();
+        assert!(!stats.created());
+        assert_eq!(stats.limit, 42, "sees the creator's init");
+        for i in 0..ROUNDS {
+            stats.requests.fetch_add(1, Ordering::Relaxed);
+            let mut h = stats.hist.lock().unwrap();
+            h[(i % 8) as usize] += 1;
+        }
+        report("done");
+        return;
+    }
+    let name = unique_name("stats");
+    let _c = Cleanup::shm(&name);
+    let stats = Shared::<Stats>::create(&name, |s| {
+        s.limit = 42;
+        s.hist.get_mut()[0] = 1000;
+    })
+    .unwrap();
+    assert!(stats.created());
+    let children: Vec<_> = (0..WORKERS)
+        .map(|_| {
+            spawn_role(
+                "derived_struct_with_atomics_and_mutex_is_shared_by_separate_processes",
+                "worker",
+                &[("NAME", &name)],
+            )
+        })
+        .collect();
+    for c in children {
+        assert_eq!(c.wait_ok(), ["done"]);
+    }
+    let total = WORKERS as u64 * ROUNDS;
+    assert_eq!(stats.requests.load(Ordering::Relaxed), total);
+    let h = stats.hist.lock().unwrap();
+    assert_eq!(h.iter().sum::<u64>(), 1000 + total, "no lost update: {h:?}");
+    for (k, &v) in h.iter().enumerate() {
+        let per_worker = (0..ROUNDS).filter(|i| i % 8 == k as u64).count() as u64;
+        let init = if k == 0 { 1000 } else { 0 };
+        assert_eq!(v, init + WORKERS as u64 * per_worker, "slot {k}");
+    }
+}
+
+#[test]
+fn another_layout_of_the_same_struct_is_a_mismatch_naming_the_field() {
+    if role().as_deref() == Some("v2") {
+        let e = Shared::<v2::Stats>::open(&env("NAME")).unwrap_err();
+        match &e {
+            Error::LayoutMismatch { diffs, .. } => {
+                for d in diffs {
+                    report(d);
+                }
+            }
+            other => panic!("expected LayoutMismatch, got {other}"),
+        }
+        report(format!("msg {e}"));
+        return;
+    }
+    let name = unique_name("v1v2");
+    let _c = Cleanup::shm(&name);
+    let _stats = Shared::<Stats>::create(&name, |_| {}).unwrap();
+    let lines = spawn_role(
+        "another_layout_of_the_same_struct_is_a_mismatch_naming_the_field",
+        "v2",
+        &[("NAME", &name)],
+    )
+    .wait_ok();
+    assert!(
+        lines.iter().any(|l| l.starts_with("field `hist")),
+        "a diff names the field: {lines:?}"
+    );
+    let msg = lines.iter().find(|l| l.starts_with("msg ")).unwrap();
+    assert!(msg.contains("hist"), "the message names the field: {msg}");
+}
+
+#[test]
+fn read_only_open_in_another_process_reads_plain_data() {
+    if role().as_deref() == Some("reader") {
+        let name = env("NAME");
+        let cfg = Shared::<Config>::open_read_only(&name).unwrap();
+        assert!(cfg.memory().is_read_only());
+        report(format!("{} {:?}", cfg.id, cfg.weights));
+        // A type with atomics would let safe code write through the read-only mapping.
+        let e = Shared::<Stats>::open_read_only(&name).unwrap_err();
+        assert!(
+            matches!(e.core_kind(), Some(ErrorKind::InvalidInput(_))),
+            "{e}"
+        );
+        return;
+    }
+    let name = unique_name("ro");
+    let _c = Cleanup::shm(&name);
+    let _cfg = Shared::<Config>::create(&name, |c| {
+        c.id = 7;
+        c.weights = [0.5, 1.5, 2.5, 3.5];
+    })
+    .unwrap();
+    let lines = spawn_role(
+        "read_only_open_in_another_process_reads_plain_data",
+        "reader",
+        &[("NAME", &name)],
+    )
+    .wait_ok();
+    assert_eq!(lines, ["7 [0.5, 1.5, 2.5, 3.5]"]);
+}
+
+/// Sleeps, then spins, until the wall-clock time `start` (ns since the epoch).
+fn wait_until(start: u128) {
+    loop {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        if now >= start {
+            return;
+        }
+        if start - now > 2_000_000 {
+            std::thread::sleep(Duration::from_nanos((start - now - 1_000_000) as u64));
+        }
+        std::hint::spin_loop();
+    }
+}
+
+#[test]
+fn open_or_create_raced_by_six_processes_has_exactly_one_creator() {
+    const N: usize = 6;
+    const ROUNDS: usize = 5;
+    const GAP_NS: u128 = 60_000_000;
+    if role().as_deref() == Some("racer") {
+        let start: u128 = env("START_NANOS").parse().unwrap();
+        // Persist: a creator that finishes first must not unlink the name under the others.
+        let opts = Options::new().persist(true);
+        for (i, name) in env("NAMES").split(',').enumerate() {
+            wait_until(start + i as u128 * GAP_NS);
+            let s = Shared::<Stats>::open_or_create_with(name, &opts, |s| {
+                // Slow init: the others must wait for it, not see a half-made value.
+                std::thread::sleep(Duration::from_millis(20));
+                s.limit = 99;
+            })
+            .unwrap();
+            assert_eq!(s.limit, 99, "saw the value only after its init");
+            s.requests.fetch_add(1, Ordering::SeqCst);
+            let info = s.info();
+            report(format!(
+                "{i} {} {}:{}",
+                s.created(),
+                info.creator_pid,
+                info.creation_time_ns
+            ));
+        }
+        return;
+    }
+    let names: Vec<String> = (0..ROUNDS).map(|_| unique_name("race")).collect();
+    let _guards: Vec<Cleanup> = names.iter().map(|n| Cleanup::shm(n)).collect();
+    let joined = names.join(",");
+    let start = SystemTime::now().duration_since(UNIX_EPOCH).unwrap() + Duration::from_millis(800);
+    let start = start.as_nanos().to_string();
+    let children: Vec<_> = (0..N)
+        .map(|_| {
+            spawn_role(
+                "open_or_create_raced_by_six_processes_has_exactly_one_creator",
+                "racer",
+                &[("NAMES", &joined), ("START_NANOS", &start)],
+            )
+        })
+        .collect();
+    let reports: Vec<Vec<String>> = children.into_iter().map(|c| c.wait_ok()).collect();
+    for (i, name) in names.iter().enumerate() {
+        let round: Vec<&str> = reports
+            .iter()
+            .flatten()
+            .filter_map(|r| r.strip_prefix(&format!("{i} ")))
+            .collect();
+        assert_eq!(round.len(), N, "round {i}: {round:?}");
+        let creators = round.iter().filter(|r| r.starts_with("true ")).count();
+        assert_eq!(creators, 1, "round {i}: exactly one creator: {round:?}");
+        let ids: std::collections::BTreeSet<&str> =
+            round.iter().map(|r| r.split(' ').nth(1).unwrap()).collect();
+        assert_eq!(ids.len(), 1, "round {i}: all saw one segment: {round:?}");
+        let s = Shared::<Stats>::open(name).unwrap();
+        assert_eq!(s.requests.load(Ordering::SeqCst), N as u64, "round {i}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Crashes
+
+/// The state word of a segment (offset 8 in FORMAT.md), read through a raw mapping.
+fn state_of(shm: &Shm) -> u32 {
+    // SAFETY: offset 8 is inside the mapping (at least one page) and 4-aligned; the word is
+    // only ever accessed atomically.
+    unsafe { (*shm.as_ptr().add(8).cast::<AtomicU32>()).load(Ordering::Acquire) }
+}
+
+#[test]
+fn creator_killed_mid_init_is_creator_died() {
+    if role().as_deref() == Some("stuck-creator") {
+        let _s = Shared::<Stats>::create(&env("NAME"), |_| loop {
+            std::thread::sleep(Duration::from_secs(1));
+        });
+        unreachable!("init never returns");
+    }
+    let name = unique_name("stuck");
+    let _c = Cleanup::shm(&name);
+    let mut child = spawn_role(
+        "creator_killed_mid_init_is_creator_died",
+        "stuck-creator",
+        &[("NAME", &name)],
+    );
+    // Wait until the child is inside its init closure: state 1 (initialising).
+    wait_for("the creator to start its init", || {
+        Shm::open(&name).is_ok_and(|shm| state_of(&shm) == 1)
+    });
+    // While it lives, an opener waits and times out.
+    let opts = Options::new().timeout(Duration::from_millis(50));
+    let e = Shared::<Stats>::open_with(&name, &opts).unwrap_err();
+    assert!(matches!(e, Error::InitTimeout { .. }), "{e}");
+
+    let pid = child.pid();
+    sigkill(pid);
+    child.kill(); // reap
+    let t = Instant::now();
+    let e = Shared::<Stats>::open(&name).unwrap_err();
+    assert!(
+        matches!(e, Error::CreatorDied { pid: p, .. } if p == pid),
+        "{e}"
+    );
+    assert!(t.elapsed() < Duration::from_secs(2), "reported at once");
+    let e = Shared::<Stats>::open_or_create(&name, |_| {}).unwrap_err();
+    assert!(matches!(e, Error::CreatorDied { .. }), "{e}");
+}
+
+#[test]
+fn creator_whose_init_panics_fails_a_waiting_opener_at_once() {
+    if role().as_deref() == Some("panicking-creator") {
+        let go = Shared::<AtomicU32>::open(&env("GO")).unwrap();
+        let _s = Shared::<Stats>::create(&env("NAME"), |_| {
+            // Fail only once the parent is waiting on the segment.
+            while go.load(Ordering::SeqCst) == 0 {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            panic!("init fails on purpose");
+        });
+        unreachable!("init panics");
+    }
+    let name = unique_name("initfail");
+    let _c = Cleanup::shm(&name);
+    let go_name = unique_name("go");
+    let _c2 = Cleanup::shm(&go_name);
+    let go = Shared::<AtomicU32>::create(&go_name, |_| {}).unwrap();
+    let mut child = spawn_role(
+        "creator_whose_init_panics_fails_a_waiting_opener_at_once",
+        "panicking-creator",
+        &[("NAME", &name), ("GO", &go_name)],
+    );
+    // Map the segment while the creator is in its init (state 1), then wait on it.
+    let mut raw = None;
+    wait_for("the creator to start its init", || {
+        raw = Shm::open(&name).ok().filter(|shm| state_of(shm) == 1);
+        raw.is_some()
+    });
+    let raw = raw.unwrap();
+    let t = Instant::now();
+    let opener = std::thread::spawn(move || Shared::<Stats, Shm>::open_in(raw));
+    std::thread::sleep(Duration::from_millis(20));
+    go.store(1, Ordering::SeqCst);
+    let e = opener.join().unwrap().unwrap_err();
+    assert!(matches!(e, Error::InitFailed { .. }), "{e}");
+    assert!(t.elapsed() < Duration::from_secs(4), "not a timeout");
+    let status = child.wait_timeout(Duration::from_secs(30));
+    assert!(!status.success(), "the creator's test panicked");
+    assert!(
+        !std::path::Path::new(&format!("/dev/shm{name}")).exists(),
+        "the failed creator unlinked its name"
+    );
+}
+
+#[test]
+fn holder_of_a_shared_mutex_killed_gives_owner_died_and_repair_works() {
+    if role().as_deref() == Some("holder") {
+        let stats = Shared::<Stats>::open(&env("NAME")).unwrap();
+        let mut h = stats.hist.lock().unwrap();
+        h[0] = 999; // a half-done update
+        stats.stage.store(1, Ordering::SeqCst);
+        loop {
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    }
+    let name = unique_name("holder");
+    let _c = Cleanup::shm(&name);
+    let stats = Shared::<Stats>::create(&name, |_| {}).unwrap();
+    let run_holder = || {
+        stats.stage.store(0, Ordering::SeqCst);
+        let mut child = spawn_role(
+            "holder_of_a_shared_mutex_killed_gives_owner_died_and_repair_works",
+            "holder",
+            &[("NAME", &name)],
+        );
+        wait_for("the child to hold the lock", || {
+            stats.stage.load(Ordering::SeqCst) == 1
+        });
+        sigkill(child.pid());
+        child.kill();
+    };
+
+    // Repaired: marked consistent, the mutex works normally afterwards.
+    run_holder();
+    let mut g = match stats.hist.lock() {
+        Err(LockError::OwnerDied(g)) => g,
+        Ok(_) => panic!("expected OwnerDied, got a clean lock"),
+        Err(e) => panic!("expected OwnerDied, got {e}"),
+    };
+    assert!(g.is_inconsistent());
+    assert_eq!(g[0], 999, "sees the dead holder's partial write");
+    g[0] = 0;
+    g.mark_consistent().unwrap();
+    drop(g);
+    let g = stats.hist.lock().expect("clean lock after repair");
+    assert!(!g.is_inconsistent());
+    drop(g);
+
+    // Not repaired: dropping the owner-died guard leaves the mutex unrecoverable, and
+    // later lockers are told so at once (no hang).
+    run_holder();
+    let g = stats.hist.lock().map(|_| ()).unwrap_err().into_guard();
+    drop(g.expect("OwnerDied carries the guard"));
+    let t = Instant::now();
+    match stats.hist.lock() {
+        Err(LockError::Failed(e)) => assert_eq!(e.kind(), &ErrorKind::Unrecoverable),
+        Err(LockError::OwnerDied(_)) => panic!("expected Unrecoverable, got OwnerDied"),
+        Ok(_) => panic!("expected Unrecoverable, got a lock"),
+    }
+    assert!(t.elapsed() < Duration::from_secs(1));
+}
+
+#[test]
+fn unrecoverable_shared_mutex_is_reported_to_every_process() {
+    if role().as_deref() == Some("late-locker") {
+        let stats = Shared::<Stats>::open(&env("NAME")).unwrap();
+        for _ in 0..2 {
+            match stats.hist.lock_timeout(Duration::from_secs(2)) {
+                Err(LockError::Failed(e)) if e.kind() == &ErrorKind::Unrecoverable => {
+                    report("unrecoverable")
+                }
+                Err(e) => report(format!("other: {e}")),
+                Ok(_) => report("locked"),
+            }
+        }
+        return;
+    }
+    if role().as_deref() == Some("holder") {
+        let stats = Shared::<Stats>::open(&env("NAME")).unwrap();
+        let _h = stats.hist.lock().unwrap();
+        stats.stage.store(1, Ordering::SeqCst);
+        loop {
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    }
+    const TEST: &str = "unrecoverable_shared_mutex_is_reported_to_every_process";
+    let name = unique_name("unrec");
+    let _c = Cleanup::shm(&name);
+    let stats = Shared::<Stats>::create(&name, |_| {}).unwrap();
+    let mut child = spawn_role(TEST, "holder", &[("NAME", &name)]);
+    wait_for("the child to hold the lock", || {
+        stats.stage.load(Ordering::SeqCst) == 1
+    });
+    sigkill(child.pid());
+    child.kill();
+    // Leave it unrepaired, then try again from this process and from another one.
+    drop(stats.hist.lock().map(|_| ()).unwrap_err().into_guard());
+    for _ in 0..2 {
+        let e: Error = stats.hist.try_lock().map(|_| ()).unwrap_err().into();
+        assert!(
+            matches!(e.core_kind(), Some(ErrorKind::Unrecoverable)),
+            "{e}"
+        );
+    }
+    let lines = spawn_role(TEST, "late-locker", &[("NAME", &name)]).wait_ok();
+    assert_eq!(lines, ["unrecoverable", "unrecoverable"]);
+}
+
+// ---------------------------------------------------------------------------------------
+// Bad segments
+
+/// Flips bit `bit` of byte `at` of the object `shm` maps.
+fn flip(shm: &Shm, at: usize, bit: u8) {
+    assert!(at < shm.len());
+    // SAFETY: `at` is inside the writable mapping; no other thread or process uses the
+    // segment during this test.
+    unsafe { *shm.as_ptr().add(at) ^= 1 << bit };
+}
+
+#[test]
+fn every_bit_flip_of_the_immutable_header_and_schema_is_an_error() {
+    let name = unique_name("flip");
+    let _c = Cleanup::shm(&name);
+    let _s = Shared::<Stats>::create(&name, |s| s.limit = 5).unwrap();
+    let raw = Shm::open(&name).unwrap();
+    let schema_len = Stats::LAYOUT.schema().len();
+    let opts = Options::new().timeout(Duration::from_millis(1));
+    let mut checked = 0;
+    // Bytes 8..12 are the mutable state word; everything else up to the end of the schema
+    // is immutable.
+    for at in (0..256 + schema_len).filter(|b| !(8..12).contains(b)) {
+        for bit in 0..8 {
+            flip(&raw, at, bit);
+            let r = Shared::<Stats>::open_with(&name, &opts);
+            flip(&raw, at, bit);
+            match r {
+                Err(Error::Corrupted { .. } | Error::WrongKind { .. }) => checked += 1,
+                Err(e) => panic!("byte {at} bit {bit}: unexpected error {e}"),
+                Ok(_) => panic!("byte {at} bit {bit}: flipped header accepted"),
+            }
+        }
+    }
+    assert_eq!(checked, (252 + schema_len) * 8);
+    let s = Shared::<Stats>::open(&name).expect("intact again");
+    assert_eq!(s.limit, 5);
+}
+
+#[test]
+fn segments_too_small_for_header_or_payload_are_corrupted() {
+    // Smaller than the header.
+    let name = unique_name("tiny");
+    let _c = Cleanup::shm(&name);
+    let _raw = Shm::create(&name, 100).unwrap();
+    let e = Shared::<Stats>::open(&name).unwrap_err();
+    assert!(matches!(e, Error::Corrupted { .. }), "{e}");
+
+    // A valid array segment truncated: the header says more than the object holds.
+    let name = unique_name("trunc");
+    let _c = Cleanup::shm(&name);
+    let a = SharedArray::<f64>::create(&name, &[64, 64]).unwrap();
+    let new_len = a.info().payload.start as libc::off_t + 8;
+    let raw = Shm::open(&name).unwrap();
+    use std::os::fd::AsRawFd;
+    // SAFETY: ftruncate on a valid fd; nobody maps beyond the new size afterwards (the
+    // existing mappings are not touched past it by this test).
+    assert_eq!(unsafe { libc::ftruncate(raw.fd().as_raw_fd(), new_len) }, 0);
+    let e = SharedArray::<f64>::open(&name).unwrap_err();
+    match &e {
+        Error::Corrupted { reason, .. } => assert!(reason.contains("past the object"), "{e}"),
+        other => panic!("expected Corrupted, got {other}"),
+    }
+    // `a`'s mapping now extends past the object's end; dropping it only unmaps it.
+    drop(raw);
+    drop(a);
+}
+
+#[test]
+fn objects_of_another_kind_are_wrong_kind() {
+    let name = unique_name("kind");
+    let _c = Cleanup::shm(&name);
+    let _a = SharedArray::<u64>::create(&name, &[4]).unwrap();
+    let e = Shared::<u64>::open(&name).unwrap_err();
+    assert!(
+        matches!(&e, Error::WrongKind { expected: Kind::Value, found, .. } if found.contains("array")),
+        "{e}"
+    );
+
+    let name = unique_name("kind");
+    let _c = Cleanup::shm(&name);
+    let _v = Shared::<u64>::create(&name, |_| {}).unwrap();
+    let e = SharedArray::<u64>::open(&name).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::WrongKind {
+                expected: Kind::Array,
+                ..
+            }
+        ),
+        "{e}"
+    );
+
+    // A shm object that is not a segment at all.
+    let name = unique_name("foreign");
+    let _c = Cleanup::shm(&name);
+    let raw = Shm::create(&name, 4096).unwrap();
+    // SAFETY: the first 64 bytes are inside the fresh mapping that only this test uses.
+    unsafe { raw.as_ptr().write_bytes(0x5a, 64) };
+    let e = Shared::<u64>::open(&name).unwrap_err();
+    assert!(matches!(e, Error::WrongKind { .. }), "{e}");
+
+    // All zeros: indistinguishable from a creator that has not written its header yet, so
+    // an opener waits and times out.
+    let name = unique_name("zeros");
+    let _c = Cleanup::shm(&name);
+    let _raw = Shm::create(&name, 4096).unwrap();
+    let opts = Options::new().timeout(Duration::from_millis(30));
+    let e = Shared::<u64>::open_with(&name, &opts).unwrap_err();
+    assert!(matches!(e, Error::InitTimeout { .. }), "{e}");
+}
+
+#[test]
+fn inspect_reads_any_segment_without_its_type() {
+    let name = unique_name("inspect");
+    let _c = Cleanup::shm(&name);
+    let _a = SharedArray::<f32>::create(&name, &[2, 7]).unwrap();
+    let info = ipc_collections::inspect(&name).unwrap();
+    assert_eq!(info.kind, Kind::Array);
+    assert_eq!(info.type_name, "f32");
+    assert_eq!(info.schema, "f32(4/4)");
+    assert_eq!(info.dims, vec![2, 7]);
+    assert_eq!(info.payload.len(), 2 * 7 * 4);
+    assert_eq!(info.creator_pid, std::process::id() as i32);
+
+    let name = unique_name("inspect");
+    let _c = Cleanup::shm(&name);
+    let _s = Shared::<Stats>::create(&name, |_| {}).unwrap();
+    let info = ipc_collections::inspect(&name).unwrap();
+    assert_eq!(info.kind, Kind::Value);
+    assert_eq!(info.schema, Stats::LAYOUT.schema());
+    assert_eq!(info.fingerprint, Stats::LAYOUT.fingerprint());
+}
+
+// ---------------------------------------------------------------------------------------
+// Lifetime
+
+#[test]
+fn creator_unlinks_on_drop_unless_persisted_and_openers_never_unlink() {
+    let name = unique_name("life");
+    let _c = Cleanup::shm(&name);
+    let path = format!("/dev/shm{name}");
+
+    let s = Shared::<u64>::create(&name, |v| *v = 1).unwrap();
+    let o = Shared::<u64>::open(&name).unwrap();
+    drop(o);
+    assert!(
+        std::path::Path::new(&path).exists(),
+        "an opener never unlinks"
+    );
+    drop(s);
+    assert!(!std::path::Path::new(&path).exists(), "the creator unlinks");
+    let e = Shared::<u64>::open(&name).unwrap_err();
+    assert!(matches!(e.core_kind(), Some(ErrorKind::NotFound)), "{e}");
+
+    let mut s = Shared::<u64>::create(&name, |v| *v = 2).unwrap();
+    s.persist();
+    drop(s);
+    assert_eq!(*Shared::<u64>::open(&name).unwrap(), 2, "persisted");
+    ipc_collections::unlink(&name).unwrap();
+    assert!(!std::path::Path::new(&path).exists());
+    let e = ipc_collections::unlink(&name).unwrap_err();
+    assert!(matches!(e.core_kind(), Some(ErrorKind::NotFound)), "{e}");
+}
+
+#[test]
+fn exclusive_create_of_a_taken_name_and_bad_names_are_errors() {
+    let name = unique_name("excl");
+    let _c = Cleanup::shm(&name);
+    let _s = Shared::<u64>::create(&name, |_| {}).unwrap();
+    let e = Shared::<u64>::create(&name, |_| {}).unwrap_err();
+    assert!(
+        matches!(e.core_kind(), Some(ErrorKind::AlreadyExists)),
+        "{e}"
+    );
+    for bad in ["", "no-slash", "/a/b"] {
+        let e = Shared::<u64>::create(bad, |_| {}).unwrap_err();
+        assert!(
+            matches!(e.core_kind(), Some(ErrorKind::InvalidName(_))),
+            "{bad:?}: {e}"
+        );
+    }
+}

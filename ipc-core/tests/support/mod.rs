@@ -1,0 +1,92 @@
+//! Helpers shared by the shared-memory, System V and message-queue tests: recognisable byte
+//! patterns, unsynchronised copies in and out of a [`Memory`] (the tests sequence the
+//! processes), privilege dropping for permission tests, and a common start instant for
+//! processes that race.
+//!
+//! (`tests/common/` belongs to the sync and semaphore tests.)
+#![allow(dead_code)]
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use ipc_core::Memory;
+
+/// Bytes that are recognisable and depend on their position, so a shifted or partial copy
+/// does not compare equal.
+pub fn pattern(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
+}
+
+/// The first `len` bytes of `m`.
+///
+/// Plain (non-atomic) reads: only for tests that sequence their processes so that nobody
+/// writes these bytes meanwhile.
+pub fn read_bytes(m: &(impl Memory + ?Sized), len: usize) -> Vec<u8> {
+    assert!(len <= m.len(), "read of {len} bytes from {}", m.len());
+    // SAFETY: len <= m.len() (checked above), and `Memory` guarantees the region is mapped
+    // and readable while `m` is borrowed; the tests sequence the processes so nobody writes
+    // these bytes during the copy.
+    unsafe { std::slice::from_raw_parts(m.as_ptr(), len).to_vec() }
+}
+
+/// Copies `bytes` into `m` at `offset` (plain writes; same sequencing rule as
+/// [`read_bytes`]).
+pub fn write_bytes(m: &(impl Memory + ?Sized), offset: usize, bytes: &[u8]) {
+    assert!(!m.is_read_only(), "write to a read-only mapping");
+    let end = offset.checked_add(bytes.len()).expect("range overflows");
+    assert!(end <= m.len(), "write of {offset}..{end} into {}", m.len());
+    // SAFETY: offset..end lies inside the region (checked above), which is writable
+    // (is_read_only() is false) and mapped while `m` is borrowed; `bytes` is a separate Rust
+    // slice, so the ranges do not overlap; no other process accesses these bytes meanwhile.
+    unsafe {
+        m.as_ptr()
+            .add(offset)
+            .copy_from_nonoverlapping(bytes.as_ptr(), bytes.len())
+    };
+}
+
+/// Whether the tests run as root (which bypasses permission bits).
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// In a spawned child: drops to `nobody` (uid and gid 65534) when the suite runs as root and
+/// returns whether it did; otherwise leaves the user as it is and returns false.
+pub fn drop_privileges() -> bool {
+    if !is_root() {
+        return false;
+    }
+    // SAFETY: setgid/setuid take plain ids; this is a single-purpose child process, and the
+    // results are checked.
+    unsafe {
+        assert_eq!(libc::setgid(65534), 0, "setgid(nobody)");
+        assert_eq!(libc::setuid(65534), 0, "setuid(nobody)");
+    }
+    true
+}
+
+/// A wall-clock instant `after` from now, as nanoseconds since the epoch (to hand to
+/// children through the environment for [`wait_until`]).
+pub fn start_in(after: Duration) -> u128 {
+    (SystemTime::now().duration_since(UNIX_EPOCH).unwrap() + after).as_nanos()
+}
+
+/// Sleeps, then spins, until the wall-clock time `start` (ns since the epoch), so that
+/// several processes act at the same instant.
+pub fn wait_until(start: u128) {
+    loop {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        if now >= start {
+            return;
+        }
+        if start - now > 2_000_000 {
+            std::thread::sleep(Duration::from_nanos((start - now - 1_000_000) as u64));
+        }
+        std::hint::spin_loop();
+    }
+}

@@ -1,0 +1,492 @@
+//! The proof that FORMAT.md is complete: `readers/c/read_segment.c`, written from FORMAT.md
+//! alone (C99, libc only), is compiled with `cc` and run as a separate process on segments
+//! this test makes with `SharedArray<T>` and `Shared<T>`; its output must match what Rust
+//! stored, and it must refuse corrupted, truncated and foreign copies. Skips (passes with a
+//! note) when no C compiler is installed.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicI32, AtomicU64};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use ipc::collections::{Options, Shared, SharedArray, SharedMutex};
+use ipc::SharedLayout;
+use ipc_testutil::{unique_name, Cleanup, WATCHDOG};
+
+#[derive(SharedLayout)]
+#[repr(C)]
+struct Point {
+    x: f32,
+    y: f32,
+}
+
+/// A derived struct with atomics, arrays, a nested struct, an array of structs and a lock.
+#[derive(SharedLayout)]
+#[repr(C)]
+struct Telemetry {
+    hits: AtomicU64,
+    level: AtomicI32,
+    flags: u8,
+    pos: Point,
+    hist: [u16; 3],
+    track: [Point; 2],
+    total: SharedMutex<i64>,
+}
+
+/// Compiles the reader once per test binary; `None` (with a note) if there is no compiler.
+fn reader() -> Option<&'static Path> {
+    static BIN: OnceLock<Option<PathBuf>> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let src = concat!(env!("CARGO_MANIFEST_DIR"), "/readers/c/read_segment.c");
+        let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("read_segment");
+        let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+        let res = Command::new(&cc)
+            .args(["-std=c99", "-Wall", "-Wextra", "-pedantic", "-O2", "-o"])
+            .arg(&out)
+            .arg(src)
+            .stdin(Stdio::null())
+            .output();
+        match res {
+            Err(e) => {
+                eprintln!("skipped: no C compiler ({cc}: {e})");
+                None
+            }
+            Ok(o) => {
+                let warnings = String::from_utf8_lossy(&o.stderr);
+                assert!(o.status.success(), "{cc} failed:\n{warnings}");
+                assert!(warnings.trim().is_empty(), "{cc} warned:\n{warnings}");
+                Some(out)
+            }
+        }
+    })
+    .as_deref()
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl std::fmt::Debug for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {}\n--- stdout\n{}--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+/// Runs the reader on `name` with a watchdog.
+fn read(bin: &Path, args: &[&str]) -> Run {
+    let mut child = Command::new(bin)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn read_segment");
+    let deadline = Instant::now() + WATCHDOG;
+    while child.try_wait().expect("waitpid").is_none() {
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("watchdog: read_segment {args:?} still running after {WATCHDOG:?}; killed");
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let o = child.wait_with_output().unwrap();
+    Run {
+        code: o.status.code().expect("read_segment killed by a signal"),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}
+
+/// The `key=value` lines of the reader's output, in order.
+fn pairs(out: &str) -> Vec<(String, String)> {
+    out.lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+fn value<'a>(p: &'a [(String, String)], key: &str) -> &'a str {
+    p.iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_else(|| panic!("no {key}= in {p:?}"))
+}
+
+/// Checks the header lines against what the Rust side knows.
+fn check_header(p: &[(String, String)], name: &str, info: &ipc::collections::SegmentInfo) {
+    let size = std::fs::metadata(format!("/dev/shm{name}")).unwrap().len();
+    let dims: Vec<String> = info.dims.iter().map(usize::to_string).collect();
+    let want = [
+        ("name", name.to_owned()),
+        ("size", size.to_string()),
+        ("state", "2".into()),
+        ("version", "1".into()),
+        ("rank", info.dims.len().to_string()),
+        ("dims", dims.join(",")),
+        ("pointer_width", size_of::<usize>().to_string()),
+        ("creator_pid", std::process::id().to_string()),
+        ("creator_start_time", info.creator_start_time.to_string()),
+        ("creation_time_ns", info.creation_time_ns.to_string()),
+        ("type_name", info.type_name.clone()),
+        ("elem_size", info.elem_size.to_string()),
+        ("elem_align", info.elem_align.to_string()),
+        ("fingerprint", format!("{:#018x}", info.fingerprint)),
+        ("schema", info.schema.clone()),
+        ("control_offset", info.control.start.to_string()),
+        ("control_len", info.control.len().to_string()),
+        ("payload_offset", info.payload.start.to_string()),
+        ("payload_len", info.payload.len().to_string()),
+        ("ring_capacity", "0".into()),
+    ];
+    for (k, v) in want {
+        assert_eq!(value(p, k), v, "field {k}");
+    }
+}
+
+#[test]
+fn c_reader_reads_an_f64_array_exactly() {
+    let Some(bin) = reader() else { return };
+    let name = unique_name("c-f64");
+    let _c = Cleanup::shm(&name);
+    let vals: Vec<f64> = (0..12)
+        .map(|i| f64::from(i) * 0.1 - 0.35 + f64::from(i * i) * 1e-17)
+        .collect();
+    let a = SharedArray::<f64>::create_with(&name, &[3, 4], &Options::new(), |x| {
+        x.copy_from_slice(&vals)
+    })
+    .unwrap();
+    let r = read(bin, &[&name]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let p = pairs(&r.stdout);
+    check_header(&p, &name, a.info());
+    assert_eq!(value(&p, "kind"), "2");
+    for (k, want) in vals.iter().enumerate() {
+        let key = format!("[{},{}]", k / 4, k % 4);
+        let got: f64 = value(&p, &key).parse().unwrap();
+        // %.17g round-trips every f64 exactly.
+        assert_eq!(got.to_bits(), want.to_bits(), "{key}");
+    }
+    // --max bounds the listing.
+    let r = read(bin, &[&name, "--max", "5"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("[1,0]="), "{r:?}");
+    assert!(!r.stdout.contains("[1,1]="), "{r:?}");
+    assert!(r.stdout.ends_with("... 7 more\n"), "{r:?}");
+    drop(a);
+}
+
+#[test]
+fn c_reader_reads_integer_arrays() {
+    let Some(bin) = reader() else { return };
+    let (n1, n2) = (unique_name("c-i32"), unique_name("c-u8"));
+    let _c = [Cleanup::shm(&n1), Cleanup::shm(&n2)];
+    let a = SharedArray::<i32>::create_with(&n1, &[5], &Options::new(), |x| {
+        x.copy_from_slice(&[i32::MIN, -1, 0, 7, i32::MAX])
+    })
+    .unwrap();
+    let b = SharedArray::<u8>::create_with(&n2, &[2, 2, 2], &Options::new(), |x| {
+        for (i, v) in x.iter_mut().enumerate() {
+            *v = 250 + i as u8 % 6;
+        }
+    })
+    .unwrap();
+    let r = read(bin, &[&n1]);
+    assert_eq!(r.code, 0, "{r:?}");
+    check_header(&pairs(&r.stdout), &n1, a.info());
+    assert!(
+        r.stdout
+            .ends_with("[0]=-2147483648\n[1]=-1\n[2]=0\n[3]=7\n[4]=2147483647\n"),
+        "{r:?}"
+    );
+    let r = read(bin, &[&n2]);
+    assert_eq!(r.code, 0, "{r:?}");
+    check_header(&pairs(&r.stdout), &n2, b.info());
+    assert!(
+        r.stdout.ends_with(
+            "[0,0,0]=250\n[0,0,1]=251\n[0,1,0]=252\n[0,1,1]=253\n\
+             [1,0,0]=254\n[1,0,1]=255\n[1,1,0]=250\n[1,1,1]=251\n"
+        ),
+        "{r:?}"
+    );
+    drop((a, b));
+}
+
+#[test]
+fn c_reader_walks_the_schema_of_a_derived_struct() {
+    let Some(bin) = reader() else { return };
+    let name = unique_name("c-struct");
+    let _c = Cleanup::shm(&name);
+    let s = Shared::<Telemetry>::create(&name, |t| {
+        *t.hits.get_mut() = u64::MAX - 1;
+        *t.level.get_mut() = -42;
+        t.flags = 0xA5;
+        t.pos = Point { x: 1.5, y: -0.25 };
+        t.hist = [1, 65535, 300];
+        t.track = [Point { x: 0.1, y: 2.0 }, Point { x: -3.0, y: 1e30 }];
+    })
+    .unwrap();
+    *s.total.lock().unwrap() = -9_000_000_000;
+    let r = read(bin, &[&name]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let p = pairs(&r.stdout);
+    check_header(&p, &name, s.info());
+    assert_eq!(value(&p, "kind"), "1");
+    assert_eq!(value(&p, "dims"), "");
+    // The lines after the header: one per scalar leaf of the schema, in schema order. Floats
+    // are compared by value (C prints f32 with %.9g, which round-trips).
+    let is_float = |k: &str| k.ends_with(".x") || k.ends_with(".y");
+    let got: Vec<(String, String)> = p
+        .iter()
+        .skip_while(|(k, _)| k != "checksum")
+        .skip(1)
+        .map(|(k, v)| {
+            let v = if is_float(k) {
+                format!("{:?}", v.parse::<f32>().unwrap())
+            } else {
+                v.clone()
+            };
+            (k.clone(), v)
+        })
+        .collect();
+    let f = |v: f32| format!("{v:?}");
+    let want: Vec<(String, String)> = [
+        ("hits", (u64::MAX - 1).to_string()),
+        ("level", "-42".into()),
+        ("flags", "165".into()),
+        ("pos.x", f(1.5)),
+        ("pos.y", f(-0.25)),
+        ("hist[0]", "1".into()),
+        ("hist[1]", "65535".into()),
+        ("hist[2]", "300".into()),
+        ("track[0].x", f(0.1)),
+        ("track[0].y", f(2.0)),
+        ("track[1].x", f(-3.0)),
+        ("track[1].y", f(1e30)),
+        ("total.data", "-9000000000".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    assert_eq!(got, want, "{r:?}");
+
+    // --max bounds the fields printed too.
+    let r = read(bin, &[&name, "--max", "3"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let tail: Vec<&str> = r.stdout.lines().rev().take(4).collect();
+    assert_eq!(
+        tail,
+        [
+            "... more fields not shown (--max 3)",
+            "flags=165",
+            "level=-42",
+            &format!("hits={}", u64::MAX - 1),
+        ],
+        "{r:?}"
+    );
+    drop(s);
+}
+
+/// Writes `bytes` as a new shm object (a copy of a segment, possibly damaged).
+fn write_copy(name: &str, bytes: &[u8]) {
+    std::fs::write(format!("/dev/shm{name}"), bytes).unwrap();
+}
+
+fn fnv1a(mut h: u64, bytes: &[u8]) -> u64 {
+    for &b in bytes {
+        h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+    }
+    h
+}
+
+/// Recomputes the checksum of a header copy (after a deliberate field change).
+fn fix_checksum(v: &mut [u8], schema_len: usize) {
+    let mut covered = v[..248].to_vec();
+    covered[8..12].fill(0);
+    covered.extend_from_slice(&v[256..256 + schema_len]);
+    let sum = fnv1a(0xcbf2_9ce4_8422_2325, &covered);
+    v[248..256].copy_from_slice(&sum.to_ne_bytes());
+}
+
+#[test]
+fn c_reader_refuses_corrupted_truncated_and_foreign_copies() {
+    let Some(bin) = reader() else { return };
+    let name = unique_name("c-orig");
+    let copy = unique_name("c-copy");
+    let _c = [Cleanup::shm(&name), Cleanup::shm(&copy)];
+    let a = SharedArray::<f64>::create(&name, &[4, 2]).unwrap();
+    let orig = std::fs::read(format!("/dev/shm{name}")).unwrap();
+    let schema_len = a.info().schema.len();
+
+    // An intact copy reads; the copy is what the cases below damage.
+    write_copy(&copy, &orig);
+    let r = read(bin, &[&copy]);
+    assert_eq!(r.code, 0, "{r:?}");
+
+    // Every flipped bit of the immutable header and the schema is refused.
+    for byte in (0..256 + schema_len).filter(|b| !(8..12).contains(b)) {
+        for bit in [0, 5] {
+            let mut v = orig.clone();
+            v[byte] ^= 1 << bit;
+            write_copy(&copy, &v);
+            let r = read(bin, &[&copy]);
+            assert_eq!(r.code, 2, "byte {byte} bit {bit}: {r:?}");
+            assert!(r.stderr.contains("invalid segment"), "{r:?}");
+        }
+    }
+
+    let refuse = |what: &str, v: &[u8], why: &str| {
+        write_copy(&copy, v);
+        let r = read(bin, &[&copy]);
+        assert_eq!(r.code, 2, "{what}: {r:?}");
+        assert!(r.stderr.contains(why), "{what}: {r:?}");
+    };
+    refuse(
+        "truncated payload",
+        &orig[..orig.len() - 1],
+        "past the object",
+    );
+    refuse(
+        "truncated header",
+        &orig[..200],
+        "smaller than the 256-byte header",
+    );
+    refuse("empty", &[], "smaller than the 256-byte header");
+    refuse("foreign", &[0x55; 4096], "bad magic");
+
+    // Consistent headers (checksum fixed up) with a field out of range.
+    let u64_at =
+        |v: &mut Vec<u8>, at: usize, x: u64| v[at..at + 8].copy_from_slice(&x.to_ne_bytes());
+    let mut v = orig.clone();
+    v[12..16].copy_from_slice(&0x0102_0304u32.swap_bytes().to_ne_bytes());
+    fix_checksum(&mut v, schema_len);
+    refuse("other byte order", &v, "other byte order");
+    let mut v = orig.clone();
+    u64_at(&mut v, 128, u64::MAX / 2); // dims[0]: the product overflows
+    fix_checksum(&mut v, schema_len);
+    refuse("dims overflow", &v, "overflow");
+    let mut v = orig.clone();
+    u64_at(&mut v, 112, 8 * 8 + 8); // payload_len one element more
+    fix_checksum(&mut v, schema_len);
+    refuse("payload_len", &v, "payload_len differs");
+    let mut v = orig.clone();
+    u64_at(&mut v, 104, 448); // payload_offset moved
+    fix_checksum(&mut v, schema_len);
+    refuse("payload_offset", &v, "payload_offset differs");
+    let mut v = orig.clone();
+    u64_at(&mut v, 80, u64::MAX); // schema_len
+    fix_checksum(&mut v, 0);
+    refuse("schema_len", &v, "schema_len");
+
+    // A valid header that is not ready (state 1: a creator mid-init) is not read.
+    let mut v = orig.clone();
+    v[8..12].copy_from_slice(&1u32.to_ne_bytes());
+    write_copy(&copy, &v);
+    let r = read(bin, &[&copy]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(r.stderr.contains("not ready"), "{r:?}");
+
+    let r = read(bin, &["/ipct-c-no-such-object"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    drop(a);
+}
+
+/// The reader built with AddressSanitizer and UBSan (`None` if the compiler cannot).
+fn sanitized_reader() -> Option<&'static Path> {
+    static BIN: OnceLock<Option<PathBuf>> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let src = concat!(env!("CARGO_MANIFEST_DIR"), "/readers/c/read_segment.c");
+        let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("read_segment_asan");
+        let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+        let ok = Command::new(&cc)
+            .args(["-std=c99", "-g", "-O1", "-fsanitize=address,undefined"])
+            .args(["-fno-sanitize-recover=all", "-o"])
+            .arg(&out)
+            .arg(src)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then_some(out)
+    })
+    .as_deref()
+}
+
+/// Random changes to the header and schema of a value segment, with the checksum fixed up
+/// (as a buggy creator of another build would write them): the reader refuses or reads, and
+/// never crashes or reads out of bounds (checked with sanitizers where available).
+#[test]
+fn c_reader_survives_random_consistent_headers() {
+    let Some(plain) = reader() else { return };
+    let bin = sanitized_reader().unwrap_or_else(|| {
+        eprintln!("note: no sanitizer build; using the plain reader");
+        plain
+    });
+    let name = unique_name("c-fz-orig");
+    let copy = unique_name("c-fz-copy");
+    let _c = [Cleanup::shm(&name), Cleanup::shm(&copy)];
+    let s = Shared::<Telemetry>::create(&name, |_| {}).unwrap();
+    let orig = std::fs::read(format!("/dev/shm{name}")).unwrap();
+    let schema_len = s.info().schema.len();
+    let mut rng = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    const ALPHABET: &[u8] = b"0123456789[];:@(){},/ opaque_xyzu";
+    let (mut read_ok, mut refused) = (0, 0);
+    for round in 0..300 {
+        let mut v = orig.clone();
+        for _ in 0..1 + next() % 3 {
+            if next() % 3 == 0 {
+                // A header field: a random byte, or a whole word set to an edge value.
+                let at = (next() % 248) as usize & !7;
+                let words = [0, 1, u64::MAX, 1 << 63, next(), next() % 4096];
+                let w = words[(next() % words.len() as u64) as usize];
+                if at != 8 {
+                    v[at..at + 8].copy_from_slice(&w.to_ne_bytes());
+                }
+            } else {
+                // A schema byte, drawn from the grammar's alphabet to get past the parser's
+                // first checks.
+                let at = 256 + (next() % schema_len as u64) as usize;
+                v[at] = ALPHABET[(next() % ALPHABET.len() as u64) as usize];
+            }
+        }
+        let claimed = usize::try_from(u64::from_ne_bytes(v[80..88].try_into().unwrap()))
+            .unwrap_or(usize::MAX);
+        if round % 4 != 0 && claimed <= v.len() - 256 {
+            fix_checksum(&mut v, claimed);
+        }
+        write_copy(&copy, &v);
+        let r = read(bin, &[&copy, "--max", "50"]);
+        assert!(
+            matches!(r.code, 0 | 2 | 3),
+            "round {round}: {r:?}\nheader+schema: {:?}",
+            &v[..256 + schema_len]
+        );
+        assert!(!r.stderr.contains("Sanitizer"), "round {round}: {r:?}");
+        assert!(!r.stderr.contains("runtime error"), "round {round}: {r:?}");
+        if r.code == 0 {
+            read_ok += 1;
+        } else {
+            refused += 1;
+        }
+    }
+    // Both outcomes occur: the mutations reach the checks behind the checksum.
+    assert!(
+        read_ok > 0 && refused > 0,
+        "{read_ok} read, {refused} refused"
+    );
+    drop(s);
+}

@@ -1,0 +1,147 @@
+//! The root examples as integration tests: each is a separately built binary doing real
+//! cross-process work (found next to this test's executable, in `target/<profile>/examples`).
+
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use ipc_testutil::{unique_name, Cleanup};
+
+/// The path of example `name`, built by `cargo test` alongside this test.
+fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    // target/<profile>/deps/quickstart-HASH -> target/<profile>/examples/NAME
+    let dir = exe.parent().unwrap().parent().unwrap().join("examples");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} not built (cargo test builds the examples)",
+        path.display()
+    );
+    path
+}
+
+/// Runs an example with a watchdog of 60 s and returns its output.
+fn run(name: &str, args: &[&str]) -> Output {
+    let mut child = Command::new(example(name))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("watchdog: example {name} still running after 60 s; killed");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Runs an example that must succeed and returns what it printed.
+fn run_ok(name: &str, args: &[&str]) -> String {
+    let out = run(name, args);
+    assert!(
+        out.status.success(),
+        "{name} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The names in /dev/shm that start with `prefix`.
+fn leftovers(prefix: &str) -> Vec<String> {
+    std::fs::read_dir("/dev/shm")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with(prefix))
+        .collect()
+}
+
+#[test]
+fn quickstart_second_process_works_on_all_three_objects_and_nothing_is_left() {
+    let out = run("quickstart", &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("quickstart: ok"), "{stdout}");
+    assert!(
+        stdout.contains("worker "),
+        "the second process ran: {stdout}"
+    );
+    // The example names its objects /ipc-quickstart-<its pid>-*.
+    let pid = out_pid(&stdout);
+    assert!(leftovers(&format!("ipc-quickstart-{pid}-")).is_empty());
+}
+
+/// The creator's pid, from the worker's line "... opened /ipc-quickstart-PID-stats ...".
+fn out_pid(stdout: &str) -> String {
+    let at = stdout.find("/ipc-quickstart-").expect("names printed") + "/ipc-quickstart-".len();
+    stdout[at..].split('-').next().unwrap().to_owned()
+}
+
+#[test]
+fn shared_counter_loses_no_increment() {
+    let out = run("shared_counter", &["3", "2000"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("= 6000 in"), "{stdout}");
+}
+
+#[test]
+fn shared_array_workers_fill_their_rows() {
+    let name = unique_name("demo-grid");
+    let _c = Cleanup::shm(&name);
+    let out = run("shared_array", &["--persist", &name]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("[20.5, 21.5, 22.5, 23.5, 24.5]"),
+        "{stdout}"
+    );
+    assert!(std::path::Path::new(&format!("/dev/shm{name}")).exists());
+    let out = run("shared_array", &["--unlink", &name]);
+    assert!(out.status.success());
+    assert!(!std::path::Path::new(&format!("/dev/shm{name}")).exists());
+}
+
+#[test]
+fn separately_built_binaries_with_the_same_layout_share_a_derived_struct() {
+    let name = unique_name("stats-v1v1");
+    let _c = Cleanup::shm(&name);
+    run_ok("stats_v1", &[&name]);
+    for expected in ["requests=42 hist[5]=7\n", "requests=43 hist[5]=7\n"] {
+        assert_eq!(
+            run_ok("stats_v1_reader", &[&name]),
+            expected,
+            "each reader sees the creator's values and the previous reader's increment"
+        );
+    }
+    run_ok("stats_v1_reader", &["--unlink", &name]);
+    assert!(!std::path::Path::new(&format!("/dev/shm{name}")).exists());
+}
+
+#[test]
+fn separately_built_binaries_with_different_layouts_get_layout_mismatch() {
+    let name = unique_name("stats-v1v2");
+    let _c = Cleanup::shm(&name);
+    run_ok("stats_v1", &[&name]);
+    let out = run("stats_v2", &[&name]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("refused:"), "{stdout}");
+    assert!(
+        stdout.contains("field `errors`"),
+        "names the added field: {stdout}"
+    );
+    assert!(
+        stdout.contains("field `hist"),
+        "names the changed field: {stdout}"
+    );
+}

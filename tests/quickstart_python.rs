@@ -1,0 +1,58 @@
+//! Runs the Python reader printed in FORMAT.md (NumPy over an mmap of /dev/shm/NAME)
+//! against an array this test creates, so the document stays true. Skips (passes with a
+//! note) when python3 or numpy is missing.
+
+use std::process::{Command, Stdio};
+
+use ipc::collections::{Options, SharedArray};
+use ipc_testutil::{unique_name, Cleanup};
+
+fn python_with_numpy() -> bool {
+    Command::new("python3")
+        .args(["-c", "import numpy"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// The first ```python block of FORMAT.md.
+fn reader_from_format_md() -> String {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/FORMAT.md");
+    let text = std::fs::read_to_string(path).unwrap();
+    let start = text.find("```python\n").expect("a python block") + "```python\n".len();
+    let len = text[start..].find("```").expect("block end");
+    text[start..start + len].to_owned()
+}
+
+#[test]
+fn python_reader_in_format_md_reads_an_array() {
+    let code = reader_from_format_md();
+    if !python_with_numpy() {
+        eprintln!("skipped: python3 with numpy not available");
+        return;
+    }
+    let name = unique_name("py");
+    let _c = Cleanup::shm(&name);
+    let opts = Options::new().mode(0o600);
+    let a = SharedArray::<f64>::create_with(&name, &[2, 3], &opts, |x| {
+        for (i, v) in x.iter_mut().enumerate() {
+            *v = i as f64 * 1.5;
+        }
+    })
+    .unwrap();
+    let out = Command::new("python3")
+        .args(["-c", &code, &name])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.starts_with("f64 [2, 3] f64(8/8)"), "{stdout}");
+    assert!(stdout.contains("[[0.  1.5 3. ]"), "{stdout}");
+    assert!(stdout.contains("[4.5 6.  7.5]]"), "{stdout}");
+    drop(a);
+}
