@@ -8,11 +8,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicI32, AtomicU64};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
 
+use ipc::collections::format::{checksum, HEADER_LEN};
 use ipc::collections::{Options, Shared, SharedArray, SharedMutex};
 use ipc::SharedLayout;
-use ipc_testutil::{unique_name, Cleanup, WATCHDOG};
+use ipc_testutil::{run_with_watchdog, unique_name, Cleanup, WATCHDOG};
 
 #[derive(SharedLayout)]
 #[repr(C)]
@@ -81,23 +81,7 @@ impl std::fmt::Debug for Run {
 
 /// Runs the reader on `name` with a watchdog.
 fn read(bin: &Path, args: &[&str]) -> Run {
-    let mut child = Command::new(bin)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn read_segment");
-    let deadline = Instant::now() + WATCHDOG;
-    while child.try_wait().expect("waitpid").is_none() {
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("watchdog: read_segment {args:?} still running after {WATCHDOG:?}; killed");
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    let o = child.wait_with_output().unwrap();
+    let o = run_with_watchdog(Command::new(bin).args(args), WATCHDOG);
     Run {
         code: o.status.code().expect("read_segment killed by a signal"),
         stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
@@ -299,19 +283,10 @@ fn write_copy(name: &str, bytes: &[u8]) {
     std::fs::write(format!("/dev/shm{name}"), bytes).unwrap();
 }
 
-fn fnv1a(mut h: u64, bytes: &[u8]) -> u64 {
-    for &b in bytes {
-        h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
-    }
-    h
-}
-
 /// Recomputes the checksum of a header copy (after a deliberate field change).
 fn fix_checksum(v: &mut [u8], schema_len: usize) {
-    let mut covered = v[..248].to_vec();
-    covered[8..12].fill(0);
-    covered.extend_from_slice(&v[256..256 + schema_len]);
-    let sum = fnv1a(0xcbf2_9ce4_8422_2325, &covered);
+    let header: &[u8; HEADER_LEN] = v[..HEADER_LEN].try_into().unwrap();
+    let sum = checksum(header, &v[HEADER_LEN..HEADER_LEN + schema_len]);
     v[248..256].copy_from_slice(&sum.to_ne_bytes());
 }
 
@@ -436,13 +411,7 @@ fn c_reader_survives_random_consistent_headers() {
     let s = Shared::<Telemetry>::create(&name, |_| {}).unwrap();
     let orig = std::fs::read(format!("/dev/shm{name}")).unwrap();
     let schema_len = s.info().schema.len();
-    let mut rng = 0x2545_f491_4f6c_dd1du64;
-    let mut next = move || {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng
-    };
+    let mut next = ipc_testutil::xorshift64(0x2545_f491_4f6c_dd1d);
     const ALPHABET: &[u8] = b"0123456789[];:@(){},/ opaque_xyzu";
     let (mut read_ok, mut refused) = (0, 0);
     for round in 0..300 {

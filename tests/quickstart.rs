@@ -2,10 +2,9 @@
 //! cross-process work (found next to this test's executable, in `target/<profile>/examples`).
 
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
 
-use ipc_testutil::{unique_name, Cleanup};
+use ipc_testutil::{run_with_watchdog, unique_name, Cleanup, WATCHDOG};
 
 /// The path of example `name`, built by `cargo test` alongside this test.
 fn example(name: &str) -> PathBuf {
@@ -23,22 +22,7 @@ fn example(name: &str) -> PathBuf {
 
 /// Runs an example with a watchdog of 60 s and returns its output.
 fn run(name: &str, args: &[&str]) -> Output {
-    let mut child = Command::new(example(name))
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            child.kill().unwrap();
-            child.wait().unwrap();
-            panic!("watchdog: example {name} still running after 60 s; killed");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    child.wait_with_output().unwrap()
+    run_with_watchdog(Command::new(example(name)).args(args), WATCHDOG)
 }
 
 /// Runs an example that must succeed and returns what it printed.

@@ -710,13 +710,7 @@ mod tests {
     fn random_mutations_never_panic_and_accepted_headers_are_in_bounds() {
         let schema = "Point(16/8){x:f64(8/8)@0,y:f64(8/8)@8}";
         let (valid, _) = segment(&spec(&[3, 4], schema));
-        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            rng
-        };
+        let mut next = ipc_testutil::xorshift64(0x9e37_79b9_7f4a_7c15);
         let mut accepted = 0;
         for round in 0..100_000 {
             let mut w = valid.clone();

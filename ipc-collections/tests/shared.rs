@@ -5,7 +5,7 @@
 mod common;
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use common::role;
 use ipc_collections::ipc_core::shm::Shm;
@@ -13,7 +13,9 @@ use ipc_collections::ipc_core::ErrorKind;
 use ipc_collections::{
     Error, Kind, LockError, Options, Shared, SharedArray, SharedLayout, SharedMutex,
 };
-use ipc_testutil::{env, report, sigkill, spawn_role, unique_name, Cleanup};
+use ipc_testutil::{
+    env, report, sigkill, spawn_role, start_in, unique_name, wait_for, wait_until, Cleanup,
+};
 
 #[derive(SharedLayout)]
 #[repr(C)]
@@ -45,14 +47,8 @@ struct Config {
     weights: [f64; 4],
 }
 
-/// Polls `cond` every millisecond; panics after 20 s.
-fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
+/// How long the parent waits for a child's side of a handshake.
+const HANDSHAKE: Duration = Duration::from_secs(20);
 
 // ---------------------------------------------------------------------------------------
 // Cross-process use
@@ -167,23 +163,6 @@ fn read_only_open_in_another_process_reads_plain_data() {
     assert_eq!(lines, ["7 [0.5, 1.5, 2.5, 3.5]"]);
 }
 
-/// Sleeps, then spins, until the wall-clock time `start` (ns since the epoch).
-fn wait_until(start: u128) {
-    loop {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        if now >= start {
-            return;
-        }
-        if start - now > 2_000_000 {
-            std::thread::sleep(Duration::from_nanos((start - now - 1_000_000) as u64));
-        }
-        std::hint::spin_loop();
-    }
-}
-
 #[test]
 fn open_or_create_raced_by_six_processes_has_exactly_one_creator() {
     const N: usize = 6;
@@ -216,8 +195,7 @@ fn open_or_create_raced_by_six_processes_has_exactly_one_creator() {
     let names: Vec<String> = (0..ROUNDS).map(|_| unique_name("race")).collect();
     let _guards: Vec<Cleanup> = names.iter().map(|n| Cleanup::shm(n)).collect();
     let joined = names.join(",");
-    let start = SystemTime::now().duration_since(UNIX_EPOCH).unwrap() + Duration::from_millis(800);
-    let start = start.as_nanos().to_string();
+    let start = start_in(Duration::from_millis(800)).to_string();
     let children: Vec<_> = (0..N)
         .map(|_| {
             spawn_role(
@@ -269,8 +247,7 @@ fn create_in_raced_by_four_processes_has_one_winner_and_never_overwrites_a_live_
     // One page: room for the value and for the array tried at the end.
     assert!(Shared::<Config, Shm>::segment_len().unwrap() <= 4096);
     let _raw = Shm::create(&name, 4096).unwrap();
-    let start = SystemTime::now().duration_since(UNIX_EPOCH).unwrap() + Duration::from_millis(800);
-    let start = start.as_nanos().to_string();
+    let start = start_in(Duration::from_millis(800)).to_string();
     let children: Vec<_> = (0..N)
         .map(|_| {
             spawn_role(
@@ -321,7 +298,7 @@ fn creator_killed_mid_init_is_creator_died() {
         &[("NAME", &name)],
     );
     // Wait until the child is inside its init closure: state 1 (initialising).
-    wait_for("the creator to start its init", || {
+    wait_for("the creator to start its init", HANDSHAKE, || {
         Shm::open(&name).is_ok_and(|shm| state_of(&shm) == 1)
     });
     // While it lives, an opener waits and times out.
@@ -368,7 +345,7 @@ fn creator_whose_init_panics_fails_a_waiting_opener_at_once() {
     );
     // Map the segment while the creator is in its init (state 1), then wait on it.
     let mut raw = None;
-    wait_for("the creator to start its init", || {
+    wait_for("the creator to start its init", HANDSHAKE, || {
         raw = Shm::open(&name).ok().filter(|shm| state_of(shm) == 1);
         raw.is_some()
     });
@@ -409,7 +386,7 @@ fn holder_of_a_shared_mutex_killed_gives_owner_died_and_repair_works() {
             "holder",
             &[("NAME", &name)],
         );
-        wait_for("the child to hold the lock", || {
+        wait_for("the child to hold the lock", HANDSHAKE, || {
             stats.stage.load(Ordering::SeqCst) == 1
         });
         sigkill(child.pid());
@@ -474,7 +451,7 @@ fn unrecoverable_shared_mutex_is_reported_to_every_process() {
     let _c = Cleanup::shm(&name);
     let stats = Shared::<Stats>::create(&name, |_| {}).unwrap();
     let mut child = spawn_role(TEST, "holder", &[("NAME", &name)]);
-    wait_for("the child to hold the lock", || {
+    wait_for("the child to hold the lock", HANDSHAKE, || {
         stats.stage.load(Ordering::SeqCst) == 1
     });
     sigkill(child.pid());

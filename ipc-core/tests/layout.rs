@@ -273,33 +273,23 @@ fn deep_nesting_is_refused_not_a_stack_overflow() {
     assert!(parse_err(&structs).contains("nested deeper"));
 }
 
-/// A tiny deterministic generator, so the no-panic sweep is reproducible.
-struct XorShift(u64);
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
-
 #[test]
 fn mutated_schemas_never_panic() {
     let good = "Stats(272/8){requests:AtomicU64(8/8)@0,hist:[u64(8/8);32]@8,\
                 inner:P(8/4){a:u32(4/4)@0,b:M(opaque 4/4)@4}@264}";
     let alphabet = b"[](){};:,@/ opaque0123456789aZ_\xff";
-    let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
+    // Deterministic, so the no-panic sweep is reproducible.
+    let mut next = ipc_testutil::xorshift64(0x9E37_79B9_7F4A_7C15);
     for _ in 0..20_000 {
         let mut bytes = good.as_bytes().to_vec();
-        for _ in 0..1 + rng.next() % 4 {
-            let i = (rng.next() as usize) % bytes.len();
-            match rng.next() % 3 {
-                0 => bytes[i] = alphabet[(rng.next() as usize) % alphabet.len()],
+        for _ in 0..1 + next() % 4 {
+            let i = (next() as usize) % bytes.len();
+            match next() % 3 {
+                0 => bytes[i] = alphabet[(next() as usize) % alphabet.len()],
                 1 => {
                     bytes.remove(i);
                 }
-                _ => bytes.insert(i, alphabet[(rng.next() as usize) % alphabet.len()]),
+                _ => bytes.insert(i, alphabet[(next() as usize) % alphabet.len()]),
             }
             if bytes.is_empty() {
                 break;

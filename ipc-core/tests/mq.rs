@@ -8,10 +8,7 @@ use std::time::{Duration, Instant};
 use ipc_core::mq::{self, Access, MessageQueue, MqLimits, MqOptions};
 use ipc_core::signal::{self, SigAction, Signal};
 use ipc_core::{CreateMode, ErrorKind};
-use ipc_testutil::{env, report, role, spawn_role, unique_name, Cleanup};
-
-mod support;
-use support::{start_in, wait_until};
+use ipc_testutil::{env, report, role, spawn_role, start_in, unique_name, wait_until, Cleanup};
 
 fn kind_text(e: &ipc_core::Error) -> String {
     e.kind().to_string()

@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use ipc_core::shm::{self, Shm};
 use ipc_core::{CreateMode, ErrorKind, Memory};
-use ipc_testutil::{env, report, role, spawn_role, unique_name, Cleanup};
+use ipc_testutil::{env, report, role, spawn_role, start_in, unique_name, wait_until, Cleanup};
 
 mod support;
-use support::{drop_privileges, is_root, pattern, read_bytes, start_in, wait_until, write_bytes};
+use support::{drop_privileges, is_root, pattern, read_bytes, write_bytes};
 
 fn dev_shm(name: &str) -> PathBuf {
     PathBuf::from(format!("/dev/shm{name}"))

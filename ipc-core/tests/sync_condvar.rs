@@ -7,10 +7,10 @@ use std::ptr::addr_of_mut;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{wait_for_child, ShMem, CHILD};
+use common::{ShMem, CHILD};
 use ipc_core::sync::{Acquired, RawCondvar, RawMutex};
 use ipc_core::SharedLayout;
-use ipc_testutil::{fork_child, sigkill, wait_pid};
+use ipc_testutil::{fork_child, sigkill, wait_for_child, wait_pid};
 
 #[repr(C)]
 struct Chan {

@@ -7,10 +7,10 @@ use std::ptr::addr_of_mut;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{park_forever, wait_for_child, ShMem, CHILD};
+use common::{park_forever, ShMem, CHILD};
 use ipc_core::sync::RawRwLock;
 use ipc_core::{ErrorKind, SharedLayout};
-use ipc_testutil::{fork_child, fork_run, sigkill, wait_pid};
+use ipc_testutil::{fork_child, fork_run, sigkill, wait_for_child, wait_pid};
 
 #[repr(C)]
 struct Data {

@@ -7,6 +7,12 @@
 //!   one test in a given role, with a watchdog that kills it and fails the test on a hang.
 //! - [`fork_run`]: forks a child that runs a closure (for memory inherited across `fork`),
 //!   with the same watchdog.
+//! - [`run_with_watchdog`]: runs another program (an example, a tool, a C reader) and
+//!   returns its output, killing it and failing the test on a hang.
+//! - [`wait_for`] / [`wait_for_child`]: polls a condition with a deadline (the parent side
+//!   of a handshake).
+//! - [`start_in`] / [`wait_until`]: a common start instant for processes that race.
+//! - [`xorshift64`]: a small deterministic random source for fuzz-style tests.
 #![deny(
     unsafe_op_in_unsafe_fn,
     clippy::undocumented_unsafe_blocks,
@@ -15,11 +21,11 @@
 #![warn(missing_docs)]
 
 use std::ffi::CString;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, ExitStatus, Stdio};
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Command, ExitStatus, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// The environment variable that carries a child's role.
 pub const ROLE_VAR: &str = "IPC_TEST_ROLE";
@@ -276,4 +282,105 @@ pub fn sigkill(pid: i32) {
     );
     // SAFETY: kill has no memory preconditions; pid > 0 names one process.
     unsafe { libc::kill(pid, libc::SIGKILL) };
+}
+
+/// Runs `cmd` to completion (stdin from `/dev/null`, stdout and stderr captured) with a
+/// watchdog: after `timeout` it kills the program and panics. Returns its status and output.
+///
+/// Both pipes are drained by threads while the program runs, so a program that writes more
+/// than a pipe holds does not stall.
+pub fn run_with_watchdog(cmd: &mut Command, timeout: Duration) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            bytes
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().expect("piped stdout")));
+    let err = drain(Box::new(child.stderr.take().expect("piped stderr")));
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("waitpid") {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("watchdog: {cmd:?} still running after {timeout:?}; killed");
+        }
+        thread::sleep(Duration::from_millis(2));
+    };
+    Output {
+        status,
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
+    }
+}
+
+/// Polls `cond` (every millisecond) until it holds; panics after `timeout` (a watchdog for
+/// the parent side of a handshake).
+pub fn wait_for(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// As [`wait_for`], for a handshake with the forked child `pid`: on timeout it SIGKILLs and
+/// reaps that child before panicking, so a failed test leaves no process behind.
+pub fn wait_for_child(pid: i32, what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !cond() {
+        if Instant::now() >= deadline {
+            sigkill(pid);
+            let _ = wait_pid(pid, timeout);
+            panic!("timed out waiting for {what} (child {pid} killed)");
+        }
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// A wall-clock instant `after` from now, as nanoseconds since the epoch (to hand to
+/// children through the environment for [`wait_until`]).
+pub fn start_in(after: Duration) -> u128 {
+    (SystemTime::now().duration_since(UNIX_EPOCH).unwrap() + after).as_nanos()
+}
+
+/// Sleeps, then spins, until the wall-clock time `start` (ns since the epoch), so that
+/// several processes act at the same instant.
+pub fn wait_until(start: u128) {
+    loop {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        if now >= start {
+            return;
+        }
+        if start - now > 2_000_000 {
+            thread::sleep(Duration::from_nanos((start - now - 1_000_000) as u64));
+        }
+        std::hint::spin_loop();
+    }
+}
+
+/// A xorshift64 generator (Marsaglia's 13/7/17 variant) started from `seed` (not 0): the
+/// same seed gives the same sequence, so a fuzz-style test that fails can be rerun.
+pub fn xorshift64(seed: u64) -> impl FnMut() -> u64 {
+    assert_ne!(seed, 0, "xorshift64 needs a seed other than 0");
+    let mut x = seed;
+    move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    }
 }

@@ -2,14 +2,14 @@
 //! by `Shared<T>` and `SharedArray<T>`: its output, that it leaves segments unchanged, and its
 //! exit codes on corrupted, truncated, half-initialised and foreign objects.
 
-use std::io::Read;
 use std::process::{Command, Stdio};
 use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
+use ipc_collections::format::{checksum, HEADER_LEN};
 use ipc_collections::{Options, Shared, SharedArray, SharedLayout, SharedMutex};
 use ipc_core::shm::Shm;
-use ipc_testutil::{role, spawn_role, unique_name, Cleanup, WATCHDOG};
+use ipc_testutil::{role, run_with_watchdog, spawn_role, unique_name, Cleanup, WATCHDOG};
 
 /// The derived struct the tests store.
 #[derive(SharedLayout)]
@@ -41,41 +41,14 @@ struct Run {
 
 /// Runs `ipc-inspect ARGS` with a watchdog (killed and failed after [`WATCHDOG`]).
 fn inspect(args: &[&str]) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ipc-inspect"))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn ipc-inspect");
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let t_out = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let t_err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let deadline = Instant::now() + WATCHDOG;
-    let status = loop {
-        if let Some(st) = child.try_wait().expect("waitpid") {
-            break st;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("watchdog: ipc-inspect {args:?} still running after {WATCHDOG:?}; killed");
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    };
+    let o = run_with_watchdog(
+        Command::new(env!("CARGO_BIN_EXE_ipc-inspect")).args(args),
+        WATCHDOG,
+    );
     Run {
-        code: status.code().expect("ipc-inspect killed by a signal"),
-        stdout: t_out.join().unwrap(),
-        stderr: t_err.join().unwrap(),
+        code: o.status.code().expect("ipc-inspect killed by a signal"),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
     }
 }
 
@@ -449,13 +422,7 @@ fn random_consistent_headers_never_panic() {
     let s = make_stats(&name);
     let orig = std::fs::read(dev_shm(&name)).unwrap();
     let schema_len = s.info().schema.len();
-    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
-    let mut next = move || {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng
-    };
+    let mut next = ipc_testutil::xorshift64(0x9e37_79b9_7f4a_7c15);
     const ALPHABET: &[u8] = b"0123456789[];:@(){},/ opaque_xyz";
     let mut seen = std::collections::BTreeSet::new();
     for round in 0..150 {
@@ -472,12 +439,8 @@ fn random_consistent_headers_never_panic() {
         }
         let claimed = u64::from_ne_bytes(v[80..88].try_into().unwrap());
         if round % 4 != 0 && claimed <= (v.len() - 256) as u64 {
-            let mut covered = v[..248].to_vec();
-            covered[8..12].fill(0);
-            covered.extend_from_slice(&v[256..256 + claimed as usize]);
-            let sum = covered.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
-                (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-            });
+            let header: &[u8; HEADER_LEN] = v[..HEADER_LEN].try_into().unwrap();
+            let sum = checksum(header, &v[HEADER_LEN..HEADER_LEN + claimed as usize]);
             v[248..256].copy_from_slice(&sum.to_ne_bytes());
         }
         std::fs::write(dev_shm(&copy), &v).unwrap();

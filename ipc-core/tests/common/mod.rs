@@ -2,7 +2,7 @@
 //! that forked children inherit (the `Shm` type is another issue's work).
 #![allow(dead_code)]
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A zero-filled anonymous shared mapping holding one `T`, unmapped on drop. A forked child
 /// sees the same memory.
@@ -50,30 +50,6 @@ impl<T> Drop for ShMem<T> {
     fn drop(&mut self) {
         // SAFETY: unmaps exactly the mapping made in `new`; no reference outlives self.
         unsafe { libc::munmap(self.ptr.cast(), self.len) };
-    }
-}
-
-/// Spins (with short sleeps) until `cond` holds; panics after `timeout` (a watchdog for the
-/// parent side of a handshake).
-pub fn wait_for(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_micros(100));
-    }
-}
-
-/// As [`wait_for`], for a handshake with the forked child `pid`: on timeout it SIGKILLs and
-/// reaps that child before panicking, so a failed test leaves no process behind.
-pub fn wait_for_child(pid: i32, what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !cond() {
-        if Instant::now() >= deadline {
-            ipc_testutil::sigkill(pid);
-            let _ = ipc_testutil::wait_pid(pid, timeout);
-            panic!("timed out waiting for {what} (child {pid} killed)");
-        }
-        std::thread::sleep(Duration::from_micros(100));
     }
 }
 

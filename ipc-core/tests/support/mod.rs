@@ -1,12 +1,9 @@
 //! Helpers shared by the shared-memory, System V and message-queue tests: recognisable byte
 //! patterns, unsynchronised copies in and out of a [`Memory`] (the tests sequence the
-//! processes), privilege dropping for permission tests, and a common start instant for
-//! processes that race.
+//! processes) and privilege dropping for permission tests.
 //!
 //! (`tests/common/` belongs to the sync and semaphore tests.)
 #![allow(dead_code)]
-
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ipc_core::Memory;
 
@@ -65,28 +62,4 @@ pub fn drop_privileges() -> bool {
         assert_eq!(libc::setuid(65534), 0, "setuid(nobody)");
     }
     true
-}
-
-/// A wall-clock instant `after` from now, as nanoseconds since the epoch (to hand to
-/// children through the environment for [`wait_until`]).
-pub fn start_in(after: Duration) -> u128 {
-    (SystemTime::now().duration_since(UNIX_EPOCH).unwrap() + after).as_nanos()
-}
-
-/// Sleeps, then spins, until the wall-clock time `start` (ns since the epoch), so that
-/// several processes act at the same instant.
-pub fn wait_until(start: u128) {
-    loop {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        if now >= start {
-            return;
-        }
-        if start - now > 2_000_000 {
-            std::thread::sleep(Duration::from_nanos((start - now - 1_000_000) as u64));
-        }
-        std::hint::spin_loop();
-    }
 }
