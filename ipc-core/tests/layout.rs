@@ -175,18 +175,21 @@ fn fingerprints_differ_by_every_part_of_the_tree() {
     );
 }
 
-#[test]
-fn schemas_parse_back_to_the_same_text() {
-    static U8: TypeLayout = TypeLayout::scalar("u8", 1, 1);
-    static M: TypeLayout = TypeLayout::opaque("RawMutex", 40, 8);
-    static ARR: TypeLayout = TypeLayout::array(&M, 2);
-    static INNER_F: [Field; 1] = [Field {
+/// A nested struct for the schema tests: a scalar, an array of opaques and an inner struct,
+/// shared by the tests that write, parse back and fingerprint it.
+mod nested {
+    use super::*;
+
+    pub static U8: TypeLayout = TypeLayout::scalar("u8", 1, 1);
+    pub static M: TypeLayout = TypeLayout::opaque("RawMutex", 40, 8);
+    pub static ARR: TypeLayout = TypeLayout::array(&M, 2);
+    pub static INNER_F: [Field; 1] = [Field {
         name: "0",
         offset: 0,
         layout: &U8,
     }];
-    static INNER: TypeLayout = TypeLayout::structure("Inner", 1, 1, &INNER_F);
-    static F: [Field; 3] = [
+    pub static INNER: TypeLayout = TypeLayout::structure("Inner", 1, 1, &INNER_F);
+    pub static F: [Field; 3] = [
         Field {
             name: "tag",
             offset: 0,
@@ -203,7 +206,14 @@ fn schemas_parse_back_to_the_same_text() {
             layout: &INNER,
         },
     ];
-    let l = TypeLayout::structure("Outer", 96, 8, &F);
+
+    /// `Outer(96/8){tag, locks, inner}`, made of the statics above.
+    pub const OUTER: TypeLayout = TypeLayout::structure("Outer", 96, 8, &F);
+}
+
+#[test]
+fn schemas_parse_back_to_the_same_text() {
+    let l = nested::OUTER;
     let text = l.schema();
     assert_eq!(
         text,
@@ -397,41 +407,15 @@ fn diff_inside_arrays_names_the_element() {
 fn a_parsed_schema_has_the_fingerprint_of_its_layout() {
     // The schema carries everything the fingerprint hashes: recomputing it from the text
     // gives the same value, for scalars, opaques, arrays and nested structs.
-    static U8: TypeLayout = TypeLayout::scalar("u8", 1, 1);
-    static M: TypeLayout = TypeLayout::opaque("RawMutex", 40, 8);
-    static ARR: TypeLayout = TypeLayout::array(&M, 2);
-    static INNER_F: [Field; 1] = [Field {
-        name: "0",
-        offset: 0,
-        layout: &U8,
-    }];
-    static INNER: TypeLayout = TypeLayout::structure("Inner", 1, 1, &INNER_F);
-    static F: [Field; 3] = [
-        Field {
-            name: "tag",
-            offset: 0,
-            layout: &U8,
-        },
-        Field {
-            name: "locks",
-            offset: 8,
-            layout: &ARR,
-        },
-        Field {
-            name: "inner",
-            offset: 88,
-            layout: &INNER,
-        },
-    ];
     let layouts = [
         u64::LAYOUT,
         AtomicI16::LAYOUT,
         f32::LAYOUT,
         <[[u16; 3]; 5]>::LAYOUT,
-        M,
-        ARR,
-        INNER,
-        TypeLayout::structure("Outer", 96, 8, &F),
+        nested::M,
+        nested::ARR,
+        nested::INNER,
+        nested::OUTER,
         TypeLayout::structure("Empty", 0, 1, &[]),
     ];
     for l in layouts {
