@@ -52,6 +52,13 @@ fn inspect(args: &[&str]) -> Run {
     }
 }
 
+/// The row of `list` output whose first column is `name`; panics if there is none.
+fn listed_row<'a>(list: &'a str, name: &str) -> &'a str {
+    list.lines()
+        .find(|l| l.split_whitespace().next() == Some(name))
+        .unwrap_or_else(|| panic!("{name} not listed:\n{list}"))
+}
+
 fn dev_shm(name: &str) -> String {
     format!("/dev/shm{name}")
 }
@@ -146,11 +153,7 @@ fn array_list_schema_and_read_only() {
 
     let r = inspect(&["list"]);
     assert_eq!(r.code, 0, "{r:?}");
-    let row = r
-        .stdout
-        .lines()
-        .find(|l| l.split_whitespace().next() == Some(name.as_str()))
-        .unwrap_or_else(|| panic!("{name} not listed:\n{}", r.stdout));
+    let row = listed_row(&r.stdout, &name);
     let cols: Vec<&str> = row.split_whitespace().collect();
     let pid = std::process::id().to_string();
     assert_eq!(
@@ -237,11 +240,7 @@ fn every_flipped_header_byte_is_refused() {
     assert!(r.stdout.is_empty(), "{r:?}");
     let r = inspect(&["list"]);
     assert_eq!(r.code, 0, "{r:?}");
-    let row = r
-        .stdout
-        .lines()
-        .find(|l| l.starts_with(&format!("{name} ")))
-        .unwrap_or_else(|| panic!("{}", r.stdout));
+    let row = listed_row(&r.stdout, &name);
     assert!(
         row.contains("corrupted") && row.contains("checksum"),
         "{row}"
@@ -319,11 +318,7 @@ fn creator_dead_mid_init_is_reported() {
     assert!(r.stdout.contains("(dead)"), "{r:?}");
     assert!(r.stderr.contains("died during initialisation"), "{r:?}");
     let r = inspect(&["list"]);
-    let row = r
-        .stdout
-        .lines()
-        .find(|l| l.starts_with(&format!("{name} ")))
-        .unwrap_or_else(|| panic!("{}", r.stdout));
+    let row = listed_row(&r.stdout, &name);
     assert!(
         row.contains("initialising") && row.contains("dead"),
         "{row}"
