@@ -34,6 +34,7 @@ mod condvar;
 mod creator;
 mod error;
 pub mod format;
+mod guarded;
 mod ident;
 mod mutex;
 mod named;

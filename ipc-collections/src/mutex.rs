@@ -4,13 +4,13 @@
 use std::cell::UnsafeCell;
 use std::fmt;
 use std::marker::PhantomData;
-use std::mem::{align_of, offset_of, size_of};
 use std::ops::{Deref, DerefMut};
 use std::time::Duration;
 
-use ipc_core::layout::{Field, TypeLayout};
 use ipc_core::sync::{Acquired, RawMutex};
 use ipc_core::SharedLayout;
+
+use crate::guarded::raw_and_data_layout;
 
 /// A `T` guarded by a robust, process-shared mutex ([`RawMutex`]), in the spirit of
 /// [`std::sync::Mutex`]; it lives inside shared memory, as (a field of) the value of a
@@ -59,32 +59,7 @@ unsafe impl<T: SharedLayout + Send> Sync for SharedMutex<T> {}
 // lists both fields with their offset_of! and their types' layouts, and the struct's own
 // size and alignment. Sync is implemented above for T: Send.
 unsafe impl<T: SharedLayout + Send> SharedLayout for SharedMutex<T> {
-    const LAYOUT: TypeLayout = TypeLayout::structure(
-        "SharedMutex",
-        size_of::<Self>(),
-        align_of::<Self>(),
-        &[
-            Field {
-                name: "raw",
-                offset: offset_of!(Self, raw),
-                layout: &RawMutex::LAYOUT,
-            },
-            Field {
-                name: "data",
-                offset: offset_of!(Self, data),
-                layout: &T::LAYOUT,
-            },
-        ],
-    );
-
-    unsafe fn init_in_place(this: *mut Self) -> ipc_core::Result<()> {
-        // SAFETY: `this` is valid for writes, aligned, zero-filled and exclusively ours
-        // (this function's contract), so the same holds for each field, at its offset.
-        unsafe {
-            RawMutex::init_in_place(std::ptr::addr_of_mut!((*this).raw))?;
-            T::init_in_place(std::ptr::addr_of_mut!((*this).data).cast::<T>())
-        }
-    }
+    raw_and_data_layout!("SharedMutex", RawMutex);
 }
 
 impl<T> fmt::Debug for SharedMutex<T> {

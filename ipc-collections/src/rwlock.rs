@@ -3,13 +3,13 @@
 use std::cell::UnsafeCell;
 use std::fmt;
 use std::marker::PhantomData;
-use std::mem::{align_of, offset_of, size_of};
 use std::ops::{Deref, DerefMut};
 use std::time::Duration;
 
-use ipc_core::layout::{Field, TypeLayout};
 use ipc_core::sync::RawRwLock;
 use ipc_core::SharedLayout;
+
+use crate::guarded::raw_and_data_layout;
 
 /// A `T` guarded by a process-shared reader-writer lock ([`RawRwLock`]), in the spirit of
 /// [`std::sync::RwLock`], living inside shared memory as (a field of) a
@@ -42,32 +42,7 @@ unsafe impl<T: SharedLayout + Send> Sync for SharedRwLock<T> {}
 // 2. valid for every bit pattern once initialised, because RawRwLock and T are; 3. no
 // pointers; 4. no Drop; 5. LAYOUT lists both fields with their offset_of! and layouts.
 unsafe impl<T: SharedLayout + Send> SharedLayout for SharedRwLock<T> {
-    const LAYOUT: TypeLayout = TypeLayout::structure(
-        "SharedRwLock",
-        size_of::<Self>(),
-        align_of::<Self>(),
-        &[
-            Field {
-                name: "raw",
-                offset: offset_of!(Self, raw),
-                layout: &RawRwLock::LAYOUT,
-            },
-            Field {
-                name: "data",
-                offset: offset_of!(Self, data),
-                layout: &T::LAYOUT,
-            },
-        ],
-    );
-
-    unsafe fn init_in_place(this: *mut Self) -> ipc_core::Result<()> {
-        // SAFETY: `this` is valid for writes, aligned, zero-filled and exclusively ours
-        // (this function's contract), so the same holds for each field.
-        unsafe {
-            RawRwLock::init_in_place(std::ptr::addr_of_mut!((*this).raw))?;
-            T::init_in_place(std::ptr::addr_of_mut!((*this).data).cast::<T>())
-        }
-    }
+    raw_and_data_layout!("SharedRwLock", RawRwLock);
 }
 
 impl<T> fmt::Debug for SharedRwLock<T> {
