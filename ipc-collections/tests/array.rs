@@ -1,15 +1,12 @@
 //! `SharedArray<T>` across real processes (named, and anonymous memory over fork), its
 //! element-type and dims checks, bad dims, and a holder killed with the lock.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::role;
 use ipc_collections::ipc_core::shm::AnonShm;
 use ipc_collections::ipc_core::ErrorKind;
 use ipc_collections::{Error, LockError, Shared, SharedArray};
-use ipc_testutil::{env, fork_run, report, sigkill, spawn_role, unique_name, Cleanup};
+use ipc_testutil::{env, fork_run, report, role, sigkill, spawn_role, unique_name, Cleanup};
 
 #[test]
 fn separate_processes_open_by_name_see_dims_and_fill_their_rows() {

@@ -2,19 +2,16 @@
 //! and a mutex, layout mismatches, open-or-create races, SIGKILLed creators and lock
 //! holders, and every kind of bad segment.
 
-mod common;
-
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::role;
 use ipc_collections::ipc_core::shm::Shm;
 use ipc_collections::ipc_core::ErrorKind;
 use ipc_collections::{
     Error, Kind, LockError, Options, Shared, SharedArray, SharedLayout, SharedMutex,
 };
 use ipc_testutil::{
-    env, report, sigkill, spawn_role, start_in, unique_name, wait_for, wait_until, Cleanup,
+    env, report, role, sigkill, spawn_role, start_in, unique_name, wait_for, wait_until, Cleanup,
 };
 
 #[derive(SharedLayout)]
