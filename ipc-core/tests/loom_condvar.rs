@@ -27,33 +27,12 @@ use ipc_core::sync::RawCondvar;
 use loom::sync::{Arc, Condvar, Mutex};
 use loom::thread;
 
-/// Every interleaving: the two-thread models are small enough (about a thousand executions).
-const ALL: Option<usize> = None;
+mod loom_support;
+use loom_support::{check, ALL};
+
 /// Three threads: 4 preemptions per execution (about half a minute for all three models on
 /// two cores; 3 takes seconds, 5 several minutes).
 const BOUNDED: Option<usize> = Some(4);
-
-/// Runs `f` under loom with at most `bound` preemptions per execution (`None`: all
-/// interleavings), unless `LOOM_MAX_PREEMPTIONS` says otherwise, and prints how many
-/// executions loom explored (`--nocapture` shows it).
-fn check(bound: Option<usize>, f: impl Fn() + Sync + Send + 'static) {
-    let mut b = loom::model::Builder::new();
-    if std::env::var_os("LOOM_MAX_PREEMPTIONS").is_none() {
-        b.preemption_bound = bound;
-    }
-    let runs = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counter = runs.clone();
-    b.check(move || {
-        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        f();
-    });
-    eprintln!(
-        "{}: {} executions, preemption bound {:?}",
-        std::thread::current().name().unwrap_or("?"),
-        runs.load(std::sync::atomic::Ordering::Relaxed),
-        b.preemption_bound
-    );
-}
 
 /// The state a test's mutex protects, with the condvar beside it.
 #[derive(Default)]

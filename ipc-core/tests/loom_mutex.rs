@@ -27,6 +27,9 @@ use ipc_core::sync::loom_hooks::{futex_wait, futex_wake, release_leaked_lock_wor
 use loom::sync::atomic::Ordering;
 use loom::thread;
 
+mod loom_support;
+use loom_support::{check, ALL};
+
 /// glibc's `FUTEX_WAITERS` bit of a robust lock word.
 const FUTEX_WAITERS: u32 = 0x8000_0000;
 /// glibc's owner-TID mask of a robust lock word.
@@ -159,33 +162,9 @@ impl GlibcMutex {
     }
 }
 
-/// Every interleaving (two threads).
-const ALL: Option<usize> = None;
 /// Three threads: 6 preemptions per execution (about 15 s; all interleavings of
 /// `two_trylockers_and_a_locker_never_hang` take over a minute).
 const BOUNDED: Option<usize> = Some(6);
-
-/// Runs `f` under loom with at most `bound` preemptions per execution (`None`: all
-/// interleavings), unless `LOOM_MAX_PREEMPTIONS` says otherwise, and prints how many
-/// executions loom explored (`--nocapture` shows it).
-fn check(bound: Option<usize>, f: impl Fn() + Sync + Send + 'static) {
-    let mut b = loom::model::Builder::new();
-    if std::env::var_os("LOOM_MAX_PREEMPTIONS").is_none() {
-        b.preemption_bound = bound;
-    }
-    let runs = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counter = runs.clone();
-    b.check(move || {
-        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        f();
-    });
-    eprintln!(
-        "{}: {} executions, preemption bound {:?}",
-        std::thread::current().name().unwrap_or("?"),
-        runs.load(std::sync::atomic::Ordering::Relaxed),
-        b.preemption_bound
-    );
-}
 
 /// A mutex for one execution, leaked: threads need `'static`, and a loom `Arc` dropped
 /// while loom unwinds a failed execution would abort the test binary.
