@@ -8,7 +8,9 @@
 //! timed with [`Instant`]. A disturbance (another process, a frequency change) hits both
 //! sides of a round alike, and the per-round ratio cancels it. The table shows the median
 //! time per operation of each side over the rounds, and the median of the per-round ratios
-//! with their 10th and 90th percentiles.
+//! with their 10th and 90th percentiles. Batches are short (3 ms) and rounds many (501):
+//! a time slice lost to another process then spoils a few rounds, which the median ignores,
+//! rather than a share of every round.
 //!
 //! Goals (issues 4 and 6):
 //! 1. `RawMutex` uncontended lock+unlock vs a raw `libc` robust, process-shared (and, like
@@ -20,7 +22,8 @@
 //!    creator and read one as opener): ratio <= 1.30. For information also `ipc-core`'s
 //!    `Shm::create` + `Shm::open` vs the same raw sequence.
 //! 3. `SharedArray<f64>` of 8 MiB: fill, copy in, copy out through the lock guard vs the
-//!    same `slice::fill` / `copy_from_slice` (memcpy) between heap buffers. These are
+//!    same `slice::fill` / `copy_from_slice` (memcpy) between heap buffers (`Vec<f64>`s,
+//!    used from a 64-byte boundary like the array's payload). These are
 //!    throughput goals: the ratio is **baseline time / candidate time** (higher is better),
 //!    goal >= 0.90.
 //! 4. For information: in-place `Semaphore` post+wait vs raw `sem_post`+`sem_wait`;
@@ -76,12 +79,15 @@ const ELEMS: usize = 1 << 20;
 /// How much to measure.
 #[derive(Debug, Clone)]
 struct Config {
-    /// Measured rounds per comparison (one candidate batch and one baseline batch each).
+    /// Clean rounds wanted per comparison (one candidate batch and one baseline batch each,
+    /// neither descheduled).
     rounds: usize,
     /// Rounds run first and thrown away.
     warmup: usize,
     /// The batch size is calibrated so that the slower side's batch takes about this long.
     batch_target: Duration,
+    /// The most time spent collecting rounds for one comparison.
+    budget: Duration,
     /// Only goals whose name contains this run.
     filter: Option<String>,
     /// Run under `cargo test`: one round of one operation, no calibration.
@@ -121,7 +127,11 @@ impl Config {
                 word => filter = Some(word.to_owned()),
             }
         }
-        let (def_rounds, def_ms) = if quick { (21, 2.0) } else { (151, 10.0) };
+        let (def_rounds, def_ms, budget) = if quick {
+            (31, 2.0, 0.4f64)
+        } else {
+            (301, 3.0, 4.5)
+        };
         let rounds: usize = rounds.unwrap_or(def_rounds).max(1);
         let ms = batch_ms.unwrap_or(def_ms).clamp(0.01, 10_000.0);
         if !bench {
@@ -129,17 +139,25 @@ impl Config {
                 rounds: 1,
                 warmup: 0,
                 batch_target: Duration::ZERO,
+                budget: Duration::ZERO,
                 filter,
                 smoke: true,
             };
         }
+        // An explicit round count gets the time it needs (rounds and batch scale it).
+        let budget = budget.max(rounds as f64 * ms * 2.0 * 2.5 / 1e3);
         Config {
             rounds,
-            warmup: if quick { 2 } else { 5 },
+            warmup: if quick { 3 } else { 10 },
             batch_target: Duration::from_secs_f64(ms / 1e3),
+            budget: Duration::from_secs_f64(budget),
             filter,
             smoke: false,
         }
+    }
+
+    fn wants(&self, goal: &str) -> bool {
+        self.filter.as_deref().is_none_or(|f| goal.contains(f))
     }
 }
 
@@ -173,32 +191,89 @@ struct Row {
     /// Bytes one operation moves (for a GB/s figure).
     bytes: Option<usize>,
     batch: usize,
+    /// Rounds used and rounds run.
+    used: usize,
+    ran: usize,
+    /// Too few clean rounds: every round was used.
+    noisy: bool,
+}
+
+/// The time one batch took: wall-clock ([`Instant`], the figure reported) and this
+/// thread's CPU time over the same interval (only to see whether it was descheduled).
+#[derive(Debug, Clone, Copy)]
+struct Timing {
+    wall: Duration,
+    cpu: Duration,
+}
+
+impl Timing {
+    /// Whether the thread ran for (nearly) the whole batch: off the CPU for at most 1 % of
+    /// the wall-clock time. A batch that lost a time slice to another process is not clean.
+    fn clean(&self) -> bool {
+        self.wall.saturating_sub(self.cpu) <= self.wall / 100
+    }
+}
+
+/// `clock_gettime(CLOCK_THREAD_CPUTIME_ID)`: the CPU time this thread has used.
+fn thread_cpu_time() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; the clock id is a constant Linux supports.
+    let r = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(r, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// Times a batch (the wall-clock interval lies inside the CPU-time interval).
+struct Stopwatch {
+    cpu: Duration,
+    wall: Instant,
+}
+
+impl Stopwatch {
+    fn start() -> Stopwatch {
+        let cpu = thread_cpu_time();
+        Stopwatch {
+            cpu,
+            wall: Instant::now(),
+        }
+    }
+
+    fn stop(self) -> Timing {
+        let wall = self.wall.elapsed();
+        Timing {
+            wall,
+            cpu: thread_cpu_time().saturating_sub(self.cpu),
+        }
+    }
 }
 
 /// One side of a comparison: runs `n` operations and returns the time they took. Set-up
 /// that must not be timed (names, cleanup guards) happens inside, around the timed part.
 trait Side {
-    fn run(&mut self, n: usize) -> Duration;
+    fn run(&mut self, n: usize) -> Timing;
 }
 
-impl<F: FnMut(usize) -> Duration> Side for F {
-    fn run(&mut self, n: usize) -> Duration {
+impl<F: FnMut(usize) -> Timing> Side for F {
+    fn run(&mut self, n: usize) -> Timing {
         self(n)
     }
 }
 
 /// A side that repeats `op` `n` times, all of it timed.
-fn each(mut op: impl FnMut()) -> impl FnMut(usize) -> Duration {
+fn each(mut op: impl FnMut()) -> impl FnMut(usize) -> Timing {
     move |n| {
-        let t = Instant::now();
+        let t = Stopwatch::start();
         for _ in 0..n {
             op();
         }
-        t.elapsed()
+        t.stop()
     }
 }
 
-/// The value at quantile `q` (nearest rank) of sorted `v`.
+/// The value at quantile `q` (nearest rank) of sorted, non-empty `v`.
 fn quantile(v: &[f64], q: f64) -> f64 {
     let i = ((v.len() - 1) as f64 * q).round() as usize;
     v[i.min(v.len() - 1)]
@@ -208,6 +283,12 @@ fn sorted(mut v: Vec<f64>) -> Vec<f64> {
     v.sort_by(f64::total_cmp);
     v
 }
+
+/// The largest batch calibration chooses.
+const MAX_BATCH: usize = 1 << 26;
+
+/// Fewer clean rounds than this, and every round is used (the row is marked noisy).
+const MIN_CLEAN: usize = 11;
 
 /// Runs `cand` and `base` interleaved and summarises.
 fn compare(
@@ -219,20 +300,35 @@ fn compare(
     mut base: impl Side,
 ) -> Row {
     let started = Instant::now();
-    // Calibrate: grow the batch until the slower side takes at least the target time.
+    // Calibrate: grow the batch until the slower side takes at least the target time, then
+    // scale it to the target from the median of three such (long enough) measurements.
     let mut n = 1usize;
     if !cfg.smoke {
+        let target = cfg.batch_target.as_secs_f64();
+        let mut slower = |n| {
+            cand.run(n)
+                .wall
+                .max(base.run(n).wall)
+                .as_secs_f64()
+                .max(1e-9)
+        };
         loop {
-            let m = cand.run(n).max(base.run(n));
-            if m >= cfg.batch_target || n >= 1 << 26 {
+            let m = slower(n);
+            if m >= target || n >= MAX_BATCH {
+                let m = sorted(vec![m, slower(n), slower(n)])[1];
+                n = ((n as f64 * target / m).round() as usize).clamp(1, MAX_BATCH);
                 break;
             }
-            let grow = (cfg.batch_target.as_secs_f64() / m.as_secs_f64().max(1e-9)) * 1.1;
-            n = ((n as f64 * grow.clamp(2.0, 100.0)).ceil() as usize).min(1 << 26);
+            let grow = (target / m * 1.1).clamp(2.0, 100.0);
+            n = ((n as f64 * grow).ceil() as usize).min(MAX_BATCH);
         }
     }
-    let (mut tc, mut tb, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
-    for i in 0..cfg.warmup + cfg.rounds {
+    // Rounds: (candidate, baseline) wall-clock seconds per batch, and whether both were
+    // clean. The order alternates so that neither side always runs first.
+    let mut rounds: Vec<(f64, f64, bool)> = Vec::new();
+    let measuring = Instant::now();
+    let mut i = 0usize;
+    loop {
         let (c, b) = if i % 2 == 0 {
             let c = cand.run(n);
             (c, base.run(n))
@@ -240,23 +336,43 @@ fn compare(
             let b = base.run(n);
             (cand.run(n), b)
         };
-        if i < cfg.warmup {
+        i += 1;
+        if i <= cfg.warmup {
             continue;
         }
-        let (c, b) = (c.as_secs_f64(), b.as_secs_f64());
-        tc.push(c / n as f64);
-        tb.push(b / n as f64);
-        // A zero time (a coarse clock, a smoke run) would make a ratio infinite.
-        let (c, b) = (c.max(1e-9), b.max(1e-9));
-        ratios.push(match target {
-            Target::AtLeast(_) => b / c,
-            Target::AtMost(_) | Target::Info => c / b,
-        });
+        let clean = c.clean() && b.clean();
+        rounds.push((c.wall.as_secs_f64(), b.wall.as_secs_f64(), clean));
+        let have = rounds.iter().filter(|r| r.2).count();
+        if have >= cfg.rounds || measuring.elapsed() >= cfg.budget {
+            break;
+        }
     }
-    let (tc, tb, ratios) = (sorted(tc), sorted(tb), sorted(ratios));
+    let clean = rounds.iter().filter(|r| r.2).count();
+    let noisy = clean < cfg.rounds.min(MIN_CLEAN);
+    let used: Vec<(f64, f64)> = rounds
+        .iter()
+        .filter(|r| r.2 || noisy)
+        .map(|r| (r.0, r.1))
+        .collect();
+    let per_op = |t: f64| t / n as f64;
+    let tc = sorted(used.iter().map(|r| per_op(r.0)).collect());
+    let tb = sorted(used.iter().map(|r| per_op(r.1)).collect());
+    let ratios = sorted(
+        used.iter()
+            .map(|&(c, b)| {
+                // A zero time (a coarse clock, a smoke run) would make a ratio infinite.
+                let (c, b) = (c.max(1e-9), b.max(1e-9));
+                match target {
+                    Target::AtLeast(_) => b / c,
+                    Target::AtMost(_) | Target::Info => c / b,
+                }
+            })
+            .collect(),
+    );
     eprintln!(
-        "  {goal}: {} rounds x {n} ops, {:.1} s",
-        cfg.rounds,
+        "  {goal}: {} of {} rounds clean, {n} ops per batch, {:.1} s",
+        clean,
+        rounds.len(),
         started.elapsed().as_secs_f64()
     );
     Row {
@@ -269,6 +385,9 @@ fn compare(
         target,
         bytes,
         batch: n,
+        used: used.len(),
+        ran: rounds.len(),
+        noisy,
     }
 }
 
@@ -316,7 +435,7 @@ unsafe fn init_libc_mutex(m: *mut libc::pthread_mutex_t) {
 }
 
 /// The raw libc baseline of goal 1: `pthread_mutex_lock` + `pthread_mutex_unlock`.
-fn libc_lock_unlock(p: *mut libc::pthread_mutex_t) -> impl FnMut(usize) -> Duration {
+fn libc_lock_unlock(p: *mut libc::pthread_mutex_t) -> impl FnMut(usize) -> Timing {
     each(move || {
         let p = black_box(p);
         // SAFETY: `p` points to a mutex initialised by `init_libc_mutex` in a mapping that
@@ -457,18 +576,18 @@ fn raw_create_open(name: &CString, len: usize) {
 }
 
 /// The raw side of goal 2 as a [`Side`]: names made (untimed), then `n` raw cycles.
-fn raw_side(len: usize) -> impl FnMut(usize) -> Duration {
+fn raw_side(len: usize) -> impl FnMut(usize) -> Timing {
     move |n| {
         let (names, _guards) = fresh_names("r", n);
         let cnames: Vec<CString> = names
             .iter()
             .map(|s| CString::new(s.as_str()).expect("no NUL"))
             .collect();
-        let t = Instant::now();
+        let t = Stopwatch::start();
         for c in &cnames {
             raw_create_open(c, len);
         }
-        t.elapsed()
+        t.stop()
     }
 }
 
@@ -482,7 +601,7 @@ fn goal_create_open(cfg: &Config, rows: &mut Vec<Row>) {
             None,
             |n| {
                 let (names, _guards) = fresh_names("s", n);
-                let t = Instant::now();
+                let t = Stopwatch::start();
                 for name in &names {
                     let s = Shared::<Small>::create(name, |s| s.data[0] = 1).expect("create");
                     let o = Shared::<Small>::open(name).expect("open");
@@ -490,7 +609,7 @@ fn goal_create_open(cfg: &Config, rows: &mut Vec<Row>) {
                     drop(o);
                     drop(s);
                 }
-                t.elapsed()
+                t.stop()
             },
             raw_side(len),
         ));
@@ -503,7 +622,7 @@ fn goal_create_open(cfg: &Config, rows: &mut Vec<Row>) {
             None,
             |n| {
                 let (names, _guards) = fresh_names("c", n);
-                let t = Instant::now();
+                let t = Stopwatch::start();
                 for name in &names {
                     let s = Shm::create(name, len).expect("create");
                     let o = Shm::open(name).expect("open");
@@ -517,7 +636,7 @@ fn goal_create_open(cfg: &Config, rows: &mut Vec<Row>) {
                     drop(o);
                     drop(s);
                 }
-                t.elapsed()
+                t.stop()
             },
             raw_side(len),
         ));
@@ -527,6 +646,28 @@ fn goal_create_open(cfg: &Config, rows: &mut Vec<Row>) {
 // ---------------------------------------------------------------------------------------
 // Goal 3: array throughput
 // ---------------------------------------------------------------------------------------
+
+/// `ELEMS` heap `f64`s (a `Vec`, written once so its pages are mapped) starting on a
+/// 64-byte boundary, as the `SharedArray` payload does. A large `Vec` from glibc's malloc
+/// starts 16 bytes past a page boundary, and a memcpy from or to such a buffer can be
+/// slower than between aligned ones, which would flatter the candidate.
+struct Aligned {
+    v: Vec<f64>,
+    off: usize,
+}
+
+impl Aligned {
+    fn new() -> Aligned {
+        let v = vec![1.0f64; ELEMS + 8];
+        let off = v.as_ptr().align_offset(64);
+        assert!(off < 8, "an f64 pointer is 8-aligned");
+        Aligned { v, off }
+    }
+
+    fn get(&mut self) -> &mut [f64] {
+        &mut self.v[self.off..self.off + ELEMS]
+    }
+}
 
 fn goal_array(cfg: &Config, rows: &mut Vec<Row>) {
     let goals = [
@@ -540,26 +681,30 @@ fn goal_array(cfg: &Config, rows: &mut Vec<Row>) {
     let name = unique_name("a");
     let _cleanup = Cleanup::shm(&name);
     let a = SharedArray::<f64>::create(&name, &[1024, ELEMS / 1024]).expect("create");
-    let src: Vec<f64> = (0..ELEMS).map(|i| i as f64).collect();
-    let mut heap = vec![1.0f64; ELEMS];
-    let mut out = vec![1.0f64; ELEMS];
+    let mut src = Aligned::new();
+    for (i, x) in src.get().iter_mut().enumerate() {
+        *x = i as f64;
+    }
+    let src = &*src.get();
+    let mut heap = Aligned::new();
+    let mut out = Aligned::new();
     a.lock().expect("lock").fill(1.0);
     let bytes = Some(ELEMS * std::mem::size_of::<f64>());
     let target = Target::AtLeast(0.90);
 
     if cfg.wants(goals[0]) {
-        let heap = &mut heap;
+        let heap = heap.get();
         rows.push(compare(
             cfg,
             goals[0],
             target,
             bytes,
             each(|| black_box(&a).lock().expect("lock").fill(black_box(2.5))),
-            each(|| black_box(heap.as_mut_slice()).fill(black_box(2.5))),
+            each(|| black_box(&mut *heap).fill(black_box(2.5))),
         ));
     }
     if cfg.wants(goals[1]) {
-        let heap = &mut heap;
+        let heap = heap.get();
         rows.push(compare(
             cfg,
             goals[1],
@@ -569,24 +714,22 @@ fn goal_array(cfg: &Config, rows: &mut Vec<Row>) {
                 black_box(&a)
                     .lock()
                     .expect("lock")
-                    .copy_from_slice(black_box(&src))
+                    .copy_from_slice(black_box(src))
             }),
-            each(|| black_box(heap.as_mut_slice()).copy_from_slice(black_box(&src))),
+            each(|| black_box(&mut *heap).copy_from_slice(black_box(src))),
         ));
     }
     if cfg.wants(goals[2]) {
         // Two destinations, so the sides do not share one buffer's cache state.
-        let mut out2 = out.clone();
-        let (out, out2, heap) = (&mut out, &mut out2, &heap);
+        let mut out2 = Aligned::new();
+        let (out, out2, heap) = (out.get(), out2.get(), &*heap.get());
         rows.push(compare(
             cfg,
             goals[2],
             target,
             bytes,
-            each(|| {
-                black_box(out.as_mut_slice()).copy_from_slice(&black_box(&a).lock().expect("lock"))
-            }),
-            each(|| black_box(out2.as_mut_slice()).copy_from_slice(black_box(heap))),
+            each(|| black_box(&mut *out).copy_from_slice(&black_box(&a).lock().expect("lock"))),
+            each(|| black_box(&mut *out2).copy_from_slice(black_box(heap))),
         ));
     }
 }
@@ -688,10 +831,13 @@ fn print_table(cfg: &Config, rows: &[Row], elapsed: Duration) -> std::io::Result
     }
     writeln!(
         o,
-        "Interleaved: {} rounds (+{} warm-up) per goal, each round one batch of candidate and \
-         one of baseline, batches ~{:.0} ms; total {:.1} s.",
+        "Interleaved: per goal up to {} clean rounds (+{} warm-up, at most {:.1} s), each round \
+         one batch of candidate and one of baseline, batches ~{:.0} ms, timed with Instant; a \
+         round is clean when neither batch was off the CPU for more than 1% of it (thread CPU \
+         time). Total {:.1} s.",
         cfg.rounds,
         cfg.warmup,
+        cfg.budget.as_secs_f64(),
         cfg.batch_target.as_secs_f64() * 1e3,
         elapsed.as_secs_f64()
     )?;
@@ -733,7 +879,13 @@ fn print_table(cfg: &Config, rows: &[Row], elapsed: Duration) -> std::io::Result
                 r.goal.clone(),
                 fmt_side(r.cand, r.bytes),
                 fmt_side(r.base, r.bytes),
-                format!("{:.3} [{:.3}-{:.3}]", r.ratio, r.p10, r.p90),
+                format!(
+                    "{:.3} [{:.3}-{:.3}]{}",
+                    r.ratio,
+                    r.p10,
+                    r.p90,
+                    if r.noisy { " *" } else { "" }
+                ),
                 target,
                 met,
             ]
@@ -764,21 +916,25 @@ fn print_table(cfg: &Config, rows: &[Row], elapsed: Duration) -> std::io::Result
         o,
         "Baselines: 1 = libc pthread_mutex_lock+unlock (robust, pshared, errorcheck) in the same \
          anonymous shared page; 2 = shm_open(O_CREAT|O_EXCL)+ftruncate+mmap, shm_open+fstat+mmap, \
-         munmap/close/shm_unlink; 3 = slice::fill / copy_from_slice (memcpy) between heap Vecs; \
+         munmap/close/shm_unlink; 3 = slice::fill / copy_from_slice (memcpy) between 64-byte-aligned heap Vecs; \
          4 = libc sem_post+sem_wait (pshared) / AtomicU32::fetch_add(Relaxed)."
     )?;
     let batches: Vec<String> = rows
         .iter()
-        .map(|r| format!("{}: {}", r.goal, r.batch))
+        .map(|r| format!("{}: {} x {}", r.goal, r.used, r.batch))
         .collect();
-    writeln!(o, "Ops per batch: {}", batches.join("; "))?;
-    o.flush()
-}
-
-impl Config {
-    fn wants(&self, goal: &str) -> bool {
-        self.filter.as_deref().is_none_or(|f| goal.contains(f))
+    writeln!(o, "Rounds used x ops per batch: {}", batches.join("; "))?;
+    if rows.iter().any(|r| r.noisy) {
+        writeln!(
+            o,
+            "* fewer than {MIN_CLEAN} clean rounds: every round run was used (the machine was \
+             busy); treat that row with suspicion."
+        )?;
     }
+    let ran: usize = rows.iter().map(|r| r.ran).sum();
+    let used: usize = rows.iter().map(|r| r.used).sum();
+    writeln!(o, "Rounds: {used} used of {ran} run.")?;
+    o.flush()
 }
 
 fn main() {
