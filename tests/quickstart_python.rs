@@ -54,5 +54,24 @@ fn python_reader_in_format_md_reads_an_array() {
     assert!(stdout.starts_with("f64 [2, 3] f64(8/8)"), "{stdout}");
     assert!(stdout.contains("[[0.  1.5 3. ]"), "{stdout}");
     assert!(stdout.contains("[4.5 6.  7.5]]"), "{stdout}");
+
+    // The same segment as written on a machine of the other byte order (byte-order mark
+    // swapped, checksum made to match): refused, not misread.
+    let other = unique_name("py");
+    let _c2 = Cleanup::shm(&other);
+    let mut bytes = std::fs::read(format!("/dev/shm{name}")).unwrap();
+    bytes[12..16].copy_from_slice(&0x0102_0304u32.swap_bytes().to_ne_bytes());
+    let header: [u8; 256] = bytes[..256].try_into().unwrap();
+    let schema_len = u64::from_ne_bytes(bytes[80..88].try_into().unwrap()) as usize;
+    let sum = ipc::collections::format::checksum(&header, &bytes[256..256 + schema_len]);
+    bytes[248..256].copy_from_slice(&sum.to_ne_bytes());
+    std::fs::write(format!("/dev/shm{other}"), &bytes).unwrap();
+    let out = Command::new("python3")
+        .args(["-c", &code, &other])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "accepted the other byte order");
+    assert!(stderr.contains("other byte order"), "{stderr}");
     drop(a);
 }

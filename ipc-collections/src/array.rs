@@ -15,7 +15,7 @@ use crate::format::{self, Kind, SegmentInfo, Spec};
 use crate::ident;
 use crate::mutex::{outcome, LockResult};
 use crate::named::{self, Options};
-use crate::segment::{Expect, Segment, DEFAULT_OPEN_TIMEOUT};
+use crate::segment::{Deadline, Expect, Segment, DEFAULT_OPEN_TIMEOUT};
 
 /// An N-dimensional array of `T` (up to 8 dimensions, C order: the last index varies
 /// fastest) in shared memory: IPC.jl's `WrappedArray(id, T, dims)` / `WrappedArray(id)` in
@@ -95,14 +95,17 @@ impl<T: SharedLayout, M: Memory> SharedArray<T, M> {
 
     /// Creates the array in `mem` (for example an [`AnonShm`](ipc_core::shm::AnonShm) that
     /// forked children inherit), zeroed, and publishes it. `mem` must be at least
-    /// [`segment_len`](Self::segment_len) bytes and not in use by anybody else yet.
+    /// [`segment_len`](Self::segment_len) bytes and free, as for
+    /// [`Shared::create_in`](crate::Shared::create_in): memory that already holds a segment
+    /// is [`ipc_core::ErrorKind::AlreadyExists`], other non-zero memory
+    /// [`ipc_core::ErrorKind::InvalidInput`].
     pub fn create_in(mem: M, dims: &[usize]) -> Result<Self> {
         Self::create_impl("SharedArray::create_in", mem, "", dims, false, |_| {})
     }
 
     /// Opens an array that another handle created in `mem`, checking the element type.
     pub fn open_in(mem: M) -> Result<Self> {
-        Self::attach_impl(mem, "", DEFAULT_OPEN_TIMEOUT)
+        Self::attach_impl(mem, "", Deadline::after(DEFAULT_OPEN_TIMEOUT))
     }
 
     fn create_impl(
@@ -120,11 +123,15 @@ impl<T: SharedLayout, M: Memory> SharedArray<T, M> {
         let seg = Segment::create(op, mem, name, &spec, &plan, zeroed, |seg| {
             let named = |e: ipc_core::Error| Error::Core(e.with_name(name));
             // SAFETY: the control block is size_of::<RawMutex>() bytes at a 64-aligned
-            // offset in the page-aligned mapping, zero-filled, and unpublished (nobody else
-            // reads it before the state becomes READY).
+            // offset in the page-aligned mapping, zero-filled, and exclusively ours: this
+            // handle won the claim on the memory (Segment::create), and nobody else uses it
+            // before the state becomes READY.
             unsafe { RawMutex::init_in_place(seg.control_ptr().cast()) }.map_err(named)?;
             let first = seg.payload_ptr().cast::<T>();
-            for i in 0..len {
+            // Zero-sized elements have no bytes to initialise, and their count may be as
+            // large as usize::MAX: a loop over them would run for ages.
+            let to_init = if size_of::<T>() == 0 { 0 } else { len };
+            for i in 0..to_init {
                 // SAFETY: i < len, and the payload holds len elements of T, aligned (offset
                 // a multiple of max(64, align_of::<T>())), zero-filled, and unpublished.
                 unsafe { T::init_in_place(first.add(i)) }.map_err(named)?;
@@ -141,7 +148,7 @@ impl<T: SharedLayout, M: Memory> SharedArray<T, M> {
         })
     }
 
-    fn attach_impl(mem: M, name: &str, timeout: Duration) -> Result<Self> {
+    fn attach_impl(mem: M, name: &str, wait: Deadline) -> Result<Self> {
         if mem.is_read_only() {
             return Err(Error::Core(
                 ipc_core::Error::new(
@@ -164,7 +171,7 @@ impl<T: SharedLayout, M: Memory> SharedArray<T, M> {
             layout: &T::LAYOUT,
             control_len: size_of::<RawMutex>(),
         };
-        let seg = Segment::attach(mem, name, Some(&expect), timeout)?;
+        let seg = Segment::attach(mem, name, Some(&expect), wait)?;
         // The validator checked payload_len == product(dims) * elem_size without overflow,
         // and elem_size == size_of::<T>() was checked against T.
         let len = format::element_count(&seg.info().dims)
@@ -233,7 +240,9 @@ impl<T: SharedLayout, M: Memory> SharedArray<T, M> {
     /// [pthread_mutex_lock(3p)](https://man7.org/linux/man-pages/man3/pthread_mutex_lock.3p.html)
     #[doc(alias = "pthread_mutex_lock")]
     pub fn lock(&self) -> LockResult<ArrayGuard<'_, T, M>> {
-        outcome(self.mutex().lock(), |died| ArrayGuard::new(self, died))
+        outcome(self.named(self.mutex().lock()), |died| {
+            ArrayGuard::new(self, died)
+        })
     }
 
     /// `pthread_mutex_trylock`: as [`lock`](Self::lock), or
@@ -243,7 +252,9 @@ impl<T: SharedLayout, M: Memory> SharedArray<T, M> {
     /// [pthread_mutex_trylock(3p)](https://man7.org/linux/man-pages/man3/pthread_mutex_trylock.3p.html)
     #[doc(alias = "pthread_mutex_trylock")]
     pub fn try_lock(&self) -> LockResult<ArrayGuard<'_, T, M>> {
-        outcome(self.mutex().try_lock(), |died| ArrayGuard::new(self, died))
+        outcome(self.named(self.mutex().try_lock()), |died| {
+            ArrayGuard::new(self, died)
+        })
     }
 
     /// `pthread_mutex_clocklock`: as [`lock`](Self::lock), waiting at most `timeout`.
@@ -252,22 +263,29 @@ impl<T: SharedLayout, M: Memory> SharedArray<T, M> {
     /// [pthread_mutex_timedlock(3p)](https://man7.org/linux/man-pages/man3/pthread_mutex_timedlock.3p.html)
     #[doc(alias = "pthread_mutex_clocklock")]
     pub fn lock_timeout(&self, timeout: Duration) -> LockResult<ArrayGuard<'_, T, M>> {
-        outcome(self.mutex().lock_timeout(timeout), |died| {
+        outcome(self.named(self.mutex().lock_timeout(timeout)), |died| {
             ArrayGuard::new(self, died)
         })
     }
 
+    /// `r` with its error naming this array (arrays over anonymous memory have no name).
+    fn named<R>(&self, r: ipc_core::Result<R>) -> ipc_core::Result<R> {
+        let name = self.seg.name();
+        r.map_err(|e| {
+            if name.is_empty() {
+                e
+            } else {
+                e.with_name(name)
+            }
+        })
+    }
+
     fn index_error(&self, index: &[usize]) -> Error {
-        Error::Core(
-            ipc_core::Error::new(
-                "SharedArray::index",
-                ErrorKind::InvalidInput(format!(
-                    "index {index:?} is outside dims {:?}",
-                    self.dims()
-                )),
-            )
-            .with_name(self.seg.name()),
-        )
+        let e = ipc_core::Error::new(
+            "SharedArray::index",
+            ErrorKind::InvalidInput(format!("index {index:?} is outside dims {:?}", self.dims())),
+        );
+        Error::Core(self.named::<()>(Err(e)).unwrap_err())
     }
 
     /// The element at `index` (one component per dimension), read under the lock.
@@ -382,8 +400,9 @@ impl<T: SharedLayout> SharedArray<T, Shm> {
 
     /// [`open`](Self::open) with [`Options`] (the timeout).
     pub fn open_with(name: &str, opts: &Options) -> Result<Self> {
-        let shm = named::open_shm(name, false, opts)?;
-        Self::attach_impl(shm, name, opts.timeout)
+        let mut wait = Deadline::after(opts.timeout);
+        let shm = named::open_shm(name, false, &mut wait)?;
+        Self::attach_impl(shm, name, wait)
     }
 
     /// [`open`](Self::open), also checking that the array has exactly `dims`; otherwise
@@ -410,11 +429,12 @@ impl<T: SharedLayout> SharedArray<T, Shm> {
         init: impl FnOnce(&mut [T]),
     ) -> Result<Self> {
         let size = Self::segment_len(dims).map_err(|e| e.named(name))?;
-        let shm = named::open_or_create_shm(name, size, opts)?;
+        let mut wait = Deadline::after(opts.timeout);
+        let shm = named::open_or_create_shm(name, size, opts, &mut wait)?;
         if shm.created() {
             return Self::create_impl("SharedArray::open_or_create", shm, name, dims, true, init);
         }
-        let a = Self::attach_impl(shm, name, opts.timeout)?;
+        let a = Self::attach_impl(shm, name, wait)?;
         a.check_dims(dims)?;
         Ok(a)
     }

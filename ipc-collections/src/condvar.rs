@@ -1,5 +1,5 @@
 //! [`SharedCondvar`]: a process-shared condition variable that pairs with
-//! [`SharedMutex`] guards.
+//! [`SharedMutex`](crate::SharedMutex) guards.
 
 use std::fmt;
 use std::mem::{align_of, offset_of, size_of};
@@ -18,6 +18,11 @@ use crate::mutex::{LockError, LockResult, SharedMutexGuard};
 /// Waits can wake spuriously: wait in a loop that re-checks the condition, or use
 /// [`wait_while`](Self::wait_while). If the mutex's owner died while this thread waited,
 /// the wait returns [`LockError::OwnerDied`] with the guard, as a lock does.
+///
+/// Repair before waiting: a wait releases the mutex, and releasing a guard that is still
+/// [inconsistent](SharedMutexGuard::is_inconsistent) (taken over from a dead owner and not
+/// yet marked consistent) makes the mutex unrecoverable, as dropping it would; the wait
+/// then fails with [`Unrecoverable`](ipc_core::ErrorKind::Unrecoverable).
 #[repr(C)]
 pub struct SharedCondvar {
     raw: RawCondvar,

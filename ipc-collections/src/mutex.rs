@@ -54,9 +54,10 @@ unsafe impl<T: SharedLayout + Send> Sync for SharedMutex<T> {}
 
 // SAFETY: 1. repr(C) of two SharedLayout types (UnsafeCell<T> has T's layout);
 // 2. valid for every bit pattern once initialised, because RawMutex and T are; 3. no
-// pointers (neither field holds one); 4. no Drop; 5. LAYOUT lists both fields with their
-// offset_of! and their types' layouts, and the struct's own size and alignment. Sync is
-// implemented above for T: Send.
+// pointer meaningful to another process, because neither field holds one (see RawMutex's
+// impl for the robust-list links glibc keeps in a held mutex); 4. no Drop; 5. LAYOUT
+// lists both fields with their offset_of! and their types' layouts, and the struct's own
+// size and alignment. Sync is implemented above for T: Send.
 unsafe impl<T: SharedLayout + Send> SharedLayout for SharedMutex<T> {
     const LAYOUT: TypeLayout = TypeLayout::structure(
         "SharedMutex",

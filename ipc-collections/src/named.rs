@@ -1,13 +1,13 @@
 //! Named segments: POSIX shm objects opened and created for the typed segments, with the
 //! options they share.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ipc_core::shm::{Shm, ShmOptions};
 use ipc_core::{CreateMode, ErrorKind};
 
-use crate::error::{Error, Result};
-use crate::segment::DEFAULT_OPEN_TIMEOUT;
+use crate::error::Result;
+use crate::segment::{Deadline, DEFAULT_OPEN_TIMEOUT};
 
 /// Options for creating and opening named segments ([`Shared`](crate::Shared),
 /// [`SharedArray`](crate::SharedArray)).
@@ -51,7 +51,8 @@ impl Options {
     }
 
     /// How long an opener waits for the creator to finish initialising (and for a
-    /// concurrently created object to be sized) before [`Error::InitTimeout`].
+    /// concurrently created object to be sized) before
+    /// [`Error::InitTimeout`](crate::Error::InitTimeout): one deadline for the whole open.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
@@ -94,8 +95,9 @@ pub fn inspect(name: &str) -> Result<crate::SegmentInfo> {
 
 /// [`inspect`] with [`Options`] (the timeout).
 pub fn inspect_with(name: &str, opts: &Options) -> Result<crate::SegmentInfo> {
-    let shm = open_shm(name, true, opts)?;
-    let seg = crate::segment::Segment::attach(shm, name, None, opts.timeout)?;
+    let mut wait = Deadline::after(opts.timeout);
+    let shm = open_shm(name, true, &mut wait)?;
+    let seg = crate::segment::Segment::attach(shm, name, None, wait)?;
     Ok(seg.info().clone())
 }
 
@@ -109,26 +111,21 @@ pub(crate) fn create_shm(name: &str, size: usize, opts: &Options) -> Result<Shm>
 }
 
 /// Runs `attempt` until it stops failing with "size 0" (an object whose creator has not
-/// sized it yet) or `deadline` passes.
+/// sized it yet) or `wait`'s deadline passes ([`crate::Error::InitTimeout`]).
 fn retry_unsized(
     name: &str,
-    timeout: Duration,
+    wait: &mut Deadline,
     mut attempt: impl FnMut() -> ipc_core::Result<Shm>,
 ) -> Result<Shm> {
-    let deadline = crate::segment::deadline_after(timeout);
-    let mut pause = Duration::from_micros(50);
     loop {
         match attempt() {
-            Err(e) if matches!(e.kind(), ErrorKind::InvalidSize(_)) => {
-                let now = Instant::now();
-                if now >= deadline {
-                    return Err(Error::InitTimeout {
-                        name: name.to_owned(),
-                        timeout,
-                    });
+            // ipc-core reports an existing object of size 0 as an invalid size from
+            // `fstat`; other invalid sizes (a size the file system refuses when creating)
+            // are not transient and are returned as they are.
+            Err(e) if matches!(e.kind(), ErrorKind::InvalidSize(_)) && e.op() == "fstat" => {
+                if !wait.sleep() {
+                    return Err(wait.timed_out(name));
                 }
-                std::thread::sleep(pause.min(deadline - now));
-                pause = (pause * 2).min(Duration::from_millis(10));
             }
             other => return Ok(other?),
         }
@@ -136,8 +133,8 @@ fn retry_unsized(
 }
 
 /// Opens an existing object (read-only if asked), waiting while it has size 0.
-pub(crate) fn open_shm(name: &str, read_only: bool, opts: &Options) -> Result<Shm> {
-    retry_unsized(name, opts.timeout, || {
+pub(crate) fn open_shm(name: &str, read_only: bool, wait: &mut Deadline) -> Result<Shm> {
+    retry_unsized(name, wait, || {
         ShmOptions::new()
             .create_mode(CreateMode::OpenExisting)
             .read_only(read_only)
@@ -147,8 +144,13 @@ pub(crate) fn open_shm(name: &str, read_only: bool, opts: &Options) -> Result<Sh
 
 /// Opens the object or creates it with `size` bytes (race-safe: exactly one caller
 /// creates), waiting while an opened object has size 0. [`Shm::created`] says which.
-pub(crate) fn open_or_create_shm(name: &str, size: usize, opts: &Options) -> Result<Shm> {
-    let mut shm = retry_unsized(name, opts.timeout, || {
+pub(crate) fn open_or_create_shm(
+    name: &str,
+    size: usize,
+    opts: &Options,
+    wait: &mut Deadline,
+) -> Result<Shm> {
+    let mut shm = retry_unsized(name, wait, || {
         ShmOptions::new()
             .create_mode(CreateMode::OpenOrCreate)
             .mode(opts.mode)

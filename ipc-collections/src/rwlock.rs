@@ -21,6 +21,11 @@ use ipc_core::SharedLayout;
 /// [`Timeout`](ipc_core::ErrorKind::Timeout); after a reader dies, writers never get it.
 /// Where holders may crash, use the timed forms or a [`SharedMutex`](crate::SharedMutex).
 ///
+/// Re-entry from one thread: while a thread holds the write guard, its `read`/`write` calls
+/// fail with `EDEADLK` (the try forms with `WouldBlock`), so it never gets a second guard;
+/// a thread that holds a read guard and asks for the write lock waits for ever (as with
+/// [`std::sync::RwLock`]; `write_timeout` returns `Timeout`).
+///
 /// Its layout is a struct `SharedRwLock{raw: RawRwLock, data: T}`.
 #[repr(C)]
 pub struct SharedRwLock<T> {

@@ -1,11 +1,12 @@
 //! The init protocol over any [`Memory`]: how a creator writes and publishes a segment and how
 //! an opener validates it and waits for it to be ready.
 //!
-//! Creator: on zero-filled memory of the planned size, write the header (all of it but the
-//! magic and the state word) and the schema, then the magic (atomically), then the state
-//! `INITIALIZING` with Release. Run the in-place initialisers and the user's init with
-//! exclusive access to the payload, then store `READY` with Release. If initialisation
-//! fails or panics, store `FAILED`.
+//! Creator: claim the memory by compare-exchanging the magic word from zero (so that of two
+//! handles on the same memory only one creates, and nobody writes over a live segment),
+//! write the rest of the header (all of it but the magic and the state word) and the
+//! schema, then store the state `INITIALIZING` with Release. Run the in-place initialisers
+//! and the user's init with exclusive access to the payload, then store `READY` with
+//! Release. If initialisation fails or panics, store `FAILED`.
 //!
 //! Opener: load the state with Acquire. `UNSET`: the creator has not written the header yet
 //! (wait; a non-zero magic that is not ours means the object is not a segment). `INITIALIZING`
@@ -71,18 +72,95 @@ fn state_word<M: Memory>(mem: &M) -> &AtomicU32 {
 
 fn magic_word<M: Memory>(mem: &M) -> &AtomicU64 {
     // SAFETY: as in `state_word`: bytes 0..8 are inside the page-aligned mapping, which
-    // outlives the borrow of `mem`; the magic is written and read only atomically before the
-    // state is published.
+    // outlives the borrow of `mem`, and offset 0 is aligned for AtomicU64. This crate only
+    // ever accesses the magic atomically (the claim's compare-exchange, the openers' loads);
+    // once the state is published it is immutable and also read as part of the header copy.
     unsafe { &*mem.as_ptr().add(off::MAGIC).cast::<AtomicU64>() }
 }
 
-/// `now + timeout`, or about a century from now if that overflows (an effectively unbounded
-/// wait, never a panic).
-pub(crate) fn deadline_after(timeout: Duration) -> Instant {
-    let now = Instant::now();
-    now.checked_add(timeout)
-        .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 24 * 3600)))
-        .unwrap_or(now)
+/// Claims `mem` for a new segment: compare-exchanges the magic word from zero to
+/// [`MAGIC`], so that of several handles that try to create a segment in the same memory
+/// (a forked copy, a second mapping of the same object) exactly one goes on, and none ever
+/// writes over a segment that others already use: handing out `&mut` to a payload that
+/// another process reads would be a data race in safe code.
+///
+/// Refuses memory that already holds a segment ([`ErrorKind::AlreadyExists`]) or other
+/// data whose first 12 bytes are not zero ([`ErrorKind::InvalidInput`]).
+///
+/// [`ErrorKind::AlreadyExists`]: ipc_core::ErrorKind::AlreadyExists
+/// [`ErrorKind::InvalidInput`]: ipc_core::ErrorKind::InvalidInput
+fn claim<M: Memory>(op: &'static str, mem: &M, name: &str) -> Result<()> {
+    use ipc_core::ErrorKind;
+    let refuse = |kind| Err(Error::Core(ipc_core::Error::new(op, kind).with_name(name)));
+    let ours = u64::from_ne_bytes(MAGIC);
+    // A state other than UNSET is only ever stored by a creator that won the claim below,
+    // or by something that is not a creator of this format: either way the memory is in
+    // use. (If a creator wins the claim between this load and the exchange, the exchange
+    // fails.) Relaxed: nothing is read on the strength of this value.
+    let found = if state_word(mem).load(Ordering::Relaxed) != state::UNSET {
+        magic_word(mem).load(Ordering::Relaxed)
+    } else {
+        // Relaxed suffices for the claim: the exchange only decides who writes the header;
+        // the header is published to openers by the Release store of the state.
+        match magic_word(mem).compare_exchange(0, ours, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return Ok(()),
+            Err(found) => found,
+        }
+    };
+    if found == ours {
+        return refuse(ErrorKind::AlreadyExists);
+    }
+    refuse(ErrorKind::InvalidInput(
+        "the memory is in use: a segment can only be created in zero-filled memory".into(),
+    ))
+}
+
+/// The bounded wait of one open: one deadline shared by all its steps (waiting for a new
+/// object to be sized, then for its creator to publish it), so that a whole open gives up
+/// after about its timeout, not a multiple of it; the pause between looks grows from 50 µs
+/// to 10 ms.
+#[derive(Debug, Clone)]
+pub(crate) struct Deadline {
+    at: Instant,
+    timeout: Duration,
+    pause: Duration,
+}
+
+impl Deadline {
+    /// `timeout` from now, or about a century from now if that overflows (an effectively
+    /// unbounded wait, never a panic).
+    pub(crate) fn after(timeout: Duration) -> Self {
+        let now = Instant::now();
+        let at = now
+            .checked_add(timeout)
+            .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 24 * 3600)))
+            .unwrap_or(now);
+        Deadline {
+            at,
+            timeout,
+            pause: Duration::from_micros(50),
+        }
+    }
+
+    /// Sleeps for the next pause (never past the deadline); `false`, at once, if the
+    /// deadline has passed.
+    pub(crate) fn sleep(&mut self) -> bool {
+        let now = Instant::now();
+        if now >= self.at {
+            return false;
+        }
+        std::thread::sleep(self.pause.min(self.at - now));
+        self.pause = (self.pause * 2).min(Duration::from_millis(10));
+        true
+    }
+
+    /// [`Error::InitTimeout`] for the object `name`, with the whole timeout.
+    pub(crate) fn timed_out(&self, name: &str) -> Error {
+        Error::InitTimeout {
+            name: name.to_owned(),
+            timeout: self.timeout,
+        }
+    }
 }
 
 fn now_ns() -> u64 {
@@ -95,8 +173,10 @@ fn now_ns() -> u64 {
 impl<M: Memory> Segment<M> {
     /// Writes and publishes a new segment in `mem` per `spec`/`plan`.
     ///
-    /// `zeroed` says `mem` is known to be zero-filled (a freshly sized shm object);
-    /// otherwise the segment's bytes are zeroed first. `init` gets the segment while it is
+    /// The memory is claimed first (see [`claim`]): memory that already holds a segment or
+    /// whose first 12 bytes are not zero is refused. `zeroed` says `mem` is known to be
+    /// zero-filled (a freshly sized shm object); otherwise the segment's bytes after the
+    /// first 12 are zeroed once the claim is won. `init` gets the segment while it is
     /// still unpublished (state INITIALIZING) and has exclusive access to the payload and
     /// control block.
     pub(crate) fn create(
@@ -131,21 +211,29 @@ impl<M: Memory> Segment<M> {
                 .with_name(name),
             ));
         }
+        claim(op, &mem, name)?;
         let (pid, start) = creator::this_process();
         let created_at = now_ns();
         let header = format::encode(spec, plan, pid, start, created_at);
         let base = mem.as_ptr();
         if !zeroed {
-            // SAFETY: base is valid for writes of mem.len() >= total_len bytes (Memory
-            // contract 1, not read-only as checked above); the caller handed us this memory
-            // to create a segment in, so no other party uses these bytes yet.
-            unsafe { base.write_bytes(0, plan.total_len) };
+            // SAFETY: bytes BYTE_ORDER..total_len lie inside the mapping (mem.len() >=
+            // total_len > BYTE_ORDER) and are writable (not read-only, checked above). This
+            // handle won the claim on the magic word just now, so no other creator writes
+            // them, and no opener reads them before it observes the state INITIALIZING,
+            // which is stored with Release below. The magic and state words (0..12) are
+            // left alone: they are only ever accessed atomically.
+            unsafe {
+                base.add(off::BYTE_ORDER)
+                    .write_bytes(0, plan.total_len - off::BYTE_ORDER)
+            };
         }
         // SAFETY: bytes 12..HEADER_LEN and the schema (HEADER_LEN..HEADER_LEN + schema_len)
         // lie inside the mapping (total_len >= payload_offset >= HEADER_LEN + schema_len by
         // construction of the plan, and mem.len() >= total_len); the sources are local
-        // buffers that cannot overlap the mapping. Openers do not read these bytes before
-        // they observe the state INITIALIZING, which is stored with Release below.
+        // buffers that cannot overlap the mapping. This handle won the claim, so it is the
+        // only writer; openers do not read these bytes before they observe the state
+        // INITIALIZING, which is stored with Release below.
         unsafe {
             std::ptr::copy_nonoverlapping(
                 header.as_ptr().add(off::BYTE_ORDER),
@@ -158,7 +246,6 @@ impl<M: Memory> Segment<M> {
                 spec.schema.len(),
             );
         }
-        magic_word(&mem).store(u64::from_ne_bytes(MAGIC), Ordering::Relaxed);
         // Release: publishes the header bytes; pairs with the Acquire load in `attach`.
         state_word(&mem).store(state::INITIALIZING, Ordering::Release);
 
@@ -201,14 +288,13 @@ impl<M: Memory> Segment<M> {
     }
 
     /// Validates an existing segment in `mem` against `expect` (any kind and type if
-    /// `None`), waiting up to `timeout` for its creator to publish it.
+    /// `None`), waiting until `wait`'s deadline for its creator to publish it.
     pub(crate) fn attach(
         mem: M,
         name: &str,
         expect: Option<&Expect<'_>>,
-        timeout: Duration,
+        mut wait: Deadline,
     ) -> Result<Self> {
-        let deadline = deadline_after(timeout);
         if mem.len() < HEADER_LEN {
             return Err(Error::corrupted(
                 name,
@@ -224,7 +310,6 @@ impl<M: Memory> Segment<M> {
             name: name.to_owned(),
         };
         let mut checked = false;
-        let mut pause = Duration::from_micros(50);
         loop {
             // Acquire: pairs with the Release stores of the creator in `create`.
             let st = state_word(&seg.mem).load(Ordering::Acquire);
@@ -274,15 +359,9 @@ impl<M: Memory> Segment<M> {
                     ))
                 }
             }
-            let now = Instant::now();
-            if now >= deadline {
-                return Err(Error::InitTimeout {
-                    name: name.to_owned(),
-                    timeout,
-                });
+            if !wait.sleep() {
+                return Err(wait.timed_out(name));
             }
-            std::thread::sleep(pause.min(deadline - now));
-            pause = (pause * 2).min(Duration::from_millis(10));
         }
     }
 

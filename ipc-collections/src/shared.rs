@@ -2,7 +2,6 @@
 
 use std::marker::PhantomData;
 use std::ops::Deref;
-use std::time::Duration;
 
 use ipc_core::shm::Shm;
 use ipc_core::{Memory, SharedLayout};
@@ -11,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::format::{self, Kind, SegmentInfo, Spec};
 use crate::ident;
 use crate::named::{self, Options};
-use crate::segment::{Expect, Segment, DEFAULT_OPEN_TIMEOUT};
+use crate::segment::{Deadline, Expect, Segment, DEFAULT_OPEN_TIMEOUT};
 
 /// One value of type `T` in shared memory, laid out and published per `FORMAT.md`.
 ///
@@ -83,11 +82,15 @@ impl<T: SharedLayout, M: Memory> Shared<T, M> {
     }
 
     /// Creates the segment in `mem` (for example anonymous shared memory that forked
-    /// children inherit): zeroes it, writes the header, runs `T::init_in_place` and then
-    /// `init` with exclusive access, and publishes the value.
+    /// children inherit): claims it, zeroes it, writes the header, runs `T::init_in_place`
+    /// and then `init` with exclusive access, and publishes the value.
     ///
-    /// `mem` must be at least [`segment_len`](Self::segment_len) bytes and must not be in
-    /// use by anybody else yet.
+    /// `mem` must be at least [`segment_len`](Self::segment_len) bytes
+    /// ([`ipc_core::ErrorKind::InvalidSize`] otherwise) and free: memory that already holds
+    /// a segment is refused with [`ipc_core::ErrorKind::AlreadyExists`], memory whose first
+    /// 12 bytes are not zero with [`ipc_core::ErrorKind::InvalidInput`] (so `init` never
+    /// gets `&mut` to a value that another handle can see). Of several handles racing to
+    /// create in the same memory, exactly one succeeds.
     pub fn create_in(mem: M, init: impl FnOnce(&mut T)) -> Result<Self> {
         Self::create_impl("Shared::create_in", mem, "", false, init)
     }
@@ -95,7 +98,7 @@ impl<T: SharedLayout, M: Memory> Shared<T, M> {
     /// Opens the segment another handle created in `mem` (e.g. memory mapped from an fd),
     /// checking its layout, waiting up to 5 s for it to be ready.
     pub fn open_in(mem: M) -> Result<Self> {
-        Self::attach_impl(mem, "", DEFAULT_OPEN_TIMEOUT)
+        Self::attach_impl(mem, "", Deadline::after(DEFAULT_OPEN_TIMEOUT))
     }
 
     pub(crate) fn create_impl(
@@ -111,11 +114,14 @@ impl<T: SharedLayout, M: Memory> Shared<T, M> {
         let seg = Segment::create(op, mem, name, &spec, &plan, zeroed, |seg| {
             let p = seg.payload_ptr().cast::<T>();
             // SAFETY: the payload is aligned to max(64, align_of::<T>()) inside a
-            // page-aligned mapping, holds size_of::<T>() zero-filled bytes, and nobody else
-            // reads it before the segment is published (state INITIALIZING).
+            // page-aligned mapping and holds size_of::<T>() zero-filled bytes; this handle
+            // won the claim on the memory (Segment::create), so no other creator writes
+            // them, and no opener reads them before the segment is published (READY).
             unsafe { T::init_in_place(p) }.map_err(|e| Error::Core(e.with_name(name)))?;
-            // SAFETY: as above; init_in_place made the zeroed bytes a valid T, and the
-            // exclusive borrow ends before the segment is published.
+            // SAFETY: as above, so this is the only reference to the value; init_in_place
+            // made the zeroed bytes a valid T; the borrow is handed to `init` (a
+            // higher-ranked closure argument, it cannot escape) and ends before the
+            // segment is published.
             init(unsafe { &mut *p });
             Ok(())
         })?;
@@ -125,7 +131,7 @@ impl<T: SharedLayout, M: Memory> Shared<T, M> {
         })
     }
 
-    pub(crate) fn attach_impl(mem: M, name: &str, timeout: Duration) -> Result<Self> {
+    pub(crate) fn attach_impl(mem: M, name: &str, wait: Deadline) -> Result<Self> {
         if mem.is_read_only() {
             refuse_read_only::<T>(name)?;
         }
@@ -138,7 +144,7 @@ impl<T: SharedLayout, M: Memory> Shared<T, M> {
             layout: &T::LAYOUT,
             control_len: 0,
         };
-        let seg = Segment::attach(mem, name, Some(&expect), timeout)?;
+        let seg = Segment::attach(mem, name, Some(&expect), wait)?;
         Ok(Shared {
             seg,
             _t: PhantomData,
@@ -209,8 +215,9 @@ impl<T: SharedLayout> Shared<T, Shm> {
 
     /// [`open`](Self::open) with [`Options`] (the timeout).
     pub fn open_with(name: &str, opts: &Options) -> Result<Self> {
-        let shm = named::open_shm(name, false, opts)?;
-        Self::attach_impl(shm, name, opts.timeout)
+        let mut wait = Deadline::after(opts.timeout);
+        let shm = named::open_shm(name, false, &mut wait)?;
+        Self::attach_impl(shm, name, wait)
     }
 
     /// Opens the named segment mapped read-only (needs only read permission).
@@ -225,8 +232,9 @@ impl<T: SharedLayout> Shared<T, Shm> {
     /// [`open_read_only`](Self::open_read_only) with [`Options`] (the timeout).
     pub fn open_read_only_with(name: &str, opts: &Options) -> Result<Self> {
         refuse_read_only::<T>(name)?;
-        let shm = named::open_shm(name, true, opts)?;
-        Self::attach_impl(shm, name, opts.timeout)
+        let mut wait = Deadline::after(opts.timeout);
+        let shm = named::open_shm(name, true, &mut wait)?;
+        Self::attach_impl(shm, name, wait)
     }
 
     /// Opens the named segment, or creates it (running `init`) if it does not exist.
@@ -244,11 +252,12 @@ impl<T: SharedLayout> Shared<T, Shm> {
         init: impl FnOnce(&mut T),
     ) -> Result<Self> {
         let size = Self::segment_len().map_err(|e| e.named(name))?;
-        let shm = named::open_or_create_shm(name, size, opts)?;
+        let mut wait = Deadline::after(opts.timeout);
+        let shm = named::open_or_create_shm(name, size, opts, &mut wait)?;
         if shm.created() {
             Self::create_impl("Shared::open_or_create", shm, name, true, init)
         } else {
-            Self::attach_impl(shm, name, opts.timeout)
+            Self::attach_impl(shm, name, wait)
         }
     }
 
@@ -293,6 +302,7 @@ impl<T: SharedLayout, M: Memory> Deref for Shared<T, M> {
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicU64, Ordering};
+    use std::time::Duration;
 
     use ipc_core::layout::{Field, Shape, TypeLayout};
 
@@ -403,18 +413,49 @@ mod tests {
     }
 
     #[test]
+    fn create_in_refuses_memory_in_use_and_leaves_it_alone() {
+        let mem = HeapMem::new(Shared::<Pair, HeapMem>::segment_len().unwrap());
+        let a = Shared::<Pair, _>::create_in(mem.alias(), |p| p.a = 7).unwrap();
+        // A second creator over the live segment would zero it and hand out `&mut` to a
+        // value the first handle reads.
+        let e = Shared::<Pair, _>::create_in(mem.alias(), |p| p.a = 8).unwrap_err();
+        assert_eq!(
+            e.core_kind(),
+            Some(&ipc_core::ErrorKind::AlreadyExists),
+            "{e}"
+        );
+        assert_eq!(a.a, 7);
+        assert!(Shared::<Pair, _>::open_in(mem.alias()).is_ok());
+
+        // Memory holding something else: refused, not overwritten.
+        let other = HeapMem::new(4096);
+        // SAFETY: the test owns the memory; nobody else uses it.
+        unsafe { ipc_core::Memory::as_ptr(&other).write_bytes(0x5a, 16) };
+        let e = Shared::<Pair, _>::create_in(other.alias(), |_| {}).unwrap_err();
+        assert!(
+            matches!(e.core_kind(), Some(ipc_core::ErrorKind::InvalidInput(_))),
+            "{e}"
+        );
+        // SAFETY: as above.
+        assert_eq!(unsafe { *ipc_core::Memory::as_ptr(&other).add(12) }, 0x5a);
+        drop(a);
+    }
+
+    #[test]
     fn a_huge_timeout_does_not_overflow() {
         let mem = HeapMem::new(Shared::<Pair, HeapMem>::segment_len().unwrap());
         let alias = mem.alias();
         let _a = Shared::<Pair, _>::create_in(mem, |_| {}).unwrap();
-        assert!(Shared::<Pair, _>::attach_impl(alias, "/t", Duration::MAX).is_ok());
+        assert!(
+            Shared::<Pair, _>::attach_impl(alias, "/t", Deadline::after(Duration::MAX)).is_ok()
+        );
     }
 
     #[test]
     fn unset_segment_times_out_and_foreign_bytes_are_wrong_kind() {
         let mem = HeapMem::new(4096);
-        let e = Shared::<Pair, _>::attach_impl(mem.alias(), "/t", Duration::from_millis(30))
-            .unwrap_err();
+        let wait = Deadline::after(Duration::from_millis(30));
+        let e = Shared::<Pair, _>::attach_impl(mem.alias(), "/t", wait).unwrap_err();
         assert!(matches!(e, Error::InitTimeout { .. }), "{e}");
         // SAFETY: the test owns the memory; nobody else uses it.
         unsafe { ipc_core::Memory::as_ptr(&mem).write_bytes(0xAB, 8) };

@@ -1,20 +1,15 @@
 //! `SharedArray<T>` across real processes (named, and anonymous memory over fork), its
 //! element-type and dims checks, bad dims, and a holder killed with the lock.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
+use common::role;
 use ipc_collections::ipc_core::shm::AnonShm;
 use ipc_collections::ipc_core::ErrorKind;
 use ipc_collections::{Error, LockError, Shared, SharedArray};
 use ipc_testutil::{env, fork_run, report, sigkill, spawn_role, unique_name, Cleanup};
-
-fn role() -> Option<String> {
-    let r = ipc_testutil::role();
-    if r.is_some() {
-        println!();
-    }
-    r
-}
 
 #[test]
 fn separate_processes_open_by_name_see_dims_and_fill_their_rows() {
@@ -135,6 +130,18 @@ fn dims_that_overflow_or_have_a_bad_rank_are_errors_before_any_object_exists() {
 }
 
 #[test]
+fn an_array_of_zero_sized_elements_with_huge_dims_is_created_at_once() {
+    // Under a watchdog: creating must not walk all usize::MAX elements.
+    let ok = fork_run(Duration::from_secs(30), || {
+        let dims = [usize::MAX];
+        let len = SharedArray::<[u64; 0], AnonShm>::segment_len(&dims).unwrap();
+        let a = SharedArray::<[u64; 0], _>::create_in(AnonShm::new(len).unwrap(), &dims).unwrap();
+        a.len() == usize::MAX && a.lock().unwrap().len() == usize::MAX
+    });
+    assert!(ok);
+}
+
+#[test]
 fn open_or_create_array_creates_once_and_checks_dims() {
     let name = unique_name("ooc");
     let _c = Cleanup::shm(&name);
@@ -146,6 +153,17 @@ fn open_or_create_array_creates_once_and_checks_dims() {
     assert_eq!(b.get(&[1, 1]).unwrap(), -7);
     let e = SharedArray::<i32>::open_or_create(&name, &[9]).unwrap_err();
     assert!(matches!(e, Error::LayoutMismatch { .. }), "{e}");
+    // Lock errors name the array.
+    let g = a.lock().unwrap();
+    let e = std::thread::scope(|s| {
+        s.spawn(|| b.try_lock().map(|_| ()).unwrap_err().error().cloned())
+            .join()
+            .unwrap()
+    })
+    .expect("a failed lock, not an owner-died one");
+    assert_eq!(e.kind(), &ErrorKind::WouldBlock);
+    assert_eq!(e.name(), Some(name.as_str()), "{e}");
+    drop(g);
 }
 
 #[test]

@@ -1,19 +1,14 @@
 //! `SharedRwLock<T>` and `SharedCondvar` inside a `Shared<T>`, across real processes.
 
+mod common;
+
 use std::sync::atomic::AtomicU32;
 use std::time::{Duration, Instant};
 
+use common::role;
 use ipc_collections::ipc_core::ErrorKind;
 use ipc_collections::{Shared, SharedCondvar, SharedLayout, SharedMutex, SharedRwLock};
 use ipc_testutil::{env, report, spawn_role, unique_name, Cleanup};
-
-fn role() -> Option<String> {
-    let r = ipc_testutil::role();
-    if r.is_some() {
-        println!();
-    }
-    r
-}
 
 #[derive(SharedLayout)]
 #[repr(C)]

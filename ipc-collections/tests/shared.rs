@@ -2,25 +2,18 @@
 //! and a mutex, layout mismatches, open-or-create races, SIGKILLed creators and lock
 //! holders, and every kind of bad segment.
 
+mod common;
+
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use common::role;
 use ipc_collections::ipc_core::shm::Shm;
 use ipc_collections::ipc_core::ErrorKind;
 use ipc_collections::{
     Error, Kind, LockError, Options, Shared, SharedArray, SharedLayout, SharedMutex,
 };
 use ipc_testutil::{env, report, sigkill, spawn_role, unique_name, Cleanup};
-
-/// This process's role, if it is a spawned child (ends the harness's "test NAME ... " line
-/// first, so that report lines stand on their own).
-fn role() -> Option<String> {
-    let r = ipc_testutil::role();
-    if r.is_some() {
-        println!();
-    }
-    r
-}
 
 #[derive(SharedLayout)]
 #[repr(C)]
@@ -250,6 +243,56 @@ fn open_or_create_raced_by_six_processes_has_exactly_one_creator() {
         let s = Shared::<Stats>::open(name).unwrap();
         assert_eq!(s.requests.load(Ordering::SeqCst), N as u64, "round {i}");
     }
+}
+
+#[test]
+fn create_in_raced_by_four_processes_has_one_winner_and_never_overwrites_a_live_segment() {
+    const N: usize = 4;
+    if role().as_deref() == Some("claimer") {
+        let start: u128 = env("START_NANOS").parse().unwrap();
+        // Every child maps the same zero-filled object and tries to create in it.
+        let mem = Shm::open(&env("NAME")).unwrap();
+        wait_until(start);
+        let me = std::process::id();
+        match Shared::<Config, Shm>::create_in(mem, |c| c.id = u64::from(me)) {
+            Ok(c) => {
+                assert_eq!(c.id, u64::from(me));
+                report(format!("won {me}"));
+            }
+            Err(e) if e.core_kind() == Some(&ErrorKind::AlreadyExists) => report("lost"),
+            Err(e) => panic!("unexpected error {e}"),
+        }
+        return;
+    }
+    let name = unique_name("claim");
+    let _c = Cleanup::shm(&name);
+    // One page: room for the value and for the array tried at the end.
+    assert!(Shared::<Config, Shm>::segment_len().unwrap() <= 4096);
+    let _raw = Shm::create(&name, 4096).unwrap();
+    let start = SystemTime::now().duration_since(UNIX_EPOCH).unwrap() + Duration::from_millis(800);
+    let start = start.as_nanos().to_string();
+    let children: Vec<_> = (0..N)
+        .map(|_| {
+            spawn_role(
+                "create_in_raced_by_four_processes_has_one_winner_and_never_overwrites_a_live_segment",
+                "claimer",
+                &[("NAME", &name), ("START_NANOS", &start)],
+            )
+        })
+        .collect();
+    let lines: Vec<String> = children.into_iter().flat_map(|c| c.wait_ok()).collect();
+    let winners: Vec<&String> = lines.iter().filter(|l| l.starts_with("won ")).collect();
+    assert_eq!(winners.len(), 1, "exactly one creator: {lines:?}");
+    assert_eq!(lines.len(), N, "{lines:?}");
+    let winner: u64 = winners[0]["won ".len()..].parse().unwrap();
+    let v = Shared::<Config, Shm>::open_in(Shm::open(&name).unwrap()).unwrap();
+    assert_eq!(v.id, winner, "the segment holds the winner's value");
+    // Creating again in the live segment is refused and leaves the value alone.
+    let e = Shared::<Config, Shm>::create_in(Shm::open(&name).unwrap(), |c| c.id = 0).unwrap_err();
+    assert_eq!(e.core_kind(), Some(&ErrorKind::AlreadyExists), "{e}");
+    let e = SharedArray::<u8, Shm>::create_in(Shm::open(&name).unwrap(), &[8]).unwrap_err();
+    assert_eq!(e.core_kind(), Some(&ErrorKind::AlreadyExists), "{e}");
+    assert_eq!(v.id, winner);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -563,6 +606,44 @@ fn objects_of_another_kind_are_wrong_kind() {
 }
 
 #[test]
+fn the_open_timeout_bounds_the_whole_open_not_each_wait() {
+    // An object that stays at size 0 for most of the timeout, then is sized but never
+    // published (state 0): the opener's wait for the size and its wait for the state share
+    // one deadline.
+    let name = unique_name("slow");
+    let _c = Cleanup::shm(&name);
+    let c_name = std::ffi::CString::new(name.clone()).unwrap();
+    // SAFETY: a valid NUL-terminated name; the returned fd is owned below.
+    let fd = unsafe {
+        libc::shm_open(
+            c_name.as_ptr(),
+            libc::O_CREAT | libc::O_EXCL | libc::O_RDWR,
+            0o600,
+        )
+    };
+    assert!(fd >= 0, "shm_open failed");
+    // SAFETY: fd was just returned by shm_open and is owned by nobody else.
+    let fd = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    let sizer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(700));
+        use std::os::fd::AsRawFd;
+        // SAFETY: ftruncate on a valid fd.
+        assert_eq!(unsafe { libc::ftruncate(fd.as_raw_fd(), 4096) }, 0);
+    });
+    let timeout = Duration::from_secs(1);
+    let t = Instant::now();
+    let e = Shared::<u64>::open_with(&name, &Options::new().timeout(timeout)).unwrap_err();
+    let took = t.elapsed();
+    sizer.join().unwrap();
+    assert!(
+        matches!(e, Error::InitTimeout { timeout: t, .. } if t == timeout),
+        "{e}"
+    );
+    // Separate deadlines would give up only after 0.7 s + 1 s.
+    assert!(took < Duration::from_millis(1500), "gave up after {took:?}");
+}
+
+#[test]
 fn inspect_reads_any_segment_without_its_type() {
     let name = unique_name("inspect");
     let _c = Cleanup::shm(&name);
@@ -613,6 +694,24 @@ fn creator_unlinks_on_drop_unless_persisted_and_openers_never_unlink() {
     assert!(!std::path::Path::new(&path).exists());
     let e = ipc_collections::unlink(&name).unwrap_err();
     assert!(matches!(e.core_kind(), Some(ErrorKind::NotFound)), "{e}");
+}
+
+#[test]
+fn a_forked_copy_of_the_creators_handle_does_not_unlink() {
+    let name = unique_name("forkcopy");
+    let _c = Cleanup::shm(&name);
+    let path = format!("/dev/shm{name}");
+    let s = std::cell::RefCell::new(Some(Shared::<u64>::create(&name, |v| *v = 3).unwrap()));
+    // The child drops its copy of the creator's handle; only the parent's may unlink.
+    let ok = ipc_testutil::fork_run(ipc_testutil::WATCHDOG, || {
+        drop(s.borrow_mut().take());
+        std::path::Path::new(&path).exists()
+    });
+    assert!(ok, "the child's drop removed the name");
+    assert!(std::path::Path::new(&path).exists());
+    assert_eq!(*Shared::<u64>::open(&name).unwrap(), 3);
+    drop(s);
+    assert!(!std::path::Path::new(&path).exists(), "the creator unlinks");
 }
 
 #[test]

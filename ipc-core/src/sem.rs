@@ -497,7 +497,9 @@ impl NamedSemaphore {
     ///
     /// # Errors
     /// [`NotFound`](ErrorKind::NotFound), [`PermissionDenied`](ErrorKind::PermissionDenied),
-    /// [`InvalidName`](ErrorKind::InvalidName), other OS errors.
+    /// [`InvalidName`](ErrorKind::InvalidName); [`WrongType`](ErrorKind::WrongType) when the
+    /// file glibc keeps under the name (`/dev/shm/sem.NAME`) is too small to be a semaphore
+    /// (mapping it would fault); other OS errors.
     ///
     /// # References
     /// - <https://man7.org/linux/man-pages/man3/sem_open.3.html>
@@ -581,7 +583,23 @@ impl NamedSemaphore {
         let open = || -> Result<NonNull<libc::sem_t>> {
             // SAFETY: `cname` is a valid NUL-terminated name; without O_CREAT no variadic
             // arguments are read.
-            opened(unsafe { libc::sem_open(cname.as_ptr(), 0) }, name)
+            let sem = opened(unsafe { libc::sem_open(cname.as_ptr(), 0) }, name)?;
+            // glibc maps the file /dev/shm/sem.NAME without looking at its size. glibc's own
+            // creators link the file in only once it is complete, but any other file under
+            // that name (an empty one left by a crashed writer, or made by anyone) would
+            // make the first sem_* call fault with SIGBUS. Refuse what is not a regular
+            // file of at least one sem_t. (A file swapped in between the open and this
+            // check is a peer racing on purpose, outside the trust model.)
+            let size_ok =
+                std::fs::metadata(format!("/dev/shm/sem.{}", &name[1..])).is_ok_and(|m| {
+                    m.file_type().is_file() && m.len() >= std::mem::size_of::<libc::sem_t>() as u64
+                });
+            if !size_ok {
+                // SAFETY: `sem` came from sem_open above and is closed once, here.
+                unsafe { libc::sem_close(sem.as_ptr()) };
+                return Err(Error::new(OP, ErrorKind::WrongType).with_name(name));
+            }
+            Ok(sem)
         };
         let sem = match opts.mode {
             CreateMode::Exclusive => create()?,

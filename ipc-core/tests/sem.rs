@@ -201,6 +201,27 @@ fn named_bad_input_is_an_error() {
 }
 
 #[test]
+fn named_open_of_an_empty_file_under_the_name_is_an_error_not_a_sigbus() {
+    // glibc keeps `/NAME` as the file /dev/shm/sem.NAME and maps it without checking its
+    // size; an empty file there (left by a crashed writer, or made by anyone) would make
+    // the first sem_* call fault. Run in a forked child so that a SIGBUS fails the test
+    // instead of killing the harness.
+    let name = unique_name("sem-empty");
+    let _c = Cleanup::sem(&name);
+    std::fs::File::create(format!("/dev/shm/sem.{}", &name[1..])).unwrap();
+    let pid = fork_child(|| {
+        let open = kind(NamedSemaphore::open(&name).map(|s| s.value()));
+        let either = kind(NamedSemaphore::open_or_create(&name, 1).map(|s| s.value()));
+        open == Err(ErrorKind::WrongType) && either == Err(ErrorKind::WrongType)
+    });
+    assert_eq!(
+        wait_pid(pid, CHILD),
+        Some(0),
+        "refused with WrongType, no SIGBUS"
+    );
+}
+
+#[test]
 fn named_guard_gives_the_unit_back() {
     let name = unique_name("sem-guard");
     let _c = Cleanup::sem(&name);

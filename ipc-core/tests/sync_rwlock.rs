@@ -183,3 +183,24 @@ fn layout_is_pthread_rwlock() {
     );
     assert_eq!(RawRwLock::LAYOUT.name, "RawRwLock");
 }
+
+/// `SharedRwLock` (ipc-collections) hands out `&mut T` under the write lock and `&T` under a
+/// read lock, so the thread that holds the write lock must never get the lock again in
+/// either mode: glibc records the writer's TID and says `EDEADLK` (or `EBUSY` for the try
+/// forms) instead.
+#[test]
+fn the_writer_thread_cannot_take_the_lock_again() {
+    let d = data();
+    d.l.write().expect("write");
+    let deadlk = |r: ipc_core::Result<()>| matches!(r, Err(e) if e.errno() == Some(nix::errno::Errno::EDEADLK));
+    assert!(deadlk(d.l.read()), "read while writing");
+    assert!(deadlk(d.l.write()), "write while writing");
+    assert!(deadlk(d.l.read_timeout(Duration::from_millis(10))));
+    assert!(deadlk(d.l.write_timeout(Duration::from_millis(10))));
+    assert_eq!(kind(d.l.try_read()), Err(ErrorKind::WouldBlock));
+    assert_eq!(kind(d.l.try_write()), Err(ErrorKind::WouldBlock));
+    // SAFETY: the write lock is held on this thread (every attempt above failed).
+    unsafe { d.l.unlock() };
+    // Released once: free for everybody.
+    assert!(fork_run(CHILD, || d.l.try_write().is_ok()));
+}

@@ -413,7 +413,7 @@ int main(int argc, char **argv)
         if (dims[i] != 0) return refuse(name, "an unused dims entry is not 0");
     if (kind != 3 && ring_capacity != 0) return refuse(name, "ring_capacity set in a non-ring");
     if (creator_pid <= 0) return refuse(name, "creator_pid is not > 0");
-    /* Not in FORMAT.md: which pointer widths are valid. The Rust validator takes 2, 4, 8, 16. */
+    /* FORMAT.md, field rules: pointer_width is 2, 4, 8 or 16. */
     if (pointer_width != 2 && pointer_width != 4 && pointer_width != 8 && pointer_width != 16)
         return refuse(name, "pointer_width out of range");
     if (type_name_len > MAX_TYPE_NAME) return refuse(name, "type_name_len > 56");
@@ -423,7 +423,7 @@ int main(int argc, char **argv)
     if (!utf8_ok(schema, (size_t)schema_len)) return refuse(name, "schema is not UTF-8");
     if (elem_align == 0 || (elem_align & (elem_align - 1)) != 0 || elem_align > MAX_ALIGN)
         return refuse(name, "elem_align is not a power of two <= 4096");
-    /* Not in FORMAT.md: the Rust validator also requires elem_size % elem_align == 0. */
+    /* FORMAT.md, field rules: elem_size % elem_align == 0. */
     if (elem_size % elem_align != 0) return refuse(name, "elem_size is not a multiple of elem_align");
 
     /* Derived offsets, with overflow checks, must match exactly. */
@@ -507,7 +507,7 @@ int main(int argc, char **argv)
         w.ok = 1;
         w.max_print = max_print;
         if (walk_type(&w, 0, 1, 0) != elem_size && w.ok) {
-            /* Not in FORMAT.md: the schema's top-level SIZE equals elem_size. */
+            /* FORMAT.md, field rules: the schema's top-level SIZE equals elem_size. */
             return refuse(name, "the schema's size differs from elem_size");
         }
         if (!w.ok || w.pos != w.len) {

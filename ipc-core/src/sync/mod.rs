@@ -52,14 +52,54 @@
 //! Blocking acquires first retry the non-blocking form a few times with a short, growing
 //! spin (a cross-process cache-line round trip costs ~0.1 µs, a futex wake-up ~50 µs), then
 //! sleep in the kernel.
+//!
+//! # Model checking with loom
+//!
+//! [`RawCondvar`]'s wait/notify protocol (sequence word, sleeper count, spin phase, skipped
+//! wake system call) is lock-free code that a lost wake-up would hide in, so it is
+//! model-checked with [loom](https://docs.rs/loom). Under `--cfg loom`, a private shim
+//! (`sync/shim.rs`) swaps the atomics for loom's and `futex(2)` for a loom model of it
+//! (compare-and-enqueue atomic with respect to wake, as the kernel's hash-bucket lock makes
+//! it), and `RawCondvar::wait_loom` runs the same wait code with a loom mutex in place of the
+//! pthread one. Under `cfg(loom)` `RawCondvar` is a heap-only model object (not
+//! [`SharedLayout`](crate::SharedLayout)); nothing else changes. Run:
+//!
+//! ```text
+//! RUSTFLAGS="--cfg loom" cargo test -p ipc-core --release --test loom_condvar --test loom_mutex
+//! ```
+//!
+//! (about 40 s + 30 s on two cores; `LOOM_MAX_PREEMPTIONS=N` sets the preemption bound of
+//! every model, `-- --nocapture` prints how many executions each explored.) The normal build
+//! never compiles loom. The pthread-based [`RawMutex`] and [`RawRwLock`] cannot run under
+//! loom. The one piece of hand-written protocol on the mutex side, the release of the lock
+//! word that glibc's trylock leaks on a not-recoverable mutex (see `RawMutex`'s source), is
+//! generic over the word, and `loom_mutex` runs it against a model of glibc's robust lock:
+//! lockers never hang, and the repair never releases a hold that is not the leaked one.
+//! [`RawRwLock`] and [`Semaphore`](crate::sem::Semaphore) are glibc's own code with no
+//! protocol of ours on top; nothing there to model.
 
 mod condvar;
 pub mod futex;
 mod mutex;
 mod rwlock;
+mod shim;
 pub(crate) mod sys;
 
 pub use condvar::RawCondvar;
+
+/// What the loom models in `tests/loom_*.rs` need beyond the public API (only under
+/// `cfg(loom)`): the modelled futex, and the glibc lock-word repair of [`RawMutex`].
+#[cfg(loom)]
+#[doc(hidden)]
+pub mod loom_hooks {
+    pub use super::shim::model::{futex_wait, futex_wake, FutexWord};
+
+    /// `RawMutex`'s release of a lock word that glibc's trylock leaked to thread `tid`,
+    /// on a modelled word.
+    pub fn release_leaked_lock_word(word: &FutexWord, tid: u32) {
+        super::mutex::release_leaked_lock_word(word, tid);
+    }
+}
 pub use mutex::{MutexGuard, MutexOptions, RawMutex};
 pub use rwlock::{RawRwLock, ReadGuard, WriteGuard};
 

@@ -8,9 +8,33 @@ use std::time::Duration;
 
 use nix::errno::Errno;
 
-use super::{futex, sys, Acquired};
+use super::shim::LockWord;
+use super::{sys, Acquired};
 use crate::layout::{SharedLayout, TypeLayout};
 use crate::{Error, Result};
+
+/// glibc's `FUTEX_WAITERS` bit of a robust mutex's lock word: somebody sleeps on it.
+const FUTEX_WAITERS: u32 = 0x8000_0000;
+/// glibc's mask of the owner's TID in a robust mutex's lock word.
+const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
+
+/// Releases a glibc robust lock word that glibc's trylock leaked to thread `tid` (see
+/// `RawMutex::release_after_notrecoverable_trylock`): if `word` holds `tid`, stores 0 and
+/// wakes the sleepers if the waiters bit was set; otherwise does nothing.
+///
+/// Generic over the word so that the loom model (`tests/loom_mutex.rs`) runs this code.
+pub(crate) fn release_leaked_lock_word<W: LockWord + ?Sized>(word: &W, tid: u32) {
+    // Acquire: pairs with the Release of whoever last changed the word.
+    if word.load_word(Ordering::Acquire) & FUTEX_TID_MASK == tid {
+        // Nobody else can take the word while it holds our TID; others may only add the
+        // waiters bit, which the swap captures. Release: pairs with the next locker's
+        // acquiring CAS, as glibc's unlock does.
+        let old = word.swap_word(0, Ordering::Release);
+        if old & FUTEX_WAITERS != 0 {
+            word.wake_all();
+        }
+    }
+}
 
 /// Options for [`RawMutex::init_in_place_with`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -73,10 +97,17 @@ impl std::fmt::Debug for RawMutex {
 }
 
 // SAFETY: 1. repr(transparent) over `pthread_mutex_t`, a repr(C) byte array in `libc`;
-// 2. that array is valid for every bit pattern as far as Rust is concerned (glibc treats a
-// corrupted mutex as an error or, at worst, a hang, never as a Rust-level invalid value);
-// 3. it holds no pointer: a process-shared robust mutex stores the owner's TID and flags
-// (glibc's robust-list pointer lives in the owning thread, not in the mutex);
+// 2. that array is valid for every bit pattern as far as Rust is concerned (no Rust code
+// reads it as anything but bytes handed to glibc and the futex word, an atomic u32);
+// 3. no process ever dereferences a pointer stored in it on another process's behalf: the
+// lock state is the owner's TID and flag bits. While a thread holds a robust mutex, glibc
+// does link it into that thread's robust list through the mutex's `__list` field, which
+// then holds addresses in the *owner's* address space; only the owner's glibc (at unlock)
+// and the kernel (when the owner dies, walking the owner's list in the owner's memory)
+// follow them, and both are gone or done by the time another process acquires it, so the
+// pointers are never meaningful to, nor used by, anybody else. (A peer that overwrites
+// the bytes of a held mutex can corrupt its owner through those pointers: that is a peer
+// writing a lock's bytes outside the lock's API, which the trust model leaves out.)
 // 4. no Drop (a process-shared mutex needs no destroy on Linux);
 // 5. LAYOUT names its exact size and alignment.
 unsafe impl SharedLayout for RawMutex {
@@ -215,23 +246,23 @@ impl RawMutex {
     /// is the leaked word: release it as glibc's own unlock does (store 0, wake the sleepers
     /// if the waiters bit is set); the woken lockers then see the not-recoverable mark and
     /// fail at once.
+    ///
+    /// Why this is safe against concurrent lockers (also checked by the loom model in
+    /// `tests/loom_mutex.rs`, which runs [`release_leaked_lock_word`] against a model of
+    /// glibc's robust lock): while the word holds our TID, no other thread can take it
+    /// (glibc's lockers only CAS it from 0) and no other thread clears it (only the owner
+    /// unlocks, and the kernel's robust-list cleanup only runs for a dead thread, whose TID
+    /// this is not); other lockers only add the waiters bit, which the swap returns. So the
+    /// swap releases exactly the leaked hold and wakes whoever queued behind it. Each woken
+    /// locker takes the word, sees the not-recoverable mark, releases the word and fails.
+    ///
+    /// What is left: if this thread dies between glibc's return and the swap, the word stays
+    /// leaked (the mutex is not on our robust list); the window is a few instructions.
     #[cold]
     fn release_after_notrecoverable_trylock(&self) {
-        const FUTEX_WAITERS: u32 = 0x8000_0000;
-        const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
-        let word = self.futex_word();
         // SAFETY: gettid has no preconditions and cannot fail.
         let tid = unsafe { libc::gettid() } as u32;
-        // Acquire: pairs with the Release of whoever last changed the word.
-        if word.load(Ordering::Acquire) & FUTEX_TID_MASK == tid {
-            // Nobody else can take the word while it holds our TID; others may only add the
-            // waiters bit, which the swap captures. Release: pairs with the next locker's
-            // acquiring CAS, as glibc's unlock does.
-            let old = word.swap(0, Ordering::Release);
-            if old & FUTEX_WAITERS != 0 {
-                futex::wake(word, u32::MAX);
-            }
-        }
+        release_leaked_lock_word(self.futex_word(), tid);
     }
 
     /// Tries the lock a few times with a short spin; `EBUSY` if it stayed held.
