@@ -45,6 +45,7 @@ mod raw {
     ///
     /// # Safety
     /// `s` points to an initialised semaphore that stays valid for the call.
+    #[inline]
     pub(super) unsafe fn post(s: *mut libc::sem_t) -> Result<()> {
         // SAFETY: `s` is a valid initialised semaphore (caller's contract).
         if unsafe { libc::sem_post(s) } == 0 {
@@ -85,11 +86,28 @@ mod raw {
         r
     }
 
-    /// `sem_wait`, after a brief spin, retrying on `EINTR`.
+    /// `sem_wait`: one `sem_trywait` inline; if the value is 0, the out-of-line slow path.
     ///
     /// # Safety
     /// As [`post`].
+    #[inline]
     pub(super) unsafe fn wait(s: *mut libc::sem_t) -> Result<()> {
+        // SAFETY: forwarded.
+        match unsafe { try_once(s) } {
+            0 => Ok(()),
+            // SAFETY: forwarded.
+            libc::EAGAIN => unsafe { wait_contended(s) },
+            e => Err(err("sem_wait", Errno::from_raw(e))),
+        }
+    }
+
+    /// The slow path of [`wait`]: a brief spin, then `sem_wait`, retrying on `EINTR`.
+    ///
+    /// # Safety
+    /// As [`post`].
+    #[cold]
+    #[inline(never)]
+    unsafe fn wait_contended(s: *mut libc::sem_t) -> Result<()> {
         // SAFETY: forwarded.
         match unsafe { spin_try(s) } {
             0 => return Ok(()),
@@ -112,6 +130,7 @@ mod raw {
     ///
     /// # Safety
     /// As [`post`].
+    #[inline]
     pub(super) unsafe fn try_wait(s: *mut libc::sem_t) -> Result<()> {
         // SAFETY: forwarded.
         match unsafe { try_once(s) } {
@@ -279,6 +298,7 @@ impl Semaphore {
     /// # References
     /// - <https://man7.org/linux/man-pages/man3/sem_post.3.html>
     #[doc(alias = "sem_post")]
+    #[inline]
     pub fn post(&self) -> Result<()> {
         // SAFETY: `self` is an initialised semaphore (reachable by reference only after
         // in-place initialisation) that does not move while borrowed.
@@ -294,6 +314,7 @@ impl Semaphore {
     /// # References
     /// - <https://man7.org/linux/man-pages/man3/sem_wait.3.html>
     #[doc(alias = "sem_wait")]
+    #[inline]
     pub fn wait(&self) -> Result<()> {
         // SAFETY: as in `post`.
         unsafe { raw::wait(self.raw()) }
@@ -307,6 +328,7 @@ impl Semaphore {
     /// # References
     /// - <https://man7.org/linux/man-pages/man3/sem_wait.3.html>
     #[doc(alias = "sem_trywait")]
+    #[inline]
     pub fn try_wait(&self) -> Result<()> {
         // SAFETY: as in `post`.
         unsafe { raw::try_wait(self.raw()) }
@@ -645,6 +667,7 @@ impl NamedSemaphore {
     /// # References
     /// - <https://man7.org/linux/man-pages/man3/sem_post.3.html>
     #[doc(alias = "sem_post")]
+    #[inline]
     pub fn post(&self) -> Result<()> {
         // SAFETY: `self.sem` came from sem_open and stays valid until Drop.
         unsafe { raw::post(self.raw()) }.map_err(|e| e.with_name(&*self.name))
@@ -658,6 +681,7 @@ impl NamedSemaphore {
     /// # References
     /// - <https://man7.org/linux/man-pages/man3/sem_wait.3.html>
     #[doc(alias = "sem_wait")]
+    #[inline]
     pub fn wait(&self) -> Result<()> {
         // SAFETY: as in `post`.
         unsafe { raw::wait(self.raw()) }.map_err(|e| e.with_name(&*self.name))
@@ -671,6 +695,7 @@ impl NamedSemaphore {
     /// # References
     /// - <https://man7.org/linux/man-pages/man3/sem_wait.3.html>
     #[doc(alias = "sem_trywait")]
+    #[inline]
     pub fn try_wait(&self) -> Result<()> {
         // SAFETY: as in `post`.
         unsafe { raw::try_wait(self.raw()) }.map_err(|e| e.with_name(&*self.name))

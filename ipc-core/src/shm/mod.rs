@@ -280,15 +280,21 @@ pub(crate) fn still_names(fd: BorrowedFd<'_>, dir: &str, name: &str) -> bool {
     let Ok(ours) = stat::fstat(fd) else {
         return true;
     };
-    match std::fs::metadata(dir) {
-        Ok(d) if d.dev() == ours.st_dev => {}
-        _ => return true,
-    }
     match std::fs::symlink_metadata(format!("{dir}{name}")) {
-        Ok(now) => now.dev() == ours.st_dev && now.ino() == ours.st_ino,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+        // The common case, answered with one lookup: the name is still our object.
+        Ok(now) if now.dev() == ours.st_dev && now.ino() == ours.st_ino => true,
+        // Another file, or none: not ours to remove, unless `dir` is not where our object
+        // lives at all (then the lookup said nothing about it).
+        Ok(_) => !same_fs(dir, &ours),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => !same_fs(dir, &ours),
         Err(_) => true,
     }
+}
+
+/// Whether `dir` is on the file system that holds the object `ours` was `fstat`ed from.
+fn same_fs(dir: &str, ours: &stat::FileStat) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    matches!(std::fs::metadata(dir), Ok(d) if d.dev() == ours.st_dev)
 }
 
 /// How [`ShmOptions::open`] creates or opens an object.

@@ -265,10 +265,11 @@ impl RawMutex {
         release_leaked_lock_word(self.futex_word(), tid);
     }
 
-    /// Tries the lock a few times with a short spin; `EBUSY` if it stayed held.
+    /// After a trylock found it held: tries again a few times with a short backoff before
+    /// each try; `EBUSY` if it stayed held.
     #[inline]
     fn spin_trylock(&self) -> c_int {
-        let mut r = self.trylock_raw();
+        let mut r = libc::EBUSY;
         let mut i = 0;
         while r == libc::EBUSY && i < sys::SPIN_TRIES {
             sys::backoff(i);
@@ -276,6 +277,21 @@ impl RawMutex {
             i += 1;
         }
         r
+    }
+
+    /// The contended path of [`lock`](Self::lock): spin briefly, then sleep in
+    /// `pthread_mutex_lock`. Kept out of line so the uncontended path is one inlined trylock.
+    #[cold]
+    #[inline(never)]
+    fn lock_contended(&self) -> Result<Acquired> {
+        let r = self.spin_trylock();
+        if r != libc::EBUSY {
+            return acquired("pthread_mutex_lock", r);
+        }
+        // SAFETY: `self` is an initialised mutex that does not move while borrowed.
+        acquired("pthread_mutex_lock", unsafe {
+            libc::pthread_mutex_lock(self.raw())
+        })
     }
 
     /// `pthread_mutex_lock`: acquires the mutex, sleeping while another thread or process
@@ -297,15 +313,12 @@ impl RawMutex {
     #[inline]
     pub fn lock(&self) -> Result<Acquired> {
         // trylock first: glibc's robust trylock path is a little cheaper than its lock path
-        // when the mutex is free, and while it is held this spins briefly before sleeping.
-        let r = self.spin_trylock();
-        if r != libc::EBUSY {
-            return acquired("pthread_mutex_lock", r);
+        // when the mutex is free; while it is held, spin briefly, then sleep (out of line).
+        match self.trylock_raw() {
+            0 => Ok(Acquired::Clean),
+            libc::EBUSY => self.lock_contended(),
+            r => acquired("pthread_mutex_lock", r),
         }
-        // SAFETY: `self` is an initialised mutex that does not move while borrowed.
-        acquired("pthread_mutex_lock", unsafe {
-            libc::pthread_mutex_lock(self.raw())
-        })
     }
 
     /// `pthread_mutex_trylock`: acquires the mutex if nobody holds it, without waiting.
@@ -343,11 +356,10 @@ impl RawMutex {
     #[doc(alias = "pthread_mutex_timedlock")]
     pub fn lock_timeout(&self, d: Duration) -> Result<Acquired> {
         const OP: &str = "pthread_mutex_clocklock";
-        let r = if d.is_zero() {
-            self.trylock_raw()
-        } else {
-            self.spin_trylock()
-        };
+        let mut r = self.trylock_raw();
+        if r == libc::EBUSY && !d.is_zero() {
+            r = self.spin_trylock();
+        }
         if r != libc::EBUSY {
             return acquired(OP, r);
         }
@@ -414,6 +426,7 @@ impl RawMutex {
     ///
     /// # Errors
     /// As [`lock`](Self::lock).
+    #[inline]
     pub fn guard(&self) -> Result<MutexGuard<'_>> {
         let acquired = self.lock()?;
         Ok(MutexGuard::new(self, acquired))
@@ -513,6 +526,7 @@ impl<'a> MutexGuard<'a> {
 }
 
 impl Drop for MutexGuard<'_> {
+    #[inline]
     fn drop(&mut self) {
         // SAFETY: the guard holds the mutex, on this thread (it is not Send).
         unsafe { self.mutex.unlock() };
