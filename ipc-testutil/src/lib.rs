@@ -7,8 +7,8 @@
 //!   one test in a given role, with a watchdog that kills it and fails the test on a hang.
 //! - [`fork_run`]: forks a child that runs a closure (for memory inherited across `fork`),
 //!   with the same watchdog.
-//! - [`run_with_watchdog`]: runs another program (an example, a tool, a C reader) and
-//!   returns its output, killing it and failing the test on a hang.
+//! - [`run_with_watchdog`] / [`wait_child`]: runs another program (an example, a tool, a C
+//!   reader) and returns its output, killing it and failing the test on a hang.
 //! - [`wait_for`] / [`wait_for_child`]: polls a condition with a deadline (the parent side
 //!   of a handshake).
 //! - [`start_in`] / [`wait_until`]: a common start instant for processes that race.
@@ -22,7 +22,7 @@
 
 use std::ffi::CString;
 use std::io::{BufRead, BufReader, Read};
-use std::process::{Command, ExitStatus, Output, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -160,21 +160,8 @@ impl ChildProc {
 
     /// Waits for the child to exit; after `timeout`, kills it and panics.
     pub fn wait_timeout(&mut self, timeout: Duration) -> ExitStatus {
-        let deadline = Instant::now() + timeout;
-        loop {
-            match self.child.try_wait().expect("waitpid") {
-                Some(status) => return status,
-                None if Instant::now() >= deadline => {
-                    let _ = self.child.kill();
-                    let _ = self.child.wait();
-                    panic!(
-                        "watchdog: child {} still running after {timeout:?}; killed",
-                        self.pid()
-                    );
-                }
-                None => thread::sleep(Duration::from_millis(5)),
-            }
-        }
+        let what = format!("child {}", self.pid());
+        wait_child(&mut self.child, &what, timeout)
     }
 
     /// Waits (with the watchdog), asserts the child succeeded, and returns the lines it
@@ -305,22 +292,29 @@ pub fn run_with_watchdog(cmd: &mut Command, timeout: Duration) -> Output {
     };
     let out = drain(Box::new(child.stdout.take().expect("piped stdout")));
     let err = drain(Box::new(child.stderr.take().expect("piped stderr")));
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("waitpid") {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("watchdog: {cmd:?} still running after {timeout:?}; killed");
-        }
-        thread::sleep(Duration::from_millis(2));
-    };
+    let status = wait_child(&mut child, &format!("{cmd:?}"), timeout);
     Output {
         status,
         stdout: out.join().unwrap_or_default(),
         stderr: err.join().unwrap_or_default(),
+    }
+}
+
+/// Waits for `child` to exit; after `timeout`, kills and reaps it and panics (the message
+/// names the child as `what`). For a program spawned with its own pipes; [`run_with_watchdog`]
+/// covers the common case.
+pub fn wait_child(child: &mut Child, what: &str, timeout: Duration) -> ExitStatus {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().expect("waitpid") {
+            return status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("watchdog: {what} still running after {timeout:?}; killed");
+        }
+        thread::sleep(Duration::from_millis(2));
     }
 }
 
@@ -382,5 +376,45 @@ pub fn xorshift64(seed: u64) -> impl FnMut() -> u64 {
         x ^= x >> 7;
         x ^= x << 17;
         x
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_with_watchdog_returns_status_and_both_outputs() {
+        let o = run_with_watchdog(
+            Command::new("sh").args(["-c", "echo out; echo err >&2; exit 3"]),
+            WATCHDOG,
+        );
+        assert_eq!(o.status.code(), Some(3));
+        assert_eq!(o.stdout, b"out\n");
+        assert_eq!(o.stderr, b"err\n");
+    }
+
+    #[test]
+    #[should_panic(expected = "watchdog")]
+    fn run_with_watchdog_kills_a_hanging_program() {
+        run_with_watchdog(Command::new("sleep").arg("30"), Duration::from_millis(200));
+    }
+
+    #[test]
+    #[should_panic(expected = "timed out waiting for nothing")]
+    fn wait_for_panics_after_its_timeout() {
+        wait_for("nothing", Duration::from_millis(20), || false);
+    }
+
+    #[test]
+    fn xorshift64_is_the_13_7_17_shift_and_repeats_for_a_seed() {
+        let mut x = 7u64;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let a: Vec<u64> = std::iter::repeat_with(xorshift64(7)).take(4).collect();
+        assert_eq!(a[0], x);
+        let b: Vec<u64> = std::iter::repeat_with(xorshift64(7)).take(4).collect();
+        assert_eq!(a, b);
     }
 }

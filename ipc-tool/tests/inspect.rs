@@ -4,12 +4,13 @@
 
 use std::process::{Command, Stdio};
 use std::sync::atomic::AtomicU64;
-use std::time::{Duration, Instant};
 
 use ipc_collections::format::{checksum, HEADER_LEN};
 use ipc_collections::{Options, Shared, SharedArray, SharedLayout, SharedMutex};
 use ipc_core::shm::Shm;
-use ipc_testutil::{role, run_with_watchdog, spawn_role, unique_name, Cleanup, WATCHDOG};
+use ipc_testutil::{
+    role, run_with_watchdog, spawn_role, unique_name, wait_child, Cleanup, WATCHDOG,
+};
 
 /// The derived struct the tests store.
 #[derive(SharedLayout)]
@@ -393,11 +394,7 @@ fn a_closed_stdout_cuts_the_output_without_a_panic() {
             .unwrap();
         // Close the reading end before the tool writes (like `ipc-inspect list | head -0`).
         drop(child.stdout.take());
-        let deadline = Instant::now() + WATCHDOG;
-        while child.try_wait().unwrap().is_none() {
-            assert!(Instant::now() < deadline, "watchdog: {args:?} hangs");
-            std::thread::sleep(Duration::from_millis(2));
-        }
+        wait_child(&mut child, &format!("ipc-inspect {args:?}"), WATCHDOG);
         let o = child.wait_with_output().unwrap();
         let stderr = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(0), "{args:?}: {stderr}");
