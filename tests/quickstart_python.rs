@@ -5,7 +5,7 @@
 use std::process::{Command, Stdio};
 
 use ipc::collections::{Options, SharedArray};
-use ipc_testutil::{unique_name, Cleanup};
+use ipc_testutil::{run_with_watchdog, unique_name, Cleanup, WATCHDOG};
 
 fn python_with_numpy() -> bool {
     Command::new("python3")
@@ -41,10 +41,7 @@ fn python_reader_in_format_md_reads_an_array() {
         }
     })
     .unwrap();
-    let out = Command::new("python3")
-        .args(["-c", &code, &name])
-        .output()
-        .unwrap();
+    let out = run_with_watchdog(Command::new("python3").args(["-c", &code, &name]), WATCHDOG);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -66,10 +63,10 @@ fn python_reader_in_format_md_reads_an_array() {
     let sum = ipc::collections::format::checksum(&header, &bytes[256..256 + schema_len]);
     bytes[248..256].copy_from_slice(&sum.to_ne_bytes());
     std::fs::write(format!("/dev/shm{other}"), &bytes).unwrap();
-    let out = Command::new("python3")
-        .args(["-c", &code, &other])
-        .output()
-        .unwrap();
+    let out = run_with_watchdog(
+        Command::new("python3").args(["-c", &code, &other]),
+        WATCHDOG,
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "accepted the other byte order");
     assert!(stderr.contains("other byte order"), "{stderr}");
