@@ -219,6 +219,10 @@ fn collect(n: &Node, path: &str, at: u64, max: usize, out: &mut Vec<Leaf>) -> Re
             size: *size,
         }),
         Node::Opaque { .. } => {}
+        // An element without scalars adds nothing: skipping it keeps the walk bounded by
+        // `max` (every element walked adds a leaf), where `[Empty(0/1){};18446744073709551615]`
+        // would otherwise loop for ever.
+        Node::Array { elem, .. } if !has_leaf(elem) => {}
         Node::Array { elem, len } => {
             let esize = size_of_node(elem).ok_or("array size overflows")?;
             for i in 0..*len {
@@ -245,6 +249,16 @@ fn collect(n: &Node, path: &str, at: u64, max: usize, out: &mut Vec<Leaf>) -> Re
         }
     }
     Ok(())
+}
+
+/// Whether `n` holds at least one scalar.
+fn has_leaf(n: &Node) -> bool {
+    match n {
+        Node::Scalar { .. } => true,
+        Node::Opaque { .. } => false,
+        Node::Array { elem, len } => *len > 0 && has_leaf(elem),
+        Node::Struct { fields, .. } => fields.iter().any(|(_, _, ty)| has_leaf(ty)),
+    }
 }
 
 fn size_of_node(n: &Node) -> Option<u64> {
@@ -347,6 +361,22 @@ mod tests {
         // A huge array is not walked past the budget.
         let (ls, size) = leaves("[u8(1/1);18446744073709551615]", 3).unwrap();
         assert_eq!((ls.len(), size), (3, u64::MAX));
+        // Nor is a huge array of elements without scalars (a hostile schema of a zero-sized
+        // or opaque type): it has no leaves, and returns at once instead of looping 2^64
+        // times.
+        for s in [
+            "[E(0/1){};18446744073709551615]",
+            "[L(opaque 1/1);18446744073709551615]",
+            "S(0/1){a:[[u8(1/1);0];18446744073709551615]@0,b:[E(0/1){x:[u8(1/1);0]@0};18446744073709551615]@0}",
+        ] {
+            assert_eq!(leaves(s, 3).unwrap().0, [], "{s}");
+        }
+        let (ls, _) = leaves(
+            "[S(1/1){l:L(opaque 1/1)@0,x:u8(1/1)@0};18446744073709551615]",
+            3,
+        )
+        .unwrap();
+        assert_eq!(ls.len(), 3);
     }
 
     #[test]
