@@ -309,6 +309,13 @@ fn mutated_schemas_never_panic() {
         // Either parses and round-trips, or is an error; the diff never panics either.
         if let Ok(s) = Schema::parse(&text) {
             assert!(diff_schemas(&s.to_string(), &s.to_string()).is_empty());
+            // The diff is empty exactly when the trees (and so the fingerprints) agree.
+            let same = Schema::parse(good).unwrap() == s;
+            assert_eq!(diff_schemas(good, &text).is_empty(), same, "{text}");
+            assert_eq!(
+                same,
+                Schema::parse(good).unwrap().fingerprint() == s.fingerprint()
+            );
         }
         let _ = diff_schemas(good, &text);
         let _ = diff_schemas(&text, good);
@@ -386,6 +393,17 @@ fn diff_of_each_kind() {
             .collect();
         assert_eq!(&got, want, "found = {found}");
     }
+    // Zero-sized fields share an offset, so only their order tells two layouts apart (the
+    // fingerprint hashes it): the diff names it rather than being empty.
+    let zst = "Z(4/4){a:u32(4/4)@0,m:[u8(1/1);0]@4,n:[u16(2/2);0]@4}";
+    let swapped = "Z(4/4){a:u32(4/4)@0,n:[u16(2/2);0]@4,m:[u8(1/1);0]@4}";
+    let d = diff_schemas(zst, swapped);
+    let shown: Vec<String> = d.iter().map(ToString::to_string).collect();
+    assert_eq!(shown, ["type `Z`: field order a, m, n -> a, n, m"]);
+    assert_ne!(
+        Schema::parse(zst).unwrap().fingerprint(),
+        Schema::parse(swapped).unwrap().fingerprint()
+    );
     // Array elements: the path says `[]`.
     let d = diff_schemas("[S(4/4){x:u32(4/4)@0};2]", "[S(4/4){x:i32(4/4)@0};2]");
     assert_eq!(d.len(), 1);

@@ -420,6 +420,15 @@ pub enum SchemaDiffKind {
         /// The found alignment.
         found: usize,
     },
+    /// The same fields at the same offsets, declared in another order (only zero-sized
+    /// fields, which share an offset, can do that): the fingerprint hashes the order, so
+    /// this is a difference too.
+    Reordered {
+        /// The expected field names, in declaration order.
+        expected: Vec<String>,
+        /// The found field names, in declaration order.
+        found: Vec<String>,
+    },
     /// One of the schemas could not be parsed (from a corrupt or foreign segment).
     Unparseable {
         /// Which one: `"expected"` or `"found"`.
@@ -478,6 +487,14 @@ impl fmt::Display for SchemaDiff {
             SchemaDiffKind::Realigned { expected, found } => {
                 write!(f, "align {expected} -> {found}")
             }
+            SchemaDiffKind::Reordered { expected, found } => {
+                write!(
+                    f,
+                    "field order {} -> {}",
+                    expected.join(", "),
+                    found.join(", ")
+                )
+            }
             SchemaDiffKind::Unparseable { .. } => Ok(()),
         }
     }
@@ -486,11 +503,14 @@ impl fmt::Display for SchemaDiff {
 /// Compares the schema this build `expected` with the one `found` (e.g. in a segment written
 /// by another build) and lists every difference, for error messages.
 ///
-/// Empty when the schemas describe the same layout (in particular `diff_schemas(a, a)` is
-/// empty for every parseable `a`). Fields are matched by name: a field only in `expected` is
+/// Empty exactly when the two schemas parse to the same tree, the tree their
+/// [fingerprints](Schema::fingerprint) hash (in particular `diff_schemas(a, a)` is empty for
+/// every parseable `a`). Fields are matched by name: a field only in `expected` is
 /// [`Missing`](SchemaDiffKind::Missing), one only in `found` is
 /// [`Added`](SchemaDiffKind::Added), one at another offset is
-/// [`Moved`](SchemaDiffKind::Moved), and matched fields are compared recursively. A type with
+/// [`Moved`](SchemaDiffKind::Moved), and matched fields are compared recursively; the same
+/// fields at the same offsets in another order are
+/// [`Reordered`](SchemaDiffKind::Reordered). A type with
 /// another name, kind or array length is [`Retyped`](SchemaDiffKind::Retyped) (and not looked
 /// into); one with the same name and another size or alignment is
 /// [`Resized`](SchemaDiffKind::Resized) / [`Realigned`](SchemaDiffKind::Realigned) (a struct's
@@ -612,6 +632,17 @@ fn diff_nodes(path: &str, root: usize, e: &Node, f: &Node, out: &mut Vec<SchemaD
                         },
                     ));
                 }
+            }
+            let names = |fs: &[FieldNode]| fs.iter().map(|f| f.name.clone()).collect::<Vec<_>>();
+            if out.len() == before && !ef.iter().map(|f| &f.name).eq(ff.iter().map(|f| &f.name)) {
+                out.push(SchemaDiff::new(
+                    path,
+                    root,
+                    SchemaDiffKind::Reordered {
+                        expected: names(ef),
+                        found: names(ff),
+                    },
+                ));
             }
         }
         _ => {}
