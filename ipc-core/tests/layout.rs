@@ -4,7 +4,9 @@
 use std::mem::{align_of, size_of};
 use std::sync::atomic::*;
 
-use ipc_core::layout::{diff_schemas, Field, Schema, SchemaDiffKind, Shape, MAX_SCHEMA_DEPTH};
+use ipc_core::layout::{
+    diff_schemas, Field, Schema, SchemaDiffKind, SchemaShape, Shape, MAX_SCHEMA_DEPTH,
+};
 use ipc_core::{ErrorKind, SharedLayout, TypeLayout};
 
 fn check_scalar<T: SharedLayout>(name: &str) {
@@ -217,6 +219,37 @@ fn schemas_parse_back_to_the_same_text() {
         ("Outer", 96, 8)
     );
     assert!(diff_schemas(&text, &text).is_empty());
+}
+
+#[test]
+fn parsed_schemas_can_be_walked() {
+    let s = Schema::parse("S(56/8){t:u8(1/1)@0,m:[M(opaque 8/8);2]@8,i:I(32/8){0:u64(8/8)@0}@24}")
+        .unwrap();
+    let root = s.root();
+    assert_eq!((root.name(), root.size(), root.align()), ("S", 56, 8));
+    let SchemaShape::Struct { fields } = root.shape() else {
+        panic!("{:?}", root.shape())
+    };
+    let got: Vec<(&str, usize, &str, usize)> = fields
+        .iter()
+        .map(|f| (f.name(), f.offset(), f.ty().name(), f.ty().size()))
+        .collect();
+    assert_eq!(
+        got,
+        [("t", 0, "u8", 1), ("m", 8, "[T;N]", 16), ("i", 24, "I", 32)]
+    );
+    assert_eq!(fields[0].ty().shape(), SchemaShape::Scalar);
+    let SchemaShape::Array { elem, len } = fields[1].ty().shape() else {
+        panic!()
+    };
+    assert_eq!(
+        (elem.name(), elem.shape(), elem.align(), len),
+        ("M", SchemaShape::Opaque, 8, 2)
+    );
+    let SchemaShape::Struct { fields: inner } = fields[2].ty().shape() else {
+        panic!()
+    };
+    assert_eq!((inner.len(), inner[0].name()), (1, "0"));
 }
 
 #[test]

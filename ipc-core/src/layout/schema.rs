@@ -86,14 +86,89 @@ enum Kind {
     Scalar,
     Opaque,
     Array(Box<Node>, usize),
-    Struct(Vec<FieldNode>),
+    Struct(Vec<SchemaField>),
 }
 
+/// One field of a struct in a parsed [`Schema`] (see [`SchemaShape::Struct`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct FieldNode {
+pub struct SchemaField {
     name: String,
     offset: usize,
     ty: Node,
+}
+
+impl SchemaField {
+    /// The field's name (`0`, `1`, ... for a tuple struct's).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The field's offset in its struct.
+    pub fn offset(&self) -> usize {
+        self.offset
+    }
+
+    /// The field's type.
+    pub fn ty(&self) -> SchemaNode<'_> {
+        SchemaNode(&self.ty)
+    }
+}
+
+/// One type in a parsed [`Schema`], for walking the tree (e.g. to draw it, or to find the
+/// scalars in it): a read-only view that borrows the schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SchemaNode<'a>(&'a Node);
+
+/// What a [`SchemaNode`] is made of: the parsed counterpart of [`Shape`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SchemaShape<'a> {
+    /// A scalar (`u64(8/8)`).
+    Scalar,
+    /// An opaque type (`RawMutex(opaque 40/8)`).
+    Opaque,
+    /// `[elem; len]`.
+    Array {
+        /// The element's type.
+        elem: SchemaNode<'a>,
+        /// The number of elements.
+        len: usize,
+    },
+    /// A struct and its fields, in declaration order.
+    Struct {
+        /// The fields.
+        fields: &'a [SchemaField],
+    },
+}
+
+impl<'a> SchemaNode<'a> {
+    /// The type's name (`[T;N]` for an array).
+    pub fn name(self) -> &'a str {
+        &self.0.name
+    }
+
+    /// The type's size in bytes (for an array, the element's size times the length: the
+    /// parser refuses a schema where that overflows).
+    pub fn size(self) -> usize {
+        self.0.size
+    }
+
+    /// The type's alignment in bytes.
+    pub fn align(self) -> usize {
+        self.0.align
+    }
+
+    /// What the type is made of.
+    pub fn shape(self) -> SchemaShape<'a> {
+        match &self.0.kind {
+            Kind::Scalar => SchemaShape::Scalar,
+            Kind::Opaque => SchemaShape::Opaque,
+            Kind::Array(elem, len) => SchemaShape::Array {
+                elem: SchemaNode(elem),
+                len: *len,
+            },
+            Kind::Struct(fields) => SchemaShape::Struct { fields },
+        }
+    }
 }
 
 impl Schema {
@@ -129,6 +204,11 @@ impl Schema {
     /// stored fingerprint belong together.
     pub fn fingerprint(&self) -> u64 {
         fingerprint::mix(self.0.hash(fingerprint::start()))
+    }
+
+    /// The top-level type, to walk the tree (nested at most [`MAX_SCHEMA_DEPTH`] deep).
+    pub fn root(&self) -> SchemaNode<'_> {
+        SchemaNode(&self.0)
     }
 
     /// The top-level type's name (`[T;N]` for an array).
@@ -338,7 +418,7 @@ impl Parser<'_> {
                 let ty = self.ty(depth + 1)?;
                 self.expect(b'@')?;
                 let offset = self.number()?;
-                fields.push(FieldNode {
+                fields.push(SchemaField {
                     name: fname,
                     offset,
                     ty,
@@ -592,7 +672,7 @@ fn diff_nodes(path: &str, root: usize, e: &Node, f: &Node, out: &mut Vec<SchemaD
         }
         (Kind::Struct(ef), Kind::Struct(ff)) => {
             // Indexed by name, so a hostile schema with many fields costs linear time.
-            let found: HashMap<&str, &FieldNode> =
+            let found: HashMap<&str, &SchemaField> =
                 ff.iter().map(|f| (f.name.as_str(), f)).collect();
             let expected: HashSet<&str> = ef.iter().map(|f| f.name.as_str()).collect();
             for ef in ef {
@@ -633,7 +713,7 @@ fn diff_nodes(path: &str, root: usize, e: &Node, f: &Node, out: &mut Vec<SchemaD
                     ));
                 }
             }
-            let names = |fs: &[FieldNode]| fs.iter().map(|f| f.name.clone()).collect::<Vec<_>>();
+            let names = |fs: &[SchemaField]| fs.iter().map(|f| f.name.clone()).collect::<Vec<_>>();
             if out.len() == before && !ef.iter().map(|f| &f.name).eq(ff.iter().map(|f| &f.name)) {
                 out.push(SchemaDiff::new(
                     path,
