@@ -6,6 +6,7 @@ use std::sync::atomic::*;
 
 use ipc_core::layout::{
     diff_schemas, Field, Schema, SchemaDiffKind, SchemaShape, Shape, MAX_SCHEMA_DEPTH,
+    MAX_SCHEMA_DIFFS,
 };
 use ipc_core::{ErrorKind, SharedLayout, TypeLayout};
 
@@ -353,6 +354,45 @@ fn mutated_schemas_never_panic() {
         let _ = diff_schemas(good, &text);
         let _ = diff_schemas(&text, good);
     }
+}
+
+#[test]
+fn diffs_of_hostile_schemas_are_bounded() {
+    // Many differences: the first MAX_SCHEMA_DIFFS are listed, then a count of the rest.
+    let fields: Vec<String> = (0..1000).map(|i| format!("f{i}:u8(1/1)@{i}")).collect();
+    let many = format!("S(1000/1){{{}}}", fields.join(","));
+    let d = diff_schemas(&many, "S(1000/1){}");
+    assert_eq!(d.len(), MAX_SCHEMA_DIFFS + 1);
+    assert_eq!(
+        d[0].to_string(),
+        "field `f0`: missing (expected u8 at offset 0)"
+    );
+    assert_eq!(
+        d[MAX_SCHEMA_DIFFS].kind(),
+        &SchemaDiffKind::Truncated {
+            more: 1000 - MAX_SCHEMA_DIFFS
+        }
+    );
+    assert_eq!(
+        d[MAX_SCHEMA_DIFFS].to_string(),
+        format!("... and {} more differences", 1000 - MAX_SCHEMA_DIFFS)
+    );
+    // A root name of half a megabyte above 30_000 differing fields: each listed path
+    // repeats the name, so listing them all would take 15 GB; the paths kept stay within
+    // a megabyte and a half (the first difference is always listed).
+    let root = "R".repeat(500_000);
+    let fields: Vec<String> = (0..30_000).map(|i| format!("f{i}:u8(1/1)@0")).collect();
+    let wide = format!("{root}(1/1){{{}}}", fields.join(","));
+    let d = diff_schemas(&wide, &format!("{root}(1/1){{}}"));
+    let kept: usize = d.iter().map(|d| d.path().len()).sum();
+    assert!(kept <= 1_500_000, "{kept}");
+    assert_eq!(
+        d.last().unwrap().kind(),
+        &SchemaDiffKind::Truncated {
+            more: 30_000 - (d.len() - 1)
+        }
+    );
+    assert!(d[0].path().starts_with(&root) && d[0].path().ends_with(".f0"));
 }
 
 #[test]

@@ -98,7 +98,7 @@ mod schema;
 
 pub use schema::{
     diff_schemas, Schema, SchemaDiff, SchemaDiffKind, SchemaField, SchemaNode, SchemaShape,
-    MAX_SCHEMA_DEPTH,
+    MAX_SCHEMA_DEPTH, MAX_SCHEMA_DIFFS,
 };
 
 use crate::Result;
