@@ -16,8 +16,11 @@ pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
     if opts.name.is_none() {
         check_ascii(&input.ident, "type")?;
     }
-    for id in fields.iter().filter_map(|f| f.ident.as_ref()) {
-        check_ascii(id, "field")?;
+    for f in &fields {
+        check_field_attrs(f)?;
+        if let Some(id) = &f.ident {
+            check_ascii(id, "field")?;
+        }
     }
     let krate = opts.krate.map(|p| quote!(#p)).unwrap_or_else(krate::path);
 
@@ -174,6 +177,23 @@ fn check_data(input: &DeriveInput) -> syn::Result<Vec<&syn::Field>> {
             "SharedLayout cannot be derived for a union: its layout cannot be checked field \
              by field; use a struct",
         )),
+    }
+}
+
+/// `#[shared_layout(...)]` is a helper of the derive, so the compiler accepts it on a field
+/// too, where it would be silently ignored (a field keeps its own name in the layout).
+fn check_field_attrs(field: &syn::Field) -> syn::Result<()> {
+    match field
+        .attrs
+        .iter()
+        .find(|a| a.path().is_ident("shared_layout"))
+    {
+        Some(a) => Err(syn::Error::new_spanned(
+            a,
+            "`#[shared_layout(...)]` applies to the struct, not to a field: a field's name \
+             in the layout is its Rust name",
+        )),
+        None => Ok(()),
     }
 }
 
