@@ -10,6 +10,36 @@ use ipc_core::layout::{
 };
 use ipc_core::{ErrorKind, SharedLayout, TypeLayout};
 
+/// A hand-written tree with every shape: scalars, an opaque, an array, a nested (tuple)
+/// struct; `Outer` is the root.
+static U8: TypeLayout = TypeLayout::scalar("u8", 1, 1);
+static M: TypeLayout = TypeLayout::opaque("RawMutex", 40, 8);
+static ARR: TypeLayout = TypeLayout::array(&M, 2);
+static INNER_F: [Field; 1] = [Field {
+    name: "0",
+    offset: 0,
+    layout: &U8,
+}];
+static INNER: TypeLayout = TypeLayout::structure("Inner", 1, 1, &INNER_F);
+static OUTER_F: [Field; 3] = [
+    Field {
+        name: "tag",
+        offset: 0,
+        layout: &U8,
+    },
+    Field {
+        name: "locks",
+        offset: 8,
+        layout: &ARR,
+    },
+    Field {
+        name: "inner",
+        offset: 88,
+        layout: &INNER,
+    },
+];
+static OUTER: TypeLayout = TypeLayout::structure("Outer", 96, 8, &OUTER_F);
+
 fn check_scalar<T: SharedLayout>(name: &str) {
     let l = T::LAYOUT;
     assert_eq!(l.name, name);
@@ -180,34 +210,7 @@ fn fingerprints_differ_by_every_part_of_the_tree() {
 
 #[test]
 fn schemas_parse_back_to_the_same_text() {
-    static U8: TypeLayout = TypeLayout::scalar("u8", 1, 1);
-    static M: TypeLayout = TypeLayout::opaque("RawMutex", 40, 8);
-    static ARR: TypeLayout = TypeLayout::array(&M, 2);
-    static INNER_F: [Field; 1] = [Field {
-        name: "0",
-        offset: 0,
-        layout: &U8,
-    }];
-    static INNER: TypeLayout = TypeLayout::structure("Inner", 1, 1, &INNER_F);
-    static F: [Field; 3] = [
-        Field {
-            name: "tag",
-            offset: 0,
-            layout: &U8,
-        },
-        Field {
-            name: "locks",
-            offset: 8,
-            layout: &ARR,
-        },
-        Field {
-            name: "inner",
-            offset: 88,
-            layout: &INNER,
-        },
-    ];
-    let l = TypeLayout::structure("Outer", 96, 8, &F);
-    let text = l.schema();
+    let text = OUTER.schema();
     assert_eq!(
         text,
         "Outer(96/8){tag:u8(1/1)@0,locks:[RawMutex(opaque 40/8);2]@8,\
@@ -498,32 +501,6 @@ fn diff_inside_arrays_names_the_element() {
 fn a_parsed_schema_has_the_fingerprint_of_its_layout() {
     // The schema carries everything the fingerprint hashes: recomputing it from the text
     // gives the same value, for scalars, opaques, arrays and nested structs.
-    static U8: TypeLayout = TypeLayout::scalar("u8", 1, 1);
-    static M: TypeLayout = TypeLayout::opaque("RawMutex", 40, 8);
-    static ARR: TypeLayout = TypeLayout::array(&M, 2);
-    static INNER_F: [Field; 1] = [Field {
-        name: "0",
-        offset: 0,
-        layout: &U8,
-    }];
-    static INNER: TypeLayout = TypeLayout::structure("Inner", 1, 1, &INNER_F);
-    static F: [Field; 3] = [
-        Field {
-            name: "tag",
-            offset: 0,
-            layout: &U8,
-        },
-        Field {
-            name: "locks",
-            offset: 8,
-            layout: &ARR,
-        },
-        Field {
-            name: "inner",
-            offset: 88,
-            layout: &INNER,
-        },
-    ];
     let layouts = [
         u64::LAYOUT,
         AtomicI16::LAYOUT,
@@ -532,7 +509,7 @@ fn a_parsed_schema_has_the_fingerprint_of_its_layout() {
         M,
         ARR,
         INNER,
-        TypeLayout::structure("Outer", 96, 8, &F),
+        OUTER,
         TypeLayout::structure("Empty", 0, 1, &[]),
     ];
     for l in layouts {
