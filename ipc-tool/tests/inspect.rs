@@ -79,6 +79,19 @@ fn inspect(args: &[&str]) -> Run {
     }
 }
 
+/// The row `ipc-inspect list` prints for `name` (and that `list` succeeds, under its header
+/// line).
+fn list_row(name: &str) -> String {
+    let r = inspect(&["list"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.starts_with("NAME "), "{}", r.stdout);
+    r.stdout
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(name))
+        .unwrap_or_else(|| panic!("{name} not listed:\n{}", r.stdout))
+        .to_owned()
+}
+
 fn dev_shm(name: &str) -> String {
     format!("/dev/shm{name}")
 }
@@ -171,13 +184,7 @@ fn array_list_schema_and_read_only() {
     let r = inspect(&["schema", "--tree", &name]);
     assert_eq!((r.code, r.stdout.as_str()), (0, "f64 (8/8)\n"), "{r:?}");
 
-    let r = inspect(&["list"]);
-    assert_eq!(r.code, 0, "{r:?}");
-    let row = r
-        .stdout
-        .lines()
-        .find(|l| l.split_whitespace().next() == Some(name.as_str()))
-        .unwrap_or_else(|| panic!("{name} not listed:\n{}", r.stdout));
+    let row = list_row(&name);
     let cols: Vec<&str> = row.split_whitespace().collect();
     let pid = std::process::id().to_string();
     assert_eq!(
@@ -194,7 +201,6 @@ fn array_list_schema_and_read_only() {
         ],
         "{row}"
     );
-    assert!(r.stdout.starts_with("NAME "), "{}", r.stdout);
 
     let r = inspect(&["diff", &name, &name]);
     assert_eq!(r.code, 0, "{r:?}");
@@ -262,13 +268,7 @@ fn every_flipped_header_byte_is_refused() {
     assert_eq!(r.code, 4, "{r:?}");
     assert!(r.stderr.contains("checksum"), "{r:?}");
     assert!(r.stdout.is_empty(), "{r:?}");
-    let r = inspect(&["list"]);
-    assert_eq!(r.code, 0, "{r:?}");
-    let row = r
-        .stdout
-        .lines()
-        .find(|l| l.starts_with(&format!("{name} ")))
-        .unwrap_or_else(|| panic!("{}", r.stdout));
+    let row = list_row(&name);
     assert!(
         row.contains("corrupted") && row.contains("checksum"),
         "{row}"
@@ -345,12 +345,7 @@ fn creator_dead_mid_init_is_reported() {
     );
     assert!(r.stdout.contains("(dead)"), "{r:?}");
     assert!(r.stderr.contains("died during initialisation"), "{r:?}");
-    let r = inspect(&["list"]);
-    let row = r
-        .stdout
-        .lines()
-        .find(|l| l.starts_with(&format!("{name} ")))
-        .unwrap_or_else(|| panic!("{}", r.stdout));
+    let row = list_row(&name);
     assert!(
         row.contains("initialising") && row.contains("dead"),
         "{row}"
@@ -488,13 +483,7 @@ fn hostile_type_names_and_schemas_are_shown_escaped_and_dumped_in_bounded_time()
             "{args:?}: {r:?}"
         );
     }
-    let r = inspect(&["list"]);
-    assert_eq!(r.code, 0, "{r:?}");
-    let row = r
-        .stdout
-        .lines()
-        .find(|l| l.starts_with(&format!("{copy} ")))
-        .unwrap_or_else(|| panic!("{}", r.stdout));
+    let row = list_row(&copy);
     assert!(
         row.contains("\\u{1b}[2J!") && row.contains("ready"),
         "{row}"
