@@ -4,8 +4,41 @@
 use std::mem::{align_of, size_of};
 use std::sync::atomic::*;
 
-use ipc_core::layout::{diff_schemas, Field, Schema, SchemaDiffKind, Shape, MAX_SCHEMA_DEPTH};
+use ipc_core::layout::{
+    diff_schemas, Field, Schema, SchemaDiffKind, SchemaShape, Shape, MAX_SCHEMA_DEPTH,
+    MAX_SCHEMA_DIFFS,
+};
 use ipc_core::{ErrorKind, SharedLayout, TypeLayout};
+
+/// A hand-written tree with every shape: scalars, an opaque, an array, a nested (tuple)
+/// struct; `Outer` is the root.
+static U8: TypeLayout = TypeLayout::scalar("u8", 1, 1);
+static M: TypeLayout = TypeLayout::opaque("RawMutex", 40, 8);
+static ARR: TypeLayout = TypeLayout::array(&M, 2);
+static INNER_F: [Field; 1] = [Field {
+    name: "0",
+    offset: 0,
+    layout: &U8,
+}];
+static INNER: TypeLayout = TypeLayout::structure("Inner", 1, 1, &INNER_F);
+static OUTER_F: [Field; 3] = [
+    Field {
+        name: "tag",
+        offset: 0,
+        layout: &U8,
+    },
+    Field {
+        name: "locks",
+        offset: 8,
+        layout: &ARR,
+    },
+    Field {
+        name: "inner",
+        offset: 88,
+        layout: &INNER,
+    },
+];
+static OUTER: TypeLayout = TypeLayout::structure("Outer", 96, 8, &OUTER_F);
 
 fn check_scalar<T: SharedLayout>(name: &str) {
     let l = T::LAYOUT;
@@ -175,46 +208,9 @@ fn fingerprints_differ_by_every_part_of_the_tree() {
     );
 }
 
-/// A nested struct for the schema tests: a scalar, an array of opaques and an inner struct,
-/// shared by the tests that write, parse back and fingerprint it.
-mod nested {
-    use super::*;
-
-    pub static U8: TypeLayout = TypeLayout::scalar("u8", 1, 1);
-    pub static M: TypeLayout = TypeLayout::opaque("RawMutex", 40, 8);
-    pub static ARR: TypeLayout = TypeLayout::array(&M, 2);
-    pub static INNER_F: [Field; 1] = [Field {
-        name: "0",
-        offset: 0,
-        layout: &U8,
-    }];
-    pub static INNER: TypeLayout = TypeLayout::structure("Inner", 1, 1, &INNER_F);
-    pub static F: [Field; 3] = [
-        Field {
-            name: "tag",
-            offset: 0,
-            layout: &U8,
-        },
-        Field {
-            name: "locks",
-            offset: 8,
-            layout: &ARR,
-        },
-        Field {
-            name: "inner",
-            offset: 88,
-            layout: &INNER,
-        },
-    ];
-
-    /// `Outer(96/8){tag, locks, inner}`, made of the statics above.
-    pub const OUTER: TypeLayout = TypeLayout::structure("Outer", 96, 8, &F);
-}
-
 #[test]
 fn schemas_parse_back_to_the_same_text() {
-    let l = nested::OUTER;
-    let text = l.schema();
+    let text = OUTER.schema();
     assert_eq!(
         text,
         "Outer(96/8){tag:u8(1/1)@0,locks:[RawMutex(opaque 40/8);2]@8,\
@@ -227,6 +223,37 @@ fn schemas_parse_back_to_the_same_text() {
         ("Outer", 96, 8)
     );
     assert!(diff_schemas(&text, &text).is_empty());
+}
+
+#[test]
+fn parsed_schemas_can_be_walked() {
+    let s = Schema::parse("S(56/8){t:u8(1/1)@0,m:[M(opaque 8/8);2]@8,i:I(32/8){0:u64(8/8)@0}@24}")
+        .unwrap();
+    let root = s.root();
+    assert_eq!((root.name(), root.size(), root.align()), ("S", 56, 8));
+    let SchemaShape::Struct { fields } = root.shape() else {
+        panic!("{:?}", root.shape())
+    };
+    let got: Vec<(&str, usize, &str, usize)> = fields
+        .iter()
+        .map(|f| (f.name(), f.offset(), f.ty().name(), f.ty().size()))
+        .collect();
+    assert_eq!(
+        got,
+        [("t", 0, "u8", 1), ("m", 8, "[T;N]", 16), ("i", 24, "I", 32)]
+    );
+    assert_eq!(fields[0].ty().shape(), SchemaShape::Scalar);
+    let SchemaShape::Array { elem, len } = fields[1].ty().shape() else {
+        panic!()
+    };
+    assert_eq!(
+        (elem.name(), elem.shape(), elem.align(), len),
+        ("M", SchemaShape::Opaque, 8, 2)
+    );
+    let SchemaShape::Struct { fields: inner } = fields[2].ty().shape() else {
+        panic!()
+    };
+    assert_eq!((inner.len(), inner[0].name()), (1, "0"));
 }
 
 #[test]
@@ -309,10 +336,56 @@ fn mutated_schemas_never_panic() {
         // Either parses and round-trips, or is an error; the diff never panics either.
         if let Ok(s) = Schema::parse(&text) {
             assert!(diff_schemas(&s.to_string(), &s.to_string()).is_empty());
+            // The diff is empty exactly when the trees (and so the fingerprints) agree.
+            let same = Schema::parse(good).unwrap() == s;
+            assert_eq!(diff_schemas(good, &text).is_empty(), same, "{text}");
+            assert_eq!(
+                same,
+                Schema::parse(good).unwrap().fingerprint() == s.fingerprint()
+            );
         }
         let _ = diff_schemas(good, &text);
         let _ = diff_schemas(&text, good);
     }
+}
+
+#[test]
+fn diffs_of_hostile_schemas_are_bounded() {
+    // Many differences: the first MAX_SCHEMA_DIFFS are listed, then a count of the rest.
+    let fields: Vec<String> = (0..1000).map(|i| format!("f{i}:u8(1/1)@{i}")).collect();
+    let many = format!("S(1000/1){{{}}}", fields.join(","));
+    let d = diff_schemas(&many, "S(1000/1){}");
+    assert_eq!(d.len(), MAX_SCHEMA_DIFFS + 1);
+    assert_eq!(
+        d[0].to_string(),
+        "field `f0`: missing (expected u8 at offset 0)"
+    );
+    assert_eq!(
+        d[MAX_SCHEMA_DIFFS].kind(),
+        &SchemaDiffKind::Truncated {
+            more: 1000 - MAX_SCHEMA_DIFFS
+        }
+    );
+    assert_eq!(
+        d[MAX_SCHEMA_DIFFS].to_string(),
+        format!("... and {} more differences", 1000 - MAX_SCHEMA_DIFFS)
+    );
+    // A root name of half a megabyte above 30_000 differing fields: each listed path
+    // repeats the name, so listing them all would take 15 GB; the paths kept stay within
+    // a megabyte and a half (the first difference is always listed).
+    let root = "R".repeat(500_000);
+    let fields: Vec<String> = (0..30_000).map(|i| format!("f{i}:u8(1/1)@0")).collect();
+    let wide = format!("{root}(1/1){{{}}}", fields.join(","));
+    let d = diff_schemas(&wide, &format!("{root}(1/1){{}}"));
+    let kept: usize = d.iter().map(|d| d.path().len()).sum();
+    assert!(kept <= 1_500_000, "{kept}");
+    assert_eq!(
+        d.last().unwrap().kind(),
+        &SchemaDiffKind::Truncated {
+            more: 30_000 - (d.len() - 1)
+        }
+    );
+    assert!(d[0].path().starts_with(&root) && d[0].path().ends_with(".f0"));
 }
 
 #[test]
@@ -386,6 +459,17 @@ fn diff_of_each_kind() {
             .collect();
         assert_eq!(&got, want, "found = {found}");
     }
+    // Zero-sized fields share an offset, so only their order tells two layouts apart (the
+    // fingerprint hashes it): the diff names it rather than being empty.
+    let zst = "Z(4/4){a:u32(4/4)@0,m:[u8(1/1);0]@4,n:[u16(2/2);0]@4}";
+    let swapped = "Z(4/4){a:u32(4/4)@0,n:[u16(2/2);0]@4,m:[u8(1/1);0]@4}";
+    let d = diff_schemas(zst, swapped);
+    let shown: Vec<String> = d.iter().map(ToString::to_string).collect();
+    assert_eq!(shown, ["type `Z`: field order a, m, n -> a, n, m"]);
+    assert_ne!(
+        Schema::parse(zst).unwrap().fingerprint(),
+        Schema::parse(swapped).unwrap().fingerprint()
+    );
     // Array elements: the path says `[]`.
     let d = diff_schemas("[S(4/4){x:u32(4/4)@0};2]", "[S(4/4){x:i32(4/4)@0};2]");
     assert_eq!(d.len(), 1);
@@ -412,10 +496,10 @@ fn a_parsed_schema_has_the_fingerprint_of_its_layout() {
         AtomicI16::LAYOUT,
         f32::LAYOUT,
         <[[u16; 3]; 5]>::LAYOUT,
-        nested::M,
-        nested::ARR,
-        nested::INNER,
-        nested::OUTER,
+        M,
+        ARR,
+        INNER,
+        OUTER,
         TypeLayout::structure("Empty", 0, 1, &[]),
     ];
     for l in layouts {

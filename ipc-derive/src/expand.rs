@@ -13,6 +13,15 @@ pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
     repr::parse(&input.attrs, input.ident.span())?;
     check_generics(input)?;
     let opts = attr::parse(&input.attrs)?;
+    if opts.name.is_none() {
+        check_ascii(&input.ident, "type")?;
+    }
+    for f in &fields {
+        check_field_attrs(f)?;
+        if let Some(id) = &f.ident {
+            check_ascii(id, "field")?;
+        }
+    }
     let krate = opts.krate.map(|p| quote!(#p)).unwrap_or_else(krate::path);
 
     let ident = &input.ident;
@@ -169,6 +178,45 @@ fn check_data(input: &DeriveInput) -> syn::Result<Vec<&syn::Field>> {
              by field; use a struct",
         )),
     }
+}
+
+/// `#[shared_layout(...)]` is a helper of the derive, so the compiler accepts it on a field
+/// too, where it would be silently ignored (a field keeps its own name in the layout).
+fn check_field_attrs(field: &syn::Field) -> syn::Result<()> {
+    match field
+        .attrs
+        .iter()
+        .find(|a| a.path().is_ident("shared_layout"))
+    {
+        Some(a) => Err(syn::Error::new_spanned(
+            a,
+            "`#[shared_layout(...)]` applies to the struct, not to a field: a field's name \
+             in the layout is its Rust name",
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Names go into the schema, whose names are ASCII letters, digits and `_`; Rust also
+/// allows other letters in identifiers (`café`), which the schema could not carry.
+fn check_ascii(ident: &syn::Ident, what: &str) -> syn::Result<()> {
+    let s = ident.to_string();
+    let bare = s.strip_prefix("r#").unwrap_or(&s);
+    if bare.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Ok(());
+    }
+    let hint = if what == "type" {
+        "; give the layout a name with `#[shared_layout(name = \"...\")]`"
+    } else {
+        ""
+    };
+    Err(syn::Error::new(
+        ident.span(),
+        format!(
+            "SharedLayout needs ASCII names: the {what} name `{bare}` would be written into \
+             the schema, which allows only ASCII letters, digits and `_`{hint}"
+        ),
+    ))
 }
 
 /// Type and const parameters are fine; lifetimes are not (`SharedLayout: 'static`, and a

@@ -76,7 +76,9 @@ use proc_macro::TokenStream;
 ///
 /// No `repr` or `repr(Rust)` (layout not fixed), `repr(packed)` (unaligned atomics),
 /// enums (invalid bit patterns), unions, lifetime parameters, fields that are not
-/// `SharedLayout` (`bool`, `char`, pointers, references, `Option`, heap types, ...).
+/// `SharedLayout` (`bool`, `char`, pointers, references, `Option`, heap types, ...),
+/// non-ASCII type or field names (the schema cannot carry them; a type can be given an
+/// ASCII `name`), and `#[shared_layout(...)]` on a field (it would be ignored there).
 #[proc_macro_derive(SharedLayout, attributes(shared_layout))]
 pub fn derive_shared_layout(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);

@@ -153,16 +153,36 @@ fn main() -> ExitCode {
     }
 }
 
-/// Writes `text` to stdout. A closed pipe (`ipc-inspect list | head -1`) or a full disk is
-/// not worth a panic: the output is simply cut.
-fn emit(text: &str) {
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+/// `text` with its control characters written as escapes (`\u{1b}`), all of them or all but
+/// the newline: type names, schemas and object names come from objects anyone may write,
+/// and must not send escape sequences to the terminal or forge lines of a table.
+fn escape_controls(text: &str, keep_newlines: bool) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() && !(keep_newlines && c == '\n') {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
-/// Writes `text` to stderr, ignoring failures as [`emit`] does.
+/// Writes `text` to stdout, control characters other than the newline escaped. A closed
+/// pipe (`ipc-inspect list | head -1`) or a full disk is not worth a panic: the output is
+/// simply cut.
+fn emit(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out
+        .write_all(escape_controls(text, true).as_bytes())
+        .and_then(|()| out.flush());
+}
+
+/// Writes `text` to stderr as [`emit`] does to stdout.
 fn err(text: &str) {
-    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+    let _ = std::io::stderr()
+        .lock()
+        .write_all(escape_controls(text, true).as_bytes());
 }
 
 /// Opens and validates `name`.
@@ -230,6 +250,10 @@ fn list() -> Result<u8, Failure> {
             continue;
         };
         rows.push(list_row(&snap));
+    }
+    // A newline in a name or note would start a forged row: escape it in the cells.
+    for cell in rows.iter_mut().flatten() {
+        *cell = escape_controls(cell, false);
     }
     let widths: Vec<usize> = (0..rows[0].len())
         .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))

@@ -9,188 +9,55 @@
 //!     └── data @40: u64 (8/8)
 //! ```
 //!
-//! The text is first checked with `ipc_core::layout::Schema::parse` (the normative parser);
-//! the small parser here only builds the tree to draw, and refuses anything it does not
-//! understand (or nested deeper than `MAX_SCHEMA_DEPTH`) with an error instead of panicking.
+//! The tree is that of `ipc_core::layout::Schema::parse`, the normative parser, which
+//! refuses malformed input, overflowing sizes and nesting deeper than `MAX_SCHEMA_DEPTH`
+//! (so the recursive walks here are bounded) with an error instead of panicking.
 
-use ipc_core::layout::{Schema, MAX_SCHEMA_DEPTH};
-
-#[derive(Debug)]
-enum Node {
-    Scalar {
-        name: String,
-        size: u64,
-        align: u64,
-    },
-    Opaque {
-        name: String,
-        size: u64,
-        align: u64,
-    },
-    Array {
-        elem: Box<Node>,
-        len: u64,
-    },
-    Struct {
-        name: String,
-        size: u64,
-        align: u64,
-        fields: Vec<(String, u64, Node)>,
-    },
-}
-
-struct Parser<'a> {
-    s: &'a [u8],
-    pos: usize,
-}
-
-impl Parser<'_> {
-    fn peek(&self) -> Option<u8> {
-        self.s.get(self.pos).copied()
-    }
-
-    fn eat(&mut self, lit: &str) -> Result<(), String> {
-        if self.s[self.pos..].starts_with(lit.as_bytes()) {
-            self.pos += lit.len();
-            Ok(())
-        } else {
-            Err(format!("expected {lit:?} at byte {}", self.pos))
-        }
-    }
-
-    fn name(&mut self) -> Result<String, String> {
-        let start = self.pos;
-        while self
-            .peek()
-            .is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_')
-        {
-            self.pos += 1;
-        }
-        if start == self.pos {
-            return Err(format!("expected a name at byte {start}"));
-        }
-        Ok(String::from_utf8_lossy(&self.s[start..self.pos]).into_owned())
-    }
-
-    fn number(&mut self) -> Result<u64, String> {
-        let start = self.pos;
-        while self.peek().is_some_and(|c| c.is_ascii_digit()) {
-            self.pos += 1;
-        }
-        std::str::from_utf8(&self.s[start..self.pos])
-            .ok()
-            .and_then(|t| t.parse().ok())
-            .ok_or_else(|| format!("expected a number at byte {start}"))
-    }
-
-    fn size_align(&mut self) -> Result<(u64, u64), String> {
-        let size = self.number()?;
-        self.eat("/")?;
-        let align = self.number()?;
-        self.eat(")")?;
-        Ok((size, align))
-    }
-
-    fn ty(&mut self, depth: usize) -> Result<Node, String> {
-        if depth > MAX_SCHEMA_DEPTH {
-            return Err(format!("nested deeper than {MAX_SCHEMA_DEPTH}"));
-        }
-        if self.peek() == Some(b'[') {
-            self.pos += 1;
-            let elem = self.ty(depth + 1)?;
-            self.eat(";")?;
-            let len = self.number()?;
-            self.eat("]")?;
-            return Ok(Node::Array {
-                elem: Box::new(elem),
-                len,
-            });
-        }
-        let name = self.name()?;
-        self.eat("(")?;
-        if self.s[self.pos..].starts_with(b"opaque ") {
-            self.pos += "opaque ".len();
-            let (size, align) = self.size_align()?;
-            return Ok(Node::Opaque { name, size, align });
-        }
-        let (size, align) = self.size_align()?;
-        if self.peek() != Some(b'{') {
-            return Ok(Node::Scalar { name, size, align });
-        }
-        self.pos += 1;
-        let mut fields = Vec::new();
-        if self.peek() != Some(b'}') {
-            loop {
-                let fname = self.name()?;
-                self.eat(":")?;
-                let fty = self.ty(depth + 1)?;
-                self.eat("@")?;
-                let off = self.number()?;
-                fields.push((fname, off, fty));
-                if self.peek() == Some(b',') {
-                    self.pos += 1;
-                } else {
-                    break;
-                }
-            }
-        }
-        self.eat("}")?;
-        Ok(Node::Struct {
-            name,
-            size,
-            align,
-            fields,
-        })
-    }
-}
+use ipc_core::layout::{Schema, SchemaField, SchemaNode, SchemaShape};
 
 /// One line's text for a type (without its fields).
-fn label(n: &Node) -> String {
-    match n {
-        Node::Scalar { name, size, align } => format!("{name} ({size}/{align})"),
-        Node::Opaque { name, size, align } => format!("{name} (opaque {size}/{align})"),
-        Node::Array { elem, len } => format!("[{}; {len}]", label(elem)),
-        Node::Struct {
-            name, size, align, ..
-        } => format!("{name} ({size}/{align})"),
+fn label(n: SchemaNode<'_>) -> String {
+    let (name, size, align) = (n.name(), n.size(), n.align());
+    match n.shape() {
+        SchemaShape::Scalar | SchemaShape::Struct { .. } => format!("{name} ({size}/{align})"),
+        SchemaShape::Opaque => format!("{name} (opaque {size}/{align})"),
+        SchemaShape::Array { elem, len } => format!("[{}; {len}]", label(elem)),
     }
 }
 
 /// The fields to draw under a type: a struct's own, or those of the struct an array holds.
-fn fields(n: &Node) -> &[(String, u64, Node)] {
-    match n {
-        Node::Struct { fields, .. } => fields,
-        Node::Array { elem, .. } => fields(elem),
+fn fields(n: SchemaNode<'_>) -> &[SchemaField] {
+    match n.shape() {
+        SchemaShape::Struct { fields } => fields,
+        SchemaShape::Array { elem, .. } => fields(elem),
         _ => &[],
     }
 }
 
-fn draw(n: &Node, prefix: &str, out: &mut String) {
+fn draw(n: SchemaNode<'_>, prefix: &str, out: &mut String) {
     let fs = fields(n);
-    for (i, (name, off, ty)) in fs.iter().enumerate() {
+    for (i, f) in fs.iter().enumerate() {
         let last = i + 1 == fs.len();
         out.push_str(prefix);
         out.push_str(if last { "└── " } else { "├── " });
-        out.push_str(&format!("{name} @{off}: {}\n", label(ty)));
+        out.push_str(&format!(
+            "{} @{}: {}\n",
+            f.name(),
+            f.offset(),
+            label(f.ty())
+        ));
         let deeper = format!("{prefix}{}", if last { "    " } else { "│   " });
-        draw(ty, &deeper, out);
+        draw(f.ty(), &deeper, out);
     }
 }
 
 /// Draws `schema` as a tree (one line per type and field, ending in a newline), or says why
 /// it cannot.
 pub fn render(schema: &str) -> Result<String, String> {
-    Schema::parse(schema).map_err(|e| e.to_string())?;
-    let mut p = Parser {
-        s: schema.as_bytes(),
-        pos: 0,
-    };
-    let root = p.ty(0)?;
-    if p.pos != p.s.len() {
-        return Err(format!("trailing bytes at byte {}", p.pos));
-    }
-    let mut out = format!("{}\n", label(&root));
-    draw(&root, "", &mut out);
+    let parsed = Schema::parse(schema).map_err(|e| e.to_string())?;
+    let root = parsed.root();
+    let mut out = format!("{}\n", label(root));
+    draw(root, "", &mut out);
     Ok(out)
 }
 
@@ -207,21 +74,31 @@ pub struct Leaf {
     pub size: u64,
 }
 
-fn collect(n: &Node, path: &str, at: u64, max: usize, out: &mut Vec<Leaf>) -> Result<(), String> {
+fn collect(
+    n: SchemaNode<'_>,
+    path: &str,
+    at: u64,
+    max: usize,
+    out: &mut Vec<Leaf>,
+) -> Result<(), String> {
     if out.len() >= max {
         return Ok(());
     }
-    match n {
-        Node::Scalar { name, size, .. } => out.push(Leaf {
+    match n.shape() {
+        SchemaShape::Scalar => out.push(Leaf {
             path: path.to_owned(),
             offset: at,
-            ty: name.clone(),
-            size: *size,
+            ty: n.name().to_owned(),
+            size: n.size() as u64,
         }),
-        Node::Opaque { .. } => {}
-        Node::Array { elem, len } => {
-            let esize = size_of_node(elem).ok_or("array size overflows")?;
-            for i in 0..*len {
+        SchemaShape::Opaque => {}
+        // An element without scalars adds nothing: skipping it keeps the walk bounded by
+        // `max` (every element walked adds a leaf), where `[Empty(0/1){};18446744073709551615]`
+        // would otherwise loop for ever.
+        SchemaShape::Array { elem, .. } if !has_leaf(elem) => {}
+        SchemaShape::Array { elem, len } => {
+            let esize = elem.size() as u64;
+            for i in 0..len as u64 {
                 if out.len() >= max {
                     break;
                 }
@@ -232,43 +109,40 @@ fn collect(n: &Node, path: &str, at: u64, max: usize, out: &mut Vec<Leaf>) -> Re
                 collect(elem, &format!("{path}[{i}]"), off, max, out)?;
             }
         }
-        Node::Struct { fields, .. } => {
-            for (name, off, ty) in fields {
-                let off = at.checked_add(*off).ok_or("offset overflows")?;
+        SchemaShape::Struct { fields } => {
+            for f in fields {
+                let off = at
+                    .checked_add(f.offset() as u64)
+                    .ok_or("offset overflows")?;
                 let p = if path.is_empty() {
-                    name.clone()
+                    f.name().to_owned()
                 } else {
-                    format!("{path}.{name}")
+                    format!("{path}.{}", f.name())
                 };
-                collect(ty, &p, off, max, out)?;
+                collect(f.ty(), &p, off, max, out)?;
             }
         }
     }
     Ok(())
 }
 
-fn size_of_node(n: &Node) -> Option<u64> {
-    match n {
-        Node::Scalar { size, .. } | Node::Opaque { size, .. } | Node::Struct { size, .. } => {
-            Some(*size)
-        }
-        Node::Array { elem, len } => size_of_node(elem)?.checked_mul(*len),
+/// Whether `n` holds at least one scalar.
+fn has_leaf(n: SchemaNode<'_>) -> bool {
+    match n.shape() {
+        SchemaShape::Scalar => true,
+        SchemaShape::Opaque => false,
+        SchemaShape::Array { elem, len } => len > 0 && has_leaf(elem),
+        SchemaShape::Struct { fields } => fields.iter().any(|f| has_leaf(f.ty())),
     }
 }
 
 /// The scalar leaves of `schema` in layout order (opaque types such as locks are skipped),
 /// at most `max` of them, and the size of the top-level type.
 pub fn leaves(schema: &str, max: usize) -> Result<(Vec<Leaf>, u64), String> {
-    Schema::parse(schema).map_err(|e| e.to_string())?;
-    let mut p = Parser {
-        s: schema.as_bytes(),
-        pos: 0,
-    };
-    let root = p.ty(0)?;
+    let parsed = Schema::parse(schema).map_err(|e| e.to_string())?;
     let mut out = Vec::new();
-    collect(&root, "", 0, max, &mut out)?;
-    let size = size_of_node(&root).ok_or("size overflows")?;
-    Ok((out, size))
+    collect(parsed.root(), "", 0, max, &mut out)?;
+    Ok((out, parsed.size() as u64))
 }
 
 /// Formats the scalar `ty` of `bytes.len()` bytes (native byte order). Atomics are shown as
@@ -347,6 +221,22 @@ mod tests {
         // A huge array is not walked past the budget.
         let (ls, size) = leaves("[u8(1/1);18446744073709551615]", 3).unwrap();
         assert_eq!((ls.len(), size), (3, u64::MAX));
+        // Nor is a huge array of elements without scalars (a hostile schema of a zero-sized
+        // or opaque type): it has no leaves, and returns at once instead of looping 2^64
+        // times.
+        for s in [
+            "[E(0/1){};18446744073709551615]",
+            "[L(opaque 1/1);18446744073709551615]",
+            "S(0/1){a:[[u8(1/1);0];18446744073709551615]@0,b:[E(0/1){x:[u8(1/1);0]@0};18446744073709551615]@0}",
+        ] {
+            assert_eq!(leaves(s, 3).unwrap().0, [], "{s}");
+        }
+        let (ls, _) = leaves(
+            "[S(1/1){l:L(opaque 1/1)@0,x:u8(1/1)@0};18446744073709551615]",
+            3,
+        )
+        .unwrap();
+        assert_eq!(ls.len(), 3);
     }
 
     #[test]

@@ -5,7 +5,6 @@
 use std::process::{Command, Stdio};
 use std::sync::atomic::AtomicU64;
 
-use ipc_collections::format::{checksum, HEADER_LEN};
 use ipc_collections::{Options, Shared, SharedArray, SharedLayout, SharedMutex};
 use ipc_core::shm::Shm;
 use ipc_testutil::{
@@ -53,11 +52,17 @@ fn inspect(args: &[&str]) -> Run {
     }
 }
 
-/// The row of `list` output whose first column is `name`; panics if there is none.
-fn listed_row<'a>(list: &'a str, name: &str) -> &'a str {
-    list.lines()
+/// The row `ipc-inspect list` prints for `name` (and that `list` succeeds, under its header
+/// line).
+fn list_row(name: &str) -> String {
+    let r = inspect(&["list"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.starts_with("NAME "), "{}", r.stdout);
+    r.stdout
+        .lines()
         .find(|l| l.split_whitespace().next() == Some(name))
-        .unwrap_or_else(|| panic!("{name} not listed:\n{list}"))
+        .unwrap_or_else(|| panic!("{name} not listed:\n{}", r.stdout))
+        .to_owned()
 }
 
 fn dev_shm(name: &str) -> String {
@@ -152,9 +157,7 @@ fn array_list_schema_and_read_only() {
     let r = inspect(&["schema", "--tree", &name]);
     assert_eq!((r.code, r.stdout.as_str()), (0, "f64 (8/8)\n"), "{r:?}");
 
-    let r = inspect(&["list"]);
-    assert_eq!(r.code, 0, "{r:?}");
-    let row = listed_row(&r.stdout, &name);
+    let row = list_row(&name);
     let cols: Vec<&str> = row.split_whitespace().collect();
     let pid = std::process::id().to_string();
     assert_eq!(
@@ -171,7 +174,6 @@ fn array_list_schema_and_read_only() {
         ],
         "{row}"
     );
-    assert!(r.stdout.starts_with("NAME "), "{}", r.stdout);
 
     let r = inspect(&["diff", &name, &name]);
     assert_eq!(r.code, 0, "{r:?}");
@@ -239,9 +241,7 @@ fn every_flipped_header_byte_is_refused() {
     assert_eq!(r.code, 4, "{r:?}");
     assert!(r.stderr.contains("checksum"), "{r:?}");
     assert!(r.stdout.is_empty(), "{r:?}");
-    let r = inspect(&["list"]);
-    assert_eq!(r.code, 0, "{r:?}");
-    let row = listed_row(&r.stdout, &name);
+    let row = list_row(&name);
     assert!(
         row.contains("corrupted") && row.contains("checksum"),
         "{row}"
@@ -318,8 +318,7 @@ fn creator_dead_mid_init_is_reported() {
     );
     assert!(r.stdout.contains("(dead)"), "{r:?}");
     assert!(r.stderr.contains("died during initialisation"), "{r:?}");
-    let r = inspect(&["list"]);
-    let row = listed_row(&r.stdout, &name);
+    let row = list_row(&name);
     assert!(
         row.contains("initialising") && row.contains("dead"),
         "{row}"
@@ -403,6 +402,85 @@ fn a_closed_stdout_cuts_the_output_without_a_panic() {
     drop(a);
 }
 
+/// Recomputes the checksum of the segment image `v` (header and the schema it claims), as a
+/// creator of another build would write it; leaves it alone if the claimed schema does not
+/// fit in `v`.
+fn fix_checksum(v: &mut [u8]) {
+    let claimed = u64::from_ne_bytes(v[80..88].try_into().unwrap());
+    let Some(end) = usize::try_from(claimed)
+        .ok()
+        .and_then(|n| n.checked_add(256))
+        .filter(|&end| end <= v.len())
+    else {
+        return;
+    };
+    let header: [u8; 256] = v[..256].try_into().unwrap();
+    let sum = ipc_collections::format::checksum(&header, &v[256..end]);
+    v[248..256].copy_from_slice(&sum.to_ne_bytes());
+}
+
+/// A zero-sized value type, with a name long enough for the hostile schema that replaces
+/// its own below.
+#[derive(SharedLayout)]
+#[repr(C)]
+struct HostileZeroSizedPlaceholder;
+
+/// What other processes write is shown, never obeyed: a type name carrying a terminal
+/// escape sequence is printed escaped, and a schema whose walk would never end (a huge
+/// array of a zero-sized type, in a valid zero-sized segment) is dumped at once.
+#[test]
+fn hostile_type_names_and_schemas_are_shown_escaped_and_dumped_in_bounded_time() {
+    let (name, copy) = (unique_name("insp-host"), unique_name("insp-host-copy"));
+    let (zst, zst_copy) = (unique_name("insp-host-z"), unique_name("insp-host-zc"));
+    let _c = [&name, &copy, &zst, &zst_copy].map(|n| Cleanup::shm(n));
+
+    // `Stats` renamed to ESC "[2J!" (clear screen), same length, checksum fixed up.
+    let s = make_stats(&name);
+    let mut v = std::fs::read(dev_shm(&name)).unwrap();
+    assert_eq!(&v[192..197], b"Stats");
+    v[192..197].copy_from_slice(b"\x1b[2J!");
+    fix_checksum(&mut v);
+    std::fs::write(dev_shm(&copy), &v).unwrap();
+    for args in [
+        vec!["list"],
+        vec!["show", &copy],
+        vec!["diff", &name, &copy],
+    ] {
+        let r = inspect(&args);
+        assert!(
+            !r.stdout.contains('\x1b') && !r.stderr.contains('\x1b'),
+            "{args:?}: {r:?}"
+        );
+    }
+    let row = list_row(&copy);
+    assert!(
+        row.contains("\\u{1b}[2J!") && row.contains("ready"),
+        "{row}"
+    );
+    let r = inspect(&["diff", &name, &copy]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stdout.contains("type name: Stats -> \\u{1b}[2J!"),
+        "{r:?}"
+    );
+
+    // A zero-sized value whose schema claims 2^64 - 1 zero-sized elements (padded with
+    // leading zeros to the original schema's length, so the header stays consistent).
+    let z = Shared::<HostileZeroSizedPlaceholder>::create(&zst, |_| {}).unwrap();
+    let len = z.info().schema.len();
+    let hostile = format!("[E(0/1){{}};{:0>w$}]", u64::MAX, w = len - 11);
+    assert_eq!(hostile.len(), len);
+    let mut v = std::fs::read(dev_shm(&zst)).unwrap();
+    v[256..256 + len].copy_from_slice(hostile.as_bytes());
+    fix_checksum(&mut v);
+    std::fs::write(dev_shm(&zst_copy), &v).unwrap();
+    let r = inspect(&["schema", &zst_copy]);
+    assert_eq!((r.code, r.stdout.trim()), (0, hostile.as_str()), "{r:?}");
+    let r = inspect(&["dump", &zst_copy]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, ""), "{r:?}");
+    drop((s, z));
+}
+
 /// Random changes to a header and schema, with the checksum fixed up most of the time (a
 /// buggy creator of another build): `show` and `schema --tree` report or refuse, and never
 /// panic.
@@ -429,11 +507,8 @@ fn random_consistent_headers_never_panic() {
                 v[at] = ALPHABET[(next() % ALPHABET.len() as u64) as usize];
             }
         }
-        let claimed = u64::from_ne_bytes(v[80..88].try_into().unwrap());
-        if round % 4 != 0 && claimed <= (v.len() - 256) as u64 {
-            let header: &[u8; HEADER_LEN] = v[..HEADER_LEN].try_into().unwrap();
-            let sum = checksum(header, &v[HEADER_LEN..HEADER_LEN + claimed as usize]);
-            v[248..256].copy_from_slice(&sum.to_ne_bytes());
+        if round % 4 != 0 {
+            fix_checksum(&mut v);
         }
         std::fs::write(dev_shm(&copy), &v).unwrap();
         for args in [

@@ -20,7 +20,7 @@
 //! | `u8` ... `u128`, `i8` ... `i128` | `u8` ... `i128` | |
 //! | `usize`, `isize` | `usize`, `isize` | size follows the pointer width (see below) |
 //! | `f32`, `f64` | `f32`, `f64` | every bit pattern is some float (maybe a NaN) |
-//! | `AtomicU8` ... `AtomicU64`, `AtomicI8` ... `AtomicI64`, `AtomicUsize`, `AtomicIsize` | their own names | same size and alignment as the integer on every Linux target this crate supports |
+//! | `AtomicU8` ... `AtomicU64`, `AtomicI8` ... `AtomicI64`, `AtomicUsize`, `AtomicIsize` | their own names | the atomic's own alignment is recorded: `AtomicU64` is 8-aligned even where `u64` is not (i686) |
 //! | `[T; N]` with `T: SharedLayout` | (none: written `[T;N]`) | |
 //! | derived structs | the bare type name, or `#[shared_layout(name = "...")]` | |
 //!
@@ -96,7 +96,10 @@ mod fingerprint;
 mod impls;
 mod schema;
 
-pub use schema::{diff_schemas, Schema, SchemaDiff, SchemaDiffKind, MAX_SCHEMA_DEPTH};
+pub use schema::{
+    diff_schemas, Schema, SchemaDiff, SchemaDiffKind, SchemaField, SchemaNode, SchemaShape,
+    MAX_SCHEMA_DEPTH, MAX_SCHEMA_DIFFS,
+};
 
 use crate::Result;
 

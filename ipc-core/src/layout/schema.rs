@@ -86,14 +86,89 @@ enum Kind {
     Scalar,
     Opaque,
     Array(Box<Node>, usize),
-    Struct(Vec<FieldNode>),
+    Struct(Vec<SchemaField>),
 }
 
+/// One field of a struct in a parsed [`Schema`] (see [`SchemaShape::Struct`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct FieldNode {
+pub struct SchemaField {
     name: String,
     offset: usize,
     ty: Node,
+}
+
+impl SchemaField {
+    /// The field's name (`0`, `1`, ... for a tuple struct's).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The field's offset in its struct.
+    pub fn offset(&self) -> usize {
+        self.offset
+    }
+
+    /// The field's type.
+    pub fn ty(&self) -> SchemaNode<'_> {
+        SchemaNode(&self.ty)
+    }
+}
+
+/// One type in a parsed [`Schema`], for walking the tree (e.g. to draw it, or to find the
+/// scalars in it): a read-only view that borrows the schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SchemaNode<'a>(&'a Node);
+
+/// What a [`SchemaNode`] is made of: the parsed counterpart of [`Shape`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SchemaShape<'a> {
+    /// A scalar (`u64(8/8)`).
+    Scalar,
+    /// An opaque type (`RawMutex(opaque 40/8)`).
+    Opaque,
+    /// `[elem; len]`.
+    Array {
+        /// The element's type.
+        elem: SchemaNode<'a>,
+        /// The number of elements.
+        len: usize,
+    },
+    /// A struct and its fields, in declaration order.
+    Struct {
+        /// The fields.
+        fields: &'a [SchemaField],
+    },
+}
+
+impl<'a> SchemaNode<'a> {
+    /// The type's name (`[T;N]` for an array).
+    pub fn name(self) -> &'a str {
+        &self.0.name
+    }
+
+    /// The type's size in bytes (for an array, the element's size times the length: the
+    /// parser refuses a schema where that overflows).
+    pub fn size(self) -> usize {
+        self.0.size
+    }
+
+    /// The type's alignment in bytes.
+    pub fn align(self) -> usize {
+        self.0.align
+    }
+
+    /// What the type is made of.
+    pub fn shape(self) -> SchemaShape<'a> {
+        match &self.0.kind {
+            Kind::Scalar => SchemaShape::Scalar,
+            Kind::Opaque => SchemaShape::Opaque,
+            Kind::Array(elem, len) => SchemaShape::Array {
+                elem: SchemaNode(elem),
+                len: *len,
+            },
+            Kind::Struct(fields) => SchemaShape::Struct { fields },
+        }
+    }
 }
 
 impl Schema {
@@ -129,6 +204,11 @@ impl Schema {
     /// stored fingerprint belong together.
     pub fn fingerprint(&self) -> u64 {
         fingerprint::mix(self.0.hash(fingerprint::start()))
+    }
+
+    /// The top-level type, to walk the tree (nested at most [`MAX_SCHEMA_DEPTH`] deep).
+    pub fn root(&self) -> SchemaNode<'_> {
+        SchemaNode(&self.0)
     }
 
     /// The top-level type's name (`[T;N]` for an array).
@@ -338,7 +418,7 @@ impl Parser<'_> {
                 let ty = self.ty(depth + 1)?;
                 self.expect(b'@')?;
                 let offset = self.number()?;
-                fields.push(FieldNode {
+                fields.push(SchemaField {
                     name: fname,
                     offset,
                     ty,
@@ -360,6 +440,10 @@ impl Parser<'_> {
 
 // ---------------------------------------------------------------------------------------
 // Comparing
+
+/// How many differences [`diff_schemas`] lists at most; a [`SchemaDiffKind::Truncated`]
+/// entry after them says how many more there are.
+pub const MAX_SCHEMA_DIFFS: usize = 64;
 
 /// One difference between an expected and a found schema (see [`diff_schemas`]).
 ///
@@ -420,6 +504,21 @@ pub enum SchemaDiffKind {
         /// The found alignment.
         found: usize,
     },
+    /// The same fields at the same offsets, declared in another order (only zero-sized
+    /// fields, which share an offset, can do that): the fingerprint hashes the order, so
+    /// this is a difference too.
+    Reordered {
+        /// The expected field names, in declaration order.
+        expected: Vec<String>,
+        /// The found field names, in declaration order.
+        found: Vec<String>,
+    },
+    /// The list was cut after [`MAX_SCHEMA_DIFFS`] entries (or a megabyte of paths): this
+    /// many more differences were found. Always the last entry.
+    Truncated {
+        /// How many differences are not listed.
+        more: usize,
+    },
     /// One of the schemas could not be parsed (from a corrupt or foreign segment).
     Unparseable {
         /// Which one: `"expected"` or `"found"`.
@@ -440,7 +539,7 @@ impl SchemaDiff {
 
     /// Where the difference is: the expected top-level type's name, then `.field` for each
     /// field and `[]` for an array's element, e.g. `Stats.hist` or `Stats.inner.x`; empty for
-    /// [`SchemaDiffKind::Unparseable`].
+    /// [`SchemaDiffKind::Unparseable`] and [`SchemaDiffKind::Truncated`].
     pub fn path(&self) -> &str {
         &self.path
     }
@@ -453,8 +552,14 @@ impl SchemaDiff {
 
 impl fmt::Display for SchemaDiff {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let SchemaDiffKind::Unparseable { which, reason } = &self.kind {
-            return write!(f, "{which} schema unparseable: {reason}");
+        match &self.kind {
+            SchemaDiffKind::Unparseable { which, reason } => {
+                return write!(f, "{which} schema unparseable: {reason}")
+            }
+            SchemaDiffKind::Truncated { more } => {
+                return write!(f, "... and {more} more differences")
+            }
+            _ => {}
         }
         // The root's name, then `.field` / `[]` steps: the steps name a field.
         match self.path.get(self.root_len..) {
@@ -478,7 +583,15 @@ impl fmt::Display for SchemaDiff {
             SchemaDiffKind::Realigned { expected, found } => {
                 write!(f, "align {expected} -> {found}")
             }
-            SchemaDiffKind::Unparseable { .. } => Ok(()),
+            SchemaDiffKind::Reordered { expected, found } => {
+                write!(
+                    f,
+                    "field order {} -> {}",
+                    expected.join(", "),
+                    found.join(", ")
+                )
+            }
+            SchemaDiffKind::Unparseable { .. } | SchemaDiffKind::Truncated { .. } => Ok(()),
         }
     }
 }
@@ -486,16 +599,23 @@ impl fmt::Display for SchemaDiff {
 /// Compares the schema this build `expected` with the one `found` (e.g. in a segment written
 /// by another build) and lists every difference, for error messages.
 ///
-/// Empty when the schemas describe the same layout (in particular `diff_schemas(a, a)` is
-/// empty for every parseable `a`). Fields are matched by name: a field only in `expected` is
+/// Empty exactly when the two schemas parse to the same tree, the tree their
+/// [fingerprints](Schema::fingerprint) hash (in particular `diff_schemas(a, a)` is empty for
+/// every parseable `a`). Fields are matched by name: a field only in `expected` is
 /// [`Missing`](SchemaDiffKind::Missing), one only in `found` is
 /// [`Added`](SchemaDiffKind::Added), one at another offset is
-/// [`Moved`](SchemaDiffKind::Moved), and matched fields are compared recursively. A type with
+/// [`Moved`](SchemaDiffKind::Moved), and matched fields are compared recursively; the same
+/// fields at the same offsets in another order are
+/// [`Reordered`](SchemaDiffKind::Reordered). A type with
 /// another name, kind or array length is [`Retyped`](SchemaDiffKind::Retyped) (and not looked
 /// into); one with the same name and another size or alignment is
 /// [`Resized`](SchemaDiffKind::Resized) / [`Realigned`](SchemaDiffKind::Realigned) (a struct's
 /// size change is only listed when no field difference explains it). Never panics: a schema
 /// that does not parse gives one [`Unparseable`](SchemaDiffKind::Unparseable) entry.
+///
+/// Bounded on hostile input: linear time in the two texts, and at most
+/// [`MAX_SCHEMA_DIFFS`] entries (fewer if their paths add up to over a megabyte), then one
+/// [`Truncated`](SchemaDiffKind::Truncated) entry that counts the rest.
 ///
 /// ```
 /// use ipc_core::layout::diff_schemas;
@@ -526,9 +646,154 @@ pub fn diff_schemas(expected: &str, found: &str) -> Vec<SchemaDiff> {
     }
     if let (Ok(e), Ok(f)) = (e, f) {
         let path = e.0.short();
-        diff_nodes(&path, path.len(), &e.0, &f.0, &mut out);
+        let mut d = Differ {
+            root: path.len(),
+            path,
+            out,
+            found: 0,
+            path_bytes: 0,
+        };
+        d.nodes(&e.0, &f.0);
+        if d.found > d.out.len() {
+            let more = d.found - d.out.len();
+            d.out
+                .push(SchemaDiff::new("", 0, SchemaDiffKind::Truncated { more }));
+        }
+        out = d.out;
     }
     out
+}
+
+/// How many bytes of paths [`diff_schemas`] keeps at most (past the first difference): two
+/// hostile schemas of a megabyte, one with a long name above many differing fields, would
+/// otherwise ask for gigabytes. Real paths are far shorter, so real lists stop at
+/// [`MAX_SCHEMA_DIFFS`] first.
+const MAX_DIFF_PATH_BYTES: usize = 1 << 20;
+
+/// The walk of [`diff_schemas`] over two parsed trees.
+struct Differ {
+    /// Where the walk is: the expected root's short type, then `.field` and `[]` steps,
+    /// pushed on the way down and truncated on the way up (so building it costs linear
+    /// time, however many fields share a long prefix).
+    path: String,
+    /// `path[..root]` is the root's short type.
+    root: usize,
+    /// The differences listed so far.
+    out: Vec<SchemaDiff>,
+    /// How many differences were found, listed or not.
+    found: usize,
+    /// The total length of the listed paths.
+    path_bytes: usize,
+}
+
+impl Differ {
+    /// Counts a difference at the current path and lists it if the bounds allow;
+    /// `kind` is only built for a listed one.
+    fn report(&mut self, kind: impl FnOnce() -> SchemaDiffKind) {
+        self.found += 1;
+        let fits = self.out.is_empty()
+            || (self.out.len() < MAX_SCHEMA_DIFFS
+                && self.path_bytes + self.path.len() <= MAX_DIFF_PATH_BYTES);
+        if fits && self.found == self.out.len() + 1 {
+            self.path_bytes += self.path.len();
+            self.out
+                .push(SchemaDiff::new(&self.path, self.root, kind()));
+        }
+    }
+
+    /// Runs `f` with `step` appended to the path.
+    fn at(&mut self, step: &[&str], f: impl FnOnce(&mut Self)) {
+        let len = self.path.len();
+        for s in step {
+            self.path.push_str(s);
+        }
+        f(self);
+        self.path.truncate(len);
+    }
+
+    fn nodes(&mut self, e: &Node, f: &Node) {
+        if e == f {
+            return;
+        }
+        if !same_short(e, f) || e.kind_name() != f.kind_name() {
+            self.report(|| {
+                let (es, fs) = (e.short(), f.short());
+                let (expected, found) = if es == fs {
+                    // Same name, another kind: say which kinds.
+                    (
+                        format!("{es} ({})", e.kind_name()),
+                        format!("{fs} ({})", f.kind_name()),
+                    )
+                } else {
+                    (es, fs)
+                };
+                SchemaDiffKind::Retyped { expected, found }
+            });
+            return;
+        }
+        let before = self.found;
+        match (&e.kind, &f.kind) {
+            (Kind::Array(ee, _), Kind::Array(fe, _)) => {
+                self.at(&["[]"], |d| d.nodes(ee, fe));
+                // The element's differences explain the array's size and alignment.
+                return;
+            }
+            (Kind::Struct(ef), Kind::Struct(ff)) => self.fields(ef, ff),
+            _ => {}
+        }
+        let explained = self.found > before;
+        if e.align != f.align {
+            self.report(|| SchemaDiffKind::Realigned {
+                expected: e.align,
+                found: f.align,
+            });
+        }
+        if e.size != f.size && !explained {
+            self.report(|| SchemaDiffKind::Resized {
+                expected: e.size,
+                found: f.size,
+            });
+        }
+    }
+
+    fn fields(&mut self, ef: &[SchemaField], ff: &[SchemaField]) {
+        let before = self.found;
+        // Indexed by name, so a hostile schema with many fields costs linear time.
+        let found: HashMap<&str, &SchemaField> = ff.iter().map(|f| (f.name.as_str(), f)).collect();
+        let expected: HashSet<&str> = ef.iter().map(|f| f.name.as_str()).collect();
+        for e in ef {
+            self.at(&[".", &e.name], |d| match found.get(e.name.as_str()) {
+                None => d.report(|| SchemaDiffKind::Missing {
+                    ty: e.ty.short(),
+                    offset: e.offset,
+                }),
+                Some(f) => {
+                    if e.offset != f.offset {
+                        d.report(|| SchemaDiffKind::Moved {
+                            expected: e.offset,
+                            found: f.offset,
+                        });
+                    }
+                    d.nodes(&e.ty, &f.ty);
+                }
+            });
+        }
+        for f in ff.iter().filter(|f| !expected.contains(f.name.as_str())) {
+            self.at(&[".", &f.name], |d| {
+                d.report(|| SchemaDiffKind::Added {
+                    ty: f.ty.short(),
+                    offset: f.offset,
+                })
+            });
+        }
+        if self.found == before && !ef.iter().map(|f| &f.name).eq(ff.iter().map(|f| &f.name)) {
+            let names = |fs: &[SchemaField]| fs.iter().map(|f| f.name.clone()).collect();
+            self.report(|| SchemaDiffKind::Reordered {
+                expected: names(ef),
+                found: names(ff),
+            });
+        }
+    }
 }
 
 /// Whether two nodes have the same short type (`u64`, `Stats`, `[u64;32]`), i.e.
@@ -538,103 +803,5 @@ fn same_short(e: &Node, f: &Node) -> bool {
         (Kind::Array(ee, el), Kind::Array(fe, fl)) => el == fl && same_short(ee, fe),
         (Kind::Array(..), _) | (_, Kind::Array(..)) => false,
         _ => e.name == f.name,
-    }
-}
-
-fn diff_nodes(path: &str, root: usize, e: &Node, f: &Node, out: &mut Vec<SchemaDiff>) {
-    if e == f {
-        return;
-    }
-    if !same_short(e, f) || e.kind_name() != f.kind_name() {
-        let (es, fs) = (e.short(), f.short());
-        let (expected, found) = if es == fs {
-            // Same name, another kind: say which kinds.
-            (
-                format!("{es} ({})", e.kind_name()),
-                format!("{fs} ({})", f.kind_name()),
-            )
-        } else {
-            (es, fs)
-        };
-        out.push(SchemaDiff::new(
-            path,
-            root,
-            SchemaDiffKind::Retyped { expected, found },
-        ));
-        return;
-    }
-    let before = out.len();
-    match (&e.kind, &f.kind) {
-        (Kind::Array(ee, _), Kind::Array(fe, _)) => {
-            diff_nodes(&format!("{path}[]"), root, ee, fe, out);
-            // The element's differences explain the array's size and alignment.
-            return;
-        }
-        (Kind::Struct(ef), Kind::Struct(ff)) => {
-            // Indexed by name, so a hostile schema with many fields costs linear time.
-            let found: HashMap<&str, &FieldNode> =
-                ff.iter().map(|f| (f.name.as_str(), f)).collect();
-            let expected: HashSet<&str> = ef.iter().map(|f| f.name.as_str()).collect();
-            for ef in ef {
-                let fpath = format!("{path}.{}", ef.name);
-                match found.get(ef.name.as_str()) {
-                    None => out.push(SchemaDiff::new(
-                        &fpath,
-                        root,
-                        SchemaDiffKind::Missing {
-                            ty: ef.ty.short(),
-                            offset: ef.offset,
-                        },
-                    )),
-                    Some(ff) => {
-                        if ef.offset != ff.offset {
-                            out.push(SchemaDiff::new(
-                                &fpath,
-                                root,
-                                SchemaDiffKind::Moved {
-                                    expected: ef.offset,
-                                    found: ff.offset,
-                                },
-                            ));
-                        }
-                        diff_nodes(&fpath, root, &ef.ty, &ff.ty, out);
-                    }
-                }
-            }
-            for ff in ff {
-                if !expected.contains(ff.name.as_str()) {
-                    out.push(SchemaDiff::new(
-                        &format!("{path}.{}", ff.name),
-                        root,
-                        SchemaDiffKind::Added {
-                            ty: ff.ty.short(),
-                            offset: ff.offset,
-                        },
-                    ));
-                }
-            }
-        }
-        _ => {}
-    }
-    let explained = out.len() > before;
-    if e.align != f.align {
-        out.push(SchemaDiff::new(
-            path,
-            root,
-            SchemaDiffKind::Realigned {
-                expected: e.align,
-                found: f.align,
-            },
-        ));
-    }
-    if e.size != f.size && !explained {
-        out.push(SchemaDiff::new(
-            path,
-            root,
-            SchemaDiffKind::Resized {
-                expected: e.size,
-                found: f.size,
-            },
-        ));
     }
 }
