@@ -11,7 +11,8 @@ use ipc_collections::{
     Error, Kind, LockError, Options, Shared, SharedArray, SharedLayout, SharedMutex,
 };
 use ipc_testutil::{
-    env, report, role, sigkill, spawn_role, start_in, unique_name, wait_for, wait_until, Cleanup,
+    assert_one_creator_per_round, env, race, report, role, sigkill, spawn_role, unique_name,
+    wait_for, wait_for_start, Cleanup,
 };
 
 #[derive(SharedLayout)]
@@ -164,13 +165,12 @@ fn read_only_open_in_another_process_reads_plain_data() {
 fn open_or_create_raced_by_six_processes_has_exactly_one_creator() {
     const N: usize = 6;
     const ROUNDS: usize = 5;
-    const GAP_NS: u128 = 60_000_000;
+    const GAP: Duration = Duration::from_millis(60);
     if role().as_deref() == Some("racer") {
-        let start: u128 = env("START_NANOS").parse().unwrap();
         // Persist: a creator that finishes first must not unlink the name under the others.
         let opts = Options::new().persist(true);
         for (i, name) in env("NAMES").split(',').enumerate() {
-            wait_until(start + i as u128 * GAP_NS);
+            wait_for_start(GAP * i as u32);
             let s = Shared::<Stats>::open_or_create_with(name, &opts, |s| {
                 // Slow init: the others must wait for it, not see a half-made value.
                 std::thread::sleep(Duration::from_millis(20));
@@ -191,30 +191,15 @@ fn open_or_create_raced_by_six_processes_has_exactly_one_creator() {
     }
     let names: Vec<String> = (0..ROUNDS).map(|_| unique_name("race")).collect();
     let _guards: Vec<Cleanup> = names.iter().map(|n| Cleanup::shm(n)).collect();
-    let joined = names.join(",");
-    let start = start_in(Duration::from_millis(800)).to_string();
-    let children: Vec<_> = (0..N)
-        .map(|_| {
-            spawn_role(
-                "open_or_create_raced_by_six_processes_has_exactly_one_creator",
-                "racer",
-                &[("NAMES", &joined), ("START_NANOS", &start)],
-            )
-        })
-        .collect();
-    let reports: Vec<Vec<String>> = children.into_iter().map(|c| c.wait_ok()).collect();
+    let lines = race(
+        "open_or_create_raced_by_six_processes_has_exactly_one_creator",
+        "racer",
+        N,
+        &[("NAMES", &names.join(","))],
+        Duration::from_millis(800),
+    );
+    assert_one_creator_per_round(&lines, ROUNDS, N);
     for (i, name) in names.iter().enumerate() {
-        let round: Vec<&str> = reports
-            .iter()
-            .flatten()
-            .filter_map(|r| r.strip_prefix(&format!("{i} ")))
-            .collect();
-        assert_eq!(round.len(), N, "round {i}: {round:?}");
-        let creators = round.iter().filter(|r| r.starts_with("true ")).count();
-        assert_eq!(creators, 1, "round {i}: exactly one creator: {round:?}");
-        let ids: std::collections::BTreeSet<&str> =
-            round.iter().map(|r| r.split(' ').nth(1).unwrap()).collect();
-        assert_eq!(ids.len(), 1, "round {i}: all saw one segment: {round:?}");
         let s = Shared::<Stats>::open(name).unwrap();
         assert_eq!(s.requests.load(Ordering::SeqCst), N as u64, "round {i}");
     }
@@ -224,10 +209,9 @@ fn open_or_create_raced_by_six_processes_has_exactly_one_creator() {
 fn create_in_raced_by_four_processes_has_one_winner_and_never_overwrites_a_live_segment() {
     const N: usize = 4;
     if role().as_deref() == Some("claimer") {
-        let start: u128 = env("START_NANOS").parse().unwrap();
         // Every child maps the same zero-filled object and tries to create in it.
         let mem = Shm::open(&env("NAME")).unwrap();
-        wait_until(start);
+        wait_for_start(Duration::ZERO);
         let me = std::process::id();
         match Shared::<Config, Shm>::create_in(mem, |c| c.id = u64::from(me)) {
             Ok(c) => {
@@ -244,17 +228,13 @@ fn create_in_raced_by_four_processes_has_one_winner_and_never_overwrites_a_live_
     // One page: room for the value and for the array tried at the end.
     assert!(Shared::<Config, Shm>::segment_len().unwrap() <= 4096);
     let _raw = Shm::create(&name, 4096).unwrap();
-    let start = start_in(Duration::from_millis(800)).to_string();
-    let children: Vec<_> = (0..N)
-        .map(|_| {
-            spawn_role(
-                "create_in_raced_by_four_processes_has_one_winner_and_never_overwrites_a_live_segment",
-                "claimer",
-                &[("NAME", &name), ("START_NANOS", &start)],
-            )
-        })
-        .collect();
-    let lines: Vec<String> = children.into_iter().flat_map(|c| c.wait_ok()).collect();
+    let lines = race(
+        "create_in_raced_by_four_processes_has_one_winner_and_never_overwrites_a_live_segment",
+        "claimer",
+        N,
+        &[("NAME", &name)],
+        Duration::from_millis(800),
+    );
     let winners: Vec<&String> = lines.iter().filter(|l| l.starts_with("won ")).collect();
     assert_eq!(winners.len(), 1, "exactly one creator: {lines:?}");
     assert_eq!(lines.len(), N, "{lines:?}");

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use ipc_core::mq::{self, Access, MessageQueue, MqLimits, MqOptions};
 use ipc_core::signal::{self, SigAction, Signal};
 use ipc_core::{CreateMode, ErrorKind};
-use ipc_testutil::{env, report, role, spawn_role, start_in, unique_name, wait_until, Cleanup};
+use ipc_testutil::{env, race, report, role, spawn_role, unique_name, wait_for_start, Cleanup};
 
 fn kind_text(e: &ipc_core::Error) -> String {
     e.kind().to_string()
@@ -523,17 +523,13 @@ fn open_or_create_race_has_one_creator() {
         None => {
             let name = unique_name("mq-race");
             let _c = Cleanup::mq(&name);
-            let start = start_in(Duration::from_millis(700)).to_string();
-            let children: Vec<_> = (0..RACERS)
-                .map(|_| {
-                    spawn_role(
-                        "open_or_create_race_has_one_creator",
-                        "racer",
-                        &[("MQ_NAME", &name), ("START_NANOS", &start)],
-                    )
-                })
-                .collect();
-            let outcomes: Vec<String> = children.into_iter().flat_map(|c| c.wait_ok()).collect();
+            let outcomes = race(
+                "open_or_create_race_has_one_creator",
+                "racer",
+                RACERS,
+                &[("MQ_NAME", &name)],
+                Duration::from_millis(700),
+            );
             assert_eq!(outcomes.len(), RACERS, "{outcomes:?}");
             let created = outcomes.iter().filter(|o| *o == "created").count();
             assert_eq!(created, 1, "{outcomes:?}");
@@ -541,7 +537,7 @@ fn open_or_create_race_has_one_creator() {
         }
         Some("racer") => {
             // All racers call at the same instant, so that the race really happens.
-            wait_until(env("START_NANOS").parse().unwrap());
+            wait_for_start(Duration::ZERO);
             let mut q = MessageQueue::open_or_create(&env("MQ_NAME"), 2, 8).unwrap();
             // Only the creating handle unlinks on drop; keep the queue for the others.
             assert_eq!(q.unlinks_on_drop(), q.created());

@@ -8,7 +8,10 @@ use std::time::Duration;
 
 use ipc_core::shm::{self, Shm};
 use ipc_core::{CreateMode, ErrorKind, Memory};
-use ipc_testutil::{env, report, role, spawn_role, start_in, unique_name, wait_until, Cleanup};
+use ipc_testutil::{
+    assert_one_creator_per_round, env, race, report, role, spawn_role, unique_name, wait_for_start,
+    Cleanup,
+};
 
 mod support;
 use support::{drop_privileges, is_root, pattern, read_bytes, write_bytes};
@@ -116,12 +119,10 @@ fn open_or_create_raced_by_six_processes_has_exactly_one_creator() {
     /// Rounds, each on its own name at its own start time: a race is probabilistic, so run
     /// several.
     const ROUNDS: usize = 10;
-    const GAP_NS: u128 = 40_000_000;
+    const GAP: Duration = Duration::from_millis(40);
     if role().as_deref() == Some("racer") {
-        let names = env("SHM_NAMES");
-        let start: u128 = env("START_NANOS").parse().unwrap();
-        for (i, name) in names.split(',').enumerate() {
-            wait_until(start + i as u128 * GAP_NS);
+        for (i, name) in env("SHM_NAMES").split(',').enumerate() {
+            wait_for_start(GAP * i as u32);
             let shm = Shm::options()
                 .create_mode(CreateMode::OpenOrCreate)
                 .unlink_on_drop(false)
@@ -139,35 +140,19 @@ fn open_or_create_raced_by_six_processes_has_exactly_one_creator() {
     }
     let names: Vec<String> = (0..ROUNDS).map(|_| unique_name("race")).collect();
     let _guards: Vec<Cleanup> = names.iter().map(|n| Cleanup::shm(n)).collect();
-    let joined = names.join(",");
-    let start = start_in(Duration::from_millis(700)).to_string();
-    let children: Vec<_> = (0..N)
-        .map(|_| {
-            spawn_role(
-                "open_or_create_raced_by_six_processes_has_exactly_one_creator",
-                "racer",
-                &[("SHM_NAMES", &joined), ("START_NANOS", &start)],
-            )
-        })
-        .collect();
-    let reports: Vec<Vec<String>> = children.into_iter().map(|c| c.wait_ok()).collect();
+    let lines = race(
+        "open_or_create_raced_by_six_processes_has_exactly_one_creator",
+        "racer",
+        N,
+        &[("SHM_NAMES", &names.join(","))],
+        Duration::from_millis(700),
+    );
+    assert_one_creator_per_round(&lines, ROUNDS, N);
     for (i, name) in names.iter().enumerate() {
-        let round: Vec<&str> = reports
-            .iter()
-            .flatten()
-            .filter_map(|r| r.strip_prefix(&format!("{i} ")))
-            .collect();
-        assert_eq!(round.len(), N, "round {i}: {round:?}");
-        let creators = round.iter().filter(|r| r.starts_with("true ")).count();
-        assert_eq!(creators, 1, "round {i}: exactly one creator: {round:?}");
-        let inodes: std::collections::BTreeSet<&str> =
-            round.iter().map(|r| r.split(' ').nth(1).unwrap()).collect();
-        assert_eq!(inodes.len(), 1, "round {i}: all saw one object: {round:?}");
-
         let shm = Shm::open(name).unwrap();
         let ino = nix::sys::stat::fstat(shm.fd()).unwrap().st_ino.to_string();
         assert!(
-            inodes.contains(ino.as_str()),
+            lines.contains(&format!("{i} true {ino}")),
             "round {i}: it is the object that persists"
         );
         // SAFETY: as in the children: aligned word inside the mapping, accessed atomically.

@@ -11,7 +11,8 @@
 //!   reader) and returns its output, killing it and failing the test on a hang.
 //! - [`wait_for`] / [`wait_for_child`]: polls a condition with a deadline (the parent side
 //!   of a handshake).
-//! - [`start_in`] / [`wait_until`]: a common start instant for processes that race.
+//! - [`race`] / [`wait_for_start`] / [`assert_one_creator_per_round`]: processes that race
+//!   from one common start instant, and the check of an open-or-create race.
 //! - [`xorshift64`]: a small deterministic random source for fuzz-style tests.
 #![deny(
     unsafe_op_in_unsafe_fn,
@@ -343,14 +344,14 @@ pub fn wait_for_child(pid: i32, what: &str, timeout: Duration, mut cond: impl Fn
 }
 
 /// A wall-clock instant `after` from now, as nanoseconds since the epoch (to hand to
-/// children through the environment for [`wait_until`]).
-pub fn start_in(after: Duration) -> u128 {
+/// children through the environment for `wait_until`).
+fn start_in(after: Duration) -> u128 {
     (SystemTime::now().duration_since(UNIX_EPOCH).unwrap() + after).as_nanos()
 }
 
 /// Sleeps, then spins, until the wall-clock time `start` (ns since the epoch), so that
 /// several processes act at the same instant.
-pub fn wait_until(start: u128) {
+fn wait_until(start: u128) {
     loop {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -363,6 +364,54 @@ pub fn wait_until(start: u128) {
             thread::sleep(Duration::from_nanos((start - now - 1_000_000) as u64));
         }
         std::hint::spin_loop();
+    }
+}
+
+/// The environment variable carrying the common start instant of [`race`]'s children.
+pub const START_VAR: &str = "IPC_TEST_START_NANOS";
+
+/// Runs a race between real processes: spawns `racers` children of the test `test` in
+/// `role` (with the extra environment `envs`), all told one start instant `lead` from now,
+/// waits for each with the watchdog, and returns every line they printed with [`report`].
+///
+/// Each child calls [`wait_for_start`] (once, or once per round with growing offsets) so
+/// that the racers really act at the same instant.
+pub fn race(
+    test: &str,
+    role: &str,
+    racers: usize,
+    envs: &[(&str, &str)],
+    lead: Duration,
+) -> Vec<String> {
+    let start = start_in(lead).to_string();
+    let mut envs = envs.to_vec();
+    envs.push((START_VAR, &start));
+    let children: Vec<ChildProc> = (0..racers).map(|_| spawn_role(test, role, &envs)).collect();
+    children.into_iter().flat_map(ChildProc::wait_ok).collect()
+}
+
+/// In a child started by [`race`]: waits until the common start instant plus `offset`.
+pub fn wait_for_start(offset: Duration) {
+    let start: u128 = env(START_VAR).parse().expect("a start instant from race()");
+    wait_until(start + offset.as_nanos());
+}
+
+/// Checks the reports of an open-or-create race run in `rounds` rounds by `racers`
+/// processes, each reporting `"{round} {created} {object id}"` once per round: every round
+/// has a report from every racer, exactly one creator, and one object.
+pub fn assert_one_creator_per_round(lines: &[String], rounds: usize, racers: usize) {
+    for i in 0..rounds {
+        let prefix = format!("{i} ");
+        let round: Vec<&str> = lines
+            .iter()
+            .filter_map(|r| r.strip_prefix(&prefix))
+            .collect();
+        assert_eq!(round.len(), racers, "round {i}: {round:?}");
+        let creators = round.iter().filter(|r| r.starts_with("true ")).count();
+        assert_eq!(creators, 1, "round {i}: exactly one creator: {round:?}");
+        let ids: std::collections::BTreeSet<&str> =
+            round.iter().filter_map(|r| r.split(' ').nth(1)).collect();
+        assert_eq!(ids.len(), 1, "round {i}: all saw one object: {round:?}");
     }
 }
 
