@@ -423,40 +423,11 @@ fn two_slots() -> AnonShm {
     AnonShm::new(4096).expect("mmap one page")
 }
 
-/// A raw libc mutex with `RawMutex`'s attributes: robust, process-shared, error-checking.
-///
-/// # Safety
-/// `m` is valid for writes of a `pthread_mutex_t`, aligned, and unused by anybody else.
-unsafe fn init_libc_mutex(m: *mut libc::pthread_mutex_t) {
-    let mut a = std::mem::MaybeUninit::<libc::pthread_mutexattr_t>::uninit();
-    // SAFETY: `a` is valid for writes of an attribute object; it is initialised by the first
-    // call before the others use it and destroyed last. `m` is valid for writes, aligned and
-    // unused (this function's contract).
-    unsafe {
-        assert_eq!(libc::pthread_mutexattr_init(a.as_mut_ptr()), 0);
-        let a = a.as_mut_ptr();
-        assert_eq!(
-            libc::pthread_mutexattr_setpshared(a, libc::PTHREAD_PROCESS_SHARED),
-            0
-        );
-        assert_eq!(
-            libc::pthread_mutexattr_setrobust(a, libc::PTHREAD_MUTEX_ROBUST),
-            0
-        );
-        assert_eq!(
-            libc::pthread_mutexattr_settype(a, libc::PTHREAD_MUTEX_ERRORCHECK),
-            0
-        );
-        assert_eq!(libc::pthread_mutex_init(m, a), 0);
-        libc::pthread_mutexattr_destroy(a);
-    }
-}
-
 /// The raw libc baseline of goal 1: `pthread_mutex_lock` + `pthread_mutex_unlock`.
 fn libc_lock_unlock(p: *mut libc::pthread_mutex_t) -> impl FnMut(usize) -> Timing {
     each(move || {
         let p = black_box(p);
-        // SAFETY: `p` points to a mutex initialised by `init_libc_mutex` in a mapping that
+        // SAFETY: `p` points to a mutex initialised by `init_libc_robust_mutex` in a mapping that
         // outlives this closure (the caller keeps it); this thread unlocks what it locked.
         unsafe {
             let r = libc::pthread_mutex_lock(p);
@@ -478,7 +449,7 @@ fn goal_mutex(cfg: &Config, rows: &mut Vec<Row>) {
     // and nobody else uses the fresh mapping.
     unsafe {
         RawMutex::init_in_place(ours).expect("RawMutex init");
-        init_libc_mutex(theirs);
+        ipc_testutil::init_libc_robust_mutex(theirs);
     }
     // SAFETY: initialised just above; the mapping outlives every use (`map` lives to the end
     // of this function) and the mutex never moves.

@@ -51,31 +51,6 @@ fn die_with_parent() {
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
 }
 
-/// A raw libc robust, process-shared, error-checking mutex, as `RawMutex` sets it up.
-fn init_libc_mutex(m: *mut libc::pthread_mutex_t) {
-    // SAFETY: `a` is a local attribute initialised before use and destroyed after; `m` is
-    // valid, aligned, zeroed shared memory that nobody else uses yet.
-    unsafe {
-        let mut a = std::mem::MaybeUninit::<libc::pthread_mutexattr_t>::uninit();
-        assert_eq!(libc::pthread_mutexattr_init(a.as_mut_ptr()), 0);
-        let a = a.as_mut_ptr();
-        assert_eq!(
-            libc::pthread_mutexattr_setpshared(a, libc::PTHREAD_PROCESS_SHARED),
-            0
-        );
-        assert_eq!(
-            libc::pthread_mutexattr_setrobust(a, libc::PTHREAD_MUTEX_ROBUST),
-            0
-        );
-        assert_eq!(
-            libc::pthread_mutexattr_settype(a, libc::PTHREAD_MUTEX_ERRORCHECK),
-            0
-        );
-        assert_eq!(libc::pthread_mutex_init(m, a), 0);
-        libc::pthread_mutexattr_destroy(a);
-    }
-}
-
 #[repr(C)]
 struct Mutexes {
     ours: RawMutex,
@@ -89,8 +64,9 @@ fn mutex(c: &mut Criterion) {
     let mem = Mem::<Mutexes>::new(|p| {
         // SAFETY: `p` is fresh, zeroed, aligned shared memory nobody else sees yet.
         unsafe { RawMutex::init_in_place(addr_of_mut!((*p).ours)) }.expect("init");
-        // SAFETY: as above; UnsafeCell<T> has the layout of T.
-        init_libc_mutex(unsafe { addr_of_mut!((*p).theirs) }.cast());
+        // SAFETY: as above (fresh, zeroed, aligned, unshared); UnsafeCell<T> has the layout
+        // of T.
+        unsafe { ipc_testutil::init_libc_robust_mutex(addr_of_mut!((*p).theirs).cast()) };
     });
     let m = mem.get();
     let mut g = c.benchmark_group("mutex/uncontended");

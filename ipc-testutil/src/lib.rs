@@ -415,6 +415,38 @@ pub fn assert_one_creator_per_round(lines: &[String], rounds: usize, racers: usi
     }
 }
 
+/// Initialises a raw libc mutex with the attributes `ipc_core::sync::RawMutex` uses (robust,
+/// process-shared, error-checking): the baseline the lock benchmarks compare against.
+/// Panics if a pthread call fails.
+///
+/// # Safety
+/// `m` is valid for writes of a `pthread_mutex_t`, aligned, and used by nobody else until
+/// this returns.
+pub unsafe fn init_libc_robust_mutex(m: *mut libc::pthread_mutex_t) {
+    let mut a = std::mem::MaybeUninit::<libc::pthread_mutexattr_t>::uninit();
+    // SAFETY: `a` is valid for writes of an attribute object; the first call initialises it
+    // before the others use it and it is destroyed last. `m` is valid for writes, aligned and
+    // unused (this function's contract).
+    unsafe {
+        assert_eq!(libc::pthread_mutexattr_init(a.as_mut_ptr()), 0);
+        let a = a.as_mut_ptr();
+        assert_eq!(
+            libc::pthread_mutexattr_setpshared(a, libc::PTHREAD_PROCESS_SHARED),
+            0
+        );
+        assert_eq!(
+            libc::pthread_mutexattr_setrobust(a, libc::PTHREAD_MUTEX_ROBUST),
+            0
+        );
+        assert_eq!(
+            libc::pthread_mutexattr_settype(a, libc::PTHREAD_MUTEX_ERRORCHECK),
+            0
+        );
+        assert_eq!(libc::pthread_mutex_init(m, a), 0);
+        libc::pthread_mutexattr_destroy(a);
+    }
+}
+
 /// A xorshift64 generator (Marsaglia's 13/7/17 variant) started from `seed` (not 0): the
 /// same seed gives the same sequence, so a fuzz-style test that fails can be rerun.
 pub fn xorshift64(seed: u64) -> impl FnMut() -> u64 {
