@@ -69,13 +69,13 @@ mod raw {
         }
     }
 
-    /// A few `sem_trywait`s with a short growing spin; `EAGAIN` if the value stayed 0.
+    /// After a `sem_trywait` found the value 0: a few more, each after a short growing
+    /// backoff; `EAGAIN` if the value stayed 0.
     ///
     /// # Safety
     /// As [`post`].
     unsafe fn spin_try(s: *mut libc::sem_t) -> c_int {
-        // SAFETY: forwarded.
-        let mut r = unsafe { try_once(s) };
+        let mut r = libc::EAGAIN;
         let mut i = 0;
         while r == libc::EAGAIN && i < sys::SPIN_TRIES {
             sys::backoff(i);
@@ -146,13 +146,12 @@ mod raw {
     /// As [`post`].
     pub(super) unsafe fn wait_timeout(s: *mut libc::sem_t, d: Duration) -> Result<()> {
         const OP: &str = "sem_clockwait";
-        let r = if d.is_zero() {
+        // SAFETY: forwarded.
+        let mut r = unsafe { try_once(s) };
+        if r == libc::EAGAIN && !d.is_zero() {
             // SAFETY: forwarded.
-            unsafe { try_once(s) }
-        } else {
-            // SAFETY: forwarded.
-            unsafe { spin_try(s) }
-        };
+            r = unsafe { spin_try(s) };
+        }
         match r {
             0 => return Ok(()),
             libc::EAGAIN if !d.is_zero() => {}
