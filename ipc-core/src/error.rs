@@ -29,7 +29,7 @@ pub enum ErrorKind {
     InvalidInput(String),
     /// The file system or memory behind the object is full (`ENOSPC`, `ENOMEM`).
     NoSpace,
-    /// A limit of the OS was reached (`EMFILE`, `ENFILE`, `EMFILE` of a queue, an rlimit,
+    /// A limit of the OS was reached (`EMFILE`, `ENFILE`, a message-queue rlimit,
     /// a `/proc/sys` limit); the text names the limit.
     LimitReached(String),
     /// A timed wait ran out (`ETIMEDOUT`).
