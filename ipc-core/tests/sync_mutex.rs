@@ -392,9 +392,7 @@ fn a_thread_holds_at_most_2048_robust_mutexes_and_all_are_freed_at_its_death() {
         if !m[..MAX].iter().all(|x| x.lock() == Ok(Acquired::Clean)) {
             return false;
         }
-        let limited = |r: ipc_core::Result<Acquired>| {
-            matches!(r, Err(e) if matches!(e.kind(), ErrorKind::LimitReached(what) if what.contains("2048")))
-        };
+        let limited = |r: ipc_core::Result<Acquired>| matches!(r, Err(e) if matches!(e.kind(), ErrorKind::LimitReached(what) if what.contains("2048")));
         if !(limited(m[MAX].lock())
             && limited(m[MAX].try_lock())
             && limited(m[MAX].lock_timeout(Duration::from_secs(1))))
@@ -415,11 +413,19 @@ fn a_thread_holds_at_most_2048_robust_mutexes_and_all_are_freed_at_its_death() {
     });
     kill_and_reap(pid);
 
-    assert_eq!(m[0].try_lock(), Ok(Acquired::Clean), "released before the kill");
+    assert_eq!(
+        m[0].try_lock(),
+        Ok(Acquired::Clean),
+        "released before the kill"
+    );
     // SAFETY: held on this thread.
     unsafe { m[0].unlock() };
     for (i, x) in m.iter().enumerate().take(MAX + 1).skip(1) {
-        assert_eq!(x.try_lock(), Ok(Acquired::OwnerDied), "mutex {i} after the kill");
+        assert_eq!(
+            x.try_lock(),
+            Ok(Acquired::OwnerDied),
+            "mutex {i} after the kill"
+        );
         // SAFETY: held on this thread after OwnerDied.
         unsafe { x.mark_consistent() }.expect("consistent");
         // SAFETY: held on this thread.
