@@ -61,7 +61,7 @@ fn run(name: &str, persist: bool) -> Result<(), Box<dyn std::error::Error>> {
             return Err(format!("a worker exited with {status}").into());
         }
     }
-    let g = grid.lock().map_err(ipc::collections::Error::from)?;
+    let g = grid.lock()?;
     println!("{name}: f64 {:?}", grid.dims());
     for row in g.chunks(DIMS[1]) {
         println!("  {row:?}");

@@ -51,7 +51,7 @@ fn run(procs: u64, rounds: u64) -> Result<(), Box<dyn std::error::Error>> {
             return Err(format!("a worker exited with {status}").into());
         }
     }
-    let total = *counter.lock().map_err(ipc::collections::Error::from)?;
+    let total = *counter.lock()?;
     println!(
         "{procs} processes x {rounds} increments = {total} in {:?}",
         started.elapsed()

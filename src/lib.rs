@@ -37,8 +37,7 @@
 
 pub use ipc_collections as collections;
 pub use ipc_collections::{
-    unlink, Error, LockError, Options, Result, Shared, SharedArray, SharedCondvar, SharedMutex,
-    SharedRwLock,
+    unlink, Error, Options, Result, Shared, SharedArray, SharedCondvar, SharedMutex, SharedRwLock,
 };
 pub use ipc_core as core;
 pub use ipc_core::SharedLayout;

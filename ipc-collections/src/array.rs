@@ -7,14 +7,13 @@ use std::ops::{Deref, DerefMut};
 use std::time::Duration;
 
 use ipc_core::shm::Shm;
-use ipc_core::sync::RawMutex;
 use ipc_core::{ErrorKind, Memory, SharedLayout};
 
 use crate::error::{Error, Result};
 use crate::format::{self, Kind, SegmentInfo, Spec};
 use crate::ident;
-use crate::mutex::{outcome, LockResult};
 use crate::named::{self, Options};
+use crate::poison::{PoisonGuard, PoisonMutex, Wait};
 use crate::segment::{Deadline, Expect, Segment, DEFAULT_OPEN_TIMEOUT};
 
 /// An N-dimensional array of `T` (up to 8 dimensions, C order: the last index varies
@@ -78,7 +77,7 @@ fn array_spec<'a, T: SharedLayout>(schema: &'a str, dims: &'a [usize]) -> Spec<'
         type_name: T::LAYOUT.name,
         schema,
         dims,
-        control_len: size_of::<RawMutex>(),
+        control_len: size_of::<PoisonMutex>(),
         ring_capacity: 0,
     }
 }
@@ -122,11 +121,11 @@ impl<T: SharedLayout, M: Memory> SharedArray<T, M> {
         let len = format::element_count(dims).unwrap_or(0);
         let seg = Segment::create(op, mem, name, &spec, &plan, zeroed, |seg| {
             let named = |e: ipc_core::Error| Error::Core(e.with_name(name));
-            // SAFETY: the control block is size_of::<RawMutex>() bytes at a 64-aligned
+            // SAFETY: the control block is size_of::<PoisonMutex>() bytes at a 64-aligned
             // offset in the page-aligned mapping, zero-filled, and exclusively ours: this
             // handle won the claim on the memory (Segment::create), and nobody else uses it
             // before the state becomes READY.
-            unsafe { RawMutex::init_in_place(seg.control_ptr().cast()) }.map_err(named)?;
+            unsafe { PoisonMutex::init_in_place(seg.control_ptr().cast()) }.map_err(named)?;
             let first = seg.payload_ptr().cast::<T>();
             // Zero-sized elements have no bytes to initialise, and their count may be as
             // large as usize::MAX: a loop over them would run for ages.
@@ -169,7 +168,7 @@ impl<T: SharedLayout, M: Memory> SharedArray<T, M> {
             // Computed at compile time (byte order and pointer width mixed in).
             fingerprint: const { T::LAYOUT.fingerprint() },
             layout: &T::LAYOUT,
-            control_len: size_of::<RawMutex>(),
+            control_len: size_of::<PoisonMutex>(),
         };
         let seg = Segment::attach(mem, name, Some(&expect), wait)?;
         // The validator checked payload_len == product(dims) * elem_size without overflow,
@@ -219,53 +218,87 @@ impl<T: SharedLayout, M: Memory> SharedArray<T, M> {
         flat_index(self.dims(), index)
     }
 
-    fn mutex(&self) -> &RawMutex {
-        // SAFETY: the control block (validated: size_of::<RawMutex>() bytes, 64-aligned,
-        // inside the mapping) holds the array's mutex, initialised by the creator before
-        // publication; RawMutex is only used through its own synchronised calls; the
-        // reference borrows self, which keeps the mapping alive.
-        unsafe { &*self.seg.control_ptr().cast::<RawMutex>() }
+    fn mutex(&self) -> &PoisonMutex {
+        // SAFETY: the control block (validated: size_of::<PoisonMutex>() bytes, 64-aligned,
+        // inside the mapping) holds the array's lock, initialised by the creator before
+        // publication; PoisonMutex is only used through its own synchronised calls and
+        // atomics; the reference borrows self, which keeps the mapping alive.
+        unsafe { &*self.seg.control_ptr().cast::<PoisonMutex>() }
     }
 
-    /// `pthread_mutex_lock` on the array's mutex: exclusive access to all elements until
-    /// the guard drops.
+    fn guard(&self, wait: Wait, ignore_poison: bool) -> Result<ArrayGuard<'_, T, M>> {
+        match self.mutex().acquire(wait, ignore_poison) {
+            Ok(inner) => Ok(ArrayGuard { array: self, inner }),
+            Err(e) => Err(e.named(self.seg.name())),
+        }
+    }
+
+    /// `pthread_mutex_lock` on the array's robust lock: exclusive access to all elements
+    /// until the guard drops.
     ///
     /// # Errors
-    /// [`LockError::OwnerDied`](crate::LockError::OwnerDied) with the guard if a process
-    /// died holding it (check the data, then `mark_consistent`);
-    /// [`LockError::Failed`](crate::LockError::Failed) with
-    /// [`Unrecoverable`](ipc_core::ErrorKind::Unrecoverable) if nobody repaired that.
+    /// - [`Error::Poisoned`] when a process died holding the lock (now, or earlier and
+    ///   nobody cleared it): the elements may be half written. The lock is released again
+    ///   and stays usable; see [`lock_ignoring_poison`](Self::lock_ignoring_poison);
+    /// - [`LimitReached`](ipc_core::ErrorKind::LimitReached) when this thread holds 2048
+    ///   robust locks already; [`Os`](ipc_core::ErrorKind::Os)`(EDEADLK)` when it holds
+    ///   this one.
     ///
     /// # References
     /// [pthread_mutex_lock(3p)](https://man7.org/linux/man-pages/man3/pthread_mutex_lock.3p.html)
     #[doc(alias = "pthread_mutex_lock")]
-    pub fn lock(&self) -> LockResult<ArrayGuard<'_, T, M>> {
-        outcome(self.named(self.mutex().lock()), |died| {
-            ArrayGuard::new(self, died)
-        })
+    pub fn lock(&self) -> Result<ArrayGuard<'_, T, M>> {
+        self.guard(Wait::Block, false)
     }
 
-    /// `pthread_mutex_trylock`: as [`lock`](Self::lock), or
+    /// As [`lock`](Self::lock) without waiting:
     /// [`WouldBlock`](ipc_core::ErrorKind::WouldBlock) if another holds it.
     ///
     /// # References
     /// [pthread_mutex_trylock(3p)](https://man7.org/linux/man-pages/man3/pthread_mutex_trylock.3p.html)
     #[doc(alias = "pthread_mutex_trylock")]
-    pub fn try_lock(&self) -> LockResult<ArrayGuard<'_, T, M>> {
-        outcome(self.named(self.mutex().try_lock()), |died| {
-            ArrayGuard::new(self, died)
-        })
+    pub fn try_lock(&self) -> Result<ArrayGuard<'_, T, M>> {
+        self.guard(Wait::Try, false)
     }
 
-    /// `pthread_mutex_clocklock`: as [`lock`](Self::lock), waiting at most `timeout`.
+    /// `pthread_mutex_clocklock`: as [`lock`](Self::lock), waiting at most `timeout`
+    /// ([`Timeout`](ipc_core::ErrorKind::Timeout) if it stays held).
     ///
     /// # References
     /// [pthread_mutex_timedlock(3p)](https://man7.org/linux/man-pages/man3/pthread_mutex_timedlock.3p.html)
     #[doc(alias = "pthread_mutex_clocklock")]
-    pub fn lock_timeout(&self, timeout: Duration) -> LockResult<ArrayGuard<'_, T, M>> {
-        outcome(self.named(self.mutex().lock_timeout(timeout)), |died| {
-            ArrayGuard::new(self, died)
-        })
+    pub fn lock_timeout(&self, timeout: Duration) -> Result<ArrayGuard<'_, T, M>> {
+        self.guard(Wait::For(timeout), false)
+    }
+
+    /// Locks the array whether or not it is poisoned: the way back after a crash. Check or
+    /// repair the elements, then call [`ArrayGuard::clear_poison`], and every process can
+    /// use [`lock`](Self::lock), [`get`](Self::get) and [`set`](Self::set) again:
+    ///
+    /// ```no_run
+    /// # use ipc_collections::{Error, SharedArray};
+    /// # fn f(grid: &SharedArray<f64>) -> ipc_collections::Result<()> {
+    /// match grid.set(&[0, 0], 1.0) {
+    ///     Err(Error::Poisoned { .. }) => {
+    ///         let mut g = grid.lock_ignoring_poison()?;
+    ///         g.fill(0.0); // or check what the dead process may have left half written
+    ///         g.clear_poison();
+    ///     }
+    ///     other => other?,
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`lock`](Self::lock), without `Poisoned`.
+    pub fn lock_ignoring_poison(&self) -> Result<ArrayGuard<'_, T, M>> {
+        self.guard(Wait::Block, true)
+    }
+
+    /// Whether a process died holding the array's lock and nobody has cleared the poison
+    /// since (a snapshot).
+    pub fn is_poisoned(&self) -> bool {
+        self.mutex().is_poisoned()
     }
 
     /// `r` with its error naming this array (arrays over anonymous memory have no name).
@@ -290,9 +323,9 @@ impl<T: SharedLayout, M: Memory> SharedArray<T, M> {
 
     /// The element at `index` (one component per dimension), read under the lock.
     ///
-    /// Errors: an out-of-range index ([`ipc_core::ErrorKind::InvalidInput`]); lock errors
-    /// (an owner-died lock becomes [`Error::OwnerDied`] and is left unrecoverable: use
-    /// [`lock`](Self::lock) to repair it instead).
+    /// Errors: an out-of-range index ([`ipc_core::ErrorKind::InvalidInput`]); the errors of
+    /// [`lock`](Self::lock), among them [`Error::Poisoned`] after a process died holding
+    /// the lock (the way back is [`lock_ignoring_poison`](Self::lock_ignoring_poison)).
     pub fn get(&self, index: &[usize]) -> Result<T>
     where
         T: Copy,
@@ -479,19 +512,10 @@ impl<T: SharedLayout> SharedArray<T, Shm> {
 #[must_use = "the array is unlocked when the guard is dropped"]
 pub struct ArrayGuard<'a, T: SharedLayout, M: Memory = Shm> {
     array: &'a SharedArray<T, M>,
-    inconsistent: bool,
-    _not_send: PhantomData<*const ()>,
+    inner: PoisonGuard<'a>,
 }
 
 impl<'a, T: SharedLayout, M: Memory> ArrayGuard<'a, T, M> {
-    fn new(array: &'a SharedArray<T, M>, inconsistent: bool) -> Self {
-        ArrayGuard {
-            array,
-            inconsistent,
-            _not_send: PhantomData,
-        }
-    }
-
     /// All elements (C order).
     pub fn as_slice(&self) -> &[T] {
         self
@@ -519,26 +543,16 @@ impl<'a, T: SharedLayout, M: Memory> ArrayGuard<'a, T, M> {
         self.as_mut_slice().get_mut(i)
     }
 
-    /// Whether the lock was taken over from a process that died holding it and has not
-    /// been marked consistent yet.
-    pub fn is_inconsistent(&self) -> bool {
-        self.inconsistent
+    /// Whether the elements are poisoned: a process died holding the lock (only a guard
+    /// from [`SharedArray::lock_ignoring_poison`] can see this).
+    pub fn is_poisoned(&self) -> bool {
+        self.inner.is_poisoned()
     }
 
-    /// `pthread_mutex_consistent`: declares the elements repaired after an owner died, so
-    /// that unlocking leaves the lock usable (nothing to do after a clean lock).
-    ///
-    /// # References
-    /// [pthread_mutex_consistent(3)](https://man7.org/linux/man-pages/man3/pthread_mutex_consistent.3.html)
-    #[doc(alias = "pthread_mutex_consistent")]
-    pub fn mark_consistent(&mut self) -> ipc_core::Result<()> {
-        if self.inconsistent {
-            // SAFETY: this guard proves the thread holds the mutex, acquired with
-            // OwnerDied and not marked since.
-            unsafe { self.array.mutex().mark_consistent()? };
-            self.inconsistent = false;
-        }
-        Ok(())
+    /// Declares the elements checked or repaired after a process died holding the lock:
+    /// clears the poison for every process.
+    pub fn clear_poison(&mut self) {
+        self.inner.clear_poison();
     }
 }
 
@@ -580,13 +594,6 @@ impl<T: SharedLayout, M: Memory> DerefMut for ArrayGuard<'_, T, M> {
         // derived from it, and the held mutex excludes every other safe accessor. The
         // memory is writable: a SharedArray is never opened read-only.
         unsafe { std::slice::from_raw_parts_mut(self.array.as_ptr(), self.array.len) }
-    }
-}
-
-impl<T: SharedLayout, M: Memory> Drop for ArrayGuard<'_, T, M> {
-    fn drop(&mut self) {
-        // SAFETY: the guard proves this thread (it is not Send) holds the mutex.
-        unsafe { self.array.mutex().unlock() }
     }
 }
 

@@ -6,23 +6,22 @@ use std::mem::{align_of, offset_of, size_of};
 use std::time::{Duration, Instant};
 
 use ipc_core::layout::{Field, TypeLayout};
-use ipc_core::sync::{Acquired, RawCondvar};
+use ipc_core::sync::RawCondvar;
 use ipc_core::SharedLayout;
 
-use crate::mutex::{LockError, LockResult, SharedMutexGuard};
+use crate::error::Result;
+use crate::mutex::SharedMutexGuard;
 
 /// A condition variable in shared memory ([`RawCondvar`], a futex sequence counter that a
 /// crashed waiter cannot break), used with the guard of a [`SharedMutex`](crate::SharedMutex),
 /// in the spirit of [`std::sync::Condvar`].
 ///
 /// Waits can wake spuriously: wait in a loop that re-checks the condition, or use
-/// [`wait_while`](Self::wait_while). If the mutex's owner died while this thread waited,
-/// the wait returns [`LockError::OwnerDied`] with the guard, as a lock does.
-///
-/// Repair before waiting: a wait releases the mutex, and releasing a guard that is still
-/// [inconsistent](SharedMutexGuard::is_inconsistent) (taken over from a dead owner and not
-/// yet marked consistent) makes the mutex unrecoverable, as dropping it would; the wait
-/// then fails with [`Unrecoverable`](ipc_core::ErrorKind::Unrecoverable).
+/// [`wait_while`](Self::wait_while). If a holder of the mutex died while this thread waited
+/// (or the mutex is poisoned when the wait re-locks it), the wait returns
+/// [`Error::Poisoned`](crate::Error::Poisoned) as a lock does, and the mutex is released;
+/// a guard from [`SharedMutex::lock_ignoring_poison`](crate::SharedMutex::lock_ignoring_poison)
+/// keeps waiting through poison, as it locks through it.
 #[repr(C)]
 pub struct SharedCondvar {
     raw: RawCondvar,
@@ -72,9 +71,9 @@ impl SharedCondvar {
     /// wake-up), locks the mutex again and returns the guard.
     ///
     /// # Errors
-    /// [`LockError::OwnerDied`] (with the guard, mutex held) if another holder of the mutex
-    /// died meanwhile; [`LockError::Failed`] if re-locking failed (the mutex is then not
-    /// held, and the guard is gone).
+    /// [`Error::Poisoned`](crate::Error::Poisoned) if the mutex is poisoned when the wait
+    /// re-locks it (a holder died; the mutex is released again); other errors if re-locking
+    /// failed (the mutex is then not held). Either way the guard is gone.
     ///
     /// # References
     /// [pthread_cond_wait(3p)](https://man7.org/linux/man-pages/man3/pthread_cond_wait.3p.html)
@@ -83,10 +82,10 @@ impl SharedCondvar {
     pub fn wait<'a, T: SharedLayout + Send>(
         &self,
         guard: SharedMutexGuard<'a, T>,
-    ) -> LockResult<SharedMutexGuard<'a, T>> {
+    ) -> Result<SharedMutexGuard<'a, T>> {
         // SAFETY: the guard proves this thread holds the mutex.
-        let r = unsafe { self.raw.wait(guard.mutex().raw()) };
-        relock(guard, r)
+        let r = unsafe { self.raw.wait(guard.raw_mutex()) };
+        guard.relocked(r)
     }
 
     /// Waits as [`wait`](Self::wait), at most `timeout` (CLOCK_MONOTONIC); the result says
@@ -99,13 +98,11 @@ impl SharedCondvar {
         &self,
         guard: SharedMutexGuard<'a, T>,
         timeout: Duration,
-    ) -> LockResult<(SharedMutexGuard<'a, T>, WaitTimeoutResult)> {
+    ) -> Result<(SharedMutexGuard<'a, T>, WaitTimeoutResult)> {
         // SAFETY: the guard proves this thread holds the mutex.
-        let r = unsafe { self.raw.wait_timeout(guard.mutex().raw(), timeout) };
+        let r = unsafe { self.raw.wait_timeout(guard.raw_mutex(), timeout) };
         let t = WaitTimeoutResult(matches!(r, Ok((_, true))));
-        relock(guard, r.map(|(acq, _)| acq))
-            .map(|g| (g, t))
-            .map_err(|e| e.map(|g| (g, t)))
+        Ok((guard.relocked(r.map(|(acq, _)| acq))?, t))
     }
 
     /// Waits while `condition` holds for the guarded value (checked under the mutex before
@@ -114,7 +111,7 @@ impl SharedCondvar {
         &self,
         mut guard: SharedMutexGuard<'a, T>,
         mut condition: impl FnMut(&mut T) -> bool,
-    ) -> LockResult<SharedMutexGuard<'a, T>> {
+    ) -> Result<SharedMutexGuard<'a, T>> {
         while condition(&mut guard) {
             guard = self.wait(guard)?;
         }
@@ -128,7 +125,7 @@ impl SharedCondvar {
         mut guard: SharedMutexGuard<'a, T>,
         timeout: Duration,
         mut condition: impl FnMut(&mut T) -> bool,
-    ) -> LockResult<(SharedMutexGuard<'a, T>, WaitTimeoutResult)> {
+    ) -> Result<(SharedMutexGuard<'a, T>, WaitTimeoutResult)> {
         let start = Instant::now();
         loop {
             if !condition(&mut guard) {
@@ -157,24 +154,5 @@ impl SharedCondvar {
     #[doc(alias = "pthread_cond_broadcast")]
     pub fn notify_all(&self) {
         self.raw.notify_all()
-    }
-}
-
-/// The guard after a raw wait: held again cleanly, from a dead owner, or not at all.
-fn relock<'a, T: SharedLayout + Send>(
-    mut guard: SharedMutexGuard<'a, T>,
-    r: ipc_core::Result<Acquired>,
-) -> LockResult<SharedMutexGuard<'a, T>> {
-    match r {
-        Ok(Acquired::Clean) => Ok(guard),
-        Ok(Acquired::OwnerDied) => {
-            guard.set_inconsistent(true);
-            Err(LockError::OwnerDied(guard))
-        }
-        Err(e) => {
-            // The mutex is not held after a failed re-lock: the guard must not unlock it.
-            std::mem::forget(guard);
-            Err(LockError::Failed(e))
-        }
     }
 }

@@ -75,11 +75,19 @@ pub enum Error {
         /// The segment's name.
         name: String,
     },
-    /// A robust lock's previous owner died while holding it; the value may be inconsistent.
-    /// (Returned when a [`LockError::OwnerDied`](crate::LockError::OwnerDied) is converted
-    /// into an `Error` and its guard dropped, which leaves the lock unrecoverable.)
-    #[error("a lock's previous owner died while holding it")]
-    OwnerDied,
+    /// A process died holding a robust lock ([`SharedMutex`](crate::SharedMutex), a
+    /// [`SharedArray`](crate::SharedArray)'s lock), now or earlier, and nobody has cleared
+    /// the poison since: the data may be half updated. The lock was released again and
+    /// stays usable; take it with `lock_ignoring_poison`, check or repair the data, and call
+    /// the guard's `clear_poison`.
+    #[error(
+        "{name:?}: poisoned: a process died holding the lock, the data may be inconsistent \
+             (lock_ignoring_poison, repair, then clear_poison)"
+    )]
+    Poisoned {
+        /// The segment's name (empty for a lock inside a value, which does not know it).
+        name: String,
+    },
     /// An error of the OS layer (`ipc-core`): not found, already exists, permission denied,
     /// invalid name or size, timeouts of locks, ...
     #[error(transparent)]
@@ -110,8 +118,8 @@ impl Error {
             | Error::Corrupted { name, .. }
             | Error::InitTimeout { name, .. }
             | Error::CreatorDied { name, .. }
-            | Error::InitFailed { name } => *name = new_name.to_owned(),
-            Error::OwnerDied => {}
+            | Error::InitFailed { name }
+            | Error::Poisoned { name } => *name = new_name.to_owned(),
             Error::Core(e) => {
                 if e.name().is_none() {
                     *e = e.clone().with_name(new_name);

@@ -7,9 +7,7 @@ use std::time::{Duration, Instant};
 
 use ipc_collections::ipc_core::shm::Shm;
 use ipc_collections::ipc_core::ErrorKind;
-use ipc_collections::{
-    Error, Kind, LockError, Options, Shared, SharedArray, SharedLayout, SharedMutex,
-};
+use ipc_collections::{Error, Kind, Options, Shared, SharedArray, SharedLayout, SharedMutex};
 use ipc_testutil::{
     assert_one_creator_per_round, env, race, report, role, sigkill, spawn_role, unique_name,
     wait_for, wait_for_start, Cleanup,
@@ -342,108 +340,154 @@ fn creator_whose_init_panics_fails_a_waiting_opener_at_once() {
     );
 }
 
-#[test]
-fn holder_of_a_shared_mutex_killed_gives_owner_died_and_repair_works() {
-    if role().as_deref() == Some("holder") {
-        let stats = Shared::<Stats>::open(&env("NAME")).unwrap();
-        let mut h = stats.hist.lock().unwrap();
-        h[0] = 999; // a half-done update
-        stats.stage.store(1, Ordering::SeqCst);
-        loop {
-            std::thread::sleep(Duration::from_secs(1));
-        }
-    }
-    let name = unique_name("holder");
-    let _c = Cleanup::shm(&name);
-    let stats = Shared::<Stats>::create(&name, |_| {}).unwrap();
-    let run_holder = || {
-        stats.stage.store(0, Ordering::SeqCst);
-        let mut child = spawn_role(
-            "holder_of_a_shared_mutex_killed_gives_owner_died_and_repair_works",
-            "holder",
-            &[("NAME", &name)],
-        );
-        wait_for("the child to hold the lock", HANDSHAKE, || {
-            stats.stage.load(Ordering::SeqCst) == 1
-        });
-        sigkill(child.pid());
-        child.kill();
-    };
-
-    // Repaired: marked consistent, the mutex works normally afterwards.
-    run_holder();
-    let mut g = match stats.hist.lock() {
-        Err(LockError::OwnerDied(g)) => g,
-        Ok(_) => panic!("expected OwnerDied, got a clean lock"),
-        Err(e) => panic!("expected OwnerDied, got {e}"),
-    };
-    assert!(g.is_inconsistent());
-    assert_eq!(g[0], 999, "sees the dead holder's partial write");
-    g[0] = 0;
-    g.mark_consistent().unwrap();
-    drop(g);
-    let g = stats.hist.lock().expect("clean lock after repair");
-    assert!(!g.is_inconsistent());
-    drop(g);
-
-    // Not repaired: dropping the owner-died guard leaves the mutex unrecoverable, and
-    // later lockers are told so at once (no hang).
-    run_holder();
-    let g = stats.hist.lock().map(|_| ()).unwrap_err().into_guard();
-    drop(g.expect("OwnerDied carries the guard"));
-    let t = Instant::now();
-    match stats.hist.lock() {
-        Err(LockError::Failed(e)) => assert_eq!(e.kind(), &ErrorKind::Unrecoverable),
-        Err(LockError::OwnerDied(_)) => panic!("expected Unrecoverable, got OwnerDied"),
-        Ok(_) => panic!("expected Unrecoverable, got a lock"),
-    }
-    assert!(t.elapsed() < Duration::from_secs(1));
-}
-
-#[test]
-fn unrecoverable_shared_mutex_is_reported_to_every_process() {
-    if role().as_deref() == Some("late-locker") {
-        let stats = Shared::<Stats>::open(&env("NAME")).unwrap();
-        for _ in 0..2 {
-            match stats.hist.lock_timeout(Duration::from_secs(2)) {
-                Err(LockError::Failed(e)) if e.kind() == &ErrorKind::Unrecoverable => {
-                    report("unrecoverable")
-                }
-                Err(e) => report(format!("other: {e}")),
-                Ok(_) => report("locked"),
-            }
-        }
-        return;
-    }
-    if role().as_deref() == Some("holder") {
-        let stats = Shared::<Stats>::open(&env("NAME")).unwrap();
-        let _h = stats.hist.lock().unwrap();
-        stats.stage.store(1, Ordering::SeqCst);
-        loop {
-            std::thread::sleep(Duration::from_secs(1));
-        }
-    }
-    const TEST: &str = "unrecoverable_shared_mutex_is_reported_to_every_process";
-    let name = unique_name("unrec");
-    let _c = Cleanup::shm(&name);
-    let stats = Shared::<Stats>::create(&name, |_| {}).unwrap();
-    let mut child = spawn_role(TEST, "holder", &[("NAME", &name)]);
+/// Spawns `role` of `test`, which opens `name`, takes `stats.hist`, scribbles 999 into it
+/// and signals stage 1; SIGKILLs it there.
+fn kill_holder_of_hist(test: &str, stats: &Stats, name: &str) {
+    stats.stage.store(0, Ordering::SeqCst);
+    let mut child = spawn_role(test, "holder", &[("NAME", name)]);
     wait_for("the child to hold the lock", HANDSHAKE, || {
         stats.stage.load(Ordering::SeqCst) == 1
     });
     sigkill(child.pid());
     child.kill();
-    // Leave it unrepaired, then try again from this process and from another one.
-    drop(stats.hist.lock().map(|_| ()).unwrap_err().into_guard());
-    for _ in 0..2 {
-        let e: Error = stats.hist.try_lock().map(|_| ()).unwrap_err().into();
-        assert!(
-            matches!(e.core_kind(), Some(ErrorKind::Unrecoverable)),
-            "{e}"
-        );
+}
+
+/// The `holder` role of the tests below.
+fn hold_hist_until_killed() -> ! {
+    let stats = Shared::<Stats>::open(&env("NAME")).unwrap();
+    let mut h = stats.hist.lock().unwrap();
+    h[0] = 999; // a half-done update
+    stats.stage.store(1, Ordering::SeqCst);
+    loop {
+        std::thread::sleep(Duration::from_secs(1));
     }
+}
+
+fn is_poisoned(e: &Error) -> bool {
+    matches!(e, Error::Poisoned { .. })
+}
+
+#[test]
+fn holder_of_a_shared_mutex_killed_poisons_it_and_clear_poison_repairs() {
+    const TEST: &str = "holder_of_a_shared_mutex_killed_poisons_it_and_clear_poison_repairs";
+    if role().as_deref() == Some("holder") {
+        hold_hist_until_killed();
+    }
+    let name = unique_name("holder");
+    let _c = Cleanup::shm(&name);
+    let stats = Shared::<Stats>::create(&name, |_| {}).unwrap();
+
+    kill_holder_of_hist(TEST, &stats, &name);
+    assert!(
+        !stats.hist.is_poisoned(),
+        "nobody has locked it since the crash"
+    );
+    let e = stats.hist.lock().map(|_| ()).unwrap_err();
+    assert!(is_poisoned(&e), "{e}");
+    assert!(stats.hist.is_poisoned());
+    // Sticky, and never a hang: every plain lock form says so at once.
+    let t = Instant::now();
+    assert!(is_poisoned(&stats.hist.try_lock().map(|_| ()).unwrap_err()));
+    let e = stats
+        .hist
+        .lock_timeout(Duration::from_secs(5))
+        .map(|_| ())
+        .unwrap_err();
+    assert!(is_poisoned(&e), "{e}");
+    assert!(t.elapsed() < Duration::from_secs(1));
+
+    // Dropping a poisoned guard without clearing keeps it poisoned but usable.
+    drop(stats.hist.lock_ignoring_poison().unwrap());
+    assert!(stats.hist.is_poisoned());
+
+    // The way back: lock through the poison, repair, clear.
+    let mut g = stats.hist.lock_ignoring_poison().unwrap();
+    assert!(g.is_poisoned());
+    assert_eq!(g[0], 999, "sees the dead holder's partial write");
+    g[0] = 0;
+    g.clear_poison();
+    assert!(!g.is_poisoned());
+    drop(g);
+    let g = stats.hist.lock().expect("clean lock after clear_poison");
+    assert!(!g.is_poisoned());
+    drop(g);
+
+    // A second crash poisons it again.
+    kill_holder_of_hist(TEST, &stats, &name);
+    assert!(is_poisoned(&stats.hist.lock().map(|_| ()).unwrap_err()));
+}
+
+#[test]
+fn poisoned_shared_mutex_is_reported_to_every_process_until_cleared() {
+    const TEST: &str = "poisoned_shared_mutex_is_reported_to_every_process_until_cleared";
+    if role().as_deref() == Some("late-locker") {
+        let stats = Shared::<Stats>::open(&env("NAME")).unwrap();
+        for _ in 0..2 {
+            match stats.hist.lock_timeout(Duration::from_secs(2)) {
+                Err(e) if is_poisoned(&e) => report("poisoned"),
+                Err(e) => report(format!("other: {e}")),
+                Ok(g) => report(format!("locked {}", g[0])),
+            }
+        }
+        return;
+    }
+    if role().as_deref() == Some("holder") {
+        hold_hist_until_killed();
+    }
+    let name = unique_name("poison");
+    let _c = Cleanup::shm(&name);
+    let stats = Shared::<Stats>::create(&name, |_| {}).unwrap();
+    kill_holder_of_hist(TEST, &stats, &name);
+    // This process takes the lock first (and so poisons it), drops the error.
+    assert!(is_poisoned(&stats.hist.lock().map(|_| ()).unwrap_err()));
     let lines = spawn_role(TEST, "late-locker", &[("NAME", &name)]).wait_ok();
-    assert_eq!(lines, ["unrecoverable", "unrecoverable"]);
+    assert_eq!(lines, ["poisoned", "poisoned"]);
+    // Cleared here: the other process locks normally and sees the repair.
+    let mut g = stats.hist.lock_ignoring_poison().unwrap();
+    g[0] = 5;
+    g.clear_poison();
+    drop(g);
+    let lines = spawn_role(TEST, "late-locker", &[("NAME", &name)]).wait_ok();
+    assert_eq!(lines, ["locked 5", "locked 5"]);
+}
+
+/// Issue 10: a lock used with `?` in a function returning `Box<dyn Error>` compiles, and a
+/// crashed holder followed by `?` does not make the lock unusable: the poison survives the
+/// `?` (nothing is lost), and the documented recovery path works.
+#[test]
+fn lock_with_question_mark_in_a_box_dyn_error_fn_and_recovery_after_a_crash() {
+    const TEST: &str = "lock_with_question_mark_in_a_box_dyn_error_fn_and_recovery_after_a_crash";
+    if role().as_deref() == Some("holder") {
+        hold_hist_until_killed();
+    }
+    fn bump(stats: &Stats) -> Result<u64, Box<dyn std::error::Error>> {
+        let mut h = stats.hist.lock()?;
+        h[1] += 1;
+        Ok(h[1])
+    }
+    fn repair(stats: &Stats) -> ipc_collections::Result<()> {
+        let mut h = stats.hist.lock_ignoring_poison()?;
+        h[0] = 0;
+        h.clear_poison();
+        Ok(())
+    }
+    let name = unique_name("qmark");
+    let _c = Cleanup::shm(&name);
+    let stats = Shared::<Stats>::create(&name, |_| {}).unwrap();
+    assert_eq!(bump(&stats).unwrap(), 1);
+    kill_holder_of_hist(TEST, &stats, &name);
+    let e = bump(&stats).unwrap_err();
+    let e = e
+        .downcast_ref::<Error>()
+        .expect("an ipc_collections::Error");
+    assert!(is_poisoned(e), "{e}");
+    assert!(e.to_string().contains("poisoned"), "{e}");
+    // The `?` lost nothing: still poisoned, still lockable.
+    assert!(is_poisoned(
+        &bump(&stats).unwrap_err().downcast::<Error>().unwrap()
+    ));
+    repair(&stats).unwrap();
+    assert_eq!(bump(&stats).unwrap(), 2);
 }
 
 // ---------------------------------------------------------------------------------------

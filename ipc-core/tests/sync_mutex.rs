@@ -8,9 +8,11 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{park_forever, ShMem, CHILD};
-use ipc_core::sync::{Acquired, MutexOptions, RawMutex};
+use ipc_core::sync::{Acquired, MutexOptions, RawMutex, MAX_HELD_PER_THREAD};
 use ipc_core::{ErrorKind, SharedLayout};
-use ipc_testutil::{fork_child, fork_run, sigkill, wait_for_child, wait_pid};
+use ipc_testutil::{
+    fork_child, fork_run, kill_count, random_kills, sigkill, wait_for_child, wait_pid,
+};
 
 #[repr(C)]
 struct Counter {
@@ -160,6 +162,77 @@ fn owner_died_without_repair_is_unrecoverable_at_once() {
     assert!(unrecoverable(c.m.lock()));
 }
 
+/// Issue 9: lockers of a not-recoverable mutex, SIGKILLed at random points, must never
+/// leave it held by a dead process: the next locker is told (`Unrecoverable`, or
+/// `OwnerDied` when a locker died inside glibc's acquire) at once, never `Timeout`, never a
+/// hang. (glibc's trylock took the lock word before seeing the not-recoverable mark and
+/// returned without releasing it; RawMutex released it afterwards, with a system call in
+/// between, and a kill in that window left the word held by a dead pid for good: within a
+/// few kills on the old code.)
+#[test]
+fn unrecoverable_mutex_stays_unrecoverable_under_random_kills() {
+    let c = counter();
+    let pid = child_dies_holding(&c);
+    kill_and_reap(pid);
+    assert_eq!(c.m.lock(), Ok(Acquired::OwnerDied));
+    // SAFETY: held on this thread; unlocking without mark_consistent on purpose.
+    unsafe { c.m.unlock() };
+
+    // What a locker of this mutex may see: Unrecoverable; a transient WouldBlock/Timeout of
+    // a zero-timeout try while a live peer is inside its own failing acquire; OwnerDied when
+    // a peer died inside glibc's acquire (then it unlocks unrepaired, which makes the mutex
+    // not recoverable again). Anything else ends the worker with status 1.
+    let told = |r: ipc_core::Result<Acquired>, may_be_busy: bool| match r {
+        Err(e) if *e.kind() == ErrorKind::Unrecoverable => true,
+        Err(e) if may_be_busy && matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Timeout) => {
+            true
+        }
+        Ok(Acquired::OwnerDied) => {
+            // SAFETY: held on this thread (OwnerDied); unrepaired on purpose.
+            unsafe { c.m.unlock() };
+            true
+        }
+        _ => false,
+    };
+    let kills = kill_count(300);
+    let outcome = random_kills(
+        kills,
+        2,
+        Duration::from_micros(300),
+        0x9e37_79b9_7f4a_7c15,
+        |slot| {
+            fork_child(|| loop {
+                let ok = if slot == 0 {
+                    told(c.m.try_lock(), true) && told(c.m.lock_timeout(Duration::ZERO), true)
+                } else {
+                    told(c.m.lock(), false) && told(c.m.try_lock(), true)
+                };
+                if !ok {
+                    return false;
+                }
+            })
+        },
+    );
+    outcome.expect("a locker saw something other than a not-recoverable mutex");
+
+    // Every worker is dead now. The next locker, here and in another process, is told at
+    // once; before the fix this was Timeout (the word held by a dead pid).
+    let first = c.m.lock_timeout(Duration::from_secs(2));
+    assert!(
+        matches!(&first, Err(e) if *e.kind() == ErrorKind::Unrecoverable)
+            || first == Ok(Acquired::OwnerDied),
+        "after {kills} random kills the next locker got {first:?}"
+    );
+    if first == Ok(Acquired::OwnerDied) {
+        // SAFETY: held on this thread; unrepaired on purpose.
+        unsafe { c.m.unlock() };
+    }
+    let unrecoverable = |r: ipc_core::Result<Acquired>| matches!(r, Err(e) if *e.kind() == ErrorKind::Unrecoverable);
+    assert!(unrecoverable(c.m.try_lock()));
+    assert!(unrecoverable(c.m.lock_timeout(Duration::from_secs(2))));
+    assert!(fork_run(CHILD, || unrecoverable(c.m.lock())));
+}
+
 #[test]
 fn two_hundred_kill_cycles() {
     let c = counter();
@@ -290,4 +363,77 @@ fn mark_consistent_on_a_clean_mutex_is_an_error() {
     assert!(unsafe { c.m.mark_consistent() }.is_err());
     // SAFETY: held on this thread.
     unsafe { c.m.unlock() };
+}
+
+/// More mutexes than the kernel frees from a dead thread, in one shared mapping.
+#[repr(C)]
+struct Many {
+    m: [RawMutex; MAX_HELD_PER_THREAD as usize + 52],
+    held: AtomicU32,
+}
+
+/// Issue 9: the kernel frees at most 2048 robust mutexes of a dead thread
+/// (`ROBUST_LIST_LIMIT`); a child that held 2100 when killed used to leave 52 locked for
+/// ever. Now the 2049th acquire is refused with `LimitReached`, and a child killed holding
+/// exactly 2048 leaves every one of them to the next locker as `OwnerDied`.
+#[test]
+fn a_thread_holds_at_most_2048_robust_mutexes_and_all_are_freed_at_its_death() {
+    const MAX: usize = MAX_HELD_PER_THREAD as usize;
+    assert_eq!(MAX, 2048);
+    let many = ShMem::new(|p: *mut Many| {
+        for i in 0..MAX + 52 {
+            // SAFETY: `p` is fresh, zeroed, aligned shared memory nobody else sees yet.
+            unsafe { <RawMutex as SharedLayout>::init_in_place(addr_of_mut!((*p).m[i])) }
+                .expect("init");
+        }
+    });
+    let m = &many.m;
+    let pid = fork_child(|| {
+        if !m[..MAX].iter().all(|x| x.lock() == Ok(Acquired::Clean)) {
+            return false;
+        }
+        let limited = |r: ipc_core::Result<Acquired>| matches!(r, Err(e) if matches!(e.kind(), ErrorKind::LimitReached(what) if what.contains("2048")));
+        if !(limited(m[MAX].lock())
+            && limited(m[MAX].try_lock())
+            && limited(m[MAX].lock_timeout(Duration::from_secs(1))))
+        {
+            return false;
+        }
+        // Releasing one makes room for one more: still exactly 2048 held.
+        // SAFETY: this thread holds m[0].
+        unsafe { m[0].unlock() };
+        if m[MAX].try_lock() != Ok(Acquired::Clean) {
+            return false;
+        }
+        many.held.store(1, Ordering::SeqCst);
+        park_forever()
+    });
+    wait_for_child(pid, "the child to hold 2048 mutexes", CHILD, || {
+        many.held.load(Ordering::SeqCst) == 1
+    });
+    kill_and_reap(pid);
+
+    assert_eq!(
+        m[0].try_lock(),
+        Ok(Acquired::Clean),
+        "released before the kill"
+    );
+    // SAFETY: held on this thread.
+    unsafe { m[0].unlock() };
+    for (i, x) in m.iter().enumerate().take(MAX + 1).skip(1) {
+        assert_eq!(
+            x.try_lock(),
+            Ok(Acquired::OwnerDied),
+            "mutex {i} after the kill"
+        );
+        // SAFETY: held on this thread after OwnerDied.
+        unsafe { x.mark_consistent() }.expect("consistent");
+        // SAFETY: held on this thread.
+        unsafe { x.unlock() };
+    }
+    for x in &m[MAX + 1..] {
+        assert_eq!(x.try_lock(), Ok(Acquired::Clean), "never locked");
+        // SAFETY: held on this thread.
+        unsafe { x.unlock() };
+    }
 }

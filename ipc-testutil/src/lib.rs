@@ -447,6 +447,66 @@ pub unsafe fn init_libc_robust_mutex(m: *mut libc::pthread_mutex_t) {
     }
 }
 
+/// How many random SIGKILLs a crash-loop test makes: `default`, or the value of the
+/// environment variable `IPC_TEST_KILLS` when it is set (the on-demand mode, e.g. `100000`).
+pub fn kill_count(default: usize) -> usize {
+    std::env::var("IPC_TEST_KILLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// A crash loop: keeps `workers` worker processes running (each started by `spawn(slot)`,
+/// which returns its pid, e.g. from [`fork_child`]; a worker loops until it is killed and
+/// exits only when it finds something wrong), and `kills` times SIGKILLs a randomly chosen
+/// one after a random pause of up to `max_pause` (spun, not slept, so the kill lands at an
+/// arbitrary instruction of the worker's loop) and starts a replacement in its slot. Then
+/// kills the rest.
+///
+/// Returns an error naming the worker and its exit code when a worker ended on its own
+/// before it was killed (its check failed). Every worker is reaped, with a watchdog.
+pub fn random_kills(
+    kills: usize,
+    workers: usize,
+    max_pause: Duration,
+    seed: u64,
+    mut spawn: impl FnMut(usize) -> i32,
+) -> Result<(), String> {
+    assert!(workers > 0, "random_kills needs a worker");
+    let mut rng = xorshift64(seed);
+    let mut pids: Vec<i32> = (0..workers).map(&mut spawn).collect();
+    let mut result = Ok(());
+    let max_nanos = u64::try_from(max_pause.as_nanos())
+        .unwrap_or(u64::MAX)
+        .max(1);
+    for _ in 0..kills {
+        let until = Instant::now() + Duration::from_nanos(rng() % max_nanos);
+        while Instant::now() < until {
+            std::hint::spin_loop();
+        }
+        let slot = (rng() % workers as u64) as usize;
+        sigkill(pids[slot]);
+        if let Some(code) = wait_pid(pids[slot], WATCHDOG) {
+            result = Err(format!(
+                "worker {} exited with status {code} before it was killed",
+                pids[slot]
+            ));
+            pids.remove(slot);
+            break;
+        }
+        pids[slot] = spawn(slot);
+    }
+    for pid in pids {
+        sigkill(pid);
+        if let Some(code) = wait_pid(pid, WATCHDOG) {
+            result = result.and(Err(format!(
+                "worker {pid} exited with status {code} before it was killed"
+            )));
+        }
+    }
+    result
+}
+
 /// A xorshift64 generator (Marsaglia's 13/7/17 variant) started from `seed` (not 0): the
 /// same seed gives the same sequence, so a fuzz-style test that fails can be rerun.
 pub fn xorshift64(seed: u64) -> impl FnMut() -> u64 {

@@ -17,9 +17,19 @@
 //!   gets it with [`Acquired::OwnerDied`], repairs the protected state and calls
 //!   [`RawMutex::mark_consistent`]. If it unlocks without doing so, the mutex becomes
 //!   unrecoverable: every later lock, try-lock or timed lock fails at once with
-//!   [`ErrorKind::Unrecoverable`](crate::ErrorKind::Unrecoverable), never blocks. (glibc's
-//!   `pthread_mutex_trylock` leaves a not-recoverable mutex locked by the caller, which would
-//!   make every later `lock` hang; `RawMutex` undoes that, see its source.)
+//!   [`ErrorKind::Unrecoverable`](crate::ErrorKind::Unrecoverable), never blocks. This holds
+//!   whatever instruction a SIGKILL interrupts, in any process: every acquire goes through a
+//!   glibc path that keeps the mutex on the thread's robust list (or its pending slot) for
+//!   as long as the lock word holds the thread's ID, so the kernel frees it from a dead
+//!   thread. (glibc's own `pthread_mutex_trylock` breaks that on a not-recoverable mutex: it
+//!   returns with the word still taken and the mutex on no list, and every later `lock`
+//!   hangs; `RawMutex` never calls it for a robust non-PI mutex, see its source.)
+//! - The kernel frees at most [`MAX_HELD_PER_THREAD`] (2048, `ROBUST_LIST_LIMIT`) robust
+//!   mutexes of a dead thread; the rest would stay locked for ever. So a thread that already
+//!   holds 2048 `RawMutex`es gets
+//!   [`ErrorKind::LimitReached`](crate::ErrorKind::LimitReached) from the next acquire
+//!   instead. (glibc robust mutexes that other code in the thread holds count against the
+//!   same kernel limit without being counted here.)
 //! - [`RawCondvar`] is not glibc's `pthread_cond_t`. glibc's condition variable (the
 //!   two-group algorithm since 2.25) keeps waiter groups, group sizes and a waiter reference
 //!   count inside the shared object, and each waiter updates them again after it wakes. A
@@ -65,17 +75,14 @@
 //! [`SharedLayout`](crate::SharedLayout)); nothing else changes. Run:
 //!
 //! ```text
-//! RUSTFLAGS="--cfg loom" cargo test -p ipc-core --release --test loom_condvar --test loom_mutex
+//! RUSTFLAGS="--cfg loom" cargo test -p ipc-core --release --test loom_condvar
 //! ```
 //!
-//! (about 40 s + 30 s on two cores; `LOOM_MAX_PREEMPTIONS=N` sets the preemption bound of
+//! (about 40 s on two cores; `LOOM_MAX_PREEMPTIONS=N` sets the preemption bound of
 //! every model, `-- --nocapture` prints how many executions each explored.) The normal build
 //! never compiles loom. The pthread-based [`RawMutex`] and [`RawRwLock`] cannot run under
-//! loom. The one piece of hand-written protocol on the mutex side, the release of the lock
-//! word that glibc's trylock leaks on a not-recoverable mutex (see `RawMutex`'s source), is
-//! generic over the word, and `loom_mutex` runs it against a model of glibc's robust lock:
-//! lockers never hang, and the repair never releases a hold that is not the leaked one.
-//! [`RawRwLock`] and [`Semaphore`](crate::sem::Semaphore) are glibc's own code with no
+//! loom; [`RawMutex`] adds no lock-free protocol of its own on top of glibc's (its spin
+//! only reads the word before a full glibc acquire), and [`RawRwLock`] and [`Semaphore`](crate::sem::Semaphore) are glibc's own code with no
 //! protocol of ours on top; nothing there to model.
 
 mod condvar;
@@ -87,20 +94,14 @@ pub(crate) mod sys;
 
 pub use condvar::RawCondvar;
 
-/// What the loom models in `tests/loom_*.rs` need beyond the public API (only under
-/// `cfg(loom)`): the modelled futex, and the glibc lock-word repair of [`RawMutex`].
+/// What the loom model in `tests/loom_condvar.rs` needs beyond the public API (only under
+/// `cfg(loom)`): the modelled futex.
 #[cfg(loom)]
 #[doc(hidden)]
 pub mod loom_hooks {
     pub use super::shim::model::{futex_wait, futex_wake, FutexWord};
-
-    /// `RawMutex`'s release of a lock word that glibc's trylock leaked to thread `tid`,
-    /// on a modelled word.
-    pub fn release_leaked_lock_word(word: &FutexWord, tid: u32) {
-        super::mutex::release_leaked_lock_word(word, tid);
-    }
 }
-pub use mutex::{MutexGuard, MutexOptions, RawMutex};
+pub use mutex::{MutexGuard, MutexOptions, RawMutex, MAX_HELD_PER_THREAD};
 pub use rwlock::{RawRwLock, ReadGuard, WriteGuard};
 
 /// How a lock was acquired: cleanly, or from an owner that died holding it.

@@ -3,37 +3,60 @@
 use std::cell::UnsafeCell;
 use std::ffi::c_int;
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 use std::time::Duration;
 
 use nix::errno::Errno;
 
-use super::shim::LockWord;
 use super::{sys, Acquired};
 use crate::layout::{SharedLayout, TypeLayout};
 use crate::{Error, Result};
 
-/// glibc's `FUTEX_WAITERS` bit of a robust mutex's lock word: somebody sleeps on it.
-const FUTEX_WAITERS: u32 = 0x8000_0000;
-/// glibc's mask of the owner's TID in a robust mutex's lock word.
+/// glibc's mask of the owner's TID in a robust mutex's lock word (`__lock`); the two bits
+/// above it are `FUTEX_WAITERS` and `FUTEX_OWNER_DIED`. The word is 0, or `FUTEX_OWNER_DIED`
+/// (plus maybe `FUTEX_WAITERS`) after the kernel freed it from a dead owner, when nobody
+/// holds the mutex.
 const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
 
-/// Releases a glibc robust lock word that glibc's trylock leaked to thread `tid` (see
-/// `RawMutex::release_after_notrecoverable_trylock`): if `word` holds `tid`, stores 0 and
-/// wakes the sleepers if the waiters bit was set; otherwise does nothing.
-///
-/// Generic over the word so that the loom model (`tests/loom_mutex.rs`) runs this code.
-pub(crate) fn release_leaked_lock_word<W: LockWord + ?Sized>(word: &W, tid: u32) {
-    // Acquire: pairs with the Release of whoever last changed the word.
-    if word.load_word(Ordering::Acquire) & FUTEX_TID_MASK == tid {
-        // Nobody else can take the word while it holds our TID; others may only add the
-        // waiters bit, which the swap captures. Release: pairs with the next locker's
-        // acquiring CAS, as glibc's unlock does.
-        let old = word.swap_word(0, Ordering::Release);
-        if old & FUTEX_WAITERS != 0 {
-            word.wake_all();
-        }
-    }
+/// glibc's `PTHREAD_MUTEX_PRIO_INHERIT_NP` bit of the mutex kind (`__kind`).
+const KIND_PRIO_INHERIT: i32 = 32;
+
+/// The kernel walks at most this many entries of a dead thread's robust list
+/// (`ROBUST_LIST_LIMIT` in `kernel/futex/core.c`); a robust mutex beyond it stays held by
+/// the dead thread for ever.
+pub const MAX_HELD_PER_THREAD: u32 = 2048;
+
+/// An absolute time in the past: `pthread_mutex_timedlock` with it is glibc's full robust
+/// acquire (owner-died and not-recoverable handling, robust-list bookkeeping) that returns
+/// `ETIMEDOUT` instead of waiting: glibc checks `tv_sec < 0` before it sets the waiters bit
+/// or makes any system call.
+const PAST: libc::timespec = libc::timespec {
+    tv_sec: -1,
+    tv_nsec: 0,
+};
+
+thread_local! {
+    /// How many `RawMutex`es this thread holds (see [`MAX_HELD_PER_THREAD`]).
+    static HELD: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Resets this thread's held count in a forked child: the child's only thread holds none of
+/// the parent's mutexes (they are held by the parent's thread ID, and glibc gives the child
+/// an empty robust list).
+extern "C" fn reset_held_after_fork() {
+    HELD.with(|h| h.set(0));
+}
+
+/// Registers [`reset_held_after_fork`] once per process.
+#[inline]
+fn register_fork_reset() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: `reset_held_after_fork` is an `extern "C" fn()` that only touches a
+        // thread-local Cell (async-signal-safe enough for an atfork child handler: no lock,
+        // no allocation).
+        unsafe { libc::pthread_atfork(None, None, Some(reset_held_after_fork)) };
+    });
 }
 
 /// Options for [`RawMutex::init_in_place_with`].
@@ -128,16 +151,6 @@ unsafe impl SharedLayout for RawMutex {
     }
 }
 
-/// Maps the return value of a lock call.
-#[inline]
-fn acquired(op: &'static str, r: c_int) -> Result<Acquired> {
-    match r {
-        0 => Ok(Acquired::Clean),
-        libc::EOWNERDEAD => Ok(Acquired::OwnerDied),
-        e => Err(Error::os(op, Errno::from_raw(e))),
-    }
-}
-
 /// Checks the return value of a `pthread_mutexattr_*` call.
 fn attr(op: &'static str, r: c_int) -> Result<()> {
     match r {
@@ -220,76 +233,118 @@ impl RawMutex {
         unsafe { &*self.raw().cast::<AtomicU32>() }
     }
 
-    /// One `pthread_mutex_trylock`, returning its error number.
+    /// Whether the mutex uses priority inheritance: glibc's `__kind` (the fifth `int` of
+    /// `pthread_mutex_t`, public ABI like `__lock`) has `PTHREAD_MUTEX_PRIO_INHERIT_NP` set.
     #[inline]
-    fn trylock_raw(&self) -> c_int {
-        // SAFETY: `self` is an initialised mutex (it can only be reached through a reference
-        // after in-place initialisation) that is never moved while borrowed.
-        let r = unsafe { libc::pthread_mutex_trylock(self.raw()) };
-        if r == libc::ENOTRECOVERABLE {
-            self.release_after_notrecoverable_trylock();
+    fn is_priority_inherit(&self) -> bool {
+        // SAFETY: bytes 16..20 of the valid, 8-aligned mutex are glibc's `__kind`, written
+        // only by `pthread_mutex_init` (before the mutex is shared) and read by glibc with
+        // relaxed atomic loads, so a relaxed atomic view races with nothing non-atomic.
+        let kind = unsafe { &*self.raw().cast::<AtomicI32>().add(4) };
+        kind.load(Ordering::Relaxed) & KIND_PRIO_INHERIT != 0
+    }
+
+    /// One acquire attempt that never waits, through a glibc path that keeps the kernel's
+    /// robust-list promise at every instruction; returns the C error number (`EBUSY` when
+    /// another thread holds the mutex).
+    ///
+    /// Not `pthread_mutex_trylock`: on a robust, non-PI mutex in the not-recoverable state,
+    /// glibc's trylock (2.36 `pthread_mutex_trylock.c`) takes the lock word, sees the
+    /// not-recoverable mark, clears its pending robust-list entry and returns
+    /// `ENOTRECOVERABLE` without releasing the word (it only does `if (oldval == id)`, and
+    /// `oldval` is 0 there). The word then holds the caller's TID while the mutex is on
+    /// neither its robust list nor its pending slot: a later `pthread_mutex_lock` sleeps for
+    /// ever, and not even the caller's death frees it. Releasing the word afterwards (what
+    /// this crate did before) leaves a window, with a system call in it, where a SIGKILL
+    /// loses the word for good.
+    ///
+    /// `pthread_mutex_timedlock` with an absolute time in the past ([`PAST`]) is glibc's
+    /// full robust acquire instead: the pending slot names the mutex from before the CAS
+    /// until the mutex is on the robust list or released again, and on `ENOTRECOVERABLE` it
+    /// releases the word itself before clearing the slot. So a SIGKILL at any instruction
+    /// leaves the word either free or marked `FUTEX_OWNER_DIED` by the kernel, and the next
+    /// locker is told. With `tv_sec < 0` it returns `ETIMEDOUT` before it sets the waiters
+    /// bit or calls the kernel, so it is a true try. (It leaves the pending slot naming this
+    /// mutex on that return; the kernel ignores a pending entry whose word does not hold the
+    /// dying thread's TID, and the next robust operation overwrites it.)
+    ///
+    /// The priority-inheritance variant is different: its timed lock passes the time to the
+    /// kernel (`FUTEX_LOCK_PI` refuses a negative one), and its trylock releases the word on
+    /// `ENOTRECOVERABLE` with the pending slot still set, so PI mutexes use trylock.
+    #[inline]
+    fn try_acquire(&self) -> c_int {
+        if self.is_priority_inherit() {
+            // SAFETY: `self` is an initialised mutex (it can only be reached through a
+            // reference after in-place initialisation) that is never moved while borrowed.
+            return unsafe { libc::pthread_mutex_trylock(self.raw()) };
         }
-        r
+        // SAFETY: as above; `PAST` is a valid timespec (tv_nsec < 1e9) with static storage.
+        match unsafe { libc::pthread_mutex_timedlock(self.raw(), &PAST) } {
+            libc::ETIMEDOUT => libc::EBUSY,
+            r => r,
+        }
     }
 
-    /// Works around a glibc bug: `pthread_mutex_trylock` on a robust, non-PI mutex in the
-    /// not-recoverable state takes the futex word (stores the caller's TID in it), sees the
-    /// not-recoverable mark, and returns `ENOTRECOVERABLE` *without* releasing the word
-    /// (glibc 2.36 `pthread_mutex_trylock.c` only releases it `if (oldval == id)`, and
-    /// `oldval` is 0 there). Every later `pthread_mutex_lock` in any process then sleeps on
-    /// the word for ever instead of failing, and since the mutex is not on the caller's
-    /// robust list, not even the caller's death frees it. (`pthread_mutex_lock` and the
-    /// timed forms release the word correctly, and so does the PI variant of trylock.)
-    ///
-    /// If the futex word holds this thread's TID after `ENOTRECOVERABLE`, this thread cannot
-    /// really hold the mutex (an error-checking mutex would have said `EDEADLK` first), so it
-    /// is the leaked word: release it as glibc's own unlock does (store 0, wake the sleepers
-    /// if the waiters bit is set); the woken lockers then see the not-recoverable mark and
-    /// fail at once.
-    ///
-    /// Why this is safe against concurrent lockers (also checked by the loom model in
-    /// `tests/loom_mutex.rs`, which runs [`release_leaked_lock_word`] against a model of
-    /// glibc's robust lock): while the word holds our TID, no other thread can take it
-    /// (glibc's lockers only CAS it from 0) and no other thread clears it (only the owner
-    /// unlocks, and the kernel's robust-list cleanup only runs for a dead thread, whose TID
-    /// this is not); other lockers only add the waiters bit, which the swap returns. So the
-    /// swap releases exactly the leaked hold and wakes whoever queued behind it. Each woken
-    /// locker takes the word, sees the not-recoverable mark, releases the word and fails.
-    ///
-    /// What is left: if this thread dies between glibc's return and the swap, the word stays
-    /// leaked (the mutex is not on our robust list); the window is a few instructions.
-    #[cold]
-    fn release_after_notrecoverable_trylock(&self) {
-        // SAFETY: gettid has no preconditions and cannot fail.
-        let tid = unsafe { libc::gettid() } as u32;
-        release_leaked_lock_word(self.futex_word(), tid);
-    }
-
-    /// After a trylock found it held: tries again a few times with a short backoff before
-    /// each try; `EBUSY` if it stayed held.
+    /// After an attempt found it held: watches the lock word with a short, growing backoff
+    /// and tries again when it looks free (test-and-test-and-set, so spinning lockers do not
+    /// bounce the line with failed atomic operations); `EBUSY` if it stayed held.
     #[inline]
-    fn spin_trylock(&self) -> c_int {
-        let mut r = libc::EBUSY;
-        let mut i = 0;
-        while r == libc::EBUSY && i < sys::SPIN_TRIES {
+    fn spin_acquire(&self) -> c_int {
+        for i in 0..sys::SPIN_TRIES {
             sys::backoff(i);
-            r = self.trylock_raw();
-            i += 1;
+            // Relaxed: only a hint; the acquire itself is glibc's acquiring CAS.
+            if self.futex_word().load(Ordering::Relaxed) & FUTEX_TID_MASK != 0 {
+                continue;
+            }
+            let r = self.try_acquire();
+            if r != libc::EBUSY {
+                return r;
+            }
         }
-        r
+        libc::EBUSY
+    }
+
+    /// Refuses an acquire that would make this thread hold more than
+    /// [`MAX_HELD_PER_THREAD`] mutexes.
+    #[inline]
+    fn check_held_limit(op: &'static str) -> Result<()> {
+        if HELD.with(|h| h.get()) >= MAX_HELD_PER_THREAD {
+            return Err(Error::new(
+                op,
+                crate::ErrorKind::LimitReached(format!(
+                    "robust mutexes held by one thread at once ({MAX_HELD_PER_THREAD}, the \
+                     kernel's ROBUST_LIST_LIMIT: one more would stay locked for ever if the \
+                     thread died)"
+                )),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Maps the return value of an acquire call and counts a successful one.
+    #[inline]
+    fn acquired(op: &'static str, r: c_int) -> Result<Acquired> {
+        let a = match r {
+            0 => Acquired::Clean,
+            libc::EOWNERDEAD => Acquired::OwnerDied,
+            e => return Err(Error::os(op, Errno::from_raw(e))),
+        };
+        register_fork_reset();
+        HELD.with(|h| h.set(h.get() + 1));
+        Ok(a)
     }
 
     /// The contended path of [`lock`](Self::lock): spin briefly, then sleep in
-    /// `pthread_mutex_lock`. Kept out of line so the uncontended path is one inlined trylock.
+    /// `pthread_mutex_lock`. Kept out of line so the uncontended path is one inlined try.
     #[cold]
     #[inline(never)]
     fn lock_contended(&self) -> Result<Acquired> {
-        let r = self.spin_trylock();
+        let r = self.spin_acquire();
         if r != libc::EBUSY {
-            return acquired("pthread_mutex_lock", r);
+            return Self::acquired("pthread_mutex_lock", r);
         }
         // SAFETY: `self` is an initialised mutex that does not move while borrowed.
-        acquired("pthread_mutex_lock", unsafe {
+        Self::acquired("pthread_mutex_lock", unsafe {
             libc::pthread_mutex_lock(self.raw())
         })
     }
@@ -304,6 +359,9 @@ impl RawMutex {
     /// # Errors
     /// - [`Unrecoverable`](crate::ErrorKind::Unrecoverable), at once, when an earlier owner
     ///   died and the next one unlocked without marking it consistent;
+    /// - [`LimitReached`](crate::ErrorKind::LimitReached) when this thread already holds
+    ///   [`MAX_HELD_PER_THREAD`] `RawMutex`es (the kernel frees at most that many of a dead
+    ///   thread's robust locks);
     /// - [`Os`](crate::ErrorKind::Os)`(EDEADLK)` when this thread already holds it;
     /// - other OS errors (`EINVAL` for memory that is not an initialised mutex).
     ///
@@ -312,16 +370,16 @@ impl RawMutex {
     #[doc(alias = "pthread_mutex_lock")]
     #[inline]
     pub fn lock(&self) -> Result<Acquired> {
-        // trylock first: glibc's robust trylock path is a little cheaper than its lock path
-        // when the mutex is free; while it is held, spin briefly, then sleep (out of line).
-        match self.trylock_raw() {
-            0 => Ok(Acquired::Clean),
+        const OP: &str = "pthread_mutex_lock";
+        Self::check_held_limit(OP)?;
+        match self.try_acquire() {
             libc::EBUSY => self.lock_contended(),
-            r => acquired("pthread_mutex_lock", r),
+            r => Self::acquired(OP, r),
         }
     }
 
-    /// `pthread_mutex_trylock`: acquires the mutex if nobody holds it, without waiting.
+    /// Acquires the mutex if nobody holds it, without waiting (`pthread_mutex_trylock`'s
+    /// contract; see the source for why glibc's trylock itself is not used).
     ///
     /// # Errors
     /// [`WouldBlock`](crate::ErrorKind::WouldBlock) when it is held (`EBUSY`), otherwise as
@@ -332,12 +390,11 @@ impl RawMutex {
     #[doc(alias = "pthread_mutex_trylock")]
     #[inline]
     pub fn try_lock(&self) -> Result<Acquired> {
-        match self.trylock_raw() {
-            libc::EBUSY => Err(Error::new(
-                "pthread_mutex_trylock",
-                crate::ErrorKind::WouldBlock,
-            )),
-            r => acquired("pthread_mutex_trylock", r),
+        const OP: &str = "pthread_mutex_trylock";
+        Self::check_held_limit(OP)?;
+        match self.try_acquire() {
+            libc::EBUSY => Err(Error::new(OP, crate::ErrorKind::WouldBlock)),
+            r => Self::acquired(OP, r),
         }
     }
 
@@ -356,12 +413,13 @@ impl RawMutex {
     #[doc(alias = "pthread_mutex_timedlock")]
     pub fn lock_timeout(&self, d: Duration) -> Result<Acquired> {
         const OP: &str = "pthread_mutex_clocklock";
-        let mut r = self.trylock_raw();
+        Self::check_held_limit(OP)?;
+        let mut r = self.try_acquire();
         if r == libc::EBUSY && !d.is_zero() {
-            r = self.spin_trylock();
+            r = self.spin_acquire();
         }
         if r != libc::EBUSY {
-            return acquired(OP, r);
+            return Self::acquired(OP, r);
         }
         if d.is_zero() {
             return Err(Error::new(OP, crate::ErrorKind::Timeout));
@@ -374,9 +432,9 @@ impl RawMutex {
                 // timespec (tv_nsec < 1e9) alive for the call.
                 unsafe { clocklock(self.raw(), libc::CLOCK_MONOTONIC, &abs) }
             }
-            None => sys::poll_until(d, libc::EBUSY, || self.trylock_raw()),
+            None => sys::poll_until(d, libc::EBUSY, || self.try_acquire()),
         };
-        acquired(OP, r)
+        Self::acquired(OP, r)
     }
 
     /// `pthread_mutex_unlock`: releases the mutex.
@@ -395,8 +453,10 @@ impl RawMutex {
     pub unsafe fn unlock(&self) {
         // SAFETY: `self` is an initialised mutex that this thread holds (the caller's
         // contract). An error-checking mutex reports EPERM instead of misbehaving if the
-        // contract is broken; there is nothing useful to do with that here.
-        let _ = unsafe { libc::pthread_mutex_unlock(self.raw()) };
+        // contract is broken; then it was not counted as held either.
+        if unsafe { libc::pthread_mutex_unlock(self.raw()) } == 0 {
+            HELD.with(|h| h.set(h.get().saturating_sub(1)));
+        }
     }
 
     /// `pthread_mutex_consistent`: declares the state protected by a mutex acquired with

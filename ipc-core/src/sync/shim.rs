@@ -14,10 +14,6 @@
 //!   atomically with respect to `FUTEX_WAKE` (the kernel holds the futex hash-bucket lock for
 //!   both), and `FUTEX_WAKE` of `n` wakes up to `n` callers that are queued at that moment,
 //!   oldest first.
-//! - [`LockWord`]: the three operations [`RawMutex`](super::RawMutex)'s repair of a leaked
-//!   glibc lock word needs, on the real word (a `std` atomic inside the `pthread_mutex_t`)
-//!   or, under loom, on a [`FutexWord`] in `tests/loom_mutex.rs`'s model of glibc's robust
-//!   lock.
 
 #[cfg(not(loom))]
 pub(crate) use std::sync::atomic::{AtomicU32, Ordering};
@@ -30,46 +26,6 @@ pub(crate) use real::{futex_wait, futex_wake, FutexWord};
 
 #[cfg(loom)]
 pub(crate) use model::{futex_wait, futex_wake, FutexWord};
-
-/// What [`RawMutex`](super::RawMutex)'s repair of a leaked lock word does to the word.
-pub(crate) trait LockWord {
-    /// An atomic load.
-    fn load_word(&self, order: Ordering) -> u32;
-    /// An atomic swap.
-    fn swap_word(&self, v: u32, order: Ordering) -> u32;
-    /// `FUTEX_WAKE` of every sleeper.
-    fn wake_all(&self);
-}
-
-/// The real word: glibc's `__lock`, viewed as a `std` atomic (also under loom, where the
-/// pthread mutex is still real).
-impl LockWord for std::sync::atomic::AtomicU32 {
-    #[inline]
-    fn load_word(&self, order: Ordering) -> u32 {
-        self.load(order)
-    }
-    #[inline]
-    fn swap_word(&self, v: u32, order: Ordering) -> u32 {
-        self.swap(v, order)
-    }
-    fn wake_all(&self) {
-        super::futex::wake(self, u32::MAX);
-    }
-}
-
-/// The modelled word.
-#[cfg(loom)]
-impl LockWord for FutexWord {
-    fn load_word(&self, order: Ordering) -> u32 {
-        self.load(order)
-    }
-    fn swap_word(&self, v: u32, order: Ordering) -> u32 {
-        self.swap(v, order)
-    }
-    fn wake_all(&self) {
-        futex_wake(self, u32::MAX);
-    }
-}
 
 #[cfg(not(loom))]
 mod real {
