@@ -609,7 +609,10 @@ impl SemOptions {
             name: name.into(),
             file,
             created,
-            unlinker: self.unlink_on_drop.unwrap_or(created).then(std::process::id),
+            unlinker: self
+                .unlink_on_drop
+                .unwrap_or(created)
+                .then(std::process::id),
         })
     }
 }

@@ -233,7 +233,6 @@ pub fn set_mode(id: i32, mode: u32) -> Result<()> {
     Ok(())
 }
 
-
 /// An attached System V shared-memory segment.
 ///
 /// Detached (`shmdt`) on drop. A handle that created the segment also removes it

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::{ShMem, CHILD};
 use ipc_core::sem::{self, NamedSemaphore, SemOptions, Semaphore, SEM_VALUE_MAX};
-use ipc_core::{CreateMode, ErrorKind, SharedLayout};
+use ipc_core::{ErrorKind, SharedLayout};
 use ipc_testutil::{env, fork_child, report, role, spawn_role, unique_name, wait_pid, Cleanup};
 
 fn kind<T>(r: ipc_core::Result<T>) -> Result<T, ErrorKind> {
@@ -120,7 +120,9 @@ fn named_permissions_are_exact_whatever_the_umask() {
         unsafe { libc::umask(env("UMASK").parse::<libc::mode_t>().expect("umask")) };
         let name = env("SEM_NAME");
         let perms: u32 = env("PERMS").parse().expect("perms");
-        let _s = NamedSemaphore::with_options(&name, SemOptions::new().permissions(perms))
+        let _s = NamedSemaphore::options()
+            .mode(perms)
+            .create(&name)
             .expect("create");
         let path = format!("/dev/shm/sem.{}", &name[1..]);
         let mode = std::fs::metadata(&path).expect("stat").permissions().mode() & 0o777;
@@ -160,11 +162,7 @@ fn named_bad_input_is_an_error() {
         matches!(too_big, Err(ErrorKind::InvalidInput(_))),
         "{too_big:?}"
     );
-    let bad_mode = kind(NamedSemaphore::with_options(
-        &name,
-        SemOptions::new().permissions(0o4777),
-    ))
-    .map(|_| ());
+    let bad_mode = kind(NamedSemaphore::options().mode(0o4777).create(&name)).map(|_| ());
     assert!(
         matches!(bad_mode, Err(ErrorKind::InvalidInput(_))),
         "{bad_mode:?}"
@@ -189,13 +187,10 @@ fn named_bad_input_is_an_error() {
         Err(ErrorKind::NotFound)
     );
     // At SEM_VALUE_MAX, post is an error, not a wrap.
-    let s = NamedSemaphore::with_options(
-        &name,
-        SemOptions::new()
-            .mode(CreateMode::OpenOrCreate)
-            .value(SEM_VALUE_MAX),
-    )
-    .expect("create at max");
+    let s = SemOptions::new()
+        .value(SEM_VALUE_MAX)
+        .open_or_create(&name)
+        .expect("create at max");
     assert_eq!(s.value(), SEM_VALUE_MAX);
     assert!(matches!(kind(s.post()), Err(ErrorKind::LimitReached(_))));
 }

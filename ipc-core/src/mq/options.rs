@@ -183,8 +183,7 @@ impl MqOptions {
         let (mqd, created) = match how {
             CreateMode::Exclusive => (self.create_mqd(&cname, flags, &attr).map_err(err)?, true),
             CreateMode::OpenExisting => (
-                open_existing(&cname, flags)
-                    .map_err(|e| err(crate::error::not_found_hint(e)))?,
+                open_existing(&cname, flags).map_err(|e| err(crate::error::not_found_hint(e)))?,
                 false,
             ),
             CreateMode::OpenOrCreate => {
