@@ -20,12 +20,18 @@ fn separate_processes_open_by_name_see_dims_and_fill_their_rows() {
         assert_eq!(a.info().payload.start % 64, 0);
         assert_eq!(a.as_ptr() as usize % 64, 0, "payload is cache-line aligned");
         // Wrong dims and a wrong element type are refused.
-        let e = SharedArray::<f64>::open_with_dims(&name, &[COLS, ROWS]).unwrap_err();
+        let e = SharedArray::<f64>::options()
+            .dims(&[COLS, ROWS])
+            .open(&name)
+            .unwrap_err();
         assert!(matches!(e, Error::LayoutMismatch { .. }), "{e}");
         let e = SharedArray::<u64>::open(&name).unwrap_err();
         assert!(matches!(e, Error::LayoutMismatch { .. }), "{e}");
         report(e);
-        let a = SharedArray::<f64>::open_with_dims(&name, &[ROWS, COLS]).unwrap();
+        let a = SharedArray::<f64>::options()
+            .dims(&[ROWS, COLS])
+            .open(&name)
+            .unwrap();
         let mut g = a.lock().unwrap();
         for c in 0..COLS {
             *g.at_mut(&[row, c]).unwrap() = (row * COLS + c) as f64;
