@@ -227,3 +227,48 @@ fn ndarray_views_see_c_order_dims() {
     let v = g.view().unwrap();
     assert_eq!(v.sum(), 12);
 }
+
+#[test]
+fn create_past_rlimit_fsize_is_limit_reached_and_leaves_nothing() {
+    // Issue 9: the segment's shm object is sized at create; past RLIMIT_FSIZE that raised
+    // SIGXFSZ and killed the process, leaving the object in /dev/shm. The limit is set in a
+    // child process of its own.
+    if role().as_deref() == Some("limited") {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: valid out-pointer, then a valid rlimit to read; lowering the soft limit
+        // only affects this child process.
+        unsafe {
+            assert_eq!(libc::getrlimit(libc::RLIMIT_FSIZE, &mut lim), 0);
+            lim.rlim_cur = 4096;
+            assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &lim), 0);
+        }
+        let name = env("NAME");
+        for r in [
+            SharedArray::<f64>::create(&name, &[64, 64]).map(drop),
+            SharedArray::<f64>::open_or_create(&name, &[64, 64]).map(drop),
+            Shared::<[u64; 1024]>::create(&name, |_| {}).map(drop),
+        ] {
+            let e = r.unwrap_err();
+            match e.core_kind() {
+                Some(ErrorKind::LimitReached(what)) if what.contains("RLIMIT_FSIZE") => {
+                    report("LimitReached(RLIMIT_FSIZE)")
+                }
+                _ => report(format!("other: {e}")),
+            }
+        }
+        return;
+    }
+    let name = unique_name("arr-fsize");
+    let _c = Cleanup::shm(&name);
+    let lines = spawn_role(
+        "create_past_rlimit_fsize_is_limit_reached_and_leaves_nothing",
+        "limited",
+        &[("NAME", &name)],
+    )
+    .wait_ok();
+    assert_eq!(lines, ["LimitReached(RLIMIT_FSIZE)"; 3]);
+    assert!(!std::path::Path::new(&format!("/dev/shm{name}")).exists());
+}
