@@ -272,3 +272,31 @@ fn create_past_rlimit_fsize_is_limit_reached_and_leaves_nothing() {
     assert_eq!(lines, ["LimitReached(RLIMIT_FSIZE)"; 3]);
     assert!(!std::path::Path::new(&format!("/dev/shm{name}")).exists());
 }
+
+#[test]
+fn array_of_an_exited_creator_is_not_found_with_the_lifetime_hint() {
+    // A process that creates an array and exits removes it (its handle drops); the opener
+    // that comes later is told why, and how to keep it.
+    if role().as_deref() == Some("creator") {
+        let a = SharedArray::<u32>::create(&env("NAME"), &[4]).unwrap();
+        a.set(&[1], 7).unwrap();
+        report("made");
+        return;
+    }
+    let name = unique_name("arr-gone");
+    let _c = Cleanup::shm(&name);
+    let lines = spawn_role(
+        "array_of_an_exited_creator_is_not_found_with_the_lifetime_hint",
+        "creator",
+        &[("NAME", &name)],
+    )
+    .wait_ok();
+    assert_eq!(lines, ["made"]);
+    let e = SharedArray::<u32>::open(&name).unwrap_err();
+    assert_eq!(e.core_kind(), Some(&ErrorKind::NotFound), "{e}");
+    let text = e.to_string();
+    assert!(
+        text.contains("removes it when dropped") && text.contains("unlink_on_drop(false)"),
+        "{text}"
+    );
+}

@@ -333,3 +333,113 @@ fn in_place_bad_initial_value_is_an_error() {
     assert!(matches!(kind(sh.post()), Err(ErrorKind::LimitReached(_))));
     assert_eq!(Semaphore::LAYOUT.size, std::mem::size_of::<libc::sem_t>());
 }
+
+// ---------------------------------------------------------------------------------------
+// Lifetime: the one rule of every named kind (ipc_core's crate docs)
+
+fn sem_file(name: &str) -> std::path::PathBuf {
+    format!("/dev/shm/sem.{}", &name[1..]).into()
+}
+
+#[test]
+fn named_creator_unlinks_on_drop_openers_never_and_kept_names_stay() {
+    let name = unique_name("sem-life");
+    let _c = Cleanup::sem(&name);
+    let a = NamedSemaphore::create(&name, 2).unwrap();
+    assert!(a.created() && a.unlinks_on_drop());
+    let b = NamedSemaphore::open(&name).unwrap();
+    assert!(!b.created() && !b.unlinks_on_drop());
+    drop(b);
+    assert!(sem_file(&name).exists(), "an opener's drop left the name");
+    drop(a);
+    assert!(!sem_file(&name).exists(), "the creator's drop removed the name");
+
+    // Kept: from the builder, or on the handle; removed later with sem::unlink.
+    let a = NamedSemaphore::options()
+        .unlink_on_drop(false)
+        .create(&name)
+        .unwrap();
+    assert!(a.created() && !a.unlinks_on_drop());
+    drop(a);
+    let mut b = NamedSemaphore::open(&name).unwrap();
+    b.set_unlink_on_drop(false);
+    drop(b);
+    assert!(sem_file(&name).exists(), "kept");
+    // An opener asked to remove the name does.
+    let b = NamedSemaphore::options()
+        .unlink_on_drop(true)
+        .open(&name)
+        .unwrap();
+    assert!(b.unlinks_on_drop());
+    drop(b);
+    assert!(!sem_file(&name).exists());
+    assert_eq!(kind(sem::unlink(&name)), Err(ErrorKind::NotFound));
+
+    // A creator's drop does not remove a newer semaphore made under the name after its
+    // own was unlinked.
+    let mut a = NamedSemaphore::create(&name, 0).unwrap();
+    sem::unlink(&name).unwrap();
+    a.set_unlink_on_drop(true);
+    let newer = NamedSemaphore::options()
+        .unlink_on_drop(false)
+        .create(&name)
+        .unwrap();
+    drop(a);
+    assert!(sem_file(&name).exists(), "the newer semaphore kept its name");
+    drop(newer);
+}
+
+#[test]
+fn named_created_by_an_exited_process_is_gone_and_not_found_says_why() {
+    if role().as_deref() == Some("creator") {
+        let s = NamedSemaphore::create(&env("SEM_NAME"), 1).unwrap();
+        s.post().unwrap();
+        report(s.value());
+        return; // the handle drops: the name goes with it
+    }
+    let name = unique_name("sem-exit");
+    let _c = Cleanup::sem(&name);
+    let lines = spawn_role(
+        "named_created_by_an_exited_process_is_gone_and_not_found_says_why",
+        "creator",
+        &[("SEM_NAME", &name)],
+    )
+    .wait_ok();
+    assert_eq!(lines, ["2"]);
+    let e = NamedSemaphore::open(&name).unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::NotFound);
+    assert!(e.to_string().contains("unlink_on_drop(false)"), "{e}");
+}
+
+#[test]
+fn named_forked_copy_of_the_creator_does_not_unlink() {
+    let name = unique_name("sem-fork");
+    let _c = Cleanup::sem(&name);
+    let s = NamedSemaphore::create(&name, 0).unwrap();
+    let slot = std::cell::RefCell::new(Some(s));
+    assert!(ipc_testutil::fork_run(ipc_testutil::WATCHDOG, || {
+        let s = slot.borrow_mut().take().unwrap();
+        let copy_unlinks = s.unlinks_on_drop();
+        drop(s);
+        !copy_unlinks && sem_file(&name).exists()
+    }));
+    assert!(sem_file(&name).exists(), "the child's drop left the name");
+    assert!(slot.borrow().as_ref().unwrap().unlinks_on_drop());
+    drop(slot);
+    assert!(!sem_file(&name).exists());
+}
+
+#[test]
+fn named_semaphore_is_a_semaphore() {
+    // One implementation: the named handle derefs to the in-place type.
+    fn takes(s: &Semaphore) -> u32 {
+        s.post().unwrap();
+        s.value()
+    }
+    let name = unique_name("sem-deref");
+    let _c = Cleanup::sem(&name);
+    let s = NamedSemaphore::create(&name, 1).unwrap();
+    assert_eq!(takes(&s), 2);
+    let _g = s.guard().unwrap();
+    assert_eq!(s.value(), 1);
+}
