@@ -588,3 +588,29 @@ fn forked_copy_of_the_creator_does_not_unlink() {
         "the creator's own drop unlinks"
     );
 }
+
+#[test]
+fn an_opener_unlinks_only_when_asked() {
+    let name = unique_name("mq-opener");
+    let _c = Cleanup::mq(&name);
+    let q = MessageQueue::options()
+        .capacity(1)
+        .message_size(8)
+        .unlink_on_drop(false)
+        .create(&name)
+        .unwrap();
+    assert!(q.created() && !q.unlinks_on_drop());
+    drop(q);
+    let o = MessageQueue::open(&name).unwrap();
+    assert!(!o.created() && !o.unlinks_on_drop());
+    drop(o);
+    let o = MessageQueue::options()
+        .unlink_on_drop(true)
+        .open(&name)
+        .unwrap();
+    assert!(o.unlinks_on_drop());
+    drop(o);
+    let e = MessageQueue::open(&name).unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::NotFound);
+    assert!(e.to_string().contains("unlink_on_drop(false)"), "{e}");
+}

@@ -42,7 +42,10 @@ fn creates_past_rlimit_fsize_are_limit_reached_and_leave_nothing() {
             assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &lim), 0);
         }
         let (shm, sem) = (env("SHM_NAME"), env("SEM_NAME"));
-        report(format!("shm create: {}", describe(Shm::create(&shm, 1 << 20))));
+        report(format!(
+            "shm create: {}",
+            describe(Shm::create(&shm, 1 << 20))
+        ));
         report(format!(
             "shm open_or_create: {}",
             describe(Shm::open_or_create(&shm, 4096))

@@ -352,7 +352,10 @@ fn named_creator_unlinks_on_drop_openers_never_and_kept_names_stay() {
     drop(b);
     assert!(sem_file(&name).exists(), "an opener's drop left the name");
     drop(a);
-    assert!(!sem_file(&name).exists(), "the creator's drop removed the name");
+    assert!(
+        !sem_file(&name).exists(),
+        "the creator's drop removed the name"
+    );
 
     // Kept: from the builder, or on the handle; removed later with sem::unlink.
     let a = NamedSemaphore::options()
@@ -385,7 +388,10 @@ fn named_creator_unlinks_on_drop_openers_never_and_kept_names_stay() {
         .create(&name)
         .unwrap();
     drop(a);
-    assert!(sem_file(&name).exists(), "the newer semaphore kept its name");
+    assert!(
+        sem_file(&name).exists(),
+        "the newer semaphore kept its name"
+    );
     drop(newer);
 }
 

@@ -351,3 +351,26 @@ fn permissions_are_enforced_for_other_users() {
     assert_eq!(lines, ["ok"]);
     assert_eq!(seg.info().unwrap().mode, mode, "unchanged");
 }
+
+#[test]
+fn open_or_create_by_key_creates_once_and_the_creator_removes() {
+    let key = Key::new(0x1b00_0000 | (std::process::id() as i32 & 0xff_ffff));
+    let a = SysvShm::open_or_create(key, 4096).unwrap();
+    let _guard = Cleanup::sysv_shm(a.id());
+    assert!(a.created() && a.unlinks_on_drop());
+    let b = SysvShm::open_or_create(key, 4096).unwrap();
+    assert!(!b.created() && !b.unlinks_on_drop());
+    assert_eq!(a.id(), b.id());
+    let ro = SysvShm::options().read_only(true).open(key).unwrap();
+    assert!(ro.is_read_only());
+    let e = SysvShm::options()
+        .read_only(true)
+        .size(4096)
+        .create(Key::PRIVATE)
+        .unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::InvalidInput(_)), "{e}");
+    let id = a.id();
+    drop((a, b, ro));
+    assert_eq!(sysv::info(id).unwrap_err().kind(), &ErrorKind::NotFound);
+    assert_eq!(SysvShm::open(key).unwrap_err().kind(), &ErrorKind::NotFound);
+}
