@@ -10,9 +10,9 @@
 //! # Named objects
 //! ```no_run
 //! use ipc_core::shm::{self, Shm};
-//! use ipc_core::CreateMode;
 //!
-//! // process A: create (exclusive), 4 KiB, mode 0600, unlinked when `a` is dropped
+//! // process A: create (exclusive), 4 KiB, mode 0600, unlinked when `a` is dropped (the
+//! // lifetime table is in the crate docs)
 //! let a = Shm::create("/demo", 4096)?;
 //! shm::write_at(&a, 0, b"hello")?;
 //!
@@ -23,8 +23,11 @@
 //! shm::read_at(&b, 0, &mut buf)?;
 //!
 //! // race-safe open-or-create; `created()` tells which happened
-//! let c = Shm::options().create_mode(CreateMode::OpenOrCreate).open("/demo", 4096)?;
+//! let c = Shm::open_or_create("/demo", 4096)?;
 //! assert!(!c.created());
+//!
+//! // everything else through the builder: a read-only mapping, kept after this handle
+//! let d = Shm::options().read_only(true).unlink_on_drop(false).open("/demo")?;
 //! # Ok::<(), ipc_core::Error>(())
 //! ```
 //!
