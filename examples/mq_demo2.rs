@@ -11,7 +11,6 @@ use std::process::{Command, ExitCode};
 use std::time::Duration;
 
 use ipc::core::mq::{Access, MessageQueue, MqOptions};
-use ipc::CreateMode;
 
 const ROUNDS: u64 = 10;
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -53,7 +52,7 @@ fn first() -> Result<()> {
     let mut second = Command::new(std::env::current_exe()?)
         .args(["--second", &req_name, &rep_name])
         .spawn()?;
-    let mut buf = vec![0; replies.msg_size()];
+    let mut buf = vec![0; replies.message_size()];
     let mut outcome = (|| -> Result<()> {
         for n in 0..ROUNDS {
             requests.send_timeout(n.to_string().as_bytes(), 0, TIMEOUT)?;
@@ -78,15 +77,10 @@ fn first() -> Result<()> {
 }
 
 fn second(req_name: &str, rep_name: &str) -> Result<()> {
-    let open = |name: &str, access| {
-        MqOptions::new()
-            .create_mode(CreateMode::OpenExisting)
-            .access(access)
-            .open(name)
-    };
+    let open = |name: &str, access| MqOptions::new().access(access).open(name);
     let requests = open(req_name, Access::ReadOnly)?;
     let replies = open(rep_name, Access::WriteOnly)?;
-    let mut buf = vec![0; requests.msg_size()];
+    let mut buf = vec![0; requests.message_size()];
     loop {
         let text = receive_text(&requests, &mut buf)?;
         if text == "quit" {

@@ -56,7 +56,7 @@ fn first() -> Result<()> {
         .args(["--second", &name])
         .spawn()?;
     let mut outcome = (|| -> Result<()> {
-        let mut buf = vec![0; queue.msg_size()];
+        let mut buf = vec![0; queue.message_size()];
         let mut received = 0;
         while received < MESSAGES {
             let info =

@@ -47,7 +47,9 @@ fn names(base: &str) -> (String, String, String) {
 fn worker(base: &str) -> Result<(), ipc::collections::Error> {
     let (stats_name, grid_name, total_name) = names(base);
     let stats = Shared::<Stats>::open(&stats_name)?;
-    let grid = SharedArray::<f64>::open_with_dims(&grid_name, &[ROWS, COLS])?;
+    let grid = SharedArray::<f64>::options()
+        .dims(&[ROWS, COLS])
+        .open(&grid_name)?;
     let total = Shared::<SharedMutex<f64>>::open(&total_name)?;
     println!(
         "worker {}: opened {} ({}), {} {:?} and {}",
@@ -103,8 +105,9 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
 
     // Create: each init runs with exclusive access before anybody else can open.
     let stats = Shared::<Stats>::create(&stats_name, |s| s.latency_hist.get_mut()[0] = 1)?;
-    let grid =
-        SharedArray::<f64>::create_with(&grid_name, &[ROWS, COLS], &Default::default(), |cells| {
+    let grid = SharedArray::<f64>::options()
+        .dims(&[ROWS, COLS])
+        .create(&grid_name, |cells| {
             for (i, c) in cells.iter_mut().enumerate() {
                 *c = i as f64;
             }

@@ -15,7 +15,7 @@
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
-use ipc::collections::{Options, SharedArray};
+use ipc::collections::SharedArray;
 
 const DIMS: [usize; 2] = [3, 5];
 
@@ -34,8 +34,11 @@ fn worker(name: &str, row: usize) -> Result<(), ipc::collections::Error> {
 
 fn run(name: &str, persist: bool) -> Result<(), Box<dyn std::error::Error>> {
     // WrappedArray(id, Float64, (3, 5)).
-    let opts = Options::new().persist(persist).mode(0o644);
-    let grid = SharedArray::<f64>::create_with(name, &DIMS, &opts, |_| {})?;
+    let grid = SharedArray::<f64>::options()
+        .dims(&DIMS)
+        .mode(0o644)
+        .unlink_on_drop(!persist)
+        .create(name, |_| {})?;
     let mut workers = Vec::new();
     for row in 0..DIMS[0] {
         workers.push(

@@ -10,7 +10,7 @@
 use std::process::ExitCode;
 use std::sync::atomic::AtomicU64;
 
-use ipc::collections::{Options, Shared, SharedMutex};
+use ipc::collections::{Shared, SharedMutex};
 use ipc::SharedLayout;
 
 /// Version 1 of the shared statistics.
@@ -26,8 +26,9 @@ fn main() -> ExitCode {
         eprintln!("usage: stats_v1 NAME");
         return ExitCode::FAILURE;
     };
-    let opts = Options::new().persist(true);
-    let made = Shared::<Stats>::create_with(&name, &opts, |s| {
+    // Kept after this process exits: the stats_v2 example opens it later.
+    let opts = Shared::<Stats>::options().unlink_on_drop(false);
+    let made = opts.create(&name, |s| {
         *s.requests.get_mut() = 41;
         s.hist.get_mut()[5] = 7;
     });

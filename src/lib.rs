@@ -37,9 +37,10 @@
 
 pub use ipc_collections as collections;
 pub use ipc_collections::{
-    unlink, Error, Options, Result, Shared, SharedArray, SharedCondvar, SharedMutex, SharedRwLock,
+    unlink, Error, Result, Shared, SharedArray, SharedArrayOptions, SharedCondvar, SharedMutex,
+    SharedOptions, SharedRwLock,
 };
 pub use ipc_core as core;
+pub use ipc_core::ErrorKind;
 pub use ipc_core::SharedLayout;
-pub use ipc_core::{CreateMode, ErrorKind};
 pub use ipc_derive::SharedLayout;

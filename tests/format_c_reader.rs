@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicI32, AtomicU64};
 use std::sync::OnceLock;
 
 use ipc::collections::format::{checksum, HEADER_LEN};
-use ipc::collections::{Options, Shared, SharedArray, SharedMutex};
+use ipc::collections::{Shared, SharedArray, SharedMutex};
 use ipc::SharedLayout;
 use ipc_testutil::{run_with_watchdog, unique_name, Cleanup, WATCHDOG};
 
@@ -143,10 +143,10 @@ fn c_reader_reads_an_f64_array_exactly() {
     let vals: Vec<f64> = (0..12)
         .map(|i| f64::from(i) * 0.1 - 0.35 + f64::from(i * i) * 1e-17)
         .collect();
-    let a = SharedArray::<f64>::create_with(&name, &[3, 4], &Options::new(), |x| {
-        x.copy_from_slice(&vals)
-    })
-    .unwrap();
+    let a = SharedArray::<f64>::options()
+        .dims(&[3, 4])
+        .create(&name, |x| x.copy_from_slice(&vals))
+        .unwrap();
     let r = read(bin, &[&name]);
     assert_eq!(r.code, 0, "{r:?}");
     let p = pairs(&r.stdout);
@@ -172,16 +172,18 @@ fn c_reader_reads_integer_arrays() {
     let Some(bin) = reader() else { return };
     let (n1, n2) = (unique_name("c-i32"), unique_name("c-u8"));
     let _c = [Cleanup::shm(&n1), Cleanup::shm(&n2)];
-    let a = SharedArray::<i32>::create_with(&n1, &[5], &Options::new(), |x| {
-        x.copy_from_slice(&[i32::MIN, -1, 0, 7, i32::MAX])
-    })
-    .unwrap();
-    let b = SharedArray::<u8>::create_with(&n2, &[2, 2, 2], &Options::new(), |x| {
-        for (i, v) in x.iter_mut().enumerate() {
-            *v = 250 + i as u8 % 6;
-        }
-    })
-    .unwrap();
+    let a = SharedArray::<i32>::options()
+        .dims(&[5])
+        .create(&n1, |x| x.copy_from_slice(&[i32::MIN, -1, 0, 7, i32::MAX]))
+        .unwrap();
+    let b = SharedArray::<u8>::options()
+        .dims(&[2, 2, 2])
+        .create(&n2, |x| {
+            for (i, v) in x.iter_mut().enumerate() {
+                *v = 250 + i as u8 % 6;
+            }
+        })
+        .unwrap();
     let r = read(bin, &[&n1]);
     assert_eq!(r.code, 0, "{r:?}");
     check_header(&pairs(&r.stdout), &n1, a.info());

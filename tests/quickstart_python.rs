@@ -4,7 +4,7 @@
 
 use std::process::{Command, Stdio};
 
-use ipc::collections::{Options, SharedArray};
+use ipc::collections::SharedArray;
 use ipc_testutil::{run_with_watchdog, unique_name, Cleanup, WATCHDOG};
 
 fn python_with_numpy() -> bool {
@@ -34,13 +34,14 @@ fn python_reader_in_format_md_reads_an_array() {
     }
     let name = unique_name("py");
     let _c = Cleanup::shm(&name);
-    let opts = Options::new().mode(0o600);
-    let a = SharedArray::<f64>::create_with(&name, &[2, 3], &opts, |x| {
-        for (i, v) in x.iter_mut().enumerate() {
-            *v = i as f64 * 1.5;
-        }
-    })
-    .unwrap();
+    let opts = SharedArray::<f64>::options().dims(&[2, 3]).mode(0o600);
+    let a = opts
+        .create(&name, |x| {
+            for (i, v) in x.iter_mut().enumerate() {
+                *v = i as f64 * 1.5;
+            }
+        })
+        .unwrap();
     let out = run_with_watchdog(Command::new("python3").args(["-c", &code, &name]), WATCHDOG);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(

@@ -12,7 +12,7 @@ use ipc_core::{ErrorKind, Memory, SharedLayout};
 use crate::error::{Error, Result};
 use crate::format::{self, Kind, SegmentInfo, Spec};
 use crate::ident;
-use crate::named::{self, Options};
+use crate::named::{self, NamedOptions};
 use crate::poison::{PoisonGuard, PoisonMutex, Wait};
 use crate::segment::{Deadline, Expect, Segment, DEFAULT_OPEN_TIMEOUT};
 
@@ -22,8 +22,8 @@ use crate::segment::{Deadline, Expect, Segment, DEFAULT_OPEN_TIMEOUT};
 ///
 /// - [`create`](Self::create) makes a named array of zeroed elements;
 ///   [`open`](Self::open) checks the element type (fingerprint and schema) and exposes the
-///   stored [`dims`](Self::dims); [`open_with_dims`](Self::open_with_dims) also checks
-///   them.
+///   stored [`dims`](Self::dims); [`options`](Self::options)`.dims(..).open(..)` also
+///   checks them.
 /// - Safe access cannot race with other processes: [`lock`](Self::lock) takes the array's
 ///   robust, process-shared mutex (it lives in the segment's control block) and returns a
 ///   guard that dereferences to `[T]`; [`get`](Self::get)/[`set`](Self::set) lock for one
@@ -402,74 +402,38 @@ pub(crate) fn flat_index(dims: &[usize], index: &[usize]) -> Option<usize> {
 
 impl<T: SharedLayout> SharedArray<T, Shm> {
     /// Creates the named array `name` with `dims` (C order), elements zeroed, exclusively
-    /// (an existing name is [`ipc_core::ErrorKind::AlreadyExists`]). Mode 0600; unlinked
-    /// when this handle drops unless [`persist`](Self::persist) is called.
+    /// (an existing name is [`ipc_core::ErrorKind::AlreadyExists`]). Mode 0600; the name is
+    /// unlinked when this handle drops (the [lifetime
+    /// table](ipc_core#options-and-lifetimes)), unless kept with
+    /// [`set_unlink_on_drop(false)`](Self::set_unlink_on_drop). Shortcut for
+    /// `SharedArray::<T>::options().dims(dims).create(name, |_| {})`.
     ///
     /// Errors: a product of `dims` that overflows is [`ipc_core::ErrorKind::InvalidSize`];
     /// no or more than 8 dims is [`ipc_core::ErrorKind::InvalidInput`].
     pub fn create(name: &str, dims: &[usize]) -> Result<Self> {
-        Self::create_with(name, dims, &Options::new(), |_| {})
-    }
-
-    /// [`create`](Self::create) with [`Options`], and an `init` that fills the elements
-    /// (with exclusive access, in C order) before any other process can see them.
-    pub fn create_with(
-        name: &str,
-        dims: &[usize],
-        opts: &Options,
-        init: impl FnOnce(&mut [T]),
-    ) -> Result<Self> {
-        let size = Self::segment_len(dims).map_err(|e| e.named(name))?;
-        let shm = named::create_shm(name, size, opts)?;
-        Self::create_impl("SharedArray::create", shm, name, dims, true, init)
+        Self::options().dims(dims).create(name, |_| {})
     }
 
     /// Opens the named array, checking that its elements are `T` (kind, fingerprint,
     /// schema, size, alignment), waiting up to 5 s for its creator to publish it.
-    /// [`dims`](Self::dims) tells its shape.
+    /// [`dims`](Self::dims) tells its shape. Shortcut for
+    /// `SharedArray::<T>::options().open(name)`; errors as [`SharedArrayOptions::open`].
     pub fn open(name: &str) -> Result<Self> {
-        Self::open_with(name, &Options::new())
-    }
-
-    /// [`open`](Self::open) with [`Options`] (the timeout).
-    pub fn open_with(name: &str, opts: &Options) -> Result<Self> {
-        let mut wait = Deadline::after(opts.timeout);
-        let shm = named::open_shm(name, false, &mut wait)?;
-        Self::attach_impl(shm, name, wait)
-    }
-
-    /// [`open`](Self::open), also checking that the array has exactly `dims`; otherwise
-    /// [`Error::LayoutMismatch`] saying which dims were found.
-    pub fn open_with_dims(name: &str, dims: &[usize]) -> Result<Self> {
-        let a = Self::open(name)?;
-        a.check_dims(dims)?;
-        Ok(a)
+        Self::options().open(name)
     }
 
     /// Opens the named array, or creates it with `dims` (zeroed) if it does not exist;
     /// race-safe (exactly one of several concurrent callers creates). The opened array's
-    /// dims must equal `dims`.
+    /// dims must equal `dims`. Shortcut for
+    /// `SharedArray::<T>::options().dims(dims).open_or_create(name, |_| {})`.
     pub fn open_or_create(name: &str, dims: &[usize]) -> Result<Self> {
-        Self::open_or_create_with(name, dims, &Options::new(), |_| {})
+        Self::options().dims(dims).open_or_create(name, |_| {})
     }
 
-    /// [`open_or_create`](Self::open_or_create) with [`Options`], and an `init` that fills
-    /// the elements if this call creates the array.
-    pub fn open_or_create_with(
-        name: &str,
-        dims: &[usize],
-        opts: &Options,
-        init: impl FnOnce(&mut [T]),
-    ) -> Result<Self> {
-        let size = Self::segment_len(dims).map_err(|e| e.named(name))?;
-        let mut wait = Deadline::after(opts.timeout);
-        let shm = named::open_or_create_shm(name, size, opts, &mut wait)?;
-        if shm.created() {
-            return Self::create_impl("SharedArray::open_or_create", shm, name, dims, true, init);
-        }
-        let a = Self::attach_impl(shm, name, wait)?;
-        a.check_dims(dims)?;
-        Ok(a)
+    /// The builder for every other combination (dims check on open, mode bits, timeout,
+    /// who unlinks, an init closure); the same as [`SharedArrayOptions::new`].
+    pub fn options() -> SharedArrayOptions<T> {
+        SharedArrayOptions::new()
     }
 
     /// [`LayoutMismatch`](Error::LayoutMismatch) unless the array has exactly `dims`.
@@ -496,14 +460,156 @@ impl<T: SharedLayout> SharedArray<T, Shm> {
         self.seg.memory().created()
     }
 
-    /// Makes the array outlive this handle (dropping it will not unlink the name).
-    pub fn persist(&mut self) {
-        self.seg.memory_mut().set_unlink_on_drop(false);
+    /// Whether dropping this handle (in this process) unlinks the name.
+    pub fn unlinks_on_drop(&self) -> bool {
+        self.seg.memory().unlinks_on_drop()
     }
 
-    /// Chooses whether dropping this handle unlinks the name.
+    /// Chooses whether dropping this handle unlinks the name: `false` keeps the array after
+    /// this process (remove it later with [`unlink`](crate::unlink)); `true` makes this
+    /// handle unlink it, also if another process created it.
     pub fn set_unlink_on_drop(&mut self, yes: bool) {
         self.seg.memory_mut().set_unlink_on_drop(yes);
+    }
+}
+
+/// How a [`SharedArray<T>`] is created or opened: the builder every named kind shares (see
+/// the [lifetime table](ipc_core#options-and-lifetimes)).
+///
+/// There is no `read_only`: every user of an array writes its lock.
+///
+/// ```no_run
+/// use ipc_collections::SharedArray;
+///
+/// let a = SharedArray::<f64>::options()
+///     .dims(&[3, 4])
+///     .mode(0o640)
+///     .unlink_on_drop(false)
+///     .create("/grid", |x| x.fill(1.0))?;
+/// // elsewhere: open, and insist on the shape
+/// let b = SharedArray::<f64>::options().dims(&[3, 4]).open("/grid")?;
+/// # Ok::<(), ipc_collections::Error>(())
+/// ```
+#[must_use]
+pub struct SharedArrayOptions<T: SharedLayout> {
+    named: NamedOptions,
+    dims: Option<Vec<usize>>,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T: SharedLayout> Clone for SharedArrayOptions<T> {
+    fn clone(&self) -> Self {
+        SharedArrayOptions {
+            named: self.named.clone(),
+            dims: self.dims.clone(),
+            _t: PhantomData,
+        }
+    }
+}
+
+impl<T: SharedLayout> fmt::Debug for SharedArrayOptions<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SharedArrayOptions")
+            .field("type", &T::LAYOUT.name)
+            .field("dims", &self.dims)
+            .field("options", &self.named)
+            .finish()
+    }
+}
+
+impl<T: SharedLayout> Default for SharedArrayOptions<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: SharedLayout> SharedArrayOptions<T> {
+    /// No dims, mode 0600, a 5 s open timeout, and the creating handle unlinks on drop.
+    pub fn new() -> Self {
+        SharedArrayOptions {
+            named: NamedOptions::new(),
+            dims: None,
+            _t: PhantomData,
+        }
+    }
+
+    named::named_setters!();
+
+    /// The dimensions (C order): the shape of a created array (needed to create), and the
+    /// shape an opened array must have ([`Error::LayoutMismatch`] otherwise).
+    pub fn dims(mut self, dims: &[usize]) -> Self {
+        self.dims = Some(dims.to_vec());
+        self
+    }
+
+    fn dims_or_err(&self, name: &str) -> Result<&[usize]> {
+        self.dims.as_deref().ok_or_else(|| {
+            Error::Core(
+                ipc_core::Error::new(
+                    "SharedArray::create",
+                    ErrorKind::InvalidInput("no dims given (SharedArrayOptions::dims)".into()),
+                )
+                .with_name(name),
+            )
+        })
+    }
+
+    /// Creates the named array exclusively with [`dims`](Self::dims); `init` fills the
+    /// elements (zeroed before, exclusive access, C order) before any other process can see
+    /// them.
+    ///
+    /// Errors: as [`SharedArray::create`]; [`ipc_core::ErrorKind::InvalidInput`] without
+    /// dims; the errors of [`ipc_core::shm::ShmOptions::create`] (among them
+    /// [`ipc_core::ErrorKind::LimitReached`] naming `RLIMIT_FSIZE`).
+    pub fn create(&self, name: &str, init: impl FnOnce(&mut [T])) -> Result<SharedArray<T>> {
+        let dims = self.dims_or_err(name)?;
+        let size = SharedArray::<T>::segment_len(dims).map_err(|e| e.named(name))?;
+        let shm = named::create_shm(name, size, &self.named)?;
+        SharedArray::create_impl("SharedArray::create", shm, name, dims, true, init)
+    }
+
+    /// Opens the named array, checking its element type (and its dims, if set), waiting up
+    /// to the [`timeout`](Self::timeout) for its creator to publish it.
+    ///
+    /// Errors: [`ipc_core::ErrorKind::NotFound`] (its message recalls that a creator's
+    /// handle unlinks the name when dropped); [`Error::LayoutMismatch`];
+    /// [`Error::WrongKind`]; [`Error::Corrupted`]; [`Error::InitTimeout`];
+    /// [`Error::CreatorDied`]; [`Error::InitFailed`].
+    pub fn open(&self, name: &str) -> Result<SharedArray<T>> {
+        let mut wait = Deadline::after(self.named.timeout);
+        let mut shm = named::open_shm(name, false, &mut wait)?;
+        self.named.apply_lifetime(&mut shm);
+        let a = SharedArray::attach_impl(shm, name, wait)?;
+        if let Some(dims) = &self.dims {
+            a.check_dims(dims)?;
+        }
+        Ok(a)
+    }
+
+    /// Opens the named array, or creates it with [`dims`](Self::dims) (running `init`) if
+    /// it does not exist; race-safe. The opened array's dims must equal the dims.
+    pub fn open_or_create(
+        &self,
+        name: &str,
+        init: impl FnOnce(&mut [T]),
+    ) -> Result<SharedArray<T>> {
+        let dims = self.dims_or_err(name)?;
+        let size = SharedArray::<T>::segment_len(dims).map_err(|e| e.named(name))?;
+        let mut wait = Deadline::after(self.named.timeout);
+        let shm = named::open_or_create_shm(name, size, &self.named, &mut wait)?;
+        if shm.created() {
+            return SharedArray::create_impl(
+                "SharedArray::open_or_create",
+                shm,
+                name,
+                dims,
+                true,
+                init,
+            );
+        }
+        let a = SharedArray::attach_impl(shm, name, wait)?;
+        a.check_dims(dims)?;
+        Ok(a)
     }
 }
 

@@ -45,7 +45,7 @@ mod shared;
 #[cfg(test)]
 mod testmem;
 
-pub use array::{ArrayGuard, SharedArray};
+pub use array::{ArrayGuard, SharedArray, SharedArrayOptions};
 pub use condvar::{SharedCondvar, WaitTimeoutResult};
 pub use error::{Error, Result};
 pub use format::{Kind, SegmentInfo};
@@ -53,8 +53,8 @@ pub use ipc_core;
 pub use ipc_core::SharedLayout;
 pub use ipc_derive::SharedLayout;
 pub use mutex::{SharedMutex, SharedMutexGuard};
-pub use named::{inspect, inspect_with, unlink, Options};
+pub use named::{inspect, inspect_timeout, unlink};
 pub use poison::PoisonMutex;
 pub use rwlock::{SharedReadGuard, SharedRwLock, SharedWriteGuard};
 pub use segment::DEFAULT_OPEN_TIMEOUT;
-pub use shared::Shared;
+pub use shared::{Shared, SharedOptions};

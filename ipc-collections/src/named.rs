@@ -1,71 +1,74 @@
 //! Named segments: POSIX shm objects opened and created for the typed segments, with the
-//! options they share.
+//! options they share. The options vocabulary and the lifetime rule are `ipc_core`'s (see
+//! the table in its crate documentation).
 
 use std::time::Duration;
 
-use ipc_core::shm::{Shm, ShmOptions};
-use ipc_core::{CreateMode, ErrorKind};
+use ipc_core::shm::Shm;
+use ipc_core::ErrorKind;
 
 use crate::error::Result;
 use crate::segment::{Deadline, DEFAULT_OPEN_TIMEOUT};
 
-/// Options for creating and opening named segments ([`Shared`](crate::Shared),
-/// [`SharedArray`](crate::SharedArray)).
-///
-/// ```no_run
-/// use std::time::Duration;
-/// use ipc_collections::{Options, Shared};
-/// use std::sync::atomic::AtomicU64;
-///
-/// let opts = Options::new().mode(0o640).timeout(Duration::from_secs(1)).persist(true);
-/// let counter = Shared::<AtomicU64>::create_with("/counter", &opts, |_| {})?;
-/// # Ok::<(), ipc_collections::Error>(())
-/// ```
+/// The settings every typed named segment shares (the common part of
+/// [`SharedOptions`](crate::SharedOptions) and
+/// [`SharedArrayOptions`](crate::SharedArrayOptions)).
 #[derive(Debug, Clone)]
-pub struct Options {
+pub(crate) struct NamedOptions {
     pub(crate) mode: u32,
     pub(crate) timeout: Duration,
-    pub(crate) persist: bool,
+    pub(crate) read_only: bool,
+    pub(crate) unlink_on_drop: Option<bool>,
 }
 
-impl Default for Options {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Options {
-    /// Mode 0600, a 5 s open timeout, and creators that unlink on drop.
-    pub fn new() -> Self {
-        Options {
+impl NamedOptions {
+    /// Mode 0600, a 5 s open timeout, read-write, and creators that unlink on drop.
+    pub(crate) fn new() -> Self {
+        NamedOptions {
             mode: ipc_core::shm::DEFAULT_MODE,
             timeout: DEFAULT_OPEN_TIMEOUT,
-            persist: false,
+            read_only: false,
+            unlink_on_drop: None,
         }
     }
 
-    /// The permission bits of a created object (at most `0o777`; the umask does not apply).
-    pub fn mode(mut self, bits: u32) -> Self {
-        self.mode = bits;
-        self
-    }
-
-    /// How long an opener waits for the creator to finish initialising (and for a
-    /// concurrently created object to be sized) before
-    /// [`Error::InitTimeout`](crate::Error::InitTimeout): one deadline for the whole open.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// Whether a created segment outlives its creator's handle (`true`: nobody unlinks it
-    /// on drop; remove it with [`unlink`]). Default `false`: the creator's handle unlinks
-    /// the name when dropped.
-    pub fn persist(mut self, yes: bool) -> Self {
-        self.persist = yes;
-        self
+    /// Applies the lifetime rule to a handle: unlink on drop if asked, else if it created.
+    pub(crate) fn apply_lifetime(&self, shm: &mut Shm) {
+        let created = shm.created();
+        shm.set_unlink_on_drop(self.unlink_on_drop.unwrap_or(created));
     }
 }
+
+/// The setters every typed segment builder shares (`mode`, `timeout`, `unlink_on_drop`),
+/// written once for [`SharedOptions`](crate::SharedOptions) and
+/// [`SharedArrayOptions`](crate::SharedArrayOptions).
+macro_rules! named_setters {
+    () => {
+        /// The permission bits of a created segment (default `0o600`, at most `0o777`),
+        /// applied exactly whatever the umask.
+        pub fn mode(mut self, bits: u32) -> Self {
+            self.named.mode = bits;
+            self
+        }
+
+        /// How long an open waits for the creator to finish initialising (and for a
+        /// concurrently created object to be sized) before
+        /// [`Error::InitTimeout`](crate::Error::InitTimeout): one deadline for the whole
+        /// open. Default 5 s.
+        pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
+            self.named.timeout = timeout;
+            self
+        }
+
+        /// Whether dropping the handle unlinks the name. Default: true exactly when this
+        /// call created the segment (see the lifetime table in `ipc_core`'s crate docs).
+        pub fn unlink_on_drop(mut self, yes: bool) -> Self {
+            self.named.unlink_on_drop = Some(yes);
+            self
+        }
+    };
+}
+pub(crate) use named_setters;
 
 /// `shm_unlink`: removes the named segment `name` (existing mappings stay valid).
 ///
@@ -90,24 +93,22 @@ pub fn unlink(name: &str) -> Result<()> {
 /// # Ok::<(), ipc_collections::Error>(())
 /// ```
 pub fn inspect(name: &str) -> Result<crate::SegmentInfo> {
-    inspect_with(name, &Options::new())
+    inspect_timeout(name, DEFAULT_OPEN_TIMEOUT)
 }
 
-/// [`inspect`] with [`Options`] (the timeout).
-pub fn inspect_with(name: &str, opts: &Options) -> Result<crate::SegmentInfo> {
-    let mut wait = Deadline::after(opts.timeout);
+/// [`inspect`], waiting up to `timeout` for the segment to be ready.
+pub fn inspect_timeout(name: &str, timeout: Duration) -> Result<crate::SegmentInfo> {
+    let mut wait = Deadline::after(timeout);
     let shm = open_shm(name, true, &mut wait)?;
     let seg = crate::segment::Segment::attach(shm, name, None, wait)?;
     Ok(seg.info().clone())
 }
 
 /// Creates a new object of `size` bytes exclusively.
-pub(crate) fn create_shm(name: &str, size: usize, opts: &Options) -> Result<Shm> {
-    Ok(ShmOptions::new()
-        .create_mode(CreateMode::Exclusive)
-        .mode(opts.mode)
-        .unlink_on_drop(!opts.persist)
-        .open(name, size)?)
+pub(crate) fn create_shm(name: &str, size: usize, opts: &NamedOptions) -> Result<Shm> {
+    let mut shm = Shm::options().size(size).mode(opts.mode).create(name)?;
+    opts.apply_lifetime(&mut shm);
+    Ok(shm)
 }
 
 /// Runs `attempt` until it stops failing with "size 0" (an object whose creator has not
@@ -134,12 +135,9 @@ fn retry_unsized(
 
 /// Opens an existing object (read-only if asked), waiting while it has size 0.
 pub(crate) fn open_shm(name: &str, read_only: bool, wait: &mut Deadline) -> Result<Shm> {
-    retry_unsized(name, wait, || {
-        ShmOptions::new()
-            .create_mode(CreateMode::OpenExisting)
-            .read_only(read_only)
-            .open(name, 0)
-    })
+    // No wait inside: `wait` (the caller's timeout) governs the retries.
+    let opts = Shm::options().read_only(read_only).timeout(Duration::ZERO);
+    retry_unsized(name, wait, || opts.open(name))
 }
 
 /// Opens the object or creates it with `size` bytes (race-safe: exactly one caller
@@ -147,16 +145,15 @@ pub(crate) fn open_shm(name: &str, read_only: bool, wait: &mut Deadline) -> Resu
 pub(crate) fn open_or_create_shm(
     name: &str,
     size: usize,
-    opts: &Options,
+    opts: &NamedOptions,
     wait: &mut Deadline,
 ) -> Result<Shm> {
     let mut shm = retry_unsized(name, wait, || {
-        ShmOptions::new()
-            .create_mode(CreateMode::OpenOrCreate)
+        Shm::options()
+            .size(size)
             .mode(opts.mode)
-            .open(name, size)
+            .open_or_create(name)
     })?;
-    let created = shm.created();
-    shm.set_unlink_on_drop(created && !opts.persist);
+    opts.apply_lifetime(&mut shm);
     Ok(shm)
 }

@@ -9,7 +9,7 @@ use ipc_core::{Memory, SharedLayout};
 use crate::error::{Error, Result};
 use crate::format::{self, Kind, SegmentInfo, Spec};
 use crate::ident;
-use crate::named::{self, Options};
+use crate::named::{self, NamedOptions};
 use crate::segment::{Deadline, Expect, Segment, DEFAULT_OPEN_TIMEOUT};
 
 /// One value of type `T` in shared memory, laid out and published per `FORMAT.md`.
@@ -170,7 +170,10 @@ impl<T: SharedLayout> Shared<T, Shm> {
     /// Creates the named segment `name` (exclusively: an existing name is
     /// [`ipc_core::ErrorKind::AlreadyExists`]) holding a `T`, runs `T::init_in_place` and
     /// then `init` with exclusive access, and publishes it. Mode 0600; the name is unlinked
-    /// when this handle is dropped unless [`persist`](Self::persist) is called.
+    /// when this handle is dropped (the [lifetime
+    /// table](ipc_core#options-and-lifetimes)), unless kept with
+    /// [`set_unlink_on_drop(false)`](Self::set_unlink_on_drop). Shortcut for
+    /// `Shared::<T>::options().create(name, init)`.
     ///
     /// Other processes that open the name meanwhile wait (up to their timeout) until `init`
     /// returns; if `init` panics they get [`Error::InitFailed`], if this process dies first
@@ -192,73 +195,30 @@ impl<T: SharedLayout> Shared<T, Shm> {
     /// # Ok::<(), ipc_collections::Error>(())
     /// ```
     pub fn create(name: &str, init: impl FnOnce(&mut T)) -> Result<Self> {
-        Self::create_with(name, &Options::new(), init)
-    }
-
-    /// [`create`](Self::create) with [`Options`] (mode bits, persistence).
-    pub fn create_with(name: &str, opts: &Options, init: impl FnOnce(&mut T)) -> Result<Self> {
-        let size = Self::segment_len().map_err(|e| e.named(name))?;
-        let shm = named::create_shm(name, size, opts)?;
-        Self::create_impl("Shared::create", shm, name, true, init)
+        Self::options().create(name, init)
     }
 
     /// Opens the named segment read-write, checks that it holds a `T` (kind, fingerprint,
     /// schema, size, alignment, pointer width), and waits up to 5 s for its creator to
-    /// publish it.
-    ///
-    /// Errors: [`ipc_core::ErrorKind::NotFound`]; [`Error::LayoutMismatch`] naming the
-    /// fields that differ; [`Error::WrongKind`]; [`Error::Corrupted`];
-    /// [`Error::InitTimeout`]; [`Error::CreatorDied`]; [`Error::InitFailed`].
+    /// publish it. Shortcut for `Shared::<T>::options().open(name)`; errors as
+    /// [`SharedOptions::open`].
     pub fn open(name: &str) -> Result<Self> {
-        Self::open_with(name, &Options::new())
-    }
-
-    /// [`open`](Self::open) with [`Options`] (the timeout).
-    pub fn open_with(name: &str, opts: &Options) -> Result<Self> {
-        let mut wait = Deadline::after(opts.timeout);
-        let shm = named::open_shm(name, false, &mut wait)?;
-        Self::attach_impl(shm, name, wait)
-    }
-
-    /// Opens the named segment mapped read-only (needs only read permission).
-    ///
-    /// Only for types without interior mutability: a `T` containing an atomic or a lock
-    /// would let safe code write through the read-only mapping, so it is refused with
-    /// [`ipc_core::ErrorKind::InvalidInput`].
-    pub fn open_read_only(name: &str) -> Result<Self> {
-        Self::open_read_only_with(name, &Options::new())
-    }
-
-    /// [`open_read_only`](Self::open_read_only) with [`Options`] (the timeout).
-    pub fn open_read_only_with(name: &str, opts: &Options) -> Result<Self> {
-        refuse_read_only::<T>(name)?;
-        let mut wait = Deadline::after(opts.timeout);
-        let shm = named::open_shm(name, true, &mut wait)?;
-        Self::attach_impl(shm, name, wait)
+        Self::options().open(name)
     }
 
     /// Opens the named segment, or creates it (running `init`) if it does not exist.
     /// Race-safe: when several processes call this at once, exactly one creates and
     /// initialises, and the others wait for it and open the same object.
-    /// [`created`](Self::created) says which happened.
+    /// [`created`](Self::created) says which happened. Shortcut for
+    /// `Shared::<T>::options().open_or_create(name, init)`.
     pub fn open_or_create(name: &str, init: impl FnOnce(&mut T)) -> Result<Self> {
-        Self::open_or_create_with(name, &Options::new(), init)
+        Self::options().open_or_create(name, init)
     }
 
-    /// [`open_or_create`](Self::open_or_create) with [`Options`].
-    pub fn open_or_create_with(
-        name: &str,
-        opts: &Options,
-        init: impl FnOnce(&mut T),
-    ) -> Result<Self> {
-        let size = Self::segment_len().map_err(|e| e.named(name))?;
-        let mut wait = Deadline::after(opts.timeout);
-        let shm = named::open_or_create_shm(name, size, opts, &mut wait)?;
-        if shm.created() {
-            Self::create_impl("Shared::open_or_create", shm, name, true, init)
-        } else {
-            Self::attach_impl(shm, name, wait)
-        }
+    /// The builder for every other combination (mode bits, timeout, read-only, who
+    /// unlinks); the same as [`SharedOptions::new`].
+    pub fn options() -> SharedOptions<T> {
+        SharedOptions::new()
     }
 
     /// The segment's name.
@@ -271,15 +231,145 @@ impl<T: SharedLayout> Shared<T, Shm> {
         self.memory().created()
     }
 
-    /// Makes the segment outlive this handle: dropping it will not unlink the name (only
-    /// meaningful for the creator; openers never unlink).
-    pub fn persist(&mut self) {
-        self.memory_mut().set_unlink_on_drop(false);
+    /// Whether dropping this handle (in this process) unlinks the name.
+    pub fn unlinks_on_drop(&self) -> bool {
+        self.memory().unlinks_on_drop()
     }
 
-    /// Chooses whether dropping this handle unlinks the name.
+    /// Chooses whether dropping this handle unlinks the name: `false` keeps the segment
+    /// after this process (remove it later with [`unlink`](crate::unlink)); `true` makes
+    /// this handle unlink it, also if another process created it.
     pub fn set_unlink_on_drop(&mut self, yes: bool) {
         self.memory_mut().set_unlink_on_drop(yes);
+    }
+}
+
+/// How a [`Shared<T>`] is created or opened: the builder every named kind shares (see the
+/// [lifetime table](ipc_core#options-and-lifetimes)).
+///
+/// ```no_run
+/// use std::sync::atomic::AtomicU64;
+/// use std::time::Duration;
+/// use ipc_collections::Shared;
+///
+/// let counter = Shared::<AtomicU64>::options()
+///     .mode(0o640)
+///     .unlink_on_drop(false)
+///     .create("/counter", |_| {})?;
+/// let reader = Shared::<u64>::options()
+///     .read_only(true)
+///     .timeout(Duration::from_secs(1))
+///     .open("/config");
+/// # Ok::<(), ipc_collections::Error>(())
+/// ```
+#[must_use]
+pub struct SharedOptions<T: SharedLayout> {
+    named: NamedOptions,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T: SharedLayout> Clone for SharedOptions<T> {
+    fn clone(&self) -> Self {
+        SharedOptions {
+            named: self.named.clone(),
+            _t: PhantomData,
+        }
+    }
+}
+
+impl<T: SharedLayout> std::fmt::Debug for SharedOptions<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedOptions")
+            .field("type", &T::LAYOUT.name)
+            .field("options", &self.named)
+            .finish()
+    }
+}
+
+impl<T: SharedLayout> Default for SharedOptions<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: SharedLayout> SharedOptions<T> {
+    /// Mode 0600, a 5 s open timeout, read-write, and the creating handle unlinks on drop.
+    pub fn new() -> Self {
+        SharedOptions {
+            named: NamedOptions::new(),
+            _t: PhantomData,
+        }
+    }
+
+    named::named_setters!();
+
+    /// Map the segment read-only (needs only read permission). Only for
+    /// [`open`](Self::open), and only for types without interior mutability: a `T`
+    /// containing an atomic or a lock would let safe code write through the read-only
+    /// mapping, so it is refused with [`ipc_core::ErrorKind::InvalidInput`].
+    pub fn read_only(mut self, yes: bool) -> Self {
+        self.named.read_only = yes;
+        self
+    }
+
+    /// Creates the named segment exclusively, runs `init`, and publishes it (see
+    /// [`Shared::create`]).
+    ///
+    /// Errors: [`ipc_core::ErrorKind::AlreadyExists`]; [`ipc_core::ErrorKind::InvalidInput`]
+    /// with `read_only`; the errors of [`ipc_core::shm::ShmOptions::create`] (among them
+    /// [`ipc_core::ErrorKind::LimitReached`] naming `RLIMIT_FSIZE`).
+    pub fn create(&self, name: &str, init: impl FnOnce(&mut T)) -> Result<Shared<T>> {
+        self.refuse_read_only_create(name)?;
+        let size = Shared::<T>::segment_len().map_err(|e| e.named(name))?;
+        let shm = named::create_shm(name, size, &self.named)?;
+        Shared::create_impl("Shared::create", shm, name, true, init)
+    }
+
+    /// Opens the named segment, checks that it holds a `T`, and waits up to the
+    /// [`timeout`](Self::timeout) for its creator to publish it.
+    ///
+    /// Errors: [`ipc_core::ErrorKind::NotFound`] (its message recalls that a creator's
+    /// handle unlinks the name when dropped); [`Error::LayoutMismatch`] naming the fields
+    /// that differ; [`Error::WrongKind`]; [`Error::Corrupted`]; [`Error::InitTimeout`];
+    /// [`Error::CreatorDied`]; [`Error::InitFailed`].
+    pub fn open(&self, name: &str) -> Result<Shared<T>> {
+        if self.named.read_only {
+            refuse_read_only::<T>(name)?;
+        }
+        let mut wait = Deadline::after(self.named.timeout);
+        let mut shm = named::open_shm(name, self.named.read_only, &mut wait)?;
+        self.named.apply_lifetime(&mut shm);
+        Shared::attach_impl(shm, name, wait)
+    }
+
+    /// Opens the named segment, or creates it (running `init`) if it does not exist;
+    /// race-safe (see [`Shared::open_or_create`]). Errors: those of
+    /// [`create`](Self::create) and [`open`](Self::open).
+    pub fn open_or_create(&self, name: &str, init: impl FnOnce(&mut T)) -> Result<Shared<T>> {
+        self.refuse_read_only_create(name)?;
+        let size = Shared::<T>::segment_len().map_err(|e| e.named(name))?;
+        let mut wait = Deadline::after(self.named.timeout);
+        let shm = named::open_or_create_shm(name, size, &self.named, &mut wait)?;
+        if shm.created() {
+            Shared::create_impl("Shared::open_or_create", shm, name, true, init)
+        } else {
+            Shared::attach_impl(shm, name, wait)
+        }
+    }
+
+    fn refuse_read_only_create(&self, name: &str) -> Result<()> {
+        if !self.named.read_only {
+            return Ok(());
+        }
+        Err(Error::Core(
+            ipc_core::Error::new(
+                "Shared::create",
+                ipc_core::ErrorKind::InvalidInput(
+                    "read_only with a creating verb: create read-write, then open read-only".into(),
+                ),
+            )
+            .with_name(name),
+        ))
     }
 }
 

@@ -23,12 +23,18 @@ fn separate_processes_open_by_name_see_dims_and_fill_their_rows() {
         assert_eq!(a.info().payload.start % 64, 0);
         assert_eq!(a.as_ptr() as usize % 64, 0, "payload is cache-line aligned");
         // Wrong dims and a wrong element type are refused.
-        let e = SharedArray::<f64>::open_with_dims(&name, &[COLS, ROWS]).unwrap_err();
+        let e = SharedArray::<f64>::options()
+            .dims(&[COLS, ROWS])
+            .open(&name)
+            .unwrap_err();
         assert!(matches!(e, Error::LayoutMismatch { .. }), "{e}");
         let e = SharedArray::<u64>::open(&name).unwrap_err();
         assert!(matches!(e, Error::LayoutMismatch { .. }), "{e}");
         report(e);
-        let a = SharedArray::<f64>::open_with_dims(&name, &[ROWS, COLS]).unwrap();
+        let a = SharedArray::<f64>::options()
+            .dims(&[ROWS, COLS])
+            .open(&name)
+            .unwrap();
         let mut g = a.lock().unwrap();
         for c in 0..COLS {
             *g.at_mut(&[row, c]).unwrap() = (row * COLS + c) as f64;
@@ -305,4 +311,77 @@ fn ndarray_views_see_c_order_dims() {
     assert_eq!(g[4], 5);
     let v = g.view().unwrap();
     assert_eq!(v.sum(), 12);
+}
+
+#[test]
+fn create_past_rlimit_fsize_is_limit_reached_and_leaves_nothing() {
+    // Issue 9: the segment's shm object is sized at create; past RLIMIT_FSIZE that raised
+    // SIGXFSZ and killed the process, leaving the object in /dev/shm. The limit is set in a
+    // child process of its own.
+    if role().as_deref() == Some("limited") {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: valid out-pointer, then a valid rlimit to read; lowering the soft limit
+        // only affects this child process.
+        unsafe {
+            assert_eq!(libc::getrlimit(libc::RLIMIT_FSIZE, &mut lim), 0);
+            lim.rlim_cur = 4096;
+            assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &lim), 0);
+        }
+        let name = env("NAME");
+        for r in [
+            SharedArray::<f64>::create(&name, &[64, 64]).map(drop),
+            SharedArray::<f64>::open_or_create(&name, &[64, 64]).map(drop),
+            Shared::<[u64; 1024]>::create(&name, |_| {}).map(drop),
+        ] {
+            let e = r.unwrap_err();
+            match e.core_kind() {
+                Some(ErrorKind::LimitReached(what)) if what.contains("RLIMIT_FSIZE") => {
+                    report("LimitReached(RLIMIT_FSIZE)")
+                }
+                _ => report(format!("other: {e}")),
+            }
+        }
+        return;
+    }
+    let name = unique_name("arr-fsize");
+    let _c = Cleanup::shm(&name);
+    let lines = spawn_role(
+        "create_past_rlimit_fsize_is_limit_reached_and_leaves_nothing",
+        "limited",
+        &[("NAME", &name)],
+    )
+    .wait_ok();
+    assert_eq!(lines, ["LimitReached(RLIMIT_FSIZE)"; 3]);
+    assert!(!std::path::Path::new(&format!("/dev/shm{name}")).exists());
+}
+
+#[test]
+fn array_of_an_exited_creator_is_not_found_with_the_lifetime_hint() {
+    // A process that creates an array and exits removes it (its handle drops); the opener
+    // that comes later is told why, and how to keep it.
+    if role().as_deref() == Some("creator") {
+        let a = SharedArray::<u32>::create(&env("NAME"), &[4]).unwrap();
+        a.set(&[1], 7).unwrap();
+        report("made");
+        return;
+    }
+    let name = unique_name("arr-gone");
+    let _c = Cleanup::shm(&name);
+    let lines = spawn_role(
+        "array_of_an_exited_creator_is_not_found_with_the_lifetime_hint",
+        "creator",
+        &[("NAME", &name)],
+    )
+    .wait_ok();
+    assert_eq!(lines, ["made"]);
+    let e = SharedArray::<u32>::open(&name).unwrap_err();
+    assert_eq!(e.core_kind(), Some(&ErrorKind::NotFound), "{e}");
+    let text = e.to_string();
+    assert!(
+        text.contains("removes it when dropped") && text.contains("unlink_on_drop(false)"),
+        "{text}"
+    );
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use ipc_collections::ipc_core::shm::Shm;
 use ipc_collections::ipc_core::ErrorKind;
-use ipc_collections::{Error, Kind, Options, Shared, SharedArray, SharedLayout, SharedMutex};
+use ipc_collections::{Error, Kind, Shared, SharedArray, SharedLayout, SharedMutex};
 use ipc_testutil::{
     assert_one_creator_per_round, env, race, report, role, sigkill, spawn_role, unique_name,
     wait_for, wait_for_start, Cleanup,
@@ -132,11 +132,17 @@ fn another_layout_of_the_same_struct_is_a_mismatch_naming_the_field() {
 fn read_only_open_in_another_process_reads_plain_data() {
     if role().as_deref() == Some("reader") {
         let name = env("NAME");
-        let cfg = Shared::<Config>::open_read_only(&name).unwrap();
+        let cfg = Shared::<Config>::options()
+            .read_only(true)
+            .open(&name)
+            .unwrap();
         assert!(cfg.memory().is_read_only());
         report(format!("{} {:?}", cfg.id, cfg.weights));
         // A type with atomics would let safe code write through the read-only mapping.
-        let e = Shared::<Stats>::open_read_only(&name).unwrap_err();
+        let e = Shared::<Stats>::options()
+            .read_only(true)
+            .open(&name)
+            .unwrap_err();
         assert!(
             matches!(e.core_kind(), Some(ErrorKind::InvalidInput(_))),
             "{e}"
@@ -166,15 +172,16 @@ fn open_or_create_raced_by_six_processes_has_exactly_one_creator() {
     const GAP: Duration = Duration::from_millis(60);
     if role().as_deref() == Some("racer") {
         // Persist: a creator that finishes first must not unlink the name under the others.
-        let opts = Options::new().persist(true);
+        let opts = Shared::<Stats>::options().unlink_on_drop(false);
         for (i, name) in env("NAMES").split(',').enumerate() {
             wait_for_start(GAP * i as u32);
-            let s = Shared::<Stats>::open_or_create_with(name, &opts, |s| {
-                // Slow init: the others must wait for it, not see a half-made value.
-                std::thread::sleep(Duration::from_millis(20));
-                s.limit = 99;
-            })
-            .unwrap();
+            let s = opts
+                .open_or_create(name, |s| {
+                    // Slow init: the others must wait for it, not see a half-made value.
+                    std::thread::sleep(Duration::from_millis(20));
+                    s.limit = 99;
+                })
+                .unwrap();
             assert_eq!(s.limit, 99, "saw the value only after its init");
             s.requests.fetch_add(1, Ordering::SeqCst);
             let info = s.info();
@@ -277,8 +284,8 @@ fn creator_killed_mid_init_is_creator_died() {
         Shm::open(&name).is_ok_and(|shm| state_of(&shm) == 1)
     });
     // While it lives, an opener waits and times out.
-    let opts = Options::new().timeout(Duration::from_millis(50));
-    let e = Shared::<Stats>::open_with(&name, &opts).unwrap_err();
+    let opts = Shared::<Stats>::options().timeout(Duration::from_millis(50));
+    let e = opts.open(&name).unwrap_err();
     assert!(matches!(e, Error::InitTimeout { .. }), "{e}");
 
     let pid = child.pid();
@@ -508,14 +515,14 @@ fn every_bit_flip_of_the_immutable_header_and_schema_is_an_error() {
     let _s = Shared::<Stats>::create(&name, |s| s.limit = 5).unwrap();
     let raw = Shm::open(&name).unwrap();
     let schema_len = Stats::LAYOUT.schema().len();
-    let opts = Options::new().timeout(Duration::from_millis(1));
+    let opts = Shared::<Stats>::options().timeout(Duration::from_millis(1));
     let mut checked = 0;
     // Bytes 8..12 are the mutable state word; everything else up to the end of the schema
     // is immutable.
     for at in (0..256 + schema_len).filter(|b| !(8..12).contains(b)) {
         for bit in 0..8 {
             flip(&raw, at, bit);
-            let r = Shared::<Stats>::open_with(&name, &opts);
+            let r = opts.open(&name);
             flip(&raw, at, bit);
             match r {
                 Err(Error::Corrupted { .. } | Error::WrongKind { .. }) => checked += 1,
@@ -598,8 +605,8 @@ fn objects_of_another_kind_are_wrong_kind() {
     let name = unique_name("zeros");
     let _c = Cleanup::shm(&name);
     let _raw = Shm::create(&name, 4096).unwrap();
-    let opts = Options::new().timeout(Duration::from_millis(30));
-    let e = Shared::<u64>::open_with(&name, &opts).unwrap_err();
+    let opts = Shared::<u64>::options().timeout(Duration::from_millis(30));
+    let e = opts.open(&name).unwrap_err();
     assert!(matches!(e, Error::InitTimeout { .. }), "{e}");
 }
 
@@ -630,7 +637,10 @@ fn the_open_timeout_bounds_the_whole_open_not_each_wait() {
     });
     let timeout = Duration::from_secs(1);
     let t = Instant::now();
-    let e = Shared::<u64>::open_with(&name, &Options::new().timeout(timeout)).unwrap_err();
+    let e = Shared::<u64>::options()
+        .timeout(timeout)
+        .open(&name)
+        .unwrap_err();
     let took = t.elapsed();
     sizer.join().unwrap();
     assert!(
@@ -667,7 +677,7 @@ fn inspect_reads_any_segment_without_its_type() {
 // Lifetime
 
 #[test]
-fn creator_unlinks_on_drop_unless_persisted_and_openers_never_unlink() {
+fn creator_unlinks_on_drop_unless_kept_and_openers_never_unlink() {
     let name = unique_name("life");
     let _c = Cleanup::shm(&name);
     let path = format!("/dev/shm{name}");
@@ -685,9 +695,11 @@ fn creator_unlinks_on_drop_unless_persisted_and_openers_never_unlink() {
     assert!(matches!(e.core_kind(), Some(ErrorKind::NotFound)), "{e}");
 
     let mut s = Shared::<u64>::create(&name, |v| *v = 2).unwrap();
-    s.persist();
+    assert!(s.created() && s.unlinks_on_drop());
+    s.set_unlink_on_drop(false);
+    assert!(!s.unlinks_on_drop());
     drop(s);
-    assert_eq!(*Shared::<u64>::open(&name).unwrap(), 2, "persisted");
+    assert_eq!(*Shared::<u64>::open(&name).unwrap(), 2, "kept");
     ipc_collections::unlink(&name).unwrap();
     assert!(!std::path::Path::new(&path).exists());
     let e = ipc_collections::unlink(&name).unwrap_err();

@@ -88,7 +88,7 @@ fn create_map_drop(c: &mut Criterion) {
     });
     g.bench_function("ipc_core SysvShm::create (private key)", |b| {
         b.iter(|| {
-            let m = SysvShm::create(Key::PRIVATE, SIZE, 0o600).unwrap();
+            let m = SysvShm::create(Key::PRIVATE, SIZE).unwrap();
             black_box(m.as_ptr());
         })
     });

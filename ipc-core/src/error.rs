@@ -99,6 +99,23 @@ pub struct Error {
     name: Option<Box<str>>,
     kind: ErrorKind,
     errno: Option<Errno>,
+    /// A sentence appended to the message (see [`not_found_hint`]).
+    hint: Option<&'static str>,
+}
+
+/// What an opener that finds no object is told: the usual cause is a creator that let its
+/// handle go (see the lifetime table in the crate documentation).
+pub(crate) const NOT_FOUND_HINT: &str = "the handle that creates a name removes it when \
+     dropped (or when its process exits) unless kept with `unlink_on_drop(false)` or \
+     `set_unlink_on_drop(false)`; is the creator still running?";
+
+/// `e`, with [`NOT_FOUND_HINT`] in its message if it is [`ErrorKind::NotFound`]. Used by
+/// every open of a named object.
+pub(crate) fn not_found_hint(mut e: Error) -> Error {
+    if e.kind == ErrorKind::NotFound {
+        e.hint = Some(NOT_FOUND_HINT);
+    }
+    e
 }
 
 impl fmt::Display for Error {
@@ -107,7 +124,11 @@ impl fmt::Display for Error {
         if let Some(name) = &self.name {
             write!(f, " {name:?}")?;
         }
-        write!(f, ": {}", self.kind)
+        write!(f, ": {}", self.kind)?;
+        if let Some(hint) = self.hint {
+            write!(f, " ({hint})")?;
+        }
+        Ok(())
     }
 }
 
@@ -119,6 +140,7 @@ impl Error {
             name: None,
             kind,
             errno: None,
+            hint: None,
         }
     }
 
@@ -129,6 +151,7 @@ impl Error {
             name: None,
             kind: ErrorKind::from_errno(errno),
             errno: Some(errno),
+            hint: None,
         }
     }
 

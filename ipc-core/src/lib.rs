@@ -9,6 +9,53 @@
 //!
 //! [`layout::SharedLayout`] is the contract that lets two separately built programs agree on
 //! the bytes of a shared value.
+//!
+//! # Options and lifetimes
+//!
+//! Every named object is made the same way, after [`std::fs::OpenOptions`]:
+//!
+//! - shortcuts for the common case, taking the kind's essential parameters:
+//!   `Kind::create(name, ..)` (exclusive), `Kind::open(name)`, `Kind::open_or_create(name,
+//!   ..)` (race-safe: exactly one of several concurrent callers creates);
+//! - `Kind::options()` (the same as `KindOptions::new()`) for everything else, with the same
+//!   words on every kind: `.mode(bits)` (permission bits only, default `0o600`, applied
+//!   exactly whatever the umask), `.read_only(bool)` and `.timeout(Duration)` where they
+//!   apply, `.unlink_on_drop(bool)`; the kind's own setters (`.size(n)`, `.value(n)`,
+//!   `.capacity(n)`, `.message_size(n)`, ...); and the same three terminal verbs
+//!   `.create(name)`, `.open(name)`, `.open_or_create(name)`. A shortcut is exactly its
+//!   builder call: `Shm::create(name, size)` is `Shm::options().size(size).create(name)`.
+//! - every handle has `name()`, `created()`, `unlinks_on_drop()` and
+//!   `set_unlink_on_drop(bool)`.
+//!
+//! | kind | shortcuts | builder setters | explicit removal |
+//! |---|---|---|---|
+//! | [`shm::Shm`] | `create(name, size)`, `open(name)`, `open_or_create(name, size)` | `size`, `mode`, `read_only`, `timeout` (size-0 wait), `unlink_on_drop` | [`shm::unlink`] |
+//! | [`sem::NamedSemaphore`] | `create(name, value)`, `open(name)`, `open_or_create(name, value)` | `value`, `mode`, `unlink_on_drop` | [`sem::unlink`] |
+//! | [`mq::MessageQueue`] | `create(name, capacity, message_size)`, `open(name)`, `open_or_create(name, capacity, message_size)` | `capacity`, `message_size`, `mode`, `access`, `nonblocking`, `unlink_on_drop` | [`mq::unlink`] |
+//! | [`sysv::SysvShm`] | `create(key, size)`, `open(key)`, `open_or_create(key, size)`, `open_id(id)` | `size`, `mode`, `read_only`, `unlink_on_drop` | [`sysv::remove`] (`IPC_RMID`) |
+//! | `Shared<T>`, `SharedArray<T>` (ipc-collections) | `create(name, init)` / `create(name, dims)`, `open(name)`, `open_or_create(..)` | `mode`, `timeout`, `read_only` (`Shared`), `dims` (`SharedArray`), `unlink_on_drop` | `ipc_collections::unlink` |
+//!
+//! Where a word does not fit, the kind says why: System V has keys and ids instead of names,
+//! and its "unlink" is `IPC_RMID`; a queue has three directions ([`mq::Access`]) instead of
+//! `read_only`; `sem_open`, `mq_open` and `shmget` never wait, so those have no `timeout`.
+//! Memory without a name ([`shm::AnonShm`], [`shm::MemfdShm`]) has nothing to remove.
+//!
+//! **One lifetime rule for every named kind:**
+//!
+//! | who | removes the name | when | how to keep it | how to remove it later |
+//! |---|---|---|---|---|
+//! | the handle that **created** it | yes | when the handle is dropped (also at the end of `main`; not on `SIGKILL` or `_exit`) | `.unlink_on_drop(false)` on the builder, or `set_unlink_on_drop(false)` on the handle | the kind's `unlink(name)` (or the handle's `unlink()`) |
+//! | a handle that **opened** it | no | never, unless asked | (nothing to do) | `set_unlink_on_drop(true)` / `.unlink_on_drop(true)` makes it remove the name on drop |
+//! | a **forked child's copy** of a creating handle | no | never (the handle remembers the creating pid) | (nothing to do) | the kind's `unlink(name)` |
+//!
+//! A handle never removes a newer object that someone else created under the same name
+//! after this one's was removed (checked through `/dev/shm` and `/dev/mqueue`; System V ids
+//! cannot be reused while attached). Removing a name never takes the object from processes
+//! that have it open: they keep using it until they close it.
+//!
+//! The consequence to plan for: a process that creates an object and exits removes it. A
+//! later `open` gets [`ErrorKind::NotFound`], whose message says so; keep the name with
+//! `unlink_on_drop(false)` when it must outlive its creator.
 #![deny(
     unsafe_op_in_unsafe_fn,
     clippy::undocumented_unsafe_blocks,
@@ -31,13 +78,11 @@ pub use error::{Error, ErrorKind, Result};
 pub use layout::{SharedLayout, TypeLayout};
 pub use memory::Memory;
 
-/// How an open call treats an object that may or may not exist yet.
-///
-/// The default for every `create` is [`CreateMode::Exclusive`] (`O_CREAT | O_EXCL`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum CreateMode {
+/// How an open call treats an object that may or may not exist yet: the three terminal
+/// verbs of every options builder (`create`, `open`, `open_or_create`) map to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum CreateMode {
     /// Create a new object; fail with [`ErrorKind::AlreadyExists`] if the name is taken.
-    #[default]
     Exclusive,
     /// Open an object that must already exist; fail with [`ErrorKind::NotFound`] otherwise.
     OpenExisting,

@@ -419,177 +419,133 @@ impl Drop for SemGuard<'_> {
     }
 }
 
-/// Options for [`NamedSemaphore::with_options`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
+/// How [`NamedSemaphore`] creates or opens a semaphore: the builder every named kind shares
+/// (see the [crate documentation](crate#options-and-lifetimes)).
+///
+/// ```no_run
+/// use ipc_core::sem::NamedSemaphore;
+///
+/// let s = NamedSemaphore::options()
+///     .value(1)
+///     .mode(0o640)
+///     .unlink_on_drop(false)
+///     .open_or_create("/jobs")?;
+/// # Ok::<(), ipc_core::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
 pub struct SemOptions {
-    /// Create exclusively (the default), open an existing one, or either.
-    pub mode: CreateMode,
-    /// The initial value when this call creates the semaphore (default 0).
-    pub value: u32,
-    /// The permission bits when this call creates the semaphore (default `0o600`), applied
-    /// with `chmod` after the create so that the umask cannot change them.
-    pub permissions: u32,
+    value: u32,
+    mode: u32,
+    unlink_on_drop: Option<bool>,
 }
 
 impl Default for SemOptions {
     fn default() -> Self {
-        SemOptions {
-            mode: CreateMode::Exclusive,
-            value: 0,
-            permissions: 0o600,
-        }
+        Self::new()
     }
 }
 
 impl SemOptions {
-    /// The defaults: exclusive create, value 0, permissions `0o600`.
+    /// The defaults: value 0, mode `0o600`, the creating handle unlinks on drop.
     pub fn new() -> Self {
-        Self::default()
+        SemOptions {
+            value: 0,
+            mode: crate::shm::DEFAULT_MODE,
+            unlink_on_drop: None,
+        }
     }
 
-    /// Sets [`mode`](Self::mode).
-    #[must_use]
-    pub fn mode(mut self, mode: CreateMode) -> Self {
-        self.mode = mode;
-        self
-    }
-
-    /// Sets [`value`](Self::value).
-    #[must_use]
+    /// The initial value when this call creates the semaphore (default 0, at most
+    /// [`SEM_VALUE_MAX`]).
     pub fn value(mut self, value: u32) -> Self {
         self.value = value;
         self
     }
 
-    /// Sets [`permissions`](Self::permissions).
-    #[must_use]
-    pub fn permissions(mut self, permissions: u32) -> Self {
-        self.permissions = permissions;
+    /// The permission bits of a created semaphore (default `0o600`, at most `0o777`),
+    /// applied with `chmod` after the create so that the umask cannot change them.
+    pub fn mode(mut self, bits: u32) -> Self {
+        self.mode = bits;
         self
     }
-}
 
-/// A named POSIX semaphore (`sem_open`): any process that knows the name can open it.
-///
-/// Dropping the handle closes it (`sem_close`); the name stays until [`unlink`] removes it.
-///
-/// # References
-/// - <https://man7.org/linux/man-pages/man3/sem_open.3.html>
-/// - <https://man7.org/linux/man-pages/man7/sem_overview.7.html>
-#[doc(alias = "sem_open")]
-pub struct NamedSemaphore {
-    sem: NonNull<libc::sem_t>,
-    name: Box<str>,
-}
-
-// SAFETY: the sem_t mapping stays valid until Drop's sem_close, and all sem_* calls on it
-// are thread-safe.
-unsafe impl Send for NamedSemaphore {}
-// SAFETY: as above.
-unsafe impl Sync for NamedSemaphore {}
-
-impl std::fmt::Debug for NamedSemaphore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NamedSemaphore")
-            .field("name", &self.name)
-            .field("value", &self.value())
-            .finish()
+    /// Whether dropping the handle unlinks the name. Default: true exactly when this call
+    /// created the semaphore (see [`NamedSemaphore::set_unlink_on_drop`]).
+    pub fn unlink_on_drop(mut self, yes: bool) -> Self {
+        self.unlink_on_drop = Some(yes);
+        self
     }
-}
 
-impl NamedSemaphore {
-    /// `sem_open(O_CREAT | O_EXCL)`: creates a semaphore named `name` holding `value`, with
-    /// permissions `0o600`.
+    /// `sem_open(O_CREAT | O_EXCL)`: creates the semaphore `name`.
     ///
     /// # Errors
     /// [`AlreadyExists`](ErrorKind::AlreadyExists) when the name is taken;
-    /// [`InvalidName`](ErrorKind::InvalidName); [`InvalidInput`](ErrorKind::InvalidInput) when
-    /// `value > SEM_VALUE_MAX`; other OS errors.
+    /// [`InvalidName`](ErrorKind::InvalidName); [`InvalidInput`](ErrorKind::InvalidInput)
+    /// when the value exceeds [`SEM_VALUE_MAX`] or the mode has bits outside `0o777`;
+    /// [`LimitReached`](ErrorKind::LimitReached) naming `RLIMIT_FSIZE` when the file-size
+    /// limit is below the size of a `sem_t` (glibc writes the semaphore to a file: the
+    /// write would raise `SIGXFSZ`); other OS errors.
     ///
     /// # References
     /// - <https://man7.org/linux/man-pages/man3/sem_open.3.html>
     #[doc(alias = "sem_open")]
-    pub fn create(name: &str, value: u32) -> Result<Self> {
-        Self::with_options(name, SemOptions::new().value(value))
+    pub fn create(&self, name: &str) -> Result<NamedSemaphore> {
+        self.open_as(name, CreateMode::Exclusive)
     }
 
-    /// `sem_open` without `O_CREAT`: opens the existing semaphore named `name`.
+    /// `sem_open` without `O_CREAT`: opens the existing semaphore `name`.
     ///
     /// # Errors
-    /// [`NotFound`](ErrorKind::NotFound), [`PermissionDenied`](ErrorKind::PermissionDenied),
+    /// [`NotFound`](ErrorKind::NotFound) (its message recalls that a creator's handle
+    /// unlinks the name when dropped), [`PermissionDenied`](ErrorKind::PermissionDenied),
     /// [`InvalidName`](ErrorKind::InvalidName); [`WrongType`](ErrorKind::WrongType) when the
     /// file glibc keeps under the name (`/dev/shm/sem.NAME`) is too small to be a semaphore
     /// (mapping it would fault); other OS errors.
-    ///
-    /// # References
-    /// - <https://man7.org/linux/man-pages/man3/sem_open.3.html>
     #[doc(alias = "sem_open")]
-    pub fn open(name: &str) -> Result<Self> {
-        Self::with_options(name, SemOptions::new().mode(CreateMode::OpenExisting))
+    pub fn open(&self, name: &str) -> Result<NamedSemaphore> {
+        self.open_as(name, CreateMode::OpenExisting)
     }
 
-    /// Opens the semaphore named `name`, creating it with `value` (permissions `0o600`) if
-    /// it does not exist. When several processes race, exactly one creates it.
+    /// Opens the semaphore `name`, creating it if it does not exist. When several processes
+    /// race, exactly one creates it ([`NamedSemaphore::created`] says which).
     ///
     /// # Errors
     /// As [`create`](Self::create) and [`open`](Self::open).
-    ///
-    /// # References
-    /// - <https://man7.org/linux/man-pages/man3/sem_open.3.html>
     #[doc(alias = "sem_open")]
-    pub fn open_or_create(name: &str, value: u32) -> Result<Self> {
-        Self::with_options(
-            name,
-            SemOptions::new()
-                .mode(CreateMode::OpenOrCreate)
-                .value(value),
-        )
+    pub fn open_or_create(&self, name: &str) -> Result<NamedSemaphore> {
+        self.open_as(name, CreateMode::OpenOrCreate)
     }
 
-    /// `sem_open` with explicit [`SemOptions`].
-    ///
-    /// # Errors
-    /// As [`create`](Self::create) and [`open`](Self::open);
-    /// [`InvalidInput`](ErrorKind::InvalidInput) for permission bits outside `0o777`.
-    ///
-    /// # References
-    /// - <https://man7.org/linux/man-pages/man3/sem_open.3.html>
-    #[doc(alias = "sem_open")]
-    pub fn with_options(name: &str, opts: SemOptions) -> Result<Self> {
+    fn open_as(&self, name: &str, how: CreateMode) -> Result<NamedSemaphore> {
         const OP: &str = "sem_open";
         let cname = name::validate(OP, name, NameKind::Semaphore)?;
-        if opts.mode != CreateMode::OpenExisting {
-            check_value(OP, opts.value).map_err(|e| e.with_name(name))?;
-            if opts.permissions & !0o777 != 0 {
-                return Err(Error::new(
-                    OP,
-                    ErrorKind::InvalidInput(format!(
-                        "permissions {:#o} outside 0o777",
-                        opts.permissions
-                    )),
-                )
-                .with_name(name));
-            }
+        let path = format!("/dev/shm/sem.{}", &name[1..]);
+        if how != CreateMode::OpenExisting {
+            check_value(OP, self.value).map_err(|e| e.with_name(name))?;
+            crate::shm::check_mode(OP, self.mode).map_err(|e| e.with_name(name))?;
         }
         let create = || -> Result<NonNull<libc::sem_t>> {
+            // glibc writes the new semaphore into a file: below RLIMIT_FSIZE that write
+            // would raise SIGXFSZ and kill the process.
+            crate::shm::check_fsize(OP, std::mem::size_of::<libc::sem_t>())
+                .map_err(|e| e.with_name(name))?;
             // SAFETY: `cname` is a valid NUL-terminated name; with O_CREAT, sem_open reads a
             // mode_t and an unsigned int from its variadic arguments, passed here as c_uint.
             let p = unsafe {
                 libc::sem_open(
                     cname.as_ptr(),
                     libc::O_CREAT | libc::O_EXCL,
-                    opts.permissions as libc::c_uint,
-                    opts.value as libc::c_uint,
+                    self.mode as libc::c_uint,
+                    self.value as libc::c_uint,
                 )
             };
             let sem = opened(p, name)?;
             // The umask may have narrowed the permissions: set them exactly. glibc keeps a
             // named semaphore as the file `sem.NAME` in /dev/shm.
-            let path = format!("/dev/shm/sem.{}", &name[1..]);
             if let Err(e) = std::fs::set_permissions(
                 &path,
-                std::os::unix::fs::PermissionsExt::from_mode(opts.permissions),
+                std::os::unix::fs::PermissionsExt::from_mode(self.mode),
             ) {
                 // SAFETY: `sem` came from sem_open and is closed once; `cname` is valid.
                 unsafe {
@@ -604,17 +560,17 @@ impl NamedSemaphore {
         let open = || -> Result<NonNull<libc::sem_t>> {
             // SAFETY: `cname` is a valid NUL-terminated name; without O_CREAT no variadic
             // arguments are read.
-            let sem = opened(unsafe { libc::sem_open(cname.as_ptr(), 0) }, name)?;
+            let sem = opened(unsafe { libc::sem_open(cname.as_ptr(), 0) }, name)
+                .map_err(crate::error::not_found_hint)?;
             // glibc maps the file /dev/shm/sem.NAME without looking at its size. glibc's own
             // creators link the file in only once it is complete, but any other file under
             // that name (an empty one left by a crashed writer, or made by anyone) would
             // make the first sem_* call fault with SIGBUS. Refuse what is not a regular
             // file of at least one sem_t. (A file swapped in between the open and this
             // check is a peer racing on purpose, outside the trust model.)
-            let size_ok =
-                std::fs::metadata(format!("/dev/shm/sem.{}", &name[1..])).is_ok_and(|m| {
-                    m.file_type().is_file() && m.len() >= std::mem::size_of::<libc::sem_t>() as u64
-                });
+            let size_ok = std::fs::metadata(&path).is_ok_and(|m| {
+                m.file_type().is_file() && m.len() >= std::mem::size_of::<libc::sem_t>() as u64
+            });
             if !size_ok {
                 // SAFETY: `sem` came from sem_open above and is closed once, here.
                 unsafe { libc::sem_close(sem.as_ptr()) };
@@ -622,9 +578,9 @@ impl NamedSemaphore {
             }
             Ok(sem)
         };
-        let sem = match opts.mode {
-            CreateMode::Exclusive => create()?,
-            CreateMode::OpenExisting => open()?,
+        let (sem, created) = match how {
+            CreateMode::Exclusive => (create()?, true),
+            CreateMode::OpenExisting => (open()?, false),
             CreateMode::OpenOrCreate => {
                 // Exclusive create, else open; if the other creator unlinked it in between,
                 // try again (bounded: a peer that creates and unlinks in a loop is a bug).
@@ -632,20 +588,119 @@ impl NamedSemaphore {
                 loop {
                     match create() {
                         Err(e) if *e.kind() == ErrorKind::AlreadyExists => {}
-                        r => break r?,
+                        r => break (r?, true),
                     }
                     match open() {
                         Err(e) if *e.kind() == ErrorKind::NotFound && tries < 100 => {}
-                        r => break r?,
+                        r => break (r?, false),
                     }
                     tries += 1;
                 }
             }
         };
+        // The file's identity, so that drop removes this semaphore's name only while the
+        // name still refers to it (not a newer one someone created after an unlink).
+        let file = std::fs::metadata(&path).ok().map(|m| {
+            use std::os::unix::fs::MetadataExt;
+            (m.dev(), m.ino())
+        });
         Ok(NamedSemaphore {
             sem,
             name: name.into(),
+            file,
+            created,
+            unlinker: self
+                .unlink_on_drop
+                .unwrap_or(created)
+                .then(std::process::id),
         })
+    }
+}
+
+/// A named POSIX semaphore (`sem_open`): any process that knows the name can open it.
+///
+/// It dereferences to [`Semaphore`], which has the operations (`post`, `wait`,
+/// `try_wait`, `wait_timeout`, `value`, `guard`, `guard_timeout`): a named semaphore is a
+/// `sem_t` that glibc maps from a file, the same object as an in-place one.
+///
+/// Dropping the handle closes it (`sem_close`). The handle that created the name also
+/// unlinks it, unless told otherwise ([`SemOptions::unlink_on_drop`],
+/// [`set_unlink_on_drop`](Self::set_unlink_on_drop)); see the
+/// [lifetime table](crate#options-and-lifetimes).
+///
+/// # References
+/// - <https://man7.org/linux/man-pages/man3/sem_open.3.html>
+/// - <https://man7.org/linux/man-pages/man7/sem_overview.7.html>
+#[doc(alias = "sem_open")]
+pub struct NamedSemaphore {
+    sem: NonNull<libc::sem_t>,
+    name: Box<str>,
+    /// `(st_dev, st_ino)` of `/dev/shm/sem.NAME` when it was opened.
+    file: Option<(u64, u64)>,
+    created: bool,
+    /// The pid of the process that unlinks the name on drop, if any (a forked child's copy
+    /// of the handle must not).
+    unlinker: Option<u32>,
+}
+
+// SAFETY: the sem_t mapping stays valid until Drop's sem_close, and all sem_* calls on it
+// are thread-safe.
+unsafe impl Send for NamedSemaphore {}
+// SAFETY: as above.
+unsafe impl Sync for NamedSemaphore {}
+
+impl std::fmt::Debug for NamedSemaphore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NamedSemaphore")
+            .field("name", &self.name)
+            .field("value", &self.value())
+            .field("created", &self.created)
+            .field("unlinks_on_drop", &self.unlinks_on_drop())
+            .finish()
+    }
+}
+
+impl std::ops::Deref for NamedSemaphore {
+    type Target = Semaphore;
+
+    fn deref(&self) -> &Semaphore {
+        // SAFETY: `self.sem` came from sem_open: an initialised, suitably aligned sem_t that
+        // stays mapped until Drop's sem_close, and the reference borrows `self`. Semaphore is
+        // repr(transparent) over UnsafeCell<sem_t>, so the cast addresses the same bytes, and
+        // every access goes through the thread- and process-safe sem_* calls.
+        unsafe { &*self.sem.as_ptr().cast::<Semaphore>() }
+    }
+}
+
+impl NamedSemaphore {
+    /// `sem_open(O_CREAT | O_EXCL)`: creates the semaphore `name` holding `value`, mode
+    /// `0o600`; the name is unlinked when this handle drops. Shortcut for
+    /// `NamedSemaphore::options().value(value).create(name)`; errors as
+    /// [`SemOptions::create`].
+    #[doc(alias = "sem_open")]
+    pub fn create(name: &str, value: u32) -> Result<Self> {
+        Self::options().value(value).create(name)
+    }
+
+    /// `sem_open` without `O_CREAT`: opens the existing semaphore `name`. Shortcut for
+    /// `NamedSemaphore::options().open(name)`; errors as [`SemOptions::open`].
+    #[doc(alias = "sem_open")]
+    pub fn open(name: &str) -> Result<Self> {
+        Self::options().open(name)
+    }
+
+    /// Opens the semaphore `name`, creating it with `value` (mode `0o600`) if it does not
+    /// exist; race-safe. Shortcut for
+    /// `NamedSemaphore::options().value(value).open_or_create(name)`.
+    #[doc(alias = "sem_open")]
+    pub fn open_or_create(name: &str, value: u32) -> Result<Self> {
+        Self::options().value(value).open_or_create(name)
+    }
+
+    /// The builder for every other combination (mode bits, who unlinks); the same as
+    /// [`SemOptions::new`].
+    pub fn options() -> SemOptions {
+        SemOptions::new()
     }
 
     /// The name this semaphore was opened with.
@@ -653,107 +708,55 @@ impl NamedSemaphore {
         &self.name
     }
 
-    #[inline]
-    fn raw(&self) -> *mut libc::sem_t {
-        self.sem.as_ptr()
+    /// Whether this handle created the semaphore (rather than opening an existing one).
+    pub fn created(&self) -> bool {
+        self.created
     }
 
-    /// `sem_post`: increments the value, waking one waiter.
-    ///
-    /// # Errors
-    /// [`LimitReached`](ErrorKind::LimitReached) when the value is [`SEM_VALUE_MAX`].
-    ///
-    /// # References
-    /// - <https://man7.org/linux/man-pages/man3/sem_post.3.html>
-    #[doc(alias = "sem_post")]
-    #[inline]
-    pub fn post(&self) -> Result<()> {
-        // SAFETY: `self.sem` came from sem_open and stays valid until Drop.
-        unsafe { raw::post(self.raw()) }.map_err(|e| e.with_name(&*self.name))
+    /// Whether dropping this handle (in this process) unlinks the name.
+    pub fn unlinks_on_drop(&self) -> bool {
+        self.unlinker == Some(std::process::id())
     }
 
-    /// `sem_wait`: decrements the value, sleeping while it is 0 (after a brief spin).
-    ///
-    /// # Errors
-    /// OS errors.
-    ///
-    /// # References
-    /// - <https://man7.org/linux/man-pages/man3/sem_wait.3.html>
-    #[doc(alias = "sem_wait")]
-    #[inline]
-    pub fn wait(&self) -> Result<()> {
-        // SAFETY: as in `post`.
-        unsafe { raw::wait(self.raw()) }.map_err(|e| e.with_name(&*self.name))
+    /// Chooses whether dropping this handle unlinks the name: `false` keeps the semaphore
+    /// after this process (until [`unlink`] or a reboot); `true` makes this process's
+    /// handle unlink it, also if another process created it.
+    pub fn set_unlink_on_drop(&mut self, yes: bool) {
+        self.unlinker = yes.then(std::process::id);
     }
 
-    /// `sem_trywait`: decrements the value if it is above 0, without waiting.
-    ///
-    /// # Errors
-    /// [`WouldBlock`](ErrorKind::WouldBlock) when the value is 0.
-    ///
-    /// # References
-    /// - <https://man7.org/linux/man-pages/man3/sem_wait.3.html>
-    #[doc(alias = "sem_trywait")]
-    #[inline]
-    pub fn try_wait(&self) -> Result<()> {
-        // SAFETY: as in `post`.
-        unsafe { raw::try_wait(self.raw()) }.map_err(|e| e.with_name(&*self.name))
+    /// `sem_unlink`: removes the name now (open handles keep working) and stops this handle
+    /// from unlinking it again on drop.
+    #[doc(alias = "sem_unlink")]
+    pub fn unlink(&mut self) -> Result<()> {
+        self.unlinker = None;
+        unlink(&self.name)
     }
 
-    /// `sem_clockwait` on CLOCK_MONOTONIC: decrements the value, waiting at most `d` (zero:
-    /// try once).
-    ///
-    /// # Errors
-    /// [`Timeout`](ErrorKind::Timeout) when `d` passed.
-    ///
-    /// # References
-    /// - <https://man7.org/linux/man-pages/man3/sem_wait.3.html>
-    #[doc(alias = "sem_clockwait")]
-    #[doc(alias = "sem_timedwait")]
-    pub fn wait_timeout(&self, d: Duration) -> Result<()> {
-        // SAFETY: as in `post`.
-        unsafe { raw::wait_timeout(self.raw(), d) }.map_err(|e| e.with_name(&*self.name))
-    }
-
-    /// `sem_getvalue`: the current value (a snapshot).
-    ///
-    /// # References
-    /// - <https://man7.org/linux/man-pages/man3/sem_getvalue.3.html>
-    #[doc(alias = "sem_getvalue")]
-    pub fn value(&self) -> u32 {
-        // SAFETY: as in `post`.
-        unsafe { raw::value(self.raw()) }
-    }
-
-    /// [`wait`](Self::wait), returning a guard that [`post`](Self::post)s on drop (like
-    /// posix_ipc's `with semaphore:`).
-    ///
-    /// # Errors
-    /// As [`wait`](Self::wait).
-    pub fn guard(&self) -> Result<SemGuard<'_>> {
-        self.wait()?;
-        Ok(SemGuard::new(self.raw()))
-    }
-
-    /// [`wait_timeout`](Self::wait_timeout), returning a guard that posts on drop.
-    ///
-    /// # Errors
-    /// As [`wait_timeout`](Self::wait_timeout).
-    pub fn guard_timeout(&self, d: Duration) -> Result<SemGuard<'_>> {
-        self.wait_timeout(d)?;
-        Ok(SemGuard::new(self.raw()))
+    /// Whether `/dev/shm/sem.NAME` is still the file this handle opened.
+    fn still_names_ours(&self) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        let Some(ours) = self.file else {
+            return true;
+        };
+        match std::fs::symlink_metadata(format!("/dev/shm/sem.{}", &self.name[1..])) {
+            Ok(m) => (m.dev(), m.ino()) == ours,
+            Err(_) => false,
+        }
     }
 }
 
 impl Drop for NamedSemaphore {
-    /// `sem_close`.
+    /// `sem_unlink` if this handle unlinks on drop, then `sem_close`.
     fn drop(&mut self) {
+        if self.unlinks_on_drop() && self.still_names_ours() {
+            let _ = unlink(&self.name);
+        }
         // SAFETY: `self.sem` came from sem_open and is closed exactly once, here; guards
-        // borrow `self`, so none outlives it.
-        unsafe { libc::sem_close(self.raw()) };
+        // and `&Semaphore`s borrow `self`, so none outlives it.
+        unsafe { libc::sem_close(self.sem.as_ptr()) };
     }
 }
-
 /// Turns sem_open's result into a pointer or an error naming `name`.
 fn opened(p: *mut libc::sem_t, name: &str) -> Result<NonNull<libc::sem_t>> {
     if p == libc::SEM_FAILED {

@@ -3,17 +3,18 @@
 //! A segment is found by a [`Key`] (from [`ftok`], a number agreed on, or
 //! [`Key::PRIVATE`] for a fresh one whose id is passed along) or by its id. [`SysvShm`]
 //! attaches it read-write or read-only, detaches on drop, and, when it created the segment,
-//! removes it (`IPC_RMID`) on drop unless told to persist: the segment then disappears once
-//! the last process detaches.
+//! removes it (`IPC_RMID`) on drop unless told otherwise (the [lifetime
+//! table](crate#options-and-lifetimes)): the segment then disappears once the last process
+//! detaches. [`SysvShmOptions`] is the builder shared by every named kind, over keys.
 //!
 //! Permissions of System V objects are not subject to the umask: the mode given to
-//! [`SysvShm::create`] is the mode the segment gets.
+//! [`SysvShmOptions::mode`] is the mode the segment gets.
 //!
 //! ```no_run
 //! use ipc_core::sysv::{Key, SysvShm};
 //! use ipc_core::Memory;
 //!
-//! let seg = SysvShm::create(Key::PRIVATE, 1 << 16, 0o600)?;
+//! let seg = SysvShm::create(Key::PRIVATE, 1 << 16)?;
 //! let id = seg.id(); // pass to another process, which calls SysvShm::open_id(id)
 //! let info = seg.info()?;
 //! assert_eq!(info.attach_count, 1);
@@ -219,7 +220,7 @@ pub fn remove(id: i32) -> Result<()> {
 #[doc(alias = "shmctl")]
 #[doc(alias = "IPC_SET")]
 pub fn set_mode(id: i32, mode: u32) -> Result<()> {
-    check_mode("shmctl(IPC_SET)", mode)?;
+    crate::shm::check_mode("shmctl(IPC_SET)", mode)?;
     let mut ds = stat(id)?;
     // Keep the kernel's flag bits (SHM_DEST, SHM_LOCKED); IPC_SET only takes the low 9.
     ds.shm_perm.mode = (ds.shm_perm.mode & !0o777) | mode as libc::c_ushort;
@@ -232,21 +233,12 @@ pub fn set_mode(id: i32, mode: u32) -> Result<()> {
     Ok(())
 }
 
-fn check_mode(op: &'static str, mode: u32) -> Result<()> {
-    if mode & !0o777 != 0 {
-        return Err(Error::new(
-            op,
-            ErrorKind::InvalidInput(format!("mode {mode:#o} has bits outside 0o777")),
-        ));
-    }
-    Ok(())
-}
-
 /// An attached System V shared-memory segment.
 ///
 /// Detached (`shmdt`) on drop. A handle that created the segment also removes it
-/// (`IPC_RMID`) on drop unless [`set_remove_on_drop(false)`](SysvShm::set_remove_on_drop)
-/// makes it persist; handles that opened an existing segment never remove it unless asked.
+/// (`IPC_RMID`) on drop unless [`set_unlink_on_drop(false)`](SysvShm::set_unlink_on_drop)
+/// (or [`SysvShmOptions::unlink_on_drop`]) makes it persist (see the [lifetime
+/// table](crate#options-and-lifetimes)); handles that opened an existing segment never remove it unless asked.
 /// Only the process that made the handle removes the segment: a copy inherited by a forked
 /// child (attachments are inherited) only detaches.
 ///
@@ -296,113 +288,43 @@ unsafe impl Memory for SysvShm {
 }
 
 impl SysvShm {
-    /// `shmget(key, size, IPC_CREAT | IPC_EXCL | mode)` + `shmat`: creates a new segment of
-    /// `size` zero bytes with permission bits `mode` (at most `0o777`, not subject to the
-    /// umask) and attaches it read-write. With [`Key::PRIVATE`] the segment is always new
-    /// and found only by its [`id`](SysvShm::id).
-    ///
-    /// Errors: [`ErrorKind::InvalidSize`] (0, too large, or above `kernel.shmmax`),
-    /// [`ErrorKind::AlreadyExists`], [`ErrorKind::NoSpace`] (`kernel.shmmni` or
-    /// `kernel.shmall` reached, or no memory), [`ErrorKind::InvalidInput`] for a bad mode.
+    /// `shmget(key, size, IPC_CREAT | IPC_EXCL | 0o600)` + `shmat`: creates a new segment of
+    /// `size` zero bytes and attaches it read-write; it is removed when this handle drops.
+    /// Shortcut for `SysvShm::options().size(size).create(key)`; errors as
+    /// [`SysvShmOptions::create`].
     ///
     /// # References
     /// [shmget(2)](https://man7.org/linux/man-pages/man2/shmget.2.html)
     #[doc(alias = "shmget")]
-    pub fn create(key: Key, size: usize, mode: u32) -> Result<SysvShm> {
-        let named = |e: Error| e.with_name(format!("key {:#x}", key.0));
-        check_mode("shmget", mode).map_err(named)?;
-        let size = check_size("shmget", size).map_err(named)?;
-        let flags = libc::IPC_CREAT | libc::IPC_EXCL | mode as libc::c_int;
-        // SAFETY: shmget takes plain values.
-        let id = unsafe { libc::shmget(key.0, size.get(), flags) };
-        if id == -1 {
-            let e = Errno::last();
-            return Err(named(match e {
-                Errno::EINVAL => Error::new(
-                    "shmget",
-                    ErrorKind::InvalidSize(format!(
-                        "{size} bytes is outside kernel.shmmin..=kernel.shmmax"
-                    )),
-                ),
-                e => Error::os("shmget", e),
-            }));
-        }
-        match Self::attach(id, key, false) {
-            Ok(mut seg) => {
-                seg.created = true;
-                seg.set_remove_on_drop(true);
-                Ok(seg)
-            }
-            Err(e) => {
-                let _ = remove(id);
-                Err(e)
-            }
-        }
+    pub fn create(key: Key, size: usize) -> Result<SysvShm> {
+        Self::options().size(size).create(key)
     }
 
     /// `shmget(key, 0, 0)` + `shmat`: attaches the existing segment of `key` read-write.
-    ///
-    /// Errors: [`ErrorKind::NotFound`], [`ErrorKind::PermissionDenied`],
-    /// [`ErrorKind::InvalidInput`] for [`Key::PRIVATE`] (which never names an existing
-    /// segment; use [`open_id`](SysvShm::open_id)).
-    ///
-    /// # References
-    /// [shmget(2)](https://man7.org/linux/man-pages/man2/shmget.2.html),
-    /// [shmat(2)](https://man7.org/linux/man-pages/man2/shmat.2.html)
+    /// Shortcut for `SysvShm::options().open(key)`; errors as [`SysvShmOptions::open`].
     #[doc(alias = "shmget")]
     pub fn open(key: Key) -> Result<SysvShm> {
-        Self::open_key(key, false)
+        Self::options().open(key)
     }
 
-    /// `shmget(key, 0, 0)` + `shmat(SHM_RDONLY)`: attaches the existing segment of `key`
-    /// read-only; writes through it fault.
-    ///
-    /// # References
-    /// [shmat(2)](https://man7.org/linux/man-pages/man2/shmat.2.html)
-    #[doc(alias = "SHM_RDONLY")]
-    pub fn open_read_only(key: Key) -> Result<SysvShm> {
-        Self::open_key(key, true)
+    /// Attaches the segment of `key`, creating it with `size` bytes if it does not exist
+    /// (race-safe). Shortcut for `SysvShm::options().size(size).open_or_create(key)`.
+    #[doc(alias = "shmget")]
+    pub fn open_or_create(key: Key, size: usize) -> Result<SysvShm> {
+        Self::options().size(size).open_or_create(key)
     }
 
-    /// `shmat(id)`: attaches segment `id` read-write.
-    ///
-    /// Errors: [`ErrorKind::NotFound`] if `id` names no segment (or a removed one),
-    /// [`ErrorKind::PermissionDenied`].
-    ///
-    /// # References
-    /// [shmat(2)](https://man7.org/linux/man-pages/man2/shmat.2.html)
+    /// `shmat(id)`: attaches segment `id` read-write. Shortcut for
+    /// `SysvShm::options().open_id(id)`; errors as [`SysvShmOptions::open_id`].
     #[doc(alias = "shmat")]
     pub fn open_id(id: i32) -> Result<SysvShm> {
-        let key = info(id)?.key;
-        Self::attach(id, key, false)
+        Self::options().open_id(id)
     }
 
-    /// `shmat(id, SHM_RDONLY)`: attaches segment `id` read-only.
-    ///
-    /// # References
-    /// [shmat(2)](https://man7.org/linux/man-pages/man2/shmat.2.html)
-    #[doc(alias = "SHM_RDONLY")]
-    pub fn open_id_read_only(id: i32) -> Result<SysvShm> {
-        let key = info(id)?.key;
-        Self::attach(id, key, true)
-    }
-
-    fn open_key(key: Key, read_only: bool) -> Result<SysvShm> {
-        let named = |e: Error| e.with_name(format!("key {:#x}", key.0));
-        if key.is_private() {
-            return Err(named(Error::new(
-                "shmget",
-                ErrorKind::InvalidInput(
-                    "IPC_PRIVATE never names an existing segment: open it by id".into(),
-                ),
-            )));
-        }
-        // SAFETY: shmget takes plain values; size 0 and no IPC_CREAT only look up.
-        let id = unsafe { libc::shmget(key.0, 0, 0) };
-        if id == -1 {
-            return Err(named(Error::os("shmget", Errno::last())));
-        }
-        Self::attach(id, key, read_only)
+    /// The builder for every other combination (mode bits, read-only, who removes); the
+    /// same as [`SysvShmOptions::new`].
+    pub fn options() -> SysvShmOptions {
+        SysvShmOptions::new()
     }
 
     /// `shmat` + `IPC_STAT` for the size.
@@ -463,14 +385,14 @@ impl SysvShm {
     }
 
     /// Whether dropping this handle (in this process) removes the segment (`IPC_RMID`).
-    pub fn removes_on_drop(&self) -> bool {
+    pub fn unlinks_on_drop(&self) -> bool {
         self.remover == Some(std::process::id())
     }
 
-    /// Chooses whether dropping this handle removes the segment: `false` lets it persist
-    /// (until [`remove`] or a reboot); `true` makes this process's handle remove it, also if
-    /// another process created it.
-    pub fn set_remove_on_drop(&mut self, yes: bool) {
+    /// Chooses whether dropping this handle removes the segment (`IPC_RMID`): `false` lets
+    /// it persist (until [`remove`] or a reboot); `true` makes this process's handle remove
+    /// it, also if another process created it.
+    pub fn set_unlink_on_drop(&mut self, yes: bool) {
         self.remover = yes.then(std::process::id);
     }
 
@@ -506,11 +428,230 @@ impl SysvShm {
     crate::shm::memory_accessors!("the segment size (`shm_segsz`)");
 }
 
+/// How a [`SysvShm`] is created or attached: the builder every named kind shares (see the
+/// [crate documentation](crate#options-and-lifetimes)), over keys instead of names.
+///
+/// Where System V differs: the name is a [`Key`] (or an id, [`open_id`](Self::open_id));
+/// "unlink" is `IPC_RMID` ([`remove`]), after which the segment lives on until the last
+/// process detaches; an open never waits (`shmget` creates and sizes in one call), so there
+/// is no `timeout`.
+///
+/// ```no_run
+/// use ipc_core::sysv::{Key, SysvShm};
+/// let seg = SysvShm::options().size(1 << 16).mode(0o640).create(Key::new(0x5eed))?;
+/// let ro = SysvShm::options().read_only(true).open_id(seg.id())?;
+/// # Ok::<(), ipc_core::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct SysvShmOptions {
+    size: Option<usize>,
+    mode: u32,
+    read_only: bool,
+    unlink_on_drop: Option<bool>,
+}
+
+impl Default for SysvShmOptions {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SysvShmOptions {
+    /// No size, mode `0o600`, read-write, the creating handle removes on drop.
+    pub fn new() -> Self {
+        SysvShmOptions {
+            size: None,
+            mode: crate::shm::DEFAULT_MODE,
+            read_only: false,
+            unlink_on_drop: None,
+        }
+    }
+
+    /// The size in bytes of a created segment (needed to create).
+    pub fn size(mut self, bytes: usize) -> Self {
+        self.size = Some(bytes);
+        self
+    }
+
+    /// The permission bits of a created segment (default `0o600`, at most `0o777`; System V
+    /// modes are not subject to the umask).
+    pub fn mode(mut self, bits: u32) -> Self {
+        self.mode = bits;
+        self
+    }
+
+    /// Attach with `SHM_RDONLY` (writes through the mapping fault). Only for opens: a
+    /// read-only creator is refused with [`ErrorKind::InvalidInput`].
+    pub fn read_only(mut self, yes: bool) -> Self {
+        self.read_only = yes;
+        self
+    }
+
+    /// Whether dropping the handle removes the segment (`IPC_RMID`). Default: true exactly
+    /// when this call created it.
+    pub fn unlink_on_drop(mut self, yes: bool) -> Self {
+        self.unlink_on_drop = Some(yes);
+        self
+    }
+
+    /// `shmget(key, size, IPC_CREAT | IPC_EXCL | mode)` + `shmat`: creates a new segment of
+    /// [`size`](Self::size) zero bytes. With [`Key::PRIVATE`] the segment is always new and
+    /// found only by its [`id`](SysvShm::id).
+    ///
+    /// Errors: [`ErrorKind::InvalidSize`] (no size, 0, too large, or above
+    /// `kernel.shmmax`), [`ErrorKind::AlreadyExists`], [`ErrorKind::NoSpace`]
+    /// (`kernel.shmmni` or `kernel.shmall` reached, or no memory),
+    /// [`ErrorKind::InvalidInput`] for a bad mode or `read_only`.
+    ///
+    /// # References
+    /// [shmget(2)](https://man7.org/linux/man-pages/man2/shmget.2.html)
+    #[doc(alias = "shmget")]
+    pub fn create(&self, key: Key) -> Result<SysvShm> {
+        let (id, _) = self.get(key, true)?;
+        self.attach_new(id, key, true)
+    }
+
+    /// `shmget(key, 0, 0)` + `shmat`: attaches the existing segment of `key`.
+    ///
+    /// Errors: [`ErrorKind::NotFound`] (its message recalls that a creator's handle removes
+    /// the segment when dropped), [`ErrorKind::PermissionDenied`],
+    /// [`ErrorKind::InvalidInput`] for [`Key::PRIVATE`] (which never names an existing
+    /// segment; use [`open_id`](Self::open_id)).
+    ///
+    /// # References
+    /// [shmget(2)](https://man7.org/linux/man-pages/man2/shmget.2.html),
+    /// [shmat(2)](https://man7.org/linux/man-pages/man2/shmat.2.html)
+    #[doc(alias = "shmget")]
+    pub fn open(&self, key: Key) -> Result<SysvShm> {
+        let named = |e: Error| e.with_name(format!("key {:#x}", key.0));
+        if key.is_private() {
+            return Err(named(Error::new(
+                "shmget",
+                ErrorKind::InvalidInput(
+                    "IPC_PRIVATE never names an existing segment: open it by id".into(),
+                ),
+            )));
+        }
+        // SAFETY: shmget takes plain values; size 0 and no IPC_CREAT only look up.
+        let id = unsafe { libc::shmget(key.0, 0, 0) };
+        if id == -1 {
+            return Err(named(crate::error::not_found_hint(Error::os(
+                "shmget",
+                Errno::last(),
+            ))));
+        }
+        self.attach_new(id, key, false)
+    }
+
+    /// Attaches the segment of `key`, creating it with [`size`](Self::size) bytes if it does
+    /// not exist (race-safe: `shmget` decides atomically). [`SysvShm::created`] tells which
+    /// happened. Errors: those of [`create`](Self::create) and [`open`](Self::open).
+    #[doc(alias = "shmget")]
+    pub fn open_or_create(&self, key: Key) -> Result<SysvShm> {
+        if key.is_private() {
+            return self.create(key);
+        }
+        let (id, created) = self.get(key, false)?;
+        self.attach_new(id, key, created)
+    }
+
+    /// `shmat(id)`: attaches segment `id`, found by id rather than key.
+    ///
+    /// Errors: [`ErrorKind::NotFound`] if `id` names no segment (or a removed one),
+    /// [`ErrorKind::PermissionDenied`].
+    ///
+    /// # References
+    /// [shmat(2)](https://man7.org/linux/man-pages/man2/shmat.2.html)
+    #[doc(alias = "shmat")]
+    pub fn open_id(&self, id: i32) -> Result<SysvShm> {
+        let key = info(id).map_err(crate::error::not_found_hint)?.key;
+        self.attach_new(id, key, false)
+    }
+
+    /// `shmget` with `IPC_CREAT` (and `IPC_EXCL` when `exclusive`), checking the options
+    /// first; returns the id and whether this call created the segment.
+    fn get(&self, key: Key, exclusive: bool) -> Result<(i32, bool)> {
+        let named = |e: Error| e.with_name(format!("key {:#x}", key.0));
+        crate::shm::check_mode("shmget", self.mode).map_err(named)?;
+        if self.read_only {
+            return Err(named(Error::new(
+                "shmget",
+                ErrorKind::InvalidInput(
+                    "read_only with a creating mode: create read-write, then open read-only".into(),
+                ),
+            )));
+        }
+        let Some(size) = self.size else {
+            return Err(named(Error::new(
+                "shmget",
+                ErrorKind::InvalidSize("no size given (SysvShmOptions::size)".into()),
+            )));
+        };
+        let size = check_size("shmget", size).map_err(named)?;
+        let flags = libc::IPC_CREAT | libc::IPC_EXCL | self.mode as libc::c_int;
+        for _ in 0..64 {
+            // SAFETY: shmget takes plain values.
+            let id = unsafe { libc::shmget(key.0, size.get(), flags) };
+            if id != -1 {
+                return Ok((id, true));
+            }
+            let e = Errno::last();
+            if e == Errno::EEXIST && !exclusive {
+                // SAFETY: as above; no IPC_CREAT only looks up.
+                let id = unsafe { libc::shmget(key.0, 0, 0) };
+                if id != -1 {
+                    return Ok((id, false));
+                }
+                match Errno::last() {
+                    // Removed in between: create again.
+                    Errno::ENOENT => continue,
+                    e => return Err(named(Error::os("shmget", e))),
+                }
+            }
+            return Err(named(match e {
+                Errno::EINVAL => Error::new(
+                    "shmget",
+                    ErrorKind::InvalidSize(format!(
+                        "{size} bytes is outside kernel.shmmin..=kernel.shmmax"
+                    )),
+                ),
+                e => Error::os("shmget", e),
+            }));
+        }
+        Err(named(Error::new(
+            "shmget",
+            ErrorKind::LimitReached(
+                "open-or-create: the key was created and removed by others 64 times in a row"
+                    .into(),
+            ),
+        )))
+    }
+
+    /// Attaches `id` and applies the lifetime options; a segment this call created is
+    /// removed again if attaching fails.
+    fn attach_new(&self, id: i32, key: Key, created: bool) -> Result<SysvShm> {
+        match SysvShm::attach(id, key, self.read_only) {
+            Ok(mut seg) => {
+                seg.created = created;
+                seg.set_unlink_on_drop(self.unlink_on_drop.unwrap_or(created));
+                Ok(seg)
+            }
+            Err(e) => {
+                if created {
+                    let _ = remove(id);
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
 impl Drop for SysvShm {
     fn drop(&mut self) {
         // Remove before detaching: while this attachment exists the id cannot have been
         // reused for another segment, so the removal can only hit ours.
-        if self.removes_on_drop() {
+        if self.unlinks_on_drop() {
             let _ = remove(self.id);
         }
         // SAFETY: addr is this handle's live attachment (the type's invariant) and nothing

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use ipc_core::mq::{self, Access, MessageQueue, MqLimits, MqOptions};
 use ipc_core::signal::{self, SigAction, Signal};
-use ipc_core::{CreateMode, ErrorKind};
+use ipc_core::ErrorKind;
 use ipc_testutil::{env, race, report, role, spawn_role, unique_name, wait_for_start, Cleanup};
 
 fn kind_text(e: &ipc_core::Error) -> String {
@@ -15,7 +15,7 @@ fn kind_text(e: &ipc_core::Error) -> String {
 }
 
 fn receive_str(q: &MessageQueue) -> (String, u32) {
-    let mut buf = vec![0; q.msg_size()];
+    let mut buf = vec![0; q.message_size()];
     let (n, prio) = q
         .receive_timeout(&mut buf, Duration::from_secs(30))
         .unwrap();
@@ -27,10 +27,10 @@ fn create_open_unlink() {
     let name = unique_name("mq-life");
     let _c = Cleanup::mq(&name);
     let q = MessageQueue::create(&name, 4, 64).unwrap();
-    assert_eq!((q.capacity(), q.msg_size(), q.name()), (4, 64, &*name));
+    assert_eq!((q.capacity(), q.message_size(), q.name()), (4, 64, &*name));
     let a = q.attributes().unwrap();
     assert_eq!(
-        (a.capacity, a.msg_size, a.current, a.nonblocking),
+        (a.capacity, a.message_size, a.current, a.nonblocking),
         (4, 64, 0, false)
     );
     assert!(q.created() && q.unlinks_on_drop());
@@ -93,9 +93,9 @@ fn mode_is_applied_exactly() {
     // 0o666 would be narrowed by a umask of 022 if it were passed to mq_open alone.
     let q = MqOptions::new()
         .capacity(1)
-        .msg_size(8)
+        .message_size(8)
         .mode(0o666)
-        .open(&name)
+        .create(&name)
         .unwrap();
     // SAFETY: an all-zero stat is a valid out-buffer.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
@@ -133,7 +133,7 @@ fn bad_input_is_refused_with_the_limit_named() {
     let want = format!("/proc/sys/fs/mqueue/msgsize_max = {}", limits.msgsize_max);
     assert!(kind_text(&e).contains(&want), "{e}");
 
-    let e = MqOptions::new().mode(0o4600).open(&name).unwrap_err();
+    let e = MqOptions::new().mode(0o4600).create(&name).unwrap_err();
     assert!(matches!(e.kind(), ErrorKind::InvalidInput(_)), "{e}");
     // None of the refused creates left a queue behind.
     assert_eq!(
@@ -160,7 +160,6 @@ fn bad_input_is_refused_with_the_limit_named() {
     assert_eq!(q.attributes().unwrap().current, 2, "nothing was taken");
 
     let ro = MqOptions::new()
-        .create_mode(CreateMode::OpenExisting)
         .access(Access::ReadOnly)
         .open(&name)
         .unwrap();
@@ -169,7 +168,6 @@ fn bad_input_is_refused_with_the_limit_named() {
         ErrorKind::PermissionDenied
     );
     let wo = MqOptions::new()
-        .create_mode(CreateMode::OpenExisting)
         .access(Access::WriteOnly)
         .open(&name)
         .unwrap();
@@ -237,7 +235,6 @@ fn priority_order_then_fifo_across_processes() {
         }
         Some("sender") => {
             let q = MqOptions::new()
-                .create_mode(CreateMode::OpenExisting)
                 .access(Access::WriteOnly)
                 .open(&env("MQ_NAME"))
                 .unwrap();
@@ -409,9 +406,9 @@ fn nonblocking_mode() {
     let _c = Cleanup::mq(&name);
     let q = MessageQueue::options()
         .capacity(1)
-        .msg_size(8)
+        .message_size(8)
         .nonblocking(true)
-        .open(&name)
+        .create(&name)
         .unwrap();
     assert!(q.attributes().unwrap().nonblocking);
     let mut buf = [0u8; 8];
@@ -590,4 +587,30 @@ fn forked_copy_of_the_creator_does_not_unlink() {
         ErrorKind::NotFound,
         "the creator's own drop unlinks"
     );
+}
+
+#[test]
+fn an_opener_unlinks_only_when_asked() {
+    let name = unique_name("mq-opener");
+    let _c = Cleanup::mq(&name);
+    let q = MessageQueue::options()
+        .capacity(1)
+        .message_size(8)
+        .unlink_on_drop(false)
+        .create(&name)
+        .unwrap();
+    assert!(q.created() && !q.unlinks_on_drop());
+    drop(q);
+    let o = MessageQueue::open(&name).unwrap();
+    assert!(!o.created() && !o.unlinks_on_drop());
+    drop(o);
+    let o = MessageQueue::options()
+        .unlink_on_drop(true)
+        .open(&name)
+        .unwrap();
+    assert!(o.unlinks_on_drop());
+    drop(o);
+    let e = MessageQueue::open(&name).unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::NotFound);
+    assert!(e.to_string().contains("unlink_on_drop(false)"), "{e}");
 }

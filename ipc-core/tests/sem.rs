@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::{ShMem, CHILD};
 use ipc_core::sem::{self, NamedSemaphore, SemOptions, Semaphore, SEM_VALUE_MAX};
-use ipc_core::{CreateMode, ErrorKind, SharedLayout};
+use ipc_core::{ErrorKind, SharedLayout};
 use ipc_testutil::{env, fork_child, report, role, spawn_role, unique_name, wait_pid, Cleanup};
 
 fn kind<T>(r: ipc_core::Result<T>) -> Result<T, ErrorKind> {
@@ -120,7 +120,9 @@ fn named_permissions_are_exact_whatever_the_umask() {
         unsafe { libc::umask(env("UMASK").parse::<libc::mode_t>().expect("umask")) };
         let name = env("SEM_NAME");
         let perms: u32 = env("PERMS").parse().expect("perms");
-        let _s = NamedSemaphore::with_options(&name, SemOptions::new().permissions(perms))
+        let _s = NamedSemaphore::options()
+            .mode(perms)
+            .create(&name)
             .expect("create");
         let path = format!("/dev/shm/sem.{}", &name[1..]);
         let mode = std::fs::metadata(&path).expect("stat").permissions().mode() & 0o777;
@@ -160,11 +162,7 @@ fn named_bad_input_is_an_error() {
         matches!(too_big, Err(ErrorKind::InvalidInput(_))),
         "{too_big:?}"
     );
-    let bad_mode = kind(NamedSemaphore::with_options(
-        &name,
-        SemOptions::new().permissions(0o4777),
-    ))
-    .map(|_| ());
+    let bad_mode = kind(NamedSemaphore::options().mode(0o4777).create(&name)).map(|_| ());
     assert!(
         matches!(bad_mode, Err(ErrorKind::InvalidInput(_))),
         "{bad_mode:?}"
@@ -189,13 +187,10 @@ fn named_bad_input_is_an_error() {
         Err(ErrorKind::NotFound)
     );
     // At SEM_VALUE_MAX, post is an error, not a wrap.
-    let s = NamedSemaphore::with_options(
-        &name,
-        SemOptions::new()
-            .mode(CreateMode::OpenOrCreate)
-            .value(SEM_VALUE_MAX),
-    )
-    .expect("create at max");
+    let s = SemOptions::new()
+        .value(SEM_VALUE_MAX)
+        .open_or_create(&name)
+        .expect("create at max");
     assert_eq!(s.value(), SEM_VALUE_MAX);
     assert!(matches!(kind(s.post()), Err(ErrorKind::LimitReached(_))));
 }
@@ -337,4 +332,120 @@ fn in_place_bad_initial_value_is_an_error() {
     assert_eq!(sh.value(), SEM_VALUE_MAX);
     assert!(matches!(kind(sh.post()), Err(ErrorKind::LimitReached(_))));
     assert_eq!(Semaphore::LAYOUT.size, std::mem::size_of::<libc::sem_t>());
+}
+
+// ---------------------------------------------------------------------------------------
+// Lifetime: the one rule of every named kind (ipc_core's crate docs)
+
+fn sem_file(name: &str) -> std::path::PathBuf {
+    format!("/dev/shm/sem.{}", &name[1..]).into()
+}
+
+#[test]
+fn named_creator_unlinks_on_drop_openers_never_and_kept_names_stay() {
+    let name = unique_name("sem-life");
+    let _c = Cleanup::sem(&name);
+    let a = NamedSemaphore::create(&name, 2).unwrap();
+    assert!(a.created() && a.unlinks_on_drop());
+    let b = NamedSemaphore::open(&name).unwrap();
+    assert!(!b.created() && !b.unlinks_on_drop());
+    drop(b);
+    assert!(sem_file(&name).exists(), "an opener's drop left the name");
+    drop(a);
+    assert!(
+        !sem_file(&name).exists(),
+        "the creator's drop removed the name"
+    );
+
+    // Kept: from the builder, or on the handle; removed later with sem::unlink.
+    let a = NamedSemaphore::options()
+        .unlink_on_drop(false)
+        .create(&name)
+        .unwrap();
+    assert!(a.created() && !a.unlinks_on_drop());
+    drop(a);
+    let mut b = NamedSemaphore::open(&name).unwrap();
+    b.set_unlink_on_drop(false);
+    drop(b);
+    assert!(sem_file(&name).exists(), "kept");
+    // An opener asked to remove the name does.
+    let b = NamedSemaphore::options()
+        .unlink_on_drop(true)
+        .open(&name)
+        .unwrap();
+    assert!(b.unlinks_on_drop());
+    drop(b);
+    assert!(!sem_file(&name).exists());
+    assert_eq!(kind(sem::unlink(&name)), Err(ErrorKind::NotFound));
+
+    // A creator's drop does not remove a newer semaphore made under the name after its
+    // own was unlinked.
+    let mut a = NamedSemaphore::create(&name, 0).unwrap();
+    sem::unlink(&name).unwrap();
+    a.set_unlink_on_drop(true);
+    let newer = NamedSemaphore::options()
+        .unlink_on_drop(false)
+        .create(&name)
+        .unwrap();
+    drop(a);
+    assert!(
+        sem_file(&name).exists(),
+        "the newer semaphore kept its name"
+    );
+    drop(newer);
+}
+
+#[test]
+fn named_created_by_an_exited_process_is_gone_and_not_found_says_why() {
+    if role().as_deref() == Some("creator") {
+        let s = NamedSemaphore::create(&env("SEM_NAME"), 1).unwrap();
+        s.post().unwrap();
+        report(s.value());
+        return; // the handle drops: the name goes with it
+    }
+    let name = unique_name("sem-exit");
+    let _c = Cleanup::sem(&name);
+    let lines = spawn_role(
+        "named_created_by_an_exited_process_is_gone_and_not_found_says_why",
+        "creator",
+        &[("SEM_NAME", &name)],
+    )
+    .wait_ok();
+    assert_eq!(lines, ["2"]);
+    let e = NamedSemaphore::open(&name).unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::NotFound);
+    assert!(e.to_string().contains("unlink_on_drop(false)"), "{e}");
+}
+
+#[test]
+fn named_forked_copy_of_the_creator_does_not_unlink() {
+    let name = unique_name("sem-fork");
+    let _c = Cleanup::sem(&name);
+    let s = NamedSemaphore::create(&name, 0).unwrap();
+    let slot = std::cell::RefCell::new(Some(s));
+    assert!(ipc_testutil::fork_run(ipc_testutil::WATCHDOG, || {
+        let s = slot.borrow_mut().take().unwrap();
+        let copy_unlinks = s.unlinks_on_drop();
+        drop(s);
+        !copy_unlinks && sem_file(&name).exists()
+    }));
+    assert!(sem_file(&name).exists(), "the child's drop left the name");
+    assert!(slot.borrow().as_ref().unwrap().unlinks_on_drop());
+    drop(slot);
+    assert!(!sem_file(&name).exists());
+}
+
+#[test]
+fn named_semaphore_is_a_semaphore() {
+    // One implementation: the named handle derefs to the in-place type.
+    fn takes(s: &Semaphore) -> u32 {
+        s.post().unwrap();
+        s.value()
+    }
+    let name = unique_name("sem-deref");
+    let _c = Cleanup::sem(&name);
+    let s = NamedSemaphore::create(&name, 1).unwrap();
+    assert_eq!(takes(&s), 2);
+    let _g = s.guard().unwrap();
+    assert_eq!(s.value(), 1);
 }

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use ipc_core::shm::{self, Shm};
-use ipc_core::{CreateMode, ErrorKind, Memory};
+use ipc_core::{ErrorKind, Memory};
 use ipc_testutil::{
     assert_one_creator_per_round, env, race, report, role, spawn_role, unique_name, wait_for_start,
     Cleanup,
@@ -76,7 +76,7 @@ fn cross_process_create_write_then_other_process_opens_and_reads() {
 fn read_only_open_in_another_process_reads_and_cannot_write() {
     if role().as_deref() == Some("ro-reader") {
         let name = env("SHM_NAME");
-        let shm = Shm::open_read_only(&name).unwrap();
+        let shm = Shm::options().read_only(true).open(&name).unwrap();
         assert!(shm.is_read_only());
         assert!(Memory::is_read_only(&shm));
         assert_eq!(read_bytes(&shm, 64), pattern(64, 3));
@@ -101,7 +101,7 @@ fn read_only_open_in_another_process_reads_and_cannot_write() {
     let name = unique_name("ro");
     let _guard = Cleanup::shm(&name);
     // Mode 0400: only reading is permitted to anyone but the creator's existing fd.
-    let shm = Shm::options().mode(0o400).open(&name, 4096).unwrap();
+    let shm = Shm::options().mode(0o400).size(4096).create(&name).unwrap();
     assert_eq!(mode_of(shm.fd()), 0o400);
     write_bytes(&shm, 0, &pattern(64, 3));
     let lines = spawn_role(
@@ -124,9 +124,9 @@ fn open_or_create_raced_by_six_processes_has_exactly_one_creator() {
         for (i, name) in env("SHM_NAMES").split(',').enumerate() {
             wait_for_start(GAP * i as u32);
             let shm = Shm::options()
-                .create_mode(CreateMode::OpenOrCreate)
+                .size(4096)
                 .unlink_on_drop(false)
-                .open(name, 4096)
+                .open_or_create(name)
                 .unwrap();
             assert!(shm.len() >= 4096, "a creator sized it before we saw it");
             let ino = nix::sys::stat::fstat(shm.fd()).unwrap().st_ino;
@@ -173,10 +173,7 @@ fn open_or_create_in_one_process_reports_which_happened() {
     assert!(a.created());
     assert!(a.unlinks_on_drop());
     // An existing object keeps its size; the requested size is for creating only.
-    let b = Shm::options()
-        .create_mode(CreateMode::OpenOrCreate)
-        .open(&name, 4096)
-        .unwrap();
+    let b = Shm::options().size(4096).open_or_create(&name).unwrap();
     assert!(!b.created());
     assert!(!b.unlinks_on_drop());
     assert_eq!(b.len(), 8192);
@@ -208,7 +205,8 @@ fn persist_keeps_the_object_and_unlink_removes_it() {
     // Options: a creator that persists from the start.
     let c = Shm::options()
         .unlink_on_drop(false)
-        .open(&name, 4096)
+        .size(4096)
+        .create(&name)
         .unwrap();
     assert!(c.created() && !c.unlinks_on_drop());
     drop(c);
@@ -276,7 +274,7 @@ fn mode_bits_are_exact_under_any_umask() {
         for mode in [0o600, 0o640, 0o666, 0o400, 0o604] {
             let name = unique_name("mode");
             let _guard = Cleanup::shm(&name);
-            let shm = Shm::options().mode(mode).open(&name, 4096).unwrap();
+            let shm = Shm::options().mode(mode).size(4096).create(&name).unwrap();
             let got = mode_of(shm.fd());
             assert_eq!(got, mode, "umask {umask:o}: asked {mode:o}, got {got:o}");
             report(format!("{umask:o} {mode:o} {got:o}"));
@@ -312,11 +310,8 @@ fn bad_names_are_refused_before_any_syscall() {
         for r in [
             Shm::create(bad, 4096).map(drop),
             Shm::open(bad).map(drop),
-            Shm::open_read_only(bad).map(drop),
-            Shm::options()
-                .create_mode(CreateMode::OpenOrCreate)
-                .open(bad, 4096)
-                .map(drop),
+            Shm::options().read_only(true).open(bad).map(drop),
+            Shm::options().size(4096).open_or_create(bad).map(drop),
             shm::unlink(bad),
         ] {
             let e = r.unwrap_err();
@@ -340,11 +335,11 @@ fn bad_sizes_are_refused_before_any_syscall() {
         isize::MAX as usize, // overflows isize once rounded up to a page
         isize::MAX as usize - 1,
     ] {
-        for mode in [CreateMode::Exclusive, CreateMode::OpenOrCreate] {
-            let e = Shm::options()
-                .create_mode(mode)
-                .open(&name, size)
-                .unwrap_err();
+        let opts = Shm::options().size(size);
+        for e in [
+            opts.create(&name).unwrap_err(),
+            opts.open_or_create(&name).unwrap_err(),
+        ] {
             assert!(matches!(e.kind(), ErrorKind::InvalidSize(_)), "{size}: {e}");
             assert!(!dev_shm(&name).exists(), "nothing was created for {size}");
         }
@@ -383,7 +378,7 @@ fn open_of_a_missing_name_is_not_found() {
     let name = unique_name("missing");
     for r in [
         Shm::open(&name).map(drop),
-        Shm::open_read_only(&name).map(drop),
+        Shm::options().read_only(true).open(&name).map(drop),
     ] {
         let e = r.unwrap_err();
         assert_eq!(e.kind(), &ErrorKind::NotFound, "{e}");
@@ -411,17 +406,14 @@ fn opening_an_unsized_object_is_invalid_size() {
     drop(create_unsized(&name));
     for r in [
         Shm::open(&name).map(drop),
-        Shm::open_read_only(&name).map(drop),
+        Shm::options().read_only(true).open(&name).map(drop),
     ] {
         let e = r.unwrap_err();
         assert!(matches!(e.kind(), ErrorKind::InvalidSize(_)), "{e}");
         assert!(e.to_string().contains("size 0"), "{e}");
     }
     // Open-or-create waits a bounded time for the creator, then reports the same.
-    let e = Shm::options()
-        .create_mode(CreateMode::OpenOrCreate)
-        .open(&name, 4096)
-        .unwrap_err();
+    let e = Shm::options().size(4096).open_or_create(&name).unwrap_err();
     assert!(matches!(e.kind(), ErrorKind::InvalidSize(_)), "{e}");
 }
 
@@ -435,15 +427,12 @@ fn a_symlink_under_the_name_is_refused() {
     std::os::unix::fs::symlink(dev_shm(&target), dev_shm(&link)).unwrap();
     for r in [
         Shm::open(&link).map(drop),
-        Shm::open_read_only(&link).map(drop),
+        Shm::options().read_only(true).open(&link).map(drop),
     ] {
         let e = r.unwrap_err();
         assert_eq!(e.kind(), &ErrorKind::WrongType, "{e}");
     }
-    let e = Shm::options()
-        .create_mode(CreateMode::OpenOrCreate)
-        .open(&link, 4096)
-        .unwrap_err();
+    let e = Shm::options().size(4096).open_or_create(&link).unwrap_err();
     assert_eq!(e.kind(), &ErrorKind::WrongType, "{e}");
     assert_eq!(
         Shm::create(&link, 4096).unwrap_err().kind(),
@@ -467,7 +456,7 @@ fn a_directory_or_fifo_under_the_name_is_wrong_type_without_hanging() {
     std::fs::create_dir(dev_shm(&dir)).unwrap();
     for r in [
         Shm::open(&dir).map(drop),
-        Shm::open_read_only(&dir).map(drop),
+        Shm::options().read_only(true).open(&dir).map(drop),
     ] {
         let e = r.unwrap_err();
         assert_eq!(e.kind(), &ErrorKind::WrongType, "{e}");
@@ -483,7 +472,7 @@ fn a_directory_or_fifo_under_the_name_is_wrong_type_without_hanging() {
     // O_NONBLOCK: opening a FIFO for reading with no writer must not block.
     for r in [
         Shm::open(&fifo).map(drop),
-        Shm::open_read_only(&fifo).map(drop),
+        Shm::options().read_only(true).open(&fifo).map(drop),
     ] {
         let e = r.unwrap_err();
         assert_eq!(e.kind(), &ErrorKind::WrongType, "{e}");
@@ -494,11 +483,16 @@ fn a_directory_or_fifo_under_the_name_is_wrong_type_without_hanging() {
 fn bad_options_are_invalid_input() {
     let name = unique_name("opts");
     let _guard = Cleanup::shm(&name);
-    let e = Shm::options().mode(0o4755).open(&name, 4096).unwrap_err();
+    let e = Shm::options()
+        .mode(0o4755)
+        .size(4096)
+        .create(&name)
+        .unwrap_err();
     assert!(matches!(e.kind(), ErrorKind::InvalidInput(_)), "{e}");
     let e = Shm::options()
         .read_only(true)
-        .open(&name, 4096)
+        .size(4096)
+        .create(&name)
         .unwrap_err();
     assert!(matches!(e.kind(), ErrorKind::InvalidInput(_)), "{e}");
     assert!(!dev_shm(&name).exists());
@@ -537,7 +531,7 @@ fn read_at_and_write_at_are_bounds_checked() {
         assert!(matches!(e.kind(), ErrorKind::InvalidInput(_)), "{e}");
     }
     shm::read_at(&shm, 100, &mut []).unwrap();
-    let ro = Shm::open_read_only(&name).unwrap();
+    let ro = Shm::options().read_only(true).open(&name).unwrap();
     let e = shm::write_at(&ro, 0, b"x").unwrap_err();
     assert_eq!(e.kind(), &ErrorKind::PermissionDenied);
     shm::read_at(&ro, 95, &mut buf[..5]).unwrap();
@@ -549,7 +543,7 @@ fn read_permission_is_enough_for_read_only_open_and_not_for_read_write() {
     if role().is_some() {
         let name = env("SHM_NAME");
         let dropped = drop_privileges();
-        let ro = Shm::open_read_only(&name).unwrap();
+        let ro = Shm::options().read_only(true).open(&name).unwrap();
         assert!(ro.is_read_only());
         assert_eq!(read_bytes(&ro, 5), b"token");
         let e = Shm::open(&name).unwrap_err();
@@ -567,7 +561,7 @@ fn read_permission_is_enough_for_read_only_open_and_not_for_read_write() {
     // Read for everyone, write for the owner only. When the suite runs as root, the child
     // checks as `nobody`; otherwise as ourselves, so take write away from the owner too.
     let mode = if is_root() { 0o644 } else { 0o444 };
-    let shm = Shm::options().mode(mode).open(&name, 4096).unwrap();
+    let shm = Shm::options().mode(mode).size(4096).create(&name).unwrap();
     write_bytes(&shm, 0, b"token");
     let lines = spawn_role(
         "read_permission_is_enough_for_read_only_open_and_not_for_read_write",
@@ -589,10 +583,7 @@ fn open_or_create_waits_for_a_creator_that_sizes_the_object_late() {
         std::thread::sleep(Duration::from_millis(50));
         nix::unistd::ftruncate(&fd, 8192).unwrap();
     });
-    let shm = Shm::options()
-        .create_mode(CreateMode::OpenOrCreate)
-        .open(&name, 4096)
-        .unwrap();
+    let shm = Shm::options().size(4096).open_or_create(&name).unwrap();
     sizer.join().unwrap();
     assert!(!shm.created());
     assert_eq!(shm.len(), 8192, "the creator's size, read after it was set");

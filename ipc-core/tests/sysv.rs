@@ -33,7 +33,7 @@ fn create_attach_info_remove_across_processes() {
         let id: i32 = env("SYSV_ID").parse().unwrap();
         let seg = SysvShm::open_id(id).unwrap();
         assert!(!seg.created());
-        assert!(!seg.removes_on_drop());
+        assert!(!seg.unlinks_on_drop());
         assert!(!seg.is_read_only());
         assert_eq!(seg.len(), LEN);
         assert_eq!(seg.id(), id);
@@ -47,10 +47,10 @@ fn create_attach_info_remove_across_processes() {
         report(std::process::id());
         return;
     }
-    let mut seg = SysvShm::create(Key::PRIVATE, LEN, 0o600).unwrap();
+    let mut seg = SysvShm::create(Key::PRIVATE, LEN).unwrap();
     let _guard = Cleanup::sysv_shm(seg.id());
     assert!(seg.created());
-    assert!(seg.removes_on_drop());
+    assert!(seg.unlinks_on_drop());
     assert_eq!(seg.len(), LEN);
     let before = seg.info().unwrap();
     assert_eq!(before.size, LEN);
@@ -86,7 +86,7 @@ fn create_attach_info_remove_across_processes() {
     // IPC_RMID while attached: marked, still usable here, gone once detached.
     let id = seg.id();
     seg.remove().unwrap();
-    assert!(!seg.removes_on_drop());
+    assert!(!seg.unlinks_on_drop());
     assert!(seg.info().unwrap().removed);
     write_bytes(&seg, 0, b"still attached");
     assert_eq!(read_bytes(&seg, 14), b"still attached");
@@ -102,7 +102,7 @@ fn create_attach_info_remove_across_processes() {
 fn read_only_attach_in_another_process_cannot_write() {
     if role().as_deref() == Some("ro") {
         let id: i32 = env("SYSV_ID").parse().unwrap();
-        let seg = SysvShm::open_id_read_only(id).unwrap();
+        let seg = SysvShm::options().read_only(true).open_id(id).unwrap();
         assert!(seg.is_read_only());
         assert_eq!(read_bytes(&seg, 32), pattern(32, 9));
         let ptr = seg.as_ptr() as usize;
@@ -120,7 +120,7 @@ fn read_only_attach_in_another_process_cannot_write() {
         report("ok");
         return;
     }
-    let seg = SysvShm::create(Key::PRIVATE, 4096, 0o600).unwrap();
+    let seg = SysvShm::create(Key::PRIVATE, 4096).unwrap();
     let _guard = Cleanup::sysv_shm(seg.id());
     write_bytes(&seg, 0, &pattern(32, 9));
     let lines = spawn_role(
@@ -140,7 +140,7 @@ fn ftok_key_found_by_another_process_and_removed_by_the_creator_on_drop() {
         let seg = SysvShm::open(key).unwrap();
         assert_eq!(seg.key(), key);
         assert_eq!(read_bytes(&seg, 8), b"by a key");
-        let ro = SysvShm::open_read_only(key).unwrap();
+        let ro = SysvShm::options().read_only(true).open(key).unwrap();
         assert!(ro.is_read_only());
         assert_eq!(ro.id(), seg.id());
         report(seg.id());
@@ -150,12 +150,20 @@ fn ftok_key_found_by_another_process_and_removed_by_the_creator_on_drop() {
     let key = ftok(&file.0, b'S').unwrap();
     assert_eq!(ftok(&file.0, b'S').unwrap(), key, "ftok is deterministic");
     assert_ne!(ftok(&file.0, b'T').unwrap(), key, "proj_id takes part");
-    let seg = SysvShm::create(key, 4096, 0o640).unwrap();
+    let seg = SysvShm::options()
+        .size(4096)
+        .mode(0o640)
+        .create(key)
+        .unwrap();
     let _guard = Cleanup::sysv_shm(seg.id());
     assert_eq!(seg.info().unwrap().key, key);
     write_bytes(&seg, 0, b"by a key");
     // The key is taken now.
-    let e = SysvShm::create(key, 4096, 0o640).unwrap_err();
+    let e = SysvShm::options()
+        .size(4096)
+        .mode(0o640)
+        .create(key)
+        .unwrap_err();
     assert_eq!(e.kind(), &ErrorKind::AlreadyExists, "{e}");
 
     let lines = spawn_role(
@@ -171,10 +179,10 @@ fn ftok_key_found_by_another_process_and_removed_by_the_creator_on_drop() {
 
 #[test]
 fn persist_then_remove_by_id() {
-    let mut seg = SysvShm::create(Key::PRIVATE, 4096, 0o600).unwrap();
+    let mut seg = SysvShm::create(Key::PRIVATE, 4096).unwrap();
     let id = seg.id();
     let _guard = Cleanup::sysv_shm(id);
-    seg.set_remove_on_drop(false);
+    seg.set_unlink_on_drop(false);
     write_bytes(&seg, 0, b"kept");
     drop(seg);
     let again = SysvShm::open_id(id).unwrap();
@@ -196,7 +204,7 @@ fn forked_copy_of_the_creator_only_detaches() {
         assert_eq!(lines, ["ok"]);
         return;
     }
-    let seg = SysvShm::create(Key::PRIVATE, 4096, 0o600).unwrap();
+    let seg = SysvShm::create(Key::PRIVATE, 4096).unwrap();
     let id = seg.id();
     let _guard = Cleanup::sysv_shm(id);
     let slot = std::cell::RefCell::new(Some(seg));
@@ -204,7 +212,7 @@ fn forked_copy_of_the_creator_only_detaches() {
     // mark the segment for removal, because the child did not create it.
     assert!(ipc_testutil::fork_run(ipc_testutil::WATCHDOG, || {
         let seg = slot.borrow_mut().take().unwrap();
-        let copy_removes = seg.removes_on_drop();
+        let copy_removes = seg.unlinks_on_drop();
         drop(seg);
         !copy_removes
     }));
@@ -214,7 +222,7 @@ fn forked_copy_of_the_creator_only_detaches() {
         info.attach_count, 1,
         "the child's inherited attachment is gone"
     );
-    assert!(slot.borrow().as_ref().unwrap().removes_on_drop());
+    assert!(slot.borrow().as_ref().unwrap().unlinks_on_drop());
     drop(slot);
     assert_eq!(sysv::info(id).unwrap_err().kind(), &ErrorKind::NotFound);
     report("ok");
@@ -227,7 +235,11 @@ fn mode_is_exact_and_can_be_changed() {
         let umask = u32::from_str_radix(r.strip_prefix("umask-").unwrap(), 8).unwrap();
         nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
         for mode in [0o600, 0o666, 0o640, 0o400] {
-            let seg = SysvShm::create(Key::PRIVATE, 4096, mode).unwrap();
+            let seg = SysvShm::options()
+                .size(4096)
+                .mode(mode)
+                .create(Key::PRIVATE)
+                .unwrap();
             let _guard = Cleanup::sysv_shm(seg.id());
             assert_eq!(seg.info().unwrap().mode, mode, "umask {umask:o}");
         }
@@ -238,7 +250,7 @@ fn mode_is_exact_and_can_be_changed() {
         let lines = spawn_role("mode_is_exact_and_can_be_changed", umask, &[]).wait_ok();
         assert_eq!(lines, ["ok"]);
     }
-    let seg = SysvShm::create(Key::PRIVATE, 4096, 0o600).unwrap();
+    let seg = SysvShm::create(Key::PRIVATE, 4096).unwrap();
     let _guard = Cleanup::sysv_shm(seg.id());
     let ctime = seg.info().unwrap().ctime;
     seg.set_mode(0o644).unwrap();
@@ -257,10 +269,14 @@ fn mode_is_exact_and_can_be_changed() {
 #[test]
 fn bad_input_is_an_error() {
     for size in [0, usize::MAX, isize::MAX as usize] {
-        let e = SysvShm::create(Key::PRIVATE, size, 0o600).unwrap_err();
+        let e = SysvShm::create(Key::PRIVATE, size).unwrap_err();
         assert!(matches!(e.kind(), ErrorKind::InvalidSize(_)), "{size}: {e}");
     }
-    let e = SysvShm::create(Key::PRIVATE, 4096, 0o10600).unwrap_err();
+    let e = SysvShm::options()
+        .size(4096)
+        .mode(0o10600)
+        .create(Key::PRIVATE)
+        .unwrap_err();
     assert!(matches!(e.kind(), ErrorKind::InvalidInput(_)), "{e}");
 
     // A key nobody created: a fresh file's key.
@@ -268,7 +284,7 @@ fn bad_input_is_an_error() {
     let key = ftok(&file.0, b'Q').unwrap();
     for r in [
         SysvShm::open(key).map(drop),
-        SysvShm::open_read_only(key).map(drop),
+        SysvShm::options().read_only(true).open(key).map(drop),
     ] {
         assert_eq!(r.unwrap_err().kind(), &ErrorKind::NotFound);
     }
@@ -279,7 +295,11 @@ fn bad_input_is_an_error() {
         assert_eq!(e.kind(), &ErrorKind::NotFound, "{e}");
         assert_eq!(e.name(), Some(format!("id {id}").as_str()), "{e}");
         assert_eq!(
-            SysvShm::open_id_read_only(id).unwrap_err().kind(),
+            SysvShm::options()
+                .read_only(true)
+                .open_id(id)
+                .unwrap_err()
+                .kind(),
             &ErrorKind::NotFound
         );
         assert_eq!(sysv::info(id).unwrap_err().kind(), &ErrorKind::NotFound);
@@ -298,7 +318,7 @@ fn permissions_are_enforced_for_other_users() {
     if role().is_some() {
         let id: i32 = env("SYSV_ID").parse().unwrap();
         let dropped = drop_privileges();
-        let ro = SysvShm::open_id_read_only(id).unwrap();
+        let ro = SysvShm::options().read_only(true).open_id(id).unwrap();
         assert_eq!(read_bytes(&ro, 5), b"token");
         let e = SysvShm::open_id(id).unwrap_err();
         assert_eq!(e.kind(), &ErrorKind::PermissionDenied, "{e}");
@@ -315,7 +335,11 @@ fn permissions_are_enforced_for_other_users() {
     // Root bypasses permission bits, so then the child checks as `nobody` (read for
     // everyone); otherwise as ourselves with write taken away.
     let mode = if is_root() { 0o644 } else { 0o444 };
-    let seg = SysvShm::create(Key::PRIVATE, 4096, mode).unwrap();
+    let seg = SysvShm::options()
+        .size(4096)
+        .mode(mode)
+        .create(Key::PRIVATE)
+        .unwrap();
     let _guard = Cleanup::sysv_shm(seg.id());
     write_bytes(&seg, 0, b"token");
     let lines = spawn_role(
@@ -326,4 +350,27 @@ fn permissions_are_enforced_for_other_users() {
     .wait_ok();
     assert_eq!(lines, ["ok"]);
     assert_eq!(seg.info().unwrap().mode, mode, "unchanged");
+}
+
+#[test]
+fn open_or_create_by_key_creates_once_and_the_creator_removes() {
+    let key = Key::new(0x1b00_0000 | (std::process::id() as i32 & 0xff_ffff));
+    let a = SysvShm::open_or_create(key, 4096).unwrap();
+    let _guard = Cleanup::sysv_shm(a.id());
+    assert!(a.created() && a.unlinks_on_drop());
+    let b = SysvShm::open_or_create(key, 4096).unwrap();
+    assert!(!b.created() && !b.unlinks_on_drop());
+    assert_eq!(a.id(), b.id());
+    let ro = SysvShm::options().read_only(true).open(key).unwrap();
+    assert!(ro.is_read_only());
+    let e = SysvShm::options()
+        .read_only(true)
+        .size(4096)
+        .create(Key::PRIVATE)
+        .unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::InvalidInput(_)), "{e}");
+    let id = a.id();
+    drop((a, b, ro));
+    assert_eq!(sysv::info(id).unwrap_err().kind(), &ErrorKind::NotFound);
+    assert_eq!(SysvShm::open(key).unwrap_err().kind(), &ErrorKind::NotFound);
 }

@@ -5,7 +5,7 @@
 use std::process::{Command, Stdio};
 use std::sync::atomic::AtomicU64;
 
-use ipc_collections::{Options, Shared, SharedArray, SharedLayout, SharedMutex};
+use ipc_collections::{Shared, SharedArray, SharedLayout, SharedMutex};
 use ipc_core::shm::Shm;
 use ipc_testutil::{
     role, run_with_watchdog, spawn_role, unique_name, wait_child, Cleanup, WATCHDOG,
@@ -77,12 +77,14 @@ fn make_stats(name: &str) -> Shared<Stats> {
 }
 
 fn make_grid(name: &str) -> SharedArray<f64> {
-    SharedArray::<f64>::create_with(name, &[3, 4], &Options::new(), |x| {
-        for (i, v) in x.iter_mut().enumerate() {
-            *v = i as f64 / 2.0;
-        }
-    })
-    .unwrap()
+    SharedArray::<f64>::options()
+        .dims(&[3, 4])
+        .create(name, |x| {
+            for (i, v) in x.iter_mut().enumerate() {
+                *v = i as f64 / 2.0;
+            }
+        })
+        .unwrap()
 }
 
 /// Overwrites bytes of the object through a read-write mapping (as a buggy peer would).
@@ -264,7 +266,7 @@ fn truncated_objects_are_refused() {
     let name = unique_name("insp-trunc");
     let _c = Cleanup::shm(&name);
     let mut a = make_grid(&name);
-    a.persist();
+    a.set_unlink_on_drop(false);
     let full = std::fs::metadata(dev_shm(&name)).unwrap().len();
     drop(a);
     let file = std::fs::OpenOptions::new()
@@ -296,7 +298,7 @@ fn creator_dead_mid_init_is_reported() {
     if role().as_deref() == Some("creator") {
         let name = ipc_testutil::env("SEG");
         let mut s = make_stats(&name);
-        s.persist();
+        s.set_unlink_on_drop(false);
         ipc_testutil::report("created");
         return;
     }

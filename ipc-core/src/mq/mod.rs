@@ -1,6 +1,6 @@
 //! POSIX message queues (`<mqueue.h>`): [`MessageQueue`], opened with [`MqOptions`].
 //!
-//! A queue holds up to `capacity` messages of up to `msg_size` bytes each, set when it is
+//! A queue holds up to `capacity` messages of up to `message_size` bytes each, set when it is
 //! created. [`MessageQueue::receive`] returns the oldest message of the highest priority
 //! (priority order, then FIFO). Send and receive come in three flavours:
 //! - no timeout ([`send`](MessageQueue::send), [`receive`](MessageQueue::receive)): wait
@@ -15,6 +15,7 @@
 //! Messages are received into the caller's buffer: nothing is allocated per message.
 //!
 //! # Lifetime of the name
+//! (One rule for every named kind: the [lifetime table](crate#options-and-lifetimes).)
 //! The handle that creates a queue unlinks its name when dropped, unless told not to
 //! ([`MqOptions::unlink_on_drop`], [`MessageQueue::set_unlink_on_drop`]); handles that
 //! only open never unlink. Unlinking removes the name only: processes that have the queue
@@ -30,7 +31,7 @@
 //! let q = MessageQueue::create("/jobs", 8, 128)?;
 //! q.send(b"low", 1)?;
 //! q.send(b"high", 5)?;
-//! let mut buf = vec![0; q.msg_size()];
+//! let mut buf = vec![0; q.message_size()];
 //! let (n, prio) = q.receive(&mut buf)?;
 //! assert_eq!((&buf[..n], prio), (&b"high"[..], 5));
 //! # Ok::<(), ipc_core::Error>(())
@@ -50,7 +51,7 @@ use nix::errno::Errno;
 
 use crate::name::{self, NameKind};
 use crate::signal::Signal;
-use crate::{CreateMode, Error, ErrorKind, Result};
+use crate::{Error, ErrorKind, Result};
 
 pub use limits::{prio_max, rlimit_msgqueue, MqLimits};
 pub use options::{Access, MqOptions};
@@ -61,7 +62,7 @@ pub struct MqAttributes {
     /// `mq_maxmsg`: the most messages the queue holds.
     pub capacity: usize,
     /// `mq_msgsize`: the largest message in bytes.
-    pub msg_size: usize,
+    pub message_size: usize,
     /// `mq_curmsgs`: how many messages are in the queue now.
     pub current: usize,
     /// Whether this handle is non-blocking (`O_NONBLOCK` in `mq_flags`).
@@ -94,55 +95,51 @@ pub struct MessageQueue {
 
 impl MessageQueue {
     /// `mq_open(O_CREAT | O_EXCL)`: creates the queue `name` holding up to `capacity`
-    /// messages of up to `msg_size` bytes, mode `0o600`, for sending and receiving. The
-    /// handle unlinks the name when dropped.
-    ///
-    /// # Errors
-    /// See [`MqOptions::open`].
+    /// messages of up to `message_size` bytes, mode `0o600`, for sending and receiving; the
+    /// name is unlinked when this handle drops. Shortcut for
+    /// `MessageQueue::options().capacity(capacity).message_size(message_size).create(name)`;
+    /// errors as [`MqOptions::open_or_create`].
     ///
     /// # References
     /// <https://man7.org/linux/man-pages/man3/mq_open.3.html>
     #[doc(alias = "mq_open")]
-    pub fn create(name: &str, capacity: usize, msg_size: usize) -> Result<MessageQueue> {
-        MqOptions::new()
+    pub fn create(name: &str, capacity: usize, message_size: usize) -> Result<MessageQueue> {
+        Self::options()
             .capacity(capacity)
-            .msg_size(msg_size)
-            .open(name)
+            .message_size(message_size)
+            .create(name)
     }
 
-    /// `mq_open`: opens the existing queue `name` for sending and receiving.
-    ///
-    /// # Errors
-    /// See [`MqOptions::open`].
+    /// `mq_open`: opens the existing queue `name` for sending and receiving. Shortcut for
+    /// `MessageQueue::options().open(name)`.
     ///
     /// # References
     /// <https://man7.org/linux/man-pages/man3/mq_open.3.html>
     #[doc(alias = "mq_open")]
     pub fn open(name: &str) -> Result<MessageQueue> {
-        MqOptions::new()
-            .create_mode(CreateMode::OpenExisting)
-            .open(name)
+        Self::options().open(name)
     }
 
     /// `mq_open`: opens `name` if it exists, else creates it with `capacity` and
-    /// `msg_size` (race-safe).
-    ///
-    /// # Errors
-    /// See [`MqOptions::open`].
+    /// `message_size` (race-safe). Shortcut for
+    /// `MessageQueue::options().capacity(..).message_size(..).open_or_create(name)`.
     ///
     /// # References
     /// <https://man7.org/linux/man-pages/man3/mq_open.3.html>
     #[doc(alias = "mq_open")]
-    pub fn open_or_create(name: &str, capacity: usize, msg_size: usize) -> Result<MessageQueue> {
-        MqOptions::new()
-            .create_mode(CreateMode::OpenOrCreate)
+    pub fn open_or_create(
+        name: &str,
+        capacity: usize,
+        message_size: usize,
+    ) -> Result<MessageQueue> {
+        Self::options()
             .capacity(capacity)
-            .msg_size(msg_size)
-            .open(name)
+            .message_size(message_size)
+            .open_or_create(name)
     }
 
-    /// Options for every other combination (access, mode bits, non-blocking, persistence);
-    /// the same as [`MqOptions::new`].
+    /// The builder for every other combination (access, mode bits, non-blocking, who
+    /// unlinks); the same as [`MqOptions::new`].
     pub fn options() -> MqOptions {
         MqOptions::new()
     }
@@ -167,7 +164,7 @@ impl MessageQueue {
         q.set_owner(created);
         let attr = q.attributes()?;
         q.capacity = attr.capacity;
-        q.msg_size = attr.msg_size;
+        q.msg_size = attr.message_size;
         Ok(q)
     }
 
@@ -195,7 +192,7 @@ impl MessageQueue {
 
     /// The largest message in bytes (`mq_msgsize`, fixed at creation): the buffer size
     /// [`receive`](Self::receive) needs.
-    pub fn msg_size(&self) -> usize {
+    pub fn message_size(&self) -> usize {
         self.msg_size
     }
 
@@ -245,7 +242,7 @@ impl MessageQueue {
         }
         Ok(MqAttributes {
             capacity: usize::try_from(a.mq_maxmsg).unwrap_or(0),
-            msg_size: usize::try_from(a.mq_msgsize).unwrap_or(0),
+            message_size: usize::try_from(a.mq_msgsize).unwrap_or(0),
             current: usize::try_from(a.mq_curmsgs).unwrap_or(0),
             nonblocking: a.mq_flags & libc::O_NONBLOCK as libc::c_long != 0,
         })
@@ -408,7 +405,7 @@ impl MessageQueue {
     ///
     /// # Errors
     /// [`ErrorKind::InvalidSize`] naming `mq_msgsize` if `msg` is longer than
-    /// [`msg_size`](Self::msg_size); [`ErrorKind::InvalidInput`] naming `MQ_PRIO_MAX` if
+    /// [`message_size`](Self::message_size); [`ErrorKind::InvalidInput`] naming `MQ_PRIO_MAX` if
     /// `prio >= `[`prio_max()`]; [`ErrorKind::PermissionDenied`] on a receive-only handle.
     ///
     /// # References
@@ -483,7 +480,7 @@ impl MessageQueue {
     ///
     /// # Errors
     /// [`ErrorKind::InvalidSize`] naming `mq_msgsize` if `buf` is shorter than
-    /// [`msg_size`](Self::msg_size) (the kernel's `EMSGSIZE`);
+    /// [`message_size`](Self::message_size) (the kernel's `EMSGSIZE`);
     /// [`ErrorKind::PermissionDenied`] on a send-only handle.
     ///
     /// # References

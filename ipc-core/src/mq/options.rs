@@ -39,47 +39,47 @@ impl Access {
     }
 }
 
-/// Options for opening or creating a [`MessageQueue`] (`mq_open`), like
-/// [`std::fs::OpenOptions`].
+/// How a [`MessageQueue`] is created or opened (`mq_open`): the builder every named kind
+/// shares (see the [crate documentation](crate#options-and-lifetimes)).
 ///
-/// Defaults: [`CreateMode::Exclusive`], read and write, blocking, mode `0o600`, the
-/// system's default capacity and message size (`/proc/sys/fs/mqueue/msg_default` and
-/// `msgsize_default`), and the creating handle unlinks the name when dropped.
+/// Defaults: read and write, blocking, mode `0o600`, the system's default capacity and
+/// message size (`/proc/sys/fs/mqueue/msg_default` and `msgsize_default`), and the creating
+/// handle unlinks the name when dropped.
+///
+/// Where queues differ: direction is [`access`](Self::access) (a queue can also be opened
+/// write-only, so a `read_only` flag would not say enough); `mq_open` never waits, so there
+/// is no `timeout` here (sends and receives take their own).
 ///
 /// ```no_run
-/// use ipc_core::mq::{Access, MqOptions};
-/// use ipc_core::CreateMode;
+/// use ipc_core::mq::{Access, MessageQueue};
 ///
-/// let q = MqOptions::new()
-///     .create_mode(CreateMode::OpenOrCreate)
+/// let q = MessageQueue::options()
 ///     .capacity(8)
-///     .msg_size(256)
+///     .message_size(256)
 ///     .access(Access::ReadWrite)
-///     .open("/jobs")?;
+///     .open_or_create("/jobs")?;
 /// # Ok::<(), ipc_core::Error>(())
 /// ```
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct MqOptions {
-    create_mode: CreateMode,
     capacity: Option<usize>,
     msg_size: Option<usize>,
     mode: u32,
     access: Access,
     nonblocking: bool,
-    unlink_on_drop: bool,
+    unlink_on_drop: Option<bool>,
 }
 
 impl Default for MqOptions {
     fn default() -> Self {
         MqOptions {
-            create_mode: CreateMode::Exclusive,
             capacity: None,
             msg_size: None,
-            mode: 0o600,
+            mode: crate::shm::DEFAULT_MODE,
             access: Access::ReadWrite,
             nonblocking: false,
-            unlink_on_drop: true,
+            unlink_on_drop: None,
         }
     }
 }
@@ -88,12 +88,6 @@ impl MqOptions {
     /// The default options (see the type's documentation).
     pub fn new() -> Self {
         Self::default()
-    }
-
-    /// Create exclusively (the default), open an existing queue, or either.
-    pub fn create_mode(mut self, mode: CreateMode) -> Self {
-        self.create_mode = mode;
-        self
     }
 
     /// The most messages the queue holds (`mq_maxmsg`); used only when the queue is
@@ -105,15 +99,15 @@ impl MqOptions {
 
     /// The largest message in bytes (`mq_msgsize`); used only when the queue is created.
     /// At most `/proc/sys/fs/mqueue/msgsize_max`.
-    pub fn msg_size(mut self, bytes: usize) -> Self {
+    pub fn message_size(mut self, bytes: usize) -> Self {
         self.msg_size = Some(bytes);
         self
     }
 
     /// The permission bits of a created queue (default `0o600`), applied with `fchmod` after
     /// creation so the umask neither widens nor narrows them.
-    pub fn mode(mut self, mode: u32) -> Self {
-        self.mode = mode;
+    pub fn mode(mut self, bits: u32) -> Self {
+        self.mode = bits;
         self
     }
 
@@ -130,15 +124,30 @@ impl MqOptions {
         self
     }
 
-    /// Whether the handle that creates the queue unlinks its name when dropped (default
-    /// true). Handles that only open never unlink. See
-    /// [`MessageQueue::set_unlink_on_drop`].
-    pub fn unlink_on_drop(mut self, unlink: bool) -> Self {
-        self.unlink_on_drop = unlink;
+    /// Whether dropping the handle unlinks the name. Default: true exactly when this call
+    /// created the queue. See [`MessageQueue::set_unlink_on_drop`].
+    pub fn unlink_on_drop(mut self, yes: bool) -> Self {
+        self.unlink_on_drop = Some(yes);
         self
     }
 
-    /// `mq_open`: opens or creates the queue `name` with these options.
+    /// `mq_open(O_CREAT | O_EXCL)`: creates the queue `name` (errors: see
+    /// [`open_or_create`](Self::open_or_create)).
+    #[doc(alias = "mq_open")]
+    pub fn create(&self, name: &str) -> Result<MessageQueue> {
+        self.open_as(name, CreateMode::Exclusive)
+    }
+
+    /// `mq_open` without `O_CREAT`: opens the existing queue `name` (errors: see
+    /// [`open_or_create`](Self::open_or_create); [`ErrorKind::NotFound`]'s message recalls
+    /// that a creator's handle unlinks the name when dropped).
+    #[doc(alias = "mq_open")]
+    pub fn open(&self, name: &str) -> Result<MessageQueue> {
+        self.open_as(name, CreateMode::OpenExisting)
+    }
+
+    /// `mq_open`: opens the queue `name` if it exists, else creates it (race-safe: exactly
+    /// one of several concurrent callers creates; [`MessageQueue::created`] says which).
     ///
     /// # Errors
     /// - [`ErrorKind::InvalidName`] for a bad name (checked before any system call);
@@ -155,16 +164,15 @@ impl MqOptions {
     /// # References
     /// <https://man7.org/linux/man-pages/man3/mq_open.3.html>
     #[doc(alias = "mq_open")]
-    pub fn open(&self, name: &str) -> Result<MessageQueue> {
+    pub fn open_or_create(&self, name: &str) -> Result<MessageQueue> {
+        self.open_as(name, CreateMode::OpenOrCreate)
+    }
+
+    fn open_as(&self, name: &str, how: CreateMode) -> Result<MessageQueue> {
         let cname = name::validate("mq_open", name, NameKind::MessageQueue)?;
         let err = |e: Error| e.with_name(name);
-        if self.mode & !0o777 != 0 {
-            return Err(err(Error::new(
-                "mq_open",
-                ErrorKind::InvalidInput(format!("mode {:#o} has bits outside 0o777", self.mode)),
-            )));
-        }
-        let attr = match self.create_mode {
+        crate::shm::check_mode("mq_open", self.mode).map_err(err)?;
+        let attr = match how {
             CreateMode::OpenExisting => None,
             _ => self.create_attr().map_err(err)?,
         };
@@ -172,10 +180,15 @@ impl MqOptions {
         if self.nonblocking {
             flags |= libc::O_NONBLOCK;
         }
-        let (mqd, created) = match self.create_mode {
-            CreateMode::Exclusive => (self.create(&cname, flags, &attr).map_err(err)?, true),
-            CreateMode::OpenExisting => (open_existing(&cname, flags).map_err(err)?, false),
-            CreateMode::OpenOrCreate => self.open_or_create(&cname, flags, &attr).map_err(err)?,
+        let (mqd, created) = match how {
+            CreateMode::Exclusive => (self.create_mqd(&cname, flags, &attr).map_err(err)?, true),
+            CreateMode::OpenExisting => (
+                open_existing(&cname, flags).map_err(|e| err(crate::error::not_found_hint(e)))?,
+                false,
+            ),
+            CreateMode::OpenOrCreate => {
+                self.open_or_create_mqd(&cname, flags, &attr).map_err(err)?
+            }
         };
         // A queue this call created is unlinked again if anything below fails.
         let mut q = MessageQueue::from_parts(mqd, name, self.access, created).map_err(err)?;
@@ -185,8 +198,8 @@ impl MqOptions {
             if unsafe { libc::fchmod(q.raw(), self.mode as libc::mode_t) } != 0 {
                 return Err(err(Error::os("fchmod", Errno::last())));
             }
-            q.set_owner(self.unlink_on_drop);
         }
+        q.set_owner(self.unlink_on_drop.unwrap_or(created));
         Ok(q)
     }
 
@@ -233,7 +246,7 @@ impl MqOptions {
         Ok(Some((capacity, msg_size)))
     }
 
-    fn create(
+    fn create_mqd(
         &self,
         name: &CStr,
         flags: libc::c_int,
@@ -293,7 +306,7 @@ impl MqOptions {
 
     /// Open the queue if it exists, else create it; retries when the other call loses a
     /// race (created or unlinked in between). Returns whether this call created it.
-    fn open_or_create(
+    fn open_or_create_mqd(
         &self,
         name: &CStr,
         flags: libc::c_int,
@@ -301,7 +314,7 @@ impl MqOptions {
     ) -> Result<(libc::mqd_t, bool)> {
         let mut last = None;
         for _ in 0..100 {
-            match self.create(name, flags, attr) {
+            match self.create_mqd(name, flags, attr) {
                 Ok(mqd) => return Ok((mqd, true)),
                 Err(e) if *e.kind() == ErrorKind::AlreadyExists => {}
                 Err(e) => return Err(e),

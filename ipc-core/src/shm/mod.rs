@@ -10,9 +10,9 @@
 //! # Named objects
 //! ```no_run
 //! use ipc_core::shm::{self, Shm};
-//! use ipc_core::CreateMode;
 //!
-//! // process A: create (exclusive), 4 KiB, mode 0600, unlinked when `a` is dropped
+//! // process A: create (exclusive), 4 KiB, mode 0600, unlinked when `a` is dropped (the
+//! // lifetime table is in the crate docs)
 //! let a = Shm::create("/demo", 4096)?;
 //! shm::write_at(&a, 0, b"hello")?;
 //!
@@ -23,8 +23,11 @@
 //! shm::read_at(&b, 0, &mut buf)?;
 //!
 //! // race-safe open-or-create; `created()` tells which happened
-//! let c = Shm::options().create_mode(CreateMode::OpenOrCreate).open("/demo", 4096)?;
+//! let c = Shm::open_or_create("/demo", 4096)?;
 //! assert!(!c.created());
+//!
+//! // everything else through the builder: a read-only mapping, kept after this handle
+//! let d = Shm::options().read_only(true).unlink_on_drop(false).open("/demo")?;
 //! # Ok::<(), ipc_core::Error>(())
 //! ```
 //!
@@ -147,66 +150,43 @@ unsafe impl Memory for Shm {
 
 impl Shm {
     /// `shm_open(O_CREAT | O_EXCL)`: creates a new object of `size` bytes with mode 0600
-    /// and maps it read-write. The object is unlinked when this handle is dropped.
-    ///
-    /// Errors: [`ErrorKind::InvalidName`], [`ErrorKind::InvalidSize`] (0 or too large),
-    /// [`ErrorKind::AlreadyExists`], [`ErrorKind::NoSpace`] (the space is reserved now,
-    /// so a full `/dev/shm` is reported here rather than as a later `SIGBUS`).
+    /// and maps it read-write; the name is unlinked when this handle drops. Shortcut for
+    /// `Shm::options().size(size).create(name)`; errors as [`ShmOptions::create`].
     ///
     /// # References
     /// [shm_open(3)](https://man7.org/linux/man-pages/man3/shm_open.3.html),
     /// [posix_fallocate(3)](https://man7.org/linux/man-pages/man3/posix_fallocate.3.html)
     #[doc(alias = "shm_open")]
     pub fn create(name: &str, size: usize) -> Result<Shm> {
-        ShmOptions::new().open(name, size)
+        Self::options().size(size).create(name)
     }
 
     /// `shm_open(O_RDWR)`: opens an existing object and maps all of it read-write; the
-    /// size comes from `fstat`.
-    ///
-    /// Errors: [`ErrorKind::NotFound`]; [`ErrorKind::WrongType`] for a symlink, directory
-    /// or other non-regular file; [`ErrorKind::InvalidSize`] if the object still has size 0
-    /// (its creator has not sized it yet: retry).
+    /// size comes from `fstat`. Shortcut for `Shm::options().open(name)`; errors as
+    /// [`ShmOptions::open`]. (Read-only: `Shm::options().read_only(true).open(name)`.)
     ///
     /// # References
     /// [shm_open(3)](https://man7.org/linux/man-pages/man3/shm_open.3.html)
     #[doc(alias = "shm_open")]
     pub fn open(name: &str) -> Result<Shm> {
-        ShmOptions::new()
-            .create_mode(CreateMode::OpenExisting)
-            .open(name, 0)
-    }
-
-    /// `shm_open(O_RDONLY)`: opens an existing object and maps it `PROT_READ`; writes
-    /// through the mapping are impossible. Needs only read permission on the object.
-    ///
-    /// # References
-    /// [shm_open(3)](https://man7.org/linux/man-pages/man3/shm_open.3.html)
-    #[doc(alias = "shm_open")]
-    pub fn open_read_only(name: &str) -> Result<Shm> {
-        ShmOptions::new()
-            .create_mode(CreateMode::OpenExisting)
-            .read_only(true)
-            .open(name, 0)
+        Self::options().open(name)
     }
 
     /// `shm_open`: opens `name` if it exists (mapped whole, at its `fstat` size), else
     /// creates it with `size` bytes and mode 0600 (race-safe: when several processes try at
     /// once, exactly one creates). [`created`](Shm::created) tells which happened; only a
-    /// creating handle unlinks on drop.
-    ///
-    /// Errors: those of [`create`](Shm::create) and [`open`](Shm::open).
+    /// creating handle unlinks on drop. Shortcut for
+    /// `Shm::options().size(size).open_or_create(name)`.
     ///
     /// # References
     /// [shm_open(3)](https://man7.org/linux/man-pages/man3/shm_open.3.html)
     #[doc(alias = "shm_open")]
     pub fn open_or_create(name: &str, size: usize) -> Result<Shm> {
-        ShmOptions::new()
-            .create_mode(CreateMode::OpenOrCreate)
-            .open(name, size)
+        Self::options().size(size).open_or_create(name)
     }
 
-    /// Options for every other combination (open-or-create, mode bits, persistence).
+    /// The builder for every other combination (mode bits, read-only, timeout, who
+    /// unlinks); the same as [`ShmOptions::new`].
     pub fn options() -> ShmOptions {
         ShmOptions::new()
     }
@@ -297,23 +277,25 @@ fn same_fs(dir: &str, ours: &stat::FileStat) -> bool {
     matches!(std::fs::metadata(dir), Ok(d) if d.dev() == ours.st_dev)
 }
 
-/// How [`ShmOptions::open`] creates or opens an object.
+/// How a [`Shm`] is created or opened: the builder every named kind shares (see the
+/// [crate documentation](crate#options-and-lifetimes)).
 ///
 /// ```no_run
-/// use ipc_core::{shm::Shm, CreateMode};
+/// use ipc_core::shm::Shm;
 /// let shm = Shm::options()
-///     .create_mode(CreateMode::OpenOrCreate)
+///     .size(1 << 20)
 ///     .mode(0o640)
 ///     .unlink_on_drop(false)
-///     .open("/stats", 1 << 20)?;
+///     .open_or_create("/stats")?;
 /// # Ok::<(), ipc_core::Error>(())
 /// ```
 #[derive(Clone, Debug)]
 #[must_use]
 pub struct ShmOptions {
-    create_mode: CreateMode,
+    size: Option<usize>,
     mode: u32,
     read_only: bool,
+    timeout: Duration,
     unlink_on_drop: Option<bool>,
 }
 
@@ -324,34 +306,45 @@ impl Default for ShmOptions {
 }
 
 impl ShmOptions {
-    /// Exclusive create, mode 0600, read-write, unlink on drop if this call creates.
+    /// No size, mode 0600, read-write, a 200 ms sizing timeout, and the creating handle
+    /// unlinks on drop.
     pub fn new() -> Self {
         ShmOptions {
-            create_mode: CreateMode::Exclusive,
+            size: None,
             mode: DEFAULT_MODE,
             read_only: false,
+            timeout: SIZE_WAIT,
             unlink_on_drop: None,
         }
     }
 
-    /// Create exclusively, open an existing object, or open-or-create.
-    pub fn create_mode(mut self, m: CreateMode) -> Self {
-        self.create_mode = m;
+    /// The size in bytes of a created object (needed by [`create`](Self::create) and
+    /// [`open_or_create`](Self::open_or_create)); an opened object is mapped whole, at the
+    /// size `fstat` reports.
+    pub fn size(mut self, bytes: usize) -> Self {
+        self.size = Some(bytes);
         self
     }
 
-    /// The permission bits of a created object (at most `0o777`). They are applied with
-    /// `fchmod` after creation, so the process umask changes nothing.
+    /// The permission bits of a created object (default `0o600`, at most `0o777`). They are
+    /// applied with `fchmod` after creation, so the process umask changes nothing.
     pub fn mode(mut self, bits: u32) -> Self {
         self.mode = bits;
         self
     }
 
-    /// Open with `O_RDONLY` and map `PROT_READ`. Only for [`CreateMode::OpenExisting`]
-    /// (a new object is all zeros, so a read-only creator is refused with
-    /// [`ErrorKind::InvalidInput`]).
+    /// Open with `O_RDONLY` and map `PROT_READ` (needs only read permission). Only for
+    /// [`open`](Self::open): a new object is all zeros, so a read-only creator is refused
+    /// with [`ErrorKind::InvalidInput`].
     pub fn read_only(mut self, yes: bool) -> Self {
         self.read_only = yes;
+        self
+    }
+
+    /// How long an open waits for an object of size 0 (its creator has not sized it yet)
+    /// before [`ErrorKind::InvalidSize`]. Default 200 ms.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
         self
     }
 
@@ -362,10 +355,15 @@ impl ShmOptions {
         self
     }
 
-    /// `shm_open` + (when creating) `fchmod` + `posix_fallocate`, then `fstat` + `mmap`.
+    /// `shm_open(O_CREAT | O_EXCL)` + `fchmod` + `posix_fallocate`, then `mmap`: creates a
+    /// new object of [`size`](Self::size) bytes.
     ///
-    /// `size` is used only when this call creates the object; an opened object is mapped
-    /// whole, at the size `fstat` reports (compare [`Shm::len`] if it matters).
+    /// Errors: [`ErrorKind::InvalidName`], [`ErrorKind::InvalidSize`] (no size, 0 or too
+    /// large), [`ErrorKind::AlreadyExists`], [`ErrorKind::NoSpace`] (the space is reserved
+    /// now, so a full `/dev/shm` is reported here rather than as a later `SIGBUS`),
+    /// [`ErrorKind::LimitReached`] naming `RLIMIT_FSIZE` when the process's file-size limit
+    /// is below the size (nothing is left behind), [`ErrorKind::InvalidInput`] for mode
+    /// bits outside `0o777` or `read_only`.
     ///
     /// # References
     /// [shm_open(3)](https://man7.org/linux/man-pages/man3/shm_open.3.html),
@@ -373,16 +371,35 @@ impl ShmOptions {
     /// [posix_fallocate(3)](https://man7.org/linux/man-pages/man3/posix_fallocate.3.html),
     /// [mmap(2)](https://man7.org/linux/man-pages/man2/mmap.2.html)
     #[doc(alias = "shm_open")]
-    pub fn open(&self, name: &str, size: usize) -> Result<Shm> {
+    pub fn create(&self, name: &str) -> Result<Shm> {
+        self.open_as(name, CreateMode::Exclusive)
+    }
+
+    /// `shm_open` + `fstat` + `mmap`: opens an existing object, mapped whole.
+    ///
+    /// Errors: [`ErrorKind::NotFound`] (its message recalls that a creator's handle unlinks
+    /// the name when dropped); [`ErrorKind::WrongType`] for a symlink, directory or other
+    /// non-regular file; [`ErrorKind::InvalidSize`] if the object still has size 0 after
+    /// the [`timeout`](Self::timeout).
+    #[doc(alias = "shm_open")]
+    pub fn open(&self, name: &str) -> Result<Shm> {
+        self.open_as(name, CreateMode::OpenExisting)
+    }
+
+    /// Opens `name` if it exists, else creates it with [`size`](Self::size) bytes
+    /// (race-safe: exactly one of several concurrent callers creates).
+    /// [`Shm::created`] tells which happened. Errors: those of [`create`](Self::create)
+    /// and [`open`](Self::open).
+    #[doc(alias = "shm_open")]
+    pub fn open_or_create(&self, name: &str) -> Result<Shm> {
+        self.open_as(name, CreateMode::OpenOrCreate)
+    }
+
+    fn open_as(&self, name: &str, how: CreateMode) -> Result<Shm> {
         let c_name = name::validate("shm_open", name, NameKind::Shm)?;
         let named = |e: Error| e.with_name(name);
-        if self.mode & !0o777 != 0 {
-            return Err(named(Error::new(
-                "shm_open",
-                ErrorKind::InvalidInput(format!("mode {:#o} has bits outside 0o777", self.mode)),
-            )));
-        }
-        let creating = self.create_mode != CreateMode::OpenExisting;
+        check_mode("shm_open", self.mode).map_err(named)?;
+        let creating = how != CreateMode::OpenExisting;
         if creating && self.read_only {
             return Err(named(Error::new(
                 "shm_open",
@@ -392,20 +409,27 @@ impl ShmOptions {
             )));
         }
         let size = if creating {
+            let Some(size) = self.size else {
+                return Err(named(Error::new(
+                    "shm_open",
+                    ErrorKind::InvalidSize("no size given (ShmOptions::size)".into()),
+                )));
+            };
             Some(check_size("shm_open", size).map_err(named)?)
         } else {
             None
         };
-        let (fd, len, created) = match (self.create_mode, size) {
+        let (fd, len, created) = match (how, size) {
             (CreateMode::Exclusive, Some(size)) => {
-                let (fd, len) = self.create(&c_name, size).map_err(named)?;
+                let (fd, len) = self.create_fd(&c_name, size).map_err(named)?;
                 (fd, len, true)
             }
             (CreateMode::OpenOrCreate, Some(size)) => {
-                self.open_or_create(&c_name, size).map_err(named)?
+                self.open_or_create_fd(&c_name, size).map_err(named)?
             }
             _ => {
-                let (fd, len) = open_existing(&c_name, self.read_only, None).map_err(named)?;
+                let (fd, len) = open_existing(&c_name, self.read_only, Some(self.timeout))
+                    .map_err(|e| named(crate::error::not_found_hint(e)))?;
                 (fd, len, false)
             }
         };
@@ -433,7 +457,7 @@ impl ShmOptions {
 
     /// Exclusive create, exact mode, space reserved. On any failure after `shm_open`, the
     /// half-made object is unlinked.
-    fn create(&self, c_name: &CString, size: NonZeroUsize) -> Result<(OwnedFd, NonZeroUsize)> {
+    fn create_fd(&self, c_name: &CString, size: NonZeroUsize) -> Result<(OwnedFd, NonZeroUsize)> {
         let flags = OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_RDWR | OFlag::O_CLOEXEC;
         let fd = retry_eintr(|| {
             mman::shm_open(
@@ -459,18 +483,18 @@ impl ShmOptions {
 
     /// The create/open loop: `EEXIST` on create means open; `ENOENT` on that open means the
     /// object went away in between, so create again. Bounded.
-    fn open_or_create(
+    fn open_or_create_fd(
         &self,
         c_name: &CString,
         size: NonZeroUsize,
     ) -> Result<(OwnedFd, NonZeroUsize, bool)> {
         for _ in 0..OPEN_OR_CREATE_ROUNDS {
-            match self.create(c_name, size) {
+            match self.create_fd(c_name, size) {
                 Ok((fd, len)) => return Ok((fd, len, true)),
                 Err(e) if e.errno() == Some(Errno::EEXIST) => {}
                 Err(e) => return Err(e),
             }
-            match open_existing(c_name, false, Some(SIZE_WAIT)) {
+            match open_existing(c_name, false, Some(self.timeout)) {
                 Ok((fd, len)) => return Ok((fd, len, false)),
                 Err(e) if e.errno() == Some(Errno::ENOENT) => {}
                 Err(e) => return Err(e),
@@ -483,6 +507,43 @@ impl ShmOptions {
             )),
         ))
     }
+}
+
+/// [`ErrorKind::InvalidInput`] unless `bits` are permission bits only (at most `0o777`).
+pub(crate) fn check_mode(op: &'static str, bits: u32) -> Result<()> {
+    if bits & !0o777 != 0 {
+        return Err(Error::new(
+            op,
+            ErrorKind::InvalidInput(format!("mode {bits:#o} has bits outside 0o777")),
+        ));
+    }
+    Ok(())
+}
+
+/// [`ErrorKind::LimitReached`] naming `RLIMIT_FSIZE` if this process may not make a file of
+/// `size` bytes. Every create path that extends a file (`posix_fallocate`, `ftruncate`,
+/// glibc's `sem_open`) calls this first: past the limit the kernel raises `SIGXFSZ`, whose
+/// default action kills the process and would leave the half-made object behind.
+pub(crate) fn check_fsize(op: &'static str, size: usize) -> Result<()> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `lim` is a valid out-pointer for the call.
+    if unsafe { libc::getrlimit(libc::RLIMIT_FSIZE, &mut lim) } != 0 {
+        return Err(Error::os("getrlimit(RLIMIT_FSIZE)", Errno::last()));
+    }
+    if lim.rlim_cur != libc::RLIM_INFINITY && size as u64 > lim.rlim_cur {
+        return Err(Error::new(
+            op,
+            ErrorKind::LimitReached(format!(
+                "file size limit of this process (RLIMIT_FSIZE = {} bytes) is below the {size} \
+                 bytes asked for",
+                lim.rlim_cur
+            )),
+        ));
+    }
+    Ok(())
 }
 
 /// `posix_fallocate(fd, 0, size)`: sets the size and reserves the pages, so that a full
@@ -501,6 +562,7 @@ pub(crate) fn reserve(fd: &OwnedFd, size: NonZeroUsize) -> Result<()> {
             ErrorKind::InvalidSize(format!("{size} bytes does not fit off_t")),
         )
     })?;
+    check_fsize("posix_fallocate", size.get())?;
     // Small sizes skip the check (one syscall saved on every create): they cannot be what
     // exhausts a machine.
     if size.get() > SYSINFO_CHECK_ABOVE {
