@@ -256,6 +256,9 @@ fn c_reader_walks_the_schema_of_a_derived_struct() {
         ("track[0].y", f(2.0)),
         ("track[1].x", f(-3.0)),
         ("track[1].y", f(1e30)),
+        // The SharedMutex's poisoned flag is a plain field of its lock: a C reader sees it.
+        ("total.raw.poisoned", "0".into()),
+        ("total.raw.reserved", "0".into()),
         ("total.data", "-9000000000".into()),
     ]
     .into_iter()

@@ -47,16 +47,29 @@ extern "C" fn reset_held_after_fork() {
     HELD.with(|h| h.set(0));
 }
 
-/// Registers [`reset_held_after_fork`] once per process.
+/// Registers [`reset_held_after_fork`] once per process, without ever waiting: a blocking
+/// `Once` here would hang a child forked while another thread of its parent was inside the
+/// registration (the child inherits the "running" state and nobody finishes it). A child
+/// forked in that window registers nothing of its own; its count is then only reset by the
+/// handler if the parent's registration had reached glibc before the fork.
 #[inline]
 fn register_fork_reset() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
+    use std::sync::atomic::AtomicU8;
+    /// 0: not registered, 1: being registered, 2: registered.
+    static STATE: AtomicU8 = AtomicU8::new(0);
+    // Relaxed: nothing else is published through STATE; the registration is glibc's.
+    if STATE.load(Ordering::Relaxed) == 2 {
+        return;
+    }
+    if STATE
+        .compare_exchange(0, 1, Ordering::Relaxed, Ordering::Relaxed)
+        .is_ok()
+    {
         // SAFETY: `reset_held_after_fork` is an `extern "C" fn()` that only touches a
-        // thread-local Cell (async-signal-safe enough for an atfork child handler: no lock,
-        // no allocation).
+        // thread-local Cell (no lock, no allocation: fit for an atfork child handler).
         unsafe { libc::pthread_atfork(None, None, Some(reset_held_after_fork)) };
-    });
+        STATE.store(2, Ordering::Relaxed);
+    }
 }
 
 /// Options for [`RawMutex::init_in_place_with`].

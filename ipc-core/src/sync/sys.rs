@@ -3,7 +3,7 @@
 //! not declare (looked up with `dlsym`), and the brief spin before sleeping.
 
 use std::ffi::{c_int, c_void, CStr};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// How many times a blocking acquire retries its non-blocking form, with a growing pause
@@ -87,65 +87,69 @@ pub(crate) type RwLockClockLock = unsafe extern "C" fn(
 pub(crate) type SemClockWait =
     unsafe extern "C" fn(*mut libc::sem_t, libc::clockid_t, *const libc::timespec) -> c_int;
 
-/// Looks up a symbol of the C library at run time.
+/// Looks up a symbol of the C library at run time, once per process, caching the answer in
+/// `slot` (0: not looked up yet, 1: absent, else the address).
 ///
 /// The `libc` crate does not declare glibc's `*_clock*` calls, and this crate writes no
-/// `extern` blocks, so they are found with `dlsym(RTLD_DEFAULT, ..)` once and cached. On a
-/// C library without them (glibc < 2.30, or a 32-bit target where the 64-bit-time variants
-/// have other names) the callers fall back to polling the non-blocking call.
-fn lookup(name: &CStr) -> Option<*mut c_void> {
+/// `extern` blocks, so they are found with `dlsym(RTLD_DEFAULT, ..)`. On a C library without
+/// them (glibc < 2.30, or a 32-bit target where the 64-bit-time variants have other names)
+/// the callers fall back to polling the non-blocking call.
+///
+/// The cache never blocks (two threads may both look the symbol up, with the same answer):
+/// a blocking `OnceLock` would hang a child forked while another thread of its parent was
+/// inside the lookup, since the child inherits the "running" state and nobody finishes it.
+fn lookup(slot: &AtomicUsize, name: &CStr) -> Option<*mut c_void> {
     if cfg!(not(target_pointer_width = "64")) {
         return None;
+    }
+    // Relaxed: the address is a plain value; dlsym's own state is glibc's to synchronise.
+    match slot.load(Ordering::Relaxed) {
+        0 => {}
+        1 => return None,
+        addr => return Some(addr as *mut c_void),
     }
     // SAFETY: `name` is a valid NUL-terminated string; RTLD_DEFAULT searches the global
     // symbol scope and needs no handle.
     let p = unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) };
+    slot.store(if p.is_null() { 1 } else { p as usize }, Ordering::Relaxed);
     (!p.is_null()).then_some(p)
 }
 
 /// `pthread_mutex_clocklock`, if the C library has it.
 pub(crate) fn mutex_clocklock() -> Option<MutexClockLock> {
-    static F: OnceLock<Option<MutexClockLock>> = OnceLock::new();
-    *F.get_or_init(|| {
-        // SAFETY: glibc defines `pthread_mutex_clocklock` with exactly the C signature of
-        // `MutexClockLock`, and a non-null data pointer from dlsym of a function is its
-        // address (POSIX requires this conversion to work).
-        lookup(c"pthread_mutex_clocklock")
-            .map(|p| unsafe { std::mem::transmute::<*mut c_void, MutexClockLock>(p) })
-    })
+    static SLOT: AtomicUsize = AtomicUsize::new(0);
+    // SAFETY: glibc defines `pthread_mutex_clocklock` with exactly the C signature of
+    // `MutexClockLock`, and a non-null data pointer from dlsym of a function is its
+    // address (POSIX requires this conversion to work).
+    lookup(&SLOT, c"pthread_mutex_clocklock")
+        .map(|p| unsafe { std::mem::transmute::<*mut c_void, MutexClockLock>(p) })
 }
 
 /// `pthread_rwlock_clockrdlock`, if the C library has it.
 pub(crate) fn rwlock_clockrdlock() -> Option<RwLockClockLock> {
-    static F: OnceLock<Option<RwLockClockLock>> = OnceLock::new();
-    *F.get_or_init(|| {
-        // SAFETY: glibc defines `pthread_rwlock_clockrdlock` with exactly the C signature of
-        // `RwLockClockLock`; see `mutex_clocklock` for the pointer conversion.
-        lookup(c"pthread_rwlock_clockrdlock")
-            .map(|p| unsafe { std::mem::transmute::<*mut c_void, RwLockClockLock>(p) })
-    })
+    static SLOT: AtomicUsize = AtomicUsize::new(0);
+    // SAFETY: glibc defines `pthread_rwlock_clockrdlock` with exactly the C signature of
+    // `RwLockClockLock`; see `mutex_clocklock` for the pointer conversion.
+    lookup(&SLOT, c"pthread_rwlock_clockrdlock")
+        .map(|p| unsafe { std::mem::transmute::<*mut c_void, RwLockClockLock>(p) })
 }
 
 /// `pthread_rwlock_clockwrlock`, if the C library has it.
 pub(crate) fn rwlock_clockwrlock() -> Option<RwLockClockLock> {
-    static F: OnceLock<Option<RwLockClockLock>> = OnceLock::new();
-    *F.get_or_init(|| {
-        // SAFETY: glibc defines `pthread_rwlock_clockwrlock` with exactly the C signature of
-        // `RwLockClockLock`; see `mutex_clocklock` for the pointer conversion.
-        lookup(c"pthread_rwlock_clockwrlock")
-            .map(|p| unsafe { std::mem::transmute::<*mut c_void, RwLockClockLock>(p) })
-    })
+    static SLOT: AtomicUsize = AtomicUsize::new(0);
+    // SAFETY: glibc defines `pthread_rwlock_clockwrlock` with exactly the C signature of
+    // `RwLockClockLock`; see `mutex_clocklock` for the pointer conversion.
+    lookup(&SLOT, c"pthread_rwlock_clockwrlock")
+        .map(|p| unsafe { std::mem::transmute::<*mut c_void, RwLockClockLock>(p) })
 }
 
 /// `sem_clockwait`, if the C library has it.
 pub(crate) fn sem_clockwait() -> Option<SemClockWait> {
-    static F: OnceLock<Option<SemClockWait>> = OnceLock::new();
-    *F.get_or_init(|| {
-        // SAFETY: glibc defines `sem_clockwait` with exactly the C signature of
-        // `SemClockWait`; see `mutex_clocklock` for the pointer conversion.
-        lookup(c"sem_clockwait")
-            .map(|p| unsafe { std::mem::transmute::<*mut c_void, SemClockWait>(p) })
-    })
+    static SLOT: AtomicUsize = AtomicUsize::new(0);
+    // SAFETY: glibc defines `sem_clockwait` with exactly the C signature of
+    // `SemClockWait`; see `mutex_clocklock` for the pointer conversion.
+    lookup(&SLOT, c"sem_clockwait")
+        .map(|p| unsafe { std::mem::transmute::<*mut c_void, SemClockWait>(p) })
 }
 
 /// The fallback for a missing `*_clock*` call: retries `try_once` (which returns the C
