@@ -131,7 +131,9 @@ fn show_prints_every_field_the_tree_and_ok() {
         "  ├── requests @0: AtomicU64 (8/8)".into(),
         "  ├── hist @8: [u64 (8/8); 4]".into(),
         "  └── lock @40: SharedMutex (".into(),
-        "      ├── raw @0: RawMutex (opaque 40/8)".into(),
+        "      ├── raw @0: PoisonMutex (".into(),
+        "      │   ├── raw @0: RawMutex (opaque 40/8)".into(),
+        "      │   ├── poisoned @40: AtomicU32 (4/4)".into(),
         "validation:      ok".into(),
     ] {
         assert!(o.contains(&want), "missing {want:?} in\n{o}");
@@ -152,7 +154,7 @@ fn array_list_schema_and_read_only() {
     assert!(r.stdout.contains("kind:            2 (array)"), "{r:?}");
     assert!(r.stdout.contains("dims:            [3, 4]"), "{r:?}");
     assert!(r.stdout.contains("elements:        12"), "{r:?}");
-    assert!(r.stdout.contains("control_len:     40"), "{r:?}");
+    assert!(r.stdout.contains("control_len:     48"), "{r:?}");
 
     let r = inspect(&["schema", &name]);
     assert_eq!((r.code, r.stdout.as_str()), (0, "f64(8/8)\n"), "{r:?}");
@@ -558,7 +560,7 @@ fn dump_prints_array_elements_and_struct_fields() {
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(
         r.stdout,
-        "requests = 41\nhist[0] = 1\nhist[1] = 2\nhist[2] = 3\nhist[3] = 4\nlock.data = 7\n"
+        "requests = 41\nhist[0] = 1\nhist[1] = 2\nhist[2] = 3\nhist[3] = 4\nlock.raw.poisoned = 0\nlock.raw.reserved = 0\nlock.data = 7\n"
     );
     let r = inspect(&["dump", "--max", "2", &n2]);
     assert_eq!(
