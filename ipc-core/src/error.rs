@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-pub use nix::errno::Errno;
+use crate::Errno;
 
 /// `Result` with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -86,7 +86,7 @@ impl fmt::Display for ErrorKind {
                 f.write_str("unrecoverable: a previous owner died and the state was not repaired")
             }
             ErrorKind::WrongType => f.write_str("not an object of the expected type"),
-            ErrorKind::Os(errno) => write!(f, "{} ({})", errno.desc(), *errno as i32),
+            ErrorKind::Os(errno) => write!(f, "{errno} ({errno:?}, {})", errno.raw()),
         }
     }
 }
@@ -130,6 +130,11 @@ impl Error {
             kind: ErrorKind::from_errno(errno),
             errno: Some(errno),
         }
+    }
+
+    /// [`Error::os`] for an error number from nix (the boundary where nix's type ends).
+    pub(crate) fn nix(op: &'static str, errno: nix::errno::Errno) -> Self {
+        Self::os(op, Errno::from_nix(errno))
     }
 
     /// The same error, naming the object it concerns.

@@ -16,6 +16,7 @@
 )]
 #![warn(missing_docs)]
 
+mod errno;
 mod error;
 pub mod layout;
 pub mod memory;
@@ -27,6 +28,7 @@ pub mod signal;
 pub mod sync;
 pub mod sysv;
 
+pub use errno::Errno;
 pub use error::{Error, ErrorKind, Result};
 pub use layout::{SharedLayout, TypeLayout};
 pub use memory::Memory;

@@ -6,7 +6,7 @@ use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use nix::errno::Errno;
+use crate::Errno;
 
 use super::shim::LockWord;
 use super::{sys, Acquired};
