@@ -41,7 +41,8 @@ pub enum ErrorKind {
     /// The object exists but is not what the caller asked for (not a regular file, a
     /// symlink, another kind of IPC object).
     WrongType,
-    /// Any other OS error.
+    /// Any other OS error. `Os(Errno::EDEADLK)` is a lock that the calling thread already
+    /// holds (locking it again would deadlock).
     Os(Errno),
 }
 
@@ -86,6 +87,11 @@ impl fmt::Display for ErrorKind {
                 f.write_str("unrecoverable: a previous owner died and the state was not repaired")
             }
             ErrorKind::WrongType => f.write_str("not an object of the expected type"),
+            // Every EDEADLK of this crate comes from a pthread lock (an error-checking or
+            // robust mutex, a rwlock) that the calling thread already holds.
+            ErrorKind::Os(Errno::EDEADLK) => {
+                f.write_str("this thread already holds the lock (EDEADLK: it would deadlock)")
+            }
             ErrorKind::Os(errno) => write!(f, "{errno} ({errno:?}, {})", errno.raw()),
         }
     }
@@ -98,6 +104,8 @@ pub struct Error {
     op: &'static str,
     name: Option<Box<str>>,
     kind: ErrorKind,
+    /// Also the error's `source()`, so a report that walks the chain shows the OS's text.
+    #[source]
     errno: Option<Errno>,
 }
 
