@@ -1,7 +1,8 @@
 //! `ipc-core`: the Linux IPC layer under the typed shared-memory crates.
 //!
 //! Three layers, one module per domain (mirroring the C headers):
-//! - thin calls into `libc`/`nix` that return `Result<_, Errno>`;
+//! - thin calls into `libc`/`nix` that return `Result<_, Errno>` (nix's error numbers become
+//!   this crate's own [`Errno`] at that boundary, so no nix type is in the public API);
 //! - safe owning types ([`shm::Shm`], [`sysv::SysvShm`], [`sem::NamedSemaphore`],
 //!   [`mq::MessageQueue`], ...) that release what they own on drop;
 //! - in-place primitives that live inside shared memory and are only used by reference
