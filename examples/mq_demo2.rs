@@ -10,7 +10,7 @@
 use std::process::{Command, ExitCode};
 use std::time::Duration;
 
-use ipc::core::mq::{Access, MessageQueue, MqOptions};
+use ipc::os::mq::{Access, MessageQueue, MqOptions};
 
 const ROUNDS: u64 = 10;
 const TIMEOUT: Duration = Duration::from_secs(10);

@@ -13,8 +13,8 @@
 use std::process::{Command, ExitCode};
 use std::time::Duration;
 
-use ipc::core::mq::MessageQueue;
-use ipc::core::signal::{self, mask, Origin, SigSet, Signal};
+use ipc::os::mq::MessageQueue;
+use ipc::os::signal::{self, mask, Origin, SigSet, Signal};
 use ipc::ErrorKind;
 
 const MESSAGES: usize = 3;

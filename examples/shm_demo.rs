@@ -17,7 +17,7 @@
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-use ipc::core::shm::{self, Shm};
+use ipc::os::shm::{self, Shm};
 
 const SIZE: usize = 4096;
 const HALF: usize = SIZE / 2;

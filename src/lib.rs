@@ -2,8 +2,9 @@
 //!
 //! This is the facade crate. At its root are the typed named segments of `ipc-collections`
 //! and the derive macro; the whole OS layer (the crate `ipc-core`: shared memory,
-//! semaphores, locks, signals, message queues) is [`core`], and [`collections`] is
-//! `ipc-collections` in full.
+//! semaphores, locks, signals, message queues) is [`os`], and [`collections`] is
+//! `ipc-collections` in full. (The OS layer is `os`, not `core`, so that `use ipc::*;`
+//! leaves the language's [`core`] unambiguous.)
 //!
 //! ```
 //! use ipc::{Shared, SharedLayout, SharedMutex};
@@ -28,6 +29,83 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! # Where is X?
+//!
+//! ## From C
+//!
+//! | C call | Here |
+//! |---|---|
+//! | `shm_open` | [`os::shm::Shm::create`], [`Shm::open`](os::shm::Shm::open), [`os::shm::ShmOptions`]; typed: [`Shared`], [`SharedArray`] |
+//! | `shm_unlink` | [`os::shm::unlink`], [`Shm::unlink`](os::shm::Shm::unlink); typed segments: [`unlink`] |
+//! | `mmap` | done by every opener (the mapping is the [`os::Memory`] of the handle); anonymous shared memory for `fork`: [`os::shm::AnonShm`] |
+//! | `ftruncate` | done by [`os::shm::Shm::create`], which reserves the space (`posix_fallocate`) so a full `/dev/shm` is an error, not a `SIGBUS` |
+//! | `memfd_create` | [`os::shm::MemfdShm`] (size sealed with [`os::shm::Seals`]) |
+//! | `shmget`, `shmat`, `shmdt` | [`os::sysv::SysvShm`] |
+//! | `shmctl` | [`os::sysv::info`] (`IPC_STAT`), [`os::sysv::remove`] (`IPC_RMID`), [`os::sysv::set_mode`] (`IPC_SET`) |
+//! | `ftok` | [`os::sysv::ftok`] |
+//! | `sem_open`, `sem_close` | [`os::sem::NamedSemaphore`] |
+//! | `sem_post`, `sem_wait`, `sem_trywait` | [`NamedSemaphore::post`](os::sem::NamedSemaphore::post), [`wait`](os::sem::NamedSemaphore::wait), [`try_wait`](os::sem::NamedSemaphore::try_wait) |
+//! | `sem_timedwait` | [`NamedSemaphore::wait_timeout`](os::sem::NamedSemaphore::wait_timeout) (a [`Duration`](std::time::Duration) on `CLOCK_MONOTONIC`) |
+//! | `sem_unlink` | [`os::sem::unlink`] |
+//! | `sem_init` (unnamed, in shared memory) | [`os::sem::Semaphore`] |
+//! | `pthread_mutex_*` (process-shared, robust) | typed: [`SharedMutex`]; raw: [`os::sync::RawMutex`]; `pthread_mutex_consistent`: [`SharedMutexGuard::mark_consistent`](collections::SharedMutexGuard::mark_consistent) |
+//! | `pthread_cond_*` | typed: [`SharedCondvar`]; raw: [`os::sync::RawCondvar`] |
+//! | `pthread_rwlock_*` | typed: [`SharedRwLock`]; raw: [`os::sync::RawRwLock`] |
+//! | `futex` | [`os::sync::futex::wait`], [`os::sync::futex::wake`] |
+//! | `kill` | [`os::signal::kill`] |
+//! | `sigqueue` | [`os::signal::queue`] |
+//! | `sigtimedwait`, `sigwaitinfo` | [`os::signal::wait`] |
+//! | `sigaction` | [`os::signal::SigAction`], [`os::signal::set_action`], [`os::signal::get_action`] |
+//! | `sigprocmask`, `pthread_sigmask` | [`os::signal::mask`] |
+//! | `signalfd` | [`os::signal::SignalFd`] |
+//! | `mq_open` | [`os::mq::MessageQueue::create`], [`MessageQueue::open`](os::mq::MessageQueue::open), [`os::mq::MqOptions`] |
+//! | `mq_send`, `mq_timedsend` | [`MessageQueue::send`](os::mq::MessageQueue::send), [`send_timeout`](os::mq::MessageQueue::send_timeout) |
+//! | `mq_receive`, `mq_timedreceive` | [`MessageQueue::receive`](os::mq::MessageQueue::receive), [`receive_timeout`](os::mq::MessageQueue::receive_timeout) |
+//! | `mq_notify` (`SIGEV_SIGNAL`) | [`MessageQueue::notify`](os::mq::MessageQueue::notify); `SIGEV_THREAD`: **not yet** |
+//! | `mq_getattr` | [`MessageQueue::attributes`](os::mq::MessageQueue::attributes) |
+//! | `mq_unlink` | [`os::mq::unlink`] |
+//! | `errno` | [`os::Errno`], behind every [`os::Error`] ([`os::Error::errno`]) |
+//!
+//! ## From the seed libraries
+//!
+//! | Seed | Here |
+//! |---|---|
+//! | Julia IPC.jl `SharedMemory` | [`os::shm::Shm`]; typed: [`Shared`] |
+//! | Julia IPC.jl `WrappedArray` | [`SharedArray`] (element type and dims checked on open) |
+//! | Julia IPC.jl `Semaphore` | [`os::sem::NamedSemaphore`]; in shared memory: [`os::sem::Semaphore`] |
+//! | Julia IPC.jl `sigqueue` | [`os::signal::queue`] |
+//! | Julia IPC.jl `TimeValue` and clock helpers | not wrapped: std has them ([`Duration`](std::time::Duration), [`Instant`](std::time::Instant), [`SystemTime`](std::time::SystemTime)); every timeout here is a `Duration` measured on `CLOCK_MONOTONIC` |
+//! | Julia IPC.jl `umask` | not wrapped on purpose: objects get their mode bits with `fchmod` after create ([`os::shm::ShmOptions`], [`Options::mode`]), so the umask neither widens nor narrows them |
+//! | Python posix_ipc `Semaphore` | [`os::sem::NamedSemaphore`] |
+//! | Python posix_ipc `MessageQueue` | [`os::mq::MessageQueue`] |
+//! | Python posix_ipc `SharedMemory` | [`os::shm::Shm`] |
+//! | Python posix_ipc `unlink_semaphore`, `unlink_message_queue`, `unlink_shared_memory` | [`os::sem::unlink`], [`os::mq::unlink`], [`os::shm::unlink`] |
+//! | Python sysv_ipc `SharedMemory`, `ftok`, `remove_shared_memory` | [`os::sysv::SysvShm`], [`os::sysv::ftok`], [`os::sysv::remove`]; sysv_ipc's `Semaphore` and `MessageQueue` (System V): **not built**, use the POSIX ones |
+//! | Python `multiprocessing.shared_memory.SharedMemory` | [`os::shm::Shm`]; typed: [`Shared`], [`SharedArray`]; `ShareableList`: **not yet** |
+//! | Ruby process_shared `Mutex`, `synchronize` | [`SharedMutex`], [`SharedMutex::lock`] (the guard unlocks on drop, like the block's end) |
+//! | Ruby process_shared `SharedMemory` | [`Shared`], [`SharedArray`], [`os::shm::Shm`] |
+//! | Ruby process_shared `ConditionVariable` | [`SharedCondvar`] |
+//!
+//! **Not yet:** ring buffers (the segment format reserves their kind); opening an array
+//! without naming its element type (today [`collections::inspect`] reads what a segment
+//! holds, from its header, without mapping the payload); `mq_notify` with `SIGEV_THREAD`.
+//!
+//! # `use ipc::*` and the language's `core`
+//!
+//! ```
+//! use ipc::*;
+//! use core::mem;
+//!
+//! #[derive(SharedLayout)]
+//! #[repr(C)]
+//! struct Pair {
+//!     a: u32,
+//!     b: u32,
+//! }
+//! assert_eq!(mem::size_of::<Pair>(), Pair::LAYOUT.size);
+//! let _kind: Option<os::ErrorKind> = None;
+//! ```
 #![deny(
     unsafe_op_in_unsafe_fn,
     clippy::undocumented_unsafe_blocks,
@@ -35,12 +113,14 @@
 )]
 #![warn(missing_docs)]
 
+#[doc(inline)]
 pub use ipc_collections as collections;
 pub use ipc_collections::{
     unlink, Error, Result, Shared, SharedArray, SharedArrayOptions, SharedCondvar, SharedMutex,
     SharedOptions, SharedRwLock,
 };
-pub use ipc_core as core;
+#[doc(inline)]
+pub use ipc_core as os;
 pub use ipc_core::ErrorKind;
 pub use ipc_core::SharedLayout;
 pub use ipc_derive::SharedLayout;

@@ -314,10 +314,17 @@ impl<T: SharedLayout, M: Memory> SharedArray<T, M> {
     }
 
     fn index_error(&self, index: &[usize]) -> Error {
-        let e = ipc_core::Error::new(
-            "SharedArray::index",
-            ErrorKind::InvalidInput(format!("index {index:?} is outside dims {:?}", self.dims())),
-        );
+        let dims = self.dims();
+        let why = if index.len() != dims.len() {
+            format!(
+                "index {index:?} has {} components, but the array has rank {} (dims {dims:?})",
+                index.len(),
+                dims.len()
+            )
+        } else {
+            format!("index {index:?} is outside dims {dims:?}")
+        };
+        let e = ipc_core::Error::new("SharedArray::index", ErrorKind::InvalidInput(why));
         Error::Core(self.named::<()>(Err(e)).unwrap_err())
     }
 
@@ -443,7 +450,7 @@ impl<T: SharedLayout> SharedArray<T, Shm> {
         }
         Err(Error::LayoutMismatch {
             name: self.name().to_owned(),
-            type_name: format!("[{}]", T::LAYOUT.name),
+            type_name: format!("[{}]", T::LAYOUT.type_name()),
             expected: format!("{dims:?}"),
             found: format!("{:?}", self.dims()),
             diffs: vec![format!("dims: expected {dims:?}, found {:?}", self.dims())],

@@ -52,12 +52,17 @@ pub enum Error {
     },
     /// The creator did not publish the segment as ready within the open timeout (and it is
     /// still alive, or it could not be identified yet).
-    #[error("{name:?}: not initialised within {timeout:?}")]
+    #[error("{name:?}: not initialised within {timeout:?}{}", NoHeader(*header_seen))]
     InitTimeout {
         /// The segment's name.
         name: String,
         /// How long the opener waited.
         timeout: Duration,
+        /// Whether the segment's magic (the first word of its header) was written by the
+        /// deadline. `false`: the object may not be a segment of this format at all (plain
+        /// zeroed memory, an object of another program), or its creator died before writing
+        /// the header.
+        header_seen: bool,
     },
     /// The creator died (or its pid now belongs to another process) before it published the
     /// segment as ready. The object stays until somebody unlinks it.
@@ -89,8 +94,9 @@ pub enum Error {
         name: String,
     },
     /// An error of the OS layer (`ipc-core`): not found, already exists, permission denied,
-    /// invalid name or size, timeouts of locks, ...
-    #[error(transparent)]
+    /// invalid name or size, timeouts of locks, ... Its `Display` is the inner error's, which
+    /// is also its `source()`.
+    #[error("{0}")]
     Core(#[from] ipc_core::Error),
 }
 
@@ -127,6 +133,21 @@ impl Error {
             }
         }
         self
+    }
+}
+
+/// The explanation of an [`Error::InitTimeout`] that never saw a segment header.
+struct NoHeader(bool);
+
+impl fmt::Display for NoHeader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0 {
+            return Ok(());
+        }
+        f.write_str(
+            " (no segment header: the object may not be a segment of this format, or its \
+             creator died before writing one)",
+        )
     }
 }
 

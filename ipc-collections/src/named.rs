@@ -125,7 +125,8 @@ fn retry_unsized(
             // are not transient and are returned as they are.
             Err(e) if matches!(e.kind(), ErrorKind::InvalidSize(_)) && e.op() == "fstat" => {
                 if !wait.sleep() {
-                    return Err(wait.timed_out(name));
+                    // Size 0: not even a header yet.
+                    return Err(wait.timed_out(name, false));
                 }
             }
             other => return Ok(other?),

@@ -154,11 +154,13 @@ impl Deadline {
         true
     }
 
-    /// [`Error::InitTimeout`] for the object `name`, with the whole timeout.
-    pub(crate) fn timed_out(&self, name: &str) -> Error {
+    /// [`Error::InitTimeout`] for the object `name`, with the whole timeout;
+    /// `header_seen`: whether the segment's magic had been written.
+    pub(crate) fn timed_out(&self, name: &str, header_seen: bool) -> Error {
         Error::InitTimeout {
             name: name.to_owned(),
             timeout: self.timeout,
+            header_seen,
         }
     }
 }
@@ -360,7 +362,7 @@ impl<M: Memory> Segment<M> {
                 }
             }
             if !wait.sleep() {
-                return Err(wait.timed_out(name));
+                return Err(wait.timed_out(name, magic != 0));
             }
         }
     }
@@ -440,7 +442,7 @@ impl<M: Memory> Segment<M> {
         }
         Err(Error::LayoutMismatch {
             name: self.name.clone(),
-            type_name: expect.layout.name.to_owned(),
+            type_name: expect.layout.type_name(),
             expected: crate::ident::schema(expect.layout),
             found: info.schema.clone(),
             diffs,

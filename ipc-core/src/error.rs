@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-pub use nix::errno::Errno;
+use crate::Errno;
 
 /// `Result` with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -41,7 +41,8 @@ pub enum ErrorKind {
     /// The object exists but is not what the caller asked for (not a regular file, a
     /// symlink, another kind of IPC object).
     WrongType,
-    /// Any other OS error.
+    /// Any other OS error. `Os(Errno::EDEADLK)` is a lock that the calling thread already
+    /// holds (locking it again would deadlock).
     Os(Errno),
 }
 
@@ -86,7 +87,12 @@ impl fmt::Display for ErrorKind {
                 f.write_str("unrecoverable: a previous owner died and the state was not repaired")
             }
             ErrorKind::WrongType => f.write_str("not an object of the expected type"),
-            ErrorKind::Os(errno) => write!(f, "{} ({})", errno.desc(), *errno as i32),
+            // Every EDEADLK of this crate comes from a pthread lock (an error-checking or
+            // robust mutex, a rwlock) that the calling thread already holds.
+            ErrorKind::Os(Errno::EDEADLK) => {
+                f.write_str("this thread already holds the lock (EDEADLK: it would deadlock)")
+            }
+            ErrorKind::Os(errno) => write!(f, "{errno} ({errno:?}, {})", errno.raw()),
         }
     }
 }
@@ -98,6 +104,8 @@ pub struct Error {
     op: &'static str,
     name: Option<Box<str>>,
     kind: ErrorKind,
+    /// Also the error's `source()`, so a report that walks the chain shows the OS's text.
+    #[source]
     errno: Option<Errno>,
     /// A sentence appended to the message (see [`not_found_hint`]).
     hint: Option<&'static str>,
@@ -153,6 +161,11 @@ impl Error {
             errno: Some(errno),
             hint: None,
         }
+    }
+
+    /// [`Error::os`] for an error number from nix (the boundary where nix's type ends).
+    pub(crate) fn nix(op: &'static str, errno: nix::errno::Errno) -> Self {
+        Self::os(op, Errno::from_nix(errno))
     }
 
     /// The same error, naming the object it concerns.

@@ -1,7 +1,8 @@
 //! `ipc-core`: the Linux IPC layer under the typed shared-memory crates.
 //!
 //! Three layers, one module per domain (mirroring the C headers):
-//! - thin calls into `libc`/`nix` that return `Result<_, Errno>`;
+//! - thin calls into `libc`/`nix` that return `Result<_, Errno>` (nix's error numbers become
+//!   this crate's own [`Errno`] at that boundary, so no nix type is in the public API);
 //! - safe owning types ([`shm::Shm`], [`sysv::SysvShm`], [`sem::NamedSemaphore`],
 //!   [`mq::MessageQueue`], ...) that release what they own on drop;
 //! - in-place primitives that live inside shared memory and are only used by reference
@@ -63,6 +64,7 @@
 )]
 #![warn(missing_docs)]
 
+mod errno;
 mod error;
 pub mod layout;
 pub mod memory;
@@ -74,6 +76,7 @@ pub mod signal;
 pub mod sync;
 pub mod sysv;
 
+pub use errno::Errno;
 pub use error::{Error, ErrorKind, Result};
 pub use layout::{SharedLayout, TypeLayout};
 pub use memory::Memory;

@@ -15,7 +15,7 @@ use std::marker::PhantomData;
 use std::ptr::NonNull;
 use std::time::Duration;
 
-use nix::errno::Errno;
+use crate::Errno;
 
 use crate::layout::{SharedLayout, TypeLayout};
 use crate::name::{self, NameKind};

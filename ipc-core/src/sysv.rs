@@ -31,7 +31,7 @@ use std::path::Path;
 use std::ptr::NonNull;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use nix::errno::Errno;
+use crate::Errno;
 
 use crate::shm::check_size;
 use crate::{Error, ErrorKind, Memory, Result};

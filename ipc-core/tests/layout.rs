@@ -411,11 +411,14 @@ fn diff_of_each_kind() {
         (base, &[]),
         (
             "S(16/8){b:u32(4/4)@0,a:u64(8/8)@8}",
-            &["field `a`: offset 0 -> 8", "field `b`: offset 8 -> 0"],
+            &[
+                "field `a`: expected offset 0, found 8",
+                "field `b`: expected offset 8, found 0",
+            ],
         ),
         (
             "S(16/8){a:i64(8/8)@0,b:u32(4/4)@8}",
-            &["field `a`: type u64 -> i64"],
+            &["field `a`: expected type u64, found i64"],
         ),
         (
             "S(16/8){a:u64(8/8)@0}",
@@ -429,27 +432,30 @@ fn diff_of_each_kind() {
         (
             "S(12/4){a:u64(8/4)@0,b:u32(4/4)@8}",
             // (The struct's size change is explained by the field's: not listed again.)
-            &["field `a`: align 8 -> 4", "type `S`: align 8 -> 4"],
+            &[
+                "field `a`: expected align 8, found 4",
+                "type `S`: expected align 8, found 4",
+            ],
         ),
         (
             "S(16/8){a:u64(4/8)@0,b:u32(4/4)@8}",
-            &["field `a`: size 8 -> 4"],
+            &["field `a`: expected size 8, found 4"],
         ),
         (
             "S(16/8){a:u64(opaque 8/8)@0,b:u32(4/4)@8}",
-            &["field `a`: type u64 (scalar) -> u64 (opaque)"],
+            &["field `a`: expected type u64 (scalar), found u64 (opaque)"],
         ),
         (
             "S(16/8){a:[u32(4/4);2]@0,b:u32(4/4)@8}",
-            &["field `a`: type u64 -> [u32;2]"],
+            &["field `a`: expected type u64, found [u32;2]"],
         ),
         (
             "T(16/8){a:u64(8/8)@0,b:u32(4/4)@8}",
-            &["type `S`: type S -> T"],
+            &["type `S`: expected type S, found T"],
         ),
         (
             "S(32/8){a:u64(8/8)@0,b:u32(4/4)@8}",
-            &["type `S`: size 16 -> 32"],
+            &["type `S`: expected size 16, found 32"],
         ),
     ];
     for (found, want) in cases {
@@ -465,7 +471,10 @@ fn diff_of_each_kind() {
     let swapped = "Z(4/4){a:u32(4/4)@0,n:[u16(2/2);0]@4,m:[u8(1/1);0]@4}";
     let d = diff_schemas(zst, swapped);
     let shown: Vec<String> = d.iter().map(ToString::to_string).collect();
-    assert_eq!(shown, ["type `Z`: field order a, m, n -> a, n, m"]);
+    assert_eq!(
+        shown,
+        ["type `Z`: expected field order [a, m, n], found [a, n, m]"]
+    );
     assert_ne!(
         Schema::parse(zst).unwrap().fingerprint(),
         Schema::parse(swapped).unwrap().fingerprint()
@@ -474,17 +483,23 @@ fn diff_of_each_kind() {
     let d = diff_schemas("[S(4/4){x:u32(4/4)@0};2]", "[S(4/4){x:i32(4/4)@0};2]");
     assert_eq!(d.len(), 1);
     assert_eq!(d[0].path(), "[S;2][].x");
-    assert_eq!(d[0].to_string(), "field `[].x`: type u32 -> i32");
+    assert_eq!(
+        d[0].to_string(),
+        "field `[].x`: expected type u32, found i32"
+    );
 }
 
 #[test]
 fn diff_inside_arrays_names_the_element() {
     let d = diff_schemas("[u64(8/8);2]", "[u64(opaque 8/8);2]");
     let shown: Vec<String> = d.iter().map(ToString::to_string).collect();
-    assert_eq!(shown, ["field `[]`: type u64 (scalar) -> u64 (opaque)"]);
+    assert_eq!(
+        shown,
+        ["field `[]`: expected type u64 (scalar), found u64 (opaque)"]
+    );
     let d = diff_schemas("S(16/8){a:[u64(8/8);2]@0}", "S(16/8){a:[u64(8/4);2]@0}");
     let shown: Vec<String> = d.iter().map(ToString::to_string).collect();
-    assert_eq!(shown, ["field `a[]`: align 8 -> 4"]);
+    assert_eq!(shown, ["field `a[]`: expected align 8, found 4"]);
 }
 
 #[test]

@@ -4,7 +4,7 @@
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use ipc_core::shm::{AnonShm, MemfdShm};
+use ipc_core::shm::{AnonShm, MemfdShm, Seals};
 use ipc_core::ErrorKind;
 use ipc_testutil::{env, fork_child, fork_run, report, role, spawn_role, wait_pid, WATCHDOG};
 use nix::errno::Errno;
@@ -83,10 +83,10 @@ fn sealed_memfd_refuses_to_shrink_or_grow_or_take_new_seals() {
     let m = MemfdShm::create("ipct-sealed", 10_000).unwrap();
     assert_eq!(m.len(), 10_000);
     let seals = m.seals();
-    assert!(seals.contains(SealFlag::F_SEAL_SHRINK | SealFlag::F_SEAL_GROW | SealFlag::F_SEAL_SEAL));
+    assert!(seals.contains(Seals::F_SEAL_SHRINK | Seals::F_SEAL_GROW | Seals::F_SEAL_SEAL));
     // The kernel says the same.
     let raw = fcntl(m.fd(), FcntlArg::F_GET_SEALS).unwrap();
-    assert_eq!(SealFlag::from_bits_retain(raw), seals);
+    assert_eq!(Seals::from_bits_retain(raw), seals);
 
     assert_eq!(
         nix::unistd::ftruncate(m.fd(), 0),

@@ -303,7 +303,7 @@ fn relocking_on_the_same_thread_is_an_error_not_a_deadlock() {
     let c = counter();
     assert_eq!(c.m.lock(), Ok(Acquired::Clean));
     let e = c.m.lock().expect_err("relock");
-    assert_eq!(e.errno(), Some(nix::errno::Errno::EDEADLK), "{e}");
+    assert_eq!(e.errno(), Some(ipc_core::Errno::EDEADLK), "{e}");
     assert!(c.m.lock_timeout(Duration::from_millis(10)).is_err());
     // SAFETY: held on this thread.
     unsafe { c.m.unlock() };

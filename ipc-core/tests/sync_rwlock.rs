@@ -192,7 +192,7 @@ fn layout_is_pthread_rwlock() {
 fn the_writer_thread_cannot_take_the_lock_again() {
     let d = data();
     d.l.write().expect("write");
-    let deadlk = |r: ipc_core::Result<()>| matches!(r, Err(e) if e.errno() == Some(nix::errno::Errno::EDEADLK));
+    let deadlk = |r: ipc_core::Result<()>| matches!(r, Err(e) if e.errno() == Some(ipc_core::Errno::EDEADLK));
     assert!(deadlk(d.l.read()), "read while writing");
     assert!(deadlk(d.l.write()), "write while writing");
     assert!(deadlk(d.l.read_timeout(Duration::from_millis(10))));

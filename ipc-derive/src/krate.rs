@@ -1,5 +1,5 @@
 //! Finding the runtime crate (`ipc-core`) from the user's crate, which may depend on it
-//! directly, or only on the facade `ipc` (`ipc::core`), or only on `ipc-collections`
+//! directly, or only on the facade `ipc` (`ipc::os`), or only on `ipc-collections`
 //! (`ipc_collections::ipc_core`).
 
 use proc_macro2::TokenStream;
@@ -21,7 +21,7 @@ pub(crate) fn path() -> TokenStream {
         return quote!(::#core);
     }
     if let Some(facade) = direct("ipc") {
-        return quote!(::#facade::core);
+        return quote!(::#facade::os);
     }
     if let Some(coll) = direct("ipc-collections") {
         return quote!(::#coll::ipc_core);

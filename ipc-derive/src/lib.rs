@@ -69,7 +69,7 @@ use proc_macro::TokenStream;
 ///   type name, without module path, so moving the type between modules does not break
 ///   peers). Letters, digits and `_` only.
 /// - `#[shared_layout(crate = "path")]`: where `ipc-core` is, if the default lookup (read
-///   from the user's `Cargo.toml`: `ipc-core`, else `ipc` as `ipc::core`, else
+///   from the user's `Cargo.toml`: `ipc-core`, else `ipc` as `ipc::os`, else
 ///   `ipc-collections` as `ipc_collections::ipc_core`) does not find it.
 ///
 /// # Refused, with an error at the offending token

@@ -223,7 +223,10 @@ fn nesting_changes_the_fingerprint() {
     );
     assert_eq!(d.len(), 1, "{d:?}");
     assert_eq!(d[0].path(), "Outer.x.y");
-    assert_eq!(d[0].to_string(), "field `x.y`: type u32 -> i32");
+    assert_eq!(
+        d[0].to_string(),
+        "field `x.y`: expected type u32, found i32"
+    );
 }
 
 #[test]
@@ -232,7 +235,10 @@ fn the_diff_names_each_changed_field() {
     let d = diff_schemas(&base, &retyped::Stats::LAYOUT.schema());
     assert_eq!(d.len(), 1, "{d:?}");
     assert_eq!(d[0].path(), "Stats.last");
-    assert_eq!(d[0].to_string(), "field `last`: type u32 -> i32");
+    assert_eq!(
+        d[0].to_string(),
+        "field `last`: expected type u32, found i32"
+    );
 
     let d = diff_schemas(&base, &renamed::Stats::LAYOUT.schema());
     let shown: Vec<String> = d.iter().map(ToString::to_string).collect();
@@ -270,17 +276,23 @@ fn the_diff_names_each_changed_field() {
     assert_eq!(
         shown,
         [
-            "type `Stats`: align 8 -> 64",
-            "type `Stats`: size 272 -> 320"
+            "type `Stats`: expected align 8, found 64",
+            "type `Stats`: expected size 272, found 320"
         ]
     );
 
     let d = diff_schemas(&base, &array_len::Stats::LAYOUT.schema());
-    assert_eq!(d[0].to_string(), "field `hist`: type [u64;32] -> [u64;31]");
+    assert_eq!(
+        d[0].to_string(),
+        "field `hist`: expected type [u64;32], found [u64;31]"
+    );
 
     let d = diff_schemas(&base, &type_renamed::Counters::LAYOUT.schema());
     assert_eq!(d.len(), 1);
-    assert_eq!(d[0].to_string(), "type `Stats`: type Stats -> Counters");
+    assert_eq!(
+        d[0].to_string(),
+        "type `Stats`: expected type Stats, found Counters"
+    );
 
     assert!(diff_schemas(&base, &b::Stats::LAYOUT.schema()).is_empty());
 }

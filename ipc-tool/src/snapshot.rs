@@ -11,8 +11,7 @@ use std::os::unix::fs::FileExt;
 
 use ipc_collections::format::{self, SegmentInfo, HEADER_LEN, MAGIC, MAX_SCHEMA_LEN};
 use ipc_core::name::NameKind;
-use ipc_core::{Error, ErrorKind};
-use nix::errno::Errno;
+use ipc_core::{Errno, Error, ErrorKind};
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 
@@ -70,7 +69,7 @@ pub fn open_read_only(name: &str) -> Result<(File, u64), Error> {
     let c_name = ipc_core::name::validate("shm_open", name, NameKind::Shm)?;
     let flags = OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
     let fd = nix::sys::mman::shm_open(c_name.as_c_str(), flags, Mode::empty())
-        .map_err(|e| Error::os("shm_open", e).with_name(name))?;
+        .map_err(|e| Error::os("shm_open", Errno::from_raw(e as i32)).with_name(name))?;
     let file = File::from(fd);
     let meta = file.metadata().map_err(|e| io_error("fstat", name, &e))?;
     if !meta.file_type().is_file() {

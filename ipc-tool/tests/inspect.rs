@@ -205,11 +205,16 @@ fn diff_names_the_fields_that_differ() {
     let r = inspect(&["diff", &n1, &n2]);
     assert_eq!(r.code, 1, "{r:?}");
     assert!(
-        r.stdout.contains("field `hist`: type [u64;4] -> [u32;4]"),
+        r.stdout
+            .contains("field `hist`: expected type [u64;4], found [u32;4]"),
         "{r:?}"
     );
     assert!(r.stdout.contains("field `errors`: added"), "{r:?}");
-    assert!(r.stdout.contains("field `lock`: offset 40 -> "), "{r:?}");
+    assert!(
+        r.stdout
+            .contains("field `lock`: expected offset 40, found "),
+        "{r:?}"
+    );
 
     let r = inspect(&["diff", &n1, &n3]);
     assert_eq!(r.code, 1, "{r:?}");

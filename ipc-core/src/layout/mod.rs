@@ -220,6 +220,16 @@ impl TypeLayout {
         fingerprint::fingerprint(self)
     }
 
+    /// The type's name as Rust writes it: [`name`](TypeLayout::name), except for an array,
+    /// whose `name` is the placeholder `[T;N]` and whose type name is spelt out from its
+    /// element, e.g. `[f64;2]` or `[[u8;4];2]`. For messages.
+    pub fn type_name(&self) -> String {
+        match self.shape {
+            Shape::Array { elem, len } => format!("[{};{len}]", elem.type_name()),
+            _ => self.name.to_owned(),
+        }
+    }
+
     /// The tree written out as text, in the grammar of the [module docs](self), e.g.
     /// `Stats(264/8){requests:AtomicU64(8/8)@0,hist:[u64(8/8);32]@8}`.
     ///

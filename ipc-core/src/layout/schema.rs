@@ -447,7 +447,7 @@ pub const MAX_SCHEMA_DIFFS: usize = 64;
 
 /// One difference between an expected and a found schema (see [`diff_schemas`]).
 ///
-/// `Display` says what differs in words, e.g. ``field `hist`: type [u64;32] -> [u32;32]``.
+/// `Display` says what differs in words, e.g. ``field `hist`: expected type [u64;32], found [u32;32]``.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SchemaDiff {
     path: String,
@@ -574,19 +574,21 @@ impl fmt::Display for SchemaDiff {
                 write!(f, "missing (expected {ty} at offset {offset})")
             }
             SchemaDiffKind::Moved { expected, found } => {
-                write!(f, "offset {expected} -> {found}")
+                write!(f, "expected offset {expected}, found {found}")
             }
             SchemaDiffKind::Retyped { expected, found } => {
-                write!(f, "type {expected} -> {found}")
+                write!(f, "expected type {expected}, found {found}")
             }
-            SchemaDiffKind::Resized { expected, found } => write!(f, "size {expected} -> {found}"),
+            SchemaDiffKind::Resized { expected, found } => {
+                write!(f, "expected size {expected}, found {found}")
+            }
             SchemaDiffKind::Realigned { expected, found } => {
-                write!(f, "align {expected} -> {found}")
+                write!(f, "expected align {expected}, found {found}")
             }
             SchemaDiffKind::Reordered { expected, found } => {
                 write!(
                     f,
-                    "field order {} -> {}",
+                    "expected field order [{}], found [{}]",
                     expected.join(", "),
                     found.join(", ")
                 )
@@ -624,7 +626,7 @@ impl fmt::Display for SchemaDiff {
 /// let diffs = diff_schemas(old, new);
 /// assert_eq!(diffs.len(), 1);
 /// assert_eq!(diffs[0].path(), "Stats.hist");
-/// assert_eq!(diffs[0].to_string(), "field `hist`: type [u64;32] -> [u32;32]");
+/// assert_eq!(diffs[0].to_string(), "field `hist`: expected type [u64;32], found [u32;32]");
 /// assert!(diff_schemas(old, old).is_empty());
 /// ```
 pub fn diff_schemas(expected: &str, found: &str) -> Vec<SchemaDiff> {

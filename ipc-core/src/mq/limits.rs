@@ -31,7 +31,7 @@ fn read(file: &'static str) -> Result<usize> {
     let path = format!("{PROC_DIR}/{file}");
     let text = std::fs::read_to_string(&path).map_err(|e| {
         let kind = match e.raw_os_error() {
-            Some(errno) => ErrorKind::from_errno(nix::errno::Errno::from_raw(errno)),
+            Some(errno) => ErrorKind::from_errno(crate::Errno::from_raw(errno)),
             None => ErrorKind::InvalidInput(e.to_string()),
         };
         Error::new("read", kind).with_name(path.clone())

@@ -47,7 +47,7 @@ use std::fmt;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::time::{Duration, Instant};
 
-use nix::errno::Errno;
+use crate::Errno;
 
 use crate::name::{self, NameKind};
 use crate::signal::Signal;

@@ -2,7 +2,7 @@
 
 use std::ffi::CStr;
 
-use nix::errno::Errno;
+use crate::Errno;
 
 use super::limits::{self, MqLimits, PROC_DIR};
 use super::MessageQueue;

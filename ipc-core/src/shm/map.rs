@@ -40,7 +40,7 @@ impl Mapping {
         // Mapping owns. The fd is borrowed for the call only; the mapping stays valid after
         // it is closed.
         let ptr = unsafe { mman::mmap(None, len, prot(read_only), MapFlags::MAP_SHARED, fd, 0) }
-            .map_err(|e| Error::os(op, e))?;
+            .map_err(|e| Error::nix(op, e))?;
         Ok(Mapping {
             ptr: ptr.cast(),
             len,
@@ -61,7 +61,7 @@ impl Mapping {
                 MapFlags::MAP_SHARED | MapFlags::MAP_ANONYMOUS,
             )
         }
-        .map_err(|e| Error::os(op, e))?;
+        .map_err(|e| Error::nix(op, e))?;
         Ok(Mapping {
             ptr: ptr.cast(),
             len,

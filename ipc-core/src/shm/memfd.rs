@@ -17,6 +17,29 @@ use super::{check_size, regular_size, reserve, Mapping};
 /// The longest memfd name (the kernel prefixes it with `memfd:` in a 255-byte buffer).
 pub const MEMFD_NAME_MAX: usize = 249;
 
+bitflags::bitflags! {
+    /// The seals of a memfd (`F_ADD_SEALS` / `F_GET_SEALS`): which changes to the file the
+    /// kernel refuses. Bits this type does not name are kept as they are.
+    ///
+    /// # References
+    /// [fcntl(2), "File Sealing"](https://man7.org/linux/man-pages/man2/fcntl.2.html)
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub struct Seals: libc::c_int {
+        /// `F_SEAL_SEAL`: the set of seals itself can no longer change.
+        const F_SEAL_SEAL = libc::F_SEAL_SEAL;
+        /// `F_SEAL_SHRINK`: the file cannot shrink.
+        const F_SEAL_SHRINK = libc::F_SEAL_SHRINK;
+        /// `F_SEAL_GROW`: the file cannot grow.
+        const F_SEAL_GROW = libc::F_SEAL_GROW;
+        /// `F_SEAL_WRITE`: the contents cannot change.
+        const F_SEAL_WRITE = libc::F_SEAL_WRITE;
+        /// `F_SEAL_FUTURE_WRITE`: no new writable mapping or write; existing ones stay.
+        const F_SEAL_FUTURE_WRITE = libc::F_SEAL_FUTURE_WRITE;
+        // Bits of later kernels (F_SEAL_EXEC, ...) are kept, not dropped.
+        const _ = !0;
+    }
+}
+
 /// A memfd-backed segment with sealed size (`F_SEAL_SHRINK | F_SEAL_GROW`), mapped
 /// read-write (or read-only when the fd or its seals forbid writing).
 ///
@@ -34,7 +57,7 @@ pub struct MemfdShm {
     // Field order matters for drop: unmap first, then close.
     map: Mapping,
     fd: OwnedFd,
-    seals: SealFlag,
+    seals: Seals,
 }
 
 // SAFETY: (1) the mapping is live, page-aligned (mmap's result), readable, and writable
@@ -81,18 +104,18 @@ impl MemfdShm {
             c_name.as_c_str(),
             MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING,
         )
-        .map_err(|e| named(Error::os("memfd_create", e)))?;
+        .map_err(|e| named(Error::nix("memfd_create", e)))?;
         reserve(&fd, len).map_err(named)?;
         fcntl(
             &fd,
             FcntlArg::F_ADD_SEALS(size_seals() | SealFlag::F_SEAL_SEAL),
         )
-        .map_err(|e| named(Error::os("fcntl(F_ADD_SEALS)", e)))?;
+        .map_err(|e| named(Error::nix("fcntl(F_ADD_SEALS)", e)))?;
         let map = Mapping::map_fd("mmap", &fd, len, false).map_err(named)?;
         Ok(MemfdShm {
             map,
             fd,
-            seals: size_seals() | SealFlag::F_SEAL_SEAL,
+            seals: Seals::from_bits_retain((size_seals() | SealFlag::F_SEAL_SEAL).bits()),
         })
     }
 
@@ -113,11 +136,11 @@ impl MemfdShm {
     #[doc(alias = "F_GET_SEALS")]
     pub fn from_fd(fd: OwnedFd) -> Result<MemfdShm> {
         // The file type first, for the error of a directory or pipe.
-        let st = stat::fstat(&fd).map_err(|e| Error::os("fstat", e))?;
+        let st = stat::fstat(&fd).map_err(|e| Error::nix("fstat", e))?;
         regular_size(&st)?;
         let raw = fcntl(&fd, FcntlArg::F_GET_SEALS).map_err(|e| match e {
             Errno::EINVAL => Error::new("fcntl(F_GET_SEALS)", ErrorKind::WrongType),
-            e => Error::os("fcntl(F_GET_SEALS)", e),
+            e => Error::nix("fcntl(F_GET_SEALS)", e),
         })?;
         let seals = SealFlag::from_bits_retain(raw);
         if !seals.contains(size_seals()) {
@@ -131,7 +154,7 @@ impl MemfdShm {
         // The size only now that it is known to be sealed: read before the seals, it could
         // have changed in between (another holder of the fd resizing, then sealing), and a
         // mapping longer than the file would fault (SIGBUS) past its end.
-        let st = stat::fstat(&fd).map_err(|e| Error::os("fstat", e))?;
+        let st = stat::fstat(&fd).map_err(|e| Error::nix("fstat", e))?;
         let size = regular_size(&st)?;
         let len = NonZeroUsize::new(size).ok_or_else(|| {
             Error::new(
@@ -139,11 +162,12 @@ impl MemfdShm {
                 ErrorKind::InvalidSize("size 0: a sealed empty memfd cannot be mapped".into()),
             )
         })?;
-        let fl = fcntl(&fd, FcntlArg::F_GETFL).map_err(|e| Error::os("fcntl(F_GETFL)", e))?;
+        let fl = fcntl(&fd, FcntlArg::F_GETFL).map_err(|e| Error::nix("fcntl(F_GETFL)", e))?;
         let acc = OFlag::from_bits_retain(fl) & OFlag::O_ACCMODE;
         let read_only = acc == OFlag::O_RDONLY
             || seals.intersects(SealFlag::F_SEAL_WRITE | SealFlag::F_SEAL_FUTURE_WRITE);
         let map = Mapping::map_fd("mmap", &fd, len, read_only)?;
+        let seals = Seals::from_bits_retain(seals.bits());
         Ok(MemfdShm { map, fd, seals })
     }
 
@@ -162,13 +186,13 @@ impl MemfdShm {
         self.fd.try_clone().map_err(|e| {
             Error::os(
                 "fcntl(F_DUPFD_CLOEXEC)",
-                Errno::from_raw(e.raw_os_error().unwrap_or(0)),
+                crate::Errno::from_raw(e.raw_os_error().unwrap_or(0)),
             )
         })
     }
 
     /// The seals the file carried when this handle was made (`F_GET_SEALS`).
-    pub fn seals(&self) -> SealFlag {
+    pub fn seals(&self) -> Seals {
         self.seals
     }
 

@@ -43,13 +43,12 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
-use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::sys::mman;
 use nix::sys::stat::{self, FileStat, Mode, SFlag};
 
 use crate::name::{self, NameKind};
-use crate::{CreateMode, Error, ErrorKind, Memory, Result};
+use crate::{CreateMode, Errno, Error, ErrorKind, Memory, Result};
 
 /// The inherent accessors of every memory type (`as_ptr`, `len`, `is_empty`,
 /// `is_read_only`), forwarding to its [`Memory`] impl so that callers need not import the
@@ -86,7 +85,7 @@ mod memfd;
 
 pub use anon::AnonShm;
 pub(crate) use map::{check_size, Mapping};
-pub use memfd::{MemfdShm, MEMFD_NAME_MAX};
+pub use memfd::{MemfdShm, Seals, MEMFD_NAME_MAX};
 
 /// The default mode bits of a new object: read and write for the owner only.
 pub const DEFAULT_MODE: u32 = 0o600;
@@ -229,7 +228,7 @@ impl Shm {
     pub fn unlink(&mut self) -> Result<()> {
         self.unlinker = None;
         mman::shm_unlink(self.c_name.as_c_str())
-            .map_err(|e| Error::os("shm_unlink", e).with_name(&*self.name))
+            .map_err(|e| Error::nix("shm_unlink", e).with_name(&*self.name))
     }
 }
 
@@ -469,7 +468,7 @@ impl ShmOptions {
         .map_err(|e| Error::os("shm_open", e))?;
         let sized = (|| {
             stat::fchmod(&fd, Mode::from_bits_truncate(self.mode))
-                .map_err(|e| Error::os("fchmod", e))?;
+                .map_err(|e| Error::nix("fchmod", e))?;
             reserve(&fd, size)
         })();
         match sized {
@@ -566,7 +565,7 @@ pub(crate) fn reserve(fd: &OwnedFd, size: NonZeroUsize) -> Result<()> {
     // Small sizes skip the check (one syscall saved on every create): they cannot be what
     // exhausts a machine.
     if size.get() > SYSINFO_CHECK_ABOVE {
-        let info = nix::sys::sysinfo::sysinfo().map_err(|e| Error::os("sysinfo", e))?;
+        let info = nix::sys::sysinfo::sysinfo().map_err(|e| Error::nix("sysinfo", e))?;
         let memory = info.ram_total().saturating_add(info.swap_total());
         if size.get() as u64 > memory {
             return Err(Error::new("posix_fallocate", ErrorKind::NoSpace));
@@ -585,7 +584,7 @@ fn size_error(op: &'static str, e: Errno) -> Error {
     match e {
         Errno::EFBIG | Errno::EINVAL => Error::new(
             op,
-            ErrorKind::InvalidSize(format!("the file system refuses this size ({})", e.desc())),
+            ErrorKind::InvalidSize(format!("the file system refuses this size ({e})")),
         ),
         e => Error::os(op, e),
     }
@@ -618,7 +617,7 @@ fn open_existing(
     let deadline = wait.map(|w| std::time::Instant::now() + w);
     let mut pause = Duration::from_micros(50);
     loop {
-        let st = stat::fstat(&fd).map_err(|e| Error::os("fstat", e))?;
+        let st = stat::fstat(&fd).map_err(|e| Error::nix("fstat", e))?;
         let size = regular_size(&st)?;
         if let Some(size) = NonZeroUsize::new(size) {
             return Ok((fd, size));
@@ -657,11 +656,15 @@ pub(crate) fn regular_size(st: &FileStat) -> Result<usize> {
     Ok(size)
 }
 
-pub(crate) fn retry_eintr<T>(mut f: impl FnMut() -> nix::Result<T>) -> nix::Result<T> {
+/// Calls `f` until it fails with something other than `EINTR`; nix's error number becomes
+/// this crate's [`Errno`] here.
+pub(crate) fn retry_eintr<T>(
+    mut f: impl FnMut() -> nix::Result<T>,
+) -> std::result::Result<T, Errno> {
     loop {
         match f() {
-            Err(Errno::EINTR) => continue,
-            r => return r,
+            Err(nix::errno::Errno::EINTR) => continue,
+            r => return r.map_err(Errno::from_nix),
         }
     }
 }
@@ -676,7 +679,7 @@ pub(crate) fn retry_eintr<T>(mut f: impl FnMut() -> nix::Result<T>) -> nix::Resu
 #[doc(alias = "shm_unlink")]
 pub fn unlink(name: &str) -> Result<()> {
     let c_name = name::validate("shm_unlink", name, NameKind::Shm)?;
-    mman::shm_unlink(c_name.as_c_str()).map_err(|e| Error::os("shm_unlink", e).with_name(name))
+    mman::shm_unlink(c_name.as_c_str()).map_err(|e| Error::nix("shm_unlink", e).with_name(name))
 }
 
 /// The range `offset..offset + len` of `mem`, or [`ErrorKind::InvalidInput`].

@@ -126,8 +126,8 @@ impl SigAction {
         SigSet::from_raw(self.0.sa_mask)
     }
 
-    /// The action's flags (bits nix does not know, such as glibc's `SA_RESTORER`, are left
-    /// out).
+    /// The action's flags (bits [`SaFlags`] does not name, such as glibc's `SA_RESTORER`, are
+    /// left out).
     pub fn flags(&self) -> SaFlags {
         SaFlags::from_bits_truncate(self.0.sa_flags)
     }
@@ -152,7 +152,7 @@ fn sigaction(sig: Signal, new: Option<&SigAction>) -> Result<SigAction> {
     // read back from the kernel, where someone installed it before).
     let r = unsafe { libc::sigaction(sig.as_raw(), new_ptr, old.as_mut_ptr()) };
     if r != 0 {
-        return Err(Error::os("sigaction", nix::errno::Errno::last()).with_name(sig.to_string()));
+        return Err(Error::os("sigaction", crate::Errno::last()).with_name(sig.to_string()));
     }
     // SAFETY: sigaction succeeded, so it filled in `old`.
     Ok(SigAction(unsafe { old.assume_init() }))

@@ -4,8 +4,8 @@ use std::fmt;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
+use crate::Errno;
 use libc::{c_int, pid_t, uid_t};
-use nix::errno::Errno;
 
 use super::wait::origin_of;
 use super::{Origin, SigSet, Signal};

@@ -18,7 +18,7 @@ fn pthread_sigmask(how: libc::c_int, set: Option<&SigSet>) -> Result<SigSet> {
     // to an initialised sigset_t borrowed for the call; `old` is a valid out-pointer.
     let r = unsafe { libc::pthread_sigmask(how, set_ptr, old.as_mut_ptr()) };
     if r != 0 {
-        return Err(Error::os("pthread_sigmask", nix::errno::Errno::from_raw(r)));
+        return Err(Error::os("pthread_sigmask", crate::Errno::from_raw(r)));
     }
     // SAFETY: pthread_sigmask succeeded, so it wrote the previous mask into `old`.
     Ok(SigSet::from_raw(unsafe { old.assume_init() }))
@@ -95,7 +95,7 @@ pub fn pending() -> Result<SigSet> {
     // SAFETY: `set` is a valid out-pointer to a sigset_t.
     let r = unsafe { libc::sigpending(set.as_mut_ptr()) };
     if r != 0 {
-        return Err(Error::os("sigpending", nix::errno::Errno::last()));
+        return Err(Error::os("sigpending", crate::Errno::last()));
     }
     // SAFETY: sigpending succeeded, so it filled in `set`.
     Ok(SigSet::from_raw(unsafe { set.assume_init() }))

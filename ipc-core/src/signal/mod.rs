@@ -3,8 +3,8 @@
 //!
 //! Mirrors `<signal.h>`:
 //! - [`Signal`]: a valid signal number, standard (`SIGUSR1`) or real-time
-//!   (`SIGRTMIN+n` .. `SIGRTMAX`), which nix's enum lacks; converts from and to
-//!   [`nix::sys::signal::Signal`].
+//!   (`SIGRTMIN+n` .. `SIGRTMAX`), which nix's enum lacks; converts from and to the C
+//!   number (`c_int`).
 //! - [`SigSet`]: a `sigset_t` (empty, full, add, remove, contains, iterate).
 //! - [`SigAction`]: a disposition ([`get_action`], [`set_action`], [`replace_action`]);
 //!   default and ignore are safe, installing a handler is `unsafe`.
@@ -56,16 +56,40 @@ pub use action::{
 };
 pub use fd::{FdSigInfo, SignalFd};
 pub use mask::pending;
-pub use nix::sys::signal::SaFlags;
 pub use send::{kill, queue};
 pub use set::{SigSet, SigSetIter};
 pub use wait::{suspend, wait, Origin, SigInfo};
 
+bitflags::bitflags! {
+    /// The flags of a [`SigAction`] (`sa_flags`). `SA_SIGINFO` follows the handler's kind
+    /// (see [`SigAction::with_flags`]).
+    ///
+    /// # References
+    /// [sigaction(2)](https://man7.org/linux/man-pages/man2/sigaction.2.html)
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub struct SaFlags: c_int {
+        /// `SA_NOCLDSTOP`: no `SIGCHLD` when a child stops or continues.
+        const SA_NOCLDSTOP = libc::SA_NOCLDSTOP;
+        /// `SA_NOCLDWAIT`: children do not become zombies.
+        const SA_NOCLDWAIT = libc::SA_NOCLDWAIT;
+        /// `SA_NODEFER`: the signal is not blocked while its handler runs.
+        const SA_NODEFER = libc::SA_NODEFER;
+        /// `SA_ONSTACK`: the handler runs on the alternate signal stack.
+        const SA_ONSTACK = libc::SA_ONSTACK;
+        /// `SA_RESETHAND`: the disposition resets to default on entry to the handler.
+        const SA_RESETHAND = libc::SA_RESETHAND;
+        /// `SA_RESTART`: interrupted system calls restart.
+        const SA_RESTART = libc::SA_RESTART;
+        /// `SA_SIGINFO`: the handler takes three arguments.
+        const SA_SIGINFO = libc::SA_SIGINFO;
+    }
+}
+
 /// A valid signal number: a standard signal (1..=31) or a real-time signal
 /// (`SIGRTMIN` ..= `SIGRTMAX`).
 ///
-/// Unlike [`nix::sys::signal::Signal`] this covers the real-time signals; convert with
-/// `From`/`TryFrom`. The value is always a number the C library accepts, so the functions of
+/// Unlike nix's `Signal` enum this covers the real-time signals; convert from and to the C
+/// number (`c_int`) with `TryFrom`/`From`. The value is always a number the C library accepts, so the functions of
 /// this module never see signal 0, a number above `SIGRTMAX`, or glibc's reserved ones.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(transparent)]
@@ -246,26 +270,6 @@ impl fmt::Debug for Signal {
     }
 }
 
-impl From<nix::sys::signal::Signal> for Signal {
-    fn from(s: nix::sys::signal::Signal) -> Self {
-        Signal(s as c_int)
-    }
-}
-
-impl TryFrom<Signal> for nix::sys::signal::Signal {
-    type Error = Error;
-
-    /// Fails with [`ErrorKind::InvalidInput`] for a real-time signal, which nix's enum lacks.
-    fn try_from(s: Signal) -> Result<Self> {
-        nix::sys::signal::Signal::try_from(s.0).map_err(|_| {
-            Error::new(
-                "signal",
-                ErrorKind::InvalidInput(format!("{s} has no variant in nix's Signal enum")),
-            )
-        })
-    }
-}
-
 impl TryFrom<c_int> for Signal {
     type Error = Error;
 
@@ -312,10 +316,13 @@ mod tests {
     }
 
     #[test]
-    fn converts_with_nix() {
-        let n = nix::sys::signal::Signal::SIGUSR2;
-        assert_eq!(Signal::from(n), Signal::USR2);
-        assert_eq!(nix::sys::signal::Signal::try_from(Signal::USR2).unwrap(), n);
-        assert!(nix::sys::signal::Signal::try_from(Signal::rt_min()).is_err());
+    fn converts_with_c_int() {
+        assert_eq!(Signal::try_from(libc::SIGUSR2).unwrap(), Signal::USR2);
+        assert_eq!(c_int::from(Signal::USR2), libc::SIGUSR2);
+        let e = Signal::try_from(0).unwrap_err();
+        assert!(
+            matches!(e.kind(), ErrorKind::InvalidInput(w) if w.contains("not positive")),
+            "{e}"
+        );
     }
 }

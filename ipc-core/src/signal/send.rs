@@ -17,10 +17,10 @@ fn check_pid(op: &'static str, pid: pid_t) -> Result<()> {
     Ok(())
 }
 
-fn os_error(op: &'static str, errno: nix::errno::Errno, pid: pid_t) -> Error {
+fn os_error(op: &'static str, errno: crate::Errno, pid: pid_t) -> Error {
     let kind = match errno {
-        nix::errno::Errno::ESRCH => ErrorKind::NotFound,
-        nix::errno::Errno::EAGAIN => ErrorKind::LimitReached(
+        crate::Errno::ESRCH => ErrorKind::NotFound,
+        crate::Errno::EAGAIN => ErrorKind::LimitReached(
             "queued signals of the receiver's user (RLIMIT_SIGPENDING)".into(),
         ),
         _ => return Error::os(op, errno).with_name(format!("pid {pid}")),
@@ -45,7 +45,7 @@ pub fn kill(pid: pid_t, signal: Signal) -> Result<()> {
     // SAFETY: kill has no memory preconditions; pid and signal number are plain integers.
     let r = unsafe { libc::kill(pid, signal.as_raw()) };
     if r != 0 {
-        return Err(os_error("kill", nix::errno::Errno::last(), pid));
+        return Err(os_error("kill", crate::Errno::last(), pid));
     }
     Ok(())
 }
@@ -74,7 +74,7 @@ pub fn queue(pid: pid_t, signal: Signal, value: usize) -> Result<()> {
     // never dereferenced by the kernel.
     let r = unsafe { libc::sigqueue(pid, signal.as_raw(), value) };
     if r != 0 {
-        return Err(os_error("sigqueue", nix::errno::Errno::last(), pid));
+        return Err(os_error("sigqueue", crate::Errno::last(), pid));
     }
     Ok(())
 }

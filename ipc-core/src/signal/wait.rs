@@ -4,8 +4,8 @@ use std::fmt;
 use std::mem::MaybeUninit;
 use std::time::{Duration, Instant};
 
+use crate::Errno;
 use libc::{c_int, c_long, pid_t, uid_t};
-use nix::errno::Errno;
 
 use super::{SigSet, Signal};
 use crate::{Error, ErrorKind, Result};

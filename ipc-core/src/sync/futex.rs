@@ -14,8 +14,8 @@ use std::sync::atomic::AtomicU32;
 use std::time::Duration;
 
 use super::sys;
+use crate::Errno;
 use crate::{Error, Result};
-use nix::errno::Errno;
 
 /// How a [`wait`] ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,7 +6,7 @@ use std::marker::PhantomData;
 use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 use std::time::Duration;
 
-use nix::errno::Errno;
+use crate::Errno;
 
 use super::{sys, Acquired};
 use crate::layout::{SharedLayout, TypeLayout};

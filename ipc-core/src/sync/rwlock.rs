@@ -5,7 +5,7 @@ use std::ffi::c_int;
 use std::marker::PhantomData;
 use std::time::Duration;
 
-use nix::errno::Errno;
+use crate::Errno;
 
 use super::sys;
 use crate::layout::{SharedLayout, TypeLayout};
