@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicI32, AtomicU64};
 use std::sync::OnceLock;
 
-use ipc::collections::format::{checksum, HEADER_LEN};
+use ipc::collections::format::{Header, HEADER_LEN};
 use ipc::collections::{Options, Shared, SharedArray, SharedMutex};
 use ipc::SharedLayout;
 use ipc_testutil::{run_with_watchdog, unique_name, Cleanup, WATCHDOG};
@@ -285,9 +285,9 @@ fn write_copy(name: &str, bytes: &[u8]) {
 
 /// Recomputes the checksum of a header copy (after a deliberate field change).
 fn fix_checksum(v: &mut [u8], schema_len: usize) {
-    let header: &[u8; HEADER_LEN] = v[..HEADER_LEN].try_into().unwrap();
-    let sum = checksum(header, &v[HEADER_LEN..HEADER_LEN + schema_len]);
-    v[248..256].copy_from_slice(&sum.to_ne_bytes());
+    let mut h = Header::read(v).unwrap();
+    h.seal(&v[HEADER_LEN..HEADER_LEN + schema_len]);
+    v[..HEADER_LEN].copy_from_slice(&h.to_bytes());
 }
 
 #[test]
