@@ -70,5 +70,28 @@ fn python_reader_in_format_md_reads_an_array() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "accepted the other byte order");
     assert!(stderr.contains("other byte order"), "{stderr}");
+
+    // An array whose control block is not 48 bytes (FORMAT.md, "Control block"): refused,
+    // as by the library and the C reader (format_c_reader.rs).
+    let mut bytes = std::fs::read(format!("/dev/shm{name}")).unwrap();
+    let mut h = Header::read(&bytes).unwrap();
+    h.control_len = 41;
+    h.seal(&bytes[256..256 + h.schema_len as usize]);
+    bytes[..256].copy_from_slice(&h.to_bytes());
+    std::fs::write(format!("/dev/shm{other}"), &bytes).unwrap();
+    let out = run_with_watchdog(
+        Command::new("python3").args(["-c", &code, &other]),
+        WATCHDOG,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "accepted control_len 41");
+    assert!(
+        stderr.contains("control_len of an array is not 48"),
+        "{stderr}"
+    );
+    assert!(matches!(
+        ipc::collections::inspect(&other),
+        Err(ipc::collections::Error::Corrupted { .. })
+    ));
     drop(a);
 }
