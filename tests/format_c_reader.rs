@@ -9,7 +9,8 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicI32, AtomicU64};
 use std::sync::OnceLock;
 
-use ipc::collections::format::{checksum, HEADER_LEN};
+use ipc::collections::format::{Header, ARRAY_CONTROL_LEN, HEADER_LEN};
+use ipc::collections::Error;
 use ipc::collections::{Shared, SharedArray, SharedMutex};
 use ipc::SharedLayout;
 use ipc_testutil::{run_with_watchdog, unique_name, Cleanup, WATCHDOG};
@@ -290,9 +291,9 @@ fn write_copy(name: &str, bytes: &[u8]) {
 
 /// Recomputes the checksum of a header copy (after a deliberate field change).
 fn fix_checksum(v: &mut [u8], schema_len: usize) {
-    let header: &[u8; HEADER_LEN] = v[..HEADER_LEN].try_into().unwrap();
-    let sum = checksum(header, &v[HEADER_LEN..HEADER_LEN + schema_len]);
-    v[248..256].copy_from_slice(&sum.to_ne_bytes());
+    let mut h = Header::read(v).unwrap();
+    h.seal(&v[HEADER_LEN..HEADER_LEN + schema_len]);
+    v[..HEADER_LEN].copy_from_slice(&h.to_bytes());
 }
 
 #[test]
@@ -463,4 +464,401 @@ fn c_reader_survives_random_consistent_headers() {
         "{read_ok} read, {refused} refused"
     );
     drop(s);
+}
+
+// ---- FORMAT.md's rules, each checked on the library and the C reader alike -----------------
+
+/// A zero-sized derived struct, and a value holding 2^40 of them (a valid, zero-sized
+/// segment whose schema describes 2^40 elements without a byte or a scalar between them).
+#[derive(SharedLayout)]
+#[repr(C)]
+struct Z {}
+
+#[derive(SharedLayout)]
+#[repr(C)]
+struct Holder {
+    zs: [Z; 1 << 40],
+}
+
+#[derive(SharedLayout)]
+#[repr(C)]
+struct Pair<T: SharedLayout> {
+    a: T,
+    b: T,
+}
+
+/// `orig` (a segment image) rebuilt with `schema`, the header edited by `edit`, and the
+/// derived offsets recomputed as FORMAT.md says ("Derived offsets"), written independently
+/// of the library; the payload bytes are carried over, the object sized to fit, the
+/// checksum fixed up.
+fn rebuild(orig: &[u8], schema: &str, edit: impl FnOnce(&mut Header)) -> Vec<u8> {
+    let old = Header::read(orig).unwrap();
+    let mut h = old;
+    h.schema_len = schema.len() as u64;
+    edit(&mut h);
+    let up = |x: u64, a: u64| x.div_ceil(a) * a;
+    let schema_end = 256 + h.schema_len;
+    let control_end = if h.control_len == 0 {
+        h.control_offset = 0;
+        schema_end
+    } else {
+        h.control_offset = up(schema_end, 64);
+        h.control_offset + h.control_len
+    };
+    h.payload_offset = up(control_end, h.elem_align.max(64));
+    let mut v = vec![0u8; (h.payload_offset + h.payload_len) as usize];
+    v[256..256 + schema.len()].copy_from_slice(schema.as_bytes());
+    let (from, n) = (
+        old.payload_offset as usize,
+        old.payload_len.min(h.payload_len) as usize,
+    );
+    v[h.payload_offset as usize..][..n].copy_from_slice(&orig[from..from + n]);
+    h.seal(schema.as_bytes());
+    v[..256].copy_from_slice(&h.to_bytes());
+    v
+}
+
+/// Writes `v` as `copy`; the library (`inspect`, which validates every rule) and the C reader
+/// must both accept it (`Ok` with the reader's output) or both refuse it (`Err` with the
+/// library's error; the C reader's stderr must contain `c_why`).
+fn both(bin: &Path, copy: &str, v: &[u8], c_why: Option<&str>) -> Result<Run, Error> {
+    write_copy(copy, v);
+    let lib = ipc::collections::inspect(copy);
+    let r = read(bin, &[copy]);
+    match (lib, c_why) {
+        (Ok(_), None) => {
+            assert_eq!(r.code, 0, "library accepts, C reader: {r:?}");
+            Ok(r)
+        }
+        (Err(e), Some(why)) => {
+            assert_eq!(r.code, 2, "library refuses ({e}), C reader: {r:?}");
+            assert!(r.stderr.contains(why), "{r:?}");
+            Err(e)
+        }
+        (lib, _) => panic!("library {lib:?}, C reader {r:?}"),
+    }
+}
+
+fn corrupted_because(e: Error, why: &str) {
+    match e {
+        Error::Corrupted { reason, .. } => assert!(reason.contains(why), "{reason}"),
+        other => panic!("expected Corrupted ({why}), got {other:?}"),
+    }
+}
+
+/// Issue 9: the opener compares the stored schema and not only the fingerprint. A
+/// checksum-consistent segment with the opener's fingerprint whose schema names another
+/// field, or another type (in the schema and the header alike), is a LayoutMismatch naming
+/// the difference; a header type name that is not its schema's is corrupted.
+#[test]
+fn opener_refuses_another_schema_with_the_same_fingerprint() {
+    let (name, copy) = (unique_name("sch-orig"), unique_name("sch-copy"));
+    let _c = [Cleanup::shm(&name), Cleanup::shm(&copy)];
+    let s = Shared::<Point>::create(&name, |p| *p = Point { x: 1.0, y: 2.0 }).unwrap();
+    assert_eq!(s.info().schema, "Point(8/4){x:f32(4/4)@0,y:f32(4/4)@4}");
+    let orig = std::fs::read(format!("/dev/shm{name}")).unwrap();
+    let cases = [
+        ("Point(8/4){x:f32(4/4)@0,z:f32(4/4)@4}", "Point", "`y`"),
+        ("Poynt(8/4){x:f32(4/4)@0,y:f32(4/4)@4}", "Poynt", "Poynt"),
+    ];
+    for (schema, type_name, named) in cases {
+        let v = rebuild(&orig, schema, |h| h.set_type_name(type_name));
+        assert_eq!(Header::read(&v).unwrap().fingerprint, s.info().fingerprint);
+        write_copy(&copy, &v);
+        match Shared::<Point>::open(&copy) {
+            Err(Error::LayoutMismatch { diffs, found, .. }) => {
+                assert_eq!(found, schema);
+                assert!(diffs.iter().any(|d| d.contains(named)), "{diffs:?}");
+            }
+            other => panic!("{schema}: opened as Point: {other:?}"),
+        }
+        if let Some(bin) = reader() {
+            assert_eq!(
+                read(bin, &[&copy]).code,
+                0,
+                "a valid segment of another type"
+            );
+        }
+    }
+    let v = rebuild(&orig, &s.info().schema, |h| h.set_type_name("Poynt"));
+    write_copy(&copy, &v);
+    let e = Shared::<Point>::open(&copy).unwrap_err();
+    corrupted_because(e, "top-level name");
+    if let Some(bin) = reader() {
+        both(bin, &copy, &v, Some("type_name is not the schema's")).unwrap_err();
+    }
+    drop(s);
+}
+
+/// Issue 10: the C reader bounds its work like ipc-inspect's dump: an array whose element
+/// has no scalar leaf is not walked. A valid `Shared<Holder>` (2^40 zero-sized elements)
+/// and a forged `[Z(0/1){};2^64-1]` schema are each read within a second.
+#[test]
+fn c_reader_skips_arrays_of_leafless_elements_at_once() {
+    let Some(bin) = reader() else { return };
+    let (name, copy) = (unique_name("c-zst"), unique_name("c-zst-copy"));
+    let _c = [Cleanup::shm(&name), Cleanup::shm(&copy)];
+    let s = Shared::<Holder>::create(&name, |_| {}).unwrap();
+    assert_eq!(
+        s.info().schema,
+        "Holder(0/1){zs:[Z(0/1){};1099511627776]@0}"
+    );
+    let second = std::time::Duration::from_secs(1);
+    let o = run_with_watchdog(Command::new(bin).arg(&name), second);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let forged = format!("[Z(0/1){{}};{}]", u64::MAX);
+    let orig = std::fs::read(format!("/dev/shm{name}")).unwrap();
+    let v = rebuild(&orig, &forged, |h| {
+        h.set_type_name(&format!("[Z; {}]", u64::MAX))
+    });
+    write_copy(&copy, &v);
+    assert_eq!(ipc::collections::inspect(&copy).unwrap().schema, forged);
+    let o = run_with_watchdog(Command::new(bin).arg(&copy), second);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    drop(s);
+}
+
+/// FORMAT.md, "Control block": a value has none (control_len 0), an array exactly
+/// ARRAY_CONTROL_LEN = 48 bytes; any other length is corrupted, for the library, the C
+/// reader (and the Python reader: tests/quickstart_python.rs).
+#[test]
+fn control_block_length_is_fixed_per_kind() {
+    let Some(bin) = reader() else { return };
+    let (arr, val, copy) = (
+        unique_name("cl-a"),
+        unique_name("cl-v"),
+        unique_name("cl-c"),
+    );
+    let _c = [Cleanup::shm(&arr), Cleanup::shm(&val), Cleanup::shm(&copy)];
+    let a = SharedArray::<f64>::create(&arr, &[3]).unwrap();
+    assert_eq!(a.info().control.len(), ARRAY_CONTROL_LEN);
+    assert_eq!(ARRAY_CONTROL_LEN, 48);
+    let s = Shared::<Point>::create(&val, |_| {}).unwrap();
+    assert_eq!(s.info().control, 0..0);
+    let orig = std::fs::read(format!("/dev/shm{arr}")).unwrap();
+    for len in [0, 40, 41, 49, 64] {
+        let v = rebuild(&orig, &a.info().schema, |h| h.control_len = len);
+        let e = both(bin, &copy, &v, Some("control_len of an array")).unwrap_err();
+        corrupted_because(e, "control_len");
+    }
+    let orig = std::fs::read(format!("/dev/shm{val}")).unwrap();
+    let v = rebuild(&orig, &s.info().schema, |h| h.control_len = 48);
+    let e = both(bin, &copy, &v, Some("control_len of a value")).unwrap_err();
+    corrupted_because(e, "control_len");
+    drop((a, s));
+}
+
+/// FORMAT.md, "Header and schema": type_name is the schema's top-level name, `[E; N]` for
+/// an array type; a generic struct's name has no parameters (`Pair` for both `Pair<i16>` and
+/// `Pair<i32>`: the schema and fingerprint tell them apart, and opening one as the other is
+/// a LayoutMismatch). A size or alignment other than the schema's, or a schema that does not
+/// parse, is corrupted.
+#[test]
+fn type_name_is_the_schemas_top_level_name() {
+    let Some(bin) = reader() else { return };
+    let names = [
+        unique_name("tn-a"),
+        unique_name("tn-p"),
+        unique_name("tn-c"),
+    ];
+    let _c = names.each_ref().map(|n| Cleanup::shm(n));
+    let [arr, pair, copy] = &names;
+    let a = SharedArray::<[[u8; 4]; 2]>::create(arr, &[2]).unwrap();
+    assert_eq!(a.info().type_name, "[[u8; 4]; 2]");
+    let r = read(bin, &[arr]);
+    assert_eq!(
+        (r.code, value(&pairs(&r.stdout), "type_name")),
+        (0, "[[u8; 4]; 2]"),
+        "{r:?}"
+    );
+    let p = Shared::<Pair<i16>>::create(pair, |_| {}).unwrap();
+    assert_eq!(p.info().type_name, "Pair");
+    assert_eq!(p.info().schema, "Pair(4/2){a:i16(2/2)@0,b:i16(2/2)@2}");
+    assert!(matches!(
+        Shared::<Pair<i32>>::open(pair),
+        Err(Error::LayoutMismatch { .. })
+    ));
+
+    let orig = std::fs::read(format!("/dev/shm{pair}")).unwrap();
+    let good = &p.info().schema;
+    let refused = [
+        (good.as_str(), "pair", "type_name is not", "top-level name"),
+        (
+            "Pair(8/2){a:i16(2/2)@0,b:i16(2/2)@2}",
+            "Pair",
+            "size/align",
+            "size/align",
+        ),
+        (
+            "Pair(4/4){a:i16(2/2)@0,b:i16(2/2)@2}",
+            "Pair",
+            "size/align",
+            "size/align",
+        ),
+        (
+            "Pair(4/2){a:i16(2/2)@0, b:i16(2/2)@2}",
+            "Pair",
+            "does not parse",
+            "parse",
+        ),
+        (
+            "Pair(4/2){a:i16(2/2)@0,b:i16(2/2)@2}\n",
+            "Pair",
+            "does not parse",
+            "parse",
+        ),
+    ];
+    for (schema, tn, c_why, why) in refused {
+        let v = rebuild(&orig, schema, |h| h.set_type_name(tn));
+        let e = both(bin, copy, &v, Some(c_why)).unwrap_err();
+        corrupted_because(e, why);
+    }
+    // Fields may overlap and need not follow in offset order (zero-sized fields share one).
+    let v = rebuild(&orig, "Pair(4/2){b:i16(2/2)@2,a:i16(2/2)@2}", |_| {});
+    both(bin, copy, &v, None).unwrap();
+    drop((a, p));
+}
+
+/// FORMAT.md, "Derived offsets": a zero dim makes the element count 0 before any overflow
+/// check, so `[2^40, 2^40, 0]` is an empty array (it overflowed left to right before);
+/// without a zero the product is checked left to right.
+#[test]
+fn a_zero_dim_makes_the_count_zero_before_any_overflow() {
+    let Some(bin) = reader() else { return };
+    let (name, copy) = (unique_name("zd"), unique_name("zd-copy"));
+    let _c = [Cleanup::shm(&name), Cleanup::shm(&copy)];
+    let a = SharedArray::<f64>::create(&name, &[1 << 40, 1 << 40, 0]).unwrap();
+    assert_eq!((a.info().payload.len(), a.len()), (0, 0));
+    let r = read(bin, &[&name]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(
+        value(&pairs(&r.stdout), "dims"),
+        "1099511627776,1099511627776,0"
+    );
+    let b = SharedArray::<f64>::open(&name).unwrap();
+    assert_eq!(b.dims(), [1 << 40, 1 << 40, 0]);
+    let orig = std::fs::read(format!("/dev/shm{name}")).unwrap();
+    let v = rebuild(&orig, "f64(8/8)", |h| h.dims[2] = 1 << 40);
+    let e = both(bin, &copy, &v, Some("dims overflow")).unwrap_err();
+    corrupted_because(e, "overflow");
+    drop((a, b));
+}
+
+/// FORMAT.md, "The fingerprint": an implementation written from its description alone
+/// (over the layout tree) gives the library's fingerprint.
+#[test]
+fn fingerprint_follows_format_md_byte_for_byte() {
+    use ipc::os::layout::{Shape, TypeLayout};
+    struct H(u64);
+    impl H {
+        fn feed(&mut self, b: u8) {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x100000001b3);
+        }
+        fn num(&mut self, n: usize) {
+            (n as u64).to_le_bytes().iter().for_each(|&b| self.feed(b));
+        }
+        fn str(&mut self, s: &str) {
+            self.num(s.len());
+            s.bytes().for_each(|b| self.feed(b));
+        }
+        fn node(&mut self, t: &TypeLayout) {
+            let tag = match t.shape {
+                Shape::Scalar => 1,
+                Shape::Opaque => 2,
+                Shape::Array { .. } => 3,
+                Shape::Struct { .. } => 4,
+            };
+            self.feed(tag);
+            self.num(t.size);
+            self.num(t.align);
+            match t.shape {
+                Shape::Scalar | Shape::Opaque => self.str(t.name),
+                Shape::Array { elem, len } => {
+                    self.num(len);
+                    self.node(elem);
+                }
+                Shape::Struct { fields } => {
+                    self.str(t.name);
+                    self.num(fields.len());
+                    for f in fields {
+                        self.feed(5);
+                        self.str(f.name);
+                        self.num(f.offset);
+                        self.node(f.layout);
+                    }
+                }
+            }
+        }
+    }
+    fn fp(t: &TypeLayout) -> u64 {
+        let mut h = H(0xcbf29ce484222325);
+        h.feed(1);
+        h.feed(if cfg!(target_endian = "little") {
+            b'l'
+        } else {
+            b'b'
+        });
+        h.feed(usize::BITS as u8);
+        h.node(t);
+        let mut z = h.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58476d1ce4e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d049bb133111eb);
+        z ^ (z >> 31)
+    }
+    for t in [
+        &Telemetry::LAYOUT,
+        &<[[f64; 2]; 3]>::LAYOUT,
+        &Pair::<i16>::LAYOUT,
+        &Holder::LAYOUT,
+        &u64::LAYOUT,
+    ] {
+        assert_eq!(fp(t), t.fingerprint(), "{}", t.schema());
+    }
+}
+
+/// FORMAT.md, "Derived offsets": the object may extend past the payload (the bytes after
+/// it are ignored), but not end before it.
+#[test]
+fn the_object_may_extend_past_the_payload() {
+    let Some(bin) = reader() else { return };
+    let (name, copy) = (unique_name("ext"), unique_name("ext-copy"));
+    let _c = [Cleanup::shm(&name), Cleanup::shm(&copy)];
+    let a = SharedArray::<u16>::options()
+        .dims(&[3])
+        .create(&name, |x| x.copy_from_slice(&[7, 8, 9]))
+        .unwrap();
+    let mut v = std::fs::read(format!("/dev/shm{name}")).unwrap();
+    v.extend_from_slice(&[0xAB; 5000]);
+    let r = both(bin, &copy, &v, None).unwrap();
+    assert!(r.stdout.ends_with("[0]=7\n[1]=8\n[2]=9\n"), "{r:?}");
+    assert_eq!(
+        SharedArray::<u16>::open(&copy).unwrap().lock().unwrap()[..],
+        [7, 8, 9]
+    );
+    let end = a.info().payload.end;
+    let e = both(bin, &copy, &v[..end - 1], Some("past the object")).unwrap_err();
+    corrupted_because(e, "past the object");
+    drop(a);
+}
+
+/// FORMAT.md, "Creator liveness": `/proc/PID/stat`'s command field may hold spaces and `)`,
+/// so the fields after it start after the LAST `)`. A real process whose command is
+/// `a) S 1 (b` is alive by `creator::liveness`, and dead once SIGKILLed and reaped.
+#[test]
+fn liveness_reads_proc_stat_after_the_last_paren() {
+    use ipc::collections::creator::{liveness, parse_proc_stat, Liveness};
+    let exe = Path::new(env!("CARGO_TARGET_TMPDIR")).join("a) S 1 (b");
+    std::fs::copy("/bin/sleep", &exe).unwrap();
+    let mut child = Command::new(&exe).arg("30").spawn().unwrap();
+    let pid = child.id() as i32;
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    assert!(text.contains("(a) S 1 (b)"), "{text}");
+    let (state, start) = parse_proc_stat(&text).unwrap();
+    assert!(matches!(state, "S" | "R"), "{text}");
+    assert_eq!(liveness(pid, start), Liveness::Alive);
+    assert_eq!(liveness(pid, start + 1), Liveness::PidReused);
+    ipc_testutil::sigkill(pid);
+    ipc_testutil::wait_child(&mut child, "sleep", WATCHDOG);
+    assert_eq!(liveness(pid, start), Liveness::Dead);
+    let _ = std::fs::remove_file(&exe);
 }

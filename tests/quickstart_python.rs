@@ -4,6 +4,7 @@
 
 use std::process::{Command, Stdio};
 
+use ipc::collections::format::Header;
 use ipc::collections::SharedArray;
 use ipc_testutil::{run_with_watchdog, unique_name, Cleanup, WATCHDOG};
 
@@ -58,11 +59,10 @@ fn python_reader_in_format_md_reads_an_array() {
     let other = unique_name("py");
     let _c2 = Cleanup::shm(&other);
     let mut bytes = std::fs::read(format!("/dev/shm{name}")).unwrap();
-    bytes[12..16].copy_from_slice(&0x0102_0304u32.swap_bytes().to_ne_bytes());
-    let header: [u8; 256] = bytes[..256].try_into().unwrap();
-    let schema_len = u64::from_ne_bytes(bytes[80..88].try_into().unwrap()) as usize;
-    let sum = ipc::collections::format::checksum(&header, &bytes[256..256 + schema_len]);
-    bytes[248..256].copy_from_slice(&sum.to_ne_bytes());
+    let mut h = Header::read(&bytes).unwrap();
+    h.byte_order = h.byte_order.swap_bytes();
+    h.seal(&bytes[256..256 + h.schema_len as usize]);
+    bytes[..256].copy_from_slice(&h.to_bytes());
     std::fs::write(format!("/dev/shm{other}"), &bytes).unwrap();
     let out = run_with_watchdog(
         Command::new("python3").args(["-c", &code, &other]),
@@ -71,5 +71,28 @@ fn python_reader_in_format_md_reads_an_array() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "accepted the other byte order");
     assert!(stderr.contains("other byte order"), "{stderr}");
+
+    // An array whose control block is not 48 bytes (FORMAT.md, "Control block"): refused,
+    // as by the library and the C reader (format_c_reader.rs).
+    let mut bytes = std::fs::read(format!("/dev/shm{name}")).unwrap();
+    let mut h = Header::read(&bytes).unwrap();
+    h.control_len = 41;
+    h.seal(&bytes[256..256 + h.schema_len as usize]);
+    bytes[..256].copy_from_slice(&h.to_bytes());
+    std::fs::write(format!("/dev/shm{other}"), &bytes).unwrap();
+    let out = run_with_watchdog(
+        Command::new("python3").args(["-c", &code, &other]),
+        WATCHDOG,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "accepted control_len 41");
+    assert!(
+        stderr.contains("control_len of an array is not 48"),
+        "{stderr}"
+    );
+    assert!(matches!(
+        ipc::collections::inspect(&other),
+        Err(ipc::collections::Error::Corrupted { .. })
+    ));
     drop(a);
 }

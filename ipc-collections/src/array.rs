@@ -67,6 +67,10 @@ impl<T: SharedLayout, M: Memory> fmt::Debug for SharedArray<T, M> {
     }
 }
 
+// The control block FORMAT.md defines is exactly a PoisonMutex (its flag's offset is pinned
+// in poison.rs).
+const _: () = assert!(size_of::<PoisonMutex>() == format::ARRAY_CONTROL_LEN);
+
 fn array_spec<'a, T: SharedLayout>(schema: &'a str, dims: &'a [usize]) -> Spec<'a> {
     Spec {
         kind: Kind::Array,
@@ -74,10 +78,9 @@ fn array_spec<'a, T: SharedLayout>(schema: &'a str, dims: &'a [usize]) -> Spec<'
         elem_align: align_of::<T>(),
         // Computed at compile time (byte order and pointer width mixed in).
         fingerprint: const { T::LAYOUT.fingerprint() },
-        type_name: T::LAYOUT.name,
         schema,
         dims,
-        control_len: size_of::<PoisonMutex>(),
+        control_len: format::ARRAY_CONTROL_LEN,
         ring_capacity: 0,
     }
 }
@@ -121,7 +124,8 @@ impl<T: SharedLayout, M: Memory> SharedArray<T, M> {
         let len = format::element_count(dims).unwrap_or(0);
         let seg = Segment::create(op, mem, name, &spec, &plan, zeroed, |seg| {
             let named = |e: ipc_core::Error| Error::Core(e.with_name(name));
-            // SAFETY: the control block is size_of::<PoisonMutex>() bytes at a 64-aligned
+            // SAFETY: the control block is ARRAY_CONTROL_LEN == size_of::<PoisonMutex>() bytes
+            // (asserted at compile time) at a 64-aligned
             // offset in the page-aligned mapping, zero-filled, and exclusively ours: this
             // handle won the claim on the memory (Segment::create), and nobody else uses it
             // before the state becomes READY.
@@ -168,7 +172,7 @@ impl<T: SharedLayout, M: Memory> SharedArray<T, M> {
             // Computed at compile time (byte order and pointer width mixed in).
             fingerprint: const { T::LAYOUT.fingerprint() },
             layout: &T::LAYOUT,
-            control_len: size_of::<PoisonMutex>(),
+            control_len: format::ARRAY_CONTROL_LEN,
         };
         let seg = Segment::attach(mem, name, Some(&expect), wait)?;
         // The validator checked payload_len == product(dims) * elem_size without overflow,

@@ -3,20 +3,65 @@
 //! A pid alone is not an identity: after the creator dies its pid can be reused by an
 //! unrelated process. The header therefore records the creator's start time as well
 //! (`/proc/PID/stat` field 22, in clock ticks since boot); a process with the same pid but
-//! another start time is a different process.
+//! another start time is a different process. FORMAT.md ("Creator liveness") describes the
+//! parsing; this is the one implementation of it (the opener and `ipc-inspect` use it).
 
-/// The start time of process `pid` (field 22 of `/proc/PID/stat`), and whether it is still
-/// running (not a zombie). `None` if there is no such process.
-fn stat(pid: i32) -> Option<(u64, bool)> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Field 2 (comm) is in parentheses and may contain spaces or ')': fields after it
-    // start after the last ')'. Field 3 (state) is then the first one.
+/// What became of a segment's creator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Liveness {
+    /// A running process with the recorded pid and start time.
+    Alive,
+    /// No such process, or a zombie.
+    Dead,
+    /// A process with the pid runs, but it started at another time: the creator died and its
+    /// pid was reused.
+    PidReused,
+}
+
+impl Liveness {
+    /// A word for tables: `alive`, `dead`, `dead (pid reused)`.
+    pub fn word(self) -> &'static str {
+        match self {
+            Liveness::Alive => "alive",
+            Liveness::Dead => "dead",
+            Liveness::PidReused => "dead (pid reused)",
+        }
+    }
+}
+
+/// Parses the text of a `/proc/PID/stat` file: the state letter (field 3) and the start
+/// time (field 22). Field 2 (the command) is in parentheses and may itself contain spaces
+/// and `)`, so the fields after it start after the LAST `)` of the text. `None` if the text
+/// does not have that shape.
+pub fn parse_proc_stat(text: &str) -> Option<(&str, u64)> {
     let rest = &text[text.rfind(')')? + 1..];
     let mut fields = rest.split_ascii_whitespace();
     let state = fields.next()?;
+    // Field 3 was the first after the `)`; field 22 is the 19th after that.
     let start = fields.nth(22 - 4)?.parse().ok()?;
-    let running = !matches!(state, "Z" | "X" | "x");
-    Some((start, running))
+    Some((state, start))
+}
+
+/// The start time of process `pid` (field 22 of `/proc/PID/stat`), and whether it is still
+/// running (not a zombie). `None` if there is no such process (or `pid <= 0`).
+fn stat(pid: i32) -> Option<(u64, bool)> {
+    if pid <= 0 {
+        return None;
+    }
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (state, start) = parse_proc_stat(&text)?;
+    Some((start, !matches!(state, "Z" | "X" | "x")))
+}
+
+/// What became of the process `pid` that started at `start_time` (clock ticks since boot;
+/// 0 means unknown and matches any start time): a zombie counts as dead (it can no longer
+/// finish anything).
+pub fn liveness(pid: i32, start_time: u64) -> Liveness {
+    match stat(pid) {
+        None | Some((_, false)) => Liveness::Dead,
+        Some((start, true)) if start_time != 0 && start != start_time => Liveness::PidReused,
+        Some(_) => Liveness::Alive,
+    }
 }
 
 /// The calling process's pid and start time.
@@ -45,15 +90,10 @@ pub(crate) fn this_process() -> (i32, u64) {
     (pid, start)
 }
 
-/// Whether the process `pid` that started at `start_time` is still alive.
-///
-/// A zombie counts as dead (it can no longer finish anything). A `start_time` of 0 means
-/// "unknown" and matches any process with that pid.
+/// Whether the process `pid` that started at `start_time` is still alive (see
+/// [`liveness`]).
 pub(crate) fn is_alive(pid: i32, start_time: u64) -> bool {
-    match stat(pid) {
-        Some((start, running)) => running && (start_time == 0 || start == start_time),
-        None => false,
-    }
+    liveness(pid, start_time) == Liveness::Alive
 }
 
 #[cfg(test)]
@@ -68,6 +108,22 @@ mod tests {
         assert!(!is_alive(pid, start + 1));
         // pid_max is at most 2^22 on Linux.
         assert!(!is_alive(i32::MAX, 0));
+        assert_eq!(liveness(pid, 0), Liveness::Alive);
+        assert_eq!(liveness(pid, start + 1), Liveness::PidReused);
+        assert_eq!(liveness(0, 0), Liveness::Dead);
+        assert_eq!(liveness(-1, 0), Liveness::Dead);
+    }
+
+    #[test]
+    fn proc_stat_takes_the_last_paren() {
+        let fields = (4..=22)
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let text = format!("42 (a) b (c)) d) S {fields} 23 24\n");
+        assert_eq!(parse_proc_stat(&text), Some(("S", 22)));
+        assert_eq!(parse_proc_stat("42 (x) S 4 5"), None);
+        assert_eq!(parse_proc_stat("no paren"), None);
     }
 
     #[test]

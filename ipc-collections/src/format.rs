@@ -1,46 +1,21 @@
-//! The segment format: the fixed header, its encoder and its validator.
+//! The segment format: the fixed header ([`Header`]), its encoder and its validator.
 //!
-//! `FORMAT.md` at the repository root is the normative description (offsets, the init
-//! protocol, the schema grammar, the checksum); this module implements it. Integers are in
-//! the writer's native byte order, which the header records (`byte_order`), so a reader on
-//! a machine of the other order refuses the segment instead of misreading it.
+//! `FORMAT.md` at the repository root is the normative description (offsets, the field
+//! rules, the schema grammar, the checksum, the init protocol); this module implements it.
+//! Integers are in the writer's native byte order, which the header records
+//! (`byte_order`), so a reader on a machine of the other order refuses the segment instead
+//! of misreading it.
 //!
-//! ```text
-//! off  size  field
-//!   0     8  magic "ipc-seg\0"               (written last, atomically, with state)
-//!   8     4  state (AtomicU32, mutable)      0 unset, 1 initialising, 2 ready, 3 failed
-//!  12     4  byte_order = 0x01020304
-//!  16     2  version = 1
-//!  18     2  header_len = 256
-//!  20     2  kind                            1 value, 2 array, 3 ring
-//!  22     1  rank                            0 for a value, 1..=8 for an array
-//!  23     1  pointer_width                   size_of::<usize>() of the creator
-//!  24     4  creator_pid (i32)
-//!  28     4  type_name_len                   <= 56
-//!  32     8  creator_start_time              /proc/PID/stat field 22, clock ticks
-//!  40     8  creation_time_ns                CLOCK_REALTIME, ns since the epoch
-//!  48     8  elem_size                       value size, or array element size
-//!  56     8  elem_align
-//!  64     8  fingerprint                     TypeLayout::fingerprint of the value/element
-//!  72     8  schema_offset = 256
-//!  80     8  schema_len
-//!  88     8  control_offset                  0 if no control block
-//!  96     8  control_len
-//! 104     8  payload_offset
-//! 112     8  payload_len
-//! 120     8  ring_capacity                   0 unless kind = ring
-//! 128    64  dims[8] (u64)                   unused entries 0
-//! 192    56  type_name (UTF-8, zero padded)
-//! 248     8  checksum                        FNV-1a 64, see below
-//! 256        schema (schema_len bytes, UTF-8)
-//!            control block at control_offset (64-aligned)
-//!            payload at payload_offset (aligned to max(64, elem_align))
-//! ```
-//!
-//! The checksum is FNV-1a 64 over the 248 header bytes before it, with the state word
-//! (bytes 8..12) taken as zero, followed by the schema bytes.
+//! The 256-byte header is declared once, as the `#[repr(C)]` struct [`Header`] (zerocopy
+//! derives check that it has no padding and can be read from any bytes); its offsets are
+//! pinned to FORMAT.md's table by `offset_of!` assertions. The encoder, the validator, the
+//! `ipc-inspect` tool and the tests that forge headers all go through it.
 
+use std::mem::offset_of;
 use std::ops::Range;
+
+use ipc_core::layout::{Schema, SchemaNode, SchemaShape};
+use zerocopy::{FromBytes, FromZeros, Immutable, IntoBytes, KnownLayout};
 
 use crate::error::{Error, Result};
 
@@ -54,7 +29,7 @@ pub const HEADER_LEN: usize = 256;
 pub const BYTE_ORDER_MARK: u32 = 0x0102_0304;
 /// The most array dimensions a header can hold.
 pub const MAX_RANK: usize = 8;
-/// The longest type name stored in the header (longer names are cut at a char boundary).
+/// The longest type name stored in the header (longer names are cut).
 pub const MAX_TYPE_NAME: usize = 56;
 /// The longest schema string a segment may hold.
 pub const MAX_SCHEMA_LEN: usize = 1 << 20;
@@ -62,34 +37,175 @@ pub const MAX_SCHEMA_LEN: usize = 1 << 20;
 pub const MAX_ALIGN: usize = 4096;
 /// Every control block and payload starts at a multiple of this.
 pub const MIN_PAYLOAD_ALIGN: usize = 64;
+/// The length of an array segment's control block (kind 2): a robust process-shared
+/// `pthread_mutex_t` at offset 0 (40 bytes on x86-64 glibc), a `u32` "poisoned" flag at
+/// offset 40 (0 clean, 1 poisoned: a holder died), 4 reserved bytes at 44. A value segment
+/// has no control block; any other length is corrupted (FORMAT.md, "Control block").
+pub const ARRAY_CONTROL_LEN: usize = 48;
+/// The offset of the "poisoned" flag in an array's control block.
+pub const ARRAY_POISONED_OFFSET: usize = 40;
 
-/// Offsets of the header fields (see the module docs).
-pub(crate) mod off {
-    pub const MAGIC: usize = 0;
-    pub const STATE: usize = 8;
-    pub const BYTE_ORDER: usize = 12;
-    pub const VERSION: usize = 16;
-    pub const HEADER_LEN: usize = 18;
-    pub const KIND: usize = 20;
-    pub const RANK: usize = 22;
-    pub const POINTER_WIDTH: usize = 23;
-    pub const CREATOR_PID: usize = 24;
-    pub const TYPE_NAME_LEN: usize = 28;
-    pub const CREATOR_START: usize = 32;
-    pub const CREATION_TIME: usize = 40;
-    pub const ELEM_SIZE: usize = 48;
-    pub const ELEM_ALIGN: usize = 56;
-    pub const FINGERPRINT: usize = 64;
-    pub const SCHEMA_OFFSET: usize = 72;
-    pub const SCHEMA_LEN: usize = 80;
-    pub const CONTROL_OFFSET: usize = 88;
-    pub const CONTROL_LEN: usize = 96;
-    pub const PAYLOAD_OFFSET: usize = 104;
-    pub const PAYLOAD_LEN: usize = 112;
-    pub const RING_CAPACITY: usize = 120;
-    pub const DIMS: usize = 128;
-    pub const TYPE_NAME: usize = 192;
-    pub const CHECKSUM: usize = 248;
+/// The fixed header: the first [`HEADER_LEN`] bytes of every segment, in the creator's
+/// native byte order (FORMAT.md, "The fixed header", gives the meaning of each field).
+///
+/// Every bit pattern is a `Header` (it derives [`FromBytes`]), so one can be read from any
+/// bytes with [`Header::read`] and then checked; [`validate_header`] does the checking.
+/// `state` is the only field that changes after publication, and in shared memory it is
+/// accessed only atomically: a `Header` is always a private copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable)]
+#[repr(C)]
+pub struct Header {
+    /// [`MAGIC`].
+    pub magic: [u8; 8],
+    /// 0 unset, 1 initialising, 2 ready, 3 failed (mutable; atomic in shared memory).
+    pub state: u32,
+    /// [`BYTE_ORDER_MARK`] in the creator's byte order.
+    pub byte_order: u32,
+    /// [`VERSION`].
+    pub version: u16,
+    /// [`HEADER_LEN`].
+    pub header_len: u16,
+    /// [`Kind::code`]: 1 value, 2 array, 3 ring.
+    pub kind: u16,
+    /// Number of array dimensions: 0 for a value, `1..=8` for an array or ring.
+    pub rank: u8,
+    /// `size_of::<usize>()` of the creator's build.
+    pub pointer_width: u8,
+    /// The creator's pid (> 0).
+    pub creator_pid: i32,
+    /// Bytes used in `type_name` (`<= 56`).
+    pub type_name_len: u32,
+    /// The creator's start time, field 22 of `/proc/PID/stat`.
+    pub creator_start_time: u64,
+    /// Creation time, ns since the Unix epoch.
+    pub creation_time_ns: u64,
+    /// Size of the value (kind 1) or of one element (kinds 2, 3).
+    pub elem_size: u64,
+    /// Its alignment.
+    pub elem_align: u64,
+    /// The layout fingerprint of the value or element type.
+    pub fingerprint: u64,
+    /// [`HEADER_LEN`].
+    pub schema_offset: u64,
+    /// Length of the schema string.
+    pub schema_len: u64,
+    /// Start of the control block (0 if `control_len` is 0).
+    pub control_offset: u64,
+    /// Length of the control block.
+    pub control_len: u64,
+    /// Start of the payload.
+    pub payload_offset: u64,
+    /// Length of the payload.
+    pub payload_len: u64,
+    /// Ring capacity in elements (0 unless a ring).
+    pub ring_capacity: u64,
+    /// Array dimensions, C order; unused entries 0.
+    pub dims: [u64; MAX_RANK],
+    /// The schema's top-level type name, zero-padded (see [`type_name_of`]).
+    pub type_name: [u8; MAX_TYPE_NAME],
+    /// FNV-1a 64 of the header (state as zero, checksum excluded) and the schema.
+    pub checksum: u64,
+}
+
+// The offsets of FORMAT.md's table, pinned: a field moved by mistake fails the build.
+const _: () = assert!(size_of::<Header>() == HEADER_LEN);
+const _: () = assert!(offset_of!(Header, magic) == 0);
+const _: () = assert!(offset_of!(Header, state) == 8);
+const _: () = assert!(offset_of!(Header, byte_order) == 12);
+const _: () = assert!(offset_of!(Header, version) == 16);
+const _: () = assert!(offset_of!(Header, header_len) == 18);
+const _: () = assert!(offset_of!(Header, kind) == 20);
+const _: () = assert!(offset_of!(Header, rank) == 22);
+const _: () = assert!(offset_of!(Header, pointer_width) == 23);
+const _: () = assert!(offset_of!(Header, creator_pid) == 24);
+const _: () = assert!(offset_of!(Header, type_name_len) == 28);
+const _: () = assert!(offset_of!(Header, creator_start_time) == 32);
+const _: () = assert!(offset_of!(Header, creation_time_ns) == 40);
+const _: () = assert!(offset_of!(Header, elem_size) == 48);
+const _: () = assert!(offset_of!(Header, elem_align) == 56);
+const _: () = assert!(offset_of!(Header, fingerprint) == 64);
+const _: () = assert!(offset_of!(Header, schema_offset) == 72);
+const _: () = assert!(offset_of!(Header, schema_len) == 80);
+const _: () = assert!(offset_of!(Header, control_offset) == 88);
+const _: () = assert!(offset_of!(Header, control_len) == 96);
+const _: () = assert!(offset_of!(Header, payload_offset) == 104);
+const _: () = assert!(offset_of!(Header, payload_len) == 112);
+const _: () = assert!(offset_of!(Header, ring_capacity) == 120);
+const _: () = assert!(offset_of!(Header, dims) == 128);
+const _: () = assert!(offset_of!(Header, type_name) == 192);
+const _: () = assert!(offset_of!(Header, checksum) == 248);
+
+/// The offset of the magic word (accessed atomically by the init protocol).
+pub(crate) const MAGIC_OFFSET: usize = offset_of!(Header, magic);
+/// The offset of the state word (accessed atomically by the init protocol).
+pub(crate) const STATE_OFFSET: usize = offset_of!(Header, state);
+/// The first byte after the magic and the state word: what a creator writes plainly.
+pub(crate) const PLAIN_START: usize = offset_of!(Header, byte_order);
+
+impl Header {
+    /// A copy of the header in the first [`HEADER_LEN`] bytes of `bytes`, unchecked;
+    /// `None` if there are fewer.
+    pub fn read(bytes: &[u8]) -> Option<Header> {
+        Header::read_from_prefix(bytes).ok().map(|(h, _)| h)
+    }
+
+    /// The header's bytes, as stored.
+    pub fn to_bytes(&self) -> [u8; HEADER_LEN] {
+        let mut out = [0u8; HEADER_LEN];
+        out.copy_from_slice(self.as_bytes());
+        out
+    }
+
+    /// The checksum this header should hold given `schema`: FNV-1a 64 over header bytes
+    /// `0..248` with the state word taken as zero, then the schema bytes.
+    pub fn compute_checksum(&self, schema: &[u8]) -> u64 {
+        let mut h = *self;
+        h.state = 0;
+        let h = fnv1a(FNV_OFFSET, &h.as_bytes()[..offset_of!(Header, checksum)]);
+        fnv1a(h, schema)
+    }
+
+    /// Stores [`compute_checksum`](Self::compute_checksum)`(schema)` in `checksum` (for
+    /// writers, and for tests that forge a consistent header).
+    pub fn seal(&mut self, schema: &[u8]) {
+        self.checksum = self.compute_checksum(schema);
+    }
+
+    /// The used bytes of `type_name` (at most 56, whatever `type_name_len` says).
+    pub fn type_name_bytes(&self) -> &[u8] {
+        &self.type_name[..(self.type_name_len as usize).min(MAX_TYPE_NAME)]
+    }
+
+    /// Sets `type_name` and `type_name_len` to `name` cut to [`MAX_TYPE_NAME`] bytes at a
+    /// char boundary.
+    pub fn set_type_name(&mut self, name: &str) {
+        let name = stored_type_name(name);
+        self.type_name = [0; MAX_TYPE_NAME];
+        self.type_name[..name.len()].copy_from_slice(name.as_bytes());
+        self.type_name_len = name.len() as u32;
+    }
+
+    /// The dims the rank selects (at most 8).
+    pub fn used_dims(&self) -> &[u64] {
+        &self.dims[..usize::from(self.rank).min(MAX_RANK)]
+    }
+
+    /// The kind's name (`value`, `array`, `ring`), or the number if it is none of them.
+    pub fn kind_name(&self) -> String {
+        match Kind::from_code(self.kind) {
+            Some(Kind::Value) => "value".into(),
+            Some(Kind::Array) => "array".into(),
+            Some(Kind::Ring) => "ring".into(),
+            None => format!("unknown ({})", self.kind),
+        }
+    }
+}
+
+impl From<[u8; HEADER_LEN]> for Header {
+    /// The header stored in these bytes, unchecked (every bit pattern is a `Header`).
+    fn from(bytes: [u8; HEADER_LEN]) -> Header {
+        zerocopy::transmute!(bytes)
+    }
 }
 
 /// The values of the state word at offset 8.
@@ -135,6 +251,16 @@ impl Kind {
             _ => None,
         }
     }
+
+    /// The control block length this kind requires, `None` for the ring kind (whose control
+    /// block the ring section of FORMAT.md will define).
+    pub const fn control_len(self) -> Option<usize> {
+        match self {
+            Kind::Value => Some(0),
+            Kind::Array => Some(ARRAY_CONTROL_LEN),
+            Kind::Ring => None,
+        }
+    }
 }
 
 impl std::fmt::Display for Kind {
@@ -163,13 +289,15 @@ pub const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 /// The FNV-1a 64 prime.
 pub const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
 
-/// The checksum of a header (its first [`HEADER_LEN`] bytes) and its schema: FNV-1a 64 over
-/// header bytes `0..248` with the state word (`8..12`) as zero, then the schema.
-pub fn checksum(header: &[u8; HEADER_LEN], schema: &[u8]) -> u64 {
-    let h = fnv1a(FNV_OFFSET, &header[..off::STATE]);
-    let h = fnv1a(h, &[0; 4]);
-    let h = fnv1a(h, &header[off::STATE + 4..off::CHECKSUM]);
-    fnv1a(h, schema)
+/// The type name a header stores for a schema whose top-level type is `node`: the name as
+/// the schema writes it (`u64`, `Stats`, `Pair` for every `Pair<T>`), and for an array
+/// `[E; N]` with `E` the element's type name (`[f64; 2]`, `[[u8; 4]; 3]`). The header holds
+/// its first [`MAX_TYPE_NAME`] bytes (it is ASCII, as the schema is).
+pub fn type_name_of(node: SchemaNode<'_>) -> String {
+    match node.shape() {
+        SchemaShape::Array { elem, len } => format!("[{}; {len}]", type_name_of(elem)),
+        _ => node.name().to_owned(),
+    }
 }
 
 /// What a validated header says: everything needed to use the segment without reading the
@@ -213,7 +341,6 @@ pub(crate) struct Spec<'a> {
     pub elem_size: usize,
     pub elem_align: usize,
     pub fingerprint: u64,
-    pub type_name: &'a str,
     pub schema: &'a str,
     pub dims: &'a [usize],
     pub control_len: usize,
@@ -234,8 +361,14 @@ pub(crate) fn align_up(x: usize, align: usize) -> Option<usize> {
     Some(x.checked_add(align - 1)? & !(align - 1))
 }
 
-/// The number of elements of an array with `dims`, or `None` on overflow.
+/// The number of elements of an array with `dims`, or `None` on overflow. A zero dim makes
+/// the count 0 before any overflow check (`[2^40, 2^40, 0]` holds 0 elements); otherwise
+/// the dims are multiplied left to right, each product checked (FORMAT.md, "Derived
+/// offsets").
 pub fn element_count(dims: &[usize]) -> Option<usize> {
+    if dims.contains(&0) {
+        return Some(0);
+    }
     dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d))
 }
 
@@ -313,6 +446,9 @@ pub(crate) fn plan(op: &'static str, spec: &Spec<'_>) -> Result<Plan> {
             spec.schema.len()
         ))));
     }
+    if let Err(why) = schema_agrees(spec.schema, spec.elem_size, spec.elem_align, None) {
+        return Err(bad(ErrorKind::InvalidInput(why)));
+    }
     layout_parts(
         spec.kind,
         spec.elem_size,
@@ -324,84 +460,82 @@ pub(crate) fn plan(op: &'static str, spec: &Spec<'_>) -> Result<Plan> {
     .map_err(|why| bad(ErrorKind::InvalidSize(why)))
 }
 
-/// Writes the header for `spec` (with `plan`) into a `HEADER_LEN` buffer, checksum
-/// included, state word zero. The schema follows it in the segment.
+/// The header/schema agreement rules (FORMAT.md, "Header and schema"): the schema parses,
+/// its top-level size and alignment are `elem_size` and `elem_align`, and (if given) the
+/// stored type name is the first [`MAX_TYPE_NAME`] bytes of [`type_name_of`] its top-level
+/// type. Returns the top-level type name.
+fn schema_agrees(
+    schema: &str,
+    elem_size: usize,
+    elem_align: usize,
+    type_name: Option<&str>,
+) -> std::result::Result<String, String> {
+    let parsed = Schema::parse(schema).map_err(|e| format!("the schema does not parse: {e}"))?;
+    if (parsed.size(), parsed.align()) != (elem_size, elem_align) {
+        return Err(format!(
+            "the schema's size/align {}/{} differ from elem_size/elem_align {elem_size}/{elem_align}",
+            parsed.size(),
+            parsed.align()
+        ));
+    }
+    let name = type_name_of(parsed.root());
+    if let Some(stored) = type_name {
+        if stored != stored_type_name(&name) {
+            return Err(format!(
+                "type name {stored:?} is not the schema's top-level name {:?}",
+                stored_type_name(&name)
+            ));
+        }
+    }
+    Ok(name)
+}
+
+/// The header for `spec` (with `plan`), checksum included, state word zero. The schema
+/// follows it in the segment. `spec` passed [`plan`], so its schema parses.
 pub(crate) fn encode(
     spec: &Spec<'_>,
     plan: &Plan,
     creator_pid: i32,
     creator_start_time: u64,
     creation_time_ns: u64,
-) -> [u8; HEADER_LEN] {
-    let mut h = [0u8; HEADER_LEN];
-    let type_name = stored_type_name(spec.type_name);
-    put(&mut h, off::MAGIC, &MAGIC);
-    put(&mut h, off::BYTE_ORDER, &BYTE_ORDER_MARK.to_ne_bytes());
-    put(&mut h, off::VERSION, &VERSION.to_ne_bytes());
-    put(&mut h, off::HEADER_LEN, &(HEADER_LEN as u16).to_ne_bytes());
-    put(&mut h, off::KIND, &spec.kind.code().to_ne_bytes());
-    h[off::RANK] = spec.dims.len() as u8;
-    h[off::POINTER_WIDTH] = size_of::<usize>() as u8;
-    put(&mut h, off::CREATOR_PID, &creator_pid.to_ne_bytes());
-    put(
-        &mut h,
-        off::TYPE_NAME_LEN,
-        &(type_name.len() as u32).to_ne_bytes(),
-    );
-    let u64s = [
-        (off::CREATOR_START, creator_start_time),
-        (off::CREATION_TIME, creation_time_ns),
-        (off::ELEM_SIZE, spec.elem_size as u64),
-        (off::ELEM_ALIGN, spec.elem_align as u64),
-        (off::FINGERPRINT, spec.fingerprint),
-        (off::SCHEMA_OFFSET, HEADER_LEN as u64),
-        (off::SCHEMA_LEN, spec.schema.len() as u64),
-        (off::CONTROL_OFFSET, plan.control_offset as u64),
-        (off::CONTROL_LEN, spec.control_len as u64),
-        (off::PAYLOAD_OFFSET, plan.payload_offset as u64),
-        (off::PAYLOAD_LEN, plan.payload_len as u64),
-        (off::RING_CAPACITY, spec.ring_capacity),
-    ];
-    for (at, v) in u64s {
-        put(&mut h, at, &v.to_ne_bytes());
+) -> Header {
+    let mut h = Header::new_zeroed();
+    h.magic = MAGIC;
+    h.byte_order = BYTE_ORDER_MARK;
+    h.version = VERSION;
+    h.header_len = HEADER_LEN as u16;
+    h.kind = spec.kind.code();
+    h.rank = spec.dims.len() as u8;
+    h.pointer_width = size_of::<usize>() as u8;
+    h.creator_pid = creator_pid;
+    h.creator_start_time = creator_start_time;
+    h.creation_time_ns = creation_time_ns;
+    h.elem_size = spec.elem_size as u64;
+    h.elem_align = spec.elem_align as u64;
+    h.fingerprint = spec.fingerprint;
+    h.schema_offset = HEADER_LEN as u64;
+    h.schema_len = spec.schema.len() as u64;
+    h.control_offset = plan.control_offset as u64;
+    h.control_len = spec.control_len as u64;
+    h.payload_offset = plan.payload_offset as u64;
+    h.payload_len = plan.payload_len as u64;
+    h.ring_capacity = spec.ring_capacity;
+    for (slot, &d) in h.dims.iter_mut().zip(spec.dims) {
+        *slot = d as u64;
     }
-    for (i, &d) in spec.dims.iter().enumerate() {
-        put(&mut h, off::DIMS + 8 * i, &(d as u64).to_ne_bytes());
-    }
-    put(&mut h, off::TYPE_NAME, type_name.as_bytes());
-    let sum = checksum(&h, spec.schema.as_bytes());
-    put(&mut h, off::CHECKSUM, &sum.to_ne_bytes());
+    let name = Schema::parse(spec.schema)
+        .map(|s| type_name_of(s.root()))
+        .unwrap_or_default();
+    h.set_type_name(&name);
+    h.seal(spec.schema.as_bytes());
     h
-}
-
-fn put(h: &mut [u8; HEADER_LEN], at: usize, bytes: &[u8]) {
-    h[at..at + bytes.len()].copy_from_slice(bytes);
-}
-
-fn rd<const N: usize>(b: &[u8; HEADER_LEN], at: usize) -> [u8; N] {
-    let mut a = [0u8; N];
-    a.copy_from_slice(&b[at..at + N]);
-    a
-}
-
-fn rd_u16(b: &[u8; HEADER_LEN], at: usize) -> u16 {
-    u16::from_ne_bytes(rd(b, at))
-}
-
-fn rd_u32(b: &[u8; HEADER_LEN], at: usize) -> u32 {
-    u32::from_ne_bytes(rd(b, at))
-}
-
-fn rd_u64(b: &[u8; HEADER_LEN], at: usize) -> u64 {
-    u64::from_ne_bytes(rd(b, at))
 }
 
 /// The schema length a header claims, bounded by [`MAX_SCHEMA_LEN`] (so a reader knows how
 /// many bytes to copy before validating). `None` if the header is too short or the length
 /// is out of range.
-pub(crate) fn claimed_schema_len(header: &[u8]) -> Option<usize> {
-    let h: &[u8; HEADER_LEN] = header.get(..HEADER_LEN)?.try_into().ok()?;
-    let n = rd_u64(h, off::SCHEMA_LEN);
+pub fn claimed_schema_len(header: &[u8]) -> Option<usize> {
+    let n = Header::read(header)?.schema_len;
     usize::try_from(n).ok().filter(|&n| n <= MAX_SCHEMA_LEN)
 }
 
@@ -442,41 +576,39 @@ impl From<&str> for Invalid {
 
 fn validate(bytes: &[u8], file_len: u64) -> std::result::Result<SegmentInfo, Invalid> {
     let file_len = usize::try_from(file_len).map_err(|_| "object size exceeds usize")?;
-    if file_len < HEADER_LEN || bytes.len() < HEADER_LEN {
-        return Err(format!(
-            "object of {file_len} bytes is smaller than the {HEADER_LEN}-byte header"
-        )
-        .into());
-    }
-    let h: &[u8; HEADER_LEN] = bytes[..HEADER_LEN].try_into().map_err(|_| "short header")?;
-    if rd::<8>(h, off::MAGIC) != MAGIC {
+    let h = match Header::read(bytes) {
+        Some(h) if file_len >= HEADER_LEN => h,
+        _ => {
+            return Err(format!(
+                "object of {file_len} bytes is smaller than the {HEADER_LEN}-byte header"
+            )
+            .into())
+        }
+    };
+    if h.magic != MAGIC {
         return Err(Invalid::NotASegment);
     }
-    let bom = rd_u32(h, off::BYTE_ORDER);
-    if bom != BYTE_ORDER_MARK {
-        return Err(if bom == BYTE_ORDER_MARK.swap_bytes() {
+    if h.byte_order != BYTE_ORDER_MARK {
+        return Err(if h.byte_order == BYTE_ORDER_MARK.swap_bytes() {
             "written on a machine of the other byte order".into()
         } else {
-            format!("byte-order mark {bom:#010x} is not 0x01020304").into()
+            format!("byte-order mark {:#010x} is not 0x01020304", h.byte_order).into()
         });
     }
-    let version = rd_u16(h, off::VERSION);
-    if version != VERSION {
-        return Err(format!("format version {version}, this build reads {VERSION}").into());
+    if h.version != VERSION {
+        return Err(format!("format version {}, this build reads {VERSION}", h.version).into());
     }
-    let header_len = rd_u16(h, off::HEADER_LEN);
-    if usize::from(header_len) != HEADER_LEN {
-        return Err(format!("header length {header_len}, expected {HEADER_LEN}").into());
+    if usize::from(h.header_len) != HEADER_LEN {
+        return Err(format!("header length {}, expected {HEADER_LEN}", h.header_len).into());
     }
     // The schema is needed for the checksum; its length is bounded before anything else.
-    let schema_offset = rd_u64(h, off::SCHEMA_OFFSET);
-    if schema_offset != HEADER_LEN as u64 {
-        return Err(format!("schema offset {schema_offset}, expected {HEADER_LEN}").into());
+    if h.schema_offset != HEADER_LEN as u64 {
+        return Err(format!("schema offset {}, expected {HEADER_LEN}", h.schema_offset).into());
     }
-    let schema_len = usize::try_from(rd_u64(h, off::SCHEMA_LEN))
+    let schema_len = usize::try_from(h.schema_len)
         .ok()
         .filter(|&n| n <= MAX_SCHEMA_LEN)
-        .ok_or_else(|| format!("schema length {} out of range", rd_u64(h, off::SCHEMA_LEN)))?;
+        .ok_or_else(|| format!("schema length {} out of range", h.schema_len))?;
     let schema_end = HEADER_LEN + schema_len;
     if schema_end > file_len {
         return Err(format!(
@@ -487,43 +619,39 @@ fn validate(bytes: &[u8], file_len: u64) -> std::result::Result<SegmentInfo, Inv
     let schema_bytes = bytes
         .get(HEADER_LEN..schema_end)
         .ok_or("schema not supplied to the validator")?;
-    let stored = rd_u64(h, off::CHECKSUM);
-    let computed = checksum(h, schema_bytes);
-    if stored != computed {
+    let computed = h.compute_checksum(schema_bytes);
+    if h.checksum != computed {
         return Err(format!(
-            "header checksum {stored:#018x} does not match the contents ({computed:#018x})"
+            "header checksum {:#018x} does not match the contents ({computed:#018x})",
+            h.checksum
         )
         .into());
     }
     // From here on the header is what the creator wrote; the checks below catch a creator
     // of another build writing nonsense, and keep every use in bounds regardless.
-    let kind_code = rd_u16(h, off::KIND);
-    let kind = Kind::from_code(kind_code).ok_or_else(|| format!("unknown kind {kind_code}"))?;
-    let rank = usize::from(h[off::RANK]);
-    let pointer_width = h[off::POINTER_WIDTH];
-    if !matches!(pointer_width, 2 | 4 | 8 | 16) {
-        return Err(format!("pointer width {pointer_width} out of range").into());
+    let kind = Kind::from_code(h.kind).ok_or_else(|| format!("unknown kind {}", h.kind))?;
+    let rank = usize::from(h.rank);
+    if !matches!(h.pointer_width, 2 | 4 | 8 | 16) {
+        return Err(format!("pointer width {} out of range", h.pointer_width).into());
     }
-    let creator_pid = i32::from_ne_bytes(rd(h, off::CREATOR_PID));
-    if creator_pid <= 0 {
-        return Err(format!("creator pid {creator_pid} out of range").into());
+    if h.creator_pid <= 0 {
+        return Err(format!("creator pid {} out of range", h.creator_pid).into());
     }
-    let type_name_len = rd_u32(h, off::TYPE_NAME_LEN) as usize;
+    let type_name_len = h.type_name_len as usize;
     if type_name_len > MAX_TYPE_NAME {
         return Err(format!("type name length {type_name_len} > {MAX_TYPE_NAME}").into());
     }
-    let name_field = &h[off::TYPE_NAME..off::TYPE_NAME + MAX_TYPE_NAME];
-    if name_field[type_name_len..].iter().any(|&b| b != 0) {
+    if h.type_name[type_name_len..].iter().any(|&b| b != 0) {
         return Err("type name padding is not zero".into());
     }
-    let type_name = std::str::from_utf8(&name_field[..type_name_len])
+    let type_name = std::str::from_utf8(h.type_name_bytes())
         .map_err(|_| "type name is not UTF-8")?
         .to_owned();
     let schema = std::str::from_utf8(schema_bytes)
         .map_err(|_| "schema is not UTF-8")?
         .to_owned();
-    let elem_size = usize::try_from(rd_u64(h, off::ELEM_SIZE)).map_err(|_| "element size")?;
-    let elem_align = usize::try_from(rd_u64(h, off::ELEM_ALIGN)).map_err(|_| "element align")?;
+    let elem_size = usize::try_from(h.elem_size).map_err(|_| "element size")?;
+    let elem_align = usize::try_from(h.elem_align).map_err(|_| "element align")?;
     if !elem_align.is_power_of_two() || elem_align > MAX_ALIGN {
         return Err(format!("element alignment {elem_align} out of range").into());
     }
@@ -533,6 +661,7 @@ fn validate(bytes: &[u8], file_len: u64) -> std::result::Result<SegmentInfo, Inv
         )
         .into());
     }
+    schema_agrees(&schema, elem_size, elem_align, Some(&type_name))?;
     match kind {
         Kind::Value if rank != 0 => {
             return Err(format!("a value segment with rank {rank}").into());
@@ -543,44 +672,49 @@ fn validate(bytes: &[u8], file_len: u64) -> std::result::Result<SegmentInfo, Inv
         _ => {}
     }
     let mut dims = Vec::with_capacity(rank);
-    for i in 0..MAX_RANK {
-        let d = rd_u64(h, off::DIMS + 8 * i);
+    for (i, &d) in h.dims.iter().enumerate() {
         if i < rank {
             dims.push(usize::try_from(d).map_err(|_| format!("dimension {i} = {d}"))?);
         } else if d != 0 {
             return Err(format!("unused dimension {i} is {d}, not 0").into());
         }
     }
-    let ring_capacity = rd_u64(h, off::RING_CAPACITY);
-    if kind != Kind::Ring && ring_capacity != 0 {
-        return Err(format!("ring capacity {ring_capacity} in a {kind}").into());
+    if kind != Kind::Ring && h.ring_capacity != 0 {
+        return Err(format!("ring capacity {} in a {kind}", h.ring_capacity).into());
     }
-    let control_offset = rd_u64(h, off::CONTROL_OFFSET);
-    let control_len = usize::try_from(rd_u64(h, off::CONTROL_LEN))
+    if let Some(want) = kind.control_len() {
+        if h.control_len != want as u64 {
+            return Err(format!(
+                "control_len {} in a {kind}: the control block of this kind is {want} bytes \
+                 (FORMAT.md, \"Control block\")",
+                h.control_len
+            )
+            .into());
+        }
+    }
+    let control_len = usize::try_from(h.control_len)
         .ok()
         .filter(|&n| n <= file_len)
         .ok_or("control length exceeds the object")?;
     let plan = layout_parts(kind, elem_size, elem_align, schema_len, &dims, control_len)?;
-    if control_offset != plan.control_offset as u64 {
+    if h.control_offset != plan.control_offset as u64 {
         return Err(format!(
-            "control offset {control_offset}, expected {}",
-            plan.control_offset
+            "control offset {}, expected {}",
+            h.control_offset, plan.control_offset
         )
         .into());
     }
-    let payload_offset = rd_u64(h, off::PAYLOAD_OFFSET);
-    if payload_offset != plan.payload_offset as u64 {
+    if h.payload_offset != plan.payload_offset as u64 {
         return Err(format!(
-            "payload offset {payload_offset}, expected {}",
-            plan.payload_offset
+            "payload offset {}, expected {}",
+            h.payload_offset, plan.payload_offset
         )
         .into());
     }
-    let payload_len = rd_u64(h, off::PAYLOAD_LEN);
-    if payload_len != plan.payload_len as u64 {
+    if h.payload_len != plan.payload_len as u64 {
         return Err(format!(
-            "payload length {payload_len}, expected {} for the dims and element size",
-            plan.payload_len
+            "payload length {}, expected {} for the dims and element size",
+            h.payload_len, plan.payload_len
         )
         .into());
     }
@@ -593,19 +727,19 @@ fn validate(bytes: &[u8], file_len: u64) -> std::result::Result<SegmentInfo, Inv
     }
     Ok(SegmentInfo {
         kind,
-        pointer_width,
-        creator_pid,
-        creator_start_time: rd_u64(h, off::CREATOR_START),
-        creation_time_ns: rd_u64(h, off::CREATION_TIME),
+        pointer_width: h.pointer_width,
+        creator_pid: h.creator_pid,
+        creator_start_time: h.creator_start_time,
+        creation_time_ns: h.creation_time_ns,
         elem_size,
         elem_align,
-        fingerprint: rd_u64(h, off::FINGERPRINT),
+        fingerprint: h.fingerprint,
         type_name,
         schema,
         control: plan.control_offset..plan.control_offset + control_len,
         payload: plan.payload_offset..plan.total_len,
         dims,
-        ring_capacity,
+        ring_capacity: h.ring_capacity,
     })
 }
 
@@ -623,10 +757,13 @@ mod tests {
             elem_size: 8,
             elem_align: 8,
             fingerprint: 0x1234_5678_9abc_def0,
-            type_name: "f64",
             schema,
             dims,
-            control_len: if dims.is_empty() { 0 } else { 40 },
+            control_len: if dims.is_empty() {
+                0
+            } else {
+                ARRAY_CONTROL_LEN
+            },
             ring_capacity: 0,
         }
     }
@@ -635,16 +772,9 @@ mod tests {
         let p = plan("test", s).unwrap();
         let h = encode(s, &p, 4242, 99, 1_700_000_000_000_000_000);
         let mut v = vec![0u8; p.total_len];
-        v[..HEADER_LEN].copy_from_slice(&h);
+        v[..HEADER_LEN].copy_from_slice(h.as_bytes());
         v[HEADER_LEN..HEADER_LEN + s.schema.len()].copy_from_slice(s.schema.as_bytes());
         (v, p)
-    }
-
-    #[test]
-    fn field_offsets_cover_the_header_exactly() {
-        assert_eq!(off::TYPE_NAME + MAX_TYPE_NAME, off::CHECKSUM);
-        assert_eq!(off::DIMS + 8 * MAX_RANK, off::TYPE_NAME);
-        assert_eq!(off::CHECKSUM + 8, HEADER_LEN);
     }
 
     #[test]
@@ -656,21 +786,21 @@ mod tests {
 
     #[test]
     fn round_trip_value_and_array() {
-        let (v, p) = segment(&spec(&[], "f64"));
+        let (v, p) = segment(&spec(&[], "f64(8/8)"));
         let info = validate_header("/x", &v, v.len() as u64).unwrap();
         assert_eq!(info.kind, Kind::Value);
         assert_eq!(info.payload, p.payload_offset..p.total_len);
         assert_eq!(info.payload.start % 64, 0);
         assert_eq!(info.creator_pid, 4242);
         assert_eq!(info.type_name, "f64");
-        assert_eq!(info.schema, "f64");
+        assert_eq!(info.schema, "f64(8/8)");
 
-        let (v, p) = segment(&spec(&[3, 5], "f64"));
+        let (v, p) = segment(&spec(&[3, 5], "f64(8/8)"));
         let info = validate_header("/x", &v, v.len() as u64).unwrap();
         assert_eq!(info.kind, Kind::Array);
         assert_eq!(info.dims, vec![3, 5]);
         assert_eq!(info.payload.len(), 3 * 5 * 8);
-        assert_eq!(info.control.len(), 40);
+        assert_eq!(info.control.len(), ARRAY_CONTROL_LEN);
         assert_eq!(info.control.start % 64, 0);
         assert!(info.control.end <= info.payload.start);
         assert_eq!(p.payload_offset % 64, 0);
@@ -678,7 +808,7 @@ mod tests {
 
     #[test]
     fn too_small_object_is_refused() {
-        let (v, _) = segment(&spec(&[4], "f64"));
+        let (v, _) = segment(&spec(&[4], "f64(8/8)"));
         for len in [0, 10, HEADER_LEN - 1, HEADER_LEN + 2, v.len() - 1] {
             let e = validate_header("/x", &v, len as u64).unwrap_err();
             assert!(matches!(e, Error::Corrupted { .. }), "{len}: {e}");
@@ -689,7 +819,7 @@ mod tests {
 
     #[test]
     fn every_bit_flip_of_header_and_schema_is_an_error() {
-        let schema = "Point{x:f64@0,y:f64@8}";
+        let schema = "Point(8/8){x:f64(8/8)@0}";
         let (v, _) = segment(&spec(&[2, 2], schema));
         for byte in (0..HEADER_LEN + schema.len()).filter(|b| !(8..12).contains(b)) {
             for bit in 0..8 {
@@ -708,7 +838,7 @@ mod tests {
     /// it are reached too. Nothing may panic, and anything accepted must be in bounds.
     #[test]
     fn random_mutations_never_panic_and_accepted_headers_are_in_bounds() {
-        let schema = "Point(16/8){x:f64(8/8)@0,y:f64(8/8)@8}";
+        let schema = "Point(8/8){x:f64(8/8)@0,y:f32(4/4)@0}";
         let (valid, _) = segment(&spec(&[3, 4], schema));
         let mut next = ipc_testutil::xorshift64(0x9e37_79b9_7f4a_7c15);
         let mut accepted = 0;
@@ -730,11 +860,11 @@ mod tests {
                 }
             }
             if round % 2 == 0 {
-                let h: [u8; HEADER_LEN] = w[..HEADER_LEN].try_into().unwrap();
-                let claimed = claimed_schema_len(&h).unwrap_or(0);
+                let mut h = Header::read(&w).unwrap();
+                let claimed = claimed_schema_len(&w).unwrap_or(0);
                 let end = (HEADER_LEN + claimed).min(w.len());
-                let sum = checksum(&h, &w[HEADER_LEN..end]);
-                w[off::CHECKSUM..off::CHECKSUM + 8].copy_from_slice(&sum.to_ne_bytes());
+                h.seal(&w[HEADER_LEN..end]);
+                w[..HEADER_LEN].copy_from_slice(h.as_bytes());
             }
             let file_len = match next() % 4 {
                 0 => next() % (w.len() as u64 * 2),
@@ -757,7 +887,7 @@ mod tests {
 
     #[test]
     fn dims_overflow_is_an_invalid_size() {
-        let s = spec(&[usize::MAX / 2, 3], "f64");
+        let s = spec(&[usize::MAX / 2, 3], "f64(8/8)");
         let e = plan("test", &s).unwrap_err();
         assert!(
             matches!(e.core_kind(), Some(ipc_core::ErrorKind::InvalidSize(_))),
@@ -766,12 +896,15 @@ mod tests {
     }
 
     #[test]
-    fn long_type_names_are_cut_at_a_char_boundary() {
-        let name = "é".repeat(40); // 80 bytes
-        let mut s = spec(&[], "x");
-        s.type_name = &name;
+    fn long_type_names_are_cut_to_56_bytes() {
+        let schema = format!("[{}(8/8){{}};2]", "N".repeat(80));
+        let mut s = spec(&[], &schema);
+        s.elem_size = 16;
         let (v, _) = segment(&s);
         let info = validate_header("/x", &v, v.len() as u64).unwrap();
-        assert_eq!(info.type_name, "é".repeat(28));
+        assert_eq!(info.type_name, format!("[{}", "N".repeat(55)));
+        let mut h = Header::new_zeroed();
+        h.set_type_name(&"é".repeat(40)); // 80 bytes, cut at a char boundary
+        assert_eq!(h.type_name_bytes(), "é".repeat(28).as_bytes());
     }
 }

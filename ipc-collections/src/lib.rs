@@ -31,7 +31,7 @@
 
 mod array;
 mod condvar;
-mod creator;
+pub mod creator;
 mod error;
 pub mod format;
 mod guarded;

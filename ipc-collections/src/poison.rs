@@ -45,6 +45,9 @@ pub struct PoisonMutex {
     reserved: u32,
 }
 
+// The array control block of FORMAT.md: the flag at ARRAY_POISONED_OFFSET.
+const _: () = assert!(offset_of!(PoisonMutex, poisoned) == crate::format::ARRAY_POISONED_OFFSET);
+
 // SAFETY: 1. repr(C) of SharedLayout types (RawMutex, AtomicU32, u32); 2. valid for every bit
 // pattern once initialised, because each field is (any poisoned value is meaningful, the
 // reserved word is never read); 3. no pointer meaningful to another process (see RawMutex's

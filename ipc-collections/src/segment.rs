@@ -23,7 +23,10 @@ use ipc_core::Memory;
 
 use crate::creator;
 use crate::error::{Error, Result};
-use crate::format::{self, off, state, Kind, Plan, SegmentInfo, Spec, HEADER_LEN, MAGIC};
+use crate::format::{
+    self, state, Kind, Plan, SegmentInfo, Spec, HEADER_LEN, MAGIC, MAGIC_OFFSET, PLAIN_START,
+    STATE_OFFSET,
+};
 
 /// The default time an opener waits for a creator to finish initialising a segment.
 pub const DEFAULT_OPEN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -35,8 +38,7 @@ pub(crate) struct Expect<'a> {
     pub elem_size: usize,
     pub elem_align: usize,
     pub fingerprint: u64,
-    /// The layout of the value or element type (its schema is written out only to explain
-    /// a mismatch).
+    /// The layout of the value or element type (its schema must equal the stored one).
     pub layout: &'a TypeLayout,
     /// The control block length the opener's build uses (0 for none).
     pub control_len: usize,
@@ -67,7 +69,7 @@ fn state_word<M: Memory>(mem: &M) -> &AtomicU32 {
     // which stays mapped while `mem` is borrowed (Memory contract 2); the mapping is
     // page-aligned (Memory contract 1), so offset 8 is aligned for AtomicU32. Every process
     // accesses this word only atomically.
-    unsafe { &*mem.as_ptr().add(off::STATE).cast::<AtomicU32>() }
+    unsafe { &*mem.as_ptr().add(STATE_OFFSET).cast::<AtomicU32>() }
 }
 
 fn magic_word<M: Memory>(mem: &M) -> &AtomicU64 {
@@ -75,7 +77,7 @@ fn magic_word<M: Memory>(mem: &M) -> &AtomicU64 {
     // outlives the borrow of `mem`, and offset 0 is aligned for AtomicU64. This crate only
     // ever accesses the magic atomically (the claim's compare-exchange, the openers' loads);
     // once the state is published it is immutable and also read as part of the header copy.
-    unsafe { &*mem.as_ptr().add(off::MAGIC).cast::<AtomicU64>() }
+    unsafe { &*mem.as_ptr().add(MAGIC_OFFSET).cast::<AtomicU64>() }
 }
 
 /// Claims `mem` for a new segment: compare-exchanges the magic word from zero to
@@ -217,17 +219,18 @@ impl<M: Memory> Segment<M> {
         let (pid, start) = creator::this_process();
         let created_at = now_ns();
         let header = format::encode(spec, plan, pid, start, created_at);
+        let bytes = header.to_bytes();
         let base = mem.as_ptr();
         if !zeroed {
-            // SAFETY: bytes BYTE_ORDER..total_len lie inside the mapping (mem.len() >=
-            // total_len > BYTE_ORDER) and are writable (not read-only, checked above). This
+            // SAFETY: bytes PLAIN_START..total_len lie inside the mapping (mem.len() >=
+            // total_len > PLAIN_START) and are writable (not read-only, checked above). This
             // handle won the claim on the magic word just now, so no other creator writes
             // them, and no opener reads them before it observes the state INITIALIZING,
             // which is stored with Release below. The magic and state words (0..12) are
             // left alone: they are only ever accessed atomically.
             unsafe {
-                base.add(off::BYTE_ORDER)
-                    .write_bytes(0, plan.total_len - off::BYTE_ORDER)
+                base.add(PLAIN_START)
+                    .write_bytes(0, plan.total_len - PLAIN_START)
             };
         }
         // SAFETY: bytes 12..HEADER_LEN and the schema (HEADER_LEN..HEADER_LEN + schema_len)
@@ -238,9 +241,9 @@ impl<M: Memory> Segment<M> {
         // INITIALIZING, which is stored with Release below.
         unsafe {
             std::ptr::copy_nonoverlapping(
-                header.as_ptr().add(off::BYTE_ORDER),
-                base.add(off::BYTE_ORDER),
-                HEADER_LEN - off::BYTE_ORDER,
+                bytes.as_ptr().add(PLAIN_START),
+                base.add(PLAIN_START),
+                HEADER_LEN - PLAIN_START,
             );
             std::ptr::copy_nonoverlapping(
                 spec.schema.as_ptr(),
@@ -260,7 +263,7 @@ impl<M: Memory> Segment<M> {
             elem_size: spec.elem_size,
             elem_align: spec.elem_align,
             fingerprint: spec.fingerprint,
-            type_name: format::stored_type_name(spec.type_name).to_owned(),
+            type_name: String::from_utf8_lossy(header.type_name_bytes()).into_owned(),
             schema: spec.schema.to_owned(),
             control: plan.control_offset..plan.control_offset + spec.control_len,
             payload: plan.payload_offset..plan.total_len,
@@ -411,11 +414,20 @@ impl<M: Memory> Segment<M> {
             ));
         }
         // The fingerprint is a hash of the whole layout tree (byte order and pointer width
-        // mixed in): equal fingerprints mean equal layouts. The schema strings are compared
-        // only to explain a difference.
-        if info.fingerprint != expect.fingerprint {
-            let expected_schema = crate::ident::schema(expect.layout);
+        // mixed in), and the schema is the same tree written out: a segment is this type
+        // only if both are ours. (A header whose fingerprint and schema disagree is
+        // consistent only if forged or written by a buggy build; comparing both means it is
+        // refused either way.) The validator has checked that the header's type name is the
+        // stored schema's top-level name, so equal schemas mean equal type names too.
+        let expected_schema = crate::ident::schema(expect.layout);
+        if info.fingerprint != expect.fingerprint || info.schema != expected_schema {
             diffs.extend(crate::ident::diffs(&expected_schema, &info.schema));
+            if diffs.is_empty() && info.schema != expected_schema {
+                diffs.push(format!(
+                    "schema: expected {expected_schema:?}, found {:?}",
+                    info.schema
+                ));
+            }
             if diffs.is_empty() {
                 diffs.push(format!(
                     "fingerprint: expected {:#018x}, found {:#018x} (byte order or pointer \

@@ -48,7 +48,6 @@ pub(crate) fn value_spec<T: SharedLayout>(schema: &str) -> Spec<'_> {
         elem_align: align_of::<T>(),
         // Computed at compile time (byte order and pointer width mixed in).
         fingerprint: const { T::LAYOUT.fingerprint() },
-        type_name: T::LAYOUT.name,
         schema,
         dims: &[],
         control_len: 0,

@@ -13,7 +13,6 @@
 )]
 #![warn(missing_docs)]
 
-mod creator;
 mod header;
 mod snapshot;
 mod tree;
@@ -26,7 +25,8 @@ use clap::{Parser, Subcommand};
 use ipc_collections::SegmentInfo;
 use ipc_core::layout::diff_schemas;
 
-use header::RawHeader;
+use ipc_collections::creator;
+use ipc_collections::format::Header;
 use snapshot::{Snapshot, Verdict};
 
 /// Exit codes (also listed in `--help`).
@@ -278,7 +278,7 @@ fn list() -> Result<u8, Failure> {
 
 fn list_row(snap: &Snapshot) -> [String; 9] {
     let size = snap.size.to_string();
-    let Some(raw) = snap.header.as_ref().map(RawHeader::decode) else {
+    let Some(raw) = snap.header.map(Header::from) else {
         let note = match &snap.verdict {
             Verdict::Corrupted(why) | Verdict::NotASegment(why) => why.clone(),
             Verdict::Valid(_) => String::new(),
@@ -316,7 +316,7 @@ fn list_row(snap: &Snapshot) -> [String; 9] {
     [
         snap.name.clone(),
         raw.kind_name(),
-        raw.type_name_lossy(),
+        String::from_utf8_lossy(raw.type_name_bytes()).into_owned(),
         dims,
         size,
         state,
@@ -332,7 +332,7 @@ fn show(name: &str) -> Result<u8, Failure> {
     let _ = writeln!(out, "name:            {}", snap.name);
     let _ = writeln!(out, "object size:     {} bytes", snap.size);
     if let Some(h) = &snap.header {
-        out.push_str(&header_text(&RawHeader::decode(h), &snap));
+        out.push_str(&header_text(&Header::from(*h), &snap));
     }
     let schema_text = String::from_utf8_lossy(&snap.schema);
     if snap.header.is_some() {
@@ -392,7 +392,7 @@ fn show(name: &str) -> Result<u8, Failure> {
     verdict
 }
 
-fn header_text(h: &RawHeader, snap: &Snapshot) -> String {
+fn header_text(h: &Header, snap: &Snapshot) -> String {
     let mut o = String::new();
     let magic_ok = h.magic == ipc_collections::format::MAGIC;
     let _ = writeln!(o, "header:");
@@ -444,7 +444,11 @@ fn header_text(h: &RawHeader, snap: &Snapshot) -> String {
     let _ = writeln!(o, "  payload_len:     {}", h.payload_len);
     let _ = writeln!(o, "  ring_capacity:   {}", h.ring_capacity);
     let _ = writeln!(o, "  dims:            {}", dims_text(h.used_dims()));
-    let _ = writeln!(o, "  type_name:       {:?}", h.type_name_lossy());
+    let _ = writeln!(
+        o,
+        "  type_name:       {:?}",
+        String::from_utf8_lossy(h.type_name_bytes())
+    );
     let _ = writeln!(o, "  checksum:        {:#018x}", h.checksum);
     if let Verdict::Valid(info) = &snap.verdict {
         if info.kind != ipc_collections::Kind::Value {

@@ -9,7 +9,7 @@
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 
-use ipc_collections::format::{self, SegmentInfo, HEADER_LEN, MAGIC, MAX_SCHEMA_LEN};
+use ipc_collections::format::{self, Header, SegmentInfo, HEADER_LEN, MAGIC};
 use ipc_core::name::NameKind;
 use ipc_core::{Errno, Error, ErrorKind};
 use nix::fcntl::OFlag;
@@ -112,21 +112,6 @@ pub fn read_exact_at(file: &File, name: &str, offset: u64, len: usize) -> Result
     Ok(buf)
 }
 
-fn state_of(header: &[u8]) -> u32 {
-    let mut w = [0u8; 4];
-    w.copy_from_slice(&header[8..12]);
-    u32::from_ne_bytes(w)
-}
-
-/// The schema length a header claims, if it is in range.
-fn claimed_schema_len(header: &[u8; HEADER_LEN]) -> Option<usize> {
-    let mut w = [0u8; 8];
-    w.copy_from_slice(&header[80..88]);
-    usize::try_from(u64::from_ne_bytes(w))
-        .ok()
-        .filter(|&n| n <= MAX_SCHEMA_LEN)
-}
-
 /// Whether the object `name` starts with the segment magic (for `list`: a cheap first look).
 pub fn has_magic(file: &File, name: &str) -> Result<bool, Error> {
     Ok(read_at(file, name, 0, MAGIC.len())? == MAGIC)
@@ -184,10 +169,10 @@ fn take_once(file: &File, name: &str, size: u64) -> Result<Snapshot, Error> {
             return Ok(snap);
         }
     };
-    let state = state_of(&header);
+    let state = Header::from(header).state;
     snap.header = Some(header);
     snap.state = Some(state);
-    let schema_len = claimed_schema_len(&header).unwrap_or(0);
+    let schema_len = format::claimed_schema_len(&header).unwrap_or(0);
     snap.schema = read_at(file, name, HEADER_LEN as u64, schema_len)?;
     let mut bytes = Vec::with_capacity(HEADER_LEN + snap.schema.len());
     bytes.extend_from_slice(&header);

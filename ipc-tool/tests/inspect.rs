@@ -5,6 +5,7 @@
 use std::process::{Command, Stdio};
 use std::sync::atomic::AtomicU64;
 
+use ipc_collections::format::Header;
 use ipc_collections::{Shared, SharedArray, SharedLayout, SharedMutex};
 use ipc_core::shm::Shm;
 use ipc_testutil::{
@@ -415,17 +416,16 @@ fn a_closed_stdout_cuts_the_output_without_a_panic() {
 /// creator of another build would write it; leaves it alone if the claimed schema does not
 /// fit in `v`.
 fn fix_checksum(v: &mut [u8]) {
-    let claimed = u64::from_ne_bytes(v[80..88].try_into().unwrap());
-    let Some(end) = usize::try_from(claimed)
+    let mut h = Header::read(v).unwrap();
+    let Some(end) = usize::try_from(h.schema_len)
         .ok()
         .and_then(|n| n.checked_add(256))
         .filter(|&end| end <= v.len())
     else {
         return;
     };
-    let header: [u8; 256] = v[..256].try_into().unwrap();
-    let sum = ipc_collections::format::checksum(&header, &v[256..end]);
-    v[248..256].copy_from_slice(&sum.to_ne_bytes());
+    h.seal(&v[256..end]);
+    v[..256].copy_from_slice(&h.to_bytes());
 }
 
 /// A zero-sized value type, with a name long enough for the hostile schema that replaces
@@ -443,7 +443,8 @@ fn hostile_type_names_and_schemas_are_shown_escaped_and_dumped_in_bounded_time()
     let (zst, zst_copy) = (unique_name("insp-host-z"), unique_name("insp-host-zc"));
     let _c = [&name, &copy, &zst, &zst_copy].map(|n| Cleanup::shm(n));
 
-    // `Stats` renamed to ESC "[2J!" (clear screen), same length, checksum fixed up.
+    // `Stats` renamed to ESC "[2J!" (clear screen), same length, checksum fixed up. (The
+    // type name is not the schema's top-level name, so the copy is also corrupted.)
     let s = make_stats(&name);
     let mut v = std::fs::read(dev_shm(&name)).unwrap();
     assert_eq!(&v[192..197], b"Stats");
@@ -463,13 +464,14 @@ fn hostile_type_names_and_schemas_are_shown_escaped_and_dumped_in_bounded_time()
     }
     let row = list_row(&copy);
     assert!(
-        row.contains("\\u{1b}[2J!") && row.contains("ready"),
+        row.contains("\\u{1b}[2J!") && row.contains("corrupted"),
         "{row}"
     );
     let r = inspect(&["diff", &name, &copy]);
-    assert_eq!(r.code, 1, "{r:?}");
+    assert_eq!(r.code, 4, "{r:?}");
     assert!(
-        r.stdout.contains("type name: Stats -> \\u{1b}[2J!"),
+        r.stderr
+            .contains("type name \"\\u{1b}[2J!\" is not the schema's top-level name"),
         "{r:?}"
     );
 
@@ -481,6 +483,10 @@ fn hostile_type_names_and_schemas_are_shown_escaped_and_dumped_in_bounded_time()
     assert_eq!(hostile.len(), len);
     let mut v = std::fs::read(dev_shm(&zst)).unwrap();
     v[256..256 + len].copy_from_slice(hostile.as_bytes());
+    // The type name is the schema's top-level name (FORMAT.md, "Header and schema").
+    let mut h = Header::read(&v).unwrap();
+    h.set_type_name(&format!("[E; {}]", u64::MAX));
+    v[..256].copy_from_slice(&h.to_bytes());
     fix_checksum(&mut v);
     std::fs::write(dev_shm(&zst_copy), &v).unwrap();
     let r = inspect(&["schema", &zst_copy]);

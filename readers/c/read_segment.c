@@ -43,6 +43,7 @@
 #define MIN_PAYLOAD_ALIGN 64u
 #define STATE_READY 2u
 #define MAX_DEPTH 64
+#define ARRAY_CONTROL_LEN 48u /* FORMAT.md, "Control block": kind 2 */
 
 /* Field offsets (FORMAT.md, "The fixed header"). */
 enum {
@@ -185,6 +186,8 @@ struct walk {
     char path[1024];
     int ok;
     uint64_t printed, max_print; /* leaves printed so far, and the most to print */
+    uint64_t align;     /* the ALIGN of the type walk_type last returned from */
+    int leaf;           /* whether that type has a scalar leaf (FORMAT.md, "Reading values") */
 };
 
 static int peek(const struct walk *w) { return w->pos < w->len ? (unsigned char)w->s[w->pos] : -1; }
@@ -235,18 +238,24 @@ static uint64_t walk_type(struct walk *w, uint64_t at, int print, int depth)
 {
     char name[128];
     uint64_t size = 0, align = 0;
-    if (depth > MAX_DEPTH) { w->ok = 0; return 0; }
+    if (depth >= MAX_DEPTH) { w->ok = 0; return 0; }
     if (peek(w) == '[') {
         size_t elem_start, elem_end, plen = strlen(w->path);
         uint64_t n, i, esize;
+        uint64_t ealign;
+        int eleaf;
         w->pos++;
         elem_start = w->pos;
         esize = walk_type(w, at, 0, depth + 1); /* measure the element type */
+        ealign = w->align;
+        eleaf = w->leaf;
         if (!w->ok || !eat(w, ";") || !number(w, &n) || !eat(w, "]")) { w->ok = 0; return 0; }
         elem_end = w->pos;
         /* Stop once the print budget is spent: a schema can describe far more leaves than
-         * are worth printing (or than a forged header's payload could hold). */
-        for (i = 0; print && i < n && w->printed <= w->max_print; i++) {
+         * are worth printing (or than a forged header's payload could hold). An element
+         * without scalar leaves (zero-sized, opaque) prints nothing, so its array is not
+         * walked at all: 2^64 such elements would otherwise be visited one by one. */
+        for (i = 0; print && eleaf && i < n && w->printed <= w->max_print; i++) {
             uint64_t off;
             size_t save = w->pos;
             if (!mul_ok(i, esize, &off) || !add_ok(at, off, &off)) { w->ok = 0; return 0; }
@@ -259,12 +268,16 @@ static uint64_t walk_type(struct walk *w, uint64_t at, int print, int depth)
         }
         w->pos = elem_end;
         if (!mul_ok(esize, n, &size)) { w->ok = 0; return 0; }
+        w->align = ealign;
+        w->leaf = eleaf && n > 0;
         return size;
     }
     if (!name_tok(w, name, sizeof name) || !eat(w, "(")) return 0;
     if (w->len - w->pos >= 7 && memcmp(w->s + w->pos, "opaque ", 7) == 0) {
         w->pos += 7;
         if (!number(w, &size) || !eat(w, "/") || !number(w, &align) || !eat(w, ")")) return 0;
+        w->align = align;
+        w->leaf = 0;
         return size; /* opaque (a lock): not printed */
     }
     if (!number(w, &size) || !eat(w, "/") || !number(w, &align) || !eat(w, ")")) return 0;
@@ -277,9 +290,13 @@ static uint64_t walk_type(struct walk *w, uint64_t at, int print, int depth)
             if (!print_scalar(name, size, w->base + at)) printf("(%s, %" PRIu64 " bytes)", name, size);
             printf("\n");
         }
+        w->align = align;
+        w->leaf = 1;
         return size;
     }
     w->pos++;
+    {
+    int any_leaf = 0;
     if (peek(w) != '}') {
         for (;;) {
             char fname[128];
@@ -289,6 +306,7 @@ static uint64_t walk_type(struct walk *w, uint64_t at, int print, int depth)
             /* The offset comes after the type: skip the type once to find it. */
             fstart = w->pos;
             walk_type(w, 0, 0, depth + 1);
+            any_leaf |= w->leaf;
             if (!w->ok || !eat(w, "@") || !number(w, &off)) { w->ok = 0; return 0; }
             if (print) {
                 size_t save = w->pos;
@@ -305,7 +323,50 @@ static uint64_t walk_type(struct walk *w, uint64_t at, int print, int depth)
         }
     }
     if (!eat(w, "}")) return 0;
+    w->align = align;
+    w->leaf = any_leaf;
+    }
     return size;
+}
+
+/* The top-level type name of a schema (FORMAT.md, "Header and schema"): the NAME of a
+ * scalar, opaque or struct type; for an array "[" E "; " LEN "]" with E the element's. The
+ * leading "[" say how many arrays wrap the innermost type; their LENs follow it in order,
+ * innermost first. Writes at most cap - 1 bytes (the header keeps the first 56); returns 0
+ * if the schema does not parse. */
+static int top_name(const char *s, size_t len, char *out, size_t cap)
+{
+    struct walk w;
+    size_t k = 0, used = 0, i;
+    char name[128];
+    memset(&w, 0, sizeof w);
+    w.s = s;
+    w.len = len;
+    w.ok = 1;
+    while (peek(&w) == '[') { w.pos++; k++; }
+    if (k >= MAX_DEPTH) return 0;
+    {
+        size_t start = w.pos;
+        if (!name_tok(&w, name, sizeof name)) return 0;
+        w.pos = start;
+    }
+    walk_type(&w, 0, 0, (int)k); /* skip the innermost type */
+    if (!w.ok) return 0;
+#define PUT(str) do { size_t n_ = strlen(str); if (n_ > cap - 1 - used) n_ = cap - 1 - used; \
+                      memcpy(out + used, (str), n_); used += n_; } while (0)
+    for (i = 0; i < k; i++) PUT("[");
+    /* name_tok keeps 127 bytes, more than the 56 compared */
+    PUT(name);
+    for (i = 0; i < k; i++) {
+        uint64_t n;
+        char num[32];
+        if (!eat(&w, ";") || !number(&w, &n) || !eat(&w, "]")) return 0;
+        snprintf(num, sizeof num, "; %" PRIu64 "]", n);
+        PUT(num);
+    }
+#undef PUT
+    out[used] = 0;
+    return 1;
 }
 
 /* ---- Main ------------------------------------------------------------------------------ */
@@ -425,6 +486,27 @@ int main(int argc, char **argv)
         return refuse(name, "elem_align is not a power of two <= 4096");
     /* FORMAT.md, field rules: elem_size % elem_align == 0. */
     if (elem_size % elem_align != 0) return refuse(name, "elem_size is not a multiple of elem_align");
+    /* FORMAT.md, "Control block": a value has none, an array exactly 48 bytes. */
+    if (kind == 1 && control_len != 0) return refuse(name, "control_len of a value is not 0");
+    if (kind == 2 && control_len != ARRAY_CONTROL_LEN) return refuse(name, "control_len of an array is not 48");
+    /* FORMAT.md, "Header and schema": the schema parses, its top-level SIZE and ALIGN are
+     * elem_size and elem_align, and type_name is its top-level name (first 56 bytes). */
+    {
+        struct walk w;
+        char top[MAX_TYPE_NAME + 1];
+        uint64_t ssize;
+        memset(&w, 0, sizeof w);
+        w.s = (const char *)schema;
+        w.len = (size_t)schema_len;
+        w.ok = 1;
+        ssize = walk_type(&w, 0, 0, 0);
+        if (!w.ok || w.pos != w.len) return refuse(name, "the schema does not parse");
+        if (ssize != elem_size || w.align != elem_align)
+            return refuse(name, "the schema's size/align differ from elem_size/elem_align");
+        if (!top_name((const char *)schema, (size_t)schema_len, top, sizeof top) ||
+            strlen(top) != type_name_len || memcmp(top, h + OFF_TYPE_NAME, type_name_len) != 0)
+            return refuse(name, "type_name is not the schema's top-level name");
+    }
 
     /* Derived offsets, with overflow checks, must match exactly. */
     if (control_len == 0) {
@@ -444,7 +526,11 @@ int main(int argc, char **argv)
     if (kind == 1) {
         want_payload_len = elem_size;
     } else {
+        /* FORMAT.md, "Derived offsets": a zero dim makes the count 0 before any overflow
+         * check; otherwise multiply left to right, each product checked. */
         for (i = 0; i < rank; i++)
+            if (dims[i] == 0) count = 0;
+        for (i = 0; count != 0 && i < rank; i++)
             if (!mul_ok(count, dims[i], &count)) return refuse(name, "dims overflow");
         if (!mul_ok(count, elem_size, &want_payload_len)) return refuse(name, "payload length overflows");
     }

@@ -50,15 +50,15 @@ fuzz_target!(|data: &[u8]| {
     if bytes.len() >= HEADER_LEN {
         let mut fixed = bytes.to_vec();
         fixed[..8].copy_from_slice(&MAGIC);
-        let schema_len = u64::from_ne_bytes(fixed[80..88].try_into().unwrap());
+        let schema_len = format::Header::read(&fixed).unwrap().schema_len;
         let schema_end = usize::try_from(schema_len)
             .ok()
             .and_then(|n| n.checked_add(HEADER_LEN))
             .filter(|&end| end <= fixed.len())
             .unwrap_or(fixed.len());
-        let header: [u8; HEADER_LEN] = fixed[..HEADER_LEN].try_into().unwrap();
-        let sum = format::checksum(&header, &fixed[HEADER_LEN..schema_end]);
-        fixed[248..256].copy_from_slice(&sum.to_ne_bytes());
+        let mut header = format::Header::read(&fixed).unwrap();
+        header.seal(&fixed[HEADER_LEN..schema_end]);
+        fixed[..HEADER_LEN].copy_from_slice(&header.to_bytes());
         check(&fixed, len);
         check(&fixed, fixed.len() as u64);
     }

@@ -51,6 +51,11 @@ unsafe impl<T: SharedLayout, const N: usize> SharedLayout for [T; N] {
     };
 
     unsafe fn init_in_place(this: *mut Self) -> Result<()> {
+        // A zero-sized element has no bytes to initialise (so no in-place primitive), and
+        // N may be as large as usize::MAX: a loop over them would run for ages.
+        if size_of::<T>() == 0 {
+            return Ok(());
+        }
         let first = this.cast::<T>();
         for i in 0..N {
             // SAFETY: i < N, so `first.add(i)` stays inside the array that `this` points to
