@@ -41,9 +41,9 @@
 //! | `mmap` | done by every opener (the mapping is the [`os::Memory`] of the handle); anonymous shared memory for `fork`: [`os::shm::AnonShm`] |
 //! | `ftruncate` | done by [`os::shm::Shm::create`], which reserves the space (`posix_fallocate`) so a full `/dev/shm` is an error, not a `SIGBUS` |
 //! | `memfd_create` | [`os::shm::MemfdShm`] (size sealed with [`os::shm::Seals`]) |
-//! | `shmget`, `shmat`, `shmdt` | [`os::sysv::SysvShm`] |
-//! | `shmctl` | [`os::sysv::info`] (`IPC_STAT`), [`os::sysv::remove`] (`IPC_RMID`), [`os::sysv::set_mode`] (`IPC_SET`) |
-//! | `ftok` | [`os::sysv::ftok`] |
+//! | `shmget`, `shmat`, `shmdt` | [`os::shm::sysv::SysvShm`] |
+//! | `shmctl` | [`os::shm::sysv::info`] (`IPC_STAT`), [`os::shm::sysv::remove`] (`IPC_RMID`), [`os::shm::sysv::set_mode`] (`IPC_SET`) |
+//! | `ftok` | [`os::shm::sysv::ftok`] |
 //! | `sem_open`, `sem_close` | [`os::sem::NamedSemaphore`] |
 //! | `sem_post`, `sem_wait`, `sem_trywait` | [`NamedSemaphore::post`](os::sem::NamedSemaphore::post), [`wait`](os::sem::NamedSemaphore::wait), [`try_wait`](os::sem::NamedSemaphore::try_wait) |
 //! | `sem_timedwait` | [`NamedSemaphore::wait_timeout`](os::sem::NamedSemaphore::wait_timeout) (a [`Duration`](std::time::Duration) on `CLOCK_MONOTONIC`) |
@@ -81,7 +81,7 @@
 //! | Python posix_ipc `MessageQueue` | [`os::mq::MessageQueue`] |
 //! | Python posix_ipc `SharedMemory` | [`os::shm::Shm`] |
 //! | Python posix_ipc `unlink_semaphore`, `unlink_message_queue`, `unlink_shared_memory` | [`os::sem::unlink`], [`os::mq::unlink`], [`os::shm::unlink`] |
-//! | Python sysv_ipc `SharedMemory`, `ftok`, `remove_shared_memory` | [`os::sysv::SysvShm`], [`os::sysv::ftok`], [`os::sysv::remove`]; sysv_ipc's `Semaphore` and `MessageQueue` (System V): **not built**, use the POSIX ones |
+//! | Python sysv_ipc `SharedMemory`, `ftok`, `remove_shared_memory` | [`os::shm::sysv::SysvShm`], [`os::shm::sysv::ftok`], [`os::shm::sysv::remove`]; sysv_ipc's `Semaphore` and `MessageQueue` (System V): **not built**, use the POSIX ones |
 //! | Python `multiprocessing.shared_memory.SharedMemory` | [`os::shm::Shm`]; typed: [`Shared`], [`SharedArray`]; `ShareableList`: **not yet** |
 //! | Ruby process_shared `Mutex`, `synchronize` | [`SharedMutex`], [`SharedMutex::lock`] (the guard unlocks on drop, like the block's end) |
 //! | Ruby process_shared `SharedMemory` | [`Shared`], [`SharedArray`], [`os::shm::Shm`] |

@@ -13,8 +13,8 @@ use std::ffi::CString;
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use ipc_core::shm::sysv::{Key, SysvShm};
 use ipc_core::shm::{AnonShm, MemfdShm, Shm};
-use ipc_core::sysv::{Key, SysvShm};
 
 const SIZE: usize = 4096;
 

@@ -3,7 +3,7 @@
 //! Three layers, one module per domain (mirroring the C headers):
 //! - thin calls into `libc`/`nix` that return `Result<_, Errno>` (nix's error numbers become
 //!   this crate's own [`Errno`] at that boundary, so no nix type is in the public API);
-//! - safe owning types ([`shm::Shm`], [`sysv::SysvShm`], [`sem::NamedSemaphore`],
+//! - safe owning types ([`shm::Shm`], [`shm::sysv::SysvShm`], [`sem::NamedSemaphore`],
 //!   [`mq::MessageQueue`], ...) that release what they own on drop;
 //! - in-place primitives that live inside shared memory and are only used by reference
 //!   ([`sync::RawMutex`], [`sync::RawCondvar`], [`sync::RawRwLock`], [`sem::Semaphore`]).
@@ -33,7 +33,7 @@
 //! | [`shm::Shm`] | `create(name, size)`, `open(name)`, `open_or_create(name, size)` | `size`, `mode`, `read_only`, `timeout` (size-0 wait), `unlink_on_drop` | [`shm::unlink`] |
 //! | [`sem::NamedSemaphore`] | `create(name, value)`, `open(name)`, `open_or_create(name, value)` | `value`, `mode`, `unlink_on_drop` | [`sem::unlink`] |
 //! | [`mq::MessageQueue`] | `create(name, capacity, message_size)`, `open(name)`, `open_or_create(name, capacity, message_size)` | `capacity`, `message_size`, `mode`, `access`, `nonblocking`, `unlink_on_drop` | [`mq::unlink`] |
-//! | [`sysv::SysvShm`] | `create(key, size)`, `open(key)`, `open_or_create(key, size)`, `open_id(id)` | `size`, `mode`, `read_only`, `unlink_on_drop` | [`sysv::remove`] (`IPC_RMID`) |
+//! | [`shm::sysv::SysvShm`] | `create(key, size)`, `open(key)`, `open_or_create(key, size)`, `open_id(id)` | `size`, `mode`, `read_only`, `unlink_on_drop` | [`shm::sysv::remove`] (`IPC_RMID`) |
 //! | `Shared<T>`, `SharedArray<T>` (ipc-collections) | `create(name, init)` / `create(name, dims)`, `open(name)`, `open_or_create(..)` | `mode`, `timeout`, `read_only` (`Shared`), `dims` (`SharedArray`), `unlink_on_drop` | `ipc_collections::unlink` |
 //!
 //! Where a word does not fit, the kind says why: System V has keys and ids instead of names,
@@ -74,7 +74,7 @@ pub mod sem;
 pub mod shm;
 pub mod signal;
 pub mod sync;
-pub mod sysv;
+mod sys;
 
 pub use errno::Errno;
 pub use error::{Error, ErrorKind, Result};

@@ -1,9 +1,9 @@
-//! System V shared memory (`ipc_core::sysv`): create, attach, info and remove across real
+//! System V shared memory (`ipc_core::shm::sysv`): create, attach, info and remove across real
 //! processes, keys from `ftok`, modes, and bad input.
 
 use std::time::{Duration, SystemTime};
 
-use ipc_core::sysv::{self, ftok, Key, SysvShm};
+use ipc_core::shm::sysv::{self, ftok, Key, SysvShm};
 use ipc_core::ErrorKind;
 use ipc_testutil::{env, report, role, spawn_role, Cleanup};
 

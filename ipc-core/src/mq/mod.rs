@@ -617,7 +617,7 @@ impl MessageQueue {
     /// Whether the name still refers to this handle's queue, as far as `/dev/mqueue` tells
     /// (true when the mqueue file system is not mounted there).
     fn still_names_ours(&self) -> bool {
-        crate::shm::still_names(self.as_fd(), "/dev/mqueue", &self.name)
+        crate::sys::file::still_names(self.as_fd(), "/dev/mqueue", &self.name)
     }
 }
 

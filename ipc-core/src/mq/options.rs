@@ -171,7 +171,7 @@ impl MqOptions {
     fn open_as(&self, name: &str, how: CreateMode) -> Result<MessageQueue> {
         let cname = name::validate("mq_open", name, NameKind::MessageQueue)?;
         let err = |e: Error| e.with_name(name);
-        crate::shm::check_mode("mq_open", self.mode).map_err(err)?;
+        crate::sys::file::check_mode("mq_open", self.mode).map_err(err)?;
         let attr = match how {
             CreateMode::OpenExisting => None,
             _ => self.create_attr().map_err(err)?,

@@ -12,7 +12,8 @@ use nix::sys::stat;
 
 use crate::{Error, ErrorKind, Memory, Result};
 
-use super::{check_size, regular_size, reserve, Mapping};
+use super::{check_size, Mapping};
+use crate::sys::file::{regular_size, reserve};
 
 /// The longest memfd name (the kernel prefixes it with `memfd:` in a 255-byte buffer).
 pub const MEMFD_NAME_MAX: usize = 249;

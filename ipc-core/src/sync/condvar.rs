@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use super::futex::Wake;
 use super::shim::{futex_wait, futex_wake, AtomicU32, FutexWord, Ordering};
-use super::sys::{self, Deadline};
 use super::{Acquired, MutexGuard, RawMutex};
 #[cfg(not(loom))]
 use crate::layout::{SharedLayout, TypeLayout};
+use crate::sys::{self, Deadline};
 use crate::Result;
 
 /// How many times a waiter polls the sequence counter (with a short pause between polls)

@@ -13,7 +13,7 @@
 use std::sync::atomic::AtomicU32;
 use std::time::Duration;
 
-use super::sys;
+use crate::sys;
 use crate::Errno;
 use crate::{Error, Result};
 

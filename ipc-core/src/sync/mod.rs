@@ -90,7 +90,6 @@ pub mod futex;
 mod mutex;
 mod rwlock;
 mod shim;
-pub(crate) mod sys;
 
 pub use condvar::RawCondvar;
 

@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use crate::Errno;
 
-use super::{sys, Acquired};
+use super::Acquired;
 use crate::layout::{SharedLayout, TypeLayout};
+use crate::sys;
 use crate::{Error, Result};
 
 /// glibc's mask of the owner's TID in a robust mutex's lock word (`__lock`); the two bits

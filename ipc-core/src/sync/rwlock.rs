@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use crate::Errno;
 
-use super::sys;
 use crate::layout::{SharedLayout, TypeLayout};
+use crate::sys;
 use crate::{Error, ErrorKind, Result};
 
 /// A reader-writer lock that lives in shared memory and works across processes: a

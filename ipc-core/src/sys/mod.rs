@@ -1,6 +1,9 @@
-//! Crate-private helpers under the in-place primitives: deadlines on CLOCK_MONOTONIC,
+//! Crate-private helpers of the OS layer ([`file`]: fd checks shared by the named kinds) and,
+//! here, those under the in-place primitives: deadlines on CLOCK_MONOTONIC,
 //! saturating `timespec` arithmetic, the glibc `*_clock*` calls that the `libc` crate does
 //! not declare (looked up with `dlsym`), and the brief spin before sleeping.
+
+pub(crate) mod file;
 
 use std::ffi::{c_int, c_void, CStr};
 use std::sync::atomic::{AtomicUsize, Ordering};

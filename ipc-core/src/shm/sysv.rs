@@ -11,7 +11,7 @@
 //! [`SysvShmOptions::mode`] is the mode the segment gets.
 //!
 //! ```no_run
-//! use ipc_core::sysv::{Key, SysvShm};
+//! use ipc_core::shm::sysv::{Key, SysvShm};
 //! use ipc_core::Memory;
 //!
 //! let seg = SysvShm::create(Key::PRIVATE, 1 << 16)?;
@@ -220,7 +220,7 @@ pub fn remove(id: i32) -> Result<()> {
 #[doc(alias = "shmctl")]
 #[doc(alias = "IPC_SET")]
 pub fn set_mode(id: i32, mode: u32) -> Result<()> {
-    crate::shm::check_mode("shmctl(IPC_SET)", mode)?;
+    crate::sys::file::check_mode("shmctl(IPC_SET)", mode)?;
     let mut ds = stat(id)?;
     // Keep the kernel's flag bits (SHM_DEST, SHM_LOCKED); IPC_SET only takes the low 9.
     ds.shm_perm.mode = (ds.shm_perm.mode & !0o777) | mode as libc::c_ushort;
@@ -437,7 +437,7 @@ impl SysvShm {
 /// is no `timeout`.
 ///
 /// ```no_run
-/// use ipc_core::sysv::{Key, SysvShm};
+/// use ipc_core::shm::sysv::{Key, SysvShm};
 /// let seg = SysvShm::options().size(1 << 16).mode(0o640).create(Key::new(0x5eed))?;
 /// let ro = SysvShm::options().read_only(true).open_id(seg.id())?;
 /// # Ok::<(), ipc_core::Error>(())
@@ -573,7 +573,7 @@ impl SysvShmOptions {
     /// first; returns the id and whether this call created the segment.
     fn get(&self, key: Key, exclusive: bool) -> Result<(i32, bool)> {
         let named = |e: Error| e.with_name(format!("key {:#x}", key.0));
-        crate::shm::check_mode("shmget", self.mode).map_err(named)?;
+        crate::sys::file::check_mode("shmget", self.mode).map_err(named)?;
         if self.read_only {
             return Err(named(Error::new(
                 "shmget",

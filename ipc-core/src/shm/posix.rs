@@ -1,0 +1,465 @@
+//! POSIX named shared-memory objects: [`Shm`] and [`ShmOptions`] (`shm_open`, `mmap`,
+//! `shm_unlink`).
+
+use std::ffi::CString;
+use std::num::NonZeroUsize;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::time::Duration;
+
+use nix::fcntl::OFlag;
+use nix::sys::mman;
+use nix::sys::stat::{self, Mode};
+
+use super::{check_size, Mapping, DEFAULT_MODE};
+use crate::name::{self, NameKind};
+use crate::sys::file::{check_mode, regular_size, reserve, retry_eintr, still_names};
+use crate::{CreateMode, Errno, Error, ErrorKind, Memory, Result};
+
+/// How many times open-or-create goes round its create/open loop before giving up (each
+/// round only repeats when another process removed or created the name in between).
+const OPEN_OR_CREATE_ROUNDS: usize = 64;
+
+/// How long open-or-create waits for a concurrent creator to size a new object (size 0
+/// until then) before reporting [`ErrorKind::InvalidSize`].
+const SIZE_WAIT: Duration = Duration::from_millis(200);
+
+/// A mapped POSIX shared-memory object (`shm_open` + `mmap`).
+///
+/// Created objects are unlinked when the creating handle is dropped, unless
+/// [`set_unlink_on_drop(false)`](Shm::set_unlink_on_drop) (or
+/// [`ShmOptions::unlink_on_drop`]) makes them persist. Handles that opened an existing
+/// object never unlink it unless asked to. Only the process that made the handle unlinks:
+/// a copy inherited by a forked child does not (as for
+/// [`MessageQueue`](crate::mq::MessageQueue)), and no handle removes a newer object that
+/// someone else created under the same name after this one was unlinked.
+///
+/// # References
+/// - [shm_open(3)](https://man7.org/linux/man-pages/man3/shm_open.3.html)
+/// - [shm_overview(7)](https://man7.org/linux/man-pages/man7/shm_overview.7.html)
+#[derive(Debug)]
+#[doc(alias = "shm_open")]
+pub struct Shm {
+    // Field order matters for drop: unmap first, then close.
+    map: Mapping,
+    fd: OwnedFd,
+    name: Box<str>,
+    c_name: CString,
+    created: bool,
+    /// The pid of the process that unlinks the name on drop, if any (a forked child's copy
+    /// of the handle must not).
+    unlinker: Option<u32>,
+}
+
+// SAFETY: (1) `map` is a live mapping of `len()` bytes, page-aligned because mmap returns
+// page-aligned addresses, readable (and writable unless mapped read-only), backed by the
+// object's pages: `len()` is the `fstat` size, and a created object has its space reserved;
+// (2) it is unmapped only in Drop, so it stays mapped while `&self` is borrowed; (3) its
+// length is fixed at construction. A peer that later shrinks the object with `ftruncate`
+// would break (1) for the bytes past the new end (SIGBUS on access): that is outside the
+// trust model (see the module documentation; `MemfdShm` seals the size instead).
+unsafe impl Memory for Shm {
+    fn as_ptr(&self) -> *mut u8 {
+        self.map.as_ptr()
+    }
+    fn len(&self) -> usize {
+        self.map.len()
+    }
+    fn is_read_only(&self) -> bool {
+        self.map.is_read_only()
+    }
+}
+
+impl Shm {
+    /// `shm_open(O_CREAT | O_EXCL)`: creates a new object of `size` bytes with mode 0600
+    /// and maps it read-write; the name is unlinked when this handle drops. Shortcut for
+    /// `Shm::options().size(size).create(name)`; errors as [`ShmOptions::create`].
+    ///
+    /// # References
+    /// [shm_open(3)](https://man7.org/linux/man-pages/man3/shm_open.3.html),
+    /// [posix_fallocate(3)](https://man7.org/linux/man-pages/man3/posix_fallocate.3.html)
+    #[doc(alias = "shm_open")]
+    pub fn create(name: &str, size: usize) -> Result<Shm> {
+        Self::options().size(size).create(name)
+    }
+
+    /// `shm_open(O_RDWR)`: opens an existing object and maps all of it read-write; the
+    /// size comes from `fstat`. Shortcut for `Shm::options().open(name)`; errors as
+    /// [`ShmOptions::open`]. (Read-only: `Shm::options().read_only(true).open(name)`.)
+    ///
+    /// # References
+    /// [shm_open(3)](https://man7.org/linux/man-pages/man3/shm_open.3.html)
+    #[doc(alias = "shm_open")]
+    pub fn open(name: &str) -> Result<Shm> {
+        Self::options().open(name)
+    }
+
+    /// `shm_open`: opens `name` if it exists (mapped whole, at its `fstat` size), else
+    /// creates it with `size` bytes and mode 0600 (race-safe: when several processes try at
+    /// once, exactly one creates). [`created`](Shm::created) tells which happened; only a
+    /// creating handle unlinks on drop. Shortcut for
+    /// `Shm::options().size(size).open_or_create(name)`.
+    ///
+    /// # References
+    /// [shm_open(3)](https://man7.org/linux/man-pages/man3/shm_open.3.html)
+    #[doc(alias = "shm_open")]
+    pub fn open_or_create(name: &str, size: usize) -> Result<Shm> {
+        Self::options().size(size).open_or_create(name)
+    }
+
+    /// The builder for every other combination (mode bits, read-only, timeout, who
+    /// unlinks); the same as [`ShmOptions::new`].
+    pub fn options() -> ShmOptions {
+        ShmOptions::new()
+    }
+
+    /// The object's name, as given.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Whether this handle created the object (rather than opening an existing one).
+    pub fn created(&self) -> bool {
+        self.created
+    }
+
+    /// Whether dropping this handle (in this process) unlinks the name.
+    pub fn unlinks_on_drop(&self) -> bool {
+        self.unlinker == Some(std::process::id())
+    }
+
+    /// Chooses whether dropping this handle unlinks the name: `false` lets the object
+    /// persist after this process (until [`unlink`] or a reboot); `true` makes this
+    /// process's handle unlink it, also if another process created it.
+    pub fn set_unlink_on_drop(&mut self, yes: bool) {
+        self.unlinker = yes.then(std::process::id);
+    }
+
+    /// The object's file descriptor (close-on-exec), e.g. for `fstat` or to pass along.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    memory_accessors!("the object's size when it was mapped");
+
+    /// `shm_unlink`: removes the name now (existing mappings stay valid) and stops this
+    /// handle from unlinking it again on drop.
+    ///
+    /// # References
+    /// [shm_unlink(3)](https://man7.org/linux/man-pages/man3/shm_unlink.3.html)
+    #[doc(alias = "shm_unlink")]
+    pub fn unlink(&mut self) -> Result<()> {
+        self.unlinker = None;
+        mman::shm_unlink(self.c_name.as_c_str())
+            .map_err(|e| Error::nix("shm_unlink", e).with_name(&*self.name))
+    }
+}
+
+impl AsFd for Shm {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl Drop for Shm {
+    fn drop(&mut self) {
+        // glibc keeps POSIX shm objects as files in /dev/shm.
+        if self.unlinks_on_drop() && still_names(self.fd.as_fd(), "/dev/shm", &self.name) {
+            let _ = mman::shm_unlink(self.c_name.as_c_str());
+        }
+        // `map` then `fd` are dropped after this: munmap, then close.
+    }
+}
+
+/// How a [`Shm`] is created or opened: the builder every named kind shares (see the
+/// [crate documentation](crate#options-and-lifetimes)).
+///
+/// ```no_run
+/// use ipc_core::shm::Shm;
+/// let shm = Shm::options()
+///     .size(1 << 20)
+///     .mode(0o640)
+///     .unlink_on_drop(false)
+///     .open_or_create("/stats")?;
+/// # Ok::<(), ipc_core::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct ShmOptions {
+    size: Option<usize>,
+    mode: u32,
+    read_only: bool,
+    timeout: Duration,
+    unlink_on_drop: Option<bool>,
+}
+
+impl Default for ShmOptions {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ShmOptions {
+    /// No size, mode 0600, read-write, a 200 ms sizing timeout, and the creating handle
+    /// unlinks on drop.
+    pub fn new() -> Self {
+        ShmOptions {
+            size: None,
+            mode: DEFAULT_MODE,
+            read_only: false,
+            timeout: SIZE_WAIT,
+            unlink_on_drop: None,
+        }
+    }
+
+    /// The size in bytes of a created object (needed by [`create`](Self::create) and
+    /// [`open_or_create`](Self::open_or_create)); an opened object is mapped whole, at the
+    /// size `fstat` reports.
+    pub fn size(mut self, bytes: usize) -> Self {
+        self.size = Some(bytes);
+        self
+    }
+
+    /// The permission bits of a created object (default `0o600`, at most `0o777`). They are
+    /// applied with `fchmod` after creation, so the process umask changes nothing.
+    pub fn mode(mut self, bits: u32) -> Self {
+        self.mode = bits;
+        self
+    }
+
+    /// Open with `O_RDONLY` and map `PROT_READ` (needs only read permission). Only for
+    /// [`open`](Self::open): a new object is all zeros, so a read-only creator is refused
+    /// with [`ErrorKind::InvalidInput`].
+    pub fn read_only(mut self, yes: bool) -> Self {
+        self.read_only = yes;
+        self
+    }
+
+    /// How long an open waits for an object of size 0 (its creator has not sized it yet)
+    /// before [`ErrorKind::InvalidSize`]. Default 200 ms.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Whether dropping the handle unlinks the name. Default: true exactly when this call
+    /// created the object.
+    pub fn unlink_on_drop(mut self, yes: bool) -> Self {
+        self.unlink_on_drop = Some(yes);
+        self
+    }
+
+    /// `shm_open(O_CREAT | O_EXCL)` + `fchmod` + `posix_fallocate`, then `mmap`: creates a
+    /// new object of [`size`](Self::size) bytes.
+    ///
+    /// Errors: [`ErrorKind::InvalidName`], [`ErrorKind::InvalidSize`] (no size, 0 or too
+    /// large), [`ErrorKind::AlreadyExists`], [`ErrorKind::NoSpace`] (the space is reserved
+    /// now, so a full `/dev/shm` is reported here rather than as a later `SIGBUS`),
+    /// [`ErrorKind::LimitReached`] naming `RLIMIT_FSIZE` when the process's file-size limit
+    /// is below the size (nothing is left behind), [`ErrorKind::InvalidInput`] for mode
+    /// bits outside `0o777` or `read_only`.
+    ///
+    /// # References
+    /// [shm_open(3)](https://man7.org/linux/man-pages/man3/shm_open.3.html),
+    /// [fchmod(2)](https://man7.org/linux/man-pages/man2/fchmod.2.html),
+    /// [posix_fallocate(3)](https://man7.org/linux/man-pages/man3/posix_fallocate.3.html),
+    /// [mmap(2)](https://man7.org/linux/man-pages/man2/mmap.2.html)
+    #[doc(alias = "shm_open")]
+    pub fn create(&self, name: &str) -> Result<Shm> {
+        self.open_as(name, CreateMode::Exclusive)
+    }
+
+    /// `shm_open` + `fstat` + `mmap`: opens an existing object, mapped whole.
+    ///
+    /// Errors: [`ErrorKind::NotFound`] (its message recalls that a creator's handle unlinks
+    /// the name when dropped); [`ErrorKind::WrongType`] for a symlink, directory or other
+    /// non-regular file; [`ErrorKind::InvalidSize`] if the object still has size 0 after
+    /// the [`timeout`](Self::timeout).
+    #[doc(alias = "shm_open")]
+    pub fn open(&self, name: &str) -> Result<Shm> {
+        self.open_as(name, CreateMode::OpenExisting)
+    }
+
+    /// Opens `name` if it exists, else creates it with [`size`](Self::size) bytes
+    /// (race-safe: exactly one of several concurrent callers creates).
+    /// [`Shm::created`] tells which happened. Errors: those of [`create`](Self::create)
+    /// and [`open`](Self::open).
+    #[doc(alias = "shm_open")]
+    pub fn open_or_create(&self, name: &str) -> Result<Shm> {
+        self.open_as(name, CreateMode::OpenOrCreate)
+    }
+
+    fn open_as(&self, name: &str, how: CreateMode) -> Result<Shm> {
+        let c_name = name::validate("shm_open", name, NameKind::Shm)?;
+        let named = |e: Error| e.with_name(name);
+        check_mode("shm_open", self.mode).map_err(named)?;
+        let creating = how != CreateMode::OpenExisting;
+        if creating && self.read_only {
+            return Err(named(Error::new(
+                "shm_open",
+                ErrorKind::InvalidInput(
+                    "read_only with a creating mode: create read-write, then open read-only".into(),
+                ),
+            )));
+        }
+        let size = if creating {
+            let Some(size) = self.size else {
+                return Err(named(Error::new(
+                    "shm_open",
+                    ErrorKind::InvalidSize("no size given (ShmOptions::size)".into()),
+                )));
+            };
+            Some(check_size("shm_open", size).map_err(named)?)
+        } else {
+            None
+        };
+        let (fd, len, created) = match (how, size) {
+            (CreateMode::Exclusive, Some(size)) => {
+                let (fd, len) = self.create_fd(&c_name, size).map_err(named)?;
+                (fd, len, true)
+            }
+            (CreateMode::OpenOrCreate, Some(size)) => {
+                self.open_or_create_fd(&c_name, size).map_err(named)?
+            }
+            _ => {
+                let (fd, len) = open_existing(&c_name, self.read_only, Some(self.timeout))
+                    .map_err(|e| named(crate::error::not_found_hint(e)))?;
+                (fd, len, false)
+            }
+        };
+        let map = match Mapping::map_fd("mmap", &fd, len, self.read_only) {
+            Ok(map) => map,
+            Err(e) => {
+                if created {
+                    let _ = mman::shm_unlink(c_name.as_c_str());
+                }
+                return Err(named(e));
+            }
+        };
+        Ok(Shm {
+            map,
+            fd,
+            name: name.into(),
+            c_name,
+            created,
+            unlinker: self
+                .unlink_on_drop
+                .unwrap_or(created)
+                .then(std::process::id),
+        })
+    }
+
+    /// Exclusive create, exact mode, space reserved. On any failure after `shm_open`, the
+    /// half-made object is unlinked.
+    fn create_fd(&self, c_name: &CString, size: NonZeroUsize) -> Result<(OwnedFd, NonZeroUsize)> {
+        let flags = OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_RDWR | OFlag::O_CLOEXEC;
+        let fd = retry_eintr(|| {
+            mman::shm_open(
+                c_name.as_c_str(),
+                flags | OFlag::O_NOFOLLOW,
+                Mode::from_bits_truncate(self.mode),
+            )
+        })
+        .map_err(|e| Error::os("shm_open", e))?;
+        let sized = (|| {
+            stat::fchmod(&fd, Mode::from_bits_truncate(self.mode))
+                .map_err(|e| Error::nix("fchmod", e))?;
+            reserve(&fd, size)
+        })();
+        match sized {
+            Ok(()) => Ok((fd, size)),
+            Err(e) => {
+                let _ = mman::shm_unlink(c_name.as_c_str());
+                Err(e)
+            }
+        }
+    }
+
+    /// The create/open loop: `EEXIST` on create means open; `ENOENT` on that open means the
+    /// object went away in between, so create again. Bounded.
+    fn open_or_create_fd(
+        &self,
+        c_name: &CString,
+        size: NonZeroUsize,
+    ) -> Result<(OwnedFd, NonZeroUsize, bool)> {
+        for _ in 0..OPEN_OR_CREATE_ROUNDS {
+            match self.create_fd(c_name, size) {
+                Ok((fd, len)) => return Ok((fd, len, true)),
+                Err(e) if e.errno() == Some(Errno::EEXIST) => {}
+                Err(e) => return Err(e),
+            }
+            match open_existing(c_name, false, Some(self.timeout)) {
+                Ok((fd, len)) => return Ok((fd, len, false)),
+                Err(e) if e.errno() == Some(Errno::ENOENT) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::new(
+            "shm_open",
+            ErrorKind::LimitReached(format!(
+                "open-or-create: the name was created and removed by others {OPEN_OR_CREATE_ROUNDS} times in a row"
+            )),
+        ))
+    }
+}
+
+/// Opens an existing object with `O_NOFOLLOW | O_NONBLOCK` (so a FIFO planted under the
+/// name cannot block us), refuses anything but a regular file, and returns its size. With
+/// `wait`, a size of 0 is polled for up to that long.
+fn open_existing(
+    c_name: &CString,
+    read_only: bool,
+    wait: Option<Duration>,
+) -> Result<(OwnedFd, NonZeroUsize)> {
+    let access = if read_only {
+        OFlag::O_RDONLY
+    } else {
+        OFlag::O_RDWR
+    };
+    let flags = access | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
+    let fd = retry_eintr(|| mman::shm_open(c_name.as_c_str(), flags, Mode::empty())).map_err(
+        |e| match e {
+            // glibc turns EISDIR into EINVAL; the name itself was validated already, so
+            // EINVAL here means a directory sits under the name.
+            Errno::EISDIR | Errno::EINVAL | Errno::ENXIO | Errno::ENODEV => {
+                Error::new("shm_open", ErrorKind::WrongType)
+            }
+            e => Error::os("shm_open", e),
+        },
+    )?;
+    let deadline = wait.map(|w| std::time::Instant::now() + w);
+    let mut pause = Duration::from_micros(50);
+    loop {
+        let st = stat::fstat(&fd).map_err(|e| Error::nix("fstat", e))?;
+        let size = regular_size(&st)?;
+        if let Some(size) = NonZeroUsize::new(size) {
+            return Ok((fd, size));
+        }
+        match deadline {
+            Some(d) if std::time::Instant::now() < d => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(10));
+            }
+            _ => {
+                return Err(Error::new(
+                    "fstat",
+                    ErrorKind::InvalidSize(
+                        "size 0: the object exists but its creator has not sized it yet".into(),
+                    ),
+                ))
+            }
+        }
+    }
+}
+
+/// `shm_unlink`: removes the name `name`. Processes that have the object mapped keep it
+/// until they unmap it.
+///
+/// Errors: [`ErrorKind::InvalidName`], [`ErrorKind::NotFound`].
+///
+/// # References
+/// [shm_unlink(3)](https://man7.org/linux/man-pages/man3/shm_unlink.3.html)
+#[doc(alias = "shm_unlink")]
+pub fn unlink(name: &str) -> Result<()> {
+    let c_name = name::validate("shm_unlink", name, NameKind::Shm)?;
+    mman::shm_unlink(c_name.as_c_str()).map_err(|e| Error::nix("shm_unlink", e).with_name(name))
+}
