@@ -45,11 +45,11 @@
 //! | `shmctl` | [`os::shm::sysv::info`] (`IPC_STAT`), [`os::shm::sysv::remove`] (`IPC_RMID`), [`os::shm::sysv::set_mode`] (`IPC_SET`) |
 //! | `ftok` | [`os::shm::sysv::ftok`] |
 //! | `sem_open`, `sem_close` | [`os::sem::NamedSemaphore`] |
-//! | `sem_post`, `sem_wait`, `sem_trywait` | [`NamedSemaphore::post`](os::sem::NamedSemaphore::post), [`wait`](os::sem::NamedSemaphore::wait), [`try_wait`](os::sem::NamedSemaphore::try_wait) |
-//! | `sem_timedwait` | [`NamedSemaphore::wait_timeout`](os::sem::NamedSemaphore::wait_timeout) (a [`Duration`](std::time::Duration) on `CLOCK_MONOTONIC`) |
+//! | `sem_post`, `sem_wait`, `sem_trywait` | [`NamedSemaphore::post`](os::sem::Semaphore::post), [`wait`](os::sem::Semaphore::wait), [`try_wait`](os::sem::Semaphore::try_wait) |
+//! | `sem_timedwait` | [`NamedSemaphore::wait_timeout`](os::sem::Semaphore::wait_timeout) (a [`Duration`](std::time::Duration) on `CLOCK_MONOTONIC`) |
 //! | `sem_unlink` | [`os::sem::unlink`] |
 //! | `sem_init` (unnamed, in shared memory) | [`os::sem::Semaphore`] |
-//! | `pthread_mutex_*` (process-shared, robust) | typed: [`SharedMutex`]; raw: [`os::sync::RawMutex`]; `pthread_mutex_consistent`: [`SharedMutexGuard::mark_consistent`](collections::SharedMutexGuard::mark_consistent) |
+//! | `pthread_mutex_*` (process-shared, robust) | typed: [`SharedMutex`]; raw: [`os::sync::RawMutex`]; `pthread_mutex_consistent`: done for you on [`SharedMutex`], which a dead holder poisons instead (repair: [`lock_ignoring_poison`](SharedMutex::lock_ignoring_poison), [`clear_poison`](collections::SharedMutexGuard::clear_poison)); raw: [`os::sync::RawMutex::mark_consistent`] |
 //! | `pthread_cond_*` | typed: [`SharedCondvar`]; raw: [`os::sync::RawCondvar`] |
 //! | `pthread_rwlock_*` | typed: [`SharedRwLock`]; raw: [`os::sync::RawRwLock`] |
 //! | `futex` | [`os::sync::futex::wait`], [`os::sync::futex::wake`] |
@@ -76,7 +76,7 @@
 //! | Julia IPC.jl `Semaphore` | [`os::sem::NamedSemaphore`]; in shared memory: [`os::sem::Semaphore`] |
 //! | Julia IPC.jl `sigqueue` | [`os::signal::queue`] |
 //! | Julia IPC.jl `TimeValue` and clock helpers | not wrapped: std has them ([`Duration`](std::time::Duration), [`Instant`](std::time::Instant), [`SystemTime`](std::time::SystemTime)); every timeout here is a `Duration` measured on `CLOCK_MONOTONIC` |
-//! | Julia IPC.jl `umask` | not wrapped on purpose: objects get their mode bits with `fchmod` after create ([`os::shm::ShmOptions`], [`Options::mode`]), so the umask neither widens nor narrows them |
+//! | Julia IPC.jl `umask` | not wrapped on purpose: objects get their mode bits with `fchmod` after create ([`os::shm::ShmOptions::mode`], [`SharedOptions::mode`]), so the umask neither widens nor narrows them |
 //! | Python posix_ipc `Semaphore` | [`os::sem::NamedSemaphore`] |
 //! | Python posix_ipc `MessageQueue` | [`os::mq::MessageQueue`] |
 //! | Python posix_ipc `SharedMemory` | [`os::shm::Shm`] |

@@ -12,8 +12,8 @@ use ipc_core::{ErrorKind, Memory, SharedLayout};
 use crate::error::{Error, Result};
 use crate::format::{self, Kind, SegmentInfo, Spec};
 use crate::ident;
-use crate::named::{self, NamedOptions};
-use crate::poison::{PoisonGuard, PoisonMutex, Wait};
+use crate::lock::poison::{PoisonGuard, PoisonMutex, Wait};
+use crate::segment::named::{self, NamedOptions};
 use crate::segment::{Deadline, Expect, Segment, DEFAULT_OPEN_TIMEOUT};
 
 /// An N-dimensional array of `T` (up to 8 dimensions, C order: the last index varies

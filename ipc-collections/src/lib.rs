@@ -30,31 +30,24 @@
 #![warn(missing_docs)]
 
 mod array;
-mod condvar;
-pub mod creator;
 mod error;
-pub mod format;
-mod guarded;
 mod ident;
-mod mutex;
-mod named;
-pub mod poison;
-mod rwlock;
+mod lock;
 mod segment;
-mod shared;
 #[cfg(test)]
 mod testmem;
+mod value;
 
 pub use array::{ArrayGuard, SharedArray, SharedArrayOptions};
-pub use condvar::{SharedCondvar, WaitTimeoutResult};
 pub use error::{Error, Result};
 pub use format::{Kind, SegmentInfo};
 pub use ipc_core;
 pub use ipc_core::SharedLayout;
 pub use ipc_derive::SharedLayout;
-pub use mutex::{SharedMutex, SharedMutexGuard};
-pub use named::{inspect, inspect_timeout, unlink};
-pub use poison::PoisonMutex;
-pub use rwlock::{SharedReadGuard, SharedRwLock, SharedWriteGuard};
-pub use segment::DEFAULT_OPEN_TIMEOUT;
-pub use shared::{Shared, SharedOptions};
+pub use lock::condvar::{SharedCondvar, WaitTimeoutResult};
+pub use lock::mutex::{SharedMutex, SharedMutexGuard};
+pub use lock::poison::{self, PoisonMutex};
+pub use lock::rwlock::{SharedReadGuard, SharedRwLock, SharedWriteGuard};
+pub use segment::named::{inspect, inspect_timeout, unlink};
+pub use segment::{creator, format, DEFAULT_OPEN_TIMEOUT};
+pub use value::{Shared, SharedOptions};

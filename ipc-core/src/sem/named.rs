@@ -45,7 +45,7 @@ impl SemOptions {
     }
 
     /// The initial value when this call creates the semaphore (default 0, at most
-    /// [`SEM_VALUE_MAX`]).
+    /// [`SEM_VALUE_MAX`](super::SEM_VALUE_MAX)).
     pub fn value(mut self, value: u32) -> Self {
         self.value = value;
         self
@@ -70,7 +70,7 @@ impl SemOptions {
     /// # Errors
     /// [`AlreadyExists`](ErrorKind::AlreadyExists) when the name is taken;
     /// [`InvalidName`](ErrorKind::InvalidName); [`InvalidInput`](ErrorKind::InvalidInput)
-    /// when the value exceeds [`SEM_VALUE_MAX`] or the mode has bits outside `0o777`;
+    /// when the value exceeds [`SEM_VALUE_MAX`](super::SEM_VALUE_MAX) or the mode has bits outside `0o777`;
     /// [`LimitReached`](ErrorKind::LimitReached) naming `RLIMIT_FSIZE` when the file-size
     /// limit is below the size of a `sem_t` (glibc writes the semaphore to a file: the
     /// write would raise `SIGXFSZ`); other OS errors.

@@ -1,5 +1,5 @@
 //! [`SharedMutex<T>`]: a value guarded by a robust, process-shared mutex, usable as a field
-//! of a shared struct; a crashed holder poisons it (see [`crate::poison`]).
+//! of a shared struct; a crashed holder poisons it (see [`crate::lock::poison`]).
 
 use std::cell::UnsafeCell;
 use std::fmt;
@@ -9,8 +9,8 @@ use std::time::Duration;
 use ipc_core::SharedLayout;
 
 use crate::error::Result;
-use crate::guarded::raw_and_data_layout;
-use crate::poison::{PoisonGuard, PoisonMutex, Wait};
+use crate::lock::guarded::raw_and_data_layout;
+use crate::lock::poison::{PoisonGuard, PoisonMutex, Wait};
 
 /// A `T` guarded by a robust, process-shared mutex, in the spirit of
 /// [`std::sync::Mutex`]; it lives inside shared memory, as (a field of) the value of a

@@ -10,7 +10,7 @@ use ipc_core::sync::RawCondvar;
 use ipc_core::SharedLayout;
 
 use crate::error::Result;
-use crate::mutex::SharedMutexGuard;
+use crate::lock::mutex::SharedMutexGuard;
 
 /// A condition variable in shared memory ([`RawCondvar`], a futex sequence counter that a
 /// crashed waiter cannot break), used with the guard of a [`SharedMutex`](crate::SharedMutex),

@@ -9,7 +9,7 @@ use std::time::Duration;
 use ipc_core::sync::RawRwLock;
 use ipc_core::SharedLayout;
 
-use crate::guarded::raw_and_data_layout;
+use crate::lock::guarded::raw_and_data_layout;
 
 /// A `T` guarded by a process-shared reader-writer lock ([`RawRwLock`]), in the spirit of
 /// [`std::sync::RwLock`], living inside shared memory as (a field of) a

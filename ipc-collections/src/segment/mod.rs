@@ -15,16 +15,19 @@
 //! ready yet, check that the recorded creator is alive (pid and start time) and wait with a
 //! bounded timeout. Everything after uses only the validated copy.
 
+pub mod creator;
+pub mod format;
+pub(crate) mod named;
+
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use ipc_core::layout::TypeLayout;
 use ipc_core::Memory;
 
-use crate::creator;
 use crate::error::{Error, Result};
-use crate::format::{
-    self, state, Kind, Plan, SegmentInfo, Spec, HEADER_LEN, MAGIC, MAGIC_OFFSET, PLAIN_START,
+use format::{
+    state, Kind, Plan, SegmentInfo, Spec, HEADER_LEN, MAGIC, MAGIC_OFFSET, PLAIN_START,
     STATE_OFFSET,
 };
 

@@ -9,7 +9,7 @@ use ipc_core::{Memory, SharedLayout};
 use crate::error::{Error, Result};
 use crate::format::{self, Kind, SegmentInfo, Spec};
 use crate::ident;
-use crate::named::{self, NamedOptions};
+use crate::segment::named::{self, NamedOptions};
 use crate::segment::{Deadline, Expect, Segment, DEFAULT_OPEN_TIMEOUT};
 
 /// One value of type `T` in shared memory, laid out and published per `FORMAT.md`.
