@@ -8,7 +8,7 @@
 use std::process::ExitCode;
 use std::sync::atomic::AtomicU64;
 
-use ipc::collections::{Error, Shared, SharedMutex};
+use ipc::collections::{ErrorKind, Shared, SharedMutex};
 use ipc::SharedLayout;
 
 /// Version 2 of the shared statistics.
@@ -26,12 +26,10 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     };
     match Shared::<Stats>::open(&name) {
-        Err(e @ Error::LayoutMismatch { .. }) => {
+        Err(e) if e.kind() == &ErrorKind::LayoutMismatch => {
             println!("refused: {e}");
-            if let Error::LayoutMismatch { diffs, .. } = &e {
-                for d in diffs {
-                    println!("  {d}");
-                }
+            for d in e.layout_mismatch_details().map_or(&[][..], |m| &m.diffs) {
+                println!("  {d}");
             }
             ExitCode::SUCCESS
         }

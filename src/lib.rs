@@ -121,6 +121,6 @@ pub use ipc_collections::{
 };
 #[doc(inline)]
 pub use ipc_core as os;
-pub use ipc_core::ErrorKind;
 pub use ipc_core::SharedLayout;
+pub use ipc_core::{ErrorKind, LayoutMismatch};
 pub use ipc_derive::SharedLayout;

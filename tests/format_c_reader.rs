@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicI32, AtomicU64};
 use std::sync::OnceLock;
 
 use ipc::collections::format::{Header, ARRAY_CONTROL_LEN, HEADER_LEN};
-use ipc::collections::Error;
+use ipc::collections::{Error, ErrorKind};
 use ipc::collections::{Shared, SharedArray, SharedMutex};
 use ipc::SharedLayout;
 use ipc_testutil::{run_with_watchdog, unique_name, Cleanup, WATCHDOG};
@@ -540,9 +540,9 @@ fn both(bin: &Path, copy: &str, v: &[u8], c_why: Option<&str>) -> Result<Run, Er
 }
 
 fn corrupted_because(e: Error, why: &str) {
-    match e {
-        Error::Corrupted { reason, .. } => assert!(reason.contains(why), "{reason}"),
-        other => panic!("expected Corrupted ({why}), got {other:?}"),
+    match e.kind() {
+        ErrorKind::Corrupted(reason) => assert!(reason.contains(why), "{reason}"),
+        _ => panic!("expected Corrupted ({why}), got {e:?}"),
     }
 }
 
@@ -566,9 +566,10 @@ fn opener_refuses_another_schema_with_the_same_fingerprint() {
         assert_eq!(Header::read(&v).unwrap().fingerprint, s.info().fingerprint);
         write_copy(&copy, &v);
         match Shared::<Point>::open(&copy) {
-            Err(Error::LayoutMismatch { diffs, found, .. }) => {
-                assert_eq!(found, schema);
-                assert!(diffs.iter().any(|d| d.contains(named)), "{diffs:?}");
+            Err(e) if e.kind() == &ErrorKind::LayoutMismatch => {
+                let m = e.layout_mismatch_details().unwrap();
+                assert_eq!(m.found, schema);
+                assert!(m.diffs.iter().any(|d| d.contains(named)), "{:?}", m.diffs);
             }
             other => panic!("{schema}: opened as Point: {other:?}"),
         }
@@ -676,7 +677,7 @@ fn type_name_is_the_schemas_top_level_name() {
     assert_eq!(p.info().schema, "Pair(4/2){a:i16(2/2)@0,b:i16(2/2)@2}");
     assert!(matches!(
         Shared::<Pair<i32>>::open(pair),
-        Err(Error::LayoutMismatch { .. })
+        Err(e) if e.kind() == &ErrorKind::LayoutMismatch
     ));
 
     let orig = std::fs::read(format!("/dev/shm{pair}")).unwrap();

@@ -92,7 +92,7 @@ fn python_reader_in_format_md_reads_an_array() {
     );
     assert!(matches!(
         ipc::collections::inspect(&other),
-        Err(ipc::collections::Error::Corrupted { .. })
+        Err(e) if matches!(e.kind(), ipc::ErrorKind::Corrupted(_))
     ));
     drop(a);
 }

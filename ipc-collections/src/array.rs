@@ -9,7 +9,7 @@ use std::time::Duration;
 use ipc_core::shm::Shm;
 use ipc_core::{ErrorKind, Memory, SharedLayout};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, LayoutMismatch, Result};
 use crate::format::{self, Kind, SegmentInfo, Spec};
 use crate::ident;
 use crate::lock::poison::{PoisonGuard, PoisonMutex, Wait};
@@ -120,10 +120,10 @@ impl<T: SharedLayout, M: Memory> SharedArray<T, M> {
     ) -> Result<Self> {
         let schema = ident::schema(&T::LAYOUT);
         let spec = array_spec::<T>(&schema, dims);
-        let plan = format::plan(op, &spec).map_err(|e| e.named(name))?;
+        let plan = format::plan(op, &spec).map_err(|e| e.or_name(name))?;
         let len = format::element_count(dims).unwrap_or(0);
         let seg = Segment::create(op, mem, name, &spec, &plan, zeroed, |seg| {
-            let named = |e: ipc_core::Error| Error::Core(e.with_name(name));
+            let named = |e: ipc_core::Error| e.with_name(name);
             // SAFETY: the control block is ARRAY_CONTROL_LEN == size_of::<PoisonMutex>() bytes
             // (asserted at compile time) at a 64-aligned
             // offset in the page-aligned mapping, zero-filled, and exclusively ours: this
@@ -153,17 +153,15 @@ impl<T: SharedLayout, M: Memory> SharedArray<T, M> {
 
     fn attach_impl(mem: M, name: &str, wait: Deadline) -> Result<Self> {
         if mem.is_read_only() {
-            return Err(Error::Core(
-                ipc_core::Error::new(
-                    "SharedArray::open",
-                    ErrorKind::InvalidInput(
-                        "an array cannot be used through a read-only mapping (its lock is \
+            return Err(ipc_core::Error::new(
+                "SharedArray::open",
+                ErrorKind::InvalidInput(
+                    "an array cannot be used through a read-only mapping (its lock is \
                          written)"
-                            .into(),
-                    ),
-                )
-                .with_name(name),
-            ));
+                        .into(),
+                ),
+            )
+            .with_name(name));
         }
         let expect = Expect {
             kind: Kind::Array,
@@ -233,7 +231,7 @@ impl<T: SharedLayout, M: Memory> SharedArray<T, M> {
     fn guard(&self, wait: Wait, ignore_poison: bool) -> Result<ArrayGuard<'_, T, M>> {
         match self.mutex().acquire(wait, ignore_poison) {
             Ok(inner) => Ok(ArrayGuard { array: self, inner }),
-            Err(e) => Err(e.named(self.seg.name())),
+            Err(e) => Err(e.or_name(self.seg.name())),
         }
     }
 
@@ -241,7 +239,7 @@ impl<T: SharedLayout, M: Memory> SharedArray<T, M> {
     /// until the guard drops.
     ///
     /// # Errors
-    /// - [`Error::Poisoned`] when a process died holding the lock (now, or earlier and
+    /// - [`ErrorKind::Poisoned`](crate::ErrorKind::Poisoned) when a process died holding the lock (now, or earlier and
     ///   nobody cleared it): the elements may be half written. The lock is released again
     ///   and stays usable; see [`lock_ignoring_poison`](Self::lock_ignoring_poison);
     /// - [`LimitReached`](ipc_core::ErrorKind::LimitReached) when this thread holds 2048
@@ -280,10 +278,10 @@ impl<T: SharedLayout, M: Memory> SharedArray<T, M> {
     /// use [`lock`](Self::lock), [`get`](Self::get) and [`set`](Self::set) again:
     ///
     /// ```no_run
-    /// # use ipc_collections::{Error, SharedArray};
+    /// # use ipc_collections::{ErrorKind, SharedArray};
     /// # fn f(grid: &SharedArray<f64>) -> ipc_collections::Result<()> {
     /// match grid.set(&[0, 0], 1.0) {
-    ///     Err(Error::Poisoned { .. }) => {
+    ///     Err(e) if e.kind() == &ErrorKind::Poisoned => {
     ///         let mut g = grid.lock_ignoring_poison()?;
     ///         g.fill(0.0); // or check what the dead process may have left half written
     ///         g.clear_poison();
@@ -329,13 +327,13 @@ impl<T: SharedLayout, M: Memory> SharedArray<T, M> {
             format!("index {index:?} is outside dims {dims:?}")
         };
         let e = ipc_core::Error::new("SharedArray::index", ErrorKind::InvalidInput(why));
-        Error::Core(self.named::<()>(Err(e)).unwrap_err())
+        self.named::<()>(Err(e)).unwrap_err()
     }
 
     /// The element at `index` (one component per dimension), read under the lock.
     ///
     /// Errors: an out-of-range index ([`ipc_core::ErrorKind::InvalidInput`]); the errors of
-    /// [`lock`](Self::lock), among them [`Error::Poisoned`] after a process died holding
+    /// [`lock`](Self::lock), among them [`ErrorKind::Poisoned`](crate::ErrorKind::Poisoned) after a process died holding
     /// the lock (the way back is [`lock_ignoring_poison`](Self::lock_ignoring_poison)).
     pub fn get(&self, index: &[usize]) -> Result<T>
     where
@@ -447,18 +445,20 @@ impl<T: SharedLayout> SharedArray<T, Shm> {
         SharedArrayOptions::new()
     }
 
-    /// [`LayoutMismatch`](Error::LayoutMismatch) unless the array has exactly `dims`.
+    /// [`LayoutMismatch`](crate::ErrorKind::LayoutMismatch) unless the array has exactly `dims`.
     fn check_dims(&self, dims: &[usize]) -> Result<()> {
         if self.dims() == dims {
             return Ok(());
         }
-        Err(Error::LayoutMismatch {
-            name: self.name().to_owned(),
-            type_name: format!("[{}]", T::LAYOUT.type_name()),
-            expected: format!("{dims:?}"),
-            found: format!("{:?}", self.dims()),
-            diffs: vec![format!("dims: expected {dims:?}, found {:?}", self.dims())],
-        })
+        Err(Error::layout_mismatch(
+            self.name(),
+            LayoutMismatch {
+                type_name: format!("[{}]", T::LAYOUT.type_name()),
+                expected: format!("{dims:?}"),
+                found: format!("{:?}", self.dims()),
+                diffs: vec![format!("dims: expected {dims:?}, found {:?}", self.dims())],
+            },
+        ))
     }
 
     /// The array's name.
@@ -547,7 +547,7 @@ impl<T: SharedLayout> SharedArrayOptions<T> {
     named::named_setters!();
 
     /// The dimensions (C order): the shape of a created array (needed to create), and the
-    /// shape an opened array must have ([`Error::LayoutMismatch`] otherwise).
+    /// shape an opened array must have ([`ErrorKind::LayoutMismatch`](crate::ErrorKind::LayoutMismatch) otherwise).
     pub fn dims(mut self, dims: &[usize]) -> Self {
         self.dims = Some(dims.to_vec());
         self
@@ -555,13 +555,11 @@ impl<T: SharedLayout> SharedArrayOptions<T> {
 
     fn dims_or_err(&self, name: &str) -> Result<&[usize]> {
         self.dims.as_deref().ok_or_else(|| {
-            Error::Core(
-                ipc_core::Error::new(
-                    "SharedArray::create",
-                    ErrorKind::InvalidInput("no dims given (SharedArrayOptions::dims)".into()),
-                )
-                .with_name(name),
+            ipc_core::Error::new(
+                "SharedArray::create",
+                ErrorKind::InvalidInput("no dims given (SharedArrayOptions::dims)".into()),
             )
+            .with_name(name)
         })
     }
 
@@ -574,7 +572,7 @@ impl<T: SharedLayout> SharedArrayOptions<T> {
     /// [`ipc_core::ErrorKind::LimitReached`] naming `RLIMIT_FSIZE`).
     pub fn create(&self, name: &str, init: impl FnOnce(&mut [T])) -> Result<SharedArray<T>> {
         let dims = self.dims_or_err(name)?;
-        let size = SharedArray::<T>::segment_len(dims).map_err(|e| e.named(name))?;
+        let size = SharedArray::<T>::segment_len(dims).map_err(|e| e.or_name(name))?;
         let shm = named::create_shm(name, size, &self.named)?;
         SharedArray::create_impl("SharedArray::create", shm, name, dims, true, init)
     }
@@ -583,9 +581,9 @@ impl<T: SharedLayout> SharedArrayOptions<T> {
     /// to the [`timeout`](Self::timeout) for its creator to publish it.
     ///
     /// Errors: [`ipc_core::ErrorKind::NotFound`] (its message recalls that a creator's
-    /// handle unlinks the name when dropped); [`Error::LayoutMismatch`];
-    /// [`Error::WrongKind`]; [`Error::Corrupted`]; [`Error::InitTimeout`];
-    /// [`Error::CreatorDied`]; [`Error::InitFailed`].
+    /// handle unlinks the name when dropped); [`ErrorKind::LayoutMismatch`](crate::ErrorKind::LayoutMismatch);
+    /// [`ErrorKind::WrongType`](crate::ErrorKind::WrongType); [`ErrorKind::Corrupted`](crate::ErrorKind::Corrupted); [`ErrorKind::InitTimeout`](crate::ErrorKind::InitTimeout);
+    /// [`ErrorKind::CreatorDied`](crate::ErrorKind::CreatorDied); [`ErrorKind::InitFailed`](crate::ErrorKind::InitFailed).
     pub fn open(&self, name: &str) -> Result<SharedArray<T>> {
         let mut wait = Deadline::after(self.named.timeout);
         let mut shm = named::open_shm(name, false, &mut wait)?;
@@ -605,7 +603,7 @@ impl<T: SharedLayout> SharedArrayOptions<T> {
         init: impl FnOnce(&mut [T]),
     ) -> Result<SharedArray<T>> {
         let dims = self.dims_or_err(name)?;
-        let size = SharedArray::<T>::segment_len(dims).map_err(|e| e.named(name))?;
+        let size = SharedArray::<T>::segment_len(dims).map_err(|e| e.or_name(name))?;
         let mut wait = Deadline::after(self.named.timeout);
         let shm = named::open_or_create_shm(name, size, &self.named, &mut wait)?;
         if shm.created() {

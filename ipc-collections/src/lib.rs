@@ -39,7 +39,7 @@ mod testmem;
 mod value;
 
 pub use array::{ArrayGuard, SharedArray, SharedArrayOptions};
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, LayoutMismatch, Result};
 pub use format::{Kind, SegmentInfo};
 pub use ipc_core;
 pub use ipc_core::SharedLayout;

@@ -6,7 +6,7 @@ use std::ops::Deref;
 use ipc_core::shm::Shm;
 use ipc_core::{Memory, SharedLayout};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::format::{self, Kind, SegmentInfo, Spec};
 use crate::ident;
 use crate::segment::named::{self, NamedOptions};
@@ -16,7 +16,7 @@ use crate::segment::{Deadline, Expect, Segment, DEFAULT_OPEN_TIMEOUT};
 ///
 /// Created with [`create`](Shared::create) (the init closure gets exclusive `&mut T` before
 /// any other process can see the value), opened with [`open`](Shared::open) (the stored
-/// layout is checked against `T`'s; a mismatch is [`Error::LayoutMismatch`] naming the
+/// layout is checked against `T`'s; a mismatch is [`ErrorKind::LayoutMismatch`](crate::ErrorKind::LayoutMismatch) naming the
 /// fields). `Shared<T>` dereferences to `&T`: after init, plain fields are read-only, and
 /// mutation goes through the atomics and locks (`SharedMutex`, `SharedRwLock`) that `T`
 /// contains.
@@ -61,16 +61,14 @@ fn refuse_read_only<T: SharedLayout>(name: &str) -> Result<()> {
     if !ident::has_interior_mutability(&T::LAYOUT) {
         return Ok(());
     }
-    Err(Error::Core(
-        ipc_core::Error::new(
-            "Shared::open_read_only",
-            ipc_core::ErrorKind::InvalidInput(format!(
-                "{} contains atomics or locks, which a read-only mapping cannot serve",
-                T::LAYOUT.name
-            )),
-        )
-        .with_name(name),
-    ))
+    Err(ipc_core::Error::new(
+        "Shared::open_read_only",
+        ipc_core::ErrorKind::InvalidInput(format!(
+            "{} contains atomics or locks, which a read-only mapping cannot serve",
+            T::LAYOUT.name
+        )),
+    )
+    .with_name(name))
 }
 
 impl<T: SharedLayout, M: Memory> Shared<T, M> {
@@ -109,14 +107,14 @@ impl<T: SharedLayout, M: Memory> Shared<T, M> {
     ) -> Result<Self> {
         let schema = ident::schema(&T::LAYOUT);
         let spec = value_spec::<T>(&schema);
-        let plan = format::plan(op, &spec).map_err(|e| e.named(name))?;
+        let plan = format::plan(op, &spec).map_err(|e| e.or_name(name))?;
         let seg = Segment::create(op, mem, name, &spec, &plan, zeroed, |seg| {
             let p = seg.payload_ptr().cast::<T>();
             // SAFETY: the payload is aligned to max(64, align_of::<T>()) inside a
             // page-aligned mapping and holds size_of::<T>() zero-filled bytes; this handle
             // won the claim on the memory (Segment::create), so no other creator writes
             // them, and no opener reads them before the segment is published (READY).
-            unsafe { T::init_in_place(p) }.map_err(|e| Error::Core(e.with_name(name)))?;
+            unsafe { T::init_in_place(p) }.map_err(|e| e.with_name(name))?;
             // SAFETY: as above, so this is the only reference to the value; init_in_place
             // made the zeroed bytes a valid T; the borrow is handed to `init` (a
             // higher-ranked closure argument, it cannot escape) and ends before the
@@ -175,8 +173,8 @@ impl<T: SharedLayout> Shared<T, Shm> {
     /// `Shared::<T>::options().create(name, init)`.
     ///
     /// Other processes that open the name meanwhile wait (up to their timeout) until `init`
-    /// returns; if `init` panics they get [`Error::InitFailed`], if this process dies first
-    /// they get [`Error::CreatorDied`].
+    /// returns; if `init` panics they get [`ErrorKind::InitFailed`](crate::ErrorKind::InitFailed), if this process dies first
+    /// they get [`ErrorKind::CreatorDied`](crate::ErrorKind::CreatorDied).
     ///
     /// ```no_run
     /// use std::sync::atomic::{AtomicU64, Ordering};
@@ -319,7 +317,7 @@ impl<T: SharedLayout> SharedOptions<T> {
     /// [`ipc_core::ErrorKind::LimitReached`] naming `RLIMIT_FSIZE`).
     pub fn create(&self, name: &str, init: impl FnOnce(&mut T)) -> Result<Shared<T>> {
         self.refuse_read_only_create(name)?;
-        let size = Shared::<T>::segment_len().map_err(|e| e.named(name))?;
+        let size = Shared::<T>::segment_len().map_err(|e| e.or_name(name))?;
         let shm = named::create_shm(name, size, &self.named)?;
         Shared::create_impl("Shared::create", shm, name, true, init)
     }
@@ -328,9 +326,9 @@ impl<T: SharedLayout> SharedOptions<T> {
     /// [`timeout`](Self::timeout) for its creator to publish it.
     ///
     /// Errors: [`ipc_core::ErrorKind::NotFound`] (its message recalls that a creator's
-    /// handle unlinks the name when dropped); [`Error::LayoutMismatch`] naming the fields
-    /// that differ; [`Error::WrongKind`]; [`Error::Corrupted`]; [`Error::InitTimeout`];
-    /// [`Error::CreatorDied`]; [`Error::InitFailed`].
+    /// handle unlinks the name when dropped); [`ErrorKind::LayoutMismatch`](crate::ErrorKind::LayoutMismatch) naming the fields
+    /// that differ; [`ErrorKind::WrongType`](crate::ErrorKind::WrongType); [`ErrorKind::Corrupted`](crate::ErrorKind::Corrupted); [`ErrorKind::InitTimeout`](crate::ErrorKind::InitTimeout);
+    /// [`ErrorKind::CreatorDied`](crate::ErrorKind::CreatorDied); [`ErrorKind::InitFailed`](crate::ErrorKind::InitFailed).
     pub fn open(&self, name: &str) -> Result<Shared<T>> {
         if self.named.read_only {
             refuse_read_only::<T>(name)?;
@@ -346,7 +344,7 @@ impl<T: SharedLayout> SharedOptions<T> {
     /// [`create`](Self::create) and [`open`](Self::open).
     pub fn open_or_create(&self, name: &str, init: impl FnOnce(&mut T)) -> Result<Shared<T>> {
         self.refuse_read_only_create(name)?;
-        let size = Shared::<T>::segment_len().map_err(|e| e.named(name))?;
+        let size = Shared::<T>::segment_len().map_err(|e| e.or_name(name))?;
         let mut wait = Deadline::after(self.named.timeout);
         let shm = named::open_or_create_shm(name, size, &self.named, &mut wait)?;
         if shm.created() {
@@ -360,15 +358,13 @@ impl<T: SharedLayout> SharedOptions<T> {
         if !self.named.read_only {
             return Ok(());
         }
-        Err(Error::Core(
-            ipc_core::Error::new(
-                "Shared::create",
-                ipc_core::ErrorKind::InvalidInput(
-                    "read_only with a creating verb: create read-write, then open read-only".into(),
-                ),
-            )
-            .with_name(name),
-        ))
+        Err(ipc_core::Error::new(
+            "Shared::create",
+            ipc_core::ErrorKind::InvalidInput(
+                "read_only with a creating verb: create read-write, then open read-only".into(),
+            ),
+        )
+        .with_name(name))
     }
 }
 
@@ -483,7 +479,10 @@ mod tests {
         let alias = mem.alias();
         let _a = Shared::<Pair, _>::create_in(mem, |_| {}).unwrap();
         let e = Shared::<Other, _>::open_in(alias).unwrap_err();
-        assert!(matches!(e, Error::LayoutMismatch { .. }), "{e}");
+        assert!(
+            matches!(e.kind(), ipc_core::ErrorKind::LayoutMismatch),
+            "{e}"
+        );
         assert!(e.to_string().contains("field `c`"), "{e}");
     }
 
@@ -497,7 +496,7 @@ mod tests {
         }));
         assert!(r.is_err());
         let e = Shared::<Pair, _>::open_in(alias).unwrap_err();
-        assert!(matches!(e, Error::InitFailed { .. }), "{e}");
+        assert!(matches!(e.kind(), ipc_core::ErrorKind::InitFailed), "{e}");
         drop(mem);
     }
 
@@ -509,7 +508,7 @@ mod tests {
         // value the first handle reads.
         let e = Shared::<Pair, _>::create_in(mem.alias(), |p| p.a = 8).unwrap_err();
         assert_eq!(
-            e.core_kind(),
+            Some(e.kind()),
             Some(&ipc_core::ErrorKind::AlreadyExists),
             "{e}"
         );
@@ -522,7 +521,7 @@ mod tests {
         unsafe { ipc_core::Memory::as_ptr(&other).write_bytes(0x5a, 16) };
         let e = Shared::<Pair, _>::create_in(other.alias(), |_| {}).unwrap_err();
         assert!(
-            matches!(e.core_kind(), Some(ipc_core::ErrorKind::InvalidInput(_))),
+            matches!(Some(e.kind()), Some(ipc_core::ErrorKind::InvalidInput(_))),
             "{e}"
         );
         // SAFETY: as above.
@@ -545,10 +544,10 @@ mod tests {
         let mem = HeapMem::new(4096);
         let wait = Deadline::after(Duration::from_millis(30));
         let e = Shared::<Pair, _>::attach_impl(mem.alias(), "/t", wait).unwrap_err();
-        assert!(matches!(e, Error::InitTimeout { .. }), "{e}");
+        assert!(matches!(e.kind(), ipc_core::ErrorKind::InitTimeout), "{e}");
         // SAFETY: the test owns the memory; nobody else uses it.
         unsafe { ipc_core::Memory::as_ptr(&mem).write_bytes(0xAB, 8) };
         let e = Shared::<Pair, _>::open_in(mem.alias()).unwrap_err();
-        assert!(matches!(e, Error::WrongKind { .. }), "{e}");
+        assert!(matches!(e.kind(), ipc_core::ErrorKind::WrongType), "{e}");
     }
 }

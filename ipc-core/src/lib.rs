@@ -77,7 +77,7 @@ pub mod sync;
 mod sys;
 
 pub use errno::Errno;
-pub use error::{Error, ErrorKind, Result};
+pub use error::{Error, ErrorKind, LayoutMismatch, Result};
 pub use layout::{SharedLayout, TypeLayout};
 pub use memory::Memory;
 

@@ -184,9 +184,13 @@ fn take_once(file: &File, name: &str, size: u64) -> Result<Snapshot, Error> {
             Verdict::Corrupted(format!("state word {state:#x} is none of 0..=3"))
         }
         Ok(info) => Verdict::Valid(info),
-        Err(ipc_collections::Error::Corrupted { reason, .. }) => Verdict::Corrupted(reason),
-        Err(ipc_collections::Error::WrongKind { found, .. }) => Verdict::NotASegment(found),
-        Err(other) => Verdict::Corrupted(other.to_string()),
+        Err(e) => match e.kind() {
+            ipc_collections::ErrorKind::Corrupted(reason) => Verdict::Corrupted(reason.clone()),
+            ipc_collections::ErrorKind::WrongType => {
+                Verdict::NotASegment(e.detail().unwrap_or("not a segment").to_owned())
+            }
+            _ => Verdict::Corrupted(e.to_string()),
+        },
     };
     Ok(snap)
 }

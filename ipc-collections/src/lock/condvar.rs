@@ -19,7 +19,7 @@ use crate::lock::mutex::SharedMutexGuard;
 /// Waits can wake spuriously: wait in a loop that re-checks the condition, or use
 /// [`wait_while`](Self::wait_while). If a holder of the mutex died while this thread waited
 /// (or the mutex is poisoned when the wait re-locks it), the wait returns
-/// [`Error::Poisoned`](crate::Error::Poisoned) as a lock does, and the mutex is released;
+/// [`ErrorKind::Poisoned`](crate::ErrorKind::Poisoned) as a lock does, and the mutex is released;
 /// a guard from [`SharedMutex::lock_ignoring_poison`](crate::SharedMutex::lock_ignoring_poison)
 /// keeps waiting through poison, as it locks through it.
 #[repr(C)]
@@ -71,7 +71,7 @@ impl SharedCondvar {
     /// wake-up), locks the mutex again and returns the guard.
     ///
     /// # Errors
-    /// [`Error::Poisoned`](crate::Error::Poisoned) if the mutex is poisoned when the wait
+    /// [`ErrorKind::Poisoned`](crate::ErrorKind::Poisoned) if the mutex is poisoned when the wait
     /// re-locks it (a holder died; the mutex is released again); other errors if re-locking
     /// failed (the mutex is then not held). Either way the guard is gone.
     ///

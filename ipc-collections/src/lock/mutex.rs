@@ -18,7 +18,7 @@ use crate::lock::poison::{PoisonGuard, PoisonMutex, Wait};
 ///
 /// **A crashed holder poisons it**, as a panicking holder poisons a `std` mutex: the lock
 /// stays usable, but every [`lock`](Self::lock) in every process returns
-/// [`Error::Poisoned`](crate::Error::Poisoned) until a process that has checked the value
+/// [`ErrorKind::Poisoned`](crate::ErrorKind::Poisoned) until a process that has checked the value
 /// takes it with [`lock_ignoring_poison`](Self::lock_ignoring_poison) and calls
 /// [`SharedMutexGuard::clear_poison`]. The errors are plain [`Error`](crate::Error)s,
 /// so `?` works in any function (returning `ipc::Result`, `Box<dyn Error>` or
@@ -46,11 +46,11 @@ use crate::lock::poison::{PoisonGuard, PoisonMutex, Wait};
 /// The way back after a crash:
 ///
 /// ```no_run
-/// # use ipc_collections::{Error, SharedMutex};
+/// # use ipc_collections::{ErrorKind, SharedMutex};
 /// # fn f(m: &SharedMutex<[u64; 32]>) -> ipc_collections::Result<()> {
 /// match m.lock() {
 ///     Ok(mut hist) => hist[3] += 1,
-///     Err(Error::Poisoned { .. }) => {
+///     Err(e) if e.kind() == &ErrorKind::Poisoned => {
 ///         let mut hist = m.lock_ignoring_poison()?;
 ///         hist.fill(0); // check or repair what the dead holder may have left half done
 ///         hist.clear_poison();
@@ -107,7 +107,7 @@ impl<T: SharedLayout + Send> SharedMutex<T> {
     /// holds it.
     ///
     /// # Errors
-    /// - [`Poisoned`](crate::Error::Poisoned) when a holder died (now, or earlier and
+    /// - [`Poisoned`](crate::ErrorKind::Poisoned) when a holder died (now, or earlier and
     ///   nobody cleared it): the lock is released again; see
     ///   [`lock_ignoring_poison`](Self::lock_ignoring_poison);
     /// - [`LimitReached`](ipc_core::ErrorKind::LimitReached) when this thread holds 2048

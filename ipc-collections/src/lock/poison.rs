@@ -10,7 +10,7 @@
 //! through this API, whatever the locker does next (returns an error through `?`, drops the
 //! guard, or dies too: if it dies before `mark_consistent`, the next locker sees `OwnerDied`
 //! again and poisons again). From then on every plain lock in every process fails with
-//! [`ErrorKind::Poisoned`](crate::Error::Poisoned) (after releasing the lock), until a process
+//! [`ErrorKind::Poisoned`](crate::ErrorKind::Poisoned) (after releasing the lock), until a process
 //! that has checked or repaired the data clears the flag through a guard taken with
 //! `lock_ignoring_poison` (`clear_poison`). This is `std::sync::Mutex`'s poisoning, with a
 //! crashed process in the place of a panicking thread, and the flag stored in shared memory.
@@ -114,7 +114,7 @@ impl PoisonMutex {
 
     /// Acquires the lock. A dead owner's lock poisons the data and is marked consistent at
     /// once. With `ignore_poison` false a poisoned lock is released again and
-    /// [`Error::Poisoned`] returned; with it true the guard is returned and says whether the
+    /// [`ErrorKind::Poisoned`](crate::ErrorKind::Poisoned) returned; with it true the guard is returned and says whether the
     /// data is poisoned.
     pub(crate) fn acquire(&self, wait: Wait, ignore_poison: bool) -> Result<PoisonGuard<'_>> {
         let acquired = match wait {
@@ -162,9 +162,7 @@ impl<'a> PoisonGuard<'a> {
         }
         self.poisoned = self.lock.poisoned.load(Ordering::Relaxed) != 0;
         if self.poisoned && !self.ignore_poison {
-            return Err(Error::Poisoned {
-                name: String::new(),
-            });
+            return Err(Error::poisoned(""));
         }
         Ok(self)
     }
@@ -177,7 +175,7 @@ impl<'a> PoisonGuard<'a> {
             Ok(acquired) => self.settle(acquired),
             Err(e) => {
                 std::mem::forget(self);
-                Err(e.into())
+                Err(e)
             }
         }
     }

@@ -427,7 +427,7 @@ pub(crate) fn stored_type_name(name: &str) -> &str {
 /// [`ipc_core::ErrorKind::InvalidSize`] or `InvalidInput` error of operation `op`.
 pub(crate) fn plan(op: &'static str, spec: &Spec<'_>) -> Result<Plan> {
     use ipc_core::ErrorKind;
-    let bad = |kind: ErrorKind| Error::Core(ipc_core::Error::new(op, kind));
+    let bad = |kind: ErrorKind| ipc_core::Error::new(op, kind);
     if !spec.elem_align.is_power_of_two() || spec.elem_align > MAX_ALIGN {
         return Err(bad(ErrorKind::InvalidInput(format!(
             "alignment {} is not a power of two up to {MAX_ALIGN}",
@@ -549,11 +549,11 @@ pub fn claimed_schema_len(header: &[u8]) -> Option<usize> {
 pub fn validate_header(name: &str, bytes: &[u8], file_len: u64) -> Result<SegmentInfo> {
     validate(bytes, file_len).map_err(|why| match why {
         Invalid::Corrupted(reason) => Error::corrupted(name, reason),
-        Invalid::NotASegment => Error::WrongKind {
-            name: name.to_owned(),
-            expected: Kind::Value,
-            found: "no segment header (bad magic)".to_owned(),
-        },
+        Invalid::NotASegment => Error::wrong_kind(
+            name,
+            "a segment of this format",
+            "no segment header (bad magic)",
+        ),
     })
 }
 
@@ -811,10 +811,13 @@ mod tests {
         let (v, _) = segment(&spec(&[4], "f64(8/8)"));
         for len in [0, 10, HEADER_LEN - 1, HEADER_LEN + 2, v.len() - 1] {
             let e = validate_header("/x", &v, len as u64).unwrap_err();
-            assert!(matches!(e, Error::Corrupted { .. }), "{len}: {e}");
+            assert!(
+                matches!(e.kind(), ipc_core::ErrorKind::Corrupted(_)),
+                "{len}: {e}"
+            );
         }
         let e = validate_header("/x", &v[..100], v.len() as u64).unwrap_err();
-        assert!(matches!(e, Error::Corrupted { .. }), "{e}");
+        assert!(matches!(e.kind(), ipc_core::ErrorKind::Corrupted(_)), "{e}");
     }
 
     #[test]
@@ -890,7 +893,7 @@ mod tests {
         let s = spec(&[usize::MAX / 2, 3], "f64(8/8)");
         let e = plan("test", &s).unwrap_err();
         assert!(
-            matches!(e.core_kind(), Some(ipc_core::ErrorKind::InvalidSize(_))),
+            matches!(Some(e.kind()), Some(ipc_core::ErrorKind::InvalidSize(_))),
             "{e}"
         );
     }

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use ipc_core::layout::TypeLayout;
 use ipc_core::Memory;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, LayoutMismatch, Result};
 use format::{
     state, Kind, Plan, SegmentInfo, Spec, HEADER_LEN, MAGIC, MAGIC_OFFSET, PLAIN_START,
     STATE_OFFSET,
@@ -89,14 +89,14 @@ fn magic_word<M: Memory>(mem: &M) -> &AtomicU64 {
 /// writes over a segment that others already use: handing out `&mut` to a payload that
 /// another process reads would be a data race in safe code.
 ///
-/// Refuses memory that already holds a segment ([`ErrorKind::AlreadyExists`]) or other
-/// data whose first 12 bytes are not zero ([`ErrorKind::InvalidInput`]).
+/// Refuses memory that already holds a segment ([`ErrorKind::AlreadyExists`](crate::ErrorKind::AlreadyExists)) or other
+/// data whose first 12 bytes are not zero ([`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput)).
 ///
-/// [`ErrorKind::AlreadyExists`]: ipc_core::ErrorKind::AlreadyExists
-/// [`ErrorKind::InvalidInput`]: ipc_core::ErrorKind::InvalidInput
+/// [`ErrorKind::AlreadyExists`](crate::ErrorKind::AlreadyExists): ipc_core::ErrorKind::AlreadyExists
+/// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput): ipc_core::ErrorKind::InvalidInput
 fn claim<M: Memory>(op: &'static str, mem: &M, name: &str) -> Result<()> {
     use ipc_core::ErrorKind;
-    let refuse = |kind| Err(Error::Core(ipc_core::Error::new(op, kind).with_name(name)));
+    let refuse = |kind| Err(ipc_core::Error::new(op, kind).with_name(name));
     let ours = u64::from_ne_bytes(MAGIC);
     // A state other than UNSET is only ever stored by a creator that won the claim below,
     // or by something that is not a creator of this format: either way the memory is in
@@ -159,14 +159,10 @@ impl Deadline {
         true
     }
 
-    /// [`Error::InitTimeout`] for the object `name`, with the whole timeout;
+    /// [`InitTimeout`](crate::ErrorKind::InitTimeout) for the object `name`, with the whole timeout;
     /// `header_seen`: whether the segment's magic had been written.
     pub(crate) fn timed_out(&self, name: &str, header_seen: bool) -> Error {
-        Error::InitTimeout {
-            name: name.to_owned(),
-            timeout: self.timeout,
-            header_seen,
-        }
+        Error::init_timeout(name, self.timeout, header_seen)
     }
 }
 
@@ -197,26 +193,22 @@ impl<M: Memory> Segment<M> {
     ) -> Result<Self> {
         use ipc_core::ErrorKind;
         if mem.is_read_only() {
-            return Err(Error::Core(
-                ipc_core::Error::new(
-                    op,
-                    ErrorKind::InvalidInput("cannot create a segment in read-only memory".into()),
-                )
-                .with_name(name),
-            ));
+            return Err(ipc_core::Error::new(
+                op,
+                ErrorKind::InvalidInput("cannot create a segment in read-only memory".into()),
+            )
+            .with_name(name));
         }
         if mem.len() < plan.total_len {
-            return Err(Error::Core(
-                ipc_core::Error::new(
-                    op,
-                    ErrorKind::InvalidSize(format!(
-                        "memory of {} bytes is smaller than the {} bytes the segment needs",
-                        mem.len(),
-                        plan.total_len
-                    )),
-                )
-                .with_name(name),
-            ));
+            return Err(ipc_core::Error::new(
+                op,
+                ErrorKind::InvalidSize(format!(
+                    "memory of {} bytes is smaller than the {} bytes the segment needs",
+                    mem.len(),
+                    plan.total_len
+                )),
+            )
+            .with_name(name));
         }
         claim(op, &mem, name)?;
         let (pid, start) = creator::this_process();
@@ -325,11 +317,11 @@ impl<M: Memory> Segment<M> {
             // a magic other than zero or ours.
             let magic = magic_word(&seg.mem).load(Ordering::Relaxed);
             if magic != 0 && magic != u64::from_ne_bytes(MAGIC) {
-                return Err(Error::WrongKind {
-                    name: name.to_owned(),
-                    expected: expect.map_or(Kind::Value, |e| e.kind),
-                    found: "no segment header (bad magic)".into(),
-                });
+                return Err(Error::wrong_kind(
+                    name,
+                    expect.map_or(Kind::Value, |e| e.kind),
+                    "no segment header (bad magic)",
+                ));
             }
             match st {
                 state::UNSET => {}
@@ -349,17 +341,10 @@ impl<M: Memory> Segment<M> {
                         if state_word(&seg.mem).load(Ordering::Acquire) == state::READY {
                             continue;
                         }
-                        return Err(Error::CreatorDied {
-                            name: name.to_owned(),
-                            pid: seg.info.creator_pid,
-                        });
+                        return Err(Error::creator_died(name, seg.info.creator_pid));
                     }
                 }
-                state::FAILED => {
-                    return Err(Error::InitFailed {
-                        name: name.to_owned(),
-                    })
-                }
+                state::FAILED => return Err(Error::init_failed(name)),
                 other => {
                     return Err(Error::corrupted(
                         name,
@@ -402,11 +387,7 @@ impl<M: Memory> Segment<M> {
     fn check(&self, expect: &Expect<'_>) -> Result<()> {
         let info = &self.info;
         if info.kind != expect.kind {
-            return Err(Error::WrongKind {
-                name: self.name.clone(),
-                expected: expect.kind,
-                found: info.kind.to_string(),
-            });
+            return Err(Error::wrong_kind(&self.name, expect.kind, info.kind));
         }
         let mut diffs = Vec::new();
         if usize::from(info.pointer_width) != size_of::<usize>() {
@@ -455,13 +436,15 @@ impl<M: Memory> Segment<M> {
         if diffs.is_empty() {
             return Ok(());
         }
-        Err(Error::LayoutMismatch {
-            name: self.name.clone(),
-            type_name: expect.layout.type_name(),
-            expected: crate::ident::schema(expect.layout),
-            found: info.schema.clone(),
-            diffs,
-        })
+        Err(Error::layout_mismatch(
+            &self.name,
+            LayoutMismatch {
+                type_name: expect.layout.type_name(),
+                expected: crate::ident::schema(expect.layout),
+                found: info.schema.clone(),
+                diffs,
+            },
+        ))
     }
 
     /// The validated header.

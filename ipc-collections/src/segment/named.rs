@@ -53,7 +53,7 @@ macro_rules! named_setters {
 
         /// How long an open waits for the creator to finish initialising (and for a
         /// concurrently created object to be sized) before
-        /// [`Error::InitTimeout`](crate::Error::InitTimeout): one deadline for the whole
+        /// [`ErrorKind::InitTimeout`](crate::ErrorKind::InitTimeout): one deadline for the whole
         /// open. Default 5 s.
         pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
             self.named.timeout = timeout;
@@ -79,7 +79,7 @@ pub(crate) use named_setters;
 /// [shm_unlink(3)](https://man7.org/linux/man-pages/man3/shm_unlink.3.html)
 #[doc(alias = "shm_unlink")]
 pub fn unlink(name: &str) -> Result<()> {
-    Ok(ipc_core::shm::unlink(name)?)
+    ipc_core::shm::unlink(name)
 }
 
 /// Reads what the named segment `name` holds without knowing its type: opens it
@@ -112,7 +112,7 @@ pub(crate) fn create_shm(name: &str, size: usize, opts: &NamedOptions) -> Result
 }
 
 /// Runs `attempt` until it stops failing with "size 0" (an object whose creator has not
-/// sized it yet) or `wait`'s deadline passes ([`crate::Error::InitTimeout`]).
+/// sized it yet) or `wait`'s deadline passes ([`crate::ErrorKind::InitTimeout`]).
 fn retry_unsized(
     name: &str,
     wait: &mut Deadline,
@@ -129,7 +129,7 @@ fn retry_unsized(
                     return Err(wait.timed_out(name, false));
                 }
             }
-            other => return Ok(other?),
+            other => return other,
         }
     }
 }
