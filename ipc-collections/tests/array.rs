@@ -86,7 +86,7 @@ fn anonymous_array_is_shared_with_a_forked_child() {
         }
         true
     });
-    assert!(ok, "child failed");
+    ok.expect("child failed");
     let g = a.lock().unwrap();
     assert!(g.iter().enumerate().all(|(i, &x)| x == i as u32 * 3));
 
@@ -99,7 +99,7 @@ fn anonymous_array_is_shared_with_a_forked_child() {
         v.fetch_add(5, std::sync::atomic::Ordering::SeqCst);
         true
     });
-    assert!(ok);
+    ok.unwrap();
     assert_eq!(v.load(std::sync::atomic::Ordering::SeqCst), 5);
 }
 
@@ -144,7 +144,7 @@ fn an_array_of_zero_sized_elements_with_huge_dims_is_created_at_once() {
         let a = SharedArray::<[u64; 0], _>::create_in(AnonShm::new(len).unwrap(), &dims).unwrap();
         a.len() == usize::MAX && a.lock().unwrap().len() == usize::MAX
     });
-    assert!(ok);
+    ok.unwrap();
 }
 
 #[test]
@@ -285,9 +285,10 @@ fn array_get_set_by_processes_killed_at_random_never_bricks_the_array() {
     g.clear_poison();
     drop(g);
     assert_eq!(a.get(&[3]).unwrap(), 7);
-    assert!(fork_run(Duration::from_secs(30), || {
+    fork_run(Duration::from_secs(30), || {
         a.set(&[3], 8).is_ok() && a.get(&[3]).ok() == Some(8)
-    }));
+    })
+    .unwrap();
     assert_eq!(a.get(&[3]).unwrap(), 8);
 }
 

@@ -715,7 +715,7 @@ fn a_forked_copy_of_the_creators_handle_does_not_unlink() {
         drop(s.borrow_mut().take());
         std::path::Path::new(&path).exists()
     });
-    assert!(ok, "the child's drop removed the name");
+    ok.expect("the child's drop removed the name");
     assert!(std::path::Path::new(&path).exists());
     assert_eq!(*Shared::<u64>::open(&name).unwrap(), 3);
     drop(s);

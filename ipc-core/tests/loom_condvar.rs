@@ -27,8 +27,7 @@ use ipc_core::sync::RawCondvar;
 use loom::sync::{Arc, Condvar, Mutex};
 use loom::thread;
 
-mod loom_support;
-use loom_support::{check, ALL};
+use ipc_testutil::loom::{check, ALL};
 
 /// Three threads: 4 preemptions per execution (about half a minute for all three models on
 /// two cores; 3 takes seconds, 5 several minutes).

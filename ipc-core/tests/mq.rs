@@ -576,10 +576,11 @@ fn forked_copy_of_the_creator_does_not_unlink() {
     let slot = std::cell::RefCell::new(Some(MessageQueue::create(&name, 2, 8).unwrap()));
     // The child drops its copy of the creating handle: that closes, but must not unlink,
     // because the child is not the process that created the queue.
-    assert!(ipc_testutil::fork_run(Duration::from_secs(30), || {
+    ipc_testutil::fork_run(Duration::from_secs(30), || {
         drop(slot.borrow_mut().take());
         true
-    }));
+    })
+    .unwrap();
     MessageQueue::open(&name).expect("the name survives the child's drop");
     drop(slot);
     assert_eq!(

@@ -1,16 +1,15 @@
 //! Semaphores across real processes: named (`sem_open`) between separately started
 //! processes, in place (`sem_init`, pshared) between forked ones; timeouts and bad input.
 
-mod common;
-
 use std::os::unix::fs::PermissionsExt;
 use std::ptr::addr_of_mut;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{ShMem, CHILD};
 use ipc_core::sem::{self, NamedSemaphore, SemOptions, Semaphore, SEM_VALUE_MAX};
 use ipc_core::{ErrorKind, SharedLayout};
+use ipc_testutil::shared_mem::ShMem;
+use ipc_testutil::CHILD;
 use ipc_testutil::{env, fork_child, report, role, spawn_role, unique_name, wait_pid, Cleanup};
 
 fn kind<T>(r: ipc_core::Result<T>) -> Result<T, ErrorKind> {
@@ -423,12 +422,13 @@ fn named_forked_copy_of_the_creator_does_not_unlink() {
     let _c = Cleanup::sem(&name);
     let s = NamedSemaphore::create(&name, 0).unwrap();
     let slot = std::cell::RefCell::new(Some(s));
-    assert!(ipc_testutil::fork_run(ipc_testutil::WATCHDOG, || {
+    ipc_testutil::fork_run(ipc_testutil::WATCHDOG, || {
         let s = slot.borrow_mut().take().unwrap();
         let copy_unlinks = s.unlinks_on_drop();
         drop(s);
         !copy_unlinks && sem_file(&name).exists()
-    }));
+    })
+    .unwrap();
     assert!(sem_file(&name).exists(), "the child's drop left the name");
     assert!(slot.borrow().as_ref().unwrap().unlinks_on_drop());
     drop(slot);

@@ -13,8 +13,8 @@ use ipc_testutil::{
     Cleanup,
 };
 
-mod support;
-use support::{drop_privileges, is_root, pattern, read_bytes, write_bytes};
+use ipc_testutil::bytes::{pattern, read_bytes, write_bytes};
+use ipc_testutil::privilege::{drop_privileges, is_root};
 
 fn dev_shm(name: &str) -> PathBuf {
     PathBuf::from(format!("/dev/shm{name}"))
@@ -236,12 +236,13 @@ fn forked_copy_of_the_creator_does_not_unlink() {
     let slot = std::cell::RefCell::new(Some(Shm::create(&name, 4096).unwrap()));
     // The child drops its copy of the creating handle: that unmaps and closes, but must not
     // unlink, because the child is not the process that created the object.
-    assert!(ipc_testutil::fork_run(ipc_testutil::WATCHDOG, || {
+    ipc_testutil::fork_run(ipc_testutil::WATCHDOG, || {
         let shm = slot.borrow_mut().take().unwrap();
         let copy_unlinks = shm.unlinks_on_drop();
         drop(shm);
         !copy_unlinks
-    }));
+    })
+    .unwrap();
     assert!(
         dev_shm(&name).exists(),
         "the name survives the child's drop"

@@ -11,8 +11,7 @@ use nix::errno::Errno;
 use nix::fcntl::{fcntl, FcntlArg, SealFlag};
 use nix::sys::memfd::{memfd_create, MFdFlags};
 
-mod support;
-use support::{pattern, read_bytes, write_bytes};
+use ipc_testutil::bytes::{pattern, read_bytes, write_bytes};
 
 // ---------------------------------------------------------------------------------------
 // Anonymous shared memory
@@ -36,7 +35,7 @@ fn anon_memory_is_shared_with_a_forked_child_both_ways() {
         write_bytes(&mem, 2 * 4096, b"from the child");
         true
     });
-    assert!(ok, "the child saw the parent's bytes");
+    ok.expect("the child saw the parent's bytes");
     assert_eq!(
         &read_bytes(&mem, 2 * 4096 + 14)[2 * 4096..],
         b"from the child"
@@ -280,6 +279,6 @@ fn memfd_cloned_fd_maps_the_same_memory_in_a_forked_child() {
         write_bytes(&c, 100, b"child");
         good
     });
-    assert!(ok);
+    ok.unwrap();
     assert_eq!(&read_bytes(&m, 105)[100..], b"child");
 }

@@ -1,15 +1,14 @@
 //! RawCondvar across real processes: send/receive, timeouts, notify_all, and waiters killed
 //! while they sleep.
 
-mod common;
-
 use std::ptr::addr_of_mut;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{ShMem, CHILD};
 use ipc_core::sync::{Acquired, RawCondvar, RawMutex};
 use ipc_core::SharedLayout;
+use ipc_testutil::shared_mem::ShMem;
+use ipc_testutil::CHILD;
 use ipc_testutil::{fork_child, sigkill, wait_for_child, wait_pid};
 
 #[repr(C)]
@@ -107,7 +106,7 @@ fn wait_timeout_times_out_and_holds_the_mutex_again() {
     assert_eq!(r, Ok((Acquired::Clean, true)));
     assert!(t.elapsed() >= Duration::from_millis(50));
     // Held again: another process cannot take it.
-    assert!(ipc_testutil::fork_run(CHILD, || c.m.try_lock().is_err()));
+    ipc_testutil::fork_run(CHILD, || c.m.try_lock().is_err()).unwrap();
     // Zero: unlock, look once, relock.
     // SAFETY: `c.m` is held on this thread.
     let r = unsafe { c.cv.wait_timeout(&c.m, Duration::ZERO) };
@@ -240,7 +239,7 @@ fn waiter_sees_owner_died_when_the_mutex_holder_is_killed() {
         c.go.store(1, Ordering::SeqCst);
         c.cv.notify_all();
         c.msg.store(1, Ordering::SeqCst);
-        common::park_forever()
+        ipc_testutil::shared_mem::park_forever()
     });
     wait_for_child(killer, "the notifier to hold the mutex", CHILD, || {
         c.msg.load(Ordering::SeqCst) == 1

@@ -1,15 +1,14 @@
 //! RawMutex across real processes: exact counting, owner-died repair, unrecoverable, a
 //! loop of SIGKILL cycles, try/timed locks, guards.
 
-mod common;
-
 use std::ptr::addr_of_mut;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{park_forever, ShMem, CHILD};
 use ipc_core::sync::{Acquired, MutexOptions, RawMutex, MAX_HELD_PER_THREAD};
 use ipc_core::{ErrorKind, SharedLayout};
+use ipc_testutil::shared_mem::{park_forever, ShMem};
+use ipc_testutil::CHILD;
 use ipc_testutil::{
     fork_child, fork_run, kill_count, random_kills, sigkill, wait_for_child, wait_pid,
 };
@@ -127,7 +126,7 @@ fn owner_died_then_repaired() {
     assert_eq!(c.m.lock(), Ok(Acquired::Clean));
     // SAFETY: held on this thread.
     unsafe { c.m.unlock() };
-    assert!(fork_run(CHILD, || c.m.try_lock() == Ok(Acquired::Clean)));
+    fork_run(CHILD, || c.m.try_lock() == Ok(Acquired::Clean)).unwrap();
     // That child exited holding it (no unlock): robust again.
     assert_eq!(c.m.lock(), Ok(Acquired::OwnerDied));
     // SAFETY: held on this thread after OwnerDied.
@@ -151,14 +150,15 @@ fn owner_died_without_repair_is_unrecoverable_at_once() {
     // undoes that, else the child's lock() below would sleep for ever.
     assert!(unrecoverable(c.m.try_lock()));
     // In another process, under a watchdog: every acquire fails, none blocks.
-    assert!(fork_run(CHILD, || {
+    fork_run(CHILD, || {
         let t = Instant::now();
         unrecoverable(c.m.lock())
             && unrecoverable(c.m.try_lock())
             && unrecoverable(c.m.lock_timeout(Duration::from_secs(3600)))
             && unrecoverable(c.m.lock_timeout(Duration::ZERO))
             && t.elapsed() < Duration::from_secs(5)
-    }));
+    })
+    .unwrap();
     assert!(unrecoverable(c.m.lock()));
 }
 
@@ -230,7 +230,7 @@ fn unrecoverable_mutex_stays_unrecoverable_under_random_kills() {
     let unrecoverable = |r: ipc_core::Result<Acquired>| matches!(r, Err(e) if *e.kind() == ErrorKind::Unrecoverable);
     assert!(unrecoverable(c.m.try_lock()));
     assert!(unrecoverable(c.m.lock_timeout(Duration::from_secs(2))));
-    assert!(fork_run(CHILD, || unrecoverable(c.m.lock())));
+    fork_run(CHILD, || unrecoverable(c.m.lock())).unwrap();
 }
 
 #[test]
@@ -315,13 +315,14 @@ fn guard_unlocks_on_drop_and_carries_owner_died() {
     {
         let g = c.m.guard().expect("guard");
         assert_eq!(g.acquired(), Acquired::Clean);
-        assert!(!fork_run(CHILD, || c.m.try_lock().is_ok()), "held");
+        assert!(fork_run(CHILD, || c.m.try_lock().is_ok()).is_err(), "held");
     }
-    assert!(fork_run(CHILD, || {
+    fork_run(CHILD, || {
         let ok = c.m.try_guard().is_ok();
         // The guard unlocked on drop inside the child: relock to prove it.
         ok && c.m.try_lock() == Ok(Acquired::Clean)
-    }));
+    })
+    .unwrap();
     // That child exited holding it.
     let mut g = c.m.guard_timeout(Duration::from_secs(10)).expect("guard");
     assert_eq!(g.acquired(), Acquired::OwnerDied);

@@ -1,15 +1,14 @@
 //! RawRwLock across real processes: shared readers, exclusive writers, try/timed forms, and
 //! what a holder killed with SIGKILL leaves behind (timed acquires still return).
 
-mod common;
-
 use std::ptr::addr_of_mut;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{park_forever, ShMem, CHILD};
 use ipc_core::sync::RawRwLock;
 use ipc_core::{ErrorKind, SharedLayout};
+use ipc_testutil::shared_mem::{park_forever, ShMem};
+use ipc_testutil::CHILD;
 use ipc_testutil::{fork_child, fork_run, sigkill, wait_for_child, wait_pid};
 
 #[repr(C)]
@@ -107,7 +106,7 @@ fn readers_share_and_exclude_writers() {
     d.release.store(1, Ordering::SeqCst);
     // Duration::MAX saturates, and the reader's unlock lets the writer in.
     let g = d.l.write_guard_timeout(Duration::MAX).expect("write");
-    assert!(fork_run(CHILD, || kind(d.l.try_read()) == Err(ErrorKind::WouldBlock)));
+    fork_run(CHILD, || kind(d.l.try_read()) == Err(ErrorKind::WouldBlock)).unwrap();
     drop(g);
     assert_eq!(wait_pid(pid, CHILD), Some(0));
 }
@@ -131,10 +130,11 @@ fn timed_acquires_return_after_a_writer_is_killed_holding_it() {
     assert_eq!(kind(d.l.try_read()), Err(ErrorKind::WouldBlock));
     assert_eq!(kind(d.l.try_write()), Err(ErrorKind::WouldBlock));
     // Also from another process.
-    assert!(fork_run(CHILD, || {
+    fork_run(CHILD, || {
         d.l.read_timeout(Duration::from_millis(50))
             .is_err_and(|e| *e.kind() == ErrorKind::Timeout)
-    }));
+    })
+    .unwrap();
 }
 
 #[test]
@@ -165,13 +165,14 @@ fn a_killed_reader_lets_readers_in_but_keeps_writers_out() {
         d.held.load(Ordering::SeqCst) == 2
     });
     std::thread::sleep(Duration::from_millis(50));
-    assert!(fork_run(CHILD, || {
+    fork_run(CHILD, || {
         d.l.try_read().is_ok() && {
             // SAFETY: read-locked just above on this thread.
             unsafe { d.l.unlock() };
             true
         }
-    }));
+    })
+    .unwrap();
     assert_eq!(wait_pid(writer, CHILD), Some(0), "the writer timed out");
 }
 
@@ -202,5 +203,5 @@ fn the_writer_thread_cannot_take_the_lock_again() {
     // SAFETY: the write lock is held on this thread (every attempt above failed).
     unsafe { d.l.unlock() };
     // Released once: free for everybody.
-    assert!(fork_run(CHILD, || d.l.try_write().is_ok()));
+    fork_run(CHILD, || d.l.try_write().is_ok()).unwrap();
 }

@@ -7,8 +7,8 @@ use ipc_core::shm::sysv::{self, ftok, Key, SysvShm};
 use ipc_core::ErrorKind;
 use ipc_testutil::{env, report, role, spawn_role, Cleanup};
 
-mod support;
-use support::{drop_privileges, is_root, pattern, read_bytes, write_bytes};
+use ipc_testutil::bytes::{pattern, read_bytes, write_bytes};
+use ipc_testutil::privilege::{drop_privileges, is_root};
 
 /// A temporary file to derive `ftok` keys from; removed on drop.
 struct KeyFile(std::path::PathBuf);
@@ -210,12 +210,13 @@ fn forked_copy_of_the_creator_only_detaches() {
     let slot = std::cell::RefCell::new(Some(seg));
     // The forked child inherits the attachment; dropping its copy detaches it but must not
     // mark the segment for removal, because the child did not create it.
-    assert!(ipc_testutil::fork_run(ipc_testutil::WATCHDOG, || {
+    ipc_testutil::fork_run(ipc_testutil::WATCHDOG, || {
         let seg = slot.borrow_mut().take().unwrap();
         let copy_removes = seg.unlinks_on_drop();
         drop(seg);
         !copy_removes
-    }));
+    })
+    .unwrap();
     let info = sysv::info(id).unwrap();
     assert!(!info.removed, "the child's drop did not remove the segment");
     assert_eq!(

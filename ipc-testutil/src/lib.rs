@@ -21,6 +21,12 @@
 )]
 #![warn(missing_docs)]
 
+pub mod bytes;
+#[cfg(loom)]
+pub mod loom;
+pub mod privilege;
+pub mod shared_mem;
+
 use std::ffi::CString;
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
@@ -204,14 +210,22 @@ impl Drop for ChildProc {
 }
 
 /// Forks a child that runs `f` and exits with 0 if it returns true, 1 if false or if it
-/// panics. Waits with a watchdog of `timeout` (then SIGKILL and panic) and returns whether
-/// the child succeeded.
+/// panics. Waits with a watchdog of `timeout` (then SIGKILL and panic). `Ok` if the child
+/// succeeded; otherwise an error that says how it ended (its check failed or it panicked,
+/// another exit status, or a signal).
 ///
 /// For memory that only a forked child inherits (anonymous shared mappings, fds). Keep `f`
 /// short: it runs in a copy of a multi-threaded process, where only this thread exists.
-pub fn fork_run(timeout: Duration, f: impl FnOnce() -> bool) -> bool {
+pub fn fork_run(timeout: Duration, f: impl FnOnce() -> bool) -> Result<(), String> {
     let pid = fork_child(f);
-    wait_pid(pid, timeout) == Some(0)
+    match wait_pid(pid, timeout) {
+        Some(0) => Ok(()),
+        Some(1) => Err(format!(
+            "forked child {pid}: its check failed or it panicked (exit status 1)"
+        )),
+        Some(code) => Err(format!("forked child {pid} exited with status {code}")),
+        None => Err(format!("forked child {pid} was killed by a signal")),
+    }
 }
 
 /// Forks a child that runs `f` (exit 0 on true, 1 on false or panic) and returns its pid
@@ -258,6 +272,9 @@ pub fn wait_pid(pid: i32, timeout: Duration) -> Option<i32> {
         thread::sleep(Duration::from_millis(2));
     }
 }
+
+/// The timeout for forked children that should finish quickly.
+pub const CHILD: Duration = Duration::from_secs(30);
 
 /// Sends SIGKILL to `pid` (a real crash, for crash tests).
 ///

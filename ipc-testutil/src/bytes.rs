@@ -1,9 +1,5 @@
-//! Helpers shared by the shared-memory, System V and message-queue tests: recognisable byte
-//! patterns, unsynchronised copies in and out of a [`Memory`] (the tests sequence the
-//! processes) and privilege dropping for permission tests.
-//!
-//! (`tests/common/` belongs to the sync and semaphore tests.)
-#![allow(dead_code)]
+//! Byte patterns and unsynchronised copies in and out of a [`Memory`], for tests that
+//! sequence their processes (so nobody writes the bytes meanwhile).
 
 use ipc_core::Memory;
 
@@ -41,25 +37,4 @@ pub fn write_bytes(m: &(impl Memory + ?Sized), offset: usize, bytes: &[u8]) {
             .add(offset)
             .copy_from_nonoverlapping(bytes.as_ptr(), bytes.len())
     };
-}
-
-/// Whether the tests run as root (which bypasses permission bits).
-pub fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
-}
-
-/// In a spawned child: drops to `nobody` (uid and gid 65534) when the suite runs as root and
-/// returns whether it did; otherwise leaves the user as it is and returns false.
-pub fn drop_privileges() -> bool {
-    if !is_root() {
-        return false;
-    }
-    // SAFETY: setgid/setuid take plain ids; this is a single-purpose child process, and the
-    // results are checked.
-    unsafe {
-        assert_eq!(libc::setgid(65534), 0, "setgid(nobody)");
-        assert_eq!(libc::setuid(65534), 0, "setuid(nobody)");
-    }
-    true
 }

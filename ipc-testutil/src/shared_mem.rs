@@ -1,8 +1,5 @@
-//! Test-only shared memory for the sync and sem tests: an anonymous `MAP_SHARED` mapping
-//! that forked children inherit (the `Shm` type is another issue's work).
-#![allow(dead_code)]
-
-use std::time::Duration;
+//! A typed anonymous shared mapping that forked children inherit ([`ShMem`]), for tests of
+//! the in-place primitives, and [`park_forever`] for a forked child that waits to be killed.
 
 /// A zero-filled anonymous shared mapping holding one `T`, unmapped on drop. A forked child
 /// sees the same memory.
@@ -60,6 +57,3 @@ pub fn park_forever() -> ! {
         unsafe { libc::pause() };
     }
 }
-
-/// The timeout for children that should finish quickly.
-pub const CHILD: Duration = Duration::from_secs(30);

@@ -1,4 +1,4 @@
-//! The loom driver shared by the `loom_*` model tests.
+//! The loom driver of the model tests (`RUSTFLAGS="--cfg loom"` only).
 
 /// Every interleaving (for the two-thread models).
 pub const ALL: Option<usize> = None;
