@@ -222,7 +222,7 @@ struct LockPage {
 
 /// Scenario 1: [RawMutex, SharedMutex<u64>, pthread]. The worker locks what the parent
 /// made: the page it inherits and the named `SharedMutex<u64>` segment it opens.
-pub fn locks() -> Result<(Vec<Box<dyn Imp>>, Cleanup), String> {
+pub fn locks() -> Result<(Vec<Box<dyn Imp>>, Vec<Box<dyn std::any::Any>>), String> {
     let name = unique_name("bench-lock");
     let guard = Cleanup::shm(&name);
     let mut res = Ok(());
@@ -283,8 +283,9 @@ pub fn locks() -> Result<(Vec<Box<dyn Imp>>, Cleanup), String> {
             }
         }
     })?;
-    drop(sm);
-    Ok((self_timed(w, 3), guard))
+    // The segment lives until the scenario ends (the creator unlinks it on drop), then the
+    // guard removes the name whatever happened.
+    Ok((self_timed(w, 3), vec![Box::new(sm), Box::new(guard)]))
 }
 
 // ---- scenario 6: create + open ---------------------------------------------------------

@@ -8,9 +8,12 @@
 //! and use a prefix of their own for its `/dev/shm` objects, all of which are removed
 //! afterwards (it leaves its management segment behind on purpose).
 
+#[cfg(not(feature = "peers"))]
 use std::any::Any;
 
+#[cfg(not(feature = "peers"))]
 use crate::measure::Imp;
+#[cfg(not(feature = "peers"))]
 use crate::scenarios::Unavail;
 
 /// What a peer row says in a build without the feature.
@@ -138,29 +141,31 @@ mod with {
         (),
     >;
 
-    fn service<T: std::fmt::Debug + ZeroCopySend + ?Sized>(
-        node: &Node2,
-        name: &str,
-        buffer: usize,
-    ) -> Result<PubSub<T>, String> {
-        node.service_builder(&ServiceName::new(name).map_err(failed)?)
-            .publish_subscribe::<T>()
-            .enable_safe_overflow(false)
-            .subscriber_max_buffer_size(buffer)
-            .history_size(0)
-            .max_publishers(1)
-            .max_subscribers(1)
-            .open_or_create()
-            .map_err(failed)
+    /// Opens or creates publish-subscribe service `$name` of payload `$t`, lossless, with
+    /// subscriber buffers of `$buffer` samples.
+    macro_rules! service {
+        ($t:ty, $node:expr, $name:expr, $buffer:expr) => {
+            $node
+                .service_builder(&ServiceName::new($name).map_err(failed)?)
+                .publish_subscribe::<$t>()
+                .enable_safe_overflow(false)
+                .subscriber_max_buffer_size($buffer)
+                .history_size(0)
+                .max_publishers(1)
+                .max_subscribers(1)
+                .open_or_create()
+                .map_err(failed)
+        };
     }
 
-    /// Waits until `svc` has a subscriber, then connects `publisher` to it.
-    fn connect<T: std::fmt::Debug + ZeroCopySend + ?Sized>(
-        svc: &PubSub<T>,
+    /// Waits until the service has a subscriber (`subscribers()` counts them), then
+    /// connects `publisher` to it.
+    fn connect(
+        subscribers: impl Fn() -> usize,
         publisher: &impl UpdateConnections,
     ) -> Result<(), String> {
         let end = Instant::now() + Duration::from_secs(10);
-        while svc.dynamic_config().number_of_subscribers() < 1 {
+        while subscribers() < 1 {
             if Instant::now() > end {
                 return Err("iceoryx2: no subscriber within 10 s".into());
             }
@@ -211,7 +216,7 @@ mod with {
         let mut publisher = None;
         let mut subscriber = None;
         if let Some(n) = rx {
-            let s = service::<u64>(&node, n, buffer)?;
+            let s = service!(u64, node, n, buffer)?;
             subscriber = Some(
                 s.subscriber_builder()
                     .buffer_size(buffer)
@@ -221,13 +226,13 @@ mod with {
             svcs.push(s);
         }
         if let Some(n) = tx {
-            let s = service::<u64>(&node, n, buffer)?;
+            let s = service!(u64, node, n, buffer)?;
             let p = s
                 .publisher_builder()
                 .backpressure_strategy(BackpressureStrategy::RetryUntilDelivered)
                 .create()
                 .map_err(failed)?;
-            connect(&s, &p)?;
+            connect(|| s.dynamic_config().number_of_subscribers(), &p)?;
             publisher = Some(p);
             svcs.push(s);
         }
@@ -264,20 +269,20 @@ mod with {
                     // Our subscriber first, so the worker's publisher finds it; then the
                     // worker's subscriber, which ours waits for.
                     let node = node(&c1)?;
-                    let pong = service::<u64>(&node, "pong", 2)?;
+                    let pong = service!(u64, node, "pong", 2)?;
                     let sub = pong
                         .subscriber_builder()
                         .buffer_size(2)
                         .create()
                         .map_err(failed)?;
                     chan::setup_child(w)?;
-                    let ping = service::<u64>(&node, "ping", 2)?;
+                    let ping = service!(u64, node, "ping", 2)?;
                     let p = ping
                         .publisher_builder()
                         .backpressure_strategy(BackpressureStrategy::RetryUntilDelivered)
                         .create()
                         .map_err(failed)?;
-                    connect(&ping, &p)?;
+                    connect(|| ping.dynamic_config().number_of_subscribers(), &p)?;
                     Ok(IoxU64 {
                         _node: node,
                         _svcs: vec![pong, ping],
@@ -341,7 +346,7 @@ mod with {
     fn iox_bytes_end(cfg: &Config, size: usize, publisher: bool) -> Result<IoxBytes, String> {
         let node = node(cfg)?;
         let buffer = if size >= 1 << 20 { 8 } else { 64 };
-        let svc = service::<[u8]>(&node, "bytes", buffer)?;
+        let svc = service!([u8], node, "bytes", buffer)?;
         let (mut tx, mut rx) = (None, None);
         if publisher {
             let p = svc
@@ -350,7 +355,7 @@ mod with {
                 .backpressure_strategy(BackpressureStrategy::RetryUntilDelivered)
                 .create()
                 .map_err(failed)?;
-            connect(&svc, &p)?;
+            connect(|| svc.dynamic_config().number_of_subscribers(), &p)?;
             tx = Some(p);
         } else {
             rx = Some(

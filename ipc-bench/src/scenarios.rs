@@ -209,7 +209,7 @@ fn split(
 
 fn s1_lock() -> Built {
     let (imps, keep) = match ours::locks() {
-        Ok((v, g)) => (Ok(v), vec![Box::new(g) as Box<dyn Any>]),
+        Ok((v, keep)) => (Ok(v), keep),
         Err(e) => (Err(e), vec![]),
     };
     let mut it = split(imps, 3).into_iter();
