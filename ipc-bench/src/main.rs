@@ -1,7 +1,7 @@
 //! `ipc-bench`: this project beside its peers and the hardware limits, in one run.
 //!
 //! ```text
-//! cargo run --release -p ipc-bench -- [--quick] [--json FILE] [--svg FILE] [FILTER]
+//! cargo run --release -p ipc-bench -- [--quick] [--json FILE] [--svg FILE] [IDS]
 //! cargo run --release -p ipc-bench --features peers -- ...   # with iceoryx2, ipc-channel,
 //!                                                            # shared_memory + raw_sync
 //! ```
@@ -53,8 +53,8 @@ fn args() -> Result<Args, String> {
             "--svg" => a.svg = Some(it.next().ok_or("--svg needs a file")?),
             "-h" | "--help" => {
                 println!(
-                    "ipc-bench [--quick] [--json FILE] [--svg FILE] [FILTER]\n\
-                     FILTER: run only scenarios whose id or title contains it"
+                    "ipc-bench [--quick] [--json FILE] [--svg FILE] [IDS]\n\
+                     IDS: run only these scenarios (comma-separated id prefixes: 1,5 runs 1, 5a, 5b)"
                 );
                 std::process::exit(0);
             }
@@ -78,7 +78,7 @@ fn main() {
     let mut results = Vec::new();
     for s in scenarios::all() {
         if let Some(f) = &a.filter {
-            if !s.id.contains(f.as_str()) && !s.title.contains(f.as_str()) {
+            if !f.split(',').any(|f| s.id.starts_with(f)) {
                 continue;
             }
         }
