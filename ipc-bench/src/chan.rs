@@ -258,26 +258,29 @@ impl Write for Never {
 }
 
 /// Two pipes, as (parent end, child end).
-pub fn pipes() -> Result<(Fd<File, File>, Fd<File, File>), String> {
+/// Two ends of a transport, made together: (parent's, child's).
+pub type Ends<P, C> = Result<(P, C), String>;
+
+/// A pipe or socket end.
+pub type FileFd = Fd<File, File>;
+
+/// A Unix socket end.
+pub type SockFd = Fd<std::os::unix::net::UnixStream, std::os::unix::net::UnixStream>;
+
+pub fn pipes() -> Ends<FileFd, FileFd> {
     let (a_r, a_w) = crate::proc::pipe().map_err(|e| format!("pipe: {e}"))?;
     let (b_r, b_w) = crate::proc::pipe().map_err(|e| format!("pipe: {e}"))?;
     Ok((Fd { rx: b_r, tx: a_w }, Fd { rx: a_r, tx: b_w }))
 }
 
 /// One pipe, as (producer end, consumer end).
-pub fn one_pipe() -> Result<(Fd<Never, File>, Fd<File, Never>), String> {
+pub fn one_pipe() -> Ends<Fd<Never, File>, Fd<File, Never>> {
     let (r, w) = crate::proc::pipe().map_err(|e| format!("pipe: {e}"))?;
     Ok((Fd { rx: Never, tx: w }, Fd { rx: r, tx: Never }))
 }
 
 /// A connected Unix stream socket pair, as (parent end, child end).
-pub fn socket_pair() -> Result<
-    (
-        Fd<std::os::unix::net::UnixStream, std::os::unix::net::UnixStream>,
-        Fd<std::os::unix::net::UnixStream, std::os::unix::net::UnixStream>,
-    ),
-    String,
-> {
+pub fn socket_pair() -> Ends<SockFd, SockFd> {
     let (a, b) = std::os::unix::net::UnixStream::pair().map_err(|e| format!("socketpair: {e}"))?;
     let a2 = a.try_clone().map_err(|e| format!("dup: {e}"))?;
     let b2 = b.try_clone().map_err(|e| format!("dup: {e}"))?;
@@ -354,7 +357,9 @@ pub struct Futex {
 
 impl Futex {
     pub fn pair() -> (Futex, Futex) {
-        let m = std::rc::Rc::new(ipc_testutil::shared_mem::ShMem::new(|_: *mut [AtomicU32; 64]| {}));
+        let m = std::rc::Rc::new(ipc_testutil::shared_mem::ShMem::new(
+            |_: *mut [AtomicU32; 64]| {},
+        ));
         let end = |parent| Futex {
             words: m.clone(),
             parent,

@@ -82,7 +82,12 @@ fn main() {
                 continue;
             }
         }
-        eprintln!("[{:5.1}s] {} {}", started.elapsed().as_secs_f64(), s.id, s.title);
+        eprintln!(
+            "[{:5.1}s] {} {}",
+            started.elapsed().as_secs_f64(),
+            s.id,
+            s.title
+        );
         results.push(scenarios::run(&cfg, s));
     }
     let meta = report::Meta::now(&cfg, started.elapsed());

@@ -94,6 +94,12 @@ pub trait Imp {
     fn batch(&mut self, n: u64) -> Result<Timing, String>;
 }
 
+/// Implementations, boxed.
+pub type Imps = Vec<Box<dyn Imp>>;
+
+/// What must outlive a scenario's implementations (cleanup guards, segments, folders).
+pub type Keep = Vec<Box<dyn std::any::Any>>;
+
 /// How much to measure.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -193,7 +199,10 @@ pub fn interleave(
     let mut clean = Vec::new();
     let started = Instant::now();
     let mut i = 0usize;
-    while k > 0 {
+    loop {
+        if k == 0 {
+            break;
+        }
         let mut row = vec![None; k];
         let mut ok = true;
         for j in 0..k {

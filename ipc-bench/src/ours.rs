@@ -16,7 +16,7 @@ use ipc_testutil::shared_mem::ShMem;
 use ipc_testutil::{unique_name, Cleanup};
 
 use crate::chan::{Chan, Make};
-use crate::measure::{Imp, Stopwatch, Timing};
+use crate::measure::{Imp, Imps, Keep, Stopwatch, Timing};
 use crate::proc::{Deadline, Worker};
 
 fn err(e: impl std::fmt::Display) -> String {
@@ -115,9 +115,7 @@ impl Sem {
             for i in 0..2 {
                 // SAFETY: `p` points to fresh, zeroed, page-aligned shared memory sized for
                 // two padded semaphores that nobody else sees yet; element i is in bounds.
-                let r = unsafe {
-                    Semaphore::init_in_place(std::ptr::addr_of_mut!((*p)[i].0))
-                };
+                let r = unsafe { Semaphore::init_in_place(std::ptr::addr_of_mut!((*p)[i].0)) };
                 if let Err(e) = r {
                     res = Err(err(e));
                 }
@@ -184,12 +182,7 @@ impl Imp for SelfTimed {
 pub fn self_timed(w: Worker, k: u64) -> Vec<Box<dyn Imp>> {
     let w = Rc::new(RefCell::new(w));
     (0..k)
-        .map(|op| {
-            Box::new(SelfTimed {
-                w: w.clone(),
-                op,
-            }) as Box<dyn Imp>
-        })
+        .map(|op| Box::new(SelfTimed { w: w.clone(), op }) as Box<dyn Imp>)
         .collect()
 }
 
@@ -222,7 +215,7 @@ struct LockPage {
 
 /// Scenario 1: [RawMutex, SharedMutex<u64>, pthread]. The worker locks what the parent
 /// made: the page it inherits and the named `SharedMutex<u64>` segment it opens.
-pub fn locks() -> Result<(Vec<Box<dyn Imp>>, Vec<Box<dyn std::any::Any>>), String> {
+pub fn locks() -> Result<(Imps, Keep), String> {
     let name = unique_name("bench-lock");
     let guard = Cleanup::shm(&name);
     let mut res = Ok(());
@@ -444,7 +437,7 @@ impl Aligned {
 /// `SharedArray<f64>`; the worker opens it and copies a private buffer into it (write)
 /// and out of it (read) through the lock guard, beside the same `copy_from_slice` between
 /// heap buffers.
-pub fn array() -> Result<(Vec<Box<dyn Imp>>, SharedArray<f64>, Cleanup), String> {
+pub fn array() -> Result<(Imps, SharedArray<f64>, Cleanup), String> {
     let name = unique_name("bench-array");
     let guard = Cleanup::shm(&name);
     let a = SharedArray::<f64>::create(&name, &[ARRAY_ELEMS / 1024, 1024]).map_err(err)?;

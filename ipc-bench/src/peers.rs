@@ -8,12 +8,10 @@
 //! and use a prefix of their own for its `/dev/shm` objects, all of which are removed
 //! afterwards (it leaves its management segment behind on purpose).
 
-#[cfg(not(feature = "peers"))]
-use std::any::Any;
+/// A peer's implementation (or why there is none) and what must outlive it.
+pub type Peer = (Result<Box<dyn Imp>, Unavail>, crate::measure::Keep);
 
-#[cfg(not(feature = "peers"))]
 use crate::measure::Imp;
-#[cfg(not(feature = "peers"))]
 use crate::scenarios::Unavail;
 
 /// What a peer row says in a build without the feature.
@@ -23,15 +21,15 @@ fn not_built() -> Unavail {
 }
 
 #[cfg(not(feature = "peers"))]
-pub fn iceoryx2_spin() -> (Result<Box<dyn Imp>, Unavail>, Vec<Box<dyn Any>>) {
+pub fn iceoryx2_spin() -> Peer {
     (Err(not_built()), vec![])
 }
 #[cfg(not(feature = "peers"))]
-pub fn iceoryx2_u64() -> (Result<Box<dyn Imp>, Unavail>, Vec<Box<dyn Any>>) {
+pub fn iceoryx2_u64() -> Peer {
     (Err(not_built()), vec![])
 }
 #[cfg(not(feature = "peers"))]
-pub fn iceoryx2_bytes(_size: usize) -> (Result<Box<dyn Imp>, Unavail>, Vec<Box<dyn Any>>) {
+pub fn iceoryx2_bytes(_size: usize) -> Peer {
     (Err(not_built()), vec![])
 }
 #[cfg(not(feature = "peers"))]
@@ -135,11 +133,8 @@ mod with {
             .map_err(failed)
     }
 
-    type PubSub<T> = iceoryx2::service::port_factory::publish_subscribe::PortFactory<
-        ipc::Service,
-        T,
-        (),
-    >;
+    type PubSub<T> =
+        iceoryx2::service::port_factory::publish_subscribe::PortFactory<ipc::Service, T, ()>;
 
     /// Opens or creates publish-subscribe service `$name` of payload `$t`, lossless, with
     /// subscriber buffers of `$buffer` samples.
@@ -244,9 +239,7 @@ mod with {
         })
     }
 
-    type Built = (Result<Box<dyn Imp>, Unavail>, Vec<Box<dyn Any>>);
-
-    fn with_env(tag: &str, f: impl FnOnce(&IoxEnv) -> Result<Box<dyn Imp>, String>) -> Built {
+    fn with_env(tag: &str, f: impl FnOnce(&IoxEnv) -> Result<Box<dyn Imp>, String>) -> super::Peer {
         match IoxEnv::new(tag) {
             Ok(env) => {
                 let r = f(&env).map_err(Unavail::Failed);
@@ -258,11 +251,10 @@ mod with {
 
     /// Scenario 2: a busy-waiting round trip over two u64 services. The worker subscribes
     /// to "ping" and publishes on "pong"; each publisher waits for its subscriber.
-    pub fn iceoryx2_spin() -> Built {
+    pub fn iceoryx2_spin() -> super::Peer {
         with_env("bench-iox", |env| {
             let (c1, c2) = (env.config()?, env.config()?);
-            let make: Make<IoxU64> =
-                Box::new(move || iox_end(&c2, Some("pong"), Some("ping"), 2));
+            let make: Make<IoxU64> = Box::new(move || iox_end(&c2, Some("pong"), Some("ping"), 2));
             chan::pingpong(
                 "iceoryx2",
                 move |w: &mut Worker| {
@@ -296,7 +288,7 @@ mod with {
     }
 
     /// Scenario 4: u64 samples by `send_copy`, the worker busy-polls.
-    pub fn iceoryx2_u64() -> Built {
+    pub fn iceoryx2_u64() -> super::Peer {
         with_env("bench-iox", |env| {
             let (c1, c2) = (env.config()?, env.config()?);
             let make: Make<IoxU64> = Box::new(move || iox_end(&c2, None, Some("u64"), 256));
@@ -332,7 +324,11 @@ mod with {
                 if let Some(s) = rx.receive().map_err(failed)? {
                     let p = s.payload();
                     if p.len() != buf.len() {
-                        return Err(format!("iceoryx2: {} bytes, expected {}", p.len(), buf.len()));
+                        return Err(format!(
+                            "iceoryx2: {} bytes, expected {}",
+                            p.len(),
+                            buf.len()
+                        ));
                     }
                     buf.copy_from_slice(p);
                     return Ok(());
@@ -375,7 +371,7 @@ mod with {
 
     /// Scenario 5: `size`-byte slices, loaned, filled from the producer's buffer, sent; the
     /// worker copies each into its own buffer.
-    pub fn iceoryx2_bytes(size: usize) -> Built {
+    pub fn iceoryx2_bytes(size: usize) -> super::Peer {
         with_env("bench-iox", |env| {
             let (c1, c2) = (env.config()?, env.config()?);
             let make: Make<IoxBytes> = Box::new(move || iox_bytes_end(&c2, size, false));
@@ -443,7 +439,11 @@ mod with {
                 .recv()
                 .map_err(failed)?;
             if v.len() != buf.len() {
-                return Err(format!("ipc-channel: {} bytes, expected {}", v.len(), buf.len()));
+                return Err(format!(
+                    "ipc-channel: {} bytes, expected {}",
+                    v.len(),
+                    buf.len()
+                ));
             }
             buf.copy_from_slice(&v);
             Ok(())
@@ -461,10 +461,12 @@ mod with {
             chan::byte_stream(
                 "ipc-channel",
                 size,
-                move |_| Ok(IpcBytes {
-                    tx: Some(tx),
-                    rx: None,
-                }),
+                move |_| {
+                    Ok(IpcBytes {
+                        tx: Some(tx),
+                        rx: None,
+                    })
+                },
                 Box::new(move || Ok(child)),
             )
         };

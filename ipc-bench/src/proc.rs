@@ -244,7 +244,9 @@ impl Deadline {
     pub fn check(&mut self, what: &str) -> Result<(), String> {
         self.spins = self.spins.wrapping_add(1);
         if self.spins % 4096 == 0 && Instant::now() > self.end {
-            return Err(format!("{what}: the other side did not answer in {WATCHDOG:?}"));
+            return Err(format!(
+                "{what}: the other side did not answer in {WATCHDOG:?}"
+            ));
         }
         Ok(())
     }

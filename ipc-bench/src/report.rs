@@ -96,21 +96,81 @@ pub enum Bound {
 }
 
 const GOALS: &[(&str, &str, &str, Bound)] = &[
-    ("1", "RawMutex (ours)", "pthread robust pshared mutex", Bound::AtMost(1.10)),
-    ("1", "SharedMutex<u64> guard (ours)", "pthread robust pshared mutex", Bound::AtMost(1.10)),
-    ("2", "SPSC ring (ours)", "bare shared cache line", Bound::AtMost(1.20)),
-    ("2", "SPSC ring (ours)", "iceoryx2 pub-sub, busy-wait", Bound::AtMost(1.0)),
-    ("3", "SPSC ring, blocking (ours)", "raw futex", Bound::AtMost(1.10)),
-    ("3", "SharedCondvar (ours)", "raw futex", Bound::AtMost(1.10)),
+    (
+        "1",
+        "RawMutex (ours)",
+        "pthread robust pshared mutex",
+        Bound::AtMost(1.10),
+    ),
+    (
+        "1",
+        "SharedMutex<u64> guard (ours)",
+        "pthread robust pshared mutex",
+        Bound::AtMost(1.10),
+    ),
+    (
+        "2",
+        "SPSC ring (ours)",
+        "bare shared cache line",
+        Bound::AtMost(1.20),
+    ),
+    (
+        "2",
+        "SPSC ring (ours)",
+        "iceoryx2 pub-sub, busy-wait",
+        Bound::AtMost(1.0),
+    ),
+    (
+        "3",
+        "SPSC ring, blocking (ours)",
+        "raw futex",
+        Bound::AtMost(1.10),
+    ),
+    (
+        "3",
+        "SharedCondvar (ours)",
+        "raw futex",
+        Bound::AtMost(1.10),
+    ),
     ("3", "Semaphore (ours)", "raw futex", Bound::AtMost(1.10)),
-    ("4", "SPSC ring (ours)", "hand-written SPSC ring, batched", Bound::AtLeast(0.8)),
+    (
+        "4",
+        "SPSC ring (ours)",
+        "hand-written SPSC ring, batched",
+        Bound::AtLeast(0.8),
+    ),
     ("4", "SPSC ring (ours)", "pipe", Bound::AtLeast(20.0)),
     ("4", "SPSC ring (ours)", "Unix socket", Bound::AtLeast(20.0)),
-    ("4", "SPSC ring (ours)", "POSIX message queue", Bound::AtLeast(20.0)),
-    ("4", "SPSC ring (ours)", "iceoryx2 pub-sub", Bound::AtLeast(1.0)),
-    ("6", "Shared<T> (ours)", "raw shm_open+ftruncate+mmap", Bound::AtMost(1.30)),
-    ("7a", "SharedArray<f64> (ours)", "memcpy between heap buffers", Bound::AtLeast(0.90)),
-    ("7b", "SharedArray<f64> (ours)", "memcpy between heap buffers", Bound::AtLeast(0.90)),
+    (
+        "4",
+        "SPSC ring (ours)",
+        "POSIX message queue",
+        Bound::AtLeast(20.0),
+    ),
+    (
+        "4",
+        "SPSC ring (ours)",
+        "iceoryx2 pub-sub",
+        Bound::AtLeast(1.0),
+    ),
+    (
+        "6",
+        "Shared<T> (ours)",
+        "raw shm_open+ftruncate+mmap",
+        Bound::AtMost(1.30),
+    ),
+    (
+        "7a",
+        "SharedArray<f64> (ours)",
+        "memcpy between heap buffers",
+        Bound::AtLeast(0.90),
+    ),
+    (
+        "7b",
+        "SharedArray<f64> (ours)",
+        "memcpy between heap buffers",
+        Bound::AtLeast(0.90),
+    ),
 ];
 
 pub fn goals(results: &[Outcome]) -> Vec<Goal> {
@@ -186,7 +246,11 @@ pub fn table(meta: &Meta, results: &[Outcome], goals: &[Goal]) -> String {
     let _ = writeln!(
         o,
         "ipc-bench{}: {} | {} ({} cores) | {:.0} s",
-        if meta.quick { " --quick (smoke run: figures indicative only)" } else { "" },
+        if meta.quick {
+            " --quick (smoke run: figures indicative only)"
+        } else {
+            ""
+        },
         meta.date,
         meta.cpu,
         meta.cores,
@@ -211,9 +275,21 @@ pub fn table(meta: &Meta, results: &[Outcome], goals: &[Goal]) -> String {
             r.metric.name,
             r.metric.unit,
             better,
-            if r.noisy { " (NOISY: too few clean rounds, all used)" } else { "" }
+            if r.noisy {
+                " (NOISY: too few clean rounds, all used)"
+            } else {
+                ""
+            }
         );
-        let head = ["implementation", "median", "p10", "p90", "ratio to baseline", "rounds", "note"];
+        let head = [
+            "implementation",
+            "median",
+            "p10",
+            "p90",
+            "ratio to baseline",
+            "rounds",
+            "note",
+        ];
         let cells: Vec<[String; 7]> = r
             .rows
             .iter()
@@ -221,7 +297,11 @@ pub fn table(meta: &Meta, results: &[Outcome], goals: &[Goal]) -> String {
                 let measured = row.unavail.is_none();
                 [
                     row.name.clone(),
-                    if measured { num(row.median) } else { "-".into() },
+                    if measured {
+                        num(row.median)
+                    } else {
+                        "-".into()
+                    },
                     if measured { num(row.p10) } else { "-".into() },
                     if measured { num(row.p90) } else { "-".into() },
                     match (row.baseline, row.ratio) {
@@ -229,8 +309,16 @@ pub fn table(meta: &Meta, results: &[Outcome], goals: &[Goal]) -> String {
                         (_, Some([m, a, b])) => format!("{} [{}-{}]", num(m), num(a), num(b)),
                         _ => "-".into(),
                     },
-                    if measured { row.rounds.to_string() } else { "-".into() },
-                    if measured { format!("batch {}", row.batch) } else { status(row) },
+                    if measured {
+                        row.rounds.to_string()
+                    } else {
+                        "-".into()
+                    },
+                    if measured {
+                        format!("batch {}", row.batch)
+                    } else {
+                        status(row)
+                    },
                 ]
             })
             .collect();
@@ -358,7 +446,11 @@ pub fn svg(path: &str, meta: &Meta, results: &[Outcome]) -> Result<(), String> {
             .filter(|x| x.unavail.is_none())
             .map(|x| x.p90.max(x.median))
             .fold(0.0f64, f64::max);
-        let max = if max > 0.0 && max.is_finite() { max * 1.15 } else { 1.0 };
+        let max = if max > 0.0 && max.is_finite() {
+            max * 1.15
+        } else {
+            1.0
+        };
         let better = match r.metric.better {
             Better::Lower => "lower is better",
             Better::Higher => "higher is better",

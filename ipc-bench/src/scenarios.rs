@@ -6,7 +6,7 @@ use std::ffi::CString;
 use ipc_testutil::{unique_name, Cleanup};
 
 use crate::chan::{self, Mq};
-use crate::measure::{self, quantile, sorted, Config, Imp};
+use crate::measure::{self, quantile, sorted, Config, Imp, Keep};
 use crate::{ours, peers};
 
 /// Whether a lower or a higher figure is better.
@@ -135,7 +135,7 @@ pub struct Scenario {
 }
 
 /// Implementations, and what must outlive them (cleanup guards, the peers' folders).
-type Built = (Vec<Contender>, Vec<Box<dyn Any>>);
+type Built = (Vec<Contender>, Keep);
 
 pub fn all() -> Vec<Scenario> {
     vec![
@@ -197,10 +197,7 @@ pub fn all() -> Vec<Scenario> {
 }
 
 /// Splits `imps` (or the error they failed with) among `names`.
-fn split(
-    r: Result<Vec<Box<dyn Imp>>, String>,
-    k: usize,
-) -> Vec<Result<Box<dyn Imp>, String>> {
+fn split(r: Result<Vec<Box<dyn Imp>>, String>, k: usize) -> Vec<Result<Box<dyn Imp>, String>> {
     match r {
         Ok(v) => v.into_iter().map(Ok).collect(),
         Err(e) => (0..k).map(|_| Err(e.clone())).collect(),
@@ -259,11 +256,10 @@ fn s3_sleep() -> Built {
     let futex = chan::pingpong("futex", |_| Ok(fp), Box::new(move || Ok(fc)));
     let cv_name = unique_name("bench-cv");
     keep.push(Box::new(Cleanup::shm(&cv_name)));
-    let condvar = ours::Cv::pair(&cv_name)
-        .and_then(|(p, make)| chan::pingpong("condvar", |_| Ok(p), make));
-    let sem = ours::Sem::pair().and_then(|(p, ch)| {
-        chan::pingpong("semaphore", |_| Ok(p), Box::new(move || Ok(ch)))
-    });
+    let condvar =
+        ours::Cv::pair(&cv_name).and_then(|(p, make)| chan::pingpong("condvar", |_| Ok(p), make));
+    let sem = ours::Sem::pair()
+        .and_then(|(p, ch)| chan::pingpong("semaphore", |_| Ok(p), Box::new(move || Ok(ch))));
     let pipe = chan::pipes()
         .and_then(|(p, ch)| chan::pingpong("pipe", |_| Ok(p), Box::new(move || Ok(ch))));
     let sock = chan::socket_pair()
@@ -286,7 +282,10 @@ fn s3_sleep() -> Built {
             c("Unix socket", sock),
             c("POSIX message queue", mq),
             peer("ipc-channel", peers::ipc_channel_pingpong()),
-            peer("shared_memory + raw_sync events", peers::raw_sync_pingpong()),
+            peer(
+                "shared_memory + raw_sync events",
+                peers::raw_sync_pingpong(),
+            ),
         ],
         keep,
     )
@@ -326,9 +325,8 @@ fn s4_u64() -> Built {
 
 fn s5(size: usize) -> Built {
     let mut keep: Vec<Box<dyn Any>> = Vec::new();
-    let pipe = chan::one_pipe().and_then(|(p, ch)| {
-        chan::byte_stream("pipe", size, |_| Ok(p), Box::new(move || Ok(ch)))
-    });
+    let pipe = chan::one_pipe()
+        .and_then(|(p, ch)| chan::byte_stream("pipe", size, |_| Ok(p), Box::new(move || Ok(ch))));
     let sock = chan::socket_pair().and_then(|(p, ch)| {
         chan::byte_stream("unix socket", size, |_| Ok(p), Box::new(move || Ok(ch)))
     });
@@ -502,7 +500,13 @@ pub fn run(cfg: &Config, s: Scenario) -> Outcome {
                 (!r.is_empty() && unavail.is_none())
                     .then(|| [quantile(&r, 0.5), quantile(&r, 0.1), quantile(&r, 0.9)])
             });
-            let q = |p| if vals.is_empty() { f64::NAN } else { quantile(&vals, p) };
+            let q = |p| {
+                if vals.is_empty() {
+                    f64::NAN
+                } else {
+                    quantile(&vals, p)
+                }
+            };
             Row {
                 name: ct.name.clone(),
                 ours: ct.ours,
