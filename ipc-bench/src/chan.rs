@@ -623,3 +623,98 @@ impl Chan for Ring {
         Ok(v)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    use super::*;
+
+    /// Runs `f` on its own thread and fails the test if it has not finished in `secs`.
+    fn within(secs: u64, f: impl FnOnce() + Send + 'static) {
+        let (tx, rx) = mpsc::channel();
+        let t = std::thread::spawn(move || {
+            f();
+            let _ = tx.send(());
+        });
+        match rx.recv_timeout(Duration::from_secs(secs)) {
+            Ok(()) => t.join().expect("test thread"),
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                if let Err(p) = t.join() {
+                    std::panic::resume_unwind(p);
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                panic!("watchdog: still running after {secs} s")
+            }
+        }
+    }
+
+    #[test]
+    fn pipe_round_trips_cross_to_a_forked_worker() {
+        within(60, || {
+            let (p, c) = pipes().expect("pipes");
+            let mut imp = pingpong("pipe", |_| Ok(p), Box::new(move || Ok(c))).expect("spawn");
+            for n in [1, 100] {
+                let t = imp.batch(n).expect("batch");
+                assert!(t.wall > Duration::ZERO && t.cpu.is_none());
+            }
+        });
+    }
+
+    #[test]
+    fn the_hand_written_ring_delivers_every_value_in_order_across_processes() {
+        within(60, || {
+            let (p, c) = Ring::pair();
+            let mut imp = stream("ring", |_| Ok(p), Box::new(move || Ok(c))).expect("spawn");
+            // Many times the capacity, and not a multiple of the publication batch.
+            for n in [1, 3 * RING_CAP as u64 + 7, 100_000] {
+                imp.batch(n).expect("the consumer checked every value");
+            }
+        });
+    }
+
+    /// Sends one wrong value at 5.
+    struct Skips(Fd<Never, File>);
+
+    impl Chan for Skips {
+        fn send(&mut self, v: u64) -> Result<(), String> {
+            Chan::send(&mut self.0, if v == 5 { 6 } else { v })
+        }
+        fn recv(&mut self) -> Result<u64, String> {
+            Chan::recv(&mut self.0)
+        }
+    }
+
+    #[test]
+    fn a_wrong_value_in_a_stream_fails_the_batch() {
+        within(60, || {
+            let (p, c) = one_pipe().expect("pipe");
+            let mut imp = stream("pipe", |_| Ok(Skips(p)), Box::new(move || Ok(c))).expect("spawn");
+            imp.batch(5).expect("values 0..5 are right");
+            let e = imp.batch(10).expect_err("value 5 is wrong");
+            assert!(e.contains("batch failed"), "{e}");
+        });
+    }
+
+    #[test]
+    fn a_worker_killed_mid_batch_fails_the_batch_at_once() {
+        within(60, || {
+            let mut w = Worker::spawn("sleeper", |_, _, _| {
+                std::thread::sleep(Duration::from_secs(120));
+                Ok([0, 0])
+            })
+            .expect("spawn");
+            w.start(0, 1).expect("start");
+            ipc_testutil::sigkill(w.pid());
+            let t = std::time::Instant::now();
+            let e = w.finish().expect_err("the worker is dead");
+            assert!(e.contains("worker died"), "{e}");
+            assert!(
+                t.elapsed() < Duration::from_secs(10),
+                "noticed by EOF, not the watchdog"
+            );
+        });
+    }
+}

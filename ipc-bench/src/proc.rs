@@ -114,6 +114,12 @@ impl Worker {
         })
     }
 
+    /// The worker's pid.
+    #[cfg(test)]
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
     /// Starts a batch.
     pub fn start(&mut self, op: u64, n: u64) -> Result<(), String> {
         let mut b = [0u8; 16];

@@ -440,14 +440,16 @@ pub fn svg(path: &str, meta: &Meta, results: &[Outcome]) -> Result<(), String> {
     let grey = RGBColor(140, 140, 140);
     for (r, area) in results.iter().zip(panels.iter()) {
         let k = r.rows.len().max(1);
+        // The scale follows the medians; a whisker longer than 1.6x the largest median
+        // (a descheduled round) is cut at the edge.
         let max = r
             .rows
             .iter()
             .filter(|x| x.unavail.is_none())
-            .map(|x| x.p90.max(x.median))
+            .map(|x| x.median)
             .fold(0.0f64, f64::max);
         let max = if max > 0.0 && max.is_finite() {
-            max * 1.15
+            max * 1.6
         } else {
             1.0
         };
@@ -497,7 +499,7 @@ pub fn svg(path: &str, meta: &Meta, results: &[Outcome]) -> Result<(), String> {
                     .map_err(e)?;
                 chart
                     .draw_series(std::iter::once(PathElement::new(
-                        vec![(row.p10, y + 0.35), (row.p90, y + 0.35)],
+                        vec![(row.p10.min(max), y + 0.35), (row.p90.min(max), y + 0.35)],
                         BLACK.stroke_width(1),
                     )))
                     .map_err(e)?;

@@ -533,3 +533,149 @@ pub fn run(cfg: &Config, s: Scenario) -> Outcome {
         noisy: rounds.noisy,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+    use std::rc::Rc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::measure::Timing;
+
+    /// A fake implementation: `per_op` seconds per operation, times a disturbance that
+    /// hits every other round as a whole (3x), and an error from call `fail_at` on.
+    struct Fake {
+        per_op: f64,
+        calls: Rc<Cell<u64>>,
+        fail_at: Option<u64>,
+        mine: u64,
+    }
+
+    impl Imp for Fake {
+        fn batch(&mut self, n: u64) -> Result<Timing, String> {
+            let c = self.calls.get();
+            self.calls.set(c + 1);
+            self.mine += 1;
+            if self.fail_at.is_some_and(|f| self.mine >= f) {
+                return Err("fake failure".into());
+            }
+            let factor = if (c / 2) % 2 == 1 { 3.0 } else { 1.0 };
+            Ok(Timing::wall(Duration::from_secs_f64(
+                n as f64 * self.per_op * factor,
+            )))
+        }
+    }
+
+    thread_local! {
+        static CALLS: Rc<Cell<u64>> = Rc::new(Cell::new(0));
+    }
+
+    fn fake(per_op: f64, fail_at: Option<u64>) -> Result<Box<dyn Imp>, String> {
+        Ok(Box::new(Fake {
+            per_op,
+            calls: CALLS.with(|c| c.clone()),
+            fail_at,
+            mine: 0,
+        }))
+    }
+
+    fn two_fakes() -> Built {
+        CALLS.with(|c| c.set(0));
+        (
+            vec![
+                c("slow (ours)", fake(2e-3, None)),
+                base("fast", fake(1e-3, None)),
+            ],
+            vec![],
+        )
+    }
+
+    fn with_failure() -> Built {
+        CALLS.with(|c| c.set(0));
+        (
+            vec![
+                c("breaks (ours)", fake(1e-3, Some(8))),
+                base("fast", fake(1e-3, None)),
+                peer(
+                    "absent peer",
+                    Err(Unavail::NotBuilt("not built (test)".into())),
+                ),
+            ],
+            vec![],
+        )
+    }
+
+    fn scenario(build: fn() -> Built) -> Scenario {
+        Scenario {
+            id: "t",
+            title: "test",
+            metric: RTT_US,
+            build,
+        }
+    }
+
+    #[test]
+    fn quantiles_are_nearest_rank() {
+        let v: Vec<f64> = (1..=10).map(f64::from).collect();
+        assert_eq!(quantile(&v, 0.5), 6.0);
+        assert_eq!(quantile(&v, 0.1), 2.0);
+        assert_eq!(quantile(&v, 0.9), 9.0);
+        assert_eq!(quantile(&[4.0], 0.9), 4.0);
+    }
+
+    #[test]
+    fn per_round_ratio_cancels_a_disturbance_that_hits_the_whole_round() {
+        let out = run(&Config::new(true), scenario(two_fakes));
+        let slow = &out.rows[0];
+        let fast = &out.rows[1];
+        assert!(slow.unavail.is_none() && fast.unavail.is_none());
+        // Every other round is 3x slower for both, so the medians move, the ratio not.
+        assert_eq!(
+            slow.ratio.map(|r| r.map(|x| (x * 1e6).round() / 1e6)),
+            Some([2.0; 3])
+        );
+        assert!(slow.p90 > slow.p10 * 2.9, "{} {}", slow.p10, slow.p90);
+        assert_eq!(fast.ratio.map(|r| r[0]), Some(1.0));
+        assert!(fast.baseline && !slow.baseline && slow.ours);
+        assert_eq!(slow.rounds, Config::new(true).rounds);
+    }
+
+    #[test]
+    fn a_failing_or_absent_implementation_is_a_row_that_says_so() {
+        let out = run(&Config::new(true), scenario(with_failure));
+        assert_eq!(out.rows.len(), 3, "no row is left out");
+        let broken = &out.rows[0];
+        assert!(
+            matches!(&broken.unavail, Some(Unavail::Failed(m)) if m.contains("fake failure")),
+            "{:?}",
+            broken.unavail
+        );
+        assert!(broken.failed() && broken.ratio.is_none());
+        assert!(out.rows[1].unavail.is_none(), "the others go on");
+        assert!(matches!(&out.rows[2].unavail, Some(Unavail::NotBuilt(_))));
+        assert!(!out.rows[2].failed());
+
+        let meta = crate::report::Meta::now(&Config::new(true), Duration::ZERO);
+        let j: serde_json::Value =
+            serde_json::from_str(&crate::report::json(&meta, &[out], &[])).expect("valid JSON");
+        let recs = j["records"].as_array().expect("records");
+        assert_eq!(recs.len(), 3);
+        for key in [
+            "scenario",
+            "implementation",
+            "metric",
+            "unit",
+            "median",
+            "p10",
+            "p90",
+            "rounds",
+        ] {
+            assert!(recs.iter().all(|r| r.get(key).is_some()), "{key}");
+        }
+        assert_eq!(recs[2]["implementation"], "absent peer");
+        assert_eq!(recs[2]["status"], "not built (test)");
+        assert!(recs[2]["median"].is_null());
+        assert!(recs[1]["median"].as_f64().is_some());
+    }
+}
