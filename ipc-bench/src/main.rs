@@ -74,8 +74,6 @@ fn main() {
         }
     };
     let cfg = Config::new(a.quick);
-    // The harness on one core, every worker on another (see `proc::pin`).
-    proc::pin(0);
     let started = Instant::now();
     let mut results = Vec::new();
     for s in scenarios::all() {

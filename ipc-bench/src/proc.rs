@@ -82,7 +82,6 @@ impl Worker {
                 libc::close(parent_cmd);
                 libc::close(parent_ack);
             }
-            pin(1);
             let mut cmd_r = cmd_r;
             let mut ctl = Ctl { ack: ack_w };
             loop {
@@ -256,33 +255,5 @@ impl Deadline {
             ));
         }
         Ok(())
-    }
-}
-
-/// Pins the calling process to the `which`-th CPU it may run on (0: the harness, 1: every
-/// worker), so that the two sides of a scenario always run on two different cores and are
-/// never migrated (a spinner that shares a core with its partner measures the scheduler's
-/// time slice). Does nothing with fewer than two CPUs; a failure only loses the pinning.
-pub fn pin(which: usize) {
-    // SAFETY: cpu_set_t is a plain bit array; all-zero is the empty set.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: pid 0 is this process; `set` is a valid, writable cpu_set_t of the size given.
-    if unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) } != 0
-    {
-        return;
-    }
-    let allowed: Vec<usize> = (0..libc::CPU_SETSIZE as usize)
-        // SAFETY: CPU_ISSET reads bit `c` < CPU_SETSIZE of a valid set.
-        .filter(|&c| unsafe { libc::CPU_ISSET(c, &set) })
-        .collect();
-    if allowed.len() < 2 {
-        return;
-    }
-    let cpu = allowed[which.min(allowed.len() - 1)];
-    // SAFETY: as above; CPU_SET writes bit `cpu` < CPU_SETSIZE of a valid, writable set.
-    unsafe {
-        libc::CPU_ZERO(&mut set);
-        libc::CPU_SET(cpu, &mut set);
-        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
     }
 }
