@@ -29,6 +29,7 @@
 )]
 #![warn(missing_docs)]
 
+mod any;
 mod array;
 mod error;
 mod ident;
@@ -37,7 +38,9 @@ mod segment;
 #[cfg(test)]
 mod testmem;
 mod value;
+mod view;
 
+pub use any::{AnyArray, AnyElem, ElemType};
 pub use array::{ArrayGuard, SharedArray, SharedArrayOptions};
 pub use error::{Error, Result};
 pub use format::{Kind, SegmentInfo};
@@ -51,3 +54,4 @@ pub use lock::rwlock::{SharedReadGuard, SharedRwLock, SharedWriteGuard};
 pub use segment::named::{inspect, inspect_timeout, unlink};
 pub use segment::{creator, format, DEFAULT_OPEN_TIMEOUT};
 pub use value::{Shared, SharedOptions};
+pub use view::{ArrayView, AtomicElement};
