@@ -419,19 +419,22 @@ impl<T: crate::AtomicElement, M: Memory> SharedArray<T, M> {
     }
 }
 
-impl<T: SharedLayout> SharedArray<T, ipc_core::shm::AnonShm> {
+/// Anonymous memory is reached through `SharedArray::<T>::anonymous` (the default memory
+/// type in the path), so that `SharedArray::<i64>::anonymous(&[2])` needs no second type.
+impl<T: SharedLayout> SharedArray<T, Shm> {
     /// An array of `dims` (zeroed) in fresh anonymous shared memory, for `fork`ed children:
     /// process_shared's `SharedMemory.new(:int, n)`. Children forked after this call share
     /// the elements and the lock; the memory goes away with the last process that maps it
-    /// (there is no name). Shortcut for [`create_in`](Self::create_in) with an
-    /// [`AnonShm`](ipc_core::shm::AnonShm) of [`segment_len`](Self::segment_len) bytes.
+    /// (there is no name). Shortcut for [`SharedArray::create_in`] with an
+    /// [`AnonShm`](ipc_core::shm::AnonShm) of [`SharedArray::segment_len`] bytes.
     ///
     /// Errors: as [`segment_len`](Self::segment_len), and
     /// [`ipc_core::ErrorKind::NoSpace`] when the kernel refuses the memory.
     #[doc(alias = "MAP_ANONYMOUS")]
-    pub fn anonymous(dims: &[usize]) -> Result<Self> {
-        let mem = ipc_core::shm::AnonShm::new(Self::segment_len(dims)?)?;
-        Self::create_impl("SharedArray::anonymous", mem, "", dims, true, |_| {})
+    pub fn anonymous(dims: &[usize]) -> Result<SharedArray<T, ipc_core::shm::AnonShm>> {
+        type Anon<T> = SharedArray<T, ipc_core::shm::AnonShm>;
+        let mem = ipc_core::shm::AnonShm::new(Anon::<T>::segment_len(dims)?)?;
+        Anon::<T>::create_impl("SharedArray::anonymous", mem, "", dims, true, |_| {})
     }
 }
 

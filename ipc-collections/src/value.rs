@@ -170,15 +170,17 @@ pub(crate) fn is_taken(e: &Error) -> bool {
     matches!(e.core_kind(), Some(ipc_core::ErrorKind::AlreadyExists))
 }
 
-impl<T: SharedLayout> Shared<T, ipc_core::shm::AnonShm> {
+/// Anonymous memory is reached through `Shared::<T>::anonymous` (the default memory type in
+/// the path), so that `Shared::<SharedMutex<i64>>::anonymous(..)` needs no second type.
+impl<T: SharedLayout> Shared<T, Shm> {
     /// One `T` in fresh anonymous shared memory, for `fork`ed children, without a name:
     /// process_shared's `Mutex.new`, `ConditionVariable.new` and `Semaphore.new`, then
     /// `fork`. `T` is any [`SharedLayout`] type, a derived struct or a primitive on its own:
     /// `Shared::<SharedMutex<i64>>::anonymous(|_| {})`,
     /// `Shared::<SharedCondvar>::anonymous(|_| {})`, `Shared::<Semaphore>::anonymous(..)`.
     /// `init` runs with exclusive access before anyone can see the value; children forked
-    /// after this call share it. Shortcut for [`create_in`](Self::create_in) with an
-    /// [`AnonShm`](ipc_core::shm::AnonShm) of [`segment_len`](Self::segment_len) bytes.
+    /// after this call share it. Shortcut for [`Shared::create_in`] with an
+    /// [`AnonShm`](ipc_core::shm::AnonShm) of [`Shared::segment_len`] bytes.
     ///
     /// ```no_run
     /// use ipc_collections::{Shared, SharedMutex};
@@ -192,9 +194,10 @@ impl<T: SharedLayout> Shared<T, ipc_core::shm::AnonShm> {
     /// Errors: [`ipc_core::ErrorKind::NoSpace`] when the kernel refuses the memory; those
     /// of `T::init_in_place`.
     #[doc(alias = "MAP_ANONYMOUS")]
-    pub fn anonymous(init: impl FnOnce(&mut T)) -> Result<Self> {
-        let mem = ipc_core::shm::AnonShm::new(Self::segment_len()?)?;
-        Self::create_impl("Shared::anonymous", mem, "", true, init)
+    pub fn anonymous(init: impl FnOnce(&mut T)) -> Result<Shared<T, ipc_core::shm::AnonShm>> {
+        type Anon<T> = Shared<T, ipc_core::shm::AnonShm>;
+        let mem = ipc_core::shm::AnonShm::new(Anon::<T>::segment_len()?)?;
+        Anon::<T>::create_impl("Shared::anonymous", mem, "", true, init)
     }
 }
 
