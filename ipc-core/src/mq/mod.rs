@@ -584,7 +584,9 @@ impl MessageQueue {
     /// [`receive`](Self::receive) when the message arrives; one process per queue. `f` runs
     /// on a thread of glibc's, not the caller's; a panic in it is caught and ignored. The
     /// closure is dropped unrun when the registration is cancelled
-    /// ([`cancel_notify`](Self::cancel_notify)) or this handle is closed. Nothing here
+    /// ([`cancel_notify`](Self::cancel_notify)) or this handle is closed; until then it is
+    /// kept, with what it captures (an `Arc` of this queue in it keeps the queue open until
+    /// the registration fires or is cancelled). Nothing here
     /// touches signal masks or handlers. (Why this is sound: the module `notify.rs`.)
     ///
     /// ```no_run
