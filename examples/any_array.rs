@@ -15,7 +15,12 @@ use ipc::{AnyArray, SharedArray};
 
 fn print(name: &str) -> ipc::Result<()> {
     let a = AnyArray::open(name)?;
-    println!("{name}: {} {:?} {}", a.elem(), a.dims(), a.to_string_lossy()?);
+    println!(
+        "{name}: {} {:?} {}",
+        a.elem(),
+        a.dims(),
+        a.to_string_lossy()?
+    );
     // Match on the element type for typed work (or ask: a.typed::<i32>()).
     let sum: f64 = match &a {
         AnyArray::I32(x) => x.lock()?.iter().map(|&v| f64::from(v)).sum(),
@@ -42,7 +47,11 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let text = String::from_utf8_lossy(&out.stdout);
     print!("{text}");
     if !out.status.success() || !text.contains("i32 [2, 3] [[1, 2, 3], [40, 50, 60]]") {
-        return Err(format!("the second process did not print the array ({})", out.status).into());
+        return Err(format!(
+            "the second process did not print the array ({})",
+            out.status
+        )
+        .into());
     }
     drop(grid); // removes the name
     println!("any_array: ok");

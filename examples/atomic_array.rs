@@ -37,7 +37,11 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             return Err("a worker failed".into());
         }
     }
-    let counts: Vec<u64> = hits.as_slice().iter().map(|c| c.load(Ordering::Relaxed)).collect();
+    let counts: Vec<u64> = hits
+        .as_slice()
+        .iter()
+        .map(|c| c.load(Ordering::Relaxed))
+        .collect();
     let total: u64 = counts.iter().sum();
     println!("{name}: {counts:?}, total {total}");
     if total != WORKERS * HITS {

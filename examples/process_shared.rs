@@ -80,7 +80,9 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     })?;
     mailbox.lock()?[0] = 21;
     cond.notify_all();
-    let m = cond.wait_timeout_while(mailbox.lock()?, WAIT, |m| m[1] == 0)?.0;
+    let m = cond
+        .wait_timeout_while(mailbox.lock()?, WAIT, |m| m[1] == 0)?
+        .0;
     println!("hand-off: asked {}, the child answered {}", m[0], m[1]);
     let answer = m[1];
     drop(m);

@@ -32,7 +32,11 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     println!("grew to {} bytes", mem.len());
     let mut b = [0; 4];
     shm::read_at(&other, 0, &mut b)?; // the old mapping is still valid
-    println!("the old mapping still reads {:?} ({} bytes)", String::from_utf8_lossy(&b), other.len());
+    println!(
+        "the old mapping still reads {:?} ({} bytes)",
+        String::from_utf8_lossy(&b),
+        other.len()
+    );
     println!("after remap it maps {} bytes", other.remap()?);
 
     let status = Command::new(std::env::current_exe()?)
@@ -41,7 +45,10 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         .status()?;
     let mut tail = [0; 5];
     shm::read_at(&mem, mem.len() - 5, &mut tail)?;
-    println!("the peer wrote {:?} at the new end", String::from_utf8_lossy(&tail));
+    println!(
+        "the peer wrote {:?} at the new end",
+        String::from_utf8_lossy(&tail)
+    );
     if !status.success() || &tail != b"tail!" {
         return Err("the peer did not see the grown object".into());
     }

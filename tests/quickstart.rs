@@ -138,14 +138,21 @@ fn separately_built_binaries_with_different_layouts_get_layout_mismatch() {
 fn run_seed(name: &str, prefix: &str) -> String {
     let stdout = run_ok(name, &[]);
     assert!(stdout.contains(&format!("{name}: ok")), "{stdout}");
-    assert!(leftovers(prefix).is_empty(), "{name} left {:?}", leftovers(prefix));
+    assert!(
+        leftovers(prefix).is_empty(),
+        "{name} left {:?}",
+        leftovers(prefix)
+    );
     stdout
 }
 
 #[test]
 fn any_array_second_process_prints_an_array_it_did_not_name_the_type_of() {
     let out = run_seed("any_array", "ipc-any-array-");
-    assert!(out.contains("i32 [2, 3] [[1, 2, 3], [40, 50, 60]]"), "{out}");
+    assert!(
+        out.contains("i32 [2, 3] [[1, 2, 3], [40, 50, 60]]"),
+        "{out}"
+    );
     assert!(out.contains("sum 156"), "{out}");
 }
 
@@ -174,7 +181,10 @@ fn unique_names_are_handed_to_a_child_and_removed() {
 #[test]
 fn shm_resize_grows_under_a_peer_and_shrinks_alone() {
     let out = run_seed("shm_resize", "ipc-shm-resize-");
-    assert!(out.contains("the old mapping still reads \"head\" (4096 bytes)"), "{out}");
+    assert!(
+        out.contains("the old mapping still reads \"head\" (4096 bytes)"),
+        "{out}"
+    );
     assert!(out.contains("shrank to 8192 bytes"), "{out}");
 }
 

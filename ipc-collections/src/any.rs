@@ -199,10 +199,10 @@ macro_rules! elem_types {
 
         $(
             impl sealed::Elem for $t {
-                fn from_any(a: AnyArray) -> std::result::Result<SharedArray<$t>, AnyArray> {
+                fn from_any(a: AnyArray) -> Option<SharedArray<$t>> {
                     match a {
-                        AnyArray::$variant(a) => Ok(a),
-                        other => Err(other),
+                        AnyArray::$variant(a) => Some(a),
+                        _ => None,
                     }
                 }
                 fn from_any_ref(a: &AnyArray) -> Option<&SharedArray<$t>> {
@@ -219,7 +219,7 @@ macro_rules! elem_types {
 
 mod sealed {
     pub trait Elem: ipc_core::SharedLayout + Sized {
-        fn from_any(a: super::AnyArray) -> Result<crate::SharedArray<Self>, super::AnyArray>;
+        fn from_any(a: super::AnyArray) -> Option<crate::SharedArray<Self>>;
         fn from_any_ref(a: &super::AnyArray) -> Option<&crate::SharedArray<Self>>;
     }
 }
@@ -325,11 +325,12 @@ impl AnyArray {
     /// `SharedArray::<T>::open` would give (the handle is dropped; an opener never
     /// unlinks).
     pub fn into_typed<T: AnyElem>(self) -> Result<SharedArray<T>> {
-        T::from_any(self).map_err(|a| {
+        let name = self.name().to_owned();
+        let found = self.elem().name();
+        T::from_any(self).ok_or_else(|| {
             let want = <T as SharedLayout>::LAYOUT.name;
-            let found = a.elem().name();
             Error::LayoutMismatch {
-                name: a.name().to_owned(),
+                name,
                 type_name: format!("[{want}]"),
                 expected: want.to_owned(),
                 found: found.to_owned(),

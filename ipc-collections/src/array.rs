@@ -629,7 +629,11 @@ impl<T: SharedLayout> SharedArrayOptions<T> {
     /// Errors: those of [`create`](Self::create); [`ipc_core::ErrorKind::InvalidName`] for a
     /// prefix that does not start with `/`, holds another `/`, or leaves no room for the
     /// suffix.
-    pub fn create_unique(&self, prefix: &str, init: impl FnOnce(&mut [T])) -> Result<SharedArray<T>> {
+    pub fn create_unique(
+        &self,
+        prefix: &str,
+        init: impl FnOnce(&mut [T]),
+    ) -> Result<SharedArray<T>> {
         let dims = self.dims_or_err(prefix)?;
         let size = SharedArray::<T>::segment_len(dims).map_err(|e| e.named(prefix))?;
         let shm = ipc_core::name::create_unique(

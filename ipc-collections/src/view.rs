@@ -1,25 +1,6 @@
 //! [`ArrayView`]: a typed N-d view (C order) of memory the caller already has, at a byte
 //! offset: IPC.jl's `WrappedArray(mem, T, dims; offset)`. And [`AtomicElement`], the element
 //! types that many processes may read and write at once without a lock.
-//!
-//! # When a view is safe
-//!
-//! A `&[T]` over shared memory is sound only while nobody writes the bytes except through
-//! interior mutability of `T`. The project can prove that in two cases, and those
-//! constructors are safe:
-//!
-//! - [`ArrayView::atomic`]: `T` is an [`AtomicElement`] (`AtomicU64`, ...): every access from
-//!   any process is an atomic operation, so concurrent writers are no data race. The memory
-//!   must be writable in this process (a safe `store` through a read-only mapping would
-//!   fault).
-//! - [`ArrayView::sealed`]: the memory is a [`MemfdShm`] whose file carries
-//!   `F_SEAL_WRITE`: the kernel refuses every write and every writable mapping, in every
-//!   process, for good (a seal is never removed).
-//!
-//! A read-only mapping in *this* process is not such a proof: another process can hold a
-//! writable mapping of the same object and write while the slice is read. Views of plain
-//! element types over any other memory are [`ArrayView::from_memory`], `unsafe`, with the
-//! contract written there.
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -77,8 +58,29 @@ atomic_elements!(
 /// [`format::MAX_RANK`]); the element count and byte size do not overflow
 /// ([`ErrorKind::InvalidSize`]); the view fits inside the memory
 /// ([`ErrorKind::InvalidSize`]); the first element is aligned for `T`
-/// ([`ErrorKind::InvalidInput`]). See the [module documentation](self) for which
-/// constructors are safe and why.
+/// ([`ErrorKind::InvalidInput`]).
+///
+/// # When a view is safe
+///
+/// A `&[T]` over shared memory is sound only while nobody writes the bytes except through
+/// interior mutability of `T`. The project can prove that in two cases, and those
+/// constructors are safe:
+///
+/// - [`ArrayView::atomic`]: `T` is an [`AtomicElement`] (`AtomicU64`, ...): every access from
+///   any process is an atomic operation, so concurrent writers are no data race. The memory
+///   must be writable in this process (a safe `store` through a read-only mapping would
+///   fault).
+/// - [`ArrayView::sealed`]: the memory is a [`MemfdShm`] whose file carries
+///   `F_SEAL_WRITE`: the kernel refuses every write and every writable mapping, in every
+///   process, for good (a seal is never removed). Such a memfd is made outside
+///   [`MemfdShm::create`] (whose memfds seal their set of seals): by a C program, or with
+///   `memfd_create(MFD_ALLOW_SEALING)`, written, then sealed, and mapped with
+///   [`MemfdShm::from_fd`].
+///
+/// A read-only mapping in *this* process is not such a proof: another process can hold a
+/// writable mapping of the same object and write while the slice is read. Views of plain
+/// element types over any other memory are [`ArrayView::from_memory`], `unsafe`, with the
+/// contract written there.
 ///
 /// ```no_run
 /// use std::sync::atomic::{AtomicU32, Ordering};
@@ -183,7 +185,7 @@ fn check<T, M: Memory + ?Sized>(
 
 impl<'m, T: AtomicElement> ArrayView<'m, T> {
     /// A lock-free view of atomic elements: safe, because every access by any process is
-    /// an atomic operation (see the [module documentation](self)).
+    /// an atomic operation (see [when a view is safe](ArrayView#when-a-view-is-safe)).
     ///
     /// Errors: as the [type's checks](ArrayView), and [`ErrorKind::PermissionDenied`] for
     /// memory mapped read-only in this process (an atomic store through it would fault).

@@ -103,7 +103,10 @@ fn every_scalar_and_atomic_element_type_is_recognised() {
     let _c = Cleanup::shm(&n);
     let _a = SharedArray::<u16>::create(&n, &[0, 4]).unwrap();
     let any = AnyArray::open(&n).unwrap();
-    assert_eq!((any.elem(), any.len(), any.is_empty()), (ElemType::U16, 0, true));
+    assert_eq!(
+        (any.elem(), any.len(), any.is_empty()),
+        (ElemType::U16, 0, true)
+    );
     assert_eq!(any.to_string_lossy().unwrap(), "[]");
 }
 
@@ -186,7 +189,10 @@ fn a_view_reads_what_another_process_wrote_into_a_plain_shm_at_an_offset() {
     for k in kids {
         k.wait_ok();
     }
-    assert_eq!(view.at(&[2, 3]).unwrap().load(Ordering::Relaxed), 110 + 2000);
+    assert_eq!(
+        view.at(&[2, 3]).unwrap().load(Ordering::Relaxed),
+        110 + 2000
+    );
     // Atomics through this process's read-only mapping would fault on a store.
     let e = ArrayView::<AtomicU32>::atomic(&shm, OFFSET, &[3, 4]).unwrap_err();
     assert_eq!(kind(&e), ErrorKind::PermissionDenied);
@@ -225,7 +231,11 @@ fn write_sealed_memfd(bytes: &[u8]) -> MemfdShm {
             libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING,
         )
     };
-    assert!(raw >= 0, "memfd_create: {}", std::io::Error::last_os_error());
+    assert!(
+        raw >= 0,
+        "memfd_create: {}",
+        std::io::Error::last_os_error()
+    );
     // SAFETY: a fresh descriptor that nothing else owns.
     let fd = unsafe { OwnedFd::from_raw_fd(raw) };
     let mut file = std::fs::File::from(fd);
@@ -265,11 +275,26 @@ fn bad_views_are_typed_errors() {
     let atomic = |offset: usize, dims: &[usize]| {
         kind(&ArrayView::<AtomicU64>::atomic(&mem, offset, dims).unwrap_err())
     };
-    assert!(matches!(atomic(4, &[2]), ErrorKind::InvalidInput(_)), "misaligned");
-    assert!(matches!(atomic(0, &[513]), ErrorKind::InvalidSize(_)), "larger than memory");
-    assert!(matches!(atomic(4088, &[2]), ErrorKind::InvalidSize(_)), "runs off the end");
-    assert!(matches!(atomic(8192, &[0]), ErrorKind::InvalidSize(_)), "offset past the end");
-    assert!(matches!(atomic(usize::MAX - 7, &[1]), ErrorKind::InvalidSize(_)), "offset overflow");
+    assert!(
+        matches!(atomic(4, &[2]), ErrorKind::InvalidInput(_)),
+        "misaligned"
+    );
+    assert!(
+        matches!(atomic(0, &[513]), ErrorKind::InvalidSize(_)),
+        "larger than memory"
+    );
+    assert!(
+        matches!(atomic(4088, &[2]), ErrorKind::InvalidSize(_)),
+        "runs off the end"
+    );
+    assert!(
+        matches!(atomic(8192, &[0]), ErrorKind::InvalidSize(_)),
+        "offset past the end"
+    );
+    assert!(
+        matches!(atomic(usize::MAX - 7, &[1]), ErrorKind::InvalidSize(_)),
+        "offset overflow"
+    );
     assert!(
         matches!(atomic(0, &[1 << 40, 1 << 40]), ErrorKind::InvalidSize(_)),
         "dims overflow"
@@ -278,11 +303,24 @@ fn bad_views_are_typed_errors() {
         matches!(atomic(0, &[usize::MAX / 4]), ErrorKind::InvalidSize(_)),
         "bytes overflow"
     );
-    assert!(matches!(atomic(0, &[]), ErrorKind::InvalidInput(_)), "no dims");
-    assert!(matches!(atomic(0, &[1; 9]), ErrorKind::InvalidInput(_)), "rank 9");
+    assert!(
+        matches!(atomic(0, &[]), ErrorKind::InvalidInput(_)),
+        "no dims"
+    );
+    assert!(
+        matches!(atomic(0, &[1; 9]), ErrorKind::InvalidInput(_)),
+        "rank 9"
+    );
     // The exact fit and an empty view at the very end are fine.
-    assert_eq!(ArrayView::<AtomicU64>::atomic(&mem, 0, &[512]).unwrap().len(), 512);
-    assert!(ArrayView::<AtomicU64>::atomic(&mem, 4096, &[0]).unwrap().is_empty());
+    assert_eq!(
+        ArrayView::<AtomicU64>::atomic(&mem, 0, &[512])
+            .unwrap()
+            .len(),
+        512
+    );
+    assert!(ArrayView::<AtomicU64>::atomic(&mem, 4096, &[0])
+        .unwrap()
+        .is_empty());
     // SAFETY: nobody writes this memory (no other process or thread has it).
     let e = unsafe { ArrayView::<u16>::from_memory(&mem, 1, &[2]) }.unwrap_err();
     assert!(matches!(kind(&e), ErrorKind::InvalidInput(_)), "{e}");
@@ -293,12 +331,8 @@ fn bad_views_are_typed_errors() {
 #[test]
 fn a_counter_in_anonymous_memory_is_incremented_and_decremented_by_two_children() {
     let counter = Shared::<SharedMutex<i64>>::anonymous(|c| *c.get_mut() = 100).unwrap();
-    let inc = fork_child(|| {
-        (0..1000).all(|_| counter.lock().map(|mut g| *g += 1).is_ok())
-    });
-    let dec = fork_child(|| {
-        (0..1000).all(|_| counter.lock().map(|mut g| *g -= 1).is_ok())
-    });
+    let inc = fork_child(|| (0..1000).all(|_| counter.lock().map(|mut g| *g += 1).is_ok()));
+    let dec = fork_child(|| (0..1000).all(|_| counter.lock().map(|mut g| *g -= 1).is_ok()));
     assert_eq!(wait_pid(inc, WATCHDOG), Some(0));
     assert_eq!(wait_pid(dec, WATCHDOG), Some(0));
     assert_eq!(*counter.lock().unwrap(), 100);
@@ -339,9 +373,7 @@ fn a_semaphore_and_an_array_in_anonymous_memory_work_across_fork() {
     let sem = Shared::<Semaphore>::anonymous(|_| {}).unwrap();
     let arr = SharedArray::<i64>::anonymous(&[2, 2]).unwrap();
     assert_eq!(arr.dims(), &[2, 2]);
-    let child = fork_child(|| {
-        arr.set(&[1, 1], 42).is_ok() && sem.post().is_ok()
-    });
+    let child = fork_child(|| arr.set(&[1, 1], 42).is_ok() && sem.post().is_ok());
     sem.wait_timeout(Duration::from_secs(30)).unwrap();
     assert_eq!(arr.get(&[1, 1]).unwrap(), 42);
     assert_eq!(wait_pid(child, WATCHDOG), Some(0));
@@ -356,7 +388,10 @@ fn unique_typed_segments_are_opened_by_their_returned_name_in_another_process() 
     if role().as_deref() == Some("opener") {
         let v = Shared::<AtomicU64>::open(&env("VALUE")).unwrap();
         assert_eq!(v.load(Ordering::Relaxed), 77);
-        let a = SharedArray::<u8>::options().dims(&[5]).open(&env("ARRAY")).unwrap();
+        let a = SharedArray::<u8>::options()
+            .dims(&[5])
+            .open(&env("ARRAY"))
+            .unwrap();
         assert_eq!(a.get(&[4]).unwrap(), 9);
         report("ok");
         return;
@@ -384,7 +419,10 @@ fn unique_typed_segments_are_opened_by_their_returned_name_in_another_process() 
     // The creator's handle removes the name, as for create.
     let name = v.name().to_owned();
     drop(v);
-    assert_eq!(kind(&Shared::<AtomicU64>::open(&name).unwrap_err()), ErrorKind::NotFound);
+    assert_eq!(
+        kind(&Shared::<AtomicU64>::open(&name).unwrap_err()),
+        ErrorKind::NotFound
+    );
 }
 
 #[test]
@@ -393,12 +431,18 @@ fn a_bad_unique_prefix_is_invalid_name() {
         let e = Shared::<u64>::options()
             .create_unique(prefix, |_| {})
             .unwrap_err();
-        assert!(matches!(kind(&e), ErrorKind::InvalidName(_)), "{prefix}: {e}");
+        assert!(
+            matches!(kind(&e), ErrorKind::InvalidName(_)),
+            "{prefix}: {e}"
+        );
         let e = SharedArray::<u64>::options()
             .dims(&[1])
             .create_unique(prefix, |_| {})
             .unwrap_err();
-        assert!(matches!(kind(&e), ErrorKind::InvalidName(_)), "{prefix}: {e}");
+        assert!(
+            matches!(kind(&e), ErrorKind::InvalidName(_)),
+            "{prefix}: {e}"
+        );
     }
 }
 
@@ -437,5 +481,8 @@ fn two_processes_update_an_atomic_array_without_the_lock() {
         k.wait_ok();
     }
     drop(guard);
-    assert!(a.as_slice().iter().all(|x| x.load(Ordering::Relaxed) == 2000));
+    assert!(a
+        .as_slice()
+        .iter()
+        .all(|x| x.load(Ordering::Relaxed) == 2000));
 }

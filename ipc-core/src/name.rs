@@ -83,11 +83,7 @@ pub fn unique(op: &'static str, prefix: &str, kind: NameKind) -> Result<String> 
         // SAFETY: the pointer and length describe the unfilled tail of `bytes`, a live
         // local buffer that getrandom writes at most that many bytes into.
         let n = unsafe {
-            libc::getrandom(
-                bytes[filled..].as_mut_ptr().cast(),
-                bytes.len() - filled,
-                0,
-            )
+            libc::getrandom(bytes[filled..].as_mut_ptr().cast(), bytes.len() - filled, 0)
         };
         if n < 0 {
             let e = crate::Errno::last();

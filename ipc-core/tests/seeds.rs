@@ -47,8 +47,14 @@ fn unique_objects_of_every_kind_are_opened_by_their_returned_names_in_another_pr
         .unwrap();
     let _c3 = Cleanup::mq(q.name());
     for n in [s.name(), sem.name(), q.name()] {
-        assert!(n.starts_with(&prefix) && n.len() == prefix.len() + 16, "{n}");
-        assert!(n[prefix.len()..].bytes().all(|b| b.is_ascii_hexdigit()), "{n}");
+        assert!(
+            n.starts_with(&prefix) && n.len() == prefix.len() + 16,
+            "{n}"
+        );
+        assert!(
+            n[prefix.len()..].bytes().all(|b| b.is_ascii_hexdigit()),
+            "{n}"
+        );
     }
     assert!(s.created() && sem.created() && q.created());
     let lines = spawn_role(
@@ -60,7 +66,9 @@ fn unique_objects_of_every_kind_are_opened_by_their_returned_names_in_another_pr
     assert_eq!(lines, ["ok"]);
     sem.wait_timeout(Duration::from_secs(30)).unwrap();
     let mut buf = [0; 16];
-    let (n, _) = q.receive_timeout(&mut buf, Duration::from_secs(30)).unwrap();
+    let (n, _) = q
+        .receive_timeout(&mut buf, Duration::from_secs(30))
+        .unwrap();
     assert_eq!(&buf[..n], b"hi");
 }
 
@@ -107,15 +115,24 @@ fn a_bad_unique_prefix_is_invalid_name_for_every_kind() {
     let long = format!("/{}", "x".repeat(240));
     for prefix in ["", "no-slash", "/a/b", "/nul\0", long.as_str()] {
         let e = Shm::options().size(1).create_unique(prefix).unwrap_err();
-        assert!(matches!(kind(&e), ErrorKind::InvalidName(_)), "{prefix:?}: {e}");
+        assert!(
+            matches!(kind(&e), ErrorKind::InvalidName(_)),
+            "{prefix:?}: {e}"
+        );
         let e = NamedSemaphore::options().create_unique(prefix).unwrap_err();
-        assert!(matches!(kind(&e), ErrorKind::InvalidName(_)), "{prefix:?}: {e}");
+        assert!(
+            matches!(kind(&e), ErrorKind::InvalidName(_)),
+            "{prefix:?}: {e}"
+        );
         let e = MessageQueue::options()
             .capacity(1)
             .message_size(1)
             .create_unique(prefix)
             .unwrap_err();
-        assert!(matches!(kind(&e), ErrorKind::InvalidName(_)), "{prefix:?}: {e}");
+        assert!(
+            matches!(kind(&e), ErrorKind::InvalidName(_)),
+            "{prefix:?}: {e}"
+        );
     }
     // The semaphore limit is 4 bytes shorter: a prefix that fits shm may not fit it.
     let p = format!("/{}", "x".repeat(NameKind::Semaphore.max_len() - 16 + 1));
@@ -166,7 +183,7 @@ fn growing_keeps_a_peers_old_mapping_valid_and_the_peer_sees_the_new_bytes_after
         let mut s = Shm::open(&env("NAME")).unwrap();
         assert_eq!(s.len(), 4096);
         shm::write_at(&s, 0, &[1]).unwrap(); // "opened"
-        // Wait for the creator's "grown" flag, read through the old mapping.
+                                             // Wait for the creator's "grown" flag, read through the old mapping.
         let mut b = [0];
         ipc_testutil::wait_for("the grown flag", Duration::from_secs(30), || {
             shm::read_at(&s, 1, &mut b).unwrap();
@@ -278,7 +295,9 @@ fn a_closure_runs_on_a_thread_when_another_process_sends_to_the_empty_queue() {
     let e = q.notify_thread(|| {}).unwrap_err();
     assert!(matches!(kind(&e), ErrorKind::LimitReached(_)), "{e}");
     spawn_role(test, "sender", &[("NAME", &name), ("MSG", "first")]).wait_ok();
-    let (other_thread, got) = rx.recv_timeout(Duration::from_secs(30)).expect("callback ran");
+    let (other_thread, got) = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("callback ran");
     assert!(other_thread);
     assert_eq!(got.unwrap(), b"first");
 

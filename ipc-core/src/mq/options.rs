@@ -176,9 +176,13 @@ impl MqOptions {
     /// that does not start with `/`, holds another `/`, or leaves no room for the suffix.
     #[doc(alias = "O_CREX")]
     pub fn create_unique(&self, prefix: &str) -> Result<MessageQueue> {
-        name::create_unique("mq_open", prefix, NameKind::MessageQueue, |n| self.create(n), |e| {
-            *e.kind() == ErrorKind::AlreadyExists
-        })
+        name::create_unique(
+            "mq_open",
+            prefix,
+            NameKind::MessageQueue,
+            |n| self.create(n),
+            |e| *e.kind() == ErrorKind::AlreadyExists,
+        )
     }
 
     fn open_as(&self, name: &str, how: CreateMode) -> Result<MessageQueue> {

@@ -407,9 +407,13 @@ impl ShmOptions {
     /// that does not start with `/`, holds another `/`, or leaves no room for the suffix.
     #[doc(alias = "O_CREX")]
     pub fn create_unique(&self, prefix: &str) -> Result<Shm> {
-        name::create_unique("shm_open", prefix, NameKind::Shm, |n| self.create(n), |e| {
-            *e.kind() == ErrorKind::AlreadyExists
-        })
+        name::create_unique(
+            "shm_open",
+            prefix,
+            NameKind::Shm,
+            |n| self.create(n),
+            |e| *e.kind() == ErrorKind::AlreadyExists,
+        )
     }
 
     fn open_as(&self, name: &str, how: CreateMode) -> Result<Shm> {
