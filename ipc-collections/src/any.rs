@@ -184,7 +184,7 @@ macro_rules! elem_types {
             /// All elements as nested brackets in C order (`[[1, 2], [3, 4]]`), read under
             /// the array's lock: what a tool prints.
             ///
-            /// Errors: those of [`SharedArray::lock`] (among them [`Error::Poisoned`]).
+            /// Errors: those of [`SharedArray::lock`] (among them [`ErrorKind::Poisoned`](crate::ErrorKind::Poisoned)).
             pub fn to_string_lossy(&self) -> Result<String> {
                 let mut out = String::new();
                 match self {
@@ -265,7 +265,7 @@ impl AnyArray {
     /// the creator to publish it.
     ///
     /// Errors: [`ipc_core::ErrorKind::InvalidInput`] naming the stored type when the
-    /// element type is not one of [`ElemType`] (a struct, `[T; N]`, `u128`); [`Error::WrongKind`] for a segment that is not an
+    /// element type is not one of [`ElemType`] (a struct, `[T; N]`, `u128`); [`ErrorKind::WrongType`](crate::ErrorKind::WrongType) for a segment that is not an
     /// array; otherwise those of [`SharedArray::open`] (among them
     /// [`ipc_core::ErrorKind::NotFound`]).
     pub fn open(name: &str) -> Result<AnyArray> {
@@ -277,24 +277,18 @@ impl AnyArray {
     pub fn open_timeout(name: &str, timeout: Duration) -> Result<AnyArray> {
         let info = crate::inspect_timeout(name, timeout)?;
         if info.kind != Kind::Array {
-            return Err(Error::WrongKind {
-                name: name.to_owned(),
-                expected: Kind::Array,
-                found: info.kind.to_string(),
-            });
+            return Err(Error::wrong_kind(name, Kind::Array, info.kind));
         }
         let elem = ElemType::from_info(&info).ok_or_else(|| {
-            Error::Core(
-                ipc_core::Error::new(
-                    "AnyArray::open",
-                    ErrorKind::InvalidInput(format!(
-                        "unknown element type {:?} ({} bytes, align {}): not an integer, \
-                         float or integer atomic; open it as SharedArray<T> with that T",
-                        info.type_name, info.elem_size, info.elem_align
-                    )),
-                )
-                .with_name(name),
+            ipc_core::Error::new(
+                "AnyArray::open",
+                ErrorKind::InvalidInput(format!(
+                    "unknown element type {:?} ({} bytes, align {}): not an integer, \
+                     float or integer atomic; open it as SharedArray<T> with that T",
+                    info.type_name, info.elem_size, info.elem_align
+                )),
             )
+            .with_name(name)
         })?;
         Self::open_as(name, elem, timeout)
     }
@@ -321,7 +315,7 @@ impl AnyArray {
 
     /// The typed handle, if the elements are `T`.
     ///
-    /// Errors: [`Error::LayoutMismatch`] naming both types otherwise, as
+    /// Errors: [`LayoutMismatch`](crate::ErrorKind::LayoutMismatch) naming both types otherwise, as
     /// `SharedArray::<T>::open` would give (the handle is dropped; an opener never
     /// unlinks).
     pub fn into_typed<T: AnyElem>(self) -> Result<SharedArray<T>> {
@@ -329,13 +323,15 @@ impl AnyArray {
         let found = self.elem().name();
         T::from_any(self).ok_or_else(|| {
             let want = <T as SharedLayout>::LAYOUT.name;
-            Error::LayoutMismatch {
-                name,
-                type_name: format!("[{want}]"),
-                expected: want.to_owned(),
-                found: found.to_owned(),
-                diffs: vec![format!("element type: expected {want}, found {found}")],
-            }
+            Error::layout_mismatch(
+                &name,
+                crate::LayoutMismatch {
+                    type_name: format!("[{want}]"),
+                    expected: want.to_owned(),
+                    found: found.to_owned(),
+                    diffs: vec![format!("element type: expected {want}, found {found}")],
+                },
+            )
         })
     }
 }

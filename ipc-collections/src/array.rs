@@ -633,7 +633,7 @@ impl<T: SharedLayout> SharedArrayOptions<T> {
         init: impl FnOnce(&mut [T]),
     ) -> Result<SharedArray<T>> {
         let dims = self.dims_or_err(prefix)?;
-        let size = SharedArray::<T>::segment_len(dims).map_err(|e| e.named(prefix))?;
+        let size = SharedArray::<T>::segment_len(dims).map_err(|e| e.or_name(prefix))?;
         let shm = ipc_core::name::create_unique(
             "SharedArray::create_unique",
             prefix,

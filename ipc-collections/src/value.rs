@@ -164,8 +164,8 @@ impl<T: SharedLayout, M: Memory> Shared<T, M> {
 }
 
 /// Whether an error of an exclusive create says the name is taken.
-pub(crate) fn is_taken(e: &Error) -> bool {
-    matches!(e.core_kind(), Some(ipc_core::ErrorKind::AlreadyExists))
+pub(crate) fn is_taken(e: &crate::Error) -> bool {
+    e.kind() == &ipc_core::ErrorKind::AlreadyExists
 }
 
 /// Anonymous memory is reached through `Shared::<T>::anonymous` (the default memory type in

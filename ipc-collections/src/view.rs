@@ -56,9 +56,9 @@ atomic_elements!(
 ///
 /// Every constructor checks, before any byte is touched: at least one dim (and at most
 /// [`format::MAX_RANK`]); the element count and byte size do not overflow
-/// ([`ErrorKind::InvalidSize`]); the view fits inside the memory
-/// ([`ErrorKind::InvalidSize`]); the first element is aligned for `T`
-/// ([`ErrorKind::InvalidInput`]).
+/// ([`ErrorKind::InvalidSize`](crate::ErrorKind::InvalidSize)); the view fits inside the memory
+/// ([`ErrorKind::InvalidSize`](crate::ErrorKind::InvalidSize)); the first element is aligned for `T`
+/// ([`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput)).
 ///
 /// # When a view is safe
 ///
@@ -119,7 +119,7 @@ impl<T: SharedLayout> fmt::Debug for ArrayView<'_, T> {
 
 /// A bad-view error of kind `kind` for operation `op`.
 fn bad(op: &'static str, kind: ErrorKind) -> Error {
-    Error::Core(ipc_core::Error::new(op, kind))
+    ipc_core::Error::new(op, kind)
 }
 
 /// Checks a view of `dims` `T`s at `offset` in `mem` and returns the first element's
@@ -187,7 +187,7 @@ impl<'m, T: AtomicElement> ArrayView<'m, T> {
     /// A lock-free view of atomic elements: safe, because every access by any process is
     /// an atomic operation (see [when a view is safe](ArrayView#when-a-view-is-safe)).
     ///
-    /// Errors: as the [type's checks](ArrayView), and [`ErrorKind::PermissionDenied`] for
+    /// Errors: as the [type's checks](ArrayView), and [`ErrorKind::PermissionDenied`](crate::ErrorKind::PermissionDenied) for
     /// memory mapped read-only in this process (an atomic store through it would fault).
     pub fn atomic<M: Memory + ?Sized>(mem: &'m M, offset: usize, dims: &[usize]) -> Result<Self> {
         const OP: &str = "ArrayView::atomic";
@@ -212,7 +212,7 @@ impl<'m, T: SharedLayout> ArrayView<'m, T> {
     /// A view of a memfd whose contents the kernel has sealed (`F_SEAL_WRITE`): safe for
     /// every element type, because no process can write the bytes any more.
     ///
-    /// Errors: as the [type's checks](ArrayView), and [`ErrorKind::InvalidInput`] when the
+    /// Errors: as the [type's checks](ArrayView), and [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) when the
     /// memfd lacks `F_SEAL_WRITE` (`F_SEAL_FUTURE_WRITE` is not enough: mappings made
     /// before it stay writable).
     pub fn sealed(mem: &'m MemfdShm, offset: usize, dims: &[usize]) -> Result<Self> {
