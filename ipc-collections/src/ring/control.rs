@@ -387,7 +387,6 @@ pub(crate) fn live_claimer(side: &[Participant], want: u64) -> bool {
 pub(crate) struct Registration {
     entry: *const Participant,
     id: u64,
-    pub(crate) index: usize,
 }
 
 impl Registration {
@@ -400,7 +399,7 @@ impl Registration {
     pub(crate) unsafe fn claim(side: &[Participant], limit: usize) -> Result<Registration, RingError> {
         let (pid, start) = this_process();
         let pid_bits = u64::from(pid as u32);
-        for (index, p) in side.iter().enumerate().take(limit) {
+        for p in side.iter().take(limit) {
             let mut cur = p.id.load(Ordering::Acquire);
             loop {
                 if cur & PID_MASK != 0 && occupant_alive(p, cur) {
@@ -418,11 +417,7 @@ impl Registration {
                             (gen & 0xffff) << 48 | (start & ((1 << 48) - 1)),
                             Ordering::Release,
                         );
-                        return Ok(Registration {
-                            entry: p,
-                            id: new,
-                            index,
-                        });
+                        return Ok(Registration { entry: p, id: new });
                     }
                     Err(now) => cur = now,
                 }

@@ -160,12 +160,12 @@ impl<'m, T: SharedLayout + Copy> Side<'m, T> {
     }
 }
 
-fn deadline(timeout: Option<Duration>) -> Option<Instant> {
+pub(crate) fn deadline(timeout: Option<Duration>) -> Option<Instant> {
     timeout.and_then(|d| Instant::now().checked_add(d))
 }
 
 /// How long the next sleep may last: `None` if the deadline has passed.
-fn next_sleep(deadline: Option<Instant>) -> Option<Duration> {
+pub(crate) fn next_sleep(deadline: Option<Instant>) -> Option<Duration> {
     match deadline {
         None => Some(PEER_POLL),
         Some(d) => {
