@@ -232,7 +232,7 @@ impl<'m> Producer<'m> {
         let to_end = self.side.cap - off;
         let pad = if rec <= to_end { 0 } else { to_end };
         let need = pad + rec;
-        if self.side.cap - (self.tail - self.cached_head) < need {
+        if self.side.cap - self.tail.wrapping_sub(self.cached_head) < need {
             // Acquire: pairs with the consumer's Release store of head.
             let head = self.side.ctrl.head.load(Ordering::Acquire);
             let used = self.side.used(self.tail, head)?;
@@ -245,7 +245,7 @@ impl<'m> Producer<'m> {
                 });
             }
         }
-        Ok((pad, self.tail + pad))
+        Ok((pad, self.tail.wrapping_add(pad)))
     }
 
     /// Reserves a frame of exactly `len` bytes inside the ring, to fill and
@@ -363,7 +363,7 @@ impl FrameMut<'_, '_> {
             );
         }
         side.write_header(self.start & side.mask, self.len as u32, KIND_FRAME);
-        let tail = self.start + record_len(self.len as u64);
+        let tail = self.start.wrapping_add(record_len(self.len as u64));
         self.prod.tail = tail;
         // Release: pairs with the consumer's Acquire load of tail; the headers and the
         // payload happen before its reads.
@@ -429,7 +429,7 @@ impl<'m> Consumer<'m> {
 
     fn available(&mut self) -> Result<u64, RingError> {
         if self.cached_tail != self.head {
-            return Ok(self.cached_tail - self.head);
+            return Ok(self.cached_tail.wrapping_sub(self.head));
         }
         // Acquire: pairs with the producer's Release store of tail (headers and payload).
         let tail = self.side.ctrl.tail.load(Ordering::Acquire);
@@ -463,7 +463,7 @@ impl<'m> Consumer<'m> {
             if u64::from(len) + HEADER != to_end || to_end > avail {
                 return Err(RingError::Corrupted("padding record does not end at the buffer's end"));
             }
-            head += to_end;
+            head = head.wrapping_add(to_end);
             avail -= to_end;
             off = 0;
             if avail < HEADER {
@@ -486,7 +486,7 @@ impl<'m> Consumer<'m> {
             off: off + HEADER,
             len,
             rec_from: self.head,
-            next: head + rec,
+            next: head.wrapping_add(rec),
         })
     }
 

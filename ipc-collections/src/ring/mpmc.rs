@@ -240,6 +240,28 @@ impl<'m, T: SharedLayout + Copy> Producer<'m, T> {
     /// [`RingError::Full`]; [`RingError::Disconnected`] if full and every consumer is gone;
     /// [`RingError::Corrupted`] if a stamp or `tail` is impossible.
     pub fn try_push(&mut self, v: T) -> Result<(), RingError> {
+        let pos = self.claim()?;
+        let r = &self.ring;
+        r.write_value(pos, v);
+        // Release: pairs with the consumer's Acquire stamp load; the value is visible.
+        r.stamp(pos).store(pos.wrapping_add(1), Ordering::Release);
+        // Release: pairs with the Acquire load in `live_claimer` (module docs).
+        r.entry().claiming.store(0, Ordering::Release);
+        Control::wake(&r.ctrl.data_futex, &r.ctrl.data_sleepers);
+        Ok(())
+    }
+
+    /// For crash tests only: claims the next position exactly as
+    /// [`try_push`](Self::try_push) does, then returns it without writing or publishing
+    /// (the state a producer killed mid-publish leaves). The ring stays blocked at that
+    /// position until this process is dead and a consumer recovers it.
+    #[doc(hidden)]
+    pub fn claim_without_publishing(&mut self) -> Result<u64, RingError> {
+        self.claim()
+    }
+
+    /// Claims the next position (Vyukov's producer step, with `claiming` recorded first).
+    fn claim(&mut self) -> Result<u64, RingError> {
         let r = &self.ring;
         let me = r.entry();
         let ctrl = r.ctrl;
@@ -285,13 +307,7 @@ impl<'m, T: SharedLayout + Copy> Producer<'m, T> {
             }
             return Err(RingError::Corrupted("slot stamp impossible for the tail position"));
         }
-        r.write_value(pos, v);
-        // Release: pairs with the consumer's Acquire stamp load; the value is visible.
-        r.stamp(pos).store(pos.wrapping_add(1), Ordering::Release);
-        // Release: pairs with the Acquire load in `live_claimer` (module docs).
-        me.claiming.store(0, Ordering::Release);
-        Control::wake(&ctrl.data_futex, &ctrl.data_sleepers);
-        Ok(())
+        Ok(pos)
     }
 
     /// Pushes `v`, waiting for a free slot up to `timeout` (`None`: until one frees or

@@ -213,7 +213,7 @@ impl<'m, T: SharedLayout + Copy> Producer<'m, T> {
     /// Free slots as last seen, refreshing the cached head if fewer than `want`.
     #[inline]
     fn free(&mut self, want: u64) -> Result<u64, RingError> {
-        let free = self.side.cap - (self.tail - self.cached_head);
+        let free = self.side.cap - self.tail.wrapping_sub(self.cached_head);
         if free >= want {
             return Ok(free);
         }
@@ -252,7 +252,7 @@ impl<'m, T: SharedLayout + Copy> Producer<'m, T> {
             return Err(self.full_error());
         }
         self.side.write_slot(self.tail, v);
-        self.publish(self.tail + 1);
+        self.publish(self.tail.wrapping_add(1));
         Ok(())
     }
 
@@ -270,9 +270,9 @@ impl<'m, T: SharedLayout + Copy> Producer<'m, T> {
             return Err(self.full_error());
         }
         for (k, &v) in items[..n].iter().enumerate() {
-            self.side.write_slot(self.tail + k as u64, v);
+            self.side.write_slot(self.tail.wrapping_add(k as u64), v);
         }
-        self.publish(self.tail + n as u64);
+        self.publish(self.tail.wrapping_add(n as u64));
         Ok(n)
     }
 
@@ -362,7 +362,7 @@ impl<T: SharedLayout + Copy> Reservation<'_, '_, T> {
         }
         self.prod
             .side
-            .write_slot(self.prod.tail + self.written as u64, v);
+            .write_slot(self.prod.tail.wrapping_add(self.written as u64), v);
         self.written += 1;
         Ok(())
     }
@@ -371,7 +371,7 @@ impl<T: SharedLayout + Copy> Reservation<'_, '_, T> {
     pub fn commit(self) -> usize {
         let n = self.written;
         if n > 0 {
-            let t = self.prod.tail + n as u64;
+            let t = self.prod.tail.wrapping_add(n as u64);
             self.prod.publish(t);
         }
         n
@@ -413,7 +413,7 @@ impl<'m, T: SharedLayout + Copy> Consumer<'m, T> {
     /// Published slots not yet consumed, refreshing the cached tail if fewer than `want`.
     #[inline]
     fn available(&mut self, want: u64) -> Result<u64, RingError> {
-        let avail = self.cached_tail - self.head;
+        let avail = self.cached_tail.wrapping_sub(self.head);
         if avail >= want {
             return Ok(avail);
         }
@@ -459,7 +459,7 @@ impl<'m, T: SharedLayout + Copy> Consumer<'m, T> {
             self.empty_outcome()?;
         }
         let v = self.side.read_slot(self.head);
-        self.release(self.head + 1);
+        self.release(self.head.wrapping_add(1));
         Ok(v)
     }
 
@@ -478,9 +478,9 @@ impl<'m, T: SharedLayout + Copy> Consumer<'m, T> {
         }
         let n = (avail as usize).min(out.len());
         for (k, o) in out[..n].iter_mut().enumerate() {
-            *o = self.side.read_slot(self.head + k as u64);
+            *o = self.side.read_slot(self.head.wrapping_add(k as u64));
         }
-        self.release(self.head + n as u64);
+        self.release(self.head.wrapping_add(n as u64));
         Ok(n)
     }
 
