@@ -353,7 +353,9 @@ pub struct FrameMut<'p, 'm> {
 impl FrameMut<'_, '_> {
     /// Publishes the frame (and the padding record before it, if any): one store of
     /// `tail`, and a wake only if the consumer sleeps.
-    pub fn commit(self) {
+    pub fn commit(mut self) {
+        #[cfg(loom)]
+        let guards = std::mem::take(&mut self._guards);
         let side = &self.prod.side;
         if self.pad > 0 {
             side.write_header(
@@ -364,6 +366,9 @@ impl FrameMut<'_, '_> {
         }
         side.write_header(self.start & side.mask, self.len as u32, KIND_FRAME);
         let tail = self.start.wrapping_add(record_len(self.len as u64));
+        // Under loom: our writes end here, before the publication.
+        #[cfg(loom)]
+        drop(guards);
         self.prod.tail = tail;
         // Release: pairs with the consumer's Acquire load of tail; the headers and the
         // payload happen before its reads.

@@ -15,7 +15,11 @@ use super::shim::{is_alive, this_process, AtomicU64, FutexWord, Ordering};
 use super::{shim, RingError};
 
 /// How many producers (and, separately, consumers) can be registered at once.
+#[cfg(not(loom))]
 pub const MAX_PARTICIPANTS: usize = 16;
+/// Under loom: 3, so that a registry scan is a few loads (each is a loom branch point).
+#[cfg(loom)]
+pub const MAX_PARTICIPANTS: usize = 3;
 
 /// The length of the control block in bytes (1536 in a normal build).
 pub const CONTROL_LEN: usize = std::mem::size_of::<Control>();

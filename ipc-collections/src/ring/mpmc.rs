@@ -389,7 +389,12 @@ impl<'m, T: SharedLayout + Copy> Consumer<'m, T> {
     pub fn try_pop(&mut self) -> Result<T, RingError> {
         let ctrl = self.ring.ctrl;
         let cap = self.ring.cap;
-        let mut pos = ctrl.head.load(Ordering::Relaxed);
+        // Acquire (here, in the CAS and on reloads), with the CAS's Release: a consumer
+        // that reads a head value written by another consumer's claim also sees the
+        // producer CAS on `tail` that made that claim possible, so `tail - head` computed
+        // from our loads never looks negative (loom found the false `Corrupted` that
+        // Relaxed loads of head give).
+        let mut pos = ctrl.head.load(Ordering::Acquire);
         loop {
             // Acquire: pairs with the producer's Release stamp store (the value).
             let s = self.ring.stamp(pos).load(Ordering::Acquire);
@@ -397,8 +402,8 @@ impl<'m, T: SharedLayout + Copy> Consumer<'m, T> {
                 match ctrl.head.compare_exchange_weak(
                     pos,
                     pos.wrapping_add(1),
-                    Ordering::Relaxed,
-                    Ordering::Relaxed,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
                 ) {
                     Ok(_) => return Ok(self.take(pos)),
                     Err(now) => {
@@ -412,7 +417,7 @@ impl<'m, T: SharedLayout + Copy> Consumer<'m, T> {
             let t = ctrl.tail.load(Ordering::Acquire);
             let used = t.wrapping_sub(pos);
             if used == 0 || used > cap || s != pos {
-                let now = ctrl.head.load(Ordering::Relaxed);
+                let now = ctrl.head.load(Ordering::Acquire);
                 if now != pos {
                     pos = now;
                     continue;
@@ -485,7 +490,7 @@ impl<'m, T: SharedLayout + Copy> Consumer<'m, T> {
         if let Err(now) =
             r.ctrl
                 .head
-                .compare_exchange(pos, pos.wrapping_add(1), Ordering::Relaxed, Ordering::Relaxed)
+                .compare_exchange(pos, pos.wrapping_add(1), Ordering::AcqRel, Ordering::Acquire)
         {
             return Ok(Recovery::Moved(now));
         }

@@ -214,7 +214,7 @@ pub mod model {
     }
 
     loom::thread_local! {
-        static PID: Cell<i32> = const { Cell::new(1) };
+        static PID: Cell<i32> = Cell::new(1);
     }
 
     loom::lazy_static! {
