@@ -353,6 +353,7 @@ pub struct FrameMut<'p, 'm> {
 impl FrameMut<'_, '_> {
     /// Publishes the frame (and the padding record before it, if any): one store of
     /// `tail`, and a wake only if the consumer sleeps.
+    #[cfg_attr(not(loom), allow(unused_mut))]
     pub fn commit(mut self) {
         #[cfg(loom)]
         let guards = std::mem::take(&mut self._guards);
