@@ -148,9 +148,27 @@ fn layouts_that_do_not_fit_are_invalid() {
     let m = mem_for(l, spsc::data_len::<Msg>(8).unwrap());
     for (bad, what) in [
         (RingLayout { capacity: 6, ..l }, "capacity"),
-        (RingLayout { capacity: 1 << 40, ..l }, "past the end"),
-        (RingLayout { control_offset: 8, ..l }, "aligned"),
-        (RingLayout { data_offset: 64, ..l }, "overlap"),
+        (
+            RingLayout {
+                capacity: 1 << 40,
+                ..l
+            },
+            "past the end",
+        ),
+        (
+            RingLayout {
+                control_offset: 8,
+                ..l
+            },
+            "aligned",
+        ),
+        (
+            RingLayout {
+                data_offset: 64,
+                ..l
+            },
+            "overlap",
+        ),
     ] {
         // SAFETY: nobody uses the memory.
         match unsafe { spsc::init::<Msg, _>(&m, bad) } {
@@ -197,7 +215,10 @@ fn corrupted_counters_stamps_and_frames_are_errors() {
     ctrl_word(&m, stamps).store(77, Ordering::Relaxed);
     assert!(matches!(c.try_pop(), Err(RingError::Corrupted(_))));
     ctrl_word(&m, stamps + 8).store(12345, Ordering::Relaxed);
-    assert!(matches!(p.try_push(Msg::new(1, 1)), Err(RingError::Corrupted(_))));
+    assert!(matches!(
+        p.try_push(Msg::new(1, 1)),
+        Err(RingError::Corrupted(_))
+    ));
 
     // Byte ring: a frame longer than the largest, a bad kind, padding that does not reach
     // the end, a frame past the published bytes.
@@ -211,7 +232,8 @@ fn corrupted_counters_stamps_and_frames_are_errors() {
         let mut p = bytes::Producer::attach(&m, l).unwrap();
         let mut c = bytes::Consumer::attach(&m, l).unwrap();
         p.try_send(&[1; 8]).unwrap();
-        ctrl_word(&m, l.data_offset).store(u64::from(kind) << 32 | u64::from(len), Ordering::Relaxed);
+        ctrl_word(&m, l.data_offset)
+            .store(u64::from(kind) << 32 | u64::from(len), Ordering::Relaxed);
         let r = c.try_recv().map(|f| f.len());
         match r {
             Err(RingError::Corrupted(msg)) => assert!(msg.contains(what), "{msg}"),
@@ -365,7 +387,10 @@ fn mpmc_stress_three_producers_two_consumers() {
                             return false;
                         }
                         // Per producer, each consumer sees increasing numbers.
-                        if last.insert(msg.producer, msg.seq).is_some_and(|s| s >= msg.seq) {
+                        if last
+                            .insert(msg.producer, msg.seq)
+                            .is_some_and(|s| s >= msg.seq)
+                        {
                             return false;
                         }
                         let (w, b) = bit(msg.producer, msg.seq);
@@ -394,7 +419,10 @@ fn mpmc_stress_three_producers_two_consumers() {
     for prod in 0..P {
         for s in 0..per {
             let (w, b) = bit(prod, s);
-            assert!(w.load(Ordering::Relaxed) & b != 0, "message {prod}/{s} lost");
+            assert!(
+                w.load(Ordering::Relaxed) & b != 0,
+                "message {prod}/{s} lost"
+            );
         }
     }
 }
@@ -495,7 +523,11 @@ fn spsc_consumer_sigkilled_producer_sees_disconnected() {
         }
     };
     assert_eq!(err, RingError::Disconnected);
-    assert!(s - 10_000 <= 64, "pushed {} after the consumer died", s - 10_000);
+    assert!(
+        s - 10_000 <= 64,
+        "pushed {} after the consumer died",
+        s - 10_000
+    );
     assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
 }
 
@@ -522,7 +554,10 @@ fn mpmc_producer_killed_mid_publish_is_skipped_and_counted() {
         (0..100).all(|s| p.push(Msg::new(2, s), T).is_ok())
     });
     // While the claimer lives, the slot is never skipped, however long it stalls.
-    assert_eq!(c.pop(Some(Duration::from_millis(100))), Err(RingError::Timeout));
+    assert_eq!(
+        c.pop(Some(Duration::from_millis(100))),
+        Err(RingError::Timeout)
+    );
     assert_eq!(c.lost(), 0);
     sigkill(stuck);
     assert_eq!(wait_pid(stuck, WATCHDOG), None);
@@ -562,15 +597,21 @@ fn mpmc_producers_sigkilled_at_random_points_never_block_the_ring() {
         }
     });
     let kills = kill_count(40);
-    random_kills(kills, 3, Duration::from_millis(5), 0x9e37_79b9_7f4a_7c15, |_| {
-        fork_child(|| {
-            let Ok(mut p) = mpmc::Producer::<Msg>::attach(&m, l) else {
-                return false;
-            };
-            let me = u64::from(std::process::id());
-            (0..).all(|s| p.push(Msg::new(me, s), T).is_ok())
-        })
-    })
+    random_kills(
+        kills,
+        3,
+        Duration::from_millis(5),
+        0x9e37_79b9_7f4a_7c15,
+        |_| {
+            fork_child(|| {
+                let Ok(mut p) = mpmc::Producer::<Msg>::attach(&m, l) else {
+                    return false;
+                };
+                let me = u64::from(std::process::id());
+                (0..).all(|s| p.push(Msg::new(me, s), T).is_ok())
+            })
+        },
+    )
     .unwrap();
     // Every producer is dead; the ring still works for a new one.
     let mut p = mpmc::Producer::<Msg>::attach(&m, l).unwrap();
@@ -686,6 +727,9 @@ fn chaos_in_the_control_block_gives_errors_never_crashes_or_hangs() {
         eprintln!("flavor {flavor}: {ops} rounds, {corrupted} Corrupted, worst round {worst:?}");
         assert!(corrupted > 0, "flavor {flavor}: chaos never detected");
         // 100 operations with 2 ms timeouts each: far below a second unless one hung.
-        assert!(worst < Duration::from_secs(2), "flavor {flavor}: a round took {worst:?}");
+        assert!(
+            worst < Duration::from_secs(2),
+            "flavor {flavor}: a round took {worst:?}"
+        );
     }
 }

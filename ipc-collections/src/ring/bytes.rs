@@ -115,7 +115,11 @@ impl<'m> Side<'m> {
         )?;
         // SAFETY: `open` checked the block lies inside `mem`, which stays mapped for 'm.
         let ctrl: &'m Control = unsafe { &*r.ctrl };
-        let side = if producer { &ctrl.producers } else { &ctrl.consumers };
+        let side = if producer {
+            &ctrl.producers
+        } else {
+            &ctrl.consumers
+        };
         // SAFETY: the registry lives in `mem`, borrowed for 'm, as long as the handle.
         let reg = unsafe { Registration::claim(side, 1) }?;
         Ok(Side {
@@ -141,7 +145,11 @@ impl<'m> Side<'m> {
     }
 
     fn other_gone(&mut self, producers: bool) -> bool {
-        let side = if producers { &self.ctrl.producers } else { &self.ctrl.consumers };
+        let side = if producers {
+            &self.ctrl.producers
+        } else {
+            &self.ctrl.consumers
+        };
         match peer(side, false) {
             Peer::Gone => true,
             Peer::NeverAttached => false,
@@ -298,7 +306,11 @@ impl<'m> Producer<'m> {
         #[cfg(loom)]
         let guards = self
             .side
-            .track(self.tail & self.side.mask, (self.tail & self.side.mask) + pad.min(8), true)
+            .track(
+                self.tail & self.side.mask,
+                (self.tail & self.side.mask) + pad.min(8),
+                true,
+            )
             .into_iter()
             .chain(self.side.track(
                 start & self.side.mask,
@@ -461,24 +473,32 @@ impl<'m> Consumer<'m> {
         let mut head = self.head;
         let mut off = head & self.side.mask;
         if avail < HEADER {
-            return Err(RingError::Corrupted("published bytes end inside a record header"));
+            return Err(RingError::Corrupted(
+                "published bytes end inside a record header",
+            ));
         }
         let (mut len, mut kind) = self.side.read_header(off);
         if kind == KIND_PAD {
             let to_end = cap - off;
             if u64::from(len) + HEADER != to_end || to_end > avail {
-                return Err(RingError::Corrupted("padding record does not end at the buffer's end"));
+                return Err(RingError::Corrupted(
+                    "padding record does not end at the buffer's end",
+                ));
             }
             head = head.wrapping_add(to_end);
             avail -= to_end;
             off = 0;
             if avail < HEADER {
-                return Err(RingError::Corrupted("padding record not followed by a frame"));
+                return Err(RingError::Corrupted(
+                    "padding record not followed by a frame",
+                ));
             }
             (len, kind) = self.side.read_header(0);
         }
         if kind != KIND_FRAME {
-            return Err(RingError::Corrupted("record kind is neither frame nor padding"));
+            return Err(RingError::Corrupted(
+                "record kind is neither frame nor padding",
+            ));
         }
         let len = u64::from(len);
         if len > max_frame(cap) {
@@ -486,7 +506,9 @@ impl<'m> Consumer<'m> {
         }
         let rec = record_len(len);
         if rec > avail || off + rec > cap {
-            return Err(RingError::Corrupted("frame extends past the published bytes or the buffer"));
+            return Err(RingError::Corrupted(
+                "frame extends past the published bytes or the buffer",
+            ));
         }
         Ok(Found {
             off: off + HEADER,
@@ -502,7 +524,10 @@ impl<'m> Consumer<'m> {
             let m = self.side.mask;
             let from = f.rec_from & m;
             let mut g = self.side.track(from, from + 8, false);
-            g.extend(self.side.track(f.off - HEADER, f.off + f.len.next_multiple_of(8), false));
+            g.extend(
+                self.side
+                    .track(f.off - HEADER, f.off + f.len.next_multiple_of(8), false),
+            );
             g
         };
         let _ = f.rec_from;

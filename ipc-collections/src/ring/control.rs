@@ -175,14 +175,20 @@ pub(crate) fn resolve(
 ) -> Result<Resolved, RingError> {
     let cap = layout.capacity;
     if !cap.is_power_of_two() || cap < min_cap {
-        return Err(RingError::Invalid("capacity is not a power of two of the minimum size"));
+        return Err(RingError::Invalid(
+            "capacity is not a power of two of the minimum size",
+        ));
     }
     let data_len = data_len.ok_or(RingError::Invalid("data region size overflows"))?;
     if layout.control_offset % CONTROL_ALIGN != 0 || (base as usize) % CONTROL_ALIGN != 0 {
-        return Err(RingError::Invalid("control block offset not 64-byte aligned"));
+        return Err(RingError::Invalid(
+            "control block offset not 64-byte aligned",
+        ));
     }
     if layout.data_offset % data_align.max(8) != 0 {
-        return Err(RingError::Invalid("data region offset misaligned for the element"));
+        return Err(RingError::Invalid(
+            "data region offset misaligned for the element",
+        ));
     }
     let ctrl_end = layout
         .control_offset
@@ -193,7 +199,9 @@ pub(crate) fn resolve(
         .checked_add(data_len)
         .ok_or(RingError::Invalid("data region offset overflows"))?;
     if ctrl_end > mem_len || data_end > mem_len {
-        return Err(RingError::Invalid("ring extends past the end of the memory"));
+        return Err(RingError::Invalid(
+            "ring extends past the end of the memory",
+        ));
     }
     if layout.data_offset < ctrl_end && layout.control_offset < data_end {
         return Err(RingError::Invalid("control block and data region overlap"));
@@ -279,10 +287,14 @@ impl Control {
         elem_size: u64,
     ) -> Result<(), RingError> {
         if self.flavor.load(Ordering::Relaxed) != flavor as u32 {
-            return Err(RingError::Corrupted("control block flavor differs from the ring's kind"));
+            return Err(RingError::Corrupted(
+                "control block flavor differs from the ring's kind",
+            ));
         }
         if self.capacity.load(Ordering::Relaxed) != cap {
-            return Err(RingError::Corrupted("control block capacity differs from the header's"));
+            return Err(RingError::Corrupted(
+                "control block capacity differs from the header's",
+            ));
         }
         if self.elem_size.load(Ordering::Relaxed) != elem_size {
             return Err(RingError::Corrupted("control block element size differs"));
@@ -349,7 +361,11 @@ fn occupant_alive(p: &Participant, id: u64) -> bool {
     let pid = (id & PID_MASK) as u32 as i32;
     let gen = id >> 32;
     let s = p.start.load(Ordering::Acquire);
-    let start = if s >> 48 == gen & 0xffff { s & ((1 << 48) - 1) } else { 0 };
+    let start = if s >> 48 == gen & 0xffff {
+        s & ((1 << 48) - 1)
+    } else {
+        0
+    };
     is_alive(pid, start)
 }
 
@@ -400,7 +416,10 @@ impl Registration {
     /// # Safety
     /// `side` outlives the returned registration (the handle that holds it borrows the
     /// memory).
-    pub(crate) unsafe fn claim(side: &[Participant], limit: usize) -> Result<Registration, RingError> {
+    pub(crate) unsafe fn claim(
+        side: &[Participant],
+        limit: usize,
+    ) -> Result<Registration, RingError> {
         let (pid, start) = this_process();
         let pid_bits = u64::from(pid as u32);
         for p in side.iter().take(limit) {
@@ -414,7 +433,10 @@ impl Registration {
                 let new = gen << 32 | pid_bits;
                 // AcqRel: Acquire pairs with the release of the previous occupant; Release
                 // publishes the claim (with `claiming` reset below, before any use).
-                match p.id.compare_exchange(cur, new, Ordering::AcqRel, Ordering::Acquire) {
+                match p
+                    .id
+                    .compare_exchange(cur, new, Ordering::AcqRel, Ordering::Acquire)
+                {
                     Ok(_) => {
                         p.claiming.store(0, Ordering::Relaxed);
                         p.start.store(

@@ -67,7 +67,14 @@ fn open<M: ipc_core::Memory + ?Sized>(
     if mem.is_read_only() {
         return Err(RingError::Invalid("memory mapped read-only"));
     }
-    let r = control::resolve(mem.as_ptr(), mem.len(), layout, min_cap, data_len, data_align)?;
+    let r = control::resolve(
+        mem.as_ptr(),
+        mem.len(),
+        layout,
+        min_cap,
+        data_len,
+        data_align,
+    )?;
     // SAFETY: `resolve` checked that the control block lies inside the memory, aligned;
     // `Control` is atomics only, valid for every bit pattern, and `mem` stays mapped while
     // borrowed (the `Memory` contract).
@@ -93,7 +100,14 @@ unsafe fn format<M: ipc_core::Memory + ?Sized>(
     if mem.is_read_only() {
         return Err(RingError::Invalid("memory mapped read-only"));
     }
-    let r = control::resolve(mem.as_ptr(), mem.len(), layout, min_cap, data_len, data_align)?;
+    let r = control::resolve(
+        mem.as_ptr(),
+        mem.len(),
+        layout,
+        min_cap,
+        data_len,
+        data_align,
+    )?;
     // SAFETY: the control block is inside the memory and aligned (`resolve`), and the
     // caller has exclusive access (this function's contract).
     unsafe { Control::format(r.ctrl.cast_mut(), flavor, r.cap, elem_size, tracked_cells) };

@@ -71,8 +71,11 @@ fn values_offset<T>(capacity: u64) -> Option<usize> {
 /// Bytes of the data region for `capacity` slots of `T`: `capacity` u64 stamps, then the
 /// values at the next multiple of `T`'s alignment (`None` on overflow).
 pub fn data_len<T>(capacity: u64) -> Option<usize> {
-    values_offset::<T>(capacity)?
-        .checked_add(usize::try_from(capacity).ok()?.checked_mul(std::mem::size_of::<T>())?)
+    values_offset::<T>(capacity)?.checked_add(
+        usize::try_from(capacity)
+            .ok()?
+            .checked_mul(std::mem::size_of::<T>())?,
+    )
 }
 
 fn elem_size<T>() -> Result<u64, RingError> {
@@ -149,7 +152,11 @@ impl<'m, T: SharedLayout + Copy> Ring<'m, T> {
         )?;
         // SAFETY: `open` checked the block lies inside `mem`, which stays mapped for 'm.
         let ctrl: &'m Control = unsafe { &*r.ctrl };
-        let side = if producer { &ctrl.producers } else { &ctrl.consumers };
+        let side = if producer {
+            &ctrl.producers
+        } else {
+            &ctrl.consumers
+        };
         // SAFETY: the registry lives in `mem`, borrowed for 'm, as long as the handle.
         let reg = unsafe { Registration::claim(side, MAX_PARTICIPANTS) }?;
         let off = values_offset::<T>(r.cap).ok_or(RingError::Invalid("capacity overflows"))?;
@@ -199,7 +206,11 @@ impl<'m, T: SharedLayout + Copy> Ring<'m, T> {
     /// Whether the other side is gone (released at once; dead: checked at most once a
     /// millisecond).
     fn other_gone(&mut self, producers: bool) -> bool {
-        let side = if producers { &self.ctrl.producers } else { &self.ctrl.consumers };
+        let side = if producers {
+            &self.ctrl.producers
+        } else {
+            &self.ctrl.consumers
+        };
         match peer(side, false) {
             Peer::Gone => true,
             Peer::NeverAttached => false,
@@ -305,7 +316,9 @@ impl<'m, T: SharedLayout + Copy> Producer<'m, T> {
                     RingError::Full
                 });
             }
-            return Err(RingError::Corrupted("slot stamp impossible for the tail position"));
+            return Err(RingError::Corrupted(
+                "slot stamp impossible for the tail position",
+            ));
         }
         Ok(pos)
     }
@@ -434,7 +447,9 @@ impl<'m, T: SharedLayout + Copy> Consumer<'m, T> {
                 continue;
             }
             if used > cap {
-                return Err(RingError::Corrupted("tail more than the capacity ahead of head"));
+                return Err(RingError::Corrupted(
+                    "tail more than the capacity ahead of head",
+                ));
             }
             if s != pos {
                 // The previous lap's consumer has not yet freed the slot (`pos - cap + 1`),
@@ -442,7 +457,9 @@ impl<'m, T: SharedLayout + Copy> Consumer<'m, T> {
                 if s == pos.wrapping_add(1).wrapping_sub(cap) {
                     return Err(RingError::Empty);
                 }
-                return Err(RingError::Corrupted("slot stamp impossible for the head position"));
+                return Err(RingError::Corrupted(
+                    "slot stamp impossible for the head position",
+                ));
             }
             // Claimed (tail > pos) and not published (stamp == pos).
             match self.recover(pos)? {
@@ -460,7 +477,8 @@ impl<'m, T: SharedLayout + Copy> Consumer<'m, T> {
         let v = r.read_value(pos);
         // Release: pairs with the producer's Acquire stamp load; our read happens before
         // the next lap's write.
-        r.stamp(pos).store(pos.wrapping_add(r.cap), Ordering::Release);
+        r.stamp(pos)
+            .store(pos.wrapping_add(r.cap), Ordering::Release);
         Control::wake(&r.ctrl.space_futex, &r.ctrl.space_sleepers);
         v
     }
@@ -487,11 +505,12 @@ impl<'m, T: SharedLayout + Copy> Consumer<'m, T> {
         if live_claimer(&r.ctrl.producers, pos.wrapping_add(1)) {
             return Ok(Recovery::Wait);
         }
-        if let Err(now) =
-            r.ctrl
-                .head
-                .compare_exchange(pos, pos.wrapping_add(1), Ordering::AcqRel, Ordering::Acquire)
-        {
+        if let Err(now) = r.ctrl.head.compare_exchange(
+            pos,
+            pos.wrapping_add(1),
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
             return Ok(Recovery::Moved(now));
         }
         // The position is ours. AcqRel: Acquire pairs with a late publication (then we

@@ -33,7 +33,9 @@ use super::{RingError, PEER_POLL};
 
 /// Bytes of the data region for `capacity` slots of `T` (`None` on overflow).
 pub fn data_len<T>(capacity: u64) -> Option<usize> {
-    usize::try_from(capacity).ok()?.checked_mul(std::mem::size_of::<T>())
+    usize::try_from(capacity)
+        .ok()?
+        .checked_mul(std::mem::size_of::<T>())
 }
 
 fn elem_size<T>() -> Result<u64, RingError> {
@@ -103,7 +105,11 @@ impl<'m, T: SharedLayout + Copy> Side<'m, T> {
         )?;
         // SAFETY: `open` checked the block lies inside `mem`, which stays mapped for 'm.
         let ctrl: &'m Control = unsafe { &*r.ctrl };
-        let side = if producer { &ctrl.producers } else { &ctrl.consumers };
+        let side = if producer {
+            &ctrl.producers
+        } else {
+            &ctrl.consumers
+        };
         // SAFETY: the registry lives in `mem`, borrowed for 'm, as long as the handle.
         let reg = unsafe { Registration::claim(side, 1) }?;
         Ok(Side {
@@ -132,7 +138,11 @@ impl<'m, T: SharedLayout + Copy> Side<'m, T> {
     /// Whether the other side (`side`) is gone: at once if its registration was released,
     /// within about a millisecond of polling if its process died.
     fn other_gone(&mut self, producers: bool) -> bool {
-        let side = if producers { &self.ctrl.producers } else { &self.ctrl.consumers };
+        let side = if producers {
+            &self.ctrl.producers
+        } else {
+            &self.ctrl.consumers
+        };
         match peer(side, false) {
             Peer::Gone => true,
             Peer::NeverAttached => false,
