@@ -411,8 +411,7 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
 /// `ratio(cand, base)` per round.
 fn compare(
     cfg: &Cfg,
-    name: &str,
-    goal: &str,
+    (name, goal): (&str, &str),
     n: u64,
     per: f64,
     throughput: bool,
@@ -475,13 +474,15 @@ fn main() {
         }
     };
     println!(
-        "{:<44} {:>13} {:>13}   {}",
-        "comparison (per message)", "candidate", "baseline", "median ratio [p10-p90]"
+        "{:<44} {:>13} {:>13}   median ratio [p10-p90]",
+        "comparison (per message)", "candidate", "baseline"
     );
     compare(
         &cfg,
-        "spsc u64 throughput vs hand-written ring",
-        ">= 0.8 (base/cand)",
+        (
+            "spsc u64 throughput vs hand-written ring",
+            ">= 0.8 (base/cand)",
+        ),
         cfg.fast_n,
         1.0,
         true,
@@ -490,8 +491,7 @@ fn main() {
     );
     compare(
         &cfg,
-        "spsc u64 throughput vs pipe",
-        ">= 20 (base/cand)",
+        ("spsc u64 throughput vs pipe", ">= 20 (base/cand)"),
         cfg.slow_n,
         1.0,
         true,
@@ -500,8 +500,7 @@ fn main() {
     );
     compare(
         &cfg,
-        "spsc u64 throughput vs unix socket",
-        ">= 20 (base/cand)",
+        ("spsc u64 throughput vs unix socket", ">= 20 (base/cand)"),
         cfg.slow_n,
         1.0,
         true,
@@ -510,8 +509,7 @@ fn main() {
     );
     compare(
         &cfg,
-        "spsc u64 throughput vs posix mq",
-        ">= 20 (base/cand)",
+        ("spsc u64 throughput vs posix mq", ">= 20 (base/cand)"),
         cfg.slow_n,
         1.0,
         true,
@@ -520,8 +518,10 @@ fn main() {
     );
     compare(
         &cfg,
-        "one-way latency, spinning, vs cache line",
-        "<= 1.2 (cand/base)",
+        (
+            "one-way latency, spinning, vs cache line",
+            "<= 1.2 (cand/base)",
+        ),
         cfg.lat_n,
         2.0,
         false,
@@ -530,8 +530,10 @@ fn main() {
     );
     compare(
         &cfg,
-        "ping-pong, blocking pop, vs raw futex",
-        "info (ring spins first)",
+        (
+            "ping-pong, blocking pop, vs raw futex",
+            "info (ring spins first)",
+        ),
         cfg.lat_n / 4,
         2.0,
         false,
@@ -541,8 +543,10 @@ fn main() {
     let d = Duration::from_micros(30);
     compare(
         &cfg,
-        "wake latency, both asleep, vs raw futex",
-        "<= 1.1 (cand/base)",
+        (
+            "wake latency, both asleep, vs raw futex",
+            "<= 1.1 (cand/base)",
+        ),
         cfg.lat_n / 8,
         2.0,
         false,

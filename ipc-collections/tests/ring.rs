@@ -260,7 +260,10 @@ fn byte_ring_wraps_with_padding_and_enforces_the_largest_frame() {
         assert!(got.iter().all(|&b| b == round));
     }
     // A reservation dropped without commit sends nothing.
-    drop(p.reserve(10).unwrap());
+    {
+        let mut abandoned = p.reserve(10).unwrap();
+        abandoned.fill(0xee);
+    }
     assert_eq!(c.try_recv().err(), Some(RingError::Empty));
     // Full: 128-byte records (plus padding at the wrap) in 256 bytes: one or two fit.
     let mut sent = 0u8;

@@ -47,9 +47,11 @@ pub const MIN_CAPACITY: u64 = 64;
 /// The largest frame a byte ring of `capacity` bytes carries: `capacity / 2 - 8` (and at
 /// most `u32::MAX` rounded down to a multiple of 8).
 pub const fn max_frame(capacity: u64) -> u64 {
+    // The largest multiple of 8 that fits the u32 length field.
+    const FIELD_MAX: u64 = u32::MAX as u64 - 7;
     let m = capacity / 2 - HEADER;
-    if m > (u32::MAX & !7) as u64 {
-        (u32::MAX & !7) as u64
+    if m > FIELD_MAX {
+        FIELD_MAX
     } else {
         m
     }
@@ -77,12 +79,14 @@ pub unsafe fn init<M: Memory + ?Sized>(mem: &M, layout: RingLayout) -> Result<()
         super::format(
             mem,
             layout,
-            Flavor::Bytes,
-            MIN_CAPACITY,
-            0,
-            data_len(layout.capacity),
-            8,
-            (layout.capacity / 8) as usize,
+            super::Shape {
+                flavor: Flavor::Bytes,
+                min_cap: MIN_CAPACITY,
+                elem_size: 0,
+                data_len: data_len(layout.capacity),
+                data_align: 8,
+                tracked_cells: (layout.capacity / 8) as usize,
+            },
         )
     }
     .map(|_| ())
@@ -107,11 +111,14 @@ impl<'m> Side<'m> {
         let r = super::open(
             mem,
             layout,
-            Flavor::Bytes,
-            MIN_CAPACITY,
-            0,
-            data_len(layout.capacity),
-            8,
+            super::Shape {
+                flavor: Flavor::Bytes,
+                min_cap: MIN_CAPACITY,
+                elem_size: 0,
+                data_len: data_len(layout.capacity),
+                data_align: 8,
+                tracked_cells: 0,
+            },
         )?;
         // SAFETY: `open` checked the block lies inside `mem`, which stays mapped for 'm.
         let ctrl: &'m Control = unsafe { &*r.ctrl };

@@ -54,15 +54,23 @@ use control::{Control, Flavor, Resolved};
 /// liveness again (so a dead peer is noticed within about this time).
 pub const PEER_POLL: std::time::Duration = std::time::Duration::from_millis(10);
 
-/// Resolves `layout` in `mem` and checks what init recorded.
-fn open<M: ipc_core::Memory + ?Sized>(
-    mem: &M,
-    layout: RingLayout,
+/// What a ring kind needs of its memory.
+#[derive(Debug, Clone, Copy)]
+struct Shape {
     flavor: Flavor,
     min_cap: u64,
     elem_size: u64,
     data_len: Option<usize>,
     data_align: usize,
+    /// Cells the loom model tracks (slots, or 8-byte units of a byte ring).
+    tracked_cells: usize,
+}
+
+/// Resolves `layout` in `mem` and checks what init recorded.
+fn open<M: ipc_core::Memory + ?Sized>(
+    mem: &M,
+    layout: RingLayout,
+    shape: Shape,
 ) -> Result<Resolved, RingError> {
     if mem.is_read_only() {
         return Err(RingError::Invalid("memory mapped read-only"));
@@ -71,31 +79,26 @@ fn open<M: ipc_core::Memory + ?Sized>(
         mem.as_ptr(),
         mem.len(),
         layout,
-        min_cap,
-        data_len,
-        data_align,
+        shape.min_cap,
+        shape.data_len,
+        shape.data_align,
     )?;
     // SAFETY: `resolve` checked that the control block lies inside the memory, aligned;
     // `Control` is atomics only, valid for every bit pattern, and `mem` stays mapped while
     // borrowed (the `Memory` contract).
     let ctrl = unsafe { &*r.ctrl };
-    ctrl.check_identity(flavor, r.cap, elem_size)?;
+    ctrl.check_identity(shape.flavor, r.cap, shape.elem_size)?;
     Ok(r)
 }
 
-/// Formats a fresh ring of `flavor` in `mem`.
+/// Formats a fresh ring of `shape` in `mem`.
 ///
 /// # Safety
 /// As the kinds' `init`: exclusive access to the ring's bytes.
 unsafe fn format<M: ipc_core::Memory + ?Sized>(
     mem: &M,
     layout: RingLayout,
-    flavor: Flavor,
-    min_cap: u64,
-    elem_size: u64,
-    data_len: Option<usize>,
-    data_align: usize,
-    tracked_cells: usize,
+    shape: Shape,
 ) -> Result<Resolved, RingError> {
     if mem.is_read_only() {
         return Err(RingError::Invalid("memory mapped read-only"));
@@ -104,12 +107,20 @@ unsafe fn format<M: ipc_core::Memory + ?Sized>(
         mem.as_ptr(),
         mem.len(),
         layout,
-        min_cap,
-        data_len,
-        data_align,
+        shape.min_cap,
+        shape.data_len,
+        shape.data_align,
     )?;
     // SAFETY: the control block is inside the memory and aligned (`resolve`), and the
     // caller has exclusive access (this function's contract).
-    unsafe { Control::format(r.ctrl.cast_mut(), flavor, r.cap, elem_size, tracked_cells) };
+    unsafe {
+        Control::format(
+            r.ctrl.cast_mut(),
+            shape.flavor,
+            r.cap,
+            shape.elem_size,
+            shape.tracked_cells,
+        )
+    };
     Ok(r)
 }

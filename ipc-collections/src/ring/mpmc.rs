@@ -106,12 +106,14 @@ pub unsafe fn init<T: SharedLayout + Copy, M: Memory + ?Sized>(
         super::format(
             mem,
             layout,
-            Flavor::Mpmc,
-            2,
-            size,
-            data_len::<T>(layout.capacity),
-            data_align::<T>(),
-            layout.capacity as usize,
+            super::Shape {
+                flavor: Flavor::Mpmc,
+                min_cap: 2,
+                elem_size: size,
+                data_len: data_len::<T>(layout.capacity),
+                data_align: data_align::<T>(),
+                tracked_cells: layout.capacity as usize,
+            },
         )
     }?;
     let stamps = r.data.cast::<AtomicU64>();
@@ -144,11 +146,14 @@ impl<'m, T: SharedLayout + Copy> Ring<'m, T> {
         let r = super::open(
             mem,
             layout,
-            Flavor::Mpmc,
-            2,
-            elem_size::<T>()?,
-            data_len::<T>(layout.capacity),
-            data_align::<T>(),
+            super::Shape {
+                flavor: Flavor::Mpmc,
+                min_cap: 2,
+                elem_size: elem_size::<T>()?,
+                data_len: data_len::<T>(layout.capacity),
+                data_align: data_align::<T>(),
+                tracked_cells: 0,
+            },
         )?;
         // SAFETY: `open` checked the block lies inside `mem`, which stays mapped for 'm.
         let ctrl: &'m Control = unsafe { &*r.ctrl };

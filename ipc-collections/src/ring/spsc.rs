@@ -65,12 +65,14 @@ pub unsafe fn init<T: SharedLayout + Copy, M: Memory + ?Sized>(
         super::format(
             mem,
             layout,
-            Flavor::Spsc,
-            1,
-            size,
-            data,
-            std::mem::align_of::<T>(),
-            layout.capacity as usize,
+            super::Shape {
+                flavor: Flavor::Spsc,
+                min_cap: 1,
+                elem_size: size,
+                data_len: data,
+                data_align: std::mem::align_of::<T>(),
+                tracked_cells: layout.capacity as usize,
+            },
         )
     }
     .map(|_| ())
@@ -97,11 +99,14 @@ impl<'m, T: SharedLayout + Copy> Side<'m, T> {
         let r = super::open(
             mem,
             layout,
-            Flavor::Spsc,
-            1,
-            elem_size::<T>()?,
-            data_len::<T>(layout.capacity),
-            std::mem::align_of::<T>(),
+            super::Shape {
+                flavor: Flavor::Spsc,
+                min_cap: 1,
+                elem_size: elem_size::<T>()?,
+                data_len: data_len::<T>(layout.capacity),
+                data_align: std::mem::align_of::<T>(),
+                tracked_cells: 0,
+            },
         )?;
         // SAFETY: `open` checked the block lies inside `mem`, which stays mapped for 'm.
         let ctrl: &'m Control = unsafe { &*r.ctrl };
