@@ -61,8 +61,8 @@ pub struct Participant {
 
 /// The control block of every ring kind (see FORMAT.md, "Rings (kind 3)").
 ///
-/// One `#[repr(C)]` struct of atomics; all-zero bytes followed by [`Control::format`] make a
-/// fresh one. Lines 0 and 1 hold one counter each and are written only by their side.
+/// One `#[repr(C)]` struct of atomics; a kind's `init` formats a fresh
+/// one. Lines 0 and 1 hold one counter each and are written only by their side.
 #[repr(C)]
 pub struct Control {
     /// Line 0 (offset 0): `tail`, the count of slots (bytes for a byte ring) ever published

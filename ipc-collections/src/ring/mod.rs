@@ -7,7 +7,7 @@
 //! - [`bytes`]: one producer, one consumer, variable-length frames (length-prefixed
 //!   records, a padding record at the wrap), zero-copy on both sides.
 //!
-//! Every ring is a [`Control`](control::Control) block plus a data region inside any
+//! Every ring is a [`Control`] block plus a data region inside any
 //! [`ipc_core::Memory`], placed by a [`RingLayout`]. The creator formats it with the kind's
 //! `unsafe fn init`; producers and consumers then `attach` (registering their pid and start
 //! time in the control block) and detach on drop. FORMAT.md ("Rings (kind 3)") describes
@@ -16,7 +16,7 @@
 //! # Seam for named rings
 //!
 //! A named ring (segment kind 3) is a segment whose header's `ring_capacity` gives
-//! [`RingLayout::capacity`], whose control block is the [`Control`](control::Control) block
+//! [`RingLayout::capacity`], whose control block is the [`Control`] block
 //! ([`CONTROL_LEN`](control::CONTROL_LEN) bytes) and whose payload is the data region (its
 //! length from the kind's `data_len`). Creating one is: create the segment, then call the
 //! kind's `init` during the exclusive init, before publishing Ready; opening one is:

@@ -10,8 +10,8 @@
 //! only when needed. Batches publish once ([`Producer::push_batch`],
 //! [`Producer::reserve`], [`Consumer::pop_batch`]).
 //!
-//! Blocking forms spin [`SPIN_LIMIT`](super::shim) polls, then sleep on the control
-//! block's futex word for at most [`PEER_POLL`](super::PEER_POLL) at a time (the sleeper
+//! Blocking forms spin 128 polls, then sleep on the control
+//! block's futex word for at most [`PEER_POLL`] at a time (the sleeper
 //! count lets the other side skip the wake system call when nobody sleeps), checking the
 //! other side's liveness between sleeps.
 //!
