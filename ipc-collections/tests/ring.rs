@@ -647,9 +647,12 @@ fn chaos_in_the_control_block_gives_errors_never_crashes_or_hangs() {
             1 => l.data_offset + cap as usize * 8,
             _ => l.data_offset + 1024,
         };
-        let stop = counters(1);
+        let stop = counters(2); // 0: stop, 1: go
         let chaos = fork_child(|| {
             let mut rng = xorshift64(0x5eed + flavor);
+            while counter(&stop, 1).load(Ordering::SeqCst) == 0 {
+                std::hint::spin_loop();
+            }
             while counter(&stop, 0).load(Ordering::Relaxed) == 0 {
                 let off = (rng() as usize % scribble) & !7;
                 if off >= CONTROL_LEN && off < l.data_offset {
@@ -668,66 +671,67 @@ fn chaos_in_the_control_block_gives_errors_never_crashes_or_hangs() {
             }
             true
         });
+        let go = counter(&stop, 1);
         let timeout = Some(Duration::from_millis(2));
-        let mut corrupted = 0;
+        let (mut corrupted, mut ok) = (0u64, 0u64);
         let mut worst = Duration::ZERO;
         let until = Instant::now() + Duration::from_millis(700);
         let mut ops = 0u64;
-        while Instant::now() < until {
-            let t = Instant::now();
-            let outcome: Result<(), RingError> = match flavor {
-                0 => (|| {
-                    let mut p = spsc::Producer::<Msg>::attach(&m, l)?;
-                    let mut c = spsc::Consumer::<Msg>::attach(&m, l)?;
-                    for i in 0..50 {
-                        let _ = p.try_push(Msg::new(1, i));
-                        p.push(Msg::new(1, i), timeout)?;
-                        let _ = c.try_pop();
-                        c.pop(timeout)?;
-                    }
-                    Ok(())
-                })(),
-                1 => (|| {
-                    let mut p = mpmc::Producer::<Msg>::attach(&m, l)?;
-                    let mut c = mpmc::Consumer::<Msg>::attach(&m, l)?;
-                    for i in 0..50 {
-                        let _ = p.try_push(Msg::new(1, i));
-                        p.push(Msg::new(1, i), timeout)?;
-                        let _ = c.try_pop();
-                        c.pop(timeout)?;
-                    }
-                    Ok(())
-                })(),
-                _ => (|| {
-                    let mut p = bytes::Producer::attach(&m, l)?;
-                    let mut c = bytes::Consumer::attach(&m, l)?;
-                    for i in 0..50usize {
-                        let _ = p.try_send(&[7; 40][..i % 40]);
-                        p.send(&[9; 100][..i % 100], timeout)?;
-                        let f = c.recv(timeout)?;
-                        assert!(f.len() <= 504);
-                    }
-                    Ok(())
-                })(),
-            };
-            ops += 1;
-            worst = worst.max(t.elapsed());
-            match outcome {
-                Ok(()) => {}
-                Err(RingError::Corrupted(_)) => corrupted += 1,
-                Err(
-                    RingError::Timeout
-                    | RingError::Full
-                    | RingError::Empty
-                    | RingError::Busy
-                    | RingError::Disconnected,
-                ) => {}
-                Err(e) => panic!("flavor {flavor}: unexpected {e:?}"),
-            }
+        let mut tally = |r: Result<(), RingError>| match r {
+            Ok(()) => ok += 1,
+            Err(RingError::Corrupted(_)) => corrupted += 1,
+            Err(
+                RingError::Timeout
+                | RingError::Full
+                | RingError::Empty
+                | RingError::Busy
+                | RingError::Disconnected,
+            ) => {}
+            Err(e) => panic!("flavor {flavor}: unexpected {e:?}"),
+        };
+        // Handles attached before the chaos starts keep working on the scribbled block
+        // (each operation reads the counters, stamps and headers afresh); a few rounds of
+        // re-attaching exercise the attach checks too.
+        macro_rules! hammer {
+            ($p:expr, $c:expr, $push:expr, $pop:expr) => {{
+                let (mut p, mut c) = ($p.unwrap(), $c.unwrap());
+                go.store(1, Ordering::SeqCst);
+                let mut i = 0u64;
+                while Instant::now() < until {
+                    let t = Instant::now();
+                    tally($push(&mut p, i));
+                    tally($pop(&mut c));
+                    worst = worst.max(t.elapsed());
+                    ops += 1;
+                    i += 1;
+                }
+            }};
+        }
+        match flavor {
+            0 => hammer!(
+                spsc::Producer::<Msg>::attach(&m, l),
+                spsc::Consumer::<Msg>::attach(&m, l),
+                |p: &mut spsc::Producer<Msg>, i| p.push(Msg::new(1, i), timeout),
+                |c: &mut spsc::Consumer<Msg>| c.pop(timeout).map(|_| ())
+            ),
+            1 => hammer!(
+                mpmc::Producer::<Msg>::attach(&m, l),
+                mpmc::Consumer::<Msg>::attach(&m, l),
+                |p: &mut mpmc::Producer<Msg>, i| p.push(Msg::new(1, i), timeout),
+                |c: &mut mpmc::Consumer<Msg>| c.pop(timeout).map(|_| ())
+            ),
+            _ => hammer!(
+                bytes::Producer::attach(&m, l),
+                bytes::Consumer::attach(&m, l),
+                |p: &mut bytes::Producer, i: u64| p.send(&[9; 100][..i as usize % 100], timeout),
+                |c: &mut bytes::Consumer| c.recv(timeout).map(|f| assert!(f.len() <= 504))
+            ),
         }
         counter(&stop, 0).store(1, Ordering::Relaxed);
         assert_eq!(wait_pid(chaos, WATCHDOG), Some(0));
-        eprintln!("flavor {flavor}: {ops} rounds, {corrupted} Corrupted, worst round {worst:?}");
+        eprintln!(
+            "flavor {flavor}: {ops} push+pop rounds, {ok} ok, {corrupted} Corrupted, worst {worst:?}"
+        );
         assert!(corrupted > 0, "flavor {flavor}: chaos never detected");
         // 100 operations with 2 ms timeouts each: far below a second unless one hung.
         assert!(

@@ -153,9 +153,9 @@ impl<'m> Side<'m> {
 
     fn other_gone(&mut self, producers: bool) -> bool {
         let side = if producers {
-            &self.ctrl.producers
+            &self.ctrl.producers[..1]
         } else {
-            &self.ctrl.consumers
+            &self.ctrl.consumers[..1]
         };
         match peer(side, false) {
             Peer::Gone => true,
@@ -303,7 +303,7 @@ impl<'m> Producer<'m> {
             let cached = self.cached_head;
             Control::sleep(&ctrl.space_futex, &ctrl.space_sleepers, wait, || {
                 ctrl.head.load(Ordering::Relaxed) != cached
-                    || peer(&ctrl.consumers, false) == Peer::Gone
+                    || peer(&ctrl.consumers[..1], false) == Peer::Gone
             })?;
         };
         Ok(self.frame_mut(pad, start, len))
@@ -584,7 +584,7 @@ impl<'m> Consumer<'m> {
             let head = self.head;
             Control::sleep(&ctrl.data_futex, &ctrl.data_sleepers, wait, || {
                 ctrl.tail.load(Ordering::Relaxed) != head
-                    || peer(&ctrl.producers, false) == Peer::Gone
+                    || peer(&ctrl.producers[..1], false) == Peer::Gone
             })?;
         };
         Ok(self.frame(f))

@@ -144,9 +144,9 @@ impl<'m, T: SharedLayout + Copy> Side<'m, T> {
     /// within about a millisecond of polling if its process died.
     fn other_gone(&mut self, producers: bool) -> bool {
         let side = if producers {
-            &self.ctrl.producers
+            &self.ctrl.producers[..1]
         } else {
-            &self.ctrl.consumers
+            &self.ctrl.consumers[..1]
         };
         match peer(side, false) {
             Peer::Gone => true,
@@ -336,7 +336,7 @@ impl<'m, T: SharedLayout + Copy> Producer<'m, T> {
             let cached = self.cached_head;
             Control::sleep(&ctrl.space_futex, &ctrl.space_sleepers, wait, || {
                 ctrl.head.load(Ordering::Relaxed) != cached
-                    || peer(&ctrl.consumers, false) == Peer::Gone
+                    || peer(&ctrl.consumers[..1], false) == Peer::Gone
             })?;
         }
     }
@@ -525,7 +525,7 @@ impl<'m, T: SharedLayout + Copy> Consumer<'m, T> {
             let head = self.head;
             Control::sleep(&ctrl.data_futex, &ctrl.data_sleepers, wait, || {
                 ctrl.tail.load(Ordering::Relaxed) != head
-                    || peer(&ctrl.producers, false) == Peer::Gone
+                    || peer(&ctrl.producers[..1], false) == Peer::Gone
             })?;
         }
     }
