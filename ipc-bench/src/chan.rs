@@ -626,30 +626,10 @@ impl Chan for Ring {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::mpsc;
     use std::time::Duration;
 
     use super::*;
-
-    /// Runs `f` on its own thread and fails the test if it has not finished in `secs`.
-    fn within(secs: u64, f: impl FnOnce() + Send + 'static) {
-        let (tx, rx) = mpsc::channel();
-        let t = std::thread::spawn(move || {
-            f();
-            let _ = tx.send(());
-        });
-        match rx.recv_timeout(Duration::from_secs(secs)) {
-            Ok(()) => t.join().expect("test thread"),
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                if let Err(p) = t.join() {
-                    std::panic::resume_unwind(p);
-                }
-            }
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                panic!("watchdog: still running after {secs} s")
-            }
-        }
-    }
+    use crate::proc::within;
 
     #[test]
     fn pipe_round_trips_cross_to_a_forked_worker() {

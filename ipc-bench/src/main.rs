@@ -25,6 +25,7 @@ mod ours;
 mod peers;
 mod proc;
 mod report;
+mod rings;
 mod scenarios;
 
 use std::time::Instant;

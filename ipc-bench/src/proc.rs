@@ -257,3 +257,24 @@ impl Deadline {
         Ok(())
     }
 }
+
+/// Runs `f` on its own thread and fails the test if it has not finished in `secs` (the
+/// watchdog of the cross-process tests).
+#[cfg(test)]
+pub fn within(secs: u64, f: impl FnOnce() + Send + 'static) {
+    use std::sync::mpsc;
+    let (tx, rx) = mpsc::channel();
+    let t = std::thread::spawn(move || {
+        f();
+        let _ = tx.send(());
+    });
+    match rx.recv_timeout(Duration::from_secs(secs)) {
+        Ok(()) => t.join().expect("test thread"),
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            if let Err(p) = t.join() {
+                std::panic::resume_unwind(p);
+            }
+        }
+        Err(mpsc::RecvTimeoutError::Timeout) => panic!("watchdog: still running after {secs} s"),
+    }
+}

@@ -7,7 +7,7 @@ use ipc_testutil::{unique_name, Cleanup};
 
 use crate::chan::{self, Mq};
 use crate::measure::{self, quantile, sorted, Config, Imp, Keep};
-use crate::{ours, peers};
+use crate::{ours, peers, rings};
 
 /// Whether a lower or a higher figure is better.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,7 +77,8 @@ const CREATE_US: Metric = Metric {
 /// Why an implementation has no figures.
 #[derive(Debug, Clone)]
 pub enum Unavail {
-    /// Not compiled into this build (a peer without the feature, rings not merged yet).
+    /// Not compiled into this build (a peer without the `peers` feature).
+    #[cfg_attr(feature = "peers", allow(dead_code))]
     NotBuilt(String),
     /// Set-up or a batch failed.
     Failed(String),
@@ -112,18 +113,6 @@ fn peer(name: &str, imp: Result<Box<dyn Imp>, Unavail>) -> Contender {
         ours: false,
         baseline: false,
         imp,
-    }
-}
-
-/// The ring buffers (issue 12) are not in this build yet.
-fn rings_not_built(name: &str) -> Contender {
-    Contender {
-        name: name.to_owned(),
-        ours: true,
-        baseline: false,
-        imp: Err(Unavail::NotBuilt(
-            "not built yet (ring buffers, issue 12)".into(),
-        )),
     }
 }
 
@@ -228,8 +217,8 @@ fn s2_spin() -> Built {
     (
         vec![
             base("bare shared cache line", line),
-            rings_not_built("SPSC ring (ours)"),
-            rings_not_built("MPMC ring (ours)"),
+            c("SPSC ring (ours)", rings::spsc_pingpong(rings::Mode::Spin)),
+            c("MPMC ring (ours)", rings::mpmc_pingpong()),
             peer("iceoryx2 pub-sub, busy-wait", iox),
         ],
         keep,
@@ -277,7 +266,10 @@ fn s3_sleep() -> Built {
             base("raw futex", futex),
             c("SharedCondvar (ours)", condvar),
             c("Semaphore (ours)", sem),
-            rings_not_built("SPSC ring, blocking (ours)"),
+            c(
+                "SPSC ring, blocking (ours)",
+                rings::spsc_pingpong(rings::Mode::Block),
+            ),
             c("pipe", pipe),
             c("Unix socket", sock),
             c("POSIX message queue", mq),
@@ -312,8 +304,8 @@ fn s4_u64() -> Built {
     (
         vec![
             base("hand-written SPSC ring, batched", ring),
-            rings_not_built("SPSC ring (ours)"),
-            rings_not_built("MPMC ring (ours)"),
+            c("SPSC ring (ours)", rings::spsc_stream()),
+            c("MPMC ring (ours)", rings::mpmc_stream()),
             c("pipe", pipe),
             c("Unix socket", sock),
             c("POSIX message queue", mq),
@@ -338,7 +330,7 @@ fn s5(size: usize) -> Built {
             c("Unix socket", sock),
             peer("ipc-channel", peers::ipc_channel_bytes(size)),
             peer("iceoryx2 pub-sub", iox),
-            rings_not_built("byte ring (ours)"),
+            c("byte ring (ours)", rings::byte_stream(size)),
         ],
         keep,
     )
