@@ -213,7 +213,7 @@ struct LockPage {
     pt: PadPthread,
 }
 
-/// Scenario 1: [RawMutex, SharedMutex<u64>, pthread]. The worker locks what the parent
+/// Scenario 1: `[RawMutex, SharedMutex<u64>, pthread]`. The worker locks what the parent
 /// made: the page it inherits and the named `SharedMutex<u64>` segment it opens.
 pub fn locks() -> Result<(Imps, Keep), String> {
     let name = unique_name("bench-lock");
@@ -372,7 +372,7 @@ fn with_names(
     timed(n, || op(it.next().expect("n names")))
 }
 
-/// Scenario 6: [Shared<Small>, Shm (info), raw]: create and open a small segment, both in
+/// Scenario 6: `[Shared<Small>, Shm (info), raw]`: create and open a small segment, both in
 /// the worker (the opener is usually another process; the cost is the same calls).
 pub fn create_open() -> Result<Vec<Box<dyn Imp>>, String> {
     let len = Shared::<Small>::segment_len().map_err(err)?;
@@ -433,7 +433,7 @@ impl Aligned {
     }
 }
 
-/// Scenario 7: [ours write, memcpy write, ours read, memcpy read]. The parent creates the
+/// Scenario 7: `[ours write, memcpy write, ours read, memcpy read]`. The parent creates the
 /// `SharedArray<f64>`; the worker opens it and copies a private buffer into it (write)
 /// and out of it (read) through the lock guard, beside the same `copy_from_slice` between
 /// heap buffers.
