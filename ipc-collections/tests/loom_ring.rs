@@ -23,8 +23,9 @@ use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::Arc;
 use loom::thread;
 
-mod loom_support;
-use loom_support::{check, HeapMem};
+use std::alloc::{alloc_zeroed, dealloc, Layout};
+
+use ipc_testutil::loom::check;
 
 fn spsc_ring(cap: u64) -> (Arc<HeapMem>, RingLayout) {
     let l = RingLayout::packed(cap);
@@ -262,4 +263,48 @@ fn byte_ring_frames_wrap_with_padding() {
         t.join().unwrap();
         assert_eq!(c.try_recv().err(), Some(RingError::Disconnected));
     });
+}
+
+/// Page-aligned, zeroed heap memory standing in for a shared mapping; the ring's control
+/// block (loom model objects, written by `init`) is dropped with it.
+pub struct HeapMem {
+    ptr: *mut u8,
+    layout: Layout,
+}
+
+// SAFETY: the bytes are only accessed through the ring code, which synchronises them (and
+// loom checks that); the pointer is owned.
+unsafe impl Send for HeapMem {}
+// SAFETY: as above.
+unsafe impl Sync for HeapMem {}
+
+impl HeapMem {
+    pub fn new(len: usize) -> HeapMem {
+        let layout = Layout::from_size_align(len, 4096).unwrap();
+        // SAFETY: len > 0.
+        let ptr = unsafe { alloc_zeroed(layout) };
+        assert!(!ptr.is_null());
+        HeapMem { ptr, layout }
+    }
+}
+
+impl Drop for HeapMem {
+    fn drop(&mut self) {
+        // SAFETY: every model puts its control block at offset 0 and formats it with
+        // `init` (which writes a `Control` there); allocated in `new` with this layout.
+        unsafe {
+            std::ptr::drop_in_place(self.ptr.cast::<ipc_collections::ring::control::Control>());
+            dealloc(self.ptr, self.layout)
+        }
+    }
+}
+
+// SAFETY: non-null, page-aligned, valid for `len` bytes until drop.
+unsafe impl ipc_collections::ipc_core::Memory for HeapMem {
+    fn as_ptr(&self) -> *mut u8 {
+        self.ptr
+    }
+    fn len(&self) -> usize {
+        self.layout.size()
+    }
 }

@@ -599,6 +599,9 @@ fn mpmc_producers_sigkilled_at_random_points_never_block_the_ring() {
             counter(&stats, 0).fetch_add(1, Ordering::Relaxed);
         }
     });
+    // This process stays registered as a producer throughout, so the consumer never sees
+    // "every producer gone" (Disconnected) between the last kill and the final message.
+    let mut p = mpmc::Producer::<Msg>::attach(&m, l).unwrap();
     let kills = kill_count(40);
     random_kills(
         kills,
@@ -616,8 +619,7 @@ fn mpmc_producers_sigkilled_at_random_points_never_block_the_ring() {
         },
     )
     .unwrap();
-    // Every producer is dead; the ring still works for a new one.
-    let mut p = mpmc::Producer::<Msg>::attach(&m, l).unwrap();
+    // Every killed producer is dead; the ring still delivers.
     p.push(Msg::new(u64::MAX, 0), T).unwrap();
     assert_eq!(wait_pid(consumer, WATCHDOG), Some(0));
     let lost = counter(&stats, 1).load(Ordering::SeqCst);

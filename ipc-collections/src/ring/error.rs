@@ -48,3 +48,51 @@ impl fmt::Display for RingError {
 }
 
 impl std::error::Error for RingError {}
+
+/// The crate's one error for a ring outcome, so ring calls mix with `?` with every other
+/// call: `Full`/`Empty` are [`WouldBlock`](crate::ErrorKind::WouldBlock), `Disconnected`
+/// and `Timeout` their own kinds, `TooLarge` [`InvalidSize`](crate::ErrorKind::InvalidSize),
+/// `Busy` [`LimitReached`](crate::ErrorKind::LimitReached), `Invalid`
+/// [`InvalidInput`](crate::ErrorKind::InvalidInput), `Corrupted` keeps its message, `Os`
+/// its errno.
+impl From<RingError> for crate::Error {
+    fn from(e: RingError) -> Self {
+        use crate::ErrorKind as K;
+        const OP: &str = "ring";
+        match e {
+            RingError::Full | RingError::Empty => {
+                crate::Error::new(OP, K::WouldBlock).with_detail(e.to_string())
+            }
+            RingError::Disconnected => crate::Error::new(OP, K::Disconnected),
+            RingError::Timeout => crate::Error::new(OP, K::Timeout),
+            RingError::TooLarge => crate::Error::new(OP, K::InvalidSize(e.to_string())),
+            RingError::Busy => crate::Error::new(OP, K::LimitReached(e.to_string())),
+            RingError::Invalid(what) => crate::Error::new(OP, K::InvalidInput(what.into())),
+            RingError::Corrupted(what) => crate::Error::new(OP, K::Corrupted(what.into())),
+            RingError::Os(errno) => crate::Error::os(OP, ipc_core::Errno::from_raw(errno)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RingError;
+    use crate::ErrorKind;
+
+    #[test]
+    fn ring_errors_map_to_the_one_error_kind() {
+        let k = |e: RingError| crate::Error::from(e).kind().clone();
+        assert_eq!(k(RingError::Full), ErrorKind::WouldBlock);
+        assert_eq!(k(RingError::Empty), ErrorKind::WouldBlock);
+        assert_eq!(k(RingError::Disconnected), ErrorKind::Disconnected);
+        assert_eq!(k(RingError::Timeout), ErrorKind::Timeout);
+        assert!(matches!(k(RingError::TooLarge), ErrorKind::InvalidSize(_)));
+        assert!(matches!(k(RingError::Busy), ErrorKind::LimitReached(_)));
+        assert!(matches!(k(RingError::Invalid("x")), ErrorKind::InvalidInput(w) if w == "x"));
+        assert!(matches!(k(RingError::Corrupted("y")), ErrorKind::Corrupted(w) if w == "y"));
+        assert!(matches!(
+            k(RingError::Os(libc::EINTR)),
+            ErrorKind::Os(e) if e.raw() == libc::EINTR
+        ));
+    }
+}
