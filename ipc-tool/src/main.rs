@@ -115,6 +115,9 @@ enum Command {
         /// Only list what would be removed, with the reason.
         #[arg(long)]
         dry_run: bool,
+        /// Only look at segments whose name starts with this (e.g. /myapp-).
+        #[arg(long, default_value = "/")]
+        prefix: String,
     },
     /// Named POSIX semaphores.
     #[command(subcommand)]
@@ -280,7 +283,7 @@ fn run(command: Command) -> Result<(), Failure> {
         Command::Diff { name, other } => segment::diff(&name, &other),
         Command::Dump { name, max } => segment::dump(&name, max),
         Command::Rm { names, kind } => objects::rm(&names, kind),
-        Command::Gc { dry_run } => objects::gc(dry_run),
+        Command::Gc { dry_run, prefix } => objects::gc(dry_run, &prefix),
         Command::Sem(c) => match c {
             SemCommand::Create { name, value, mode } => ops::sem_create(&name, value, mode),
             SemCommand::Post { name } => ops::sem_post(&name),

@@ -458,8 +458,8 @@ fn gc_verdict(name: &str) -> Option<(GcVerdict, (u64, u64))> {
     None
 }
 
-/// `ipc gc [--dry-run]`.
-pub fn gc(dry_run: bool) -> Result<(), Failure> {
+/// `ipc gc [--dry-run] [--prefix P]`.
+pub fn gc(dry_run: bool, prefix: &str) -> Result<(), Failure> {
     let entries =
         files("/dev/shm").map_err(|e| Failure::new(format!("/dev/shm: cannot be read: {e}")))?;
     let mut out = String::new();
@@ -469,6 +469,9 @@ pub fn gc(dry_run: bool) -> Result<(), Failure> {
             continue;
         }
         let name = format!("/{file}");
+        if !name.starts_with(prefix) {
+            continue;
+        }
         let Some((verdict, id)) = gc_verdict(&name) else {
             continue;
         };

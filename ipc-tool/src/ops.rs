@@ -26,7 +26,9 @@ pub fn sem_create(name: &str, value: u32, mode: u32) -> Result<(), Failure> {
 
 /// `ipc sem post NAME`.
 pub fn sem_post(name: &str) -> Result<(), Failure> {
-    NamedSemaphore::open(name)?.post()?;
+    NamedSemaphore::open(name)?
+        .post()
+        .map_err(|e| e.or_name(name))?;
     Ok(())
 }
 
@@ -34,9 +36,10 @@ pub fn sem_post(name: &str) -> Result<(), Failure> {
 pub fn sem_wait(name: &str, timeout: Option<Duration>) -> Result<(), Failure> {
     let s = NamedSemaphore::open(name)?;
     match timeout {
-        Some(t) => s.wait_timeout(t)?,
-        None => s.wait()?,
+        Some(t) => s.wait_timeout(t),
+        None => s.wait(),
     }
+    .map_err(|e| e.or_name(name))?;
     Ok(())
 }
 
@@ -82,9 +85,10 @@ pub fn mq_send(
         .access(Access::WriteOnly)
         .open(name)?;
     match timeout {
-        Some(t) => q.send_timeout(message.as_bytes(), priority, t)?,
-        None => q.send(message.as_bytes(), priority)?,
+        Some(t) => q.send_timeout(message.as_bytes(), priority, t),
+        None => q.send(message.as_bytes(), priority),
     }
+    .map_err(|e| e.or_name(name))?;
     Ok(())
 }
 
@@ -102,9 +106,10 @@ pub fn mq_recv(
         .open(name)?;
     let mut buf = vec![0u8; q.message_size()];
     let (n, prio) = match timeout {
-        Some(t) => q.receive_timeout(&mut buf, t)?,
-        None => q.receive(&mut buf)?,
-    };
+        Some(t) => q.receive_timeout(&mut buf, t),
+        None => q.receive(&mut buf),
+    }
+    .map_err(|e| e.or_name(name))?;
     let msg = &buf[..n];
     if as_json {
         emit_json(&json!({
@@ -130,7 +135,8 @@ pub fn mq_attr(name: &str, as_json: bool) -> Result<(), Failure> {
     let a = MessageQueue::options()
         .access(Access::ReadOnly)
         .open(name)?
-        .attributes()?;
+        .attributes()
+        .map_err(|e| e.or_name(name))?;
     if as_json {
         emit_json(&json!({
             "version": JSON_VERSION,
