@@ -129,3 +129,81 @@ fn separately_built_binaries_with_different_layouts_get_layout_mismatch() {
         "names the changed field: {stdout}"
     );
 }
+
+// ---- the seed workflows of issue 11 (each example checks its own result and prints
+// "NAME: ok"; the names it makes start with /ipc-NAME-PID and must all be gone) ----
+
+/// Runs a seed example, checks it reported success, and that it left nothing in /dev/shm
+/// under its prefix (its own pid is in every name it makes).
+fn run_seed(name: &str, prefix: &str) -> String {
+    let stdout = run_ok(name, &[]);
+    assert!(stdout.contains(&format!("{name}: ok")), "{stdout}");
+    assert!(
+        leftovers(prefix).is_empty(),
+        "{name} left {:?}",
+        leftovers(prefix)
+    );
+    stdout
+}
+
+#[test]
+fn any_array_second_process_prints_an_array_it_did_not_name_the_type_of() {
+    let out = run_seed("any_array", "ipc-any-array-");
+    assert!(
+        out.contains("i32 [2, 3] [[1, 2, 3], [40, 50, 60]]"),
+        "{out}"
+    );
+    assert!(out.contains("sum 156"), "{out}");
+}
+
+#[test]
+fn array_view_processes_add_through_views_of_a_plain_object() {
+    let out = run_seed("array_view", "ipc-array-view-");
+    assert!(out.contains("[2012, 2013, 2014, 2015]"), "{out}");
+}
+
+#[test]
+fn process_shared_counter_hand_off_and_slots_work_across_fork() {
+    let out = run_seed("process_shared", "ipc-process-shared-");
+    assert!(out.contains("counter: 100 + 10000 - 10000 = 100"), "{out}");
+    assert!(out.contains("the child answered 42"), "{out}");
+    assert!(out.contains("slots: [11, 22, 33, 44]"), "{out}");
+}
+
+#[test]
+fn unique_names_are_handed_to_a_child_and_removed() {
+    let out = run_seed("unique_names", "ipc-unique-names-");
+    assert!(out.contains("read: hello from the child"), "{out}");
+    // The semaphore lives in /dev/shm as sem.NAME.
+    assert!(leftovers("sem.ipc-unique-names-").is_empty());
+}
+
+#[test]
+fn shm_resize_grows_under_a_peer_and_shrinks_alone() {
+    let out = run_seed("shm_resize", "ipc-shm-resize-");
+    assert!(
+        out.contains("the old mapping still reads \"head\" (4096 bytes)"),
+        "{out}"
+    );
+    assert!(out.contains("shrank to 8192 bytes"), "{out}");
+}
+
+#[test]
+fn mq_callback_sees_every_message_of_another_process() {
+    let out = run_seed("mq_callback", "ipc-mq-callback-");
+    assert!(out.contains("callback got \"three\""), "{out}");
+    let left: Vec<_> = std::fs::read_dir("/dev/mqueue")
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .filter(|n| n.starts_with("ipc-mq-callback-"))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn atomic_array_workers_lose_no_hit_without_the_lock() {
+    let out = run_seed("atomic_array", "ipc-atomic-array-");
+    assert!(out.contains("total 30000"), "{out}");
+}

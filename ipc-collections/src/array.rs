@@ -393,6 +393,49 @@ impl<T: SharedLayout, M: Memory> SharedArray<T, M> {
     }
 }
 
+impl<T: crate::AtomicElement, M: Memory> SharedArray<T, M> {
+    /// All elements, without the lock: safe because every element is an atomic, which any
+    /// number of threads and processes may load, store and update at the same time (C
+    /// order). The array's lock is not taken and not needed; guards from
+    /// [`lock`](Self::lock) see the same atomics.
+    ///
+    /// ```no_run
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use ipc_collections::SharedArray;
+    ///
+    /// let hits = SharedArray::<AtomicU64>::open("/hits")?;
+    /// hits.as_slice()[7].fetch_add(1, Ordering::Relaxed); // no lock, no unsafe
+    /// # Ok::<(), ipc_collections::Error>(())
+    /// ```
+    pub fn as_slice(&self) -> &[T] {
+        // SAFETY: the payload holds len initialised elements of T inside the mapping,
+        // aligned, valid for every bit pattern; the mapping is writable (a SharedArray is
+        // never opened read-only); T is an integer atomic, so every access from any
+        // process is atomic and none is a data race; the slice borrows self, which keeps
+        // the mapping alive.
+        unsafe { std::slice::from_raw_parts(self.as_ptr(), self.len) }
+    }
+}
+
+/// Anonymous memory is reached through `SharedArray::<T>::anonymous` (the default memory
+/// type in the path), so that `SharedArray::<i64>::anonymous(&[2])` needs no second type.
+impl<T: SharedLayout> SharedArray<T, Shm> {
+    /// An array of `dims` (zeroed) in fresh anonymous shared memory, for `fork`ed children:
+    /// process_shared's `SharedMemory.new(:int, n)`. Children forked after this call share
+    /// the elements and the lock; the memory goes away with the last process that maps it
+    /// (there is no name). Shortcut for [`SharedArray::create_in`] with an
+    /// [`AnonShm`](ipc_core::shm::AnonShm) of [`SharedArray::segment_len`] bytes.
+    ///
+    /// Errors: as [`segment_len`](Self::segment_len), and
+    /// [`ipc_core::ErrorKind::NoSpace`] when the kernel refuses the memory.
+    #[doc(alias = "MAP_ANONYMOUS")]
+    pub fn anonymous(dims: &[usize]) -> Result<SharedArray<T, ipc_core::shm::AnonShm>> {
+        type Anon<T> = SharedArray<T, ipc_core::shm::AnonShm>;
+        let mem = ipc_core::shm::AnonShm::new(Anon::<T>::segment_len(dims)?)?;
+        Anon::<T>::create_impl("SharedArray::anonymous", mem, "", dims, true, |_| {})
+    }
+}
+
 /// The flat position of `index` in an array of `dims` (C order).
 pub(crate) fn flat_index(dims: &[usize], index: &[usize]) -> Option<usize> {
     if index.len() != dims.len() {
@@ -575,6 +618,31 @@ impl<T: SharedLayout> SharedArrayOptions<T> {
         let size = SharedArray::<T>::segment_len(dims).map_err(|e| e.or_name(name))?;
         let shm = named::create_shm(name, size, &self.named)?;
         SharedArray::create_impl("SharedArray::create", shm, name, dims, true, init)
+    }
+
+    /// As [`create`](Self::create), under a fresh random name that starts with `prefix`
+    /// (`/grid-` gives `/grid-9f86d081884c7d65`): race-free, drawing again while the name is
+    /// taken; [`SharedArray::name`] tells the name.
+    ///
+    /// Errors: those of [`create`](Self::create); [`ipc_core::ErrorKind::InvalidName`] for a
+    /// prefix that does not start with `/`, holds another `/`, or leaves no room for the
+    /// suffix.
+    pub fn create_unique(
+        &self,
+        prefix: &str,
+        init: impl FnOnce(&mut [T]),
+    ) -> Result<SharedArray<T>> {
+        let dims = self.dims_or_err(prefix)?;
+        let size = SharedArray::<T>::segment_len(dims).map_err(|e| e.or_name(prefix))?;
+        let shm = ipc_core::name::create_unique(
+            "SharedArray::create_unique",
+            prefix,
+            ipc_core::name::NameKind::Shm,
+            |n| named::create_shm(n, size, &self.named),
+            crate::value::is_taken,
+        )?;
+        let name = shm.name().to_owned();
+        SharedArray::create_impl("SharedArray::create_unique", shm, &name, dims, true, init)
     }
 
     /// Opens the named array, checking its element type (and its dims, if set), waiting up

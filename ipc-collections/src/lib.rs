@@ -7,6 +7,13 @@
 //!   verified at open, safe access under a robust lock.
 //! - [`SharedMutex<T>`], [`SharedRwLock<T>`], [`SharedCondvar`]: process-shared locks
 //!   around a value, usable as fields of shared structs.
+//! - [`AnyArray`]: a named array opened without naming its element type (the type and
+//!   dims come from the segment).
+//! - [`ArrayView`]: a typed N-d view of any [`ipc_core::Memory`] at a byte offset, safe for
+//!   [`AtomicElement`] types; a `SharedArray` of atomics has a lock-free
+//!   [`as_slice`](SharedArray::as_slice).
+//! - For `fork`ed children, without a name: [`Shared::anonymous`],
+//!   [`SharedArray::anonymous`].
 //!
 //! Every named typed object is one POSIX shared-memory object laid out as described in
 //! `FORMAT.md` at the repository root: a fixed header ([`mod@format`]), a schema string naming
@@ -29,6 +36,7 @@
 )]
 #![warn(missing_docs)]
 
+mod any;
 mod array;
 mod error;
 mod ident;
@@ -37,7 +45,9 @@ mod segment;
 #[cfg(test)]
 mod testmem;
 mod value;
+mod view;
 
+pub use any::{AnyArray, AnyElem, ElemType};
 pub use array::{ArrayGuard, SharedArray, SharedArrayOptions};
 pub use error::{Error, ErrorKind, LayoutMismatch, Result};
 pub use format::{Kind, SegmentInfo};
@@ -51,3 +61,4 @@ pub use lock::rwlock::{SharedReadGuard, SharedRwLock, SharedWriteGuard};
 pub use segment::named::{inspect, inspect_timeout, unlink};
 pub use segment::{creator, format, DEFAULT_OPEN_TIMEOUT};
 pub use value::{Shared, SharedOptions};
+pub use view::{ArrayView, AtomicElement};

@@ -163,6 +163,42 @@ impl<T: SharedLayout, M: Memory> Shared<T, M> {
     }
 }
 
+/// Whether an error of an exclusive create says the name is taken.
+pub(crate) fn is_taken(e: &crate::Error) -> bool {
+    e.kind() == &ipc_core::ErrorKind::AlreadyExists
+}
+
+/// Anonymous memory is reached through `Shared::<T>::anonymous` (the default memory type in
+/// the path), so that `Shared::<SharedMutex<i64>>::anonymous(..)` needs no second type.
+impl<T: SharedLayout> Shared<T, Shm> {
+    /// One `T` in fresh anonymous shared memory, for `fork`ed children, without a name:
+    /// process_shared's `Mutex.new`, `ConditionVariable.new` and `Semaphore.new`, then
+    /// `fork`. `T` is any [`SharedLayout`] type, a derived struct or a primitive on its own:
+    /// `Shared::<SharedMutex<i64>>::anonymous(|_| {})`,
+    /// `Shared::<SharedCondvar>::anonymous(|_| {})`, `Shared::<Semaphore>::anonymous(..)`.
+    /// `init` runs with exclusive access before anyone can see the value; children forked
+    /// after this call share it. Shortcut for [`Shared::create_in`] with an
+    /// [`AnonShm`](ipc_core::shm::AnonShm) of [`Shared::segment_len`] bytes.
+    ///
+    /// ```no_run
+    /// use ipc_collections::{Shared, SharedMutex};
+    ///
+    /// let counter = Shared::<SharedMutex<i64>>::anonymous(|_| {})?;
+    /// // fork here: the children's `counter` is the same mutex and value
+    /// *counter.lock()? += 1;
+    /// # Ok::<(), ipc_collections::Error>(())
+    /// ```
+    ///
+    /// Errors: [`ipc_core::ErrorKind::NoSpace`] when the kernel refuses the memory; those
+    /// of `T::init_in_place`.
+    #[doc(alias = "MAP_ANONYMOUS")]
+    pub fn anonymous(init: impl FnOnce(&mut T)) -> Result<Shared<T, ipc_core::shm::AnonShm>> {
+        type Anon<T> = Shared<T, ipc_core::shm::AnonShm>;
+        let mem = ipc_core::shm::AnonShm::new(Anon::<T>::segment_len()?)?;
+        Anon::<T>::create_impl("Shared::anonymous", mem, "", true, init)
+    }
+}
+
 impl<T: SharedLayout> Shared<T, Shm> {
     /// Creates the named segment `name` (exclusively: an existing name is
     /// [`ipc_core::ErrorKind::AlreadyExists`]) holding a `T`, runs `T::init_in_place` and
@@ -320,6 +356,26 @@ impl<T: SharedLayout> SharedOptions<T> {
         let size = Shared::<T>::segment_len().map_err(|e| e.or_name(name))?;
         let shm = named::create_shm(name, size, &self.named)?;
         Shared::create_impl("Shared::create", shm, name, true, init)
+    }
+
+    /// As [`create`](Self::create), under a fresh random name that starts with `prefix`
+    /// (`/stats-` gives `/stats-9f86d081884c7d65`): race-free, drawing again while the name
+    /// is taken; [`Shared::name`] tells the name. `init` runs once, for the name that was
+    /// created.
+    ///
+    /// Errors: those of [`create`](Self::create); [`ipc_core::ErrorKind::InvalidName`] for a
+    /// prefix that does not start with `/`, holds another `/`, or leaves no room for the
+    /// suffix.
+    pub fn create_unique(&self, prefix: &str, init: impl FnOnce(&mut T)) -> Result<Shared<T>> {
+        let shm = ipc_core::name::create_unique(
+            "Shared::create_unique",
+            prefix,
+            ipc_core::name::NameKind::Shm,
+            |n| named::create_shm(n, Shared::<T>::segment_len()?, &self.named),
+            is_taken,
+        )?;
+        let name = shm.name().to_owned();
+        Shared::create_impl("Shared::create_unique", shm, &name, true, init)
     }
 
     /// Opens the named segment, checks that it holds a `T`, and waits up to the

@@ -317,17 +317,7 @@ fn create_past_rlimit_fsize_is_limit_reached_and_leaves_nothing() {
     // SIGXFSZ and killed the process, leaving the object in /dev/shm. The limit is set in a
     // child process of its own.
     if role().as_deref() == Some("limited") {
-        let mut lim = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        // SAFETY: valid out-pointer, then a valid rlimit to read; lowering the soft limit
-        // only affects this child process.
-        unsafe {
-            assert_eq!(libc::getrlimit(libc::RLIMIT_FSIZE, &mut lim), 0);
-            lim.rlim_cur = 4096;
-            assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &lim), 0);
-        }
+        ipc_testutil::set_soft_rlimit(libc::RLIMIT_FSIZE, 4096);
         let name = env("NAME");
         for r in [
             SharedArray::<f64>::create(&name, &[64, 64]).map(drop),

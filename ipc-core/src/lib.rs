@@ -23,8 +23,11 @@
 //!   exactly whatever the umask), `.read_only(bool)` and `.timeout(Duration)` where they
 //!   apply, `.unlink_on_drop(bool)`; the kind's own setters (`.size(n)`, `.value(n)`,
 //!   `.capacity(n)`, `.message_size(n)`, ...); and the same three terminal verbs
-//!   `.create(name)`, `.open(name)`, `.open_or_create(name)`. A shortcut is exactly its
-//!   builder call: `Shm::create(name, size)` is `Shm::options().size(size).create(name)`.
+//!   `.create(name)`, `.open(name)`, `.open_or_create(name)`, plus `.create_unique(prefix)`
+//!   (an exclusive create under a fresh random name starting with `prefix`, drawn again
+//!   while taken; the handle's `name()` tells it; see [`name::create_unique`]). A shortcut
+//!   is exactly its builder call: `Shm::create(name, size)` is
+//!   `Shm::options().size(size).create(name)`.
 //! - every handle has `name()`, `created()`, `unlinks_on_drop()` and
 //!   `set_unlink_on_drop(bool)`.
 //!

@@ -43,6 +43,98 @@ pub fn validate(op: &'static str, name: &str, kind: NameKind) -> Result<CString>
         .map_err(|_| Error::new(op, ErrorKind::InvalidName("contains a NUL byte")).with_name(name))
 }
 
+/// How many random bytes a unique name carries after its prefix (written as hex): 64 bits,
+/// so two processes drawing the same name by chance is not a practical concern; a taken
+/// name is drawn again anyway.
+pub const UNIQUE_SUFFIX_BYTES: usize = 8;
+
+/// How many fresh names [`create_unique`] tries before it reports
+/// [`ErrorKind::LimitReached`] (every try found the name taken: a broken random source).
+pub const UNIQUE_ATTEMPTS: usize = 32;
+
+/// A fresh random name for `kind`: `prefix` followed by 16 hex digits from the kernel's
+/// random source (`getrandom`), e.g. `/job-9f86d081884c7d65`. The name is new with
+/// overwhelming probability, not certainly: create it exclusively and draw again when it is
+/// taken, as [`create_unique`] (and every builder's `create_unique`) does.
+///
+/// Errors: [`ErrorKind::InvalidName`] when `prefix` does not start with `/`, holds another
+/// `/` or a NUL, or is too long to leave room for the suffix; `getrandom`'s OS error.
+#[doc(alias = "getrandom")]
+pub fn unique(op: &'static str, prefix: &str, kind: NameKind) -> Result<String> {
+    let bad = |why: &'static str| Error::new(op, ErrorKind::InvalidName(why)).with_name(prefix);
+    let rest = match prefix.strip_prefix('/') {
+        Some(rest) => rest,
+        None => return Err(bad("a unique-name prefix must start with '/'")),
+    };
+    if rest.contains('/') {
+        return Err(bad("contains a '/' after the leading one"));
+    }
+    if rest.contains('\0') {
+        return Err(bad("contains a NUL byte"));
+    }
+    if rest.len() + 2 * UNIQUE_SUFFIX_BYTES > kind.max_len() {
+        return Err(bad(
+            "too long: the prefix leaves no room for the 16-character random suffix",
+        ));
+    }
+    let mut bytes = [0u8; UNIQUE_SUFFIX_BYTES];
+    let mut filled = 0;
+    while filled < bytes.len() {
+        // SAFETY: the pointer and length describe the unfilled tail of `bytes`, a live
+        // local buffer that getrandom writes at most that many bytes into.
+        let n = unsafe {
+            libc::getrandom(bytes[filled..].as_mut_ptr().cast(), bytes.len() - filled, 0)
+        };
+        if n < 0 {
+            let e = crate::Errno::last();
+            if e == crate::Errno::EINTR {
+                continue;
+            }
+            return Err(Error::os("getrandom", e));
+        }
+        filled += n as usize;
+    }
+    let mut name = String::with_capacity(prefix.len() + 2 * UNIQUE_SUFFIX_BYTES);
+    name.push_str(prefix);
+    for b in bytes {
+        name.push_str(&format!("{b:02x}"));
+    }
+    // The prefix was checked above and the suffix is hex, so the name passes `check`.
+    check(&name, kind).map_err(bad)?;
+    Ok(name)
+}
+
+/// Creates an object under a fresh name: draws a name with [`unique`], calls `create` (an
+/// exclusive create), and draws again while it fails with [`ErrorKind::AlreadyExists`], so
+/// that the result is race-free (posix_ipc's `Semaphore(None, O_CREX)`). The name is the
+/// handle's `name()`. `is_taken` tells whether an error of `create` is "already exists".
+///
+/// Errors: those of [`unique`] and of `create`; [`ErrorKind::LimitReached`] after
+/// [`UNIQUE_ATTEMPTS`] taken names in a row.
+pub fn create_unique<H, E: From<Error>>(
+    op: &'static str,
+    prefix: &str,
+    kind: NameKind,
+    mut create: impl FnMut(&str) -> std::result::Result<H, E>,
+    is_taken: impl Fn(&E) -> bool,
+) -> std::result::Result<H, E> {
+    for _ in 0..UNIQUE_ATTEMPTS {
+        let name = unique(op, prefix, kind)?;
+        match create(&name) {
+            Err(e) if is_taken(&e) => continue,
+            other => return other,
+        }
+    }
+    Err(Error::new(
+        op,
+        ErrorKind::LimitReached(format!(
+            "{UNIQUE_ATTEMPTS} random names in a row were taken"
+        )),
+    )
+    .with_name(prefix)
+    .into())
+}
+
 fn check(name: &str, kind: NameKind) -> std::result::Result<(), &'static str> {
     let rest = match name.strip_prefix('/') {
         Some(rest) => rest,

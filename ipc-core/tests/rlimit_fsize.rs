@@ -30,17 +30,7 @@ fn describe<T>(r: ipc_core::Result<T>) -> String {
 #[test]
 fn creates_past_rlimit_fsize_are_limit_reached_and_leave_nothing() {
     if role().as_deref() == Some("limited") {
-        let mut lim = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        // SAFETY: valid out-pointer, then a valid rlimit to read; lowering the soft limit
-        // only affects this child process.
-        unsafe {
-            assert_eq!(libc::getrlimit(libc::RLIMIT_FSIZE, &mut lim), 0);
-            lim.rlim_cur = LIMIT;
-            assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &lim), 0);
-        }
+        ipc_testutil::set_soft_rlimit(libc::RLIMIT_FSIZE, LIMIT);
         let (shm, sem) = (env("SHM_NAME"), env("SEM_NAME"));
         report(format!(
             "shm create: {}",

@@ -464,6 +464,23 @@ pub unsafe fn init_libc_robust_mutex(m: *mut libc::pthread_mutex_t) {
     }
 }
 
+/// Lowers this process's soft limit `resource` (e.g. `libc::RLIMIT_FSIZE`) to `cur`, keeping
+/// the hard limit. For a child process of its own: the limit stays for the rest of the
+/// process.
+pub fn set_soft_rlimit(resource: libc::__rlimit_resource_t, cur: libc::rlim_t) {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `lim` is a valid out-pointer for getrlimit and a valid rlimit for setrlimit;
+    // lowering a soft limit affects only this process.
+    unsafe {
+        assert_eq!(libc::getrlimit(resource, &mut lim), 0, "getrlimit");
+        lim.rlim_cur = cur;
+        assert_eq!(libc::setrlimit(resource, &lim), 0, "setrlimit");
+    }
+}
+
 /// How many random SIGKILLs a crash-loop test makes: `default`, or the value of the
 /// environment variable `IPC_TEST_KILLS` when it is set (the on-demand mode, e.g. `100000`).
 pub fn kill_count(default: usize) -> usize {

@@ -41,6 +41,7 @@
 //! <https://man7.org/linux/man-pages/man7/mq_overview.7.html>
 
 mod limits;
+mod notify;
 mod options;
 
 use std::fmt;
@@ -573,6 +574,72 @@ impl MessageQueue {
         Ok(())
     }
 
+    /// `mq_notify` with `SIGEV_THREAD`: runs `f` once, on a new thread, when a message
+    /// arrives on the queue while it is empty (posix_ipc's
+    /// `request_notification(callable)`). The signal form is [`notify`](Self::notify).
+    ///
+    /// The kernel's rules apply as for the signal form: the registration is one-shot (call
+    /// again, for example from `f`, to keep listening, and drain the queue after
+    /// registering to miss nothing); nothing happens if another process is blocked in
+    /// [`receive`](Self::receive) when the message arrives; one process per queue. `f` runs
+    /// on a thread of glibc's, not the caller's; a panic in it is caught and ignored. The
+    /// closure is dropped unrun when the registration is cancelled
+    /// ([`cancel_notify`](Self::cancel_notify)) or this handle is closed; until then it is
+    /// kept, with what it captures (an `Arc` of this queue in it keeps the queue open until
+    /// the registration fires or is cancelled). Nothing here
+    /// touches signal masks or handlers. (Why this is sound: the module `notify.rs`.)
+    ///
+    /// ```no_run
+    /// use std::sync::mpsc;
+    /// use ipc_core::mq::MessageQueue;
+    ///
+    /// let q = MessageQueue::create("/jobs", 8, 128)?;
+    /// let (tx, rx) = mpsc::channel();
+    /// q.notify_thread(move || {
+    ///     let _ = tx.send(());
+    /// })?;
+    /// // ... another process sends ...
+    /// rx.recv().unwrap();
+    /// # Ok::<(), ipc_core::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`ErrorKind::LimitReached`] if a process (this one included) is already registered
+    /// (`EBUSY`); the closure is dropped unrun.
+    ///
+    /// # References
+    /// <https://man7.org/linux/man-pages/man3/mq_notify.3.html>,
+    /// <https://man7.org/linux/man-pages/man7/sigevent.7.html>
+    #[doc(alias = "mq_notify")]
+    #[doc(alias = "SIGEV_THREAD")]
+    #[doc(alias = "request_notification")]
+    pub fn notify_thread(&self, f: impl FnOnce() + Send + 'static) -> Result<()> {
+        let (ev, token) = notify::register(self.mqd, Box::new(f));
+        // SAFETY: an open descriptor owned by `self`; `ev` is glibc's `struct sigevent`
+        // with its SIGEV_THREAD arm filled in (the layout is pinned to libc::sigevent at
+        // compile time in notify.rs), read during the call only: glibc copies the function
+        // and value. The function is a plain `extern "C" fn` that lives for the whole
+        // program, and the value is a number, not a pointer.
+        let r = unsafe { libc::mq_notify(self.mqd, (&raw const ev).cast::<libc::sigevent>()) };
+        if r != 0 {
+            let errno = Errno::last();
+            notify::forget(token);
+            return Err(match errno {
+                Errno::EBUSY => Error::new(
+                    "mq_notify",
+                    ErrorKind::LimitReached(
+                        "one notification registration per queue: a process (maybe this one) \
+                         holds it"
+                            .into(),
+                    ),
+                )
+                .with_name(&*self.name),
+                e => self.err("mq_notify", e),
+            });
+        }
+        Ok(())
+    }
+
     /// `mq_notify(NULL)`: removes this process's notification registration, if it has one.
     ///
     /// # References
@@ -580,7 +647,10 @@ impl MessageQueue {
     #[doc(alias = "mq_notify")]
     pub fn cancel_notify(&self) -> Result<()> {
         // SAFETY: an open descriptor owned by `self`; a null sigevent means "unregister".
-        if unsafe { libc::mq_notify(self.mqd, std::ptr::null()) } != 0 {
+        let r = unsafe { libc::mq_notify(self.mqd, std::ptr::null()) };
+        // A closure of notify_thread will not run any more (if it has not yet).
+        notify::forget_queue(self.mqd);
+        if r != 0 {
             return Err(self.err("mq_notify", Errno::last()));
         }
         Ok(())
@@ -599,6 +669,7 @@ impl MessageQueue {
             Ok(())
         };
         self.owner = None;
+        notify::forget_queue(self.mqd);
         // SAFETY: the descriptor is owned by `self`; it is marked closed right after, so
         // `drop` does not close it again.
         let r = unsafe { libc::mq_close(self.mqd) };
@@ -629,6 +700,8 @@ impl Drop for MessageQueue {
         if self.unlinks_on_drop() && self.still_names_ours() {
             let _ = unlink(&self.name);
         }
+        // Closing removes this process's registration made through the descriptor.
+        notify::forget_queue(self.mqd);
         // SAFETY: the descriptor is owned by `self` and still open (`close` sets it to -1).
         unsafe { libc::mq_close(self.mqd) };
     }

@@ -168,6 +168,23 @@ impl MqOptions {
         self.open_as(name, CreateMode::OpenOrCreate)
     }
 
+    /// As [`create`](Self::create), under a fresh random name that starts with `prefix`:
+    /// race-free, drawing again while the name is taken; [`MessageQueue::name`] tells the
+    /// name (posix_ipc's `MessageQueue(None, O_CREX)`).
+    ///
+    /// Errors: those of [`create`](Self::create); [`ErrorKind::InvalidName`] for a prefix
+    /// that does not start with `/`, holds another `/`, or leaves no room for the suffix.
+    #[doc(alias = "O_CREX")]
+    pub fn create_unique(&self, prefix: &str) -> Result<MessageQueue> {
+        name::create_unique(
+            "mq_open",
+            prefix,
+            NameKind::MessageQueue,
+            |n| self.create(n),
+            |e| *e.kind() == ErrorKind::AlreadyExists,
+        )
+    }
+
     fn open_as(&self, name: &str, how: CreateMode) -> Result<MessageQueue> {
         let cname = name::validate("mq_open", name, NameKind::MessageQueue)?;
         let err = |e: Error| e.with_name(name);

@@ -105,6 +105,25 @@ impl SemOptions {
         self.open_as(name, CreateMode::OpenOrCreate)
     }
 
+    /// As [`create`](Self::create), under a fresh random name that starts with `prefix`:
+    /// race-free, drawing again while the name is taken; [`NamedSemaphore::name`] tells the
+    /// name (posix_ipc's `Semaphore(None, O_CREX)`).
+    ///
+    /// # Errors
+    /// Those of [`create`](Self::create); [`InvalidName`](ErrorKind::InvalidName) for a
+    /// prefix that does not start with `/`, holds another `/`, or leaves no room for the
+    /// 16-character suffix.
+    #[doc(alias = "O_CREX")]
+    pub fn create_unique(&self, prefix: &str) -> Result<NamedSemaphore> {
+        name::create_unique(
+            "sem_open",
+            prefix,
+            NameKind::Semaphore,
+            |n| self.create(n),
+            |e| *e.kind() == ErrorKind::AlreadyExists,
+        )
+    }
+
     fn open_as(&self, name: &str, how: CreateMode) -> Result<NamedSemaphore> {
         const OP: &str = "sem_open";
         let cname = name::validate(OP, name, NameKind::Semaphore)?;

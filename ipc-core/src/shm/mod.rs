@@ -36,6 +36,11 @@
 //! cooperating peer that later shrinks the object with `ftruncate` would make accesses past
 //! the new end fault (`SIGBUS`); this is outside the trust model (peers are parts of one
 //! application). Where that matters, use [`MemfdShm`], whose size is sealed by the kernel.
+//!
+//! Resizing through this crate follows one rule: growing is safe for everyone
+//! ([`Shm::grow`]: every byte another process maps still exists; it sees the new ones after
+//! [`Shm::remap`]), shrinking is `unsafe` ([`Shm::shrink`]: the caller promises that no
+//! process touches the bytes it takes away).
 
 use std::sync::atomic::{AtomicU8, Ordering};
 

@@ -53,8 +53,9 @@ pub struct Shm {
 // SAFETY: (1) `map` is a live mapping of `len()` bytes, page-aligned because mmap returns
 // page-aligned addresses, readable (and writable unless mapped read-only), backed by the
 // object's pages: `len()` is the `fstat` size, and a created object has its space reserved;
-// (2) it is unmapped only in Drop, so it stays mapped while `&self` is borrowed; (3) its
-// length is fixed at construction. A peer that later shrinks the object with `ftruncate`
+// (2) it is unmapped only in Drop and replaced only by `grow`, `shrink` and `remap`, which
+// take `&mut self`, so it stays mapped while `&self` is borrowed; (3) its length changes only
+// in those `&mut self` methods. A peer that later shrinks the object with `ftruncate`
 // would break (1) for the bytes past the new end (SIGBUS on access): that is outside the
 // trust model (see the module documentation; `MemfdShm` seals the size instead).
 unsafe impl Memory for Shm {
@@ -140,6 +141,116 @@ impl Shm {
     }
 
     memory_accessors!("the object's size when it was mapped");
+
+    /// Grows the object to `new_len` bytes (`posix_fallocate`: the space is reserved, so a
+    /// full `/dev/shm` is an error now, not a `SIGBUS` later) and maps it again whole; the
+    /// new bytes are zero. posix_ipc's `ftruncate` to a larger size.
+    ///
+    /// Growing is safe for everyone: another process's mapping of the old size stays valid
+    /// (every byte it maps still exists); it sees the new bytes after its own
+    /// [`remap`](Self::remap). The file never shrinks here: if a peer grew it further
+    /// meanwhile, that size is kept and mapped. Taking `&mut self` ends every borrow of the
+    /// old mapping (slices, typed views) before it is replaced.
+    ///
+    /// Errors: [`ErrorKind::InvalidSize`] when `new_len` is smaller than the current size
+    /// (shrinking is [`shrink`](Self::shrink), `unsafe`) or too large;
+    /// [`ErrorKind::PermissionDenied`] for a read-only handle; [`ErrorKind::NoSpace`],
+    /// [`ErrorKind::LimitReached`] (`RLIMIT_FSIZE`) as for create. On error the old mapping
+    /// is kept.
+    ///
+    /// # References
+    /// [posix_fallocate(3)](https://man7.org/linux/man-pages/man3/posix_fallocate.3.html),
+    /// [mmap(2)](https://man7.org/linux/man-pages/man2/mmap.2.html)
+    #[doc(alias = "ftruncate")]
+    #[doc(alias = "posix_fallocate")]
+    pub fn grow(&mut self, new_len: usize) -> Result<()> {
+        const OP: &str = "Shm::grow";
+        let named = |e: Error| e.with_name(&*self.name);
+        if self.is_read_only() {
+            return Err(named(Error::new(OP, ErrorKind::PermissionDenied)));
+        }
+        let current = self.current_size().map_err(named)?;
+        if new_len < current {
+            return Err(named(Error::new(
+                OP,
+                ErrorKind::InvalidSize(format!(
+                    "{new_len} bytes is smaller than the object's {current}: growing never \
+                     shrinks (see Shm::shrink)"
+                )),
+            )));
+        }
+        let size = check_size(OP, new_len).map_err(named)?;
+        reserve(&self.fd, size).map_err(named)?;
+        self.remap().map(|_| ())
+    }
+
+    /// Shrinks (or grows) the object to exactly `new_len` bytes with `ftruncate` and maps
+    /// it again whole.
+    ///
+    /// # Safety
+    /// Shrinking takes the bytes past `new_len` away from **every** process that maps them:
+    /// a later access there in any process is a `SIGBUS`, which safe code built on the
+    /// mapping (a typed segment, an array view, another `Shm`'s `Memory`) cannot guard
+    /// against. The caller guarantees that, from this call on, no other handle in any
+    /// process maps the object beyond `new_len` bytes, or that none of them touches those
+    /// bytes until it has called [`remap`](Self::remap) (for example: every peer has
+    /// unmapped it, or all peers agreed by their own protocol and remapped). Growing needs
+    /// no such promise: use [`grow`](Self::grow).
+    ///
+    /// Errors: [`ErrorKind::InvalidSize`] for 0 or too large; [`ErrorKind::PermissionDenied`]
+    /// for a read-only handle. On error the old mapping is kept.
+    ///
+    /// # References
+    /// [ftruncate(2)](https://man7.org/linux/man-pages/man2/ftruncate.2.html)
+    #[doc(alias = "ftruncate")]
+    pub unsafe fn shrink(&mut self, new_len: usize) -> Result<()> {
+        const OP: &str = "ftruncate";
+        let named = |e: Error| e.with_name(&*self.name);
+        if self.is_read_only() {
+            return Err(named(Error::new(OP, ErrorKind::PermissionDenied)));
+        }
+        let size = check_size(OP, new_len).map_err(named)?;
+        let len = libc::off_t::try_from(size.get()).map_err(|_| {
+            named(Error::new(
+                OP,
+                ErrorKind::InvalidSize(format!("{new_len} bytes does not fit off_t")),
+            ))
+        })?;
+        crate::sys::file::check_fsize(OP, size.get()).map_err(named)?;
+        retry_eintr(|| nix::unistd::ftruncate(&self.fd, len))
+            .map_err(|e| named(Error::os(OP, e)))?;
+        self.remap().map(|_| ())
+    }
+
+    /// Maps the object again at its current size (`fstat`), to see what a peer's
+    /// [`grow`](Self::grow) added (or to stop mapping what a peer's
+    /// [`shrink`](Self::shrink) took away). Returns the new length. Taking `&mut self` ends
+    /// every borrow of the old mapping first.
+    ///
+    /// Errors: [`ErrorKind::InvalidSize`] if the object has size 0; `mmap`'s errors. On
+    /// error the old mapping is kept.
+    #[doc(alias = "mremap")]
+    pub fn remap(&mut self) -> Result<usize> {
+        let named = |e: Error| e.with_name(&*self.name);
+        let size = self.current_size().map_err(named)?;
+        let len = NonZeroUsize::new(size).ok_or_else(|| {
+            named(Error::new(
+                "fstat",
+                ErrorKind::InvalidSize("size 0: the object was truncated to nothing".into()),
+            ))
+        })?;
+        let read_only = self.is_read_only();
+        let map = Mapping::map_fd("mmap", &self.fd, len, read_only).map_err(named)?;
+        // The old mapping is unmapped here; nothing borrows it (we hold `&mut self`).
+        self.map = map;
+        Ok(size)
+    }
+
+    /// The object's size now (`fstat`).
+    fn current_size(&self) -> Result<usize> {
+        let st = stat::fstat(&self.fd).map_err(|e| Error::nix("fstat", e))?;
+        regular_size(&st)
+    }
 
     /// `shm_unlink`: removes the name now (existing mappings stay valid) and stops this
     /// handle from unlinking it again on drop.
@@ -286,6 +397,23 @@ impl ShmOptions {
     #[doc(alias = "shm_open")]
     pub fn open_or_create(&self, name: &str) -> Result<Shm> {
         self.open_as(name, CreateMode::OpenOrCreate)
+    }
+
+    /// As [`create`](Self::create), under a fresh random name that starts with `prefix`
+    /// (`/job-` gives `/job-9f86d081884c7d65`): race-free, drawing again while the name is
+    /// taken; [`Shm::name`] tells the name (posix_ipc's `SharedMemory(None, O_CREX)`).
+    ///
+    /// Errors: those of [`create`](Self::create); [`ErrorKind::InvalidName`] for a prefix
+    /// that does not start with `/`, holds another `/`, or leaves no room for the suffix.
+    #[doc(alias = "O_CREX")]
+    pub fn create_unique(&self, prefix: &str) -> Result<Shm> {
+        name::create_unique(
+            "shm_open",
+            prefix,
+            NameKind::Shm,
+            |n| self.create(n),
+            |e| *e.kind() == ErrorKind::AlreadyExists,
+        )
     }
 
     fn open_as(&self, name: &str, how: CreateMode) -> Result<Shm> {
