@@ -52,6 +52,56 @@ show_atomic!(
     AtomicUsize
 );
 
+/// Parses one element from text (what [`Show`] writes: `1.5`, `-3`; atomics as the integer
+/// they hold).
+trait Parse: Sized {
+    fn parse(text: &str) -> Option<Self>;
+}
+
+macro_rules! parse_plain {
+    ($($t:ty),*) => {$(
+        impl Parse for $t {
+            fn parse(text: &str) -> Option<Self> {
+                text.trim().parse().ok()
+            }
+        }
+    )*};
+}
+parse_plain!(i8, i16, i32, i64, isize, u8, u16, u32, u64, usize, f32, f64);
+
+macro_rules! parse_atomic {
+    ($($t:ty => $inner:ty),*) => {$(
+        impl Parse for $t {
+            fn parse(text: &str) -> Option<Self> {
+                text.trim().parse::<$inner>().ok().map(<$t>::new)
+            }
+        }
+    )*};
+}
+parse_atomic!(
+    AtomicI8 => i8,
+    AtomicI16 => i16,
+    AtomicI32 => i32,
+    AtomicI64 => i64,
+    AtomicIsize => isize,
+    AtomicU8 => u8,
+    AtomicU16 => u16,
+    AtomicU32 => u32,
+    AtomicU64 => u64,
+    AtomicUsize => usize
+);
+
+/// `text` parsed as an element of `elem`, or the [`ErrorKind::InvalidInput`] error that says
+/// why not.
+fn parse_elem<T: Parse>(elem: ElemType, text: &str) -> Result<T> {
+    T::parse(text).ok_or_else(|| {
+        ipc_core::Error::new(
+            "parse",
+            ErrorKind::InvalidInput(format!("{text:?} is not a value of type {elem}")),
+        )
+    })
+}
+
 /// Writes `elems` with `dims` as nested brackets, C order: `[[1, 2], [3, 4]]`.
 fn nested<T: Show>(out: &mut String, dims: &[usize], elems: &[T]) {
     match dims.split_first() {
@@ -110,6 +160,18 @@ macro_rules! elem_types {
                 )*
                 None
             }
+
+            /// The element type called `name` as [`name`](Self::name) writes it (`"f64"`,
+            /// `"AtomicU64"`), if it is one of these.
+            pub fn from_name(name: &str) -> Option<ElemType> {
+                match name {
+                    $($name => Some(ElemType::$variant),)*
+                    _ => None,
+                }
+            }
+
+            /// Every element type, in a fixed order.
+            pub const ALL: &'static [ElemType] = &[$(ElemType::$variant,)*];
 
             /// The type's name as a schema writes it (`"f64"`, `"AtomicU64"`).
             pub fn name(self) -> &'static str {
@@ -179,6 +241,73 @@ macro_rules! elem_types {
                 match self {
                     $(AnyArray::$variant(a) => a.info(),)*
                 }
+            }
+
+            /// Creates the named array of `elem` with `dims`, every element `fill` parsed as
+            /// that type (`"0"`, `"1.5"`), under the builder's `mode` bits and lifetime
+            /// (`unlink_on_drop`, see the crate docs' lifetime table).
+            ///
+            /// Errors: [`ipc_core::ErrorKind::InvalidInput`] if `fill` is not a value of
+            /// that type; otherwise those of [`SharedArray::create`].
+            pub fn create(
+                name: &str,
+                elem: ElemType,
+                dims: &[usize],
+                fill: &str,
+                mode: u32,
+                unlink_on_drop: bool,
+            ) -> Result<AnyArray> {
+                Ok(match elem {
+                    $(ElemType::$variant => {
+                        // Checked before the object exists, so a bad value creates nothing.
+                        parse_elem::<$t>(elem, fill).map_err(|e| e.with_name(name))?;
+                        AnyArray::$variant(
+                            SharedArray::<$t>::options()
+                                .dims(dims)
+                                .mode(mode)
+                                .unlink_on_drop(unlink_on_drop)
+                                .create(name, |xs| {
+                                    for x in xs {
+                                        if let Some(v) = <$t as Parse>::parse(fill) {
+                                            *x = v;
+                                        }
+                                    }
+                                })?,
+                        )
+                    })*
+                })
+            }
+
+            /// Writes `value`, parsed as the element type, at `index` under the lock.
+            ///
+            /// Errors: [`ipc_core::ErrorKind::InvalidInput`] if `value` is not a value of
+            /// the element type or `index` is out of range; those of [`SharedArray::set`].
+            pub fn set_text(&self, index: &[usize], value: &str) -> Result<()> {
+                match self {
+                    $(AnyArray::$variant(a) => a.set(
+                        index,
+                        parse_elem::<$t>(self.elem(), value).map_err(|e| e.with_name(a.name()))?,
+                    ),)*
+                }
+            }
+
+            /// Every element as text, flat in C order, read under the lock (numbers as
+            /// Rust's `Display` writes them: `1.5`, `-3`, `NaN`, `inf`).
+            ///
+            /// Errors: those of [`SharedArray::lock`].
+            pub fn values_text(&self) -> Result<Vec<String>> {
+                let mut out = Vec::with_capacity(self.len());
+                match self {
+                    $(AnyArray::$variant(a) => {
+                        let g = a.lock()?;
+                        for x in g.iter() {
+                            let mut s = String::new();
+                            x.show(&mut s);
+                            out.push(s);
+                        }
+                    })*
+                }
+                Ok(out)
             }
 
             /// All elements as nested brackets in C order (`[[1, 2], [3, 4]]`), read under
@@ -333,5 +462,34 @@ impl AnyArray {
                 },
             )
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn element_type_names_round_trip() {
+        assert_eq!(ElemType::ALL.len(), 22);
+        for &e in ElemType::ALL {
+            assert_eq!(ElemType::from_name(e.name()), Some(e));
+        }
+        assert_eq!(ElemType::from_name("u128"), None);
+        assert_eq!(ElemType::from_name("F64"), None);
+    }
+
+    #[test]
+    fn elements_parse_as_their_type() {
+        assert_eq!(parse_elem::<f64>(ElemType::F64, " 1.5").unwrap(), 1.5);
+        assert_eq!(parse_elem::<i8>(ElemType::I8, "-128").unwrap(), -128);
+        let e = parse_elem::<u8>(ElemType::U8, "256").unwrap_err();
+        assert_eq!(
+            e.kind(),
+            &ErrorKind::InvalidInput("\"256\" is not a value of type u8".into())
+        );
+        let a = parse_elem::<AtomicU32>(ElemType::AtomicU32, "7").unwrap();
+        assert_eq!(a.load(Ordering::Relaxed), 7);
+        assert!(parse_elem::<AtomicU32>(ElemType::AtomicU32, "-1").is_err());
     }
 }

@@ -24,6 +24,7 @@
 )]
 #![warn(missing_docs)]
 
+mod array;
 mod header;
 mod objects;
 mod ops;
@@ -128,6 +129,49 @@ enum Command {
     /// POSIX shared memory objects.
     #[command(subcommand)]
     Shm(ShmCommand),
+    /// Typed arrays (SharedArray) of any integer, float or atomic element type.
+    #[command(subcommand)]
+    Array(ArrayCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ArrayCommand {
+    /// Create an array (it persists until `ipc rm`).
+    Create {
+        /// The array's name, /NAME.
+        name: String,
+        /// The element type: i8..i64, isize, u8..u64, usize, f32, f64, AtomicI8..AtomicUsize.
+        #[arg(long = "type", value_parser = array::parse_type)]
+        elem: ipc_collections::ElemType,
+        /// The dimensions, C order: 3 or 2,3.
+        #[arg(long, value_delimiter = ',', num_args = 1, required = true)]
+        dims: Vec<usize>,
+        /// Every element's initial value.
+        #[arg(long, default_value = "0", allow_hyphen_values = true)]
+        fill: String,
+        /// Permission bits, in octal.
+        #[arg(long, default_value = "600", value_parser = parse_mode)]
+        mode: u32,
+    },
+    /// Print the element type, the dims and the values (C order), whatever the type.
+    Show {
+        /// The array's name.
+        name: String,
+        /// One JSON document (docs/ipc-json.md).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write one element (under the array's lock, as every process does).
+    #[command(allow_negative_numbers = true)]
+    Set {
+        /// The array's name.
+        name: String,
+        /// The element's index, one component per dimension: 1,2.
+        #[arg(value_delimiter = ',', num_args = 1, required = true)]
+        index: Vec<usize>,
+        /// The value, parsed as the element type.
+        value: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -310,6 +354,17 @@ fn run(command: Command) -> Result<(), Failure> {
                 raw,
             } => ops::mq_recv(&name, timeout, json, raw),
             MqCommand::Attr { name, json } => ops::mq_attr(&name, json),
+        },
+        Command::Array(c) => match c {
+            ArrayCommand::Create {
+                name,
+                elem,
+                dims,
+                fill,
+                mode,
+            } => array::create(&name, elem, &dims, &fill, mode),
+            ArrayCommand::Show { name, json } => array::show(&name, json),
+            ArrayCommand::Set { name, index, value } => array::set(&name, &index, &value),
         },
         Command::Shm(c) => match c {
             ShmCommand::Create { name, size, mode } => ops::shm_create(&name, size, mode),
