@@ -11,7 +11,7 @@ use std::time::Duration;
 use ipc_collections::{AnyArray, ElemType};
 use serde_json::{json, Value};
 
-use crate::out::{emit, emit_json, JSON_VERSION};
+use crate::out::{emit, emit_json, esc, JSON_VERSION};
 use crate::Failure;
 
 /// How long `show` and `set` wait for a creator that is still initialising the array.
@@ -41,7 +41,8 @@ pub fn create(
 ) -> Result<(), Failure> {
     let a = AnyArray::create(name, elem, dims, fill, mode, false)?;
     emit(&format!(
-        "created array {name} of {} {}\n",
+        "created array {} of {} {}\n",
+        esc(name),
         a.elem(),
         dims_text(a.dims())
     ));

@@ -14,7 +14,7 @@ use ipc_core::mq::{Access, MessageQueue};
 use ipc_core::sem::NamedSemaphore;
 use serde_json::{json, Map, Value};
 
-use crate::out::{emit, emit_json, err, table, JSON_VERSION};
+use crate::out::{emit, emit_json, err, esc, table, JSON_VERSION};
 use crate::snapshot::{self, Verdict};
 use crate::sysv::{self, SysvKind};
 use crate::{procfs, segment, Failure};
@@ -344,7 +344,7 @@ fn posix_kinds_of(name: &str) -> Vec<PosixKind> {
 fn rm_one(name: &str, kind: Option<PosixKind>) -> Result<String, Failure> {
     if let Some((k, id)) = sysv::parse_name(name) {
         sysv::remove(k, id)?;
-        return Ok(format!("removed {} {name}", k.word()));
+        return Ok(format!("removed {} {}", k.word(), esc(name)));
     }
     // The name rules (one leading slash, no other) are checked by the library's unlink;
     // check the shape here too, so a path never reaches `format!` above as `/dev/shm/../x`.
@@ -374,7 +374,7 @@ fn rm_one(name: &str, kind: Option<PosixKind>) -> Result<String, Failure> {
         PosixKind::Sem => ipc_core::sem::unlink(name)?,
         PosixKind::Mq => ipc_core::mq::unlink(name)?,
     }
-    Ok(format!("removed {} {name}", k.word()))
+    Ok(format!("removed {} {}", k.word(), esc(name)))
 }
 
 /// `ipc rm [--kind K] NAME...`: removes each; a failure for one does not stop the others.
@@ -476,9 +476,9 @@ pub fn gc(dry_run: bool, prefix: &str) -> Result<(), Failure> {
             continue;
         };
         match verdict {
-            GcVerdict::Kept(why) => out.push_str(&format!("kept {name}: {why}\n")),
+            GcVerdict::Kept(why) => out.push_str(&format!("kept {}: {}\n", esc(&name), esc(&why))),
             GcVerdict::Stale(why) if dry_run => {
-                out.push_str(&format!("would remove {name}: {why}\n"))
+                out.push_str(&format!("would remove {}: {}\n", esc(&name), esc(&why)))
             }
             GcVerdict::Stale(why) => {
                 // Remove the name only while it still refers to the object judged stale:
@@ -489,7 +489,7 @@ pub fn gc(dry_run: bool, prefix: &str) -> Result<(), Failure> {
                     continue;
                 }
                 match ipc_core::shm::unlink(&name) {
-                    Ok(()) => out.push_str(&format!("removed {name}: {why}\n")),
+                    Ok(()) => out.push_str(&format!("removed {}: {}\n", esc(&name), esc(&why))),
                     Err(e) => failures.push(e.to_string()),
                 }
             }

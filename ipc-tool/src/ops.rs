@@ -10,7 +10,7 @@ use ipc_core::sem::NamedSemaphore;
 use ipc_core::shm::Shm;
 use serde_json::json;
 
-use crate::out::{emit, emit_json, emit_raw, escape_controls, JSON_VERSION};
+use crate::out::{emit, emit_json, emit_raw, esc, escape_controls, JSON_VERSION};
 use crate::{snapshot, Failure};
 
 /// `ipc sem create NAME [--value N] [--mode M]`.
@@ -20,7 +20,7 @@ pub fn sem_create(name: &str, value: u32, mode: u32) -> Result<(), Failure> {
         .mode(mode)
         .unlink_on_drop(false)
         .create(name)?;
-    emit(&format!("created sem {name} (value {value})\n"));
+    emit(&format!("created sem {} (value {value})\n", esc(name)));
     Ok(())
 }
 
@@ -67,7 +67,8 @@ pub fn mq_create(
     }
     let q = o.create(name)?;
     emit(&format!(
-        "created mq {name} ({} messages of up to {} B)\n",
+        "created mq {} ({} messages of up to {} B)\n",
+        esc(name),
         q.capacity(),
         q.message_size()
     ));
@@ -161,7 +162,7 @@ pub fn shm_create(name: &str, size: usize, mode: u32) -> Result<(), Failure> {
         .mode(mode)
         .unlink_on_drop(false)
         .create(name)?;
-    emit(&format!("created shm {name} ({size} bytes)\n"));
+    emit(&format!("created shm {} ({size} bytes)\n", esc(name)));
     Ok(())
 }
 

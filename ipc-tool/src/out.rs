@@ -26,6 +26,12 @@ pub fn escape_controls(text: &str, keep_newlines: bool) -> String {
         .collect()
 }
 
+/// `text` with every control character escaped, the newline too: for a name, type name,
+/// schema or reason embedded in a line of output, so it cannot start a line of its own.
+pub fn esc(text: &str) -> String {
+    escape_controls(text, false)
+}
+
 /// Writes `text` to stdout, control characters other than the newline escaped. A closed
 /// pipe (`ipc ls | head -1`) or a full disk is not worth a panic: the output is cut.
 pub fn emit(text: &str) {

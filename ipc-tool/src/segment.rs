@@ -12,7 +12,7 @@ use ipc_collections::{Kind, SegmentInfo};
 use ipc_core::layout::diff_schemas;
 use serde_json::json;
 
-use crate::out::{emit, emit_json, JSON_VERSION};
+use crate::out::{emit, emit_json, esc, JSON_VERSION};
 use crate::snapshot::{self, Snapshot, Verdict};
 use crate::{header, procfs, tree, Failure};
 
@@ -134,7 +134,7 @@ pub fn inspect(name: &str, as_json: bool) -> Result<(), Failure> {
         return inspect_json(&snap, maps.as_ref());
     }
     let mut out = String::new();
-    let _ = writeln!(out, "name:            {}", snap.name);
+    let _ = writeln!(out, "name:            {}", esc(&snap.name));
     let _ = writeln!(out, "object size:     {} bytes", snap.size);
     if let Some(m) = &maps {
         let pids: Vec<String> = m.pids.iter().map(i32::to_string).collect();
@@ -170,7 +170,7 @@ pub fn inspect(name: &str, as_json: bool) -> Result<(), Failure> {
                     }
                 }
                 Err(why) => {
-                    let _ = writeln!(out, "layout:          (schema not drawable: {why})");
+                    let _ = writeln!(out, "layout:          (schema not drawable: {})", esc(&why));
                 }
             }
             match not_ready_reason(&snap, info) {
@@ -179,17 +179,21 @@ pub fn inspect(name: &str, as_json: bool) -> Result<(), Failure> {
                     Ok(())
                 }
                 Some(why) => {
-                    let _ = writeln!(out, "validation:      header ok, segment not ready: {why}");
+                    let _ = writeln!(
+                        out,
+                        "validation:      header ok, segment not ready: {}",
+                        esc(&why)
+                    );
                     Err(Failure::new(format!("{}: not ready: {why}", snap.name)))
                 }
             }
         }
         Verdict::Corrupted(why) => {
-            let _ = writeln!(out, "validation:      CORRUPTED: {why}");
+            let _ = writeln!(out, "validation:      CORRUPTED: {}", esc(why));
             valid(&snap).map(|_| ())
         }
         Verdict::NotASegment(why) => {
-            let _ = writeln!(out, "validation:      not a segment: {why}");
+            let _ = writeln!(out, "validation:      not a segment: {}", esc(why));
             valid(&snap).map(|_| ())
         }
     };
@@ -355,7 +359,7 @@ pub fn schema(name: &str, as_tree: bool) -> Result<(), Failure> {
             .map_err(|why| Failure::new(format!("{name}: schema does not parse: {why}")))?;
         emit(&t);
     } else {
-        emit(&format!("{}\n", info.schema));
+        emit(&format!("{}\n", esc(&info.schema)));
     }
     Ok(())
 }
@@ -402,16 +406,21 @@ pub fn diff(a_name: &str, b_name: &str) -> Result<(), Failure> {
         ));
     }
     let mut out = format!(
-        "--- {a_name} ({} {})\n+++ {b_name} ({} {})\n",
-        a.type_name, a.kind, b.type_name, b.kind
+        "--- {} ({} {})\n+++ {} ({} {})\n",
+        esc(a_name),
+        esc(&a.type_name),
+        a.kind,
+        esc(b_name),
+        esc(&b.type_name),
+        b.kind
     );
     if diffs.is_empty() {
-        let _ = writeln!(out, "same layout: {}", a.schema);
+        let _ = writeln!(out, "same layout: {}", esc(&a.schema));
         emit(&out);
         return Ok(());
     }
     for d in &diffs {
-        let _ = writeln!(out, "{d}");
+        let _ = writeln!(out, "{}", esc(d));
     }
     emit(&out);
     Err(Failure::new(format!(
@@ -498,7 +507,7 @@ pub fn dump(name: &str, max: usize) -> Result<(), Failure> {
                 None => None,
             };
             let text = text.unwrap_or_else(|| format!("({}, {} bytes)", leaf.ty, leaf.size));
-            let _ = writeln!(out, "{path} = {text}");
+            let _ = writeln!(out, "{} = {}", esc(&path), esc(&text));
             shown += 1;
         }
     }

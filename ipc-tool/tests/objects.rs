@@ -527,3 +527,37 @@ fn gc_removes_a_segment_whose_creator_was_killed_mid_init_and_nothing_else() {
     busy.kill();
     drop(live_seg);
 }
+
+/// Object names are anyone's to choose: a terminal escape and a newline in one are
+/// printed escaped (one line per object, no escape sequence reaches the terminal), and JSON
+/// carries the exact name.
+#[test]
+fn hostile_object_names_are_escaped() {
+    let name = format!("{}\x1b[2J\nforged", unique_name("tool-esc"));
+    let _c = Cleanup::shm(&name);
+    let shown = name.replace('\x1b', "\\u{1b}").replace('\n', "\\n");
+    let r = ipc(&["shm", "create", &name, "--size", "1"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(r.stdout, format!("created shm {shown} (1 bytes)\n"));
+    let r = ipc(&["ls"]);
+    assert!(!r.stdout.contains('\x1b'), "{r:?}");
+    assert!(
+        r.stdout
+            .lines()
+            .any(|l| l.starts_with("shm ") && l.contains(&shown)),
+        "{r:?}"
+    );
+    assert!(!r.stdout.lines().any(|l| l.starts_with("forged")), "{r:?}");
+    let o = ls_json_object(&name).expect("listed with its exact name");
+    assert_eq!(o["kind"], "shm");
+    let r = ipc(&["inspect", &name]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        !r.stdout.contains('\x1b') && !r.stderr.contains('\x1b'),
+        "{r:?}"
+    );
+    assert_eq!(r.stderr.lines().count(), 1, "{r:?}");
+    assert!(r.stderr.contains("not a segment"), "{r:?}");
+    let r = ipc(&["rm", &name]);
+    assert_eq!(r.stdout, format!("removed shm {shown}\n"));
+}
