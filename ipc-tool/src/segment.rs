@@ -148,7 +148,12 @@ pub fn inspect(name: &str, as_json: bool) -> Result<(), Failure> {
             }
         );
         if m.unreadable > 0 {
-            let _ = write!(out, " ({} processes not readable)", m.unreadable);
+            let n = m.unreadable;
+            let _ = write!(
+                out,
+                " ({n} process{} not readable)",
+                if n == 1 { "" } else { "es" }
+            );
         }
         out.push('\n');
     }

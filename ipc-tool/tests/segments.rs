@@ -1,6 +1,7 @@
-//! `ipc-inspect` run as a separate process (CARGO_BIN_EXE_ipc) on real segments made
-//! by `Shared<T>` and `SharedArray<T>`: its output, that it leaves segments unchanged, and its
-//! exit codes on corrupted, truncated, half-initialised and foreign objects.
+//! `ipc inspect`, `schema`, `diff`, `dump`, `ls` and `rm` run as a separate process
+//! (CARGO_BIN_EXE_ipc) on real segments made by `Shared<T>` and `SharedArray<T>`: their output,
+//! that they leave segments unchanged, and their exit status and message on corrupted,
+//! truncated, half-initialised and foreign objects.
 
 use std::process::{Command, Stdio};
 use std::sync::atomic::AtomicU64;
@@ -588,4 +589,67 @@ fn dump_prints_array_elements_and_struct_fields() {
     assert!(r.stderr.contains("not ready (state initialising)"), "{r:?}");
     poke(&n2, 8, |_| 2);
     drop((a, s));
+}
+
+/// `inspect --json` carries what docs/ipc-json.md documents: the header under FORMAT.md's
+/// names, the layout tree, validation, creator liveness, and who maps the object.
+#[test]
+fn inspect_json_is_the_documented_document() {
+    let name = unique_name("insp-json");
+    let _c = Cleanup::shm(&name);
+    let s = make_stats(&name);
+    let r = inspect(&["inspect", "--json", &name]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(r.stdout.lines().count(), 1, "{r:?}");
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let pid = std::process::id();
+    assert_eq!(v["version"], 1);
+    assert_eq!(v["kind"], "segment");
+    assert_eq!(v["name"], name.as_str());
+    assert_eq!(v["validation"], "ok");
+    assert_eq!(v["creator"], "alive");
+    assert_eq!(v["schema"], s.info().schema.as_str());
+    let h = &v["header"];
+    assert_eq!(h["state_name"], "ready");
+    assert_eq!(h["kind_name"], "value");
+    assert_eq!(h["creator_pid"], pid);
+    assert_eq!(h["type_name"], "Stats");
+    assert_eq!(h["elem_size"], size_of::<Stats>());
+    assert_eq!(
+        h["fingerprint"],
+        format!("{:#018x}", s.info().fingerprint).as_str()
+    );
+    assert!(v["mapped_by"]["pids"]
+        .as_array()
+        .unwrap()
+        .contains(&pid.into()));
+    let layout = &v["layout"];
+    assert_eq!(
+        (&layout["name"], &layout["shape"]),
+        (&"Stats".into(), &"struct".into())
+    );
+    let f = &layout["fields"];
+    assert_eq!(f[0]["name"], "requests");
+    assert_eq!(f[0]["type"]["name"], "AtomicU64");
+    assert_eq!(f[1]["name"], "hist");
+    assert_eq!(f[1]["offset"], 8);
+    assert_eq!(f[1]["type"]["shape"], "array");
+    assert_eq!(f[1]["type"]["len"], 4);
+    assert_eq!(f[1]["type"]["elem"]["name"], "u64");
+    assert_eq!(f[2]["type"]["fields"][0]["name"], "raw");
+
+    // Not ready: the document says why, and so does the exit message.
+    poke(&name, 8, |_| 1);
+    let r = inspect(&["inspect", "--json", &name]);
+    assert_eq!(r.code, 1, "{r:?}");
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["validation"], "not-ready");
+    assert_eq!(v["problem"], "the creator is still initialising it");
+    assert!(
+        r.stderr
+            .contains("not ready: the creator is still initialising it"),
+        "{r:?}"
+    );
+    poke(&name, 8, |_| 2);
+    drop(s);
 }
