@@ -561,3 +561,48 @@ fn hostile_object_names_are_escaped() {
     let r = ipc(&["rm", &name]);
     assert_eq!(r.stdout, format!("removed shm {shown}\n"));
 }
+
+/// Without the mqueue file system, `ls` says that queues could not be listed instead of
+/// listing none. Runs the tool in a private mount namespace with /dev/mqueue unmounted
+/// (`unshare -m`, which needs privilege: skipped with a message where it is refused).
+#[test]
+fn ls_says_when_the_mqueue_file_system_is_not_mounted() {
+    let script = format!(
+        "umount /dev/mqueue || exit 97; exec '{}' ls --json",
+        env!("CARGO_BIN_EXE_ipc")
+    );
+    let o = run_with_watchdog(
+        Command::new("unshare").args(["-m", "sh", "-c", &script]),
+        WATCHDOG,
+    );
+    if !o.status.success() {
+        eprintln!(
+            "skipped: no private mount namespace with /dev/mqueue unmounted here ({}): {}",
+            o.status,
+            String::from_utf8_lossy(&o.stderr)
+        );
+        return;
+    }
+    let v: Value = serde_json::from_slice(&o.stdout).expect("ls --json is JSON");
+    let notes: Vec<&str> = v["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        notes.iter().any(|n| n.starts_with(
+            "the mqueue file system is not mounted at /dev/mqueue: POSIX message queues \
+             cannot be listed"
+        )),
+        "{notes:?}"
+    );
+    assert!(
+        !v["objects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o["kind"] == "mq"),
+        "{v}"
+    );
+}
