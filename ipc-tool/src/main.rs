@@ -112,6 +112,10 @@ enum Command {
     },
     /// Remove this project's segments that are certainly stale: their creator died before
     /// publishing them. Nothing else is removed.
+    ///
+    /// A ready segment whose creator is gone and that no process maps is listed as kept:
+    /// the header does not record whether it was meant to outlive its creator. Liveness is
+    /// judged by pid and start time in this PID namespace, as the library's opener does.
     Gc {
         /// Only list what would be removed, with the reason.
         #[arg(long)]
