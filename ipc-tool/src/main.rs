@@ -66,10 +66,14 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Print a segment's header, its schema as a tree, validation and creator liveness.
+    /// Print a segment's header, its schema as a tree, validation, creator liveness and who
+    /// maps it; for a semaphore, queue or System V object, everything known of it.
     Inspect {
-        /// The segment's name, e.g. /web-stats.
+        /// The object's name, e.g. /web-stats or semid:3.
         name: String,
+        /// Which POSIX kind a /NAME is (default: shm if there is one, else sem, else mq).
+        #[arg(long, value_enum)]
+        kind: Option<objects::PosixKind>,
         /// One JSON document (docs/ipc-json.md).
         #[arg(long)]
         json: bool,
@@ -326,7 +330,7 @@ impl From<ipc_core::Error> for Failure {
 fn run(command: Command) -> Result<(), Failure> {
     match command {
         Command::Ls { json } => objects::ls(json),
-        Command::Inspect { name, json } => segment::inspect(&name, json),
+        Command::Inspect { name, kind, json } => objects::inspect(&name, kind, json),
         Command::Schema { name, tree } => segment::schema(&name, tree),
         Command::Diff { name, other } => segment::diff(&name, &other),
         Command::Dump { name, max } => segment::dump(&name, max),

@@ -201,6 +201,16 @@ fn mq_rows(rows: &mut Vec<Row>, notes: &mut Vec<String>) {
                 format!("depth unknown: {}", e.kind())
             }
         };
+        // The mqueue file system's own line: `QSIZE:6 NOTIFY:0 SIGNO:0 NOTIFY_PID:0`.
+        let status = std::fs::read_to_string(format!("{MQUEUE_DIR}{name}")).unwrap_or_default();
+        for (key, field) in [("QSIZE", "queued_bytes"), ("NOTIFY_PID", "notify_pid")] {
+            let v = status
+                .split_whitespace()
+                .filter_map(|w| w.split_once(':'))
+                .find(|(k, _)| *k == key)
+                .and_then(|(_, v)| v.parse::<u64>().ok());
+            fields.insert(field.into(), v.into());
+        }
         rows.push(Row {
             kind: "mq",
             name,
@@ -229,6 +239,15 @@ fn sysv_rows(rows: &mut Vec<Row>, notes: &mut Vec<String>) {
             fields.insert("id".into(), id.into());
             fields.insert("mode_bits".into(), o.mode().into());
             fields.insert("uid".into(), o.num("uid").into());
+            fields.insert(
+                "sysvipc".into(),
+                Value::Object(
+                    o.fields
+                        .iter()
+                        .map(|(c, v)| (c.clone(), Value::from(v.clone())))
+                        .collect(),
+                ),
+            );
             let (size, detail) = match kind {
                 SysvKind::Shm => {
                     let att = o.num("nattch").unwrap_or(0);
@@ -265,47 +284,58 @@ fn sysv_rows(rows: &mut Vec<Row>, notes: &mut Vec<String>) {
     }
 }
 
-/// `ipc ls [--json]`.
-pub fn ls(as_json: bool) -> Result<(), Failure> {
+/// The permission bits and owner uid of a row.
+fn mode_and_uid(r: &Row) -> (Option<u32>, Option<u32>) {
+    match &r.meta {
+        Some(m) => (Some(m.mode() & 0o7777), Some(m.uid())),
+        None => (
+            r.fields
+                .get("mode_bits")
+                .and_then(Value::as_u64)
+                .map(|m| m as u32),
+            r.fields
+                .get("uid")
+                .and_then(Value::as_u64)
+                .map(|u| u as u32),
+        ),
+    }
+}
+
+/// A row as the JSON object of `ls` (docs/ipc-json.md).
+fn row_json(r: &Row, users: &HashMap<u32, String>) -> Map<String, Value> {
+    let (mode, uid) = mode_and_uid(r);
+    let mut o = r.fields.clone();
+    o.remove("mode_bits");
+    o.insert("kind".into(), r.kind.into());
+    o.insert("name".into(), r.name.clone().into());
+    o.insert("mode".into(), mode.map(|m| format!("{m:04o}")).into());
+    o.insert("uid".into(), uid.into());
+    o.insert(
+        "owner".into(),
+        uid.and_then(|u| users.get(&u).cloned()).into(),
+    );
+    o.insert("size".into(), r.size.into());
+    o
+}
+
+/// Every object on the machine, and what could not be listed.
+fn all_rows() -> (Vec<Row>, Vec<String>) {
     let mut rows = Vec::new();
     let mut notes = Vec::new();
     shm_rows(&mut rows, &mut notes);
     mq_rows(&mut rows, &mut notes);
     sysv_rows(&mut rows, &mut notes);
+    (rows, notes)
+}
+
+/// `ipc ls [--json]`.
+pub fn ls(as_json: bool) -> Result<(), Failure> {
+    let (rows, notes) = all_rows();
     let users = user_names();
-    let owner = |r: &Row| -> (Option<u32>, Option<u32>) {
-        match &r.meta {
-            Some(m) => (Some(m.mode() & 0o7777), Some(m.uid())),
-            None => (
-                r.fields
-                    .get("mode_bits")
-                    .and_then(Value::as_u64)
-                    .map(|m| m as u32),
-                r.fields
-                    .get("uid")
-                    .and_then(Value::as_u64)
-                    .map(|u| u as u32),
-            ),
-        }
-    };
     if as_json {
         let objects: Vec<Value> = rows
             .iter()
-            .map(|r| {
-                let (mode, uid) = owner(r);
-                let mut o = r.fields.clone();
-                o.remove("mode_bits");
-                o.insert("kind".into(), r.kind.into());
-                o.insert("name".into(), r.name.clone().into());
-                o.insert("mode".into(), mode.map(|m| format!("{m:04o}")).into());
-                o.insert("uid".into(), uid.into());
-                o.insert(
-                    "owner".into(),
-                    uid.and_then(|u| users.get(&u).cloned()).into(),
-                );
-                o.insert("size".into(), r.size.into());
-                Value::Object(o)
-            })
+            .map(|r| Value::Object(row_json(r, &users)))
             .collect();
         emit_json(&json!({ "version": JSON_VERSION, "objects": objects, "notes": notes }));
         return Ok(());
@@ -314,7 +344,7 @@ pub fn ls(as_json: bool) -> Result<(), Failure> {
         .map(String::from)
         .to_vec()];
     for r in &rows {
-        let (mode, uid) = owner(r);
+        let (mode, uid) = mode_and_uid(r);
         cells.push(vec![
             r.kind.to_owned(),
             r.name.clone(),
@@ -331,6 +361,71 @@ pub fn ls(as_json: bool) -> Result<(), Failure> {
         err(&format!("ipc: note: {n}\n"));
     }
     Ok(())
+}
+
+/// `ipc inspect NAME [--kind K] [--json]`: a segment's header and layout (see
+/// [`segment::inspect`]); for a semaphore, a queue or a System V object, what `ls` knows
+/// of it, one field a line (System V: every column of `/proc/sysvipc`).
+pub fn inspect(name: &str, kind: Option<PosixKind>, as_json: bool) -> Result<(), Failure> {
+    let word = if let Some((k, _)) = sysv::parse_name(name) {
+        k.word()
+    } else {
+        ipc_core::name::validate("inspect", name, ipc_core::name::NameKind::Shm)?;
+        let k = match kind {
+            Some(k) => k,
+            None => {
+                let kinds = posix_kinds_of(name);
+                // A shared memory object first (a segment is one); a name that is nothing
+                // gets shm_open's "not found" from the segment path.
+                *kinds.first().unwrap_or(&PosixKind::Shm)
+            }
+        };
+        if k == PosixKind::Shm {
+            return segment::inspect(name, as_json);
+        }
+        k.word()
+    };
+    let (rows, _) = all_rows();
+    let row = rows
+        .iter()
+        .find(|r| r.kind == word && r.name == name)
+        .ok_or_else(|| Failure::new(format!("{name}: not found (no {word} of that name)")))?;
+    let mut o = row_json(row, &user_names());
+    if as_json {
+        o.insert("version".into(), JSON_VERSION.into());
+        emit_json(&Value::Object(o));
+        return Ok(());
+    }
+    let mut out = String::new();
+    let width = 16;
+    for key in ["kind", "name"] {
+        if let Some(v) = o.remove(key) {
+            out.push_str(&format!("{:<width$} {}\n", format!("{key}:"), text_of(&v)));
+        }
+    }
+    for (k, v) in &o {
+        match v {
+            // System V: the kernel's columns, one a line.
+            Value::Object(m) => {
+                for (col, x) in m {
+                    let key = format!("{k}.{col}:");
+                    out.push_str(&format!("{key:<width$} {}\n", text_of(x)));
+                }
+            }
+            v => out.push_str(&format!("{:<width$} {}\n", format!("{k}:"), text_of(v))),
+        }
+    }
+    emit(&out);
+    Ok(())
+}
+
+/// A JSON value as one escaped line of text.
+fn text_of(v: &Value) -> String {
+    match v {
+        Value::String(s) => esc(s),
+        Value::Null => "-".into(),
+        other => esc(&other.to_string()),
+    }
 }
 
 /// The POSIX kinds that have an object called `name`.

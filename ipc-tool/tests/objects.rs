@@ -198,6 +198,45 @@ fn ls_lists_and_rm_removes_every_kind() {
     let o = ls_json_object(&msqid).unwrap();
     assert_eq!((&o["kind"], &o["depth"]), (&"sysv-msg".into(), &0.into()));
 
+    // inspect: every kind, text and JSON (the ls object plus the version).
+    let text = ipc_ok(&["inspect", &sem]);
+    assert!(
+        text.starts_with(&format!("kind:            sem\nname:            {sem}\n")),
+        "{text}"
+    );
+    assert!(text.contains("\nvalue:           3\n"), "{text}");
+    let v: Value = serde_json::from_str(&ipc_ok(&["inspect", &mq, "--json"])).unwrap();
+    assert_eq!(
+        (&v["version"], &v["kind"], &v["depth"], &v["queued_bytes"]),
+        (&1.into(), &"mq".into(), &2.into(), &6.into())
+    );
+    let text = ipc_ok(&["inspect", &shmid]);
+    assert!(text.contains("\nattached:        1\n"), "{text}");
+    assert!(text.contains("\nsysvipc.nattch:  1\n"), "{text}");
+    let v: Value = serde_json::from_str(&ipc_ok(&["inspect", &semid, "--json"])).unwrap();
+    assert_eq!(
+        (&v["kind"], &v["semaphores"]),
+        (&"sysv-sem".into(), &2.into())
+    );
+    assert_eq!(v["sysvipc"]["nsems"], "2");
+    let v: Value = serde_json::from_str(&ipc_ok(&["inspect", &msqid, "--json"])).unwrap();
+    assert_eq!((&v["kind"], &v["depth"]), (&"sysv-msg".into(), &0.into()));
+    let v: Value = serde_json::from_str(&ipc_ok(&["inspect", &seg, "--json"])).unwrap();
+    assert_eq!(
+        (&v["kind"], &v["validation"]),
+        (&"segment".into(), &"ok".into())
+    );
+    let r = ipc(&["inspect", &shm]);
+    assert_eq!(r.code, 1, "a plain shm object is not a segment: {r:?}");
+    assert!(r.stdout.contains("object size:     100 bytes"), "{r:?}");
+    assert!(r.stderr.contains("not a segment"), "{r:?}");
+    let r = ipc(&["inspect", "--kind", "mq", &sem]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert_eq!(
+        r.stderr,
+        format!("ipc: {sem}: not found (no mq of that name)\n")
+    );
+
     // Nothing the tool created went away when it exited.
     for p in [
         format!("/dev/shm{shm}"),
