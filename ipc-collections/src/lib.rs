@@ -41,6 +41,7 @@ mod array;
 mod error;
 mod ident;
 mod lock;
+pub mod ring;
 mod segment;
 #[cfg(test)]
 mod testmem;

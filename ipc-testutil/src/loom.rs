@@ -8,6 +8,8 @@ pub const ALL: Option<usize> = None;
 /// executions loom explored (`--nocapture` shows it).
 pub fn check(bound: Option<usize>, f: impl Fn() + Sync + Send + 'static) {
     let mut b = loom::model::Builder::new();
+    // Polling loops and registry scans (the rings) make long paths; the default is 1000.
+    b.max_branches = 20_000;
     if std::env::var_os("LOOM_MAX_PREEMPTIONS").is_none() {
         b.preemption_bound = bound;
     }

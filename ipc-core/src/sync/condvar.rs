@@ -352,3 +352,27 @@ impl Default for RawCondvar {
         Self::new()
     }
 }
+
+/// Under `cfg(loom)` a `RawCondvar` is a model object (loom's atomics and futex model), not
+/// a shared-memory layout, so it does not implement `SharedLayout`. These stand-ins let
+/// crates that embed a `RawCondvar` in their own `SharedLayout` types (ipc-collections'
+/// `SharedCondvar`) compile in a loom build, where only lock-free models run (for example
+/// ipc-collections' `tests/loom_ring.rs`); nothing there places a condvar in shared memory.
+#[cfg(loom)]
+#[doc(hidden)]
+impl RawCondvar {
+    /// An opaque layout of the model object's size (never compared across builds).
+    pub const LAYOUT: crate::layout::TypeLayout = crate::layout::TypeLayout::opaque(
+        "RawCondvar(loom model)",
+        std::mem::size_of::<Self>(),
+        std::mem::align_of::<Self>(),
+    );
+
+    /// Never called in a loom build: a model condvar cannot be built in place.
+    ///
+    /// # Safety
+    /// None needed: it only panics.
+    pub unsafe fn init_in_place(_this: *mut Self) -> Result<()> {
+        panic!("a loom model RawCondvar cannot be initialised in shared memory")
+    }
+}

@@ -1,0 +1,626 @@
+//! Byte ring: one producer, one consumer, variable-length frames, zero-copy on both sides.
+//!
+//! The data region is `capacity` bytes (a power of two, at least 64). `tail` and `head`
+//! count bytes published and consumed; both are multiples of 8. A frame is a record:
+//! an 8-byte header (`u32` length, `u32` kind: 1 frame, 2 padding) and the payload, padded
+//! to a multiple of 8. A record never wraps: when the next frame's record does not fit
+//! between `tail` and the end of the buffer, the producer first writes a padding record
+//! (kind 2, length = the bytes after its header up to the end) and the frame starts at
+//! offset 0. Both are published by one store of `tail`.
+//!
+//! The largest frame is [`max_frame`]`(capacity)` = `capacity / 2 - 8` bytes: a record of
+//! at most half the buffer always fits in an empty ring, wherever `tail` is (either before
+//! the end or, after a padding record, at the start). Longer frames get
+//! [`RingError::TooLarge`].
+//!
+//! The producer writes a frame in place ([`Producer::reserve`] returns `&mut [u8]` inside
+//! the ring, [`FrameMut::commit`] publishes it); the consumer reads it in place
+//! ([`Consumer::try_recv`] returns a [`Frame`] borrowing the bytes, and dropping the
+//! `Frame` releases them to the producer). Waiting, disconnection and the registry are as
+//! in [`spsc`](super::spsc).
+//!
+//! The consumer checks every header it reads (once, into a local): the kind is 1 or 2, a
+//! padding record ends exactly at the end of the buffer, a frame's length is at most
+//! `max_frame`, and its record lies inside both the published bytes and the buffer.
+//! Anything else is [`RingError::Corrupted`].
+
+use std::marker::PhantomData;
+use std::ops::{Deref, DerefMut};
+use std::time::Duration;
+
+use ipc_core::Memory;
+
+use super::control::{peer, Control, Flavor, Peer, Registration, RingLayout};
+use super::shim::{spin_hint, Ordering, Throttle, SPIN_LIMIT};
+use super::spsc::{deadline, next_sleep};
+use super::RingError;
+
+/// The record header's length.
+pub const HEADER: u64 = 8;
+/// Record kind: a frame.
+pub const KIND_FRAME: u32 = 1;
+/// Record kind: padding up to the end of the buffer.
+pub const KIND_PAD: u32 = 2;
+/// The smallest capacity.
+pub const MIN_CAPACITY: u64 = 64;
+
+/// The largest frame a byte ring of `capacity` bytes carries: `capacity / 2 - 8` (and at
+/// most `u32::MAX` rounded down to a multiple of 8).
+pub const fn max_frame(capacity: u64) -> u64 {
+    // The largest multiple of 8 that fits the u32 length field.
+    const FIELD_MAX: u64 = u32::MAX as u64 - 7;
+    let m = capacity / 2 - HEADER;
+    if m > FIELD_MAX {
+        FIELD_MAX
+    } else {
+        m
+    }
+}
+
+/// Bytes of the data region: the capacity (`None` if it does not fit a `usize`).
+pub fn data_len(capacity: u64) -> Option<usize> {
+    usize::try_from(capacity).ok()
+}
+
+const fn record_len(len: u64) -> u64 {
+    HEADER + len.next_multiple_of(8)
+}
+
+/// Formats a fresh byte ring in `mem` at `layout` (capacity in bytes).
+///
+/// # Errors
+/// [`RingError::Invalid`] if `layout` does not fit `mem` or the capacity is below 64.
+///
+/// # Safety
+/// As [`spsc::init`](super::spsc::init): exclusive access to the ring's bytes.
+pub unsafe fn init<M: Memory + ?Sized>(mem: &M, layout: RingLayout) -> Result<(), RingError> {
+    // SAFETY: forwarded from this function's contract.
+    unsafe {
+        super::format(
+            mem,
+            layout,
+            super::Shape {
+                flavor: Flavor::Bytes,
+                min_cap: MIN_CAPACITY,
+                elem_size: 0,
+                data_len: data_len(layout.capacity),
+                data_align: 8,
+                tracked_cells: (layout.capacity / 8) as usize,
+            },
+        )
+    }
+    .map(|_| ())
+}
+
+struct Side<'m> {
+    ctrl: &'m Control,
+    data: *mut u8,
+    cap: u64,
+    mask: u64,
+    reg: Option<Registration>,
+    throttle: Throttle,
+    _mem: PhantomData<&'m [u8]>,
+}
+
+impl<'m> Side<'m> {
+    fn attach<M: Memory + ?Sized>(
+        mem: &'m M,
+        layout: RingLayout,
+        producer: bool,
+    ) -> Result<Self, RingError> {
+        let r = super::open(
+            mem,
+            layout,
+            super::Shape {
+                flavor: Flavor::Bytes,
+                min_cap: MIN_CAPACITY,
+                elem_size: 0,
+                data_len: data_len(layout.capacity),
+                data_align: 8,
+                tracked_cells: 0,
+            },
+        )?;
+        // SAFETY: `open` checked the block lies inside `mem`, which stays mapped for 'm.
+        let ctrl: &'m Control = unsafe { &*r.ctrl };
+        let side = if producer {
+            &ctrl.producers
+        } else {
+            &ctrl.consumers
+        };
+        // SAFETY: the registry lives in `mem`, borrowed for 'm, as long as the handle.
+        let reg = unsafe { Registration::claim(side, 1) }?;
+        Ok(Side {
+            ctrl,
+            data: r.data,
+            cap: r.cap,
+            mask: r.mask,
+            reg: Some(reg),
+            throttle: Throttle::new(),
+            _mem: PhantomData,
+        })
+    }
+
+    /// `tail - head` checked: at most the capacity, both multiples of 8.
+    fn used(&self, tail: u64, head: u64) -> Result<u64, RingError> {
+        let used = tail.wrapping_sub(head);
+        if used > self.cap || tail % 8 != 0 || head % 8 != 0 {
+            return Err(RingError::Corrupted(
+                "byte ring head/tail misaligned, or more than the capacity apart",
+            ));
+        }
+        Ok(used)
+    }
+
+    fn other_gone(&mut self, producers: bool) -> bool {
+        let side = if producers {
+            &self.ctrl.producers[..1]
+        } else {
+            &self.ctrl.consumers[..1]
+        };
+        match peer(side, false) {
+            Peer::Gone => true,
+            Peer::NeverAttached => false,
+            Peer::Present => self.throttle.due() && peer(side, true) == Peer::Gone,
+        }
+    }
+
+    /// Writes a record header at buffer offset `off` (a multiple of 8, `off + 8 <= cap`).
+    fn write_header(&self, off: u64, len: u32, kind: u32) {
+        // SAFETY: off + 8 <= cap (callers), the region holds cap bytes and is 8-aligned
+        // (`resolve`); the producer owns the unpublished bytes.
+        unsafe {
+            self.data
+                .add(off as usize)
+                .cast::<[u32; 2]>()
+                .write([len, kind])
+        }
+    }
+
+    /// Reads the record header at buffer offset `off` (a multiple of 8, `off + 8 <= cap`).
+    fn read_header(&self, off: u64) -> (u32, u32) {
+        // SAFETY: as `write_header`; the consumer reads published bytes only, and any bit
+        // pattern is a pair of u32s.
+        let [len, kind] = unsafe { self.data.add(off as usize).cast::<[u32; 2]>().read() };
+        (len, kind)
+    }
+
+    #[cfg(loom)]
+    fn track(&self, from: u64, to: u64, write: bool) -> Vec<super::shim::model::Access> {
+        (from / 8..to.div_ceil(8))
+            .map(|i| {
+                if write {
+                    self.ctrl.tracker.write(i as usize)
+                } else {
+                    self.ctrl.tracker.read(i as usize)
+                }
+            })
+            .collect()
+    }
+}
+
+impl Drop for Side<'_> {
+    fn drop(&mut self) {
+        drop(self.reg.take());
+        Control::wake(&self.ctrl.data_futex, &self.ctrl.data_sleepers);
+        Control::wake(&self.ctrl.space_futex, &self.ctrl.space_sleepers);
+    }
+}
+
+/// The producing end of a byte ring.
+pub struct Producer<'m> {
+    side: Side<'m>,
+    tail: u64,
+    cached_head: u64,
+}
+
+impl<'m> Producer<'m> {
+    /// Attaches as the ring's producer.
+    ///
+    /// # Errors
+    /// As [`spsc::Producer::attach`](super::spsc::Producer::attach).
+    pub fn attach<M: Memory + ?Sized>(mem: &'m M, layout: RingLayout) -> Result<Self, RingError> {
+        let side = Side::attach(mem, layout, true)?;
+        // Acquire: pairs with the consumer's Release store of head.
+        let head = side.ctrl.head.load(Ordering::Acquire);
+        let tail = side.ctrl.tail.load(Ordering::Relaxed);
+        side.used(tail, head)?;
+        Ok(Producer {
+            side,
+            tail,
+            cached_head: head,
+        })
+    }
+
+    /// The largest frame this ring carries ([`max_frame`]).
+    pub fn max_frame(&self) -> usize {
+        max_frame(self.side.cap) as usize
+    }
+
+    /// Where a record for `len` bytes would go: (padding bytes before it, its position).
+    fn place(&mut self, len: usize) -> Result<(u64, u64), RingError> {
+        let len = len as u64;
+        if len > max_frame(self.side.cap) {
+            return Err(RingError::TooLarge);
+        }
+        let rec = record_len(len);
+        let off = self.tail & self.side.mask;
+        let to_end = self.side.cap - off;
+        let pad = if rec <= to_end { 0 } else { to_end };
+        let need = pad + rec;
+        if self.side.cap - self.tail.wrapping_sub(self.cached_head) < need {
+            // Acquire: pairs with the consumer's Release store of head.
+            let head = self.side.ctrl.head.load(Ordering::Acquire);
+            let used = self.side.used(self.tail, head)?;
+            self.cached_head = head;
+            if self.side.cap - used < need {
+                return Err(if self.side.other_gone(false) {
+                    RingError::Disconnected
+                } else {
+                    RingError::Full
+                });
+            }
+        }
+        Ok((pad, self.tail.wrapping_add(pad)))
+    }
+
+    /// Reserves a frame of exactly `len` bytes inside the ring, to fill and
+    /// [`commit`](FrameMut::commit); dropped without commit, nothing is sent.
+    ///
+    /// # Errors
+    /// [`RingError::TooLarge`] above [`max_frame`](Self::max_frame); [`RingError::Full`];
+    /// [`RingError::Disconnected`] (full and the consumer gone); [`RingError::Corrupted`].
+    pub fn reserve(&mut self, len: usize) -> Result<FrameMut<'_, 'm>, RingError> {
+        let (pad, start) = self.place(len)?;
+        Ok(self.frame_mut(pad, start, len))
+    }
+
+    /// [`reserve`](Self::reserve), waiting for room up to `timeout` (`None`: until there is
+    /// room or the consumer is gone).
+    ///
+    /// # Errors
+    /// As `reserve`, with [`RingError::Timeout`] instead of `Full`, and [`RingError::Os`].
+    pub fn reserve_wait(
+        &mut self,
+        len: usize,
+        timeout: Option<Duration>,
+    ) -> Result<FrameMut<'_, 'm>, RingError> {
+        let deadline = deadline(timeout);
+        let mut spins = 0;
+        let (pad, start) = loop {
+            match self.place(len) {
+                Err(RingError::Full) => {}
+                r => break r?,
+            }
+            if spins < SPIN_LIMIT {
+                spins += 1;
+                spin_hint();
+                continue;
+            }
+            let Some(wait) = next_sleep(deadline) else {
+                return Err(RingError::Timeout);
+            };
+            let ctrl = self.side.ctrl;
+            let cached = self.cached_head;
+            Control::sleep(&ctrl.space_futex, &ctrl.space_sleepers, wait, || {
+                ctrl.head.load(Ordering::Relaxed) != cached
+                    || peer(&ctrl.consumers[..1], false) == Peer::Gone
+            })?;
+        };
+        Ok(self.frame_mut(pad, start, len))
+    }
+
+    fn frame_mut(&mut self, pad: u64, start: u64, len: usize) -> FrameMut<'_, 'm> {
+        #[cfg(loom)]
+        let guards = self
+            .side
+            .track(
+                self.tail & self.side.mask,
+                (self.tail & self.side.mask) + pad.min(8),
+                true,
+            )
+            .into_iter()
+            .chain(self.side.track(
+                start & self.side.mask,
+                (start & self.side.mask) + record_len(len as u64),
+                true,
+            ))
+            .collect();
+        FrameMut {
+            prod: self,
+            pad,
+            start,
+            len,
+            #[cfg(loom)]
+            _guards: guards,
+        }
+    }
+
+    /// Sends a copy of `bytes` as one frame if there is room.
+    ///
+    /// # Errors
+    /// As [`reserve`](Self::reserve).
+    pub fn try_send(&mut self, bytes: &[u8]) -> Result<(), RingError> {
+        let mut f = self.reserve(bytes.len())?;
+        f.copy_from_slice(bytes);
+        f.commit();
+        Ok(())
+    }
+
+    /// Sends a copy of `bytes`, waiting for room up to `timeout`.
+    ///
+    /// # Errors
+    /// As [`reserve_wait`](Self::reserve_wait).
+    pub fn send(&mut self, bytes: &[u8], timeout: Option<Duration>) -> Result<(), RingError> {
+        let mut f = self.reserve_wait(bytes.len(), timeout)?;
+        f.copy_from_slice(bytes);
+        f.commit();
+        Ok(())
+    }
+}
+
+/// A frame reserved in the ring by the producer: write it through `DerefMut`, then
+/// [`commit`](Self::commit).
+pub struct FrameMut<'p, 'm> {
+    prod: &'p mut Producer<'m>,
+    pad: u64,
+    start: u64,
+    len: usize,
+    #[cfg(loom)]
+    _guards: Vec<super::shim::model::Access>,
+}
+
+impl FrameMut<'_, '_> {
+    /// Publishes the frame (and the padding record before it, if any): one store of
+    /// `tail`, and a wake only if the consumer sleeps.
+    #[cfg_attr(not(loom), allow(unused_mut))]
+    pub fn commit(mut self) {
+        #[cfg(loom)]
+        let guards = std::mem::take(&mut self._guards);
+        let side = &self.prod.side;
+        if self.pad > 0 {
+            side.write_header(
+                self.prod.tail & side.mask,
+                (self.pad - HEADER) as u32,
+                KIND_PAD,
+            );
+        }
+        side.write_header(self.start & side.mask, self.len as u32, KIND_FRAME);
+        let tail = self.start.wrapping_add(record_len(self.len as u64));
+        // Under loom: our writes end here, before the publication.
+        #[cfg(loom)]
+        drop(guards);
+        self.prod.tail = tail;
+        // Release: pairs with the consumer's Acquire load of tail; the headers and the
+        // payload happen before its reads.
+        side.ctrl.tail.store(tail, Ordering::Release);
+        Control::wake(&side.ctrl.data_futex, &side.ctrl.data_sleepers);
+    }
+}
+
+impl Deref for FrameMut<'_, '_> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        let side = &self.prod.side;
+        let off = (self.start & side.mask) + HEADER;
+        // SAFETY: `place` put the record inside the buffer (off + len <= cap: the record
+        // never wraps) and inside the free space, which this producer alone writes until it
+        // publishes; the slice borrows the producer, so no second reservation overlaps.
+        unsafe { std::slice::from_raw_parts(side.data.add(off as usize), self.len) }
+    }
+}
+
+impl DerefMut for FrameMut<'_, '_> {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        let side = &self.prod.side;
+        let off = (self.start & side.mask) + HEADER;
+        // SAFETY: as in `deref`, and `&mut self` makes this the only view.
+        unsafe { std::slice::from_raw_parts_mut(side.data.add(off as usize), self.len) }
+    }
+}
+
+/// The consuming end of a byte ring.
+pub struct Consumer<'m> {
+    side: Side<'m>,
+    head: u64,
+    cached_tail: u64,
+}
+
+/// Where the next frame is: payload offset in the buffer, length, head after it.
+#[derive(Clone, Copy)]
+struct Found {
+    off: u64,
+    len: u64,
+    rec_from: u64,
+    next: u64,
+}
+
+impl<'m> Consumer<'m> {
+    /// Attaches as the ring's consumer.
+    ///
+    /// # Errors
+    /// As [`spsc::Producer::attach`](super::spsc::Producer::attach).
+    pub fn attach<M: Memory + ?Sized>(mem: &'m M, layout: RingLayout) -> Result<Self, RingError> {
+        let side = Side::attach(mem, layout, false)?;
+        let head = side.ctrl.head.load(Ordering::Relaxed);
+        // Acquire: pairs with the producer's Release store of tail.
+        let tail = side.ctrl.tail.load(Ordering::Acquire);
+        side.used(tail, head)?;
+        Ok(Consumer {
+            side,
+            head,
+            cached_tail: tail,
+        })
+    }
+
+    fn available(&mut self) -> Result<u64, RingError> {
+        if self.cached_tail != self.head {
+            return Ok(self.cached_tail.wrapping_sub(self.head));
+        }
+        // Acquire: pairs with the producer's Release store of tail (headers and payload).
+        let tail = self.side.ctrl.tail.load(Ordering::Acquire);
+        let used = self.side.used(tail, self.head)?;
+        self.cached_tail = tail;
+        Ok(used)
+    }
+
+    /// Finds the next frame (checking its headers), or `Empty`/`Disconnected`.
+    fn find(&mut self) -> Result<Found, RingError> {
+        let mut avail = self.available()?;
+        if avail == 0 {
+            if !self.side.other_gone(true) {
+                return Err(RingError::Empty);
+            }
+            // The producer is gone, seen after all it published: re-read tail once.
+            avail = self.available()?;
+            if avail == 0 {
+                return Err(RingError::Disconnected);
+            }
+        }
+        let cap = self.side.cap;
+        let mut head = self.head;
+        let mut off = head & self.side.mask;
+        if avail < HEADER {
+            return Err(RingError::Corrupted(
+                "published bytes end inside a record header",
+            ));
+        }
+        let (mut len, mut kind) = self.side.read_header(off);
+        if kind == KIND_PAD {
+            let to_end = cap - off;
+            if u64::from(len) + HEADER != to_end || to_end > avail {
+                return Err(RingError::Corrupted(
+                    "padding record does not end at the buffer's end",
+                ));
+            }
+            head = head.wrapping_add(to_end);
+            avail -= to_end;
+            off = 0;
+            if avail < HEADER {
+                return Err(RingError::Corrupted(
+                    "padding record not followed by a frame",
+                ));
+            }
+            (len, kind) = self.side.read_header(0);
+        }
+        if kind != KIND_FRAME {
+            return Err(RingError::Corrupted(
+                "record kind is neither frame nor padding",
+            ));
+        }
+        let len = u64::from(len);
+        if len > max_frame(cap) {
+            return Err(RingError::Corrupted("frame longer than the largest frame"));
+        }
+        let rec = record_len(len);
+        if rec > avail || off + rec > cap {
+            return Err(RingError::Corrupted(
+                "frame extends past the published bytes or the buffer",
+            ));
+        }
+        Ok(Found {
+            off: off + HEADER,
+            len,
+            rec_from: self.head,
+            next: head.wrapping_add(rec),
+        })
+    }
+
+    fn frame(&mut self, f: Found) -> Frame<'_, 'm> {
+        #[cfg(loom)]
+        let guards = {
+            let m = self.side.mask;
+            let from = f.rec_from & m;
+            let mut g = self.side.track(from, from + 8, false);
+            g.extend(
+                self.side
+                    .track(f.off - HEADER, f.off + f.len.next_multiple_of(8), false),
+            );
+            g
+        };
+        let _ = f.rec_from;
+        Frame {
+            cons: self,
+            off: f.off,
+            len: f.len as usize,
+            next: f.next,
+            #[cfg(loom)]
+            _guards: guards,
+        }
+    }
+
+    /// The next frame, if one is published: borrowed in place, released when dropped.
+    ///
+    /// # Errors
+    /// [`RingError::Empty`]; [`RingError::Disconnected`] once the producer is gone and
+    /// everything it sent has been received; [`RingError::Corrupted`].
+    pub fn try_recv(&mut self) -> Result<Frame<'_, 'm>, RingError> {
+        let f = self.find()?;
+        Ok(self.frame(f))
+    }
+
+    /// The next frame, waiting up to `timeout` (`None`: until one is published or the
+    /// producer is gone).
+    ///
+    /// # Errors
+    /// [`RingError::Timeout`]; [`RingError::Disconnected`]; [`RingError::Corrupted`];
+    /// [`RingError::Os`].
+    pub fn recv(&mut self, timeout: Option<Duration>) -> Result<Frame<'_, 'm>, RingError> {
+        let deadline = deadline(timeout);
+        let mut spins = 0;
+        let f = loop {
+            match self.find() {
+                Err(RingError::Empty) => {}
+                r => break r?,
+            }
+            if spins < SPIN_LIMIT {
+                spins += 1;
+                spin_hint();
+                continue;
+            }
+            let Some(wait) = next_sleep(deadline) else {
+                return Err(RingError::Timeout);
+            };
+            let ctrl = self.side.ctrl;
+            let head = self.head;
+            Control::sleep(&ctrl.data_futex, &ctrl.data_sleepers, wait, || {
+                ctrl.tail.load(Ordering::Relaxed) != head
+                    || peer(&ctrl.producers[..1], false) == Peer::Gone
+            })?;
+        };
+        Ok(self.frame(f))
+    }
+}
+
+/// A received frame, borrowed in place from the ring; dropping it releases its bytes to
+/// the producer.
+pub struct Frame<'c, 'm> {
+    cons: &'c mut Consumer<'m>,
+    off: u64,
+    len: usize,
+    next: u64,
+    #[cfg(loom)]
+    _guards: Vec<super::shim::model::Access>,
+}
+
+impl Deref for Frame<'_, '_> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        // SAFETY: `find` checked that the record lies inside the buffer and inside the
+        // published bytes, which the producer does not write until head passes them (on
+        // this frame's drop).
+        unsafe { std::slice::from_raw_parts(self.cons.side.data.add(self.off as usize), self.len) }
+    }
+}
+
+impl Drop for Frame<'_, '_> {
+    fn drop(&mut self) {
+        #[cfg(loom)]
+        self._guards.clear();
+        let c = &mut *self.cons;
+        c.head = self.next;
+        // Release: pairs with the producer's Acquire load of head; our reads of the frame
+        // happen before it reuses the bytes.
+        c.side.ctrl.head.store(self.next, Ordering::Release);
+        Control::wake(&c.side.ctrl.space_futex, &c.side.ctrl.space_sleepers);
+    }
+}

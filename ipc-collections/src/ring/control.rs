@@ -1,0 +1,477 @@
+//! The ring control block ([`Control`]): the counters, the futex words, the participant
+//! registry and the statistics that every ring kind keeps in shared memory, and the
+//! description of where a ring lives ([`RingLayout`]).
+//!
+//! FORMAT.md ("Rings (kind 3)") describes these bytes for readers in other languages; the
+//! `offset_of!` assertions below pin each offset to that section. Every field is an atomic:
+//! any process that maps the ring may change any of them at any time, so the algorithms
+//! read each one once into a local, check it, and never index memory with an unchecked
+//! value from here.
+
+#[cfg(not(loom))]
+use std::mem::offset_of;
+
+use super::shim::{is_alive, this_process, AtomicU64, FutexWord, Ordering};
+use super::{shim, RingError};
+
+/// How many producers (and, separately, consumers) can be registered at once.
+#[cfg(not(loom))]
+pub const MAX_PARTICIPANTS: usize = 16;
+/// Under loom: 3, so that a registry scan is a few loads (each is a loom branch point).
+#[cfg(loom)]
+pub const MAX_PARTICIPANTS: usize = 3;
+
+/// The length of the control block in bytes (1536 in a normal build).
+pub const CONTROL_LEN: usize = std::mem::size_of::<Control>();
+
+/// The alignment the control block's offset must have.
+pub const CONTROL_ALIGN: usize = 64;
+
+/// The ring algorithm a control block belongs to (its `flavor` field).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Flavor {
+    /// [`spsc`](super::spsc): one producer, one consumer, typed slots.
+    Spsc = 1,
+    /// [`mpmc`](super::mpmc): many producers and consumers, a stamp per typed slot.
+    Mpmc = 2,
+    /// [`bytes`](super::bytes): one producer, one consumer, variable-length frames.
+    Bytes = 3,
+}
+
+/// One participant slot of the registry: who is attached (pid and start time), and for an
+/// MPMC producer, which position it is claiming.
+#[repr(C)]
+pub struct Participant {
+    /// `generation << 32 | pid`. pid 0: free. The generation counts registrations of this
+    /// slot (it is bumped by each claim, kept by a release), so a stale view of an earlier
+    /// occupant can be told from the current one. Claimed and released with CAS.
+    pub id: AtomicU64,
+    /// `(generation & 0xffff) << 48 | start_time`: the occupant's start time
+    /// (`/proc/PID/stat` field 22), tagged with the low 16 bits of the generation it belongs
+    /// to. Written just after the claim; until then the tag is an older generation's and a
+    /// reader checks liveness by pid alone.
+    pub start: AtomicU64,
+    /// MPMC producers only: `pos + 1` while claiming position `pos`, 0 otherwise. Stored
+    /// before the claiming CAS on `tail`, reset after the slot is published.
+    pub claiming: AtomicU64,
+    /// Reserved, 0.
+    pub reserved: AtomicU64,
+}
+
+/// The control block of every ring kind (see FORMAT.md, "Rings (kind 3)").
+///
+/// One `#[repr(C)]` struct of atomics; a kind's `init` formats a fresh
+/// one. Lines 0 and 1 hold one counter each and are written only by their side.
+#[repr(C)]
+pub struct Control {
+    /// Line 0 (offset 0): `tail`, the count of slots (bytes for a byte ring) ever published
+    /// (SPSC/bytes: written by the producer only; MPMC: the next position to claim, advanced
+    /// by CAS). Never masked in shared memory; position `p` lives at `p & (capacity - 1)`.
+    pub tail: AtomicU64,
+    _pad0: [u64; 15],
+    /// Line 1 (offset 128): `head`, the count of slots (bytes) ever consumed.
+    pub head: AtomicU64,
+    _pad1: [u64; 15],
+    /// Line 2 (offset 256): consumers sleep on this word waiting for data; a producer that
+    /// sees `data_sleepers > 0` after publishing increments it and wakes them.
+    pub data_futex: FutexWord,
+    /// How many consumers are (about to be) asleep on `data_futex`.
+    pub data_sleepers: shim::AtomicU32,
+    /// Producers sleep on this word waiting for space.
+    pub space_futex: FutexWord,
+    /// How many producers are (about to be) asleep on `space_futex`.
+    pub space_sleepers: shim::AtomicU32,
+    _pad2: [u64; 14],
+    /// Line 3 (offset 384): the [`Flavor`], written at init (informational: never used to
+    /// choose an algorithm).
+    pub flavor: shim::AtomicU32,
+    /// Reserved, 0.
+    pub reserved0: shim::AtomicU32,
+    /// The capacity written at init (slots, or bytes for a byte ring). Informational: the
+    /// algorithms use the capacity from the validated header; attach compares the two.
+    pub capacity: AtomicU64,
+    /// The element size written at init (0 for a byte ring). Informational, as `capacity`.
+    pub elem_size: AtomicU64,
+    /// Messages lost to producers that died between claiming a slot and publishing it
+    /// (MPMC), counted by the consumer that skipped the slot.
+    pub lost: AtomicU64,
+    _pad3: [u64; 12],
+    /// Offset 512: the producers' registry.
+    pub producers: [Participant; MAX_PARTICIPANTS],
+    /// Offset 1024: the consumers' registry.
+    pub consumers: [Participant; MAX_PARTICIPANTS],
+    /// Under loom, the model's tracking of the data region's plain accesses.
+    #[cfg(loom)]
+    pub(crate) tracker: shim::Tracker,
+}
+
+#[cfg(not(loom))]
+const _: () = {
+    assert!(offset_of!(Control, tail) == 0);
+    assert!(offset_of!(Control, head) == 128);
+    assert!(offset_of!(Control, data_futex) == 256);
+    assert!(offset_of!(Control, data_sleepers) == 260);
+    assert!(offset_of!(Control, space_futex) == 264);
+    assert!(offset_of!(Control, space_sleepers) == 268);
+    assert!(offset_of!(Control, flavor) == 384);
+    assert!(offset_of!(Control, capacity) == 392);
+    assert!(offset_of!(Control, elem_size) == 400);
+    assert!(offset_of!(Control, lost) == 408);
+    assert!(offset_of!(Control, producers) == 512);
+    assert!(offset_of!(Control, consumers) == 1024);
+    assert!(std::mem::size_of::<Participant>() == 32);
+    assert!(offset_of!(Participant, start) == 8);
+    assert!(offset_of!(Participant, claiming) == 16);
+    assert!(std::mem::size_of::<Control>() == 1536);
+    assert!(std::mem::align_of::<Control>() <= CONTROL_ALIGN);
+};
+
+/// Where a ring lives inside a [`Memory`](ipc_core::Memory): the control block's byte
+/// offset, the data region's byte offset and the capacity. These come from the caller (for
+/// a named ring: from the validated segment header) and stay in process memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RingLayout {
+    /// Byte offset of the [`Control`] block (a multiple of [`CONTROL_ALIGN`]).
+    pub control_offset: usize,
+    /// Byte offset of the data region (slots, or the byte ring's buffer).
+    pub data_offset: usize,
+    /// Slots (typed rings) or bytes (byte ring); a power of two.
+    pub capacity: u64,
+}
+
+impl RingLayout {
+    /// The packing the rings use by default: the control block at 0, the data region at
+    /// the next multiple of 128 after it.
+    pub const fn packed(capacity: u64) -> RingLayout {
+        RingLayout {
+            control_offset: 0,
+            data_offset: CONTROL_LEN.div_ceil(128) * 128,
+            capacity,
+        }
+    }
+}
+
+/// The checked, process-local description of a ring: pointers into the memory, capacity
+/// and mask. Built by [`resolve`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Resolved {
+    pub(crate) ctrl: *const Control,
+    pub(crate) data: *mut u8,
+    pub(crate) cap: u64,
+    pub(crate) mask: u64,
+}
+
+/// Checks `layout` against a memory of `mem_len` bytes at `base`, for a data region of
+/// `data_len` bytes aligned to `data_align`: offsets aligned, regions inside the memory and
+/// disjoint (all arithmetic checked), capacity a power of two of at least `min_cap`.
+pub(crate) fn resolve(
+    base: *mut u8,
+    mem_len: usize,
+    layout: RingLayout,
+    min_cap: u64,
+    data_len: Option<usize>,
+    data_align: usize,
+) -> Result<Resolved, RingError> {
+    let cap = layout.capacity;
+    if !cap.is_power_of_two() || cap < min_cap {
+        return Err(RingError::Invalid(
+            "capacity is not a power of two of the minimum size",
+        ));
+    }
+    let data_len = data_len.ok_or(RingError::Invalid("data region size overflows"))?;
+    if layout.control_offset % CONTROL_ALIGN != 0 || (base as usize) % CONTROL_ALIGN != 0 {
+        return Err(RingError::Invalid(
+            "control block offset not 64-byte aligned",
+        ));
+    }
+    if layout.data_offset % data_align.max(8) != 0 {
+        return Err(RingError::Invalid(
+            "data region offset misaligned for the element",
+        ));
+    }
+    let ctrl_end = layout
+        .control_offset
+        .checked_add(CONTROL_LEN)
+        .ok_or(RingError::Invalid("control block offset overflows"))?;
+    let data_end = layout
+        .data_offset
+        .checked_add(data_len)
+        .ok_or(RingError::Invalid("data region offset overflows"))?;
+    if ctrl_end > mem_len || data_end > mem_len {
+        return Err(RingError::Invalid(
+            "ring extends past the end of the memory",
+        ));
+    }
+    if layout.data_offset < ctrl_end && layout.control_offset < data_end {
+        return Err(RingError::Invalid("control block and data region overlap"));
+    }
+    Ok(Resolved {
+        // The offsets are inside the memory (checked above), so these are in bounds.
+        ctrl: base.wrapping_add(layout.control_offset) as *const Control,
+        data: base.wrapping_add(layout.data_offset),
+        cap,
+        mask: cap - 1,
+    })
+}
+
+impl Control {
+    /// Writes a fresh control block at `ctrl`: counters 0, nobody asleep or registered,
+    /// the flavor, capacity and element size recorded.
+    ///
+    /// # Safety
+    /// `ctrl` is valid for writes of [`CONTROL_LEN`] bytes, aligned, and no other thread or
+    /// process uses the ring until this returns (the creator's exclusive init).
+    pub(crate) unsafe fn format(
+        ctrl: *mut Control,
+        flavor: Flavor,
+        cap: u64,
+        elem_size: u64,
+        _tracked_cells: usize,
+    ) {
+        #[cfg(not(loom))]
+        {
+            // SAFETY: `ctrl` is valid for CONTROL_LEN bytes of writes (the contract) and no
+            // one else accesses it yet; all-zero bytes are a valid `Control` (atomics only).
+            unsafe { std::ptr::write_bytes(ctrl.cast::<u8>(), 0, CONTROL_LEN) };
+        }
+        #[cfg(loom)]
+        {
+            // SAFETY: as above; under loom the atomics are model objects that must be
+            // built with `new`, so the whole struct is written.
+            unsafe { std::ptr::write(ctrl, Control::new_model(_tracked_cells)) };
+        }
+        // SAFETY: initialised just above; shared references to atomics are fine.
+        let c = unsafe { &*ctrl };
+        c.flavor.store(flavor as u32, Ordering::Relaxed);
+        c.capacity.store(cap, Ordering::Relaxed);
+        c.elem_size.store(elem_size, Ordering::Relaxed);
+    }
+
+    #[cfg(loom)]
+    fn new_model(cells: usize) -> Control {
+        use shim::AtomicU32;
+        let part = || Participant {
+            id: AtomicU64::new(0),
+            start: AtomicU64::new(0),
+            claiming: AtomicU64::new(0),
+            reserved: AtomicU64::new(0),
+        };
+        Control {
+            tail: AtomicU64::new(0),
+            _pad0: [0; 15],
+            head: AtomicU64::new(0),
+            _pad1: [0; 15],
+            data_futex: FutexWord::new(0),
+            data_sleepers: AtomicU32::new(0),
+            space_futex: FutexWord::new(0),
+            space_sleepers: AtomicU32::new(0),
+            _pad2: [0; 14],
+            flavor: AtomicU32::new(0),
+            reserved0: AtomicU32::new(0),
+            capacity: AtomicU64::new(0),
+            elem_size: AtomicU64::new(0),
+            lost: AtomicU64::new(0),
+            _pad3: [0; 12],
+            producers: std::array::from_fn(|_| part()),
+            consumers: std::array::from_fn(|_| part()),
+            tracker: shim::Tracker::new(cells),
+        }
+    }
+
+    /// Checks what init recorded against what the caller expects.
+    pub(crate) fn check_identity(
+        &self,
+        flavor: Flavor,
+        cap: u64,
+        elem_size: u64,
+    ) -> Result<(), RingError> {
+        if self.flavor.load(Ordering::Relaxed) != flavor as u32 {
+            return Err(RingError::Corrupted(
+                "control block flavor differs from the ring's kind",
+            ));
+        }
+        if self.capacity.load(Ordering::Relaxed) != cap {
+            return Err(RingError::Corrupted(
+                "control block capacity differs from the header's",
+            ));
+        }
+        if self.elem_size.load(Ordering::Relaxed) != elem_size {
+            return Err(RingError::Corrupted("control block element size differs"));
+        }
+        Ok(())
+    }
+
+    /// Wakes every sleeper on `word` if `sleepers` says there may be one; no system call
+    /// otherwise.
+    ///
+    /// The caller has just published a change (a counter store with Release); the SeqCst
+    /// fence here pairs with the one in [`Control::sleep`]: either this load sees the
+    /// sleeper's registration, or the sleeper's re-check sees the change.
+    #[inline]
+    pub(crate) fn wake(word: &FutexWord, sleepers: &shim::AtomicU32) {
+        shim::fence(Ordering::SeqCst);
+        if sleepers.load(Ordering::Relaxed) > 0 {
+            // Release: pairs with the Acquire load of the word in `sleep`; a sleeper that
+            // reads this new value also sees the change published before it.
+            word.fetch_add(1, Ordering::Release);
+            shim::futex_wake_all(word);
+        }
+    }
+
+    /// Sleeps on `word` unless `ready()` (re-checked after registering as a sleeper) is
+    /// true, for at most `max`. Returns whether `ready()` was true at the re-check.
+    pub(crate) fn sleep(
+        word: &FutexWord,
+        sleepers: &shim::AtomicU32,
+        max: std::time::Duration,
+        ready: impl FnOnce() -> bool,
+    ) -> Result<bool, RingError> {
+        sleepers.fetch_add(1, Ordering::Relaxed);
+        // SeqCst: pairs with the fence in `wake` (a store-buffering pair: the waker's
+        // counter store then sleeper load, against our sleeper increment then counter load).
+        shim::fence(Ordering::SeqCst);
+        // Acquire: pairs with the Release increment in `wake`.
+        let seen = word.load(Ordering::Acquire);
+        let r = if ready() {
+            Ok(true)
+        } else {
+            shim::futex_wait(word, seen, max).map(|()| false)
+        };
+        sleepers.fetch_sub(1, Ordering::Relaxed);
+        r
+    }
+}
+
+/// What a side of the ring (the producers, or the consumers) looks like to the other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Peer {
+    /// Someone is registered and, as far as was checked, alive.
+    Present,
+    /// Someone was registered once, and every registration is now released or dead.
+    Gone,
+    /// Nobody has registered on that side yet.
+    NeverAttached,
+}
+
+const PID_MASK: u64 = 0xffff_ffff;
+
+/// The liveness of the occupant described by `id` (pid != 0) in `p`.
+fn occupant_alive(p: &Participant, id: u64) -> bool {
+    let pid = (id & PID_MASK) as u32 as i32;
+    let gen = id >> 32;
+    let s = p.start.load(Ordering::Acquire);
+    let start = if s >> 48 == gen & 0xffff {
+        s & ((1 << 48) - 1)
+    } else {
+        0
+    };
+    is_alive(pid, start)
+}
+
+/// Scans a side's registry. With `check_liveness`, occupants are checked against `/proc`
+/// (expensive); without, any occupant counts as present.
+pub(crate) fn peer(side: &[Participant], check_liveness: bool) -> Peer {
+    let mut seen = false;
+    for p in side {
+        // Acquire: pairs with the Release CAS of a release or claim, so whatever the
+        // occupant published before leaving is visible after this says Gone.
+        let id = p.id.load(Ordering::Acquire);
+        if id >> 32 != 0 {
+            seen = true;
+        }
+        if id & PID_MASK != 0 && (!check_liveness || occupant_alive(p, id)) {
+            return Peer::Present;
+        }
+    }
+    if seen {
+        Peer::Gone
+    } else {
+        Peer::NeverAttached
+    }
+}
+
+/// Whether some LIVE registered participant of `side` has `claiming == want` (an MPMC
+/// producer that may still publish position `want - 1`).
+pub(crate) fn live_claimer(side: &[Participant], want: u64) -> bool {
+    side.iter().any(|p| {
+        let id = p.id.load(Ordering::Acquire);
+        // Acquire: pairs with the Release reset of `claiming` after the producer published;
+        // reading the reset means the publication is visible.
+        id & PID_MASK != 0 && p.claiming.load(Ordering::Acquire) == want && occupant_alive(p, id)
+    })
+}
+
+/// A registration in a side's registry, released (CAS back to free) on drop.
+#[derive(Debug)]
+pub(crate) struct Registration {
+    entry: *const Participant,
+    id: u64,
+}
+
+impl Registration {
+    /// Claims a free slot (or one whose occupant is dead) among the first `limit` entries
+    /// of `side`.
+    ///
+    /// # Safety
+    /// `side` outlives the returned registration (the handle that holds it borrows the
+    /// memory).
+    pub(crate) unsafe fn claim(
+        side: &[Participant],
+        limit: usize,
+    ) -> Result<Registration, RingError> {
+        let (pid, start) = this_process();
+        let pid_bits = u64::from(pid as u32);
+        for p in side.iter().take(limit) {
+            let mut cur = p.id.load(Ordering::Acquire);
+            loop {
+                if cur & PID_MASK != 0 && occupant_alive(p, cur) {
+                    break;
+                }
+                let gen = ((cur >> 32) + 1) & PID_MASK;
+                let gen = if gen == 0 { 1 } else { gen };
+                let new = gen << 32 | pid_bits;
+                // AcqRel: Acquire pairs with the release of the previous occupant; Release
+                // publishes the claim (with `claiming` reset below, before any use).
+                match p
+                    .id
+                    .compare_exchange(cur, new, Ordering::AcqRel, Ordering::Acquire)
+                {
+                    Ok(_) => {
+                        p.claiming.store(0, Ordering::Relaxed);
+                        p.start.store(
+                            (gen & 0xffff) << 48 | (start & ((1 << 48) - 1)),
+                            Ordering::Release,
+                        );
+                        return Ok(Registration { entry: p, id: new });
+                    }
+                    Err(now) => cur = now,
+                }
+            }
+        }
+        Err(RingError::Busy)
+    }
+
+    /// The registry entry.
+    #[inline]
+    pub(crate) fn entry(&self) -> &Participant {
+        // SAFETY: `claim`'s contract: the registry outlives the registration.
+        unsafe { &*self.entry }
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        let p = self.entry();
+        p.claiming.store(0, Ordering::Relaxed);
+        // Release: pairs with the Acquire load in `peer`: everything this participant
+        // published happens before another side sees it gone. A failed CAS means another
+        // process took the entry over (it thought us dead): nothing to release.
+        let _ = p.id.compare_exchange(
+            self.id,
+            self.id & !PID_MASK,
+            Ordering::Release,
+            Ordering::Relaxed,
+        );
+    }
+}

@@ -1,0 +1,578 @@
+//! Multi-producer/multi-consumer typed ring: Dmitry Vyukov's bounded MPMC queue
+//! (<https://www.1024cores.net/home/lock-free-algorithms/queues/bounded-mpmc-queue>, as in
+//! crossbeam's `ArrayQueue`) across processes, plus recovery of slots abandoned by dead
+//! producers.
+//!
+//! # The algorithm
+//!
+//! Each slot `i` has a stamp (u64, in the data region before the values). Position `p`
+//! lives in slot `p & (capacity - 1)`; the slot's stamp is `p` when it is free for the
+//! producer of position `p`, `p + 1` when that producer has published into it, and
+//! `p + capacity` once a consumer has taken it (free for the next lap). A producer reads
+//! `tail`, checks the stamp, claims the position with a CAS on `tail`, writes the value and
+//! stores the stamp `p + 1` (Release). A consumer reads `head`, checks for stamp `p + 1`,
+//! claims with a CAS on `head`, reads the value and stores `p + capacity` (Release).
+//!
+//! # Producers that die mid-publish
+//!
+//! In Vyukov's queue (and crossbeam's) a producer that stops between its CAS on `tail` and
+//! its stamp store blocks every consumer at that position for ever: the slot reads as "not
+//! yet published" and nothing else can advance past it. Threads of one process cannot die
+//! alone, so that is fine there; processes can. Here each producer is registered in the
+//! control block, and before its CAS it stores `claiming = p + 1` in its registry entry
+//! (reset to 0 after publishing). A consumer that finds position `p` claimed
+//! (`tail > p`) but unpublished (stamp `p`) for longer than about a millisecond scans the
+//! producers' registry: if no LIVE registered producer has `claiming == p + 1`, the
+//! claimer is dead (or its registration was taken over by a new process), so the consumer
+//! claims `p` with a CAS on `head` and moves the stamp from `p` to `p + capacity` with a
+//! CAS. If that CAS finds `p + 1` instead (the producer did publish, it was alive after
+//! all), the consumer takes the value normally; otherwise the position is skipped and the
+//! control block's `lost` counter is incremented.
+//!
+//! Why the scan cannot miss a live claimer: the claimer's `claiming` store is sequenced
+//! before its CAS on `tail` (AcqRel), every change of `tail` is a CAS (one release
+//! sequence), and the consumer saw `tail > p` with an Acquire load, so it sees
+//! `claiming == p + 1` or a later value of that entry; a later value is only written after
+//! the stamp `p + 1` (Release reset of `claiming`, read with Acquire), which then makes the
+//! stamp CAS fail and the value be taken.
+//!
+//! What is lost: exactly the one message whose producer was killed between claiming and
+//! publishing (its `push` never returned, so no sender believes it was sent), one per
+//! such crash, counted in `lost`. Nothing that was published is ever skipped, and no
+//! message is delivered twice. Unlike recovery on a timer, a slow but live producer (even a
+//! stopped one) is never skipped.
+//!
+//! Not recovered: a consumer killed between its CAS on `head` and its stamp store leaves
+//! that slot "still being read" (its value is lost with the consumer); producers see the
+//! ring as full at that slot once they come round to it. (The same registry scheme can
+//! recover it; not done yet.)
+
+use std::marker::PhantomData;
+use std::time::Duration;
+
+use ipc_core::{Memory, SharedLayout};
+
+use super::control::{
+    live_claimer, peer, Control, Flavor, Participant, Peer, Registration, RingLayout,
+    MAX_PARTICIPANTS,
+};
+use super::shim::{spin_hint, AtomicU64, Ordering, Throttle, SPIN_LIMIT};
+use super::spsc::{deadline, next_sleep};
+use super::RingError;
+
+/// Byte offset of the values inside the data region (after `capacity` stamps).
+fn values_offset<T>(capacity: u64) -> Option<usize> {
+    let stamps = usize::try_from(capacity)
+        .ok()?
+        .checked_mul(std::mem::size_of::<AtomicU64>())?;
+    stamps.checked_next_multiple_of(std::mem::align_of::<T>())
+}
+
+/// Bytes of the data region for `capacity` slots of `T`: `capacity` u64 stamps, then the
+/// values at the next multiple of `T`'s alignment (`None` on overflow).
+pub fn data_len<T>(capacity: u64) -> Option<usize> {
+    values_offset::<T>(capacity)?.checked_add(
+        usize::try_from(capacity)
+            .ok()?
+            .checked_mul(std::mem::size_of::<T>())?,
+    )
+}
+
+fn elem_size<T>() -> Result<u64, RingError> {
+    match std::mem::size_of::<T>() {
+        0 => Err(RingError::Invalid("zero-sized element")),
+        n => Ok(n as u64),
+    }
+}
+
+fn data_align<T>() -> usize {
+    std::mem::align_of::<T>().max(std::mem::align_of::<AtomicU64>())
+}
+
+/// Formats a fresh MPMC ring of `T` in `mem` at `layout` (stamp `i` in slot `i`).
+///
+/// # Errors
+/// [`RingError::Invalid`] if `layout` does not fit `mem`, or the capacity is below 2.
+///
+/// # Safety
+/// As [`spsc::init`](super::spsc::init): exclusive access to the ring's bytes.
+pub unsafe fn init<T: SharedLayout + Copy, M: Memory + ?Sized>(
+    mem: &M,
+    layout: RingLayout,
+) -> Result<(), RingError> {
+    let size = elem_size::<T>()?;
+    // SAFETY: forwarded from this function's contract.
+    let r = unsafe {
+        super::format(
+            mem,
+            layout,
+            super::Shape {
+                flavor: Flavor::Mpmc,
+                min_cap: 2,
+                elem_size: size,
+                data_len: data_len::<T>(layout.capacity),
+                data_align: data_align::<T>(),
+                tracked_cells: layout.capacity as usize,
+            },
+        )
+    }?;
+    let stamps = r.data.cast::<AtomicU64>();
+    for i in 0..r.cap {
+        // SAFETY: i < cap and the data region holds `cap` aligned stamps (`resolve`
+        // checked data_len and the alignment); exclusive access by the contract.
+        unsafe { stamps.add(i as usize).write(AtomicU64::new(i)) };
+    }
+    Ok(())
+}
+
+/// What both handles hold.
+struct Ring<'m, T> {
+    ctrl: &'m Control,
+    stamps: *const AtomicU64,
+    values: *mut T,
+    cap: u64,
+    mask: u64,
+    reg: Option<Registration>,
+    throttle: Throttle,
+    _mem: PhantomData<&'m T>,
+}
+
+impl<'m, T: SharedLayout + Copy> Ring<'m, T> {
+    fn attach<M: Memory + ?Sized>(
+        mem: &'m M,
+        layout: RingLayout,
+        producer: bool,
+    ) -> Result<Self, RingError> {
+        let r = super::open(
+            mem,
+            layout,
+            super::Shape {
+                flavor: Flavor::Mpmc,
+                min_cap: 2,
+                elem_size: elem_size::<T>()?,
+                data_len: data_len::<T>(layout.capacity),
+                data_align: data_align::<T>(),
+                tracked_cells: 0,
+            },
+        )?;
+        // SAFETY: `open` checked the block lies inside `mem`, which stays mapped for 'm.
+        let ctrl: &'m Control = unsafe { &*r.ctrl };
+        let side = if producer {
+            &ctrl.producers
+        } else {
+            &ctrl.consumers
+        };
+        // SAFETY: the registry lives in `mem`, borrowed for 'm, as long as the handle.
+        let reg = unsafe { Registration::claim(side, MAX_PARTICIPANTS) }?;
+        let off = values_offset::<T>(r.cap).ok_or(RingError::Invalid("capacity overflows"))?;
+        Ok(Ring {
+            ctrl,
+            stamps: r.data.cast(),
+            // `off` < data_len, inside the memory (`resolve`).
+            values: r.data.wrapping_add(off).cast(),
+            cap: r.cap,
+            mask: r.mask,
+            reg: Some(reg),
+            throttle: Throttle::new(),
+            _mem: PhantomData,
+        })
+    }
+
+    #[inline]
+    fn stamp(&self, pos: u64) -> &AtomicU64 {
+        // SAFETY: the index is masked below cap, and the data region starts with `cap`
+        // aligned stamps (`resolve`); they live as long as the borrowed memory.
+        unsafe { &*self.stamps.add((pos & self.mask) as usize) }
+    }
+
+    #[inline]
+    fn write_value(&self, pos: u64, v: T) {
+        let i = (pos & self.mask) as usize;
+        #[cfg(loom)]
+        let _g = self.ctrl.tracker.write(i);
+        // SAFETY: i < cap; the values region holds cap aligned slots (`data_len`,
+        // `resolve`); this producer owns position `pos` until it stores the stamp.
+        unsafe { self.values.add(i).write(v) }
+    }
+
+    #[inline]
+    fn read_value(&self, pos: u64) -> T {
+        let i = (pos & self.mask) as usize;
+        #[cfg(loom)]
+        let _g = self.ctrl.tracker.read(i);
+        // SAFETY: as `write_value`; T is valid for every bit pattern (SharedLayout).
+        unsafe { self.values.add(i).read() }
+    }
+
+    fn entry(&self) -> &Participant {
+        self.reg.as_ref().expect("registered until drop").entry()
+    }
+
+    /// Whether the other side is gone (released at once; dead: checked at most once a
+    /// millisecond).
+    fn other_gone(&mut self, producers: bool) -> bool {
+        let side = if producers {
+            &self.ctrl.producers
+        } else {
+            &self.ctrl.consumers
+        };
+        match peer(side, false) {
+            Peer::Gone => true,
+            Peer::NeverAttached => false,
+            Peer::Present => self.throttle.due() && peer(side, true) == Peer::Gone,
+        }
+    }
+}
+
+impl<T> Drop for Ring<'_, T> {
+    fn drop(&mut self) {
+        drop(self.reg.take());
+        Control::wake(&self.ctrl.data_futex, &self.ctrl.data_sleepers);
+        Control::wake(&self.ctrl.space_futex, &self.ctrl.space_sleepers);
+    }
+}
+
+/// A producing handle of an MPMC ring (any number may be attached, up to
+/// [`MAX_PARTICIPANTS`]).
+pub struct Producer<'m, T> {
+    ring: Ring<'m, T>,
+}
+
+impl<'m, T: SharedLayout + Copy> Producer<'m, T> {
+    /// Attaches as a producer (registering this process).
+    ///
+    /// # Errors
+    /// [`RingError::Busy`] if all producer slots hold live processes; otherwise as
+    /// [`spsc::Producer::attach`](super::spsc::Producer::attach).
+    pub fn attach<M: Memory + ?Sized>(mem: &'m M, layout: RingLayout) -> Result<Self, RingError> {
+        Ok(Producer {
+            ring: Ring::attach(mem, layout, true)?,
+        })
+    }
+
+    /// Pushes `v` if a slot is free.
+    ///
+    /// # Errors
+    /// [`RingError::Full`]; [`RingError::Disconnected`] if full and every consumer is gone;
+    /// [`RingError::Corrupted`] if a stamp or `tail` is impossible.
+    pub fn try_push(&mut self, v: T) -> Result<(), RingError> {
+        let pos = self.claim()?;
+        let r = &self.ring;
+        r.write_value(pos, v);
+        // Release: pairs with the consumer's Acquire stamp load; the value is visible.
+        r.stamp(pos).store(pos.wrapping_add(1), Ordering::Release);
+        // Release: pairs with the Acquire load in `live_claimer` (module docs).
+        r.entry().claiming.store(0, Ordering::Release);
+        Control::wake(&r.ctrl.data_futex, &r.ctrl.data_sleepers);
+        Ok(())
+    }
+
+    /// For crash tests only: claims the next position exactly as
+    /// [`try_push`](Self::try_push) does, then returns it without writing or publishing
+    /// (the state a producer killed mid-publish leaves). The ring stays blocked at that
+    /// position until this process is dead and a consumer recovers it.
+    #[doc(hidden)]
+    pub fn claim_without_publishing(&mut self) -> Result<u64, RingError> {
+        self.claim()
+    }
+
+    /// Claims the next position (Vyukov's producer step, with `claiming` recorded first).
+    fn claim(&mut self) -> Result<u64, RingError> {
+        let r = &self.ring;
+        let me = r.entry();
+        let ctrl = r.ctrl;
+        let mut pos = ctrl.tail.load(Ordering::Relaxed);
+        loop {
+            // Acquire: pairs with the consumer's Release stamp store, so its read of the
+            // previous lap's value happens before our write.
+            let s = r.stamp(pos).load(Ordering::Acquire);
+            let d = s.wrapping_sub(pos);
+            if d == 0 {
+                // Before the claim, so a consumer that sees the claim sees this (module
+                // docs); Relaxed: ordered by the Release of the CAS below.
+                me.claiming.store(pos.wrapping_add(1), Ordering::Relaxed);
+                // AcqRel: Release heads the release sequence on `tail` that carries
+                // `claiming` to consumers; Acquire orders our later accesses.
+                match ctrl.tail.compare_exchange_weak(
+                    pos,
+                    pos.wrapping_add(1),
+                    Ordering::AcqRel,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => break,
+                    Err(now) => {
+                        pos = now;
+                        continue;
+                    }
+                }
+            }
+            let now = ctrl.tail.load(Ordering::Relaxed);
+            if now != pos {
+                pos = now;
+                continue;
+            }
+            me.claiming.store(0, Ordering::Relaxed);
+            // `tail` did not move: the stamp must be the previous lap's (`pos - cap`:
+            // claimed, unpublished; `pos - cap + 1`: published, not yet consumed), i.e. full.
+            if d == r.cap.wrapping_neg() || d == 1u64.wrapping_sub(r.cap) {
+                return Err(if self.ring.other_gone(false) {
+                    RingError::Disconnected
+                } else {
+                    RingError::Full
+                });
+            }
+            return Err(RingError::Corrupted(
+                "slot stamp impossible for the tail position",
+            ));
+        }
+        Ok(pos)
+    }
+
+    /// Pushes `v`, waiting for a free slot up to `timeout` (`None`: until one frees or
+    /// every consumer is gone).
+    ///
+    /// # Errors
+    /// [`RingError::Timeout`]; [`RingError::Disconnected`]; [`RingError::Corrupted`];
+    /// [`RingError::Os`].
+    pub fn push(&mut self, v: T, timeout: Option<Duration>) -> Result<(), RingError> {
+        let deadline = deadline(timeout);
+        let mut spins = 0;
+        loop {
+            match self.try_push(v) {
+                Err(RingError::Full) => {}
+                r => return r,
+            }
+            if spins < SPIN_LIMIT {
+                spins += 1;
+                spin_hint();
+                continue;
+            }
+            let Some(wait) = next_sleep(deadline) else {
+                return Err(RingError::Timeout);
+            };
+            let r = &self.ring;
+            Control::sleep(&r.ctrl.space_futex, &r.ctrl.space_sleepers, wait, || {
+                let t = r.ctrl.tail.load(Ordering::Relaxed);
+                r.stamp(t).load(Ordering::Relaxed) == t
+                    || peer(&r.ctrl.consumers, false) == Peer::Gone
+            })?;
+        }
+    }
+}
+
+/// A consuming handle of an MPMC ring.
+pub struct Consumer<'m, T> {
+    ring: Ring<'m, T>,
+    /// The position last seen claimed but unpublished, and whether its claimer has been
+    /// checked since (see the module docs).
+    stall: Option<(u64, Throttle)>,
+}
+
+/// What the recovery step decided about a claimed, unpublished position.
+enum Recovery<T> {
+    /// Wait: the claimer may be alive (or it is too early to check).
+    Wait,
+    /// The position was skipped (claimer dead); go on with the next.
+    Skipped,
+    /// The claimer published after all: here is the value.
+    Value(T),
+    /// Another consumer moved `head`: retry from there.
+    Moved(u64),
+}
+
+impl<'m, T: SharedLayout + Copy> Consumer<'m, T> {
+    /// Attaches as a consumer (registering this process).
+    ///
+    /// # Errors
+    /// As [`Producer::attach`].
+    pub fn attach<M: Memory + ?Sized>(mem: &'m M, layout: RingLayout) -> Result<Self, RingError> {
+        Ok(Consumer {
+            ring: Ring::attach(mem, layout, false)?,
+            stall: None,
+        })
+    }
+
+    /// Messages lost to producers that died between claiming and publishing (the
+    /// control block's counter, for the whole ring).
+    pub fn lost(&self) -> u64 {
+        self.ring.ctrl.lost.load(Ordering::Relaxed)
+    }
+
+    /// Pops the oldest published value.
+    ///
+    /// # Errors
+    /// [`RingError::Empty`] (also while the next position is claimed but not yet
+    /// published by a live producer); [`RingError::Disconnected`] once every producer is
+    /// gone and nothing is left; [`RingError::Corrupted`].
+    pub fn try_pop(&mut self) -> Result<T, RingError> {
+        let ctrl = self.ring.ctrl;
+        let cap = self.ring.cap;
+        // Acquire (here, in the CAS and on reloads), with the CAS's Release: a consumer
+        // that reads a head value written by another consumer's claim also sees the
+        // producer CAS on `tail` that made that claim possible, so `tail - head` computed
+        // from our loads never looks negative (loom found the false `Corrupted` that
+        // Relaxed loads of head give).
+        let mut pos = ctrl.head.load(Ordering::Acquire);
+        loop {
+            // Acquire: pairs with the producer's Release stamp store (the value).
+            let s = self.ring.stamp(pos).load(Ordering::Acquire);
+            if s == pos.wrapping_add(1) {
+                match ctrl.head.compare_exchange_weak(
+                    pos,
+                    pos.wrapping_add(1),
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => return Ok(self.take(pos)),
+                    Err(now) => {
+                        pos = now;
+                        continue;
+                    }
+                }
+            }
+            // Acquire: pairs with the producers' AcqRel CAS (release sequence), for
+            // `claiming` in the recovery scan.
+            let t = ctrl.tail.load(Ordering::Acquire);
+            let used = t.wrapping_sub(pos);
+            if used == 0 || used > cap || s != pos {
+                let now = ctrl.head.load(Ordering::Acquire);
+                if now != pos {
+                    pos = now;
+                    continue;
+                }
+            }
+            if used == 0 {
+                if !self.ring.other_gone(true) {
+                    return Err(RingError::Empty);
+                }
+                // The producers are gone (seen after everything they published): re-read.
+                if ctrl.tail.load(Ordering::Acquire) == pos {
+                    return Err(RingError::Disconnected);
+                }
+                continue;
+            }
+            if used > cap {
+                return Err(RingError::Corrupted(
+                    "tail more than the capacity ahead of head",
+                ));
+            }
+            if s != pos {
+                // The previous lap's consumer has not yet freed the slot (`pos - cap + 1`),
+                // so no producer could have claimed it: `tail` moved on after our stamp load.
+                if s == pos.wrapping_add(1).wrapping_sub(cap) {
+                    return Err(RingError::Empty);
+                }
+                return Err(RingError::Corrupted(
+                    "slot stamp impossible for the head position",
+                ));
+            }
+            // Claimed (tail > pos) and not published (stamp == pos).
+            match self.recover(pos)? {
+                Recovery::Wait => return Err(RingError::Empty),
+                Recovery::Skipped => pos = pos.wrapping_add(1),
+                Recovery::Value(v) => return Ok(v),
+                Recovery::Moved(now) => pos = now,
+            }
+        }
+    }
+
+    /// Reads position `pos` (claimed by our CAS on head) and frees its slot.
+    fn take(&mut self, pos: u64) -> T {
+        let r = &self.ring;
+        let v = r.read_value(pos);
+        // Release: pairs with the producer's Acquire stamp load; our read happens before
+        // the next lap's write.
+        r.stamp(pos)
+            .store(pos.wrapping_add(r.cap), Ordering::Release);
+        Control::wake(&r.ctrl.space_futex, &r.ctrl.space_sleepers);
+        v
+    }
+
+    /// The abandoned-slot recovery (module docs).
+    fn recover(&mut self, pos: u64) -> Result<Recovery<T>, RingError> {
+        match &mut self.stall {
+            Some((p, throttle)) if *p == pos => {
+                if !throttle.due() {
+                    return Ok(Recovery::Wait);
+                }
+            }
+            _ => {
+                let mut throttle = Throttle::new();
+                // The first sighting starts the clock (loom: due at once).
+                let due = throttle.due() && cfg!(loom);
+                self.stall = Some((pos, throttle));
+                if !due {
+                    return Ok(Recovery::Wait);
+                }
+            }
+        }
+        let r = &self.ring;
+        if live_claimer(&r.ctrl.producers, pos.wrapping_add(1)) {
+            return Ok(Recovery::Wait);
+        }
+        if let Err(now) = r.ctrl.head.compare_exchange(
+            pos,
+            pos.wrapping_add(1),
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            return Ok(Recovery::Moved(now));
+        }
+        // The position is ours. AcqRel: Acquire pairs with a late publication (then we
+        // read the value); Release pairs with the next lap's producer, as in `take`.
+        match r.stamp(pos).compare_exchange(
+            pos,
+            pos.wrapping_add(r.cap),
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => {
+                r.ctrl.lost.fetch_add(1, Ordering::Relaxed);
+                Control::wake(&r.ctrl.space_futex, &r.ctrl.space_sleepers);
+                self.stall = None;
+                Ok(Recovery::Skipped)
+            }
+            Err(s) if s == pos.wrapping_add(1) => {
+                self.stall = None;
+                Ok(Recovery::Value(self.take(pos)))
+            }
+            Err(_) => Err(RingError::Corrupted("stamp of a claimed slot changed")),
+        }
+    }
+
+    /// Pops a value, waiting up to `timeout` (`None`: until one is published or every
+    /// producer is gone).
+    ///
+    /// # Errors
+    /// [`RingError::Timeout`]; [`RingError::Disconnected`]; [`RingError::Corrupted`];
+    /// [`RingError::Os`].
+    pub fn pop(&mut self, timeout: Option<Duration>) -> Result<T, RingError> {
+        let deadline = deadline(timeout);
+        let mut spins = 0;
+        loop {
+            match self.try_pop() {
+                Err(RingError::Empty) => {}
+                r => return r,
+            }
+            if spins < SPIN_LIMIT {
+                spins += 1;
+                spin_hint();
+                continue;
+            }
+            let Some(wait) = next_sleep(deadline) else {
+                return Err(RingError::Timeout);
+            };
+            let r = &self.ring;
+            // Sleep while the head slot is not published; a claimed-but-unpublished slot
+            // is re-checked (liveness) after each bounded sleep.
+            Control::sleep(&r.ctrl.data_futex, &r.ctrl.data_sleepers, wait, || {
+                let h = r.ctrl.head.load(Ordering::Relaxed);
+                r.stamp(h).load(Ordering::Relaxed) == h.wrapping_add(1)
+                    || peer(&r.ctrl.producers, false) == Peer::Gone
+            })?;
+            if self.stall.is_some() {
+                spins = 0;
+            }
+        }
+    }
+}

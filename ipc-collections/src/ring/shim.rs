@@ -1,0 +1,291 @@
+//! What the ring algorithms run on: real atomics, `futex(2)`, `/proc` liveness and raw
+//! memory in a normal build; loom's atomics, a loom model of the futex, a model of process
+//! death and loom's access tracking under `cfg(loom)`.
+//!
+//! The algorithms in [`spsc`](super::spsc), [`mpmc`](super::mpmc) and
+//! [`bytes`](super::bytes) are written once against the names below and model-checked by
+//! `tests/loom_ring.rs` (`RUSTFLAGS="--cfg loom" cargo test -p ipc-collections --release
+//! --test loom_ring`), the same way `ipc-core`'s condvar is (`ipc-core/src/sync/shim.rs`,
+//! whose futex model is repeated here because it is private to that crate).
+//!
+//! - [`AtomicU32`], [`AtomicU64`], [`Ordering`], [`fence`]: std's or loom's.
+//! - [`FutexWord`], [`futex_wait`], [`futex_wake_all`]: a real futex word (a plain
+//!   `AtomicU32`, so the control block keeps its `repr(C)` layout), or the model: the word
+//!   plus a wait queue whose "compare and enqueue" is atomic with respect to a wake, as the
+//!   kernel's hash-bucket lock makes it. The model ignores timeouts (a bounded wait that
+//!   would hide a lost wake-up behind its timeout shows up as a loom deadlock instead).
+//! - [`this_process`], [`is_alive`]: the `/proc` identity and liveness of
+//!   `segment::creator`, or the model: each loom thread sets its pid with
+//!   [`model::set_pid`] and "dies" with [`model::die`] (its writes before that are
+//!   visible to whoever then sees it dead, as after a real exit).
+//! - [`Tracker`]: nothing in a normal build; under loom one `loom::cell::UnsafeCell<()>`
+//!   per slot (or per 8 bytes of a byte ring), whose guards are held while the real code
+//!   reads or writes that slot's bytes, so that loom reports any access that is not
+//!   ordered after the last conflicting one (a missing Acquire/Release shows up here).
+//! - [`Throttle`]: rate-limits the expensive liveness checks (`/proc` reads) to one per
+//!   millisecond; under loom every check is due (no clock, and the exploration must be
+//!   deterministic).
+
+#[cfg(not(loom))]
+pub(crate) use std::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
+
+#[cfg(loom)]
+pub(crate) use loom::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
+
+#[cfg(not(loom))]
+pub(crate) use real::*;
+
+#[cfg(loom)]
+pub(crate) use model::{futex_wait, futex_wake_all, is_alive, this_process, FutexWord, Tracker};
+
+#[cfg(loom)]
+pub use model::{die, set_pid};
+
+/// How many times a blocking operation polls (with a spin hint) before it sleeps.
+#[cfg(not(loom))]
+pub(crate) const SPIN_LIMIT: u32 = 128;
+/// Under loom: one poll, then the sleep protocol (the part worth exploring).
+#[cfg(loom)]
+pub(crate) const SPIN_LIMIT: u32 = 1;
+
+/// A pause inside a polling loop: a CPU spin hint, or a loom yield (loom needs one in every
+/// loop that waits for another thread).
+#[inline]
+pub(crate) fn spin_hint() {
+    #[cfg(not(loom))]
+    std::hint::spin_loop();
+    #[cfg(loom)]
+    loom::thread::yield_now();
+}
+
+/// Rate limit for the liveness checks that read `/proc` (see the module docs).
+///
+/// It reads the clock only every 64th call, so a polling loop pays a counter increment,
+/// not a clock read, per poll.
+#[derive(Debug)]
+pub(crate) struct Throttle {
+    #[cfg(not(loom))]
+    last: Option<std::time::Instant>,
+    #[cfg(not(loom))]
+    calls: u32,
+}
+
+impl Throttle {
+    /// A throttle whose first check is due at once.
+    pub(crate) fn new() -> Self {
+        Throttle {
+            #[cfg(not(loom))]
+            last: None,
+            #[cfg(not(loom))]
+            calls: 0,
+        }
+    }
+
+    /// Whether a check is due now (and if so, starts a new period).
+    pub(crate) fn due(&mut self) -> bool {
+        #[cfg(not(loom))]
+        {
+            self.calls = self.calls.wrapping_add(1);
+            if self.last.is_some() && self.calls % 64 != 0 {
+                return false;
+            }
+            let now = std::time::Instant::now();
+            match self.last {
+                Some(t) if now.duration_since(t) < std::time::Duration::from_millis(1) => false,
+                _ => {
+                    self.last = Some(now);
+                    true
+                }
+            }
+        }
+        #[cfg(loom)]
+        true
+    }
+}
+
+#[cfg(not(loom))]
+mod real {
+    use std::time::Duration;
+
+    use ipc_core::sync::futex;
+
+    use crate::ring::RingError;
+
+    /// The word a waiter sleeps on: a plain `AtomicU32` in shared memory.
+    pub(crate) type FutexWord = std::sync::atomic::AtomicU32;
+
+    /// `FUTEX_WAIT` on `word` while it holds `expected`, at most `timeout`. Every outcome
+    /// (woken, changed, interrupted, timed out) means "re-check"; only an OS error is an
+    /// error.
+    #[inline]
+    pub(crate) fn futex_wait(
+        word: &FutexWord,
+        expected: u32,
+        timeout: Duration,
+    ) -> Result<(), RingError> {
+        futex::wait(word, expected, Some(timeout))
+            .map(|_| ())
+            .map_err(|e| RingError::Os(e.errno().map_or(0, |e| e.raw())))
+    }
+
+    /// `FUTEX_WAKE` of every sleeper on `word`.
+    #[inline]
+    pub(crate) fn futex_wake_all(word: &FutexWord) {
+        futex::wake(word, u32::MAX);
+    }
+
+    /// This process's pid and start time (`/proc/self/stat`, cached).
+    #[inline]
+    pub(crate) fn this_process() -> (i32, u64) {
+        crate::segment::creator::this_process()
+    }
+
+    /// Whether `pid`, started at `start` (0: unknown, any start time matches), still runs.
+    #[inline]
+    pub(crate) fn is_alive(pid: i32, start: u64) -> bool {
+        crate::segment::creator::is_alive(pid, start)
+    }
+}
+
+#[cfg(loom)]
+pub mod model {
+    //! The loom models of the futex, of process identity and death, and of slot accesses.
+    use std::cell::Cell;
+    use std::collections::VecDeque;
+    use std::time::Duration;
+
+    use loom::sync::{Condvar, Mutex};
+
+    use super::{AtomicU32, Ordering};
+    use crate::ring::RingError;
+
+    /// A loom model of a futex word: the atomic value, and the queue of its sleepers.
+    pub struct FutexWord {
+        value: AtomicU32,
+        queue: Mutex<Queue>,
+        cv: Condvar,
+    }
+
+    #[derive(Default)]
+    struct Queue {
+        next_ticket: u64,
+        sleeping: VecDeque<u64>,
+        woken: Vec<u64>,
+    }
+
+    impl FutexWord {
+        /// A word holding `v`, nobody asleep on it.
+        pub fn new(v: u32) -> Self {
+            FutexWord {
+                value: AtomicU32::new(v),
+                queue: Mutex::new(Queue::default()),
+                cv: Condvar::new(),
+            }
+        }
+    }
+
+    impl std::ops::Deref for FutexWord {
+        type Target = AtomicU32;
+        fn deref(&self) -> &AtomicU32 {
+            &self.value
+        }
+    }
+
+    /// `FUTEX_WAIT`, modelled (the timeout is ignored: see the module docs).
+    pub fn futex_wait(
+        word: &FutexWord,
+        expected: u32,
+        _timeout: Duration,
+    ) -> Result<(), RingError> {
+        let mut q = word.queue.lock().expect("futex model lock");
+        // Relaxed: the bucket lock orders this read after a waker's change (a waker changes
+        // the word, then takes the lock to wake).
+        if word.value.load(Ordering::Relaxed) != expected {
+            return Ok(());
+        }
+        let ticket = q.next_ticket;
+        q.next_ticket += 1;
+        q.sleeping.push_back(ticket);
+        loop {
+            if let Some(i) = q.woken.iter().position(|&t| t == ticket) {
+                q.woken.swap_remove(i);
+                return Ok(());
+            }
+            q = word.cv.wait(q).expect("futex model lock");
+        }
+    }
+
+    /// `FUTEX_WAKE` of everyone queued now, modelled.
+    pub fn futex_wake_all(word: &FutexWord) {
+        let mut q = word.queue.lock().expect("futex model lock");
+        let k = q.sleeping.len();
+        while let Some(t) = q.sleeping.pop_front() {
+            q.woken.push(t);
+        }
+        if k > 0 {
+            word.cv.notify_all();
+        }
+    }
+
+    loom::thread_local! {
+        static PID: Cell<i32> = Cell::new(1);
+    }
+
+    loom::lazy_static! {
+        static ref DEAD: Mutex<Vec<i32>> = Mutex::new(Vec::new());
+    }
+
+    /// Sets the model pid of the calling loom thread (default 1).
+    pub fn set_pid(pid: i32) {
+        PID.with(|p| p.set(pid));
+    }
+
+    /// Marks the calling loom thread's model process dead (a SIGKILL at this point: the
+    /// thread must do nothing with the ring afterwards and must not drop its handles; use
+    /// `std::mem::forget`).
+    pub fn die() {
+        let pid = PID.with(|p| p.get());
+        DEAD.lock().expect("model lock").push(pid);
+    }
+
+    /// The calling thread's model pid, start time 1.
+    pub(crate) fn this_process() -> (i32, u64) {
+        (PID.with(|p| p.get()), 1)
+    }
+
+    /// Whether model process `pid` has not died.
+    pub(crate) fn is_alive(pid: i32, _start: u64) -> bool {
+        pid > 0 && !DEAD.lock().expect("model lock").contains(&pid)
+    }
+
+    /// One loom cell per slot, to check the ordering of the slots' plain accesses.
+    pub(crate) struct Tracker {
+        cells: Vec<loom::cell::UnsafeCell<()>>,
+    }
+
+    impl std::fmt::Debug for Tracker {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("Tracker")
+        }
+    }
+
+    /// A held access to a cell.
+    pub(crate) enum Access {
+        Read(#[allow(dead_code)] loom::cell::ConstPtr<()>),
+        Write(#[allow(dead_code)] loom::cell::MutPtr<()>),
+    }
+
+    impl Tracker {
+        pub(crate) fn new(n: usize) -> Self {
+            Tracker {
+                cells: (0..n).map(|_| loom::cell::UnsafeCell::new(())).collect(),
+            }
+        }
+        pub(crate) fn write(&self, i: usize) -> Access {
+            Access::Write(self.cells[i].get_mut())
+        }
+        pub(crate) fn read(&self, i: usize) -> Access {
+            Access::Read(self.cells[i].get())
+        }
+    }
+}

@@ -1,0 +1,538 @@
+//! Single-producer/single-consumer typed ring: a [`Producer`] in one process, a
+//! [`Consumer`] in another.
+//!
+//! The classic Lamport ring with the usual refinements (as in Rigtorp's `SPSCQueue` or the
+//! Linux kernel's `kfifo`): `tail` (published slots) and `head` (consumed slots) are u64
+//! counters that never wrap in practice, each on its own 128-byte line and written by its
+//! side only; slot `p` is `p & (capacity - 1)`. Each side keeps its own counter in process
+//! memory (the shared copy is written, never read back) and a cached copy of the other
+//! side's, refreshed only when the cache says full/empty, so the lines move between cores
+//! only when needed. Batches publish once ([`Producer::push_batch`],
+//! [`Producer::reserve`], [`Consumer::pop_batch`]).
+//!
+//! Blocking forms spin 128 polls, then sleep on the control
+//! block's futex word for at most [`PEER_POLL`] at a time (the sleeper
+//! count lets the other side skip the wake system call when nobody sleeps), checking the
+//! other side's liveness between sleeps.
+//!
+//! Disconnection: when the producer's registration is gone (handle dropped, or process
+//! dead by `/proc`), the consumer still receives everything published and then gets
+//! [`RingError::Disconnected`]. A producer gets `Disconnected` when the ring is full and
+//! the consumer is gone (a push that finds space succeeds whether or not anyone will read
+//! it). A new producer (consumer) may attach after the previous one left or died; it
+//! continues from the shared counter.
+
+use std::marker::PhantomData;
+use std::time::{Duration, Instant};
+
+use ipc_core::{Memory, SharedLayout};
+
+use super::control::{peer, Control, Flavor, Peer, Registration, RingLayout};
+use super::shim::{spin_hint, Ordering, Throttle, SPIN_LIMIT};
+use super::{RingError, PEER_POLL};
+
+/// Bytes of the data region for `capacity` slots of `T` (`None` on overflow).
+pub fn data_len<T>(capacity: u64) -> Option<usize> {
+    usize::try_from(capacity)
+        .ok()?
+        .checked_mul(std::mem::size_of::<T>())
+}
+
+fn elem_size<T>() -> Result<u64, RingError> {
+    match std::mem::size_of::<T>() {
+        0 => Err(RingError::Invalid("zero-sized element")),
+        n => Ok(n as u64),
+    }
+}
+
+/// Formats a fresh SPSC ring of `T` in `mem` at `layout`.
+///
+/// # Errors
+/// [`RingError::Invalid`] if `layout` does not fit `mem` (see [`RingLayout`]).
+///
+/// # Safety
+/// The caller has exclusive access to the ring's bytes: no handle is attached and no other
+/// process or thread uses them until this returns (the creator's init). Formatting a live
+/// ring would pull its counters from under its handles.
+pub unsafe fn init<T: SharedLayout + Copy, M: Memory + ?Sized>(
+    mem: &M,
+    layout: RingLayout,
+) -> Result<(), RingError> {
+    let size = elem_size::<T>()?;
+    let data = data_len::<T>(layout.capacity);
+    // SAFETY: forwarded from this function's contract.
+    unsafe {
+        super::format(
+            mem,
+            layout,
+            super::Shape {
+                flavor: Flavor::Spsc,
+                min_cap: 1,
+                elem_size: size,
+                data_len: data,
+                data_align: std::mem::align_of::<T>(),
+                tracked_cells: layout.capacity as usize,
+            },
+        )
+    }
+    .map(|_| ())
+}
+
+/// What both handles hold: the control block, the slots, capacity and mask (process
+/// memory), and the registration.
+struct Side<'m, T> {
+    ctrl: &'m Control,
+    slots: *mut T,
+    cap: u64,
+    mask: u64,
+    reg: Option<Registration>,
+    throttle: Throttle,
+    _mem: PhantomData<&'m T>,
+}
+
+impl<'m, T: SharedLayout + Copy> Side<'m, T> {
+    fn attach<M: Memory + ?Sized>(
+        mem: &'m M,
+        layout: RingLayout,
+        producer: bool,
+    ) -> Result<Self, RingError> {
+        let r = super::open(
+            mem,
+            layout,
+            super::Shape {
+                flavor: Flavor::Spsc,
+                min_cap: 1,
+                elem_size: elem_size::<T>()?,
+                data_len: data_len::<T>(layout.capacity),
+                data_align: std::mem::align_of::<T>(),
+                tracked_cells: 0,
+            },
+        )?;
+        // SAFETY: `open` checked the block lies inside `mem`, which stays mapped for 'm.
+        let ctrl: &'m Control = unsafe { &*r.ctrl };
+        let side = if producer {
+            &ctrl.producers
+        } else {
+            &ctrl.consumers
+        };
+        // SAFETY: the registry lives in `mem`, borrowed for 'm, as long as the handle.
+        let reg = unsafe { Registration::claim(side, 1) }?;
+        Ok(Side {
+            ctrl,
+            slots: r.data.cast(),
+            cap: r.cap,
+            mask: r.mask,
+            reg: Some(reg),
+            throttle: Throttle::new(),
+            _mem: PhantomData,
+        })
+    }
+
+    /// `tail - head`, checked against the capacity.
+    #[inline]
+    fn used(&self, tail: u64, head: u64) -> Result<u64, RingError> {
+        let used = tail.wrapping_sub(head);
+        if used > self.cap {
+            return Err(RingError::Corrupted(
+                "head and tail more than the capacity apart, or head past tail",
+            ));
+        }
+        Ok(used)
+    }
+
+    /// Whether the other side (`side`) is gone: at once if its registration was released,
+    /// within about a millisecond of polling if its process died.
+    fn other_gone(&mut self, producers: bool) -> bool {
+        let side = if producers {
+            &self.ctrl.producers[..1]
+        } else {
+            &self.ctrl.consumers[..1]
+        };
+        match peer(side, false) {
+            Peer::Gone => true,
+            Peer::NeverAttached => false,
+            Peer::Present => self.throttle.due() && peer(side, true) == Peer::Gone,
+        }
+    }
+
+    #[inline]
+    fn write_slot(&self, pos: u64, v: T) {
+        let i = (pos & self.mask) as usize;
+        #[cfg(loom)]
+        let _g = self.ctrl.tracker.write(i);
+        // SAFETY: i < cap (masked), and the data region holds cap slots of T, aligned
+        // (checked by `resolve`); the protocol gives this side the slot until it publishes.
+        unsafe { self.slots.add(i).write(v) }
+    }
+
+    #[inline]
+    fn read_slot(&self, pos: u64) -> T {
+        let i = (pos & self.mask) as usize;
+        #[cfg(loom)]
+        let _g = self.ctrl.tracker.read(i);
+        // SAFETY: as in `write_slot`; T is valid for every bit pattern (SharedLayout).
+        unsafe { self.slots.add(i).read() }
+    }
+}
+
+pub(crate) fn deadline(timeout: Option<Duration>) -> Option<Instant> {
+    timeout.and_then(|d| Instant::now().checked_add(d))
+}
+
+/// How long the next sleep may last: `None` if the deadline has passed.
+pub(crate) fn next_sleep(deadline: Option<Instant>) -> Option<Duration> {
+    match deadline {
+        None => Some(PEER_POLL),
+        Some(d) => {
+            let now = Instant::now();
+            (now < d).then(|| (d - now).min(PEER_POLL))
+        }
+    }
+}
+
+/// The producing end of an SPSC ring.
+pub struct Producer<'m, T> {
+    side: Side<'m, T>,
+    /// Slots published (the truth; the shared `tail` is a copy for the consumer).
+    tail: u64,
+    /// The last `head` read, checked.
+    cached_head: u64,
+}
+
+impl<'m, T: SharedLayout + Copy> Producer<'m, T> {
+    /// Attaches as the ring's producer (registering this process).
+    ///
+    /// # Errors
+    /// [`RingError::Busy`] if a live producer is attached; [`RingError::Invalid`] for a
+    /// layout that does not fit `mem`; [`RingError::Corrupted`] if the control block does
+    /// not describe an SPSC ring of this capacity and element size, or its counters are
+    /// impossible.
+    pub fn attach<M: Memory + ?Sized>(mem: &'m M, layout: RingLayout) -> Result<Self, RingError> {
+        let side = Side::attach(mem, layout, true)?;
+        // Acquire: pairs with the consumer's Release store of head (slots it freed).
+        let head = side.ctrl.head.load(Ordering::Acquire);
+        let tail = side.ctrl.tail.load(Ordering::Relaxed);
+        side.used(tail, head)?;
+        Ok(Producer {
+            side,
+            tail,
+            cached_head: head,
+        })
+    }
+
+    /// The ring's capacity in slots.
+    pub fn capacity(&self) -> u64 {
+        self.side.cap
+    }
+
+    /// Free slots as last seen, refreshing the cached head if fewer than `want`.
+    #[inline]
+    fn free(&mut self, want: u64) -> Result<u64, RingError> {
+        let free = self.side.cap - self.tail.wrapping_sub(self.cached_head);
+        if free >= want {
+            return Ok(free);
+        }
+        // Acquire: pairs with the consumer's Release store of head, so its reads of the
+        // slots it freed happen before our writes into them.
+        let head = self.side.ctrl.head.load(Ordering::Acquire);
+        let used = self.side.used(self.tail, head)?;
+        self.cached_head = head;
+        Ok(self.side.cap - used)
+    }
+
+    fn full_error(&mut self) -> RingError {
+        if self.side.other_gone(false) {
+            RingError::Disconnected
+        } else {
+            RingError::Full
+        }
+    }
+
+    #[inline]
+    fn publish(&mut self, tail: u64) {
+        self.tail = tail;
+        // Release: pairs with the consumer's Acquire load of tail; the slot writes happen
+        // before it reads them.
+        self.side.ctrl.tail.store(tail, Ordering::Release);
+        Control::wake(&self.side.ctrl.data_futex, &self.side.ctrl.data_sleepers);
+    }
+
+    /// Pushes `v` if a slot is free.
+    ///
+    /// # Errors
+    /// [`RingError::Full`]; [`RingError::Disconnected`] if full and the consumer is gone;
+    /// [`RingError::Corrupted`].
+    pub fn try_push(&mut self, v: T) -> Result<(), RingError> {
+        if self.free(1)? == 0 {
+            return Err(self.full_error());
+        }
+        self.side.write_slot(self.tail, v);
+        self.publish(self.tail.wrapping_add(1));
+        Ok(())
+    }
+
+    /// Pushes as many of `items` as fit (in order), publishing them once; returns how many.
+    ///
+    /// # Errors
+    /// As [`try_push`](Self::try_push) when none fits.
+    pub fn push_batch(&mut self, items: &[T]) -> Result<usize, RingError> {
+        if items.is_empty() {
+            return Ok(0);
+        }
+        let free = self.free(items.len() as u64)?;
+        let n = (free as usize).min(items.len());
+        if n == 0 {
+            return Err(self.full_error());
+        }
+        for (k, &v) in items[..n].iter().enumerate() {
+            self.side.write_slot(self.tail.wrapping_add(k as u64), v);
+        }
+        self.publish(self.tail.wrapping_add(n as u64));
+        Ok(n)
+    }
+
+    /// Reserves up to `n` free slots (at least one) to fill with
+    /// [`Reservation::push`]; nothing is visible to the consumer until
+    /// [`Reservation::commit`] publishes them all at once.
+    ///
+    /// # Errors
+    /// As [`try_push`](Self::try_push) when no slot is free.
+    pub fn reserve(&mut self, n: usize) -> Result<Reservation<'_, 'm, T>, RingError> {
+        let free = self.free(n as u64)?;
+        let n = (free as usize).min(n);
+        if n == 0 {
+            return Err(self.full_error());
+        }
+        Ok(Reservation {
+            prod: self,
+            room: n,
+            written: 0,
+        })
+    }
+
+    /// Pushes `v`, waiting for a free slot up to `timeout` (`None`: until the consumer
+    /// frees one or is gone).
+    ///
+    /// # Errors
+    /// [`RingError::Timeout`]; [`RingError::Disconnected`]; [`RingError::Corrupted`];
+    /// [`RingError::Os`] if the futex call fails.
+    pub fn push(&mut self, v: T, timeout: Option<Duration>) -> Result<(), RingError> {
+        let deadline = deadline(timeout);
+        let mut spins = 0;
+        loop {
+            match self.try_push(v) {
+                Err(RingError::Full) => {}
+                r => return r,
+            }
+            if spins < SPIN_LIMIT {
+                spins += 1;
+                spin_hint();
+                continue;
+            }
+            let Some(wait) = next_sleep(deadline) else {
+                return Err(RingError::Timeout);
+            };
+            let ctrl = self.side.ctrl;
+            let cached = self.cached_head;
+            Control::sleep(&ctrl.space_futex, &ctrl.space_sleepers, wait, || {
+                ctrl.head.load(Ordering::Relaxed) != cached
+                    || peer(&ctrl.consumers[..1], false) == Peer::Gone
+            })?;
+        }
+    }
+}
+
+impl<T> Drop for Producer<'_, T> {
+    fn drop(&mut self) {
+        self.side.leave_any();
+    }
+}
+
+impl<T> Side<'_, T> {
+    fn leave_any(&mut self) {
+        drop(self.reg.take());
+        Control::wake(&self.ctrl.data_futex, &self.ctrl.data_sleepers);
+        Control::wake(&self.ctrl.space_futex, &self.ctrl.space_sleepers);
+    }
+}
+
+/// Slots reserved by [`Producer::reserve`]: filled in order, published together by
+/// [`commit`](Self::commit). Dropped without commit, nothing is published.
+pub struct Reservation<'p, 'm, T> {
+    prod: &'p mut Producer<'m, T>,
+    room: usize,
+    written: usize,
+}
+
+impl<T: SharedLayout + Copy> Reservation<'_, '_, T> {
+    /// Slots still free in the reservation.
+    pub fn remaining(&self) -> usize {
+        self.room - self.written
+    }
+
+    /// Writes `v` into the next reserved slot; gives it back if the reservation is full.
+    pub fn push(&mut self, v: T) -> Result<(), T> {
+        if self.written == self.room {
+            return Err(v);
+        }
+        self.prod
+            .side
+            .write_slot(self.prod.tail.wrapping_add(self.written as u64), v);
+        self.written += 1;
+        Ok(())
+    }
+
+    /// Publishes the written slots (one counter store, at most one wake); returns how many.
+    pub fn commit(self) -> usize {
+        let n = self.written;
+        if n > 0 {
+            let t = self.prod.tail.wrapping_add(n as u64);
+            self.prod.publish(t);
+        }
+        n
+    }
+}
+
+/// The consuming end of an SPSC ring.
+pub struct Consumer<'m, T> {
+    side: Side<'m, T>,
+    /// Slots consumed (the truth; the shared `head` is a copy for the producer).
+    head: u64,
+    /// The last `tail` read, checked.
+    cached_tail: u64,
+}
+
+impl<'m, T: SharedLayout + Copy> Consumer<'m, T> {
+    /// Attaches as the ring's consumer (registering this process).
+    ///
+    /// # Errors
+    /// As [`Producer::attach`], for consumers.
+    pub fn attach<M: Memory + ?Sized>(mem: &'m M, layout: RingLayout) -> Result<Self, RingError> {
+        let side = Side::attach(mem, layout, false)?;
+        let head = side.ctrl.head.load(Ordering::Relaxed);
+        // Acquire: pairs with the producer's Release store of tail.
+        let tail = side.ctrl.tail.load(Ordering::Acquire);
+        side.used(tail, head)?;
+        Ok(Consumer {
+            side,
+            head,
+            cached_tail: tail,
+        })
+    }
+
+    /// The ring's capacity in slots.
+    pub fn capacity(&self) -> u64 {
+        self.side.cap
+    }
+
+    /// Published slots not yet consumed, refreshing the cached tail if fewer than `want`.
+    #[inline]
+    fn available(&mut self, want: u64) -> Result<u64, RingError> {
+        let avail = self.cached_tail.wrapping_sub(self.head);
+        if avail >= want {
+            return Ok(avail);
+        }
+        // Acquire: pairs with the producer's Release store of tail, so its slot writes
+        // happen before our reads.
+        let tail = self.side.ctrl.tail.load(Ordering::Acquire);
+        let used = self.side.used(tail, self.head)?;
+        self.cached_tail = tail;
+        Ok(used)
+    }
+
+    /// Called when the ring looked empty: `Disconnected` if the producer is gone and a
+    /// re-read of `tail` (after seeing it gone) still shows nothing, else `Empty` or the
+    /// count now available.
+    fn empty_outcome(&mut self) -> Result<u64, RingError> {
+        if !self.side.other_gone(true) {
+            return Err(RingError::Empty);
+        }
+        // Seeing the producer gone (an Acquire load of its released registration, or its
+        // death) happens after everything it published: re-read tail before concluding.
+        match self.available(1)? {
+            0 => Err(RingError::Disconnected),
+            n => Ok(n),
+        }
+    }
+
+    #[inline]
+    fn release(&mut self, head: u64) {
+        self.head = head;
+        // Release: pairs with the producer's Acquire load of head; our slot reads happen
+        // before it overwrites them.
+        self.side.ctrl.head.store(head, Ordering::Release);
+        Control::wake(&self.side.ctrl.space_futex, &self.side.ctrl.space_sleepers);
+    }
+
+    /// Pops the oldest value if one is published.
+    ///
+    /// # Errors
+    /// [`RingError::Empty`]; [`RingError::Disconnected`] once the producer is gone and
+    /// everything it published has been popped; [`RingError::Corrupted`].
+    pub fn try_pop(&mut self) -> Result<T, RingError> {
+        if self.available(1)? == 0 {
+            self.empty_outcome()?;
+        }
+        let v = self.side.read_slot(self.head);
+        self.release(self.head.wrapping_add(1));
+        Ok(v)
+    }
+
+    /// Pops up to `out.len()` values into `out` (oldest first), releasing their slots
+    /// once; returns how many.
+    ///
+    /// # Errors
+    /// As [`try_pop`](Self::try_pop) when nothing is available.
+    pub fn pop_batch(&mut self, out: &mut [T]) -> Result<usize, RingError> {
+        if out.is_empty() {
+            return Ok(0);
+        }
+        let mut avail = self.available(out.len() as u64)?;
+        if avail == 0 {
+            avail = self.empty_outcome()?;
+        }
+        let n = (avail as usize).min(out.len());
+        for (k, o) in out[..n].iter_mut().enumerate() {
+            *o = self.side.read_slot(self.head.wrapping_add(k as u64));
+        }
+        self.release(self.head.wrapping_add(n as u64));
+        Ok(n)
+    }
+
+    /// Pops a value, waiting up to `timeout` (`None`: until one is published or the
+    /// producer is gone).
+    ///
+    /// # Errors
+    /// [`RingError::Timeout`]; [`RingError::Disconnected`]; [`RingError::Corrupted`];
+    /// [`RingError::Os`].
+    pub fn pop(&mut self, timeout: Option<Duration>) -> Result<T, RingError> {
+        let deadline = deadline(timeout);
+        let mut spins = 0;
+        loop {
+            match self.try_pop() {
+                Err(RingError::Empty) => {}
+                r => return r,
+            }
+            if spins < SPIN_LIMIT {
+                spins += 1;
+                spin_hint();
+                continue;
+            }
+            let Some(wait) = next_sleep(deadline) else {
+                return Err(RingError::Timeout);
+            };
+            let ctrl = self.side.ctrl;
+            let head = self.head;
+            Control::sleep(&ctrl.data_futex, &ctrl.data_sleepers, wait, || {
+                ctrl.tail.load(Ordering::Relaxed) != head
+                    || peer(&ctrl.producers[..1], false) == Peer::Gone
+            })?;
+        }
+    }
+}
+
+impl<T> Drop for Consumer<'_, T> {
+    fn drop(&mut self) {
+        self.side.leave_any();
+    }
+}
