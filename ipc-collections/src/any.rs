@@ -243,37 +243,24 @@ macro_rules! elem_types {
                 }
             }
 
-            /// Creates the named array of `elem` with `dims`, every element `fill` parsed as
-            /// that type (`"0"`, `"1.5"`), under the builder's `mode` bits and lifetime
-            /// (`unlink_on_drop`, see the crate docs' lifetime table).
-            ///
-            /// Errors: [`ipc_core::ErrorKind::InvalidInput`] if `fill` is not a value of
-            /// that type; otherwise those of [`SharedArray::create`].
-            pub fn create(
+            /// Creates the named array of `elem` as `opts` say, every element `fill`.
+            fn create_as(
+                opts: &AnyArrayOptions,
                 name: &str,
                 elem: ElemType,
-                dims: &[usize],
                 fill: &str,
-                mode: u32,
-                unlink_on_drop: bool,
             ) -> Result<AnyArray> {
                 Ok(match elem {
                     $(ElemType::$variant => {
                         // Checked before the object exists, so a bad value creates nothing.
                         parse_elem::<$t>(elem, fill).map_err(|e| e.with_name(name))?;
-                        AnyArray::$variant(
-                            SharedArray::<$t>::options()
-                                .dims(dims)
-                                .mode(mode)
-                                .unlink_on_drop(unlink_on_drop)
-                                .create(name, |xs| {
-                                    for x in xs {
-                                        if let Some(v) = <$t as Parse>::parse(fill) {
-                                            *x = v;
-                                        }
-                                    }
-                                })?,
-                        )
+                        AnyArray::$variant(opts.typed::<$t>().create(name, |xs| {
+                            for x in xs {
+                                if let Some(v) = <$t as Parse>::parse(fill) {
+                                    *x = v;
+                                }
+                            }
+                        })?)
                     })*
                 })
             }
@@ -387,7 +374,87 @@ impl fmt::Display for ElemType {
     }
 }
 
+/// How an [`AnyArray`] is created or opened: the builder every typed segment shares (the
+/// same words as [`SharedArrayOptions`](crate::SharedArrayOptions), see the lifetime table
+/// in `ipc_core`'s crate docs), with the element type chosen at run time.
+///
+/// ```no_run
+/// use ipc_collections::{AnyArray, ElemType};
+///
+/// let t = ElemType::from_name("f64").unwrap();
+/// let a = AnyArray::options().dims(&[2, 3]).unlink_on_drop(false).create("/grid", t, "0.5")?;
+/// assert_eq!(a.to_string_lossy()?, "[[0.5, 0.5, 0.5], [0.5, 0.5, 0.5]]");
+/// # Ok::<(), ipc_collections::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct AnyArrayOptions {
+    named: crate::segment::named::NamedOptions,
+    dims: Option<Vec<usize>>,
+}
+
+impl Default for AnyArrayOptions {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl AnyArrayOptions {
+    /// Mode 0600, a 5 s open timeout, and a creator that unlinks on drop; no dims yet.
+    pub fn new() -> Self {
+        AnyArrayOptions {
+            named: crate::segment::named::NamedOptions::new(),
+            dims: None,
+        }
+    }
+
+    /// The dimensions of a created array (C order), as
+    /// [`SharedArrayOptions::dims`](crate::SharedArrayOptions::dims).
+    pub fn dims(mut self, dims: &[usize]) -> Self {
+        self.dims = Some(dims.to_vec());
+        self
+    }
+
+    crate::segment::named::named_setters!();
+
+    /// The typed builder with the same settings.
+    fn typed<T: SharedLayout>(&self) -> crate::SharedArrayOptions<T> {
+        let mut o = SharedArray::<T>::options()
+            .mode(self.named.mode)
+            .timeout(self.named.timeout);
+        if let Some(d) = &self.dims {
+            o = o.dims(d);
+        }
+        if let Some(yes) = self.named.unlink_on_drop {
+            o = o.unlink_on_drop(yes);
+        }
+        o
+    }
+
+    /// Creates the named array of `elem` (exclusive create), every element `fill` parsed as
+    /// that type (`"0"`, `"-1.5"`; an atomic as the integer it holds).
+    ///
+    /// Errors: [`ipc_core::ErrorKind::InvalidInput`] if `fill` is not a value of that type
+    /// (nothing is created); otherwise those of
+    /// [`SharedArrayOptions::create`](crate::SharedArrayOptions::create).
+    pub fn create(&self, name: &str, elem: ElemType, fill: &str) -> Result<AnyArray> {
+        AnyArray::create_as(self, name, elem, fill)
+    }
+
+    /// Opens the named array whatever its element type, waiting up to the timeout (see
+    /// [`AnyArray::open`]).
+    pub fn open(&self, name: &str) -> Result<AnyArray> {
+        AnyArray::open_timeout(name, self.named.timeout)
+    }
+}
+
 impl AnyArray {
+    /// The builder for everything beyond [`open`](Self::open): creating an array of a type
+    /// chosen at run time, a mode, a timeout, the lifetime.
+    pub fn options() -> AnyArrayOptions {
+        AnyArrayOptions::new()
+    }
+
     /// Opens the named array whatever its element type: reads the header (kind, element
     /// type name, size, alignment, dims), then opens it as a [`SharedArray`] of that type,
     /// which checks the fingerprint and schema as a typed open does. Waits up to 5 s for
@@ -477,6 +544,43 @@ mod tests {
         }
         assert_eq!(ElemType::from_name("u128"), None);
         assert_eq!(ElemType::from_name("F64"), None);
+    }
+
+    #[test]
+    fn options_create_a_type_chosen_at_run_time_under_the_lifetime_rule() {
+        let name = ipc_testutil::unique_name("any-opts");
+        let _c = ipc_testutil::Cleanup::shm(&name);
+        let path = format!("/dev/shm{name}");
+        let a = AnyArray::options()
+            .dims(&[2])
+            .create(&name, ElemType::I16, "-2")
+            .unwrap();
+        assert_eq!(
+            (a.elem(), a.values_text().unwrap()),
+            (ElemType::I16, vec!["-2".to_owned(), "-2".to_owned()])
+        );
+        a.set_text(&[1], "7").unwrap();
+        assert_eq!(a.typed::<i16>().unwrap().get(&[1]).unwrap(), 7);
+        // The creating handle removes the name on drop, unless told otherwise.
+        drop(a);
+        assert!(!std::path::Path::new(&path).exists());
+        let e = AnyArray::options()
+            .dims(&[2])
+            .create(&name, ElemType::U8, "x")
+            .unwrap_err();
+        assert!(matches!(e.kind(), ErrorKind::InvalidInput(_)), "{e}");
+        assert!(
+            !std::path::Path::new(&path).exists(),
+            "a bad fill created nothing"
+        );
+        let a = AnyArray::options()
+            .dims(&[1])
+            .unlink_on_drop(false)
+            .create(&name, ElemType::F32, "1.5")
+            .unwrap();
+        drop(a);
+        let b = AnyArray::open(&name).unwrap();
+        assert_eq!(b.values_text().unwrap(), ["1.5"]);
     }
 
     #[test]

@@ -39,7 +39,11 @@ pub fn create(
     fill: &str,
     mode: u32,
 ) -> Result<(), Failure> {
-    let a = AnyArray::create(name, elem, dims, fill, mode, false)?;
+    let a = AnyArray::options()
+        .dims(dims)
+        .mode(mode)
+        .unlink_on_drop(false)
+        .create(name, elem, fill)?;
     emit(&format!(
         "created array {} of {} {}\n",
         esc(name),
@@ -59,7 +63,7 @@ fn json_value(text: String) -> Value {
 
 /// `ipc array show NAME [--json]`: the type, the dims, and the values in C order.
 pub fn show(name: &str, as_json: bool) -> Result<(), Failure> {
-    let a = AnyArray::open_timeout(name, OPEN_TIMEOUT)?;
+    let a = AnyArray::options().timeout(OPEN_TIMEOUT).open(name)?;
     if as_json {
         let values: Vec<Value> = a.values_text()?.into_iter().map(json_value).collect();
         emit_json(&json!({
@@ -82,7 +86,7 @@ pub fn show(name: &str, as_json: bool) -> Result<(), Failure> {
 
 /// `ipc array set NAME INDEX VALUE`.
 pub fn set(name: &str, index: &[usize], value: &str) -> Result<(), Failure> {
-    let a = AnyArray::open_timeout(name, OPEN_TIMEOUT)?;
+    let a = AnyArray::options().timeout(OPEN_TIMEOUT).open(name)?;
     a.set_text(index, value).map_err(|e| e.or_name(name))?;
     Ok(())
 }
