@@ -75,7 +75,7 @@
 //! |---|---|
 //! | Julia IPC.jl `SharedMemory` | [`os::shm::Shm`]; typed: [`Shared`] |
 //! | Julia IPC.jl `WrappedArray(id, T, dims)` | [`SharedArray`] (element type and dims checked on open) |
-//! | Julia IPC.jl `WrappedArray(id)` (type and dims from the segment) | [`AnyArray::open`]: match on the element type ([`ElemType`]) or ask for it ([`AnyArray::typed`], [`AnyArray::into_typed`]); [`AnyArray::to_string_lossy`] prints it |
+//! | Julia IPC.jl `WrappedArray(id)` (type and dims from the segment) | [`AnyArray::open`]: match on the element type ([`ElemType`]) or ask for it ([`AnyArray::typed`], [`AnyArray::into_typed`]); [`AnyArray::to_string_lossy`] prints it; [`AnyArray::options`] creates one of a type chosen at run time |
 //! | Julia IPC.jl `WrappedArray(mem, T, dims; offset)` | [`ArrayView`] over any [`os::Memory`]: safe for atomic elements ([`ArrayView::atomic`]) and write-sealed memfds ([`ArrayView::sealed`]), `unsafe` otherwise ([`ArrayView::from_memory`]) |
 //! | Julia IPC.jl `Semaphore` | [`os::sem::NamedSemaphore`]; in shared memory: [`os::sem::Semaphore`] |
 //! | Julia IPC.jl `sigqueue` | [`os::signal::queue`] |
@@ -122,8 +122,8 @@
 #[doc(inline)]
 pub use ipc_collections as collections;
 pub use ipc_collections::{
-    unlink, AnyArray, ArrayView, AtomicElement, ElemType, Error, Result, Shared, SharedArray,
-    SharedArrayOptions, SharedCondvar, SharedMutex, SharedOptions, SharedRwLock,
+    unlink, AnyArray, AnyArrayOptions, ArrayView, AtomicElement, ElemType, Error, Result, Shared,
+    SharedArray, SharedArrayOptions, SharedCondvar, SharedMutex, SharedOptions, SharedRwLock,
 };
 #[doc(inline)]
 pub use ipc_core as os;

@@ -591,7 +591,7 @@ fn opener_refuses_another_schema_with_the_same_fingerprint() {
     drop(s);
 }
 
-/// Issue 10: the C reader bounds its work like ipc-inspect's dump: an array whose element
+/// Issue 10: the C reader bounds its work like `ipc dump`: an array whose element
 /// has no scalar leaf is not walked. A valid `Shared<Holder>` (2^40 zero-sized elements)
 /// and a forged `[Z(0/1){};2^64-1]` schema are each read within a second.
 #[test]

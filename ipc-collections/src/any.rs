@@ -52,6 +52,56 @@ show_atomic!(
     AtomicUsize
 );
 
+/// Parses one element from text (what [`Show`] writes: `1.5`, `-3`; atomics as the integer
+/// they hold).
+trait Parse: Sized {
+    fn parse(text: &str) -> Option<Self>;
+}
+
+macro_rules! parse_plain {
+    ($($t:ty),*) => {$(
+        impl Parse for $t {
+            fn parse(text: &str) -> Option<Self> {
+                text.trim().parse().ok()
+            }
+        }
+    )*};
+}
+parse_plain!(i8, i16, i32, i64, isize, u8, u16, u32, u64, usize, f32, f64);
+
+macro_rules! parse_atomic {
+    ($($t:ty => $inner:ty),*) => {$(
+        impl Parse for $t {
+            fn parse(text: &str) -> Option<Self> {
+                text.trim().parse::<$inner>().ok().map(<$t>::new)
+            }
+        }
+    )*};
+}
+parse_atomic!(
+    AtomicI8 => i8,
+    AtomicI16 => i16,
+    AtomicI32 => i32,
+    AtomicI64 => i64,
+    AtomicIsize => isize,
+    AtomicU8 => u8,
+    AtomicU16 => u16,
+    AtomicU32 => u32,
+    AtomicU64 => u64,
+    AtomicUsize => usize
+);
+
+/// `text` parsed as an element of `elem`, or the [`ErrorKind::InvalidInput`] error that says
+/// why not.
+fn parse_elem<T: Parse>(elem: ElemType, text: &str) -> Result<T> {
+    T::parse(text).ok_or_else(|| {
+        ipc_core::Error::new(
+            "parse",
+            ErrorKind::InvalidInput(format!("{text:?} is not a value of type {elem}")),
+        )
+    })
+}
+
 /// Writes `elems` with `dims` as nested brackets, C order: `[[1, 2], [3, 4]]`.
 fn nested<T: Show>(out: &mut String, dims: &[usize], elems: &[T]) {
     match dims.split_first() {
@@ -110,6 +160,18 @@ macro_rules! elem_types {
                 )*
                 None
             }
+
+            /// The element type called `name` as [`name`](Self::name) writes it (`"f64"`,
+            /// `"AtomicU64"`), if it is one of these.
+            pub fn from_name(name: &str) -> Option<ElemType> {
+                match name {
+                    $($name => Some(ElemType::$variant),)*
+                    _ => None,
+                }
+            }
+
+            /// Every element type, in a fixed order.
+            pub const ALL: &'static [ElemType] = &[$(ElemType::$variant,)*];
 
             /// The type's name as a schema writes it (`"f64"`, `"AtomicU64"`).
             pub fn name(self) -> &'static str {
@@ -179,6 +241,60 @@ macro_rules! elem_types {
                 match self {
                     $(AnyArray::$variant(a) => a.info(),)*
                 }
+            }
+
+            /// Creates the named array of `elem` as `opts` say, every element `fill`.
+            fn create_as(
+                opts: &AnyArrayOptions,
+                name: &str,
+                elem: ElemType,
+                fill: &str,
+            ) -> Result<AnyArray> {
+                Ok(match elem {
+                    $(ElemType::$variant => {
+                        // Checked before the object exists, so a bad value creates nothing.
+                        parse_elem::<$t>(elem, fill).map_err(|e| e.with_name(name))?;
+                        AnyArray::$variant(opts.typed::<$t>().create(name, |xs| {
+                            for x in xs {
+                                if let Some(v) = <$t as Parse>::parse(fill) {
+                                    *x = v;
+                                }
+                            }
+                        })?)
+                    })*
+                })
+            }
+
+            /// Writes `value`, parsed as the element type, at `index` under the lock.
+            ///
+            /// Errors: [`ipc_core::ErrorKind::InvalidInput`] if `value` is not a value of
+            /// the element type or `index` is out of range; those of [`SharedArray::set`].
+            pub fn set_text(&self, index: &[usize], value: &str) -> Result<()> {
+                match self {
+                    $(AnyArray::$variant(a) => a.set(
+                        index,
+                        parse_elem::<$t>(self.elem(), value).map_err(|e| e.with_name(a.name()))?,
+                    ),)*
+                }
+            }
+
+            /// Every element as text, flat in C order, read under the lock (numbers as
+            /// Rust's `Display` writes them: `1.5`, `-3`, `NaN`, `inf`).
+            ///
+            /// Errors: those of [`SharedArray::lock`].
+            pub fn values_text(&self) -> Result<Vec<String>> {
+                let mut out = Vec::with_capacity(self.len());
+                match self {
+                    $(AnyArray::$variant(a) => {
+                        let g = a.lock()?;
+                        for x in g.iter() {
+                            let mut s = String::new();
+                            x.show(&mut s);
+                            out.push(s);
+                        }
+                    })*
+                }
+                Ok(out)
             }
 
             /// All elements as nested brackets in C order (`[[1, 2], [3, 4]]`), read under
@@ -258,7 +374,87 @@ impl fmt::Display for ElemType {
     }
 }
 
+/// How an [`AnyArray`] is created or opened: the builder every typed segment shares (the
+/// same words as [`SharedArrayOptions`](crate::SharedArrayOptions), see the lifetime table
+/// in `ipc_core`'s crate docs), with the element type chosen at run time.
+///
+/// ```no_run
+/// use ipc_collections::{AnyArray, ElemType};
+///
+/// let t = ElemType::from_name("f64").unwrap();
+/// let a = AnyArray::options().dims(&[2, 3]).unlink_on_drop(false).create("/grid", t, "0.5")?;
+/// assert_eq!(a.to_string_lossy()?, "[[0.5, 0.5, 0.5], [0.5, 0.5, 0.5]]");
+/// # Ok::<(), ipc_collections::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct AnyArrayOptions {
+    named: crate::segment::named::NamedOptions,
+    dims: Option<Vec<usize>>,
+}
+
+impl Default for AnyArrayOptions {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl AnyArrayOptions {
+    /// Mode 0600, a 5 s open timeout, and a creator that unlinks on drop; no dims yet.
+    pub fn new() -> Self {
+        AnyArrayOptions {
+            named: crate::segment::named::NamedOptions::new(),
+            dims: None,
+        }
+    }
+
+    /// The dimensions of a created array (C order), as
+    /// [`SharedArrayOptions::dims`](crate::SharedArrayOptions::dims).
+    pub fn dims(mut self, dims: &[usize]) -> Self {
+        self.dims = Some(dims.to_vec());
+        self
+    }
+
+    crate::segment::named::named_setters!();
+
+    /// The typed builder with the same settings.
+    fn typed<T: SharedLayout>(&self) -> crate::SharedArrayOptions<T> {
+        let mut o = SharedArray::<T>::options()
+            .mode(self.named.mode)
+            .timeout(self.named.timeout);
+        if let Some(d) = &self.dims {
+            o = o.dims(d);
+        }
+        if let Some(yes) = self.named.unlink_on_drop {
+            o = o.unlink_on_drop(yes);
+        }
+        o
+    }
+
+    /// Creates the named array of `elem` (exclusive create), every element `fill` parsed as
+    /// that type (`"0"`, `"-1.5"`; an atomic as the integer it holds).
+    ///
+    /// Errors: [`ipc_core::ErrorKind::InvalidInput`] if `fill` is not a value of that type
+    /// (nothing is created); otherwise those of
+    /// [`SharedArrayOptions::create`](crate::SharedArrayOptions::create).
+    pub fn create(&self, name: &str, elem: ElemType, fill: &str) -> Result<AnyArray> {
+        AnyArray::create_as(self, name, elem, fill)
+    }
+
+    /// Opens the named array whatever its element type, waiting up to the timeout (see
+    /// [`AnyArray::open`]).
+    pub fn open(&self, name: &str) -> Result<AnyArray> {
+        AnyArray::open_timeout(name, self.named.timeout)
+    }
+}
+
 impl AnyArray {
+    /// The builder for everything beyond [`open`](Self::open): creating an array of a type
+    /// chosen at run time, a mode, a timeout, the lifetime.
+    pub fn options() -> AnyArrayOptions {
+        AnyArrayOptions::new()
+    }
+
     /// Opens the named array whatever its element type: reads the header (kind, element
     /// type name, size, alignment, dims), then opens it as a [`SharedArray`] of that type,
     /// which checks the fingerprint and schema as a typed open does. Waits up to 5 s for
@@ -333,5 +529,71 @@ impl AnyArray {
                 },
             )
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn element_type_names_round_trip() {
+        assert_eq!(ElemType::ALL.len(), 22);
+        for &e in ElemType::ALL {
+            assert_eq!(ElemType::from_name(e.name()), Some(e));
+        }
+        assert_eq!(ElemType::from_name("u128"), None);
+        assert_eq!(ElemType::from_name("F64"), None);
+    }
+
+    #[test]
+    fn options_create_a_type_chosen_at_run_time_under_the_lifetime_rule() {
+        let name = ipc_testutil::unique_name("any-opts");
+        let _c = ipc_testutil::Cleanup::shm(&name);
+        let path = format!("/dev/shm{name}");
+        let a = AnyArray::options()
+            .dims(&[2])
+            .create(&name, ElemType::I16, "-2")
+            .unwrap();
+        assert_eq!(
+            (a.elem(), a.values_text().unwrap()),
+            (ElemType::I16, vec!["-2".to_owned(), "-2".to_owned()])
+        );
+        a.set_text(&[1], "7").unwrap();
+        assert_eq!(a.typed::<i16>().unwrap().get(&[1]).unwrap(), 7);
+        // The creating handle removes the name on drop, unless told otherwise.
+        drop(a);
+        assert!(!std::path::Path::new(&path).exists());
+        let e = AnyArray::options()
+            .dims(&[2])
+            .create(&name, ElemType::U8, "x")
+            .unwrap_err();
+        assert!(matches!(e.kind(), ErrorKind::InvalidInput(_)), "{e}");
+        assert!(
+            !std::path::Path::new(&path).exists(),
+            "a bad fill created nothing"
+        );
+        let a = AnyArray::options()
+            .dims(&[1])
+            .unlink_on_drop(false)
+            .create(&name, ElemType::F32, "1.5")
+            .unwrap();
+        drop(a);
+        let b = AnyArray::open(&name).unwrap();
+        assert_eq!(b.values_text().unwrap(), ["1.5"]);
+    }
+
+    #[test]
+    fn elements_parse_as_their_type() {
+        assert_eq!(parse_elem::<f64>(ElemType::F64, " 1.5").unwrap(), 1.5);
+        assert_eq!(parse_elem::<i8>(ElemType::I8, "-128").unwrap(), -128);
+        let e = parse_elem::<u8>(ElemType::U8, "256").unwrap_err();
+        assert_eq!(
+            e.kind(),
+            &ErrorKind::InvalidInput("\"256\" is not a value of type u8".into())
+        );
+        let a = parse_elem::<AtomicU32>(ElemType::AtomicU32, "7").unwrap();
+        assert_eq!(a.load(Ordering::Relaxed), 7);
+        assert!(parse_elem::<AtomicU32>(ElemType::AtomicU32, "-1").is_err());
     }
 }

@@ -48,7 +48,7 @@ mod testmem;
 mod value;
 mod view;
 
-pub use any::{AnyArray, AnyElem, ElemType};
+pub use any::{AnyArray, AnyArrayOptions, AnyElem, ElemType};
 pub use array::{ArrayGuard, SharedArray, SharedArrayOptions};
 pub use error::{Error, ErrorKind, LayoutMismatch, Result};
 pub use format::{Kind, SegmentInfo};

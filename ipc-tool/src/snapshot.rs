@@ -80,7 +80,7 @@ pub fn open_read_only(name: &str) -> Result<(File, u64), Error> {
 
 /// `pread` of up to `len` bytes at `offset`; returns what the object holds (fewer bytes at
 /// its end).
-fn read_at(file: &File, name: &str, offset: u64, len: usize) -> Result<Vec<u8>, Error> {
+pub fn read_at(file: &File, name: &str, offset: u64, len: usize) -> Result<Vec<u8>, Error> {
     let mut buf = vec![0u8; len];
     let mut got = 0;
     while got < len {

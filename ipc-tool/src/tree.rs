@@ -171,6 +171,48 @@ pub fn scalar(ty: &str, bytes: &[u8]) -> Option<String> {
     )
 }
 
+/// The layout tree of `schema` as JSON: `{"name", "size", "align", "shape"}` plus `"fields"`
+/// (each `{"name", "offset", "type"}`) for a struct and `"elem"`, `"len"` for an array
+/// (`docs/ipc-json.md`). The parser bounds the depth, so the recursion is bounded.
+pub fn json(schema: &str) -> Result<serde_json::Value, String> {
+    let parsed = Schema::parse(schema).map_err(|e| e.to_string())?;
+    Ok(node_json(parsed.root()))
+}
+
+fn node_json(n: SchemaNode<'_>) -> serde_json::Value {
+    let mut v = serde_json::json!({
+        "name": n.name(),
+        "size": n.size(),
+        "align": n.align(),
+    });
+    let (shape, extra) = match n.shape() {
+        SchemaShape::Scalar => ("scalar", None),
+        SchemaShape::Opaque => ("opaque", None),
+        SchemaShape::Array { elem, len } => (
+            "array",
+            Some(serde_json::json!({ "elem": node_json(elem), "len": len })),
+        ),
+        SchemaShape::Struct { fields } => (
+            "struct",
+            Some(serde_json::json!({ "fields": fields
+                .iter()
+                .map(|f| serde_json::json!({
+                    "name": f.name(),
+                    "offset": f.offset(),
+                    "type": node_json(f.ty()),
+                }))
+                .collect::<Vec<_>>() })),
+        ),
+    };
+    v["shape"] = shape.into();
+    if let Some(serde_json::Value::Object(m)) = extra {
+        for (k, x) in m {
+            v[k] = x;
+        }
+    }
+    v
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

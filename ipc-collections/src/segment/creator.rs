@@ -4,7 +4,7 @@
 //! unrelated process. The header therefore records the creator's start time as well
 //! (`/proc/PID/stat` field 22, in clock ticks since boot); a process with the same pid but
 //! another start time is a different process. FORMAT.md ("Creator liveness") describes the
-//! parsing; this is the one implementation of it (the opener and `ipc-inspect` use it).
+//! parsing; this is the one implementation of it (the opener and the `ipc` tool use it).
 
 /// What became of a segment's creator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,7 +9,7 @@
 //! The 256-byte header is declared once, as the `#[repr(C)]` struct [`Header`] (zerocopy
 //! derives check that it has no padding and can be read from any bytes); its offsets are
 //! pinned to FORMAT.md's table by `offset_of!` assertions. The encoder, the validator, the
-//! `ipc-inspect` tool and the tests that forge headers all go through it.
+//! `ipc` tool and the tests that forge headers all go through it.
 
 use std::mem::offset_of;
 use std::ops::Range;

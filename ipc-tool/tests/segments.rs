@@ -1,6 +1,7 @@
-//! `ipc-inspect` run as a separate process (CARGO_BIN_EXE_ipc-inspect) on real segments made
-//! by `Shared<T>` and `SharedArray<T>`: its output, that it leaves segments unchanged, and its
-//! exit codes on corrupted, truncated, half-initialised and foreign objects.
+//! `ipc inspect`, `schema`, `diff`, `dump`, `ls` and `rm` run as a separate process
+//! (CARGO_BIN_EXE_ipc) on real segments made by `Shared<T>` and `SharedArray<T>`: their output,
+//! that they leave segments unchanged, and their exit status and message on corrupted,
+//! truncated, half-initialised and foreign objects.
 
 use std::process::{Command, Stdio};
 use std::sync::atomic::AtomicU64;
@@ -40,28 +41,24 @@ struct Run {
     stderr: String,
 }
 
-/// Runs `ipc-inspect ARGS` with a watchdog (killed and failed after [`WATCHDOG`]).
+/// Runs `ipc ARGS` with a watchdog (killed and failed after [`WATCHDOG`]).
 fn inspect(args: &[&str]) -> Run {
-    let o = run_with_watchdog(
-        Command::new(env!("CARGO_BIN_EXE_ipc-inspect")).args(args),
-        WATCHDOG,
-    );
+    let o = run_with_watchdog(Command::new(env!("CARGO_BIN_EXE_ipc")).args(args), WATCHDOG);
     Run {
-        code: o.status.code().expect("ipc-inspect killed by a signal"),
+        code: o.status.code().expect("ipc killed by a signal"),
         stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
     }
 }
 
-/// The row `ipc-inspect list` prints for `name` (and that `list` succeeds, under its header
-/// line).
+/// The row `ipc ls` prints for `name` (and that `ls` succeeds, under its header line).
 fn list_row(name: &str) -> String {
-    let r = inspect(&["list"]);
+    let r = inspect(&["ls"]);
     assert_eq!(r.code, 0, "{r:?}");
-    assert!(r.stdout.starts_with("NAME "), "{}", r.stdout);
+    assert!(r.stdout.starts_with("KIND "), "{}", r.stdout);
     r.stdout
         .lines()
-        .find(|l| l.split_whitespace().next() == Some(name))
+        .find(|l| l.split_whitespace().nth(1) == Some(name))
         .unwrap_or_else(|| panic!("{name} not listed:\n{}", r.stdout))
         .to_owned()
 }
@@ -106,7 +103,7 @@ fn show_prints_every_field_the_tree_and_ok() {
     let name = unique_name("insp-show");
     let _c = Cleanup::shm(&name);
     let s = make_stats(&name);
-    let r = inspect(&["show", &name]);
+    let r = inspect(&["inspect", &name]);
     assert_eq!(r.code, 0, "{r:?}");
     let o = &r.stdout;
     let pid = std::process::id();
@@ -150,7 +147,7 @@ fn array_list_schema_and_read_only() {
     let a = make_grid(&name);
     let before = std::fs::read(dev_shm(&name)).unwrap();
 
-    let r = inspect(&["show", &name]);
+    let r = inspect(&["inspect", &name]);
     assert_eq!(r.code, 0, "{r:?}");
     assert!(r.stdout.contains("kind:            2 (array)"), "{r:?}");
     assert!(r.stdout.contains("dims:            [3, 4]"), "{r:?}");
@@ -164,19 +161,22 @@ fn array_list_schema_and_read_only() {
 
     let row = list_row(&name);
     let cols: Vec<&str> = row.split_whitespace().collect();
-    let pid = std::process::id().to_string();
+    let pid = std::process::id();
     assert_eq!(
-        cols,
+        cols[..5],
         [
+            "segment",
             name.as_str(),
-            "array",
-            "f64",
-            "3x4",
-            &before.len().to_string(),
-            "ready",
-            &pid,
-            "alive"
+            "0600",
+            cols[3],
+            &before.len().to_string()
         ],
+        "{row}"
+    );
+    let detail = cols[5..].join(" ");
+    assert_eq!(
+        detail,
+        format!("array f64 [3x4] (8 B each), ready, creator {pid} (alive)"),
         "{row}"
     );
 
@@ -206,6 +206,11 @@ fn diff_names_the_fields_that_differ() {
     let r = inspect(&["diff", &n1, &n2]);
     assert_eq!(r.code, 1, "{r:?}");
     assert!(
+        r.stderr
+            .starts_with(&format!("ipc: {n1} and {n2} differ (")),
+        "{r:?}"
+    );
+    assert!(
         r.stdout
             .contains("field `hist`: expected type [u64;4], found [u32;4]"),
         "{r:?}"
@@ -234,9 +239,8 @@ fn every_flipped_header_byte_is_refused() {
     let a = make_grid(&name);
     for at in (0..256).filter(|b| !(8..12).contains(b)) {
         poke(&name, at, |b| b ^ 0x10);
-        let r = inspect(&["show", &name]);
-        let want = if at < 8 { 5 } else { 4 };
-        assert_eq!(r.code, want, "byte {at}: {r:?}");
+        let r = inspect(&["inspect", &name]);
+        assert_eq!(r.code, 1, "byte {at}: {r:?}");
         let what = if at < 8 {
             "not a segment"
         } else {
@@ -248,7 +252,7 @@ fn every_flipped_header_byte_is_refused() {
     // A flipped bit in the schema is caught by the checksum too.
     poke(&name, 257, |b| b ^ 1);
     let r = inspect(&["schema", &name]);
-    assert_eq!(r.code, 4, "{r:?}");
+    assert_eq!(r.code, 1, "{r:?}");
     assert!(r.stderr.contains("checksum"), "{r:?}");
     assert!(r.stdout.is_empty(), "{r:?}");
     let row = list_row(&name);
@@ -260,12 +264,12 @@ fn every_flipped_header_byte_is_refused() {
 
     // The state word is not covered by the checksum but must be 0..=3.
     poke(&name, 8, |_| 7);
-    let r = inspect(&["show", &name]);
-    assert_eq!(r.code, 4, "{r:?}");
+    let r = inspect(&["inspect", &name]);
+    assert_eq!(r.code, 1, "{r:?}");
     assert!(r.stderr.contains("state word 0x7"), "{r:?}");
     assert!(r.stdout.contains("validation:      CORRUPTED"), "{r:?}");
     poke(&name, 8, |_| 2);
-    assert_eq!(inspect(&["show", &name]).code, 0);
+    assert_eq!(inspect(&["inspect", &name]).code, 0);
     drop(a);
 }
 
@@ -287,18 +291,23 @@ fn truncated_objects_are_refused() {
         (100, "smaller than the 256-byte header"),
     ] {
         file.set_len(len).unwrap();
-        let r = inspect(&["show", &name]);
-        assert_eq!(r.code, 4, "{len}: {r:?}");
+        let r = inspect(&["inspect", &name]);
+        assert_eq!(r.code, 1, "{len}: {r:?}");
         assert!(r.stderr.contains(why), "{len}: {r:?}");
     }
     file.set_len(4).unwrap();
-    let r = inspect(&["show", &name]);
-    assert_eq!(r.code, 5, "{r:?}");
+    let r = inspect(&["inspect", &name]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("not a segment"), "{r:?}");
     file.set_len(0).unwrap();
-    let r = inspect(&["show", &name]);
-    assert_eq!(r.code, 5, "{r:?}");
-    let r = inspect(&["unlink", &name]);
-    assert_eq!(r.code, 5, "an empty object is no segment: {r:?}");
+    let r = inspect(&["inspect", &name]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("not a segment"), "{r:?}");
+    // rm removes any object, a segment or not.
+    let r = inspect(&["rm", &name]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(r.stdout, format!("removed shm {name}\n"));
+    assert!(!std::path::Path::new(&dev_shm(&name)).exists());
 }
 
 #[test]
@@ -320,8 +329,8 @@ fn creator_dead_mid_init_is_reported() {
     assert_eq!(child.wait_ok(), ["created"]);
     // Put the segment back to "initialising": what a creator killed mid-init leaves.
     poke(&name, 8, |_| 1);
-    let r = inspect(&["show", &name]);
-    assert_eq!(r.code, 6, "{r:?}");
+    let r = inspect(&["inspect", &name]);
+    assert_eq!(r.code, 1, "{r:?}");
     assert!(
         r.stdout.contains("state:           1 (initialising)"),
         "{r:?}"
@@ -334,11 +343,11 @@ fn creator_dead_mid_init_is_reported() {
         "{row}"
     );
 
-    let r = inspect(&["unlink", &name]);
+    let r = inspect(&["rm", &name]);
     assert_eq!(r.code, 0, "{r:?}");
     assert!(!std::path::Path::new(&dev_shm(&name)).exists());
-    let r = inspect(&["show", &name]);
-    assert_eq!(r.code, 3, "{r:?}");
+    let r = inspect(&["inspect", &name]);
+    assert_eq!(r.code, 1, "{r:?}");
     assert!(r.stderr.contains("not found"), "{r:?}");
 }
 
@@ -350,23 +359,20 @@ fn foreign_objects_bad_names_and_fifos() {
     // SAFETY: the 5 bytes lie inside the fresh 4096-byte read-write mapping, which `shm`
     // keeps alive; nobody else knows the name yet.
     unsafe { shm.as_ptr().copy_from(b"hello".as_ptr(), 5) };
-    let r = inspect(&["show", &name]);
-    assert_eq!(r.code, 5, "{r:?}");
+    let r = inspect(&["inspect", &name]);
+    assert_eq!(r.code, 1, "{r:?}");
     assert!(r.stderr.contains("not a segment"), "{r:?}");
-    let r = inspect(&["unlink", &name]);
-    assert_eq!(r.code, 5, "{r:?}");
-    assert!(std::path::Path::new(&dev_shm(&name)).exists());
-    let r = inspect(&["unlink", "--force", &name]);
+    let r = inspect(&["rm", "--kind", "shm", &name]);
     assert_eq!(r.code, 0, "{r:?}");
     assert!(!std::path::Path::new(&dev_shm(&name)).exists());
     drop(shm);
 
     for bad in ["no-slash", "/a/b", ""] {
-        let r = inspect(&["show", bad]);
-        assert_eq!(r.code, 3, "{bad:?}: {r:?}");
+        let r = inspect(&["inspect", bad]);
+        assert_eq!(r.code, 1, "{bad:?}: {r:?}");
         assert!(r.stderr.contains("invalid name"), "{bad:?}: {r:?}");
     }
-    let r = inspect(&["show"]);
+    let r = inspect(&["inspect"]);
     assert_eq!(r.code, 2, "{r:?}");
 
     // A FIFO planted in /dev/shm neither blocks the tool nor passes for a segment.
@@ -374,13 +380,13 @@ fn foreign_objects_bad_names_and_fifos() {
     let _f = Cleanup::shm(&fifo);
     match Command::new("mkfifo").arg(dev_shm(&fifo)).status() {
         Ok(st) if st.success() => {
-            let r = inspect(&["show", &fifo]);
-            assert_eq!(r.code, 3, "{r:?}");
+            let r = inspect(&["inspect", &fifo]);
+            assert_eq!(r.code, 1, "{r:?}");
             assert!(
                 r.stderr.contains("not an object of the expected type"),
                 "{r:?}"
             );
-            let r = inspect(&["list"]);
+            let r = inspect(&["ls"]);
             assert_eq!(r.code, 0, "{r:?}");
             assert!(!r.stdout.contains(&fifo), "{r:?}");
         }
@@ -393,17 +399,17 @@ fn a_closed_stdout_cuts_the_output_without_a_panic() {
     let name = unique_name("insp-pipe");
     let _c = Cleanup::shm(&name);
     let a = make_grid(&name);
-    for args in [vec!["show", &name], vec!["list"], vec!["schema", &name]] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ipc-inspect"))
+    for args in [vec!["inspect", &name], vec!["ls"], vec!["schema", &name]] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ipc"))
             .args(&args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        // Close the reading end before the tool writes (like `ipc-inspect list | head -0`).
+        // Close the reading end before the tool writes (like `ipc ls | head -0`).
         drop(child.stdout.take());
-        wait_child(&mut child, &format!("ipc-inspect {args:?}"), WATCHDOG);
+        wait_child(&mut child, &format!("ipc {args:?}"), WATCHDOG);
         let o = child.wait_with_output().unwrap();
         let stderr = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(0), "{args:?}: {stderr}");
@@ -452,8 +458,8 @@ fn hostile_type_names_and_schemas_are_shown_escaped_and_dumped_in_bounded_time()
     fix_checksum(&mut v);
     std::fs::write(dev_shm(&copy), &v).unwrap();
     for args in [
-        vec!["list"],
-        vec!["show", &copy],
+        vec!["ls"],
+        vec!["inspect", &copy],
         vec!["diff", &name, &copy],
     ] {
         let r = inspect(&args);
@@ -468,7 +474,7 @@ fn hostile_type_names_and_schemas_are_shown_escaped_and_dumped_in_bounded_time()
         "{row}"
     );
     let r = inspect(&["diff", &name, &copy]);
-    assert_eq!(r.code, 4, "{r:?}");
+    assert_eq!(r.code, 1, "{r:?}");
     assert!(
         r.stderr
             .contains("type name \"\\u{1b}[2J!\" is not the schema's top-level name"),
@@ -527,21 +533,17 @@ fn random_consistent_headers_never_panic() {
         }
         std::fs::write(dev_shm(&copy), &v).unwrap();
         for args in [
-            vec!["show", &copy],
+            vec!["inspect", &copy],
             vec!["schema", "--tree", &copy],
             vec!["dump", "--max", "20", &copy],
         ] {
             let r = inspect(&args);
-            // 3 only from dump, for a ring (a kind it does not read).
-            assert!(
-                matches!(r.code, 0 | 4 | 5 | 6) || (r.code == 3 && args[0] == "dump"),
-                "round {round} {args:?}: {r:?}"
-            );
+            assert!(matches!(r.code, 0 | 1), "round {round} {args:?}: {r:?}");
             assert!(!r.stderr.contains("panicked"), "round {round}: {r:?}");
             seen.insert(r.code);
         }
     }
-    assert!(seen.contains(&0) && seen.contains(&4), "{seen:?}");
+    assert!(seen.contains(&0) && seen.contains(&1), "{seen:?}");
     drop(s);
 }
 
@@ -582,8 +584,72 @@ fn dump_prints_array_elements_and_struct_fields() {
     // Not ready: the payload is not dumped.
     poke(&n2, 8, |_| 1);
     let r = inspect(&["dump", &n2]);
-    assert_eq!(r.code, 6, "{r:?}");
+    assert_eq!(r.code, 1, "{r:?}");
     assert!(r.stdout.is_empty(), "{r:?}");
+    assert!(r.stderr.contains("not ready (state initialising)"), "{r:?}");
     poke(&n2, 8, |_| 2);
     drop((a, s));
+}
+
+/// `inspect --json` carries what docs/ipc-json.md documents: the header under FORMAT.md's
+/// names, the layout tree, validation, creator liveness, and who maps the object.
+#[test]
+fn inspect_json_is_the_documented_document() {
+    let name = unique_name("insp-json");
+    let _c = Cleanup::shm(&name);
+    let s = make_stats(&name);
+    let r = inspect(&["inspect", "--json", &name]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(r.stdout.lines().count(), 1, "{r:?}");
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let pid = std::process::id();
+    assert_eq!(v["version"], 1);
+    assert_eq!(v["kind"], "segment");
+    assert_eq!(v["name"], name.as_str());
+    assert_eq!(v["validation"], "ok");
+    assert_eq!(v["creator"], "alive");
+    assert_eq!(v["schema"], s.info().schema.as_str());
+    let h = &v["header"];
+    assert_eq!(h["state_name"], "ready");
+    assert_eq!(h["kind_name"], "value");
+    assert_eq!(h["creator_pid"], pid);
+    assert_eq!(h["type_name"], "Stats");
+    assert_eq!(h["elem_size"], size_of::<Stats>());
+    assert_eq!(
+        h["fingerprint"],
+        format!("{:#018x}", s.info().fingerprint).as_str()
+    );
+    assert!(v["mapped_by"]["pids"]
+        .as_array()
+        .unwrap()
+        .contains(&pid.into()));
+    let layout = &v["layout"];
+    assert_eq!(
+        (&layout["name"], &layout["shape"]),
+        (&"Stats".into(), &"struct".into())
+    );
+    let f = &layout["fields"];
+    assert_eq!(f[0]["name"], "requests");
+    assert_eq!(f[0]["type"]["name"], "AtomicU64");
+    assert_eq!(f[1]["name"], "hist");
+    assert_eq!(f[1]["offset"], 8);
+    assert_eq!(f[1]["type"]["shape"], "array");
+    assert_eq!(f[1]["type"]["len"], 4);
+    assert_eq!(f[1]["type"]["elem"]["name"], "u64");
+    assert_eq!(f[2]["type"]["fields"][0]["name"], "raw");
+
+    // Not ready: the document says why, and so does the exit message.
+    poke(&name, 8, |_| 1);
+    let r = inspect(&["inspect", "--json", &name]);
+    assert_eq!(r.code, 1, "{r:?}");
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["validation"], "not-ready");
+    assert_eq!(v["problem"], "the creator is still initialising it");
+    assert!(
+        r.stderr
+            .contains("not ready: the creator is still initialising it"),
+        "{r:?}"
+    );
+    poke(&name, 8, |_| 2);
+    drop(s);
 }
