@@ -279,6 +279,7 @@ unsafe impl Send for HeapMem {}
 unsafe impl Sync for HeapMem {}
 
 impl HeapMem {
+    /// `len` zeroed bytes, page-aligned.
     pub fn new(len: usize) -> HeapMem {
         let layout = Layout::from_size_align(len, 4096).unwrap();
         // SAFETY: len > 0.

@@ -30,7 +30,7 @@ use std::time::Duration;
 
 use ipc_core::Memory;
 
-use super::control::{peer, Control, Flavor, Peer, Registration, RingLayout};
+use super::control::{peer, side_gone, Control, Flavor, Peer, Registration, RingLayout};
 use super::shim::{spin_hint, Ordering, Throttle, SPIN_LIMIT};
 use super::spsc::{deadline, next_sleep};
 use super::RingError;
@@ -152,16 +152,13 @@ impl<'m> Side<'m> {
     }
 
     fn other_gone(&mut self, producers: bool) -> bool {
+        let ctrl = self.ctrl;
         let side = if producers {
-            &self.ctrl.producers[..1]
+            &ctrl.producers[..1]
         } else {
-            &self.ctrl.consumers[..1]
+            &ctrl.consumers[..1]
         };
-        match peer(side, false) {
-            Peer::Gone => true,
-            Peer::NeverAttached => false,
-            Peer::Present => self.throttle.due() && peer(side, true) == Peer::Gone,
-        }
+        side_gone(side, &mut self.throttle)
     }
 
     /// Writes a record header at buffer offset `off` (a multiple of 8, `off + 8 <= cap`).

@@ -369,6 +369,17 @@ fn occupant_alive(p: &Participant, id: u64) -> bool {
     is_alive(pid, start)
 }
 
+/// Whether a side of the ring (the registry entries it uses) is gone: at once when every
+/// registration was released, within about a millisecond of polling (`throttle` spaces the
+/// `/proc` checks) when its processes died.
+pub(crate) fn side_gone(side: &[Participant], throttle: &mut super::shim::Throttle) -> bool {
+    match peer(side, false) {
+        Peer::Gone => true,
+        Peer::NeverAttached => false,
+        Peer::Present => throttle.due() && peer(side, true) == Peer::Gone,
+    }
+}
+
 /// Scans a side's registry. With `check_liveness`, occupants are checked against `/proc`
 /// (expensive); without, any occupant counts as present.
 pub(crate) fn peer(side: &[Participant], check_liveness: bool) -> Peer {

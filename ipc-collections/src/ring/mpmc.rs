@@ -53,7 +53,7 @@ use std::time::Duration;
 use ipc_core::{Memory, SharedLayout};
 
 use super::control::{
-    live_claimer, peer, Control, Flavor, Participant, Peer, Registration, RingLayout,
+    live_claimer, peer, side_gone, Control, Flavor, Participant, Peer, Registration, RingLayout,
     MAX_PARTICIPANTS,
 };
 use super::shim::{spin_hint, AtomicU64, Ordering, Throttle, SPIN_LIMIT};
@@ -211,16 +211,13 @@ impl<'m, T: SharedLayout + Copy> Ring<'m, T> {
     /// Whether the other side is gone (released at once; dead: checked at most once a
     /// millisecond).
     fn other_gone(&mut self, producers: bool) -> bool {
+        let ctrl = self.ctrl;
         let side = if producers {
-            &self.ctrl.producers
+            &ctrl.producers
         } else {
-            &self.ctrl.consumers
+            &ctrl.consumers
         };
-        match peer(side, false) {
-            Peer::Gone => true,
-            Peer::NeverAttached => false,
-            Peer::Present => self.throttle.due() && peer(side, true) == Peer::Gone,
-        }
+        side_gone(side, &mut self.throttle)
     }
 }
 

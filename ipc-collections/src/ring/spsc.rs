@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use ipc_core::{Memory, SharedLayout};
 
-use super::control::{peer, Control, Flavor, Peer, Registration, RingLayout};
+use super::control::{peer, side_gone, Control, Flavor, Peer, Registration, RingLayout};
 use super::shim::{spin_hint, Ordering, Throttle, SPIN_LIMIT};
 use super::{RingError, PEER_POLL};
 
@@ -143,16 +143,13 @@ impl<'m, T: SharedLayout + Copy> Side<'m, T> {
     /// Whether the other side (`side`) is gone: at once if its registration was released,
     /// within about a millisecond of polling if its process died.
     fn other_gone(&mut self, producers: bool) -> bool {
+        let ctrl = self.ctrl;
         let side = if producers {
-            &self.ctrl.producers[..1]
+            &ctrl.producers[..1]
         } else {
-            &self.ctrl.consumers[..1]
+            &ctrl.consumers[..1]
         };
-        match peer(side, false) {
-            Peer::Gone => true,
-            Peer::NeverAttached => false,
-            Peer::Present => self.throttle.due() && peer(side, true) == Peer::Gone,
-        }
+        side_gone(side, &mut self.throttle)
     }
 
     #[inline]
