@@ -6,7 +6,8 @@
 //! [`bytes`](super::bytes) are written once against the names below and model-checked by
 //! `tests/loom_ring.rs` (`RUSTFLAGS="--cfg loom" cargo test -p ipc-collections --release
 //! --test loom_ring`), the same way `ipc-core`'s condvar is (`ipc-core/src/sync/shim.rs`,
-//! whose futex model is repeated here because it is private to that crate).
+//! whose futex model, exposed under `cfg(loom)` as `ipc_core::sync::loom_hooks`, is the one
+//! used here).
 //!
 //! - [`AtomicU32`], [`AtomicU64`], [`Ordering`], [`fence`]: std's or loom's.
 //! - [`FutexWord`], [`futex_wait`], [`futex_wake_all`]: a real futex word (a plain
@@ -151,80 +152,31 @@ mod real {
 pub mod model {
     //! The loom models of the futex, of process identity and death, and of slot accesses.
     use std::cell::Cell;
-    use std::collections::VecDeque;
     use std::time::Duration;
 
-    use loom::sync::{Condvar, Mutex};
+    use loom::sync::Mutex;
 
-    use super::{AtomicU32, Ordering};
     use crate::ring::RingError;
 
-    /// A loom model of a futex word: the atomic value, and the queue of its sleepers.
-    pub struct FutexWord {
-        value: AtomicU32,
-        queue: Mutex<Queue>,
-        cv: Condvar,
-    }
+    /// The loom model of a futex word: ipc-core's (the one its condvar model runs on).
+    pub use ipc_core::sync::loom_hooks::FutexWord;
 
-    #[derive(Default)]
-    struct Queue {
-        next_ticket: u64,
-        sleeping: VecDeque<u64>,
-        woken: Vec<u64>,
-    }
-
-    impl FutexWord {
-        /// A word holding `v`, nobody asleep on it.
-        pub fn new(v: u32) -> Self {
-            FutexWord {
-                value: AtomicU32::new(v),
-                queue: Mutex::new(Queue::default()),
-                cv: Condvar::new(),
-            }
-        }
-    }
-
-    impl std::ops::Deref for FutexWord {
-        type Target = AtomicU32;
-        fn deref(&self) -> &AtomicU32 {
-            &self.value
-        }
-    }
-
-    /// `FUTEX_WAIT`, modelled (the timeout is ignored: see the module docs).
+    /// `FUTEX_WAIT`, modelled with ipc-core's model. The timeout is not passed on: a bounded
+    /// wait that would hide a lost wake-up behind its timeout must show up as a loom
+    /// deadlock instead (see the module docs).
     pub fn futex_wait(
         word: &FutexWord,
         expected: u32,
         _timeout: Duration,
     ) -> Result<(), RingError> {
-        let mut q = word.queue.lock().expect("futex model lock");
-        // Relaxed: the bucket lock orders this read after a waker's change (a waker changes
-        // the word, then takes the lock to wake).
-        if word.value.load(Ordering::Relaxed) != expected {
-            return Ok(());
-        }
-        let ticket = q.next_ticket;
-        q.next_ticket += 1;
-        q.sleeping.push_back(ticket);
-        loop {
-            if let Some(i) = q.woken.iter().position(|&t| t == ticket) {
-                q.woken.swap_remove(i);
-                return Ok(());
-            }
-            q = word.cv.wait(q).expect("futex model lock");
-        }
+        ipc_core::sync::loom_hooks::futex_wait(word, expected, None)
+            .map(|_| ())
+            .map_err(|e| RingError::Os(e.errno().map_or(0, |n| n.raw())))
     }
 
-    /// `FUTEX_WAKE` of everyone queued now, modelled.
+    /// `FUTEX_WAKE` of everyone queued now, modelled with ipc-core's model.
     pub fn futex_wake_all(word: &FutexWord) {
-        let mut q = word.queue.lock().expect("futex model lock");
-        let k = q.sleeping.len();
-        while let Some(t) = q.sleeping.pop_front() {
-            q.woken.push(t);
-        }
-        if k > 0 {
-            word.cv.notify_all();
-        }
+        ipc_core::sync::loom_hooks::futex_wake(word, u32::MAX);
     }
 
     loom::thread_local! {
