@@ -60,22 +60,27 @@ use super::shim::{spin_hint, AtomicU64, Ordering, Throttle, SPIN_LIMIT};
 use super::spsc::{deadline, next_sleep};
 use super::RingError;
 
-/// Byte offset of the values inside the data region (after `capacity` stamps).
-fn values_offset<T>(capacity: u64) -> Option<usize> {
-    let stamps = usize::try_from(capacity)
-        .ok()?
-        .checked_mul(std::mem::size_of::<AtomicU64>())?;
-    stamps.checked_next_multiple_of(std::mem::align_of::<T>())
-}
-
 /// Bytes of the data region for `capacity` slots of `T`: `capacity` u64 stamps, then the
 /// values at the next multiple of `T`'s alignment (`None` on overflow).
 pub fn data_len<T>(capacity: u64) -> Option<usize> {
-    values_offset::<T>(capacity)?.checked_add(
-        usize::try_from(capacity)
-            .ok()?
-            .checked_mul(std::mem::size_of::<T>())?,
-    )
+    region_len(capacity, std::mem::size_of::<T>(), std::mem::align_of::<T>())
+}
+
+/// Byte offset of the values inside the data region: after `capacity` u64 stamps, at the
+/// next multiple of the element's alignment (`None` on overflow).
+fn values_offset(capacity: u64, elem_align: usize) -> Option<usize> {
+    let stamps = usize::try_from(capacity)
+        .ok()?
+        .checked_mul(std::mem::size_of::<AtomicU64>())?;
+    stamps.checked_next_multiple_of(elem_align)
+}
+
+/// [`data_len`] for an element of `elem_size` bytes aligned to `elem_align` (a power of
+/// two): the one formula the ring, the segment validator and FORMAT.md share
+/// (`next_multiple_of(capacity * 8, elem_align) + capacity * elem_size`).
+pub fn region_len(capacity: u64, elem_size: usize, elem_align: usize) -> Option<usize> {
+    values_offset(capacity, elem_align)?
+        .checked_add(usize::try_from(capacity).ok()?.checked_mul(elem_size)?)
 }
 
 fn elem_size<T>() -> Result<u64, RingError> {
@@ -164,7 +169,7 @@ impl<'m, T: SharedLayout + Copy> Ring<'m, T> {
         };
         // SAFETY: the registry lives in `mem`, borrowed for 'm, as long as the handle.
         let reg = unsafe { Registration::claim(side, MAX_PARTICIPANTS) }?;
-        let off = values_offset::<T>(r.cap).ok_or(RingError::Invalid("capacity overflows"))?;
+        let off = values_offset(r.cap, std::mem::align_of::<T>()).ok_or(RingError::Invalid("capacity overflows"))?;
         Ok(Ring {
             ctrl,
             stamps: r.data.cast(),
