@@ -207,3 +207,59 @@ fn atomic_array_workers_lose_no_hit_without_the_lock() {
     let out = run_seed("atomic_array", "ipc-atomic-array-");
     assert!(out.contains("total 30000"), "{out}");
 }
+
+#[test]
+fn ring_producer_and_consumer_programs_talk_through_a_named_ring_and_leave_nothing() {
+    let name = unique_name("ringex");
+    let _c = Cleanup::shm(&name);
+    // The consumer first (it creates the ring and waits), then the producer; and the other
+    // way round.
+    for consumer_first in [true, false] {
+        let spawn = |prog: &str| {
+            std::process::Command::new(example(prog))
+                .args([name.as_str(), "50000"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let (first, second) = if consumer_first {
+            ("ring_consumer", "ring_producer")
+        } else {
+            ("ring_producer", "ring_consumer")
+        };
+        let mut a = spawn(first);
+        // Let the first one create the ring (and, for a producer, fill it and block).
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let mut b = spawn(second);
+        let mut out = String::new();
+        for (child, prog) in [(&mut a, first), (&mut b, second)] {
+            let status = ipc_testutil::wait_child(child, prog, WATCHDOG);
+            let mut text = String::new();
+            std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut text).unwrap();
+            std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut text).unwrap();
+            assert!(
+                status.success(),
+                "{prog} (consumer_first={consumer_first}): {text}"
+            );
+            out += &text;
+        }
+        assert!(
+            out.contains("ring_consumer: 50000 readings from")
+                && out.contains("in order, checksums ok")
+                && out.contains("ring_producer: sent 50000 readings"),
+            "consumer_first={consumer_first}: {out}"
+        );
+        assert!(
+            leftovers(name.trim_start_matches('/')).is_empty(),
+            "the consumer removed the ring"
+        );
+    }
+}
+
+#[cfg(feature = "serde")]
+#[test]
+fn object_transfer_moves_serde_objects_from_a_forked_child() {
+    let out = run_ok("object_transfer", &[]);
+    assert!(out.contains("the child wrote 100 jobs"), "{out}");
+}

@@ -38,6 +38,8 @@
 pub mod bytes;
 pub mod control;
 mod error;
+#[cfg(not(loom))]
+mod message;
 pub mod mpmc;
 #[cfg(not(loom))]
 pub mod named;
