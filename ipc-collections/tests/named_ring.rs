@@ -298,3 +298,67 @@ fn open_or_create_creates_once_and_then_opens() {
     assert!(u.name().starts_with("/nring-"));
     let _c2 = Cleanup::shm(u.name());
 }
+
+#[test]
+fn a_sigkilled_producer_program_leaves_a_ring_the_consumer_drains_then_sees_disconnected() {
+    let test =
+        "a_sigkilled_producer_program_leaves_a_ring_the_consumer_drains_then_sees_disconnected";
+    match role().as_deref() {
+        Some("producer") => {
+            let ring = SpscRing::<u64>::open(&env("NAME")).unwrap();
+            let mut tx = ring.producer().unwrap();
+            for i in 0..100 {
+                tx.push(i, T).unwrap();
+            }
+            report("sent");
+            ipc_testutil::shared_mem::park_forever();
+        }
+        Some("consumer") => {
+            let ring = SpscRing::<u64>::open(&env("NAME")).unwrap();
+            let _rx = ring.consumer().unwrap();
+            report("attached");
+            ipc_testutil::shared_mem::park_forever();
+        }
+        Some(_) => return,
+        None => {}
+    }
+    let name = unique_name("nkill");
+    let _c = Cleanup::shm(&name);
+    let ring = SpscRing::<u64>::create(&name, 128).unwrap();
+    let mut rx = ring.consumer().unwrap();
+    let mut child = spawn_role(test, "producer", &[("NAME", &name)]);
+    ipc_testutil::wait_for("the producer's 100 messages", WATCHDOG, || {
+        ring.status().len == Some(100)
+    });
+    child.kill(); // SIGKILL: no destructor runs, its registration stays behind
+    let s = ring.status();
+    assert_eq!(
+        s.producers.len(),
+        1,
+        "the dead producer is still registered"
+    );
+    assert!(!s.producers[0].alive, "and shown dead");
+    for i in 0..100 {
+        assert_eq!(rx.pop(T).unwrap(), i, "everything it sent is drained");
+    }
+    assert_eq!(kind(rx.pop(T)), ErrorKind::Disconnected);
+    drop(rx);
+
+    // The other way round: a producer whose consumer was SIGKILLed gets Disconnected
+    // once the ring is full, within its timeout.
+    let mut child = spawn_role(test, "consumer", &[("NAME", &name)]);
+    ipc_testutil::wait_for("the consumer to attach", WATCHDOG, || {
+        ring.status().consumers.iter().any(|c| c.pid == child.pid())
+    });
+    child.kill();
+    let mut tx = ring.producer().unwrap();
+    let mut sent = 0u64;
+    let err = loop {
+        match tx.push(sent, T) {
+            Ok(()) => sent += 1,
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(sent, 128, "the ring filled up");
+    assert_eq!(kind::<(), _>(Err(err)), ErrorKind::Disconnected);
+}
