@@ -11,11 +11,12 @@
 //! Frames are bytes. `pop` prints a frame that is UTF-8 as it is, one per line, with control
 //! characters (a newline inside the frame too) escaped as everywhere in the tool
 //! ([`crate::out::escape_controls`]); the bytes of a frame that are not UTF-8 are written
-//! as `\xNN`. `--raw` writes the bytes exactly.
+//! as `\xNN`. `--raw` writes the bytes exactly. A frame is consumed only once it is
+//! written: one that cannot be (stdout closed) stays in the ring.
 
 use std::ffi::OsString;
 use std::fmt::Write as _;
-use std::io::BufRead as _;
+use std::io::{BufRead as _, Write as _};
 use std::os::unix::ffi::OsStrExt as _;
 use std::time::Duration;
 
@@ -25,7 +26,7 @@ use ipc_collections::ring::RingStatus;
 use ipc_collections::{ByteRing, ErrorKind, Kind, SegmentInfo};
 use serde_json::{json, Value};
 
-use crate::out::{emit, emit_json, emit_raw, esc, escape_controls, JSON_VERSION};
+use crate::out::{emit, emit_json, esc, escape_controls, JSON_VERSION};
 use crate::snapshot::{self, Snapshot, Verdict};
 use crate::{segment, Failure};
 
@@ -333,11 +334,22 @@ pub fn pop(name: &str, timeout: Option<Duration>, count: u64, raw: bool) -> Resu
                     .to_string(),
             })
         })?;
-        if raw {
-            emit_raw(&frame);
+        let text;
+        let bytes: &[u8] = if raw {
+            &frame
         } else {
-            // The text is escaped already; emit_raw keeps it exactly.
-            emit_raw(format!("{}\n", frame_text(&frame)).as_bytes());
+            text = format!("{}\n", frame_text(&frame));
+            text.as_bytes()
+        };
+        let mut out = std::io::stdout().lock();
+        if let Err(e) = out.write_all(bytes).and_then(|()| out.flush()) {
+            // Not printed, so not consumed: a frame is released to the producer only when
+            // the `Frame` drops, and forgetting it leaves it (and `head`) where it was, for
+            // the next consumer. `ipc ring pop --count 9 | head -1` loses nothing.
+            std::mem::forget(frame);
+            return Err(Failure::new(format!(
+                "{name}: cannot write to stdout ({e}): the frame was left in the ring{of}"
+            )));
         }
     }
     Ok(())
@@ -350,7 +362,7 @@ pub fn status(name: &str, as_json: bool) -> Result<(), Failure> {
     let info: &SegmentInfo = segment::valid(&snap)?;
     if info.kind != Kind::Ring {
         return Err(Failure::new(format!(
-            "{name}: not a ring (a segment of kind {})",
+            "{name}: not a ring (expected ring segment, found {})",
             info.kind
         )));
     }
