@@ -1,7 +1,8 @@
 //! `ipc`: every IPC object on a Linux machine from the command line.
 //!
 //! - `ipc ls [--json]` lists this project's typed segments (kind, type, dims, state, creator
-//!   and whether it is alive), plain POSIX shared memory, named semaphores (with their
+//!   and whether it is alive; for a ring its flavour, length, producers and consumers),
+//!   plain POSIX shared memory, named semaphores (with their
 //!   value), message queues (with their depth), and System V shared memory, semaphore sets
 //!   and message queues;
 //! - `ipc inspect NAME [--json]`, `ipc schema`, `ipc diff`, `ipc dump` look inside a
@@ -182,7 +183,8 @@ enum RingCommand {
     /// A UTF-8 frame is printed as it is, its control characters (a newline too) escaped
     /// (`\n`, `\u{1b}`); bytes that are not UTF-8 as `\xNN`. When the producer has left
     /// and every frame is received, it is "disconnected" (exit 1); a ring nobody has
-    /// produced into yet is waited on.
+    /// produced into yet is waited on. A frame is consumed only once it is written: one
+    /// that cannot be (stdout closed) stays in the ring.
     Pop {
         /// The ring's name.
         name: String,
