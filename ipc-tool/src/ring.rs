@@ -234,7 +234,11 @@ fn plural(n: usize, word: &str) -> String {
 
 /// `ipc ring push NAME [MESSAGE|-] [--timeout S]`: MESSAGE as one frame, or (`-` or no
 /// MESSAGE) every line of stdin as a frame, without its newline.
-pub fn push(name: &str, message: Option<OsString>, timeout: Option<Duration>) -> Result<(), Failure> {
+pub fn push(
+    name: &str,
+    message: Option<OsString>,
+    timeout: Option<Duration>,
+) -> Result<(), Failure> {
     let ring = open(name)?;
     let mut tx = ring
         .producer()
@@ -326,9 +330,9 @@ pub fn pop(name: &str, timeout: Option<Duration>, count: u64, raw: bool) -> Resu
                     "{name}: timed out: no frame within {} s{of}",
                     timeout.unwrap_or_default().as_secs_f64()
                 ),
-                ipc_collections::ring::RingError::Disconnected => format!(
-                    "{name}: disconnected: the producer left and the ring is drained{of}"
-                ),
+                ipc_collections::ring::RingError::Disconnected => {
+                    format!("{name}: disconnected: the producer left and the ring is drained{of}")
+                }
                 other => ipc_collections::Error::from(other)
                     .with_name(name)
                     .to_string(),

@@ -162,7 +162,8 @@ fn push_and_pop_round_trip_through_the_tool() {
     let r = ipc(&["ring", "push", &name, &big]);
     assert_eq!(r.code, 1, "{r:?}");
     assert!(
-        r.stderr.contains("2041 bytes is larger than the ring's largest frame (2040"),
+        r.stderr
+            .contains("2041 bytes is larger than the ring's largest frame (2040"),
         "{r:?}"
     );
     let r = ipc(&["ring", "create", &format!("{name}-x"), "--capacity", "100"]);
@@ -253,13 +254,17 @@ fn ipc_ring_push_feeds_a_rust_consumer() {
     let r = ipc(&["ring", "pop", &name, "--timeout", "1"]);
     assert_eq!(r.code, 1, "{r:?}");
     assert!(
-        r.stderr
-            .contains(&format!("busy: the ring already has a consumer (pid {pid} (alive))")),
+        r.stderr.contains(&format!(
+            "busy: the ring already has a consumer (pid {pid} (alive))"
+        )),
         "{r:?}"
     );
     // 40 frames of 16-byte records, 640 bytes through a 256-byte ring: push waits for room.
     let lines: String = (0..40).map(|i| format!("line {i}\n")).collect();
-    let r = ipc_stdin(&["ring", "push", &name, "--timeout", "30"], lines.as_bytes());
+    let r = ipc_stdin(
+        &["ring", "push", &name, "--timeout", "30"],
+        lines.as_bytes(),
+    );
     assert_eq!(r.code, 0, "{r:?}");
     let mut want = vec!["attached".to_owned()];
     want.extend((0..40).map(|i| format!("frame {:?}", format!("line {i}").as_bytes())));
@@ -306,7 +311,9 @@ fn pop_and_push_timeouts_are_timeouts() {
     assert_eq!(r.code, 1, "{r:?}");
     assert_eq!(r.stdout.lines().count(), 2, "{r:?}");
     assert!(
-        r.stderr.contains("disconnected: the producer left and the ring is drained (2 of 5 frames received)"),
+        r.stderr.contains(
+            "disconnected: the producer left and the ring is drained (2 of 5 frames received)"
+        ),
         "{r:?}"
     );
     // Full again, and the consumer (that pop) has left: push says so instead of waiting.
@@ -318,7 +325,9 @@ fn pop_and_push_timeouts_are_timeouts() {
     assert_eq!(r.code, 1, "{r:?}");
     assert_eq!(
         r.stderr,
-        format!("ipc: {full}: disconnected: the consumer left and the ring is full (0 frames sent)\n")
+        format!(
+            "ipc: {full}: disconnected: the consumer left and the ring is full (0 frames sent)\n"
+        )
     );
 }
 
@@ -439,7 +448,10 @@ fn wrong_kinds_are_refused_with_a_clear_message() {
     );
     let r = ipc(&["ring", "status", &arr]);
     assert_eq!(r.code, 1, "{r:?}");
-    assert_eq!(r.stderr, format!("ipc: {arr}: not a ring (expected ring segment, found array segment)\n"));
+    assert_eq!(
+        r.stderr,
+        format!("ipc: {arr}: not a ring (expected ring segment, found array segment)\n")
+    );
     // Nothing was changed: the array is still an array the library opens.
     assert!(SharedArray::<u32>::open(&arr).is_ok());
     let r = ipc(&["ring", "push", &format!("{arr}-none"), "x"]);
@@ -482,7 +494,10 @@ fn gc_removes_a_ring_whose_creator_died_during_init() {
     assert_eq!(state_of(&stale), 1);
     // ls and inspect say so; the ring columns are unknown (not formatted yet).
     let row = ls_row(&stale);
-    assert!(row.contains("initialising") && row.contains("dead"), "{row}");
+    assert!(
+        row.contains("initialising") && row.contains("dead"),
+        "{row}"
+    );
     assert_eq!(ls_object(&stale)["ring"], Value::Null);
     let r = ipc(&["ring", "status", &stale]);
     assert_eq!(r.code, 1, "{r:?}");
@@ -493,7 +508,10 @@ fn gc_removes_a_ring_whose_creator_died_during_init() {
 
     let r = ipc(&["gc", "--dry-run", "--prefix", &stale]);
     assert_eq!(r.code, 0, "{r:?}");
-    assert!(r.stdout.contains(&format!("would remove {stale}:")), "{r:?}");
+    assert!(
+        r.stdout.contains(&format!("would remove {stale}:")),
+        "{r:?}"
+    );
     assert!(std::path::Path::new(&format!("/dev/shm{stale}")).exists());
     let r = ipc(&["gc", "--prefix", &stale]);
     assert_eq!(r.code, 0, "{r:?}");
@@ -535,7 +553,8 @@ fn a_frame_that_cannot_be_printed_stays_in_the_ring() {
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{stderr}");
     assert!(
-        stderr.contains("cannot write to stdout") && stderr.contains("the frame was left in the ring (0 of 2 frames received)"),
+        stderr.contains("cannot write to stdout")
+            && stderr.contains("the frame was left in the ring (0 of 2 frames received)"),
         "{stderr}"
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
