@@ -1,14 +1,17 @@
 //! `ipc`: every IPC object on a Linux machine from the command line.
 //!
 //! - `ipc ls [--json]` lists this project's typed segments (kind, type, dims, state, creator
-//!   and whether it is alive), plain POSIX shared memory, named semaphores (with their
+//!   and whether it is alive; for a ring its flavour, length, producers and consumers),
+//!   plain POSIX shared memory, named semaphores (with their
 //!   value), message queues (with their depth), and System V shared memory, semaphore sets
 //!   and message queues;
 //! - `ipc inspect NAME [--json]`, `ipc schema`, `ipc diff`, `ipc dump` look inside a
 //!   segment (`FORMAT.md`);
 //! - `ipc rm NAME...` removes objects of any kind, `ipc gc [--dry-run]` the segments that
 //!   are certainly stale;
-//! - `ipc sem`, `ipc mq`, `ipc shm` create and use the POSIX kinds.
+//! - `ipc sem`, `ipc mq`, `ipc shm` create and use the POSIX kinds, `ipc array` typed
+//!   arrays, `ipc ring` byte rings (push and pop frames; the status of a ring of any
+//!   flavour).
 //!
 //! Exit status: 0 success, 1 an operation failed (a one-line message on stderr names the
 //! object and the reason; a timeout says "timed out"), 2 bad usage.
@@ -30,6 +33,7 @@ mod objects;
 mod ops;
 mod out;
 mod procfs;
+mod ring;
 mod segment;
 mod snapshot;
 mod sysv;
@@ -140,6 +144,69 @@ enum Command {
     /// Typed arrays (SharedArray) of any integer, float or atomic element type.
     #[command(subcommand)]
     Array(ArrayCommand),
+    /// Byte rings (ByteRing): create, push and pop frames; the status of any ring.
+    #[command(subcommand)]
+    Ring(RingCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum RingCommand {
+    /// Create a byte ring (it persists until `ipc rm`).
+    Create {
+        /// The ring's name, /NAME.
+        name: String,
+        /// Its capacity in bytes: a power of two, at least 64. The largest frame is half
+        /// of it less 8 bytes.
+        #[arg(long)]
+        capacity: u64,
+        /// Permission bits, in octal.
+        #[arg(long, default_value = "600", value_parser = parse_mode)]
+        mode: u32,
+    },
+    /// Send frames as the ring's producer (for as long as the command runs).
+    ///
+    /// MESSAGE is sent as one frame (its bytes). With `-` or no MESSAGE, every line of
+    /// stdin is one frame, without its newline (an empty line is an empty frame). A full
+    /// ring is waited on; a full ring whose consumer left is "disconnected" (exit 1).
+    Push {
+        /// The ring's name.
+        name: String,
+        /// The frame, or `-` for the lines of stdin.
+        #[arg(allow_hyphen_values = true, value_parser = clap::value_parser!(std::ffi::OsString))]
+        message: Option<std::ffi::OsString>,
+        /// Wait at most this many seconds for room for each frame (exit 1, "timed out").
+        #[arg(long, value_parser = parse_seconds)]
+        timeout: Option<Duration>,
+    },
+    /// Receive frames as the ring's consumer and print each, one a line.
+    ///
+    /// A UTF-8 frame is printed as it is, its control characters (a newline too) escaped
+    /// (`\n`, `\u{1b}`); bytes that are not UTF-8 as `\xNN`. When the producer has left
+    /// and every frame is received, it is "disconnected" (exit 1); a ring nobody has
+    /// produced into yet is waited on. A frame is consumed only once it is written: one
+    /// that cannot be (stdout closed) stays in the ring.
+    Pop {
+        /// The ring's name.
+        name: String,
+        /// Wait at most this many seconds for each frame (exit 1, "timed out").
+        #[arg(long, value_parser = parse_seconds)]
+        timeout: Option<Duration>,
+        /// Receive this many frames.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+        count: u64,
+        /// Write the frames' bytes exactly, without escaping or newlines.
+        #[arg(long)]
+        raw: bool,
+    },
+    /// Print a ring's status (any flavour): capacity, length, producers and consumers with
+    /// their liveness, sleepers, losses. Read without attaching to the ring.
+    Status {
+        /// The ring's name.
+        name: String,
+        /// One JSON document (docs/ipc-json.md).
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -373,6 +440,25 @@ fn run(command: Command) -> Result<(), Failure> {
             } => array::create(&name, elem, &dims, &fill, mode),
             ArrayCommand::Show { name, json } => array::show(&name, json),
             ArrayCommand::Set { name, index, value } => array::set(&name, &index, &value),
+        },
+        Command::Ring(c) => match c {
+            RingCommand::Create {
+                name,
+                capacity,
+                mode,
+            } => ring::create(&name, capacity, mode),
+            RingCommand::Push {
+                name,
+                message,
+                timeout,
+            } => ring::push(&name, message, timeout),
+            RingCommand::Pop {
+                name,
+                timeout,
+                count,
+                raw,
+            } => ring::pop(&name, timeout, count, raw),
+            RingCommand::Status { name, json } => ring::status(&name, json),
         },
         Command::Shm(c) => match c {
             ShmCommand::Create { name, size, mode } => ops::shm_create(&name, size, mode),

@@ -17,7 +17,7 @@ use serde_json::{json, Map, Value};
 use crate::out::{emit, emit_json, err, esc, table, JSON_VERSION};
 use crate::snapshot::{self, Verdict};
 use crate::sysv::{self, SysvKind};
-use crate::{procfs, segment, Failure};
+use crate::{procfs, ring, segment, Failure};
 
 /// Where the mqueue file system is expected.
 const MQUEUE_DIR: &str = "/dev/mqueue";
@@ -136,14 +136,18 @@ fn shm_rows(rows: &mut Vec<Row>, notes: &mut Vec<String>) {
         let size = Some(meta.len());
         let opened = snapshot::open_read_only(&name).and_then(|(f, size)| {
             Ok(if snapshot::has_magic(&f, &name)? {
-                Some(snapshot::take(&f, &name, size)?)
+                let snap = snapshot::take(&f, &name, size)?;
+                // A ring's control block that cannot be read (truncated meanwhile) leaves
+                // the ring columns unknown; the header columns still show.
+                let ring = ring::status_of(&f, &snap).ok().flatten();
+                Some((snap, ring))
             } else {
                 None
             })
         });
         let (kind, detail, fields) = match opened {
-            Ok(Some(snap)) => {
-                let (d, f) = segment::ls_fields(&snap);
+            Ok(Some((snap, ring))) => {
+                let (d, f) = segment::ls_fields(&snap, ring.as_ref());
                 ("segment", d, f)
             }
             Ok(None) => ("shm", String::new(), Map::new()),

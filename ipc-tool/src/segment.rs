@@ -8,13 +8,14 @@ use std::fmt::Write as _;
 
 use ipc_collections::creator;
 use ipc_collections::format::Header;
+use ipc_collections::ring::RingStatus;
 use ipc_collections::{Kind, SegmentInfo};
 use ipc_core::layout::diff_schemas;
 use serde_json::json;
 
 use crate::out::{emit, emit_json, esc, JSON_VERSION};
 use crate::snapshot::{self, Snapshot, Verdict};
-use crate::{header, procfs, tree, Failure};
+use crate::{header, procfs, ring, tree, Failure};
 
 /// Opens and validates `name`.
 pub fn snapshot(name: &str) -> Result<Snapshot, Failure> {
@@ -78,8 +79,12 @@ pub fn liveness_json(l: creator::Liveness) -> &'static str {
     }
 }
 
-/// The segment fields of an `ls` row: the table's detail text and the JSON fields.
-pub fn ls_fields(snap: &Snapshot) -> (String, serde_json::Map<String, serde_json::Value>) {
+/// The segment fields of an `ls` row: the table's detail text and the JSON fields. `ring`
+/// is the decoded control block of a ready ring ([`ring::status_of`]).
+pub fn ls_fields(
+    snap: &Snapshot,
+    ring: Option<&RingStatus>,
+) -> (String, serde_json::Map<String, serde_json::Value>) {
     let mut m = serde_json::Map::new();
     let Some(raw) = snap.header.map(Header::from) else {
         let why = match &snap.verdict {
@@ -115,6 +120,12 @@ pub fn ls_fields(snap: &Snapshot) -> (String, serde_json::Map<String, serde_json
         let _ = write!(detail, ": {why}");
         m.insert("problem".into(), why.clone().into());
     }
+    if Kind::from_code(raw.kind) == Some(Kind::Ring) {
+        if let Some(st) = ring {
+            let _ = write!(detail, "; {}", ring::ls_text(st));
+        }
+        m.insert("ring".into(), ring.map(ring::status_json).into());
+    }
     m.insert("segment_kind".into(), raw.kind_name().into());
     m.insert("type_name".into(), type_name.into());
     m.insert("elem_size".into(), raw.elem_size.into());
@@ -128,10 +139,11 @@ pub fn ls_fields(snap: &Snapshot) -> (String, serde_json::Map<String, serde_json
 
 /// `ipc inspect NAME` of a segment.
 pub fn inspect(name: &str, as_json: bool) -> Result<(), Failure> {
-    let snap = snapshot(name)?;
+    let (file, snap) = open_snapshot(name)?;
     let maps = procfs::mappers(&format!("/dev/shm{name}"));
+    let ring = ring::status_of(&file, &snap);
     if as_json {
-        return inspect_json(&snap, maps.as_ref());
+        return inspect_json(&snap, maps.as_ref(), ring);
     }
     let mut out = String::new();
     let _ = writeln!(out, "name:            {}", esc(&snap.name));
@@ -181,7 +193,15 @@ pub fn inspect(name: &str, as_json: bool) -> Result<(), Failure> {
             match not_ready_reason(&snap, info) {
                 None => {
                     let _ = writeln!(out, "validation:      ok");
-                    Ok(())
+                    match ring {
+                        Ok(Some(st)) => {
+                            out.push_str("ring:\n");
+                            out.push_str(&ring::status_text(&st, "  "));
+                            Ok(())
+                        }
+                        Ok(None) => Ok(()),
+                        Err(f) => Err(f),
+                    }
                 }
                 Some(why) => {
                     let _ = writeln!(
@@ -206,7 +226,11 @@ pub fn inspect(name: &str, as_json: bool) -> Result<(), Failure> {
     verdict
 }
 
-fn inspect_json(snap: &Snapshot, maps: Option<&procfs::Mappers>) -> Result<(), Failure> {
+fn inspect_json(
+    snap: &Snapshot,
+    maps: Option<&procfs::Mappers>,
+    ring: Result<Option<RingStatus>, Failure>,
+) -> Result<(), Failure> {
     let mut v = json!({
         "version": JSON_VERSION,
         "kind": "segment",
@@ -263,7 +287,14 @@ fn inspect_json(snap: &Snapshot, maps: Option<&procfs::Mappers>) -> Result<(), F
             match not_ready_reason(snap, info) {
                 None => {
                     v["validation"] = "ok".into();
-                    Ok(())
+                    match ring {
+                        Ok(Some(st)) => {
+                            v["ring"] = ring::status_json(&st);
+                            Ok(())
+                        }
+                        Ok(None) => Ok(()),
+                        Err(f) => Err(f),
+                    }
                 }
                 Some(why) => {
                     v["validation"] = "not-ready".into();

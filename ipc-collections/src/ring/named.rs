@@ -304,6 +304,33 @@ pub struct RingStatus {
 }
 
 impl RingStatus {
+    /// Reads a status from a copy of a ring's control block: `control` holds the
+    /// [`RING_CONTROL_LEN`] bytes at `info.control` of a validated ring segment, read for
+    /// example with `pread` (as `ipc ls` does, so that an object truncated meanwhile cannot
+    /// fault the reader and a ring still being initialised does not make it wait). `None`
+    /// if `control` is not exactly that long. As with [`inspect`], a corrupted block shows
+    /// what it holds.
+    pub fn from_control_bytes(info: &SegmentInfo, control: &[u8]) -> Option<RingStatus> {
+        if control.len() != RING_CONTROL_LEN {
+            return None;
+        }
+        let mut copy = Box::<Control>::new_uninit();
+        // SAFETY: `copy` is a fresh, aligned allocation of size_of::<Control>() ==
+        // RING_CONTROL_LEN bytes (asserted in control.rs), `control` has exactly that many
+        // (checked above), and the two do not overlap (one is a new allocation).
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                control.as_ptr(),
+                copy.as_mut_ptr().cast::<u8>(),
+                RING_CONTROL_LEN,
+            )
+        };
+        // SAFETY: every byte of the Control was written just above, and Control (atomics
+        // and integers only) is valid for every bit pattern.
+        let copy = unsafe { copy.assume_init() };
+        Some(RingStatus::read(&copy, info))
+    }
+
     fn read(ctrl: &Control, info: &SegmentInfo) -> RingStatus {
         let attached = |side: &[control::Participant]| {
             control::occupants(side)
