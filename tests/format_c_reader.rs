@@ -1,8 +1,9 @@
 //! The proof that FORMAT.md is complete: `readers/c/read_segment.c`, written from FORMAT.md
-//! alone (C99, libc only), is compiled with `cc` and run as a separate process on segments
-//! this test makes with `SharedArray<T>` and `Shared<T>`; its output must match what Rust
-//! stored, and it must refuse corrupted, truncated and foreign copies. Skips (passes with a
-//! note) when no C compiler is installed.
+//! alone (C11, libc, futex), is compiled with `cc` and run as a separate process on segments
+//! this test makes with `SharedArray<T>`, `Shared<T>` and the rings; its output must match
+//! what Rust stored, and it must refuse corrupted, truncated and foreign copies. As the
+//! consumer of an SPSC ring (`--consume N`) it pops what a Rust producer pushes. Skips
+//! (passes with a note) when no C compiler is installed.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

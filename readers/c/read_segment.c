@@ -1,18 +1,27 @@
 /*
  * read_segment.c: reads a typed shared-memory segment of ipc-collections using only
- * FORMAT.md (at the repository root) and libc: shm_open, fstat, mmap.
+ * FORMAT.md (at the repository root), libc (shm_open, fstat, mmap), C11 atomics and, to
+ * consume a ring, the futex system call (Linux).
  *
- *   cc -std=c99 -Wall -Wextra -O2 -o read_segment read_segment.c   (add -lrt on old glibc)
+ *   cc -std=c11 -Wall -Wextra -O2 -o read_segment read_segment.c   (add -lrt on old glibc)
  *   ./read_segment /NAME [--max N]
+ *   ./read_segment /NAME --consume N [--timeout-ms MS]
  *
  * It validates the header exactly as FORMAT.md says (magic, byte order, version, header
  * length, kind, rank, unused dims, creator pid, type name, schema bounds, the FNV-1a
- * checksum, alignment, the derived offsets and lengths with overflow checks against the
- * fstat size, state == ready), then prints the header as `key=value` lines and:
+ * checksum, alignment, the control block length of the kind, the ring rules of kind 3, the
+ * derived offsets and lengths with overflow checks against the fstat size, state ==
+ * ready), then prints the header as `key=value` lines and:
  *   - for an array (kind 2) of a scalar element type (u8..u64, i8..i64, f32, f64): its
  *     elements in C order, one `[i,j,...]=value` line each (at most --max, default 100);
  *   - for a value (kind 1): every scalar field found by walking the schema string, one
- *     `path=value` line each (e.g. `hits=3`, `pos.x=1.5`, `hist[2]=7`).
+ *     `path=value` line each (e.g. `hits=3`, `pos.x=1.5`, `hist[2]=7`);
+ *   - for a ring (kind 3): its control block (`ring.flavor=`, `ring.head=`, `ring.tail=`,
+ *     ..., one `ring.producers[i]=PID alive|dead` line per registered participant).
+ * With --consume N (an SPSC ring only) it then attaches as the ring's consumer, following
+ * FORMAT.md's "Consuming an SPSC ring, step by step", pops N messages printing one
+ * `msg=VALUE` line each, detaches, and prints `consumed=` and `end=`; the whole run is
+ * bounded by --timeout-ms (default 30000).
  * The object is mapped whole at its fstat size; a peer that shrinks it meanwhile would make
  * reads fault (SIGBUS), which FORMAT.md's trust model leaves out of scope.
  * The array's control block (a pthread mutex) is never touched: the payload is read as a
@@ -20,7 +29,8 @@
  * "Control block").
  *
  * Exit status: 0 ok, 1 usage or OS error, 2 refused (not a valid segment: the reason is
- * printed on stderr), 3 valid header but the segment is not ready.
+ * printed on stderr), 3 valid header but the segment is not ready; with --consume also 4
+ * another consumer is attached, 5 the producer left before N messages, 6 timeout.
  */
 #define _DEFAULT_SOURCE /* syscall(2) */
 #define _POSIX_C_SOURCE 200809L
