@@ -887,7 +887,14 @@ fn c_reader_reads_ring_headers_and_control_blocks() {
     let cases = [
         (&names[0], spsc.info(), "spsc-or-bytes", "spsc", "16", "8"),
         (&names[1], mpmc.info(), "mpmc", "mpmc", "8", "4"),
-        (&names[2], bytes.info(), "spsc-or-bytes", "bytes", "256", "0"),
+        (
+            &names[2],
+            bytes.info(),
+            "spsc-or-bytes",
+            "bytes",
+            "256",
+            "0",
+        ),
     ];
     for (name, info, layout, flavor, cap, esize) in cases {
         let r = read(bin, &[name]);
@@ -928,11 +935,7 @@ fn c_reader_reads_ring_headers_and_control_blocks() {
 fn ring_header_rules_are_enforced_by_both() {
     use ipc::collections::SpscRing;
     let Some(bin) = reader() else { return };
-    let (name, arr, copy) = (
-        unique_name("rh"),
-        unique_name("rh-a"),
-        unique_name("rh-c"),
-    );
+    let (name, arr, copy) = (unique_name("rh"), unique_name("rh-a"), unique_name("rh-c"));
     let _c = [Cleanup::shm(&name), Cleanup::shm(&arr), Cleanup::shm(&copy)];
     let ring = SpscRing::<u64>::create(&name, 8).unwrap();
     let schema = ring.info().schema.clone();
@@ -1188,10 +1191,7 @@ fn c_consumer_registration_disconnection_and_death() {
         ring.status().consumers == attached(pid)
     });
     match ring.consumer() {
-        Err(e) => assert!(
-            matches!(e.kind(), ErrorKind::LimitReached(_)),
-            "{e:?}"
-        ),
+        Err(e) => assert!(matches!(e.kind(), ErrorKind::LimitReached(_)), "{e:?}"),
         Ok(_) => panic!("a second consumer attached beside the C one"),
     }
     let mut p = ring.producer().unwrap();
@@ -1208,7 +1208,10 @@ fn c_consumer_registration_disconnection_and_death() {
     // With the producer gone for good (released) and nothing left, a new C consumer
     // reports disconnected at once.
     let r = CConsumer::spawn(bin, &name, 1).finish();
-    assert_eq!((r.code, value(&pairs(&r.stdout), "end")), (5, "disconnected"));
+    assert_eq!(
+        (r.code, value(&pairs(&r.stdout), "end")),
+        (5, "disconnected")
+    );
 
     // SIGKILL while attached (asleep: a producer is attached, nothing is published).
     let p = ring.producer().unwrap();
