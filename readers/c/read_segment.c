@@ -820,7 +820,6 @@ int main(int argc, char **argv)
             return refuse(name, "payload_len is neither ring layout's");
         want_payload_len = payload_len;
         ring_mpmc = payload_len == mpmc;
-        count = ring_capacity;
     } else {
         /* FORMAT.md, "Derived offsets": a zero dim makes the count 0 before any overflow
          * check; otherwise multiply left to right, each product checked. */
