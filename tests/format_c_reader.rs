@@ -1,8 +1,9 @@
 //! The proof that FORMAT.md is complete: `readers/c/read_segment.c`, written from FORMAT.md
-//! alone (C99, libc only), is compiled with `cc` and run as a separate process on segments
-//! this test makes with `SharedArray<T>` and `Shared<T>`; its output must match what Rust
-//! stored, and it must refuse corrupted, truncated and foreign copies. Skips (passes with a
-//! note) when no C compiler is installed.
+//! alone (C11, libc, futex), is compiled with `cc` and run as a separate process on segments
+//! this test makes with `SharedArray<T>`, `Shared<T>` and the rings; its output must match
+//! what Rust stored, and it must refuse corrupted, truncated and foreign copies. As the
+//! consumer of an SPSC ring (`--consume N`) it pops what a Rust producer pushes. Skips
+//! (passes with a note) when no C compiler is installed.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -43,7 +44,7 @@ fn reader() -> Option<&'static Path> {
         let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("read_segment");
         let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
         let res = Command::new(&cc)
-            .args(["-std=c99", "-Wall", "-Wextra", "-pedantic", "-O2", "-o"])
+            .args(["-std=c11", "-Wall", "-Wextra", "-pedantic", "-O2", "-o"])
             .arg(&out)
             .arg(src)
             .stdin(Stdio::null())
@@ -387,7 +388,7 @@ fn sanitized_reader() -> Option<&'static Path> {
         let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("read_segment_asan");
         let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
         let ok = Command::new(&cc)
-            .args(["-std=c99", "-g", "-O1", "-fsanitize=address,undefined"])
+            .args(["-std=c11", "-g", "-O1", "-fsanitize=address,undefined"])
             .args(["-fno-sanitize-recover=all", "-o"])
             .arg(&out)
             .arg(src)
@@ -862,4 +863,434 @@ fn liveness_reads_proc_stat_after_the_last_paren() {
     ipc_testutil::wait_child(&mut child, "sleep", WATCHDOG);
     assert_eq!(liveness(pid, start), Liveness::Dead);
     let _ = std::fs::remove_file(&exe);
+}
+
+// ---- Rings (kind 3) -------------------------------------------------------------------------
+
+/// FORMAT.md, "Rings (kind 3)": the C reader accepts the headers of the three ring kinds,
+/// tells the two payload layouts apart, and prints the control block (flavour, capacity,
+/// counters, who is attached, alive by pid and start time).
+#[test]
+fn c_reader_reads_ring_headers_and_control_blocks() {
+    use ipc::collections::{ByteRing, MpmcRing, SpscRing};
+    let Some(bin) = reader() else { return };
+    let names = [unique_name("r-s"), unique_name("r-m"), unique_name("r-b")];
+    let _c = names.each_ref().map(|n| Cleanup::shm(n));
+    let spsc = SpscRing::<u64>::create(&names[0], 16).unwrap();
+    let mpmc = MpmcRing::<u32>::create(&names[1], 8).unwrap();
+    let bytes = ByteRing::create(&names[2], 256).unwrap();
+    let mut p = spsc.producer().unwrap();
+    for i in 0..3 {
+        p.try_push(i).unwrap();
+    }
+    let me = std::process::id().to_string();
+    let cases = [
+        (&names[0], spsc.info(), "spsc-or-bytes", "spsc", "16", "8"),
+        (&names[1], mpmc.info(), "mpmc", "mpmc", "8", "4"),
+        (
+            &names[2],
+            bytes.info(),
+            "spsc-or-bytes",
+            "bytes",
+            "256",
+            "0",
+        ),
+    ];
+    for (name, info, layout, flavor, cap, esize) in cases {
+        let r = read(bin, &[name]);
+        assert_eq!(r.code, 0, "{r:?}");
+        let p = pairs(&r.stdout);
+        assert_eq!(value(&p, "kind"), "3");
+        assert_eq!(value(&p, "rank"), "1");
+        assert_eq!(value(&p, "dims"), cap);
+        assert_eq!(value(&p, "ring_capacity"), cap);
+        assert_eq!(value(&p, "control_len"), "1536");
+        assert_eq!(value(&p, "control_offset"), info.control.start.to_string());
+        assert_eq!(value(&p, "payload_offset"), info.payload.start.to_string());
+        assert_eq!(value(&p, "payload_len"), info.payload.len().to_string());
+        assert_eq!(value(&p, "ring.layout"), layout, "{r:?}");
+        assert_eq!(value(&p, "ring.flavor"), flavor, "{r:?}");
+        assert_eq!(value(&p, "ring.capacity"), cap, "{r:?}");
+        assert_eq!(value(&p, "ring.elem_size"), esize, "{r:?}");
+    }
+    // The SPSC ring: three pushed, none popped, this process registered as its producer.
+    let r = read(bin, &[&names[0]]);
+    let pr = pairs(&r.stdout);
+    assert_eq!(
+        ["ring.head", "ring.tail", "ring.len"].map(|k| value(&pr, k)),
+        ["0", "3", "3"]
+    );
+    assert_eq!(value(&pr, "ring.producers[0]"), format!("{me} alive"));
+    assert!(!r.stdout.contains("ring.consumers["), "{r:?}");
+    drop(p);
+    let r = read(bin, &[&names[0]]);
+    assert!(!r.stdout.contains("ring.producers["), "{r:?}");
+    drop((spsc, mpmc, bytes));
+}
+
+/// FORMAT.md, "Field rules" for kind 3, each broken once in a checksum-consistent copy of an
+/// SPSC ring's header: the library and the C reader both refuse (Corrupted); the MPMC
+/// payload layout of the same header is accepted by both.
+#[test]
+fn ring_header_rules_are_enforced_by_both() {
+    use ipc::collections::SpscRing;
+    let Some(bin) = reader() else { return };
+    let (name, arr, copy) = (unique_name("rh"), unique_name("rh-a"), unique_name("rh-c"));
+    let _c = [Cleanup::shm(&name), Cleanup::shm(&arr), Cleanup::shm(&copy)];
+    let ring = SpscRing::<u64>::create(&name, 8).unwrap();
+    let schema = ring.info().schema.clone();
+    let orig = std::fs::read(format!("/dev/shm{name}")).unwrap();
+    let ok = rebuild(&orig, &schema, |_| {});
+    both(bin, &copy, &ok, None).unwrap();
+    // The MPMC layout: 8 stamps, then 8 slots.
+    let v = rebuild(&orig, &schema, |h| h.payload_len = 8 * 8 + 8 * 8);
+    let r = both(bin, &copy, &v, None).unwrap();
+    assert_eq!(value(&pairs(&r.stdout), "ring.layout"), "mpmc");
+
+    type Edit = Box<dyn Fn(&mut Header)>;
+    let cases: Vec<(&str, &str, Edit, &str, &str)> = vec![
+        (
+            "rank 2",
+            &schema,
+            Box::new(|h| {
+                h.rank = 2;
+                h.dims[1] = 1;
+            }),
+            "a ring with a rank other than 1",
+            "rank 2, not 1",
+        ),
+        (
+            "dims[0] != ring_capacity",
+            &schema,
+            Box::new(|h| h.dims[0] = 16),
+            "ring dims[0] differs from ring_capacity",
+            "differs from ring_capacity",
+        ),
+        (
+            "capacity 12",
+            &schema,
+            Box::new(|h| {
+                h.ring_capacity = 12;
+                h.dims[0] = 12;
+                h.payload_len = 12 * 8;
+            }),
+            "not a power of two",
+            "not a power of two",
+        ),
+        (
+            "capacity 0",
+            &schema,
+            Box::new(|h| {
+                h.ring_capacity = 0;
+                h.dims[0] = 0;
+                h.payload_len = 0;
+            }),
+            "not a power of two",
+            "not a power of two",
+        ),
+        (
+            "zero-sized elements",
+            "Z(0/1){}",
+            Box::new(|h| {
+                h.set_type_name("Z");
+                h.elem_size = 0;
+                h.elem_align = 1;
+                h.payload_len = 0;
+            }),
+            "a ring of zero-sized elements",
+            "zero-sized",
+        ),
+        (
+            "payload_len of neither layout",
+            &schema,
+            Box::new(|h| h.payload_len = 8 * 8 + 8),
+            "payload_len is neither ring layout's",
+            "neither ring layout",
+        ),
+        (
+            "payload_len overflows",
+            &schema,
+            Box::new(|h| {
+                h.ring_capacity = 1 << 62;
+                h.dims[0] = 1 << 62;
+                h.payload_len = 64;
+            }),
+            "ring payload length overflows",
+            "overflows",
+        ),
+    ];
+    for (what, schema, edit, c_why, why) in cases {
+        let v = rebuild(&orig, schema, edit);
+        let e = both(bin, &copy, &v, Some(c_why)).expect_err(what);
+        corrupted_because(e, why);
+    }
+    for len in [0, 48, 1024, 1535, 1537, 2048] {
+        let v = rebuild(&orig, &schema, |h| h.control_len = len);
+        let e = both(bin, &copy, &v, Some("control_len of a ring is not 1536")).unwrap_err();
+        corrupted_because(e, "control_len");
+    }
+    // ring_capacity in an array.
+    let a = SharedArray::<u64>::create(&arr, &[8]).unwrap();
+    let orig = std::fs::read(format!("/dev/shm{arr}")).unwrap();
+    let v = rebuild(&orig, &a.info().schema, |h| h.ring_capacity = 8);
+    let e = both(bin, &copy, &v, Some("ring_capacity set in a non-ring")).unwrap_err();
+    corrupted_because(e, "ring capacity 8 in a");
+    drop((ring, a));
+}
+
+/// The C consumer (`read_segment NAME --consume N`), spawned with its stdout drained by a
+/// thread; killed and reaped on drop if still running (a failing test leaves no process).
+struct CConsumer {
+    child: std::process::Child,
+    out: Option<std::thread::JoinHandle<(String, String)>>,
+}
+
+impl CConsumer {
+    fn spawn(bin: &Path, name: &str, n: u64) -> CConsumer {
+        let mut child = Command::new(bin)
+            .args([name, "--consume", &n.to_string(), "--timeout-ms", "50000"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (mut o, mut e) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+        let out = std::thread::spawn(move || {
+            use std::io::Read;
+            let (mut a, mut b) = (String::new(), String::new());
+            let _ = o.read_to_string(&mut a);
+            let _ = e.read_to_string(&mut b);
+            (a, b)
+        });
+        CConsumer {
+            child,
+            out: Some(out),
+        }
+    }
+
+    fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    fn running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    /// Waits (watchdog) for it to exit: its exit code and output.
+    fn finish(mut self) -> Run {
+        let status = ipc_testutil::wait_child(&mut self.child, "C consumer", WATCHDOG);
+        let (stdout, stderr) = self.out.take().unwrap().join().unwrap();
+        Run {
+            code: status.code().expect("C consumer killed by a signal"),
+            stdout,
+            stderr,
+        }
+    }
+}
+
+impl Drop for CConsumer {
+    fn drop(&mut self) {
+        if self.running() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// The `msg=` lines of the consumer's output, parsed as u64.
+fn messages(out: &str) -> Vec<u64> {
+    out.lines()
+        .filter_map(|l| l.strip_prefix("msg="))
+        .map(|v| v.parse().unwrap())
+        .collect()
+}
+
+fn attached(pid: i32) -> Vec<ipc::collections::ring::Attached> {
+    vec![ipc::collections::ring::Attached { pid, alive: true }]
+}
+
+/// Issue 12: a C consumer written from FORMAT.md's "Consuming an SPSC ring, step by step"
+/// alone pops 100000 u64 that Rust pushes through a 64-slot ring, in order and complete. It
+/// shows in the registry (alive: its start time is right) while it runs and is gone after;
+/// it sleeps on the futex while the ring is empty, and its head updates and wakes let the
+/// Rust producer, which fills the ring far faster, go on.
+#[test]
+fn c_consumer_pops_what_a_rust_producer_pushes() {
+    use ipc::collections::SpscRing;
+    const N: u64 = 100_000;
+    let Some(bin) = reader() else { return };
+    let name = unique_name("c-spsc");
+    let _c = Cleanup::shm(&name);
+    let ring = SpscRing::<u64>::create(&name, 64).unwrap();
+    let msg = |i: u64| i.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ i;
+    let mut c = CConsumer::spawn(bin, &name, N);
+    let pid = c.pid();
+    // Registered, then asleep on data_futex (nothing is published yet).
+    ipc_testutil::wait_for("the C consumer to register and sleep", WATCHDOG, || {
+        assert!(c.running(), "C consumer exited early");
+        let s = ring.status();
+        s.consumers == attached(pid) && s.data_sleepers == 1
+    });
+    let mut p = ring.producer().unwrap();
+    for i in 0..N {
+        p.push(msg(i), Some(WATCHDOG)).unwrap();
+        if i == N / 2 {
+            assert_eq!(ring.status().consumers, attached(pid));
+            // Let the consumer drain and fall asleep again mid-stream.
+            ipc_testutil::wait_for("the C consumer to sleep again", WATCHDOG, || {
+                ring.status().data_sleepers == 1
+            });
+        }
+    }
+    let r = c.finish();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let got = messages(&r.stdout);
+    assert_eq!(got.len() as u64, N);
+    if let Some(i) = (0..N).find(|&i| got[i as usize] != msg(i)) {
+        panic!("message {i}: got {}, want {}", got[i as usize], msg(i));
+    }
+    let p2 = pairs(&r.stdout);
+    assert_eq!(value(&p2, "consumer.registered"), pid.to_string());
+    assert_eq!(value(&p2, "consumed"), N.to_string());
+    assert_eq!(value(&p2, "end"), "done");
+    // Detached: the entry is released, the counters agree, nobody sleeps.
+    let s = ring.status();
+    assert_eq!(s.consumers, []);
+    assert_eq!((s.head, s.tail, s.len), (N, N, Some(0)));
+    assert_eq!((s.data_sleepers, s.space_sleepers), (0, 0));
+    // A Rust consumer can attach after it (it continues from the shared head).
+    let mut rc = ring.consumer().unwrap();
+    p.try_push(7).unwrap();
+    assert_eq!(rc.try_pop().unwrap(), 7);
+    drop((rc, p));
+    drop(ring);
+}
+
+/// The C consumer's registration is real: while it is attached a Rust consumer is refused
+/// (LimitReached), and while a Rust consumer is attached the C one is (exit 4). When the
+/// producer leaves, the C consumer drains what was published and reports disconnected
+/// (exit 5). A C consumer killed with SIGKILL shows as dead, and its entry is taken over.
+#[test]
+fn c_consumer_registration_disconnection_and_death() {
+    use ipc::collections::SpscRing;
+    let Some(bin) = reader() else { return };
+    let name = unique_name("c-spsc-d");
+    let _c = Cleanup::shm(&name);
+    let ring = SpscRing::<u64>::create(&name, 8).unwrap();
+
+    let rust_consumer = ring.consumer().unwrap();
+    let r = CConsumer::spawn(bin, &name, 1).finish();
+    assert_eq!(r.code, 4, "{r:?}");
+    assert!(r.stderr.contains("another consumer"), "{r:?}");
+    drop(rust_consumer);
+
+    let mut c = CConsumer::spawn(bin, &name, 100);
+    let pid = c.pid();
+    ipc_testutil::wait_for("the C consumer to register", WATCHDOG, || {
+        assert!(c.running(), "C consumer exited early");
+        ring.status().consumers == attached(pid)
+    });
+    match ring.consumer() {
+        Err(e) => assert!(matches!(e.kind(), ErrorKind::LimitReached(_)), "{e:?}"),
+        Ok(_) => panic!("a second consumer attached beside the C one"),
+    }
+    let mut p = ring.producer().unwrap();
+    for i in 0..5 {
+        p.push(i, Some(WATCHDOG)).unwrap();
+    }
+    drop(p);
+    let r = c.finish();
+    assert_eq!(r.code, 5, "{r:?}");
+    assert_eq!(messages(&r.stdout), [0, 1, 2, 3, 4]);
+    assert_eq!(value(&pairs(&r.stdout), "end"), "disconnected");
+    assert_eq!(ring.status().consumers, []);
+
+    // With the producer gone for good (released) and nothing left, a new C consumer
+    // reports disconnected at once.
+    let r = CConsumer::spawn(bin, &name, 1).finish();
+    assert_eq!(
+        (r.code, value(&pairs(&r.stdout), "end")),
+        (5, "disconnected")
+    );
+
+    // SIGKILL while attached (asleep: a producer is attached, nothing is published).
+    let p = ring.producer().unwrap();
+    let mut c = CConsumer::spawn(bin, &name, 1);
+    let pid = c.pid();
+    ipc_testutil::wait_for("the C consumer to register", WATCHDOG, || {
+        assert!(c.running(), "C consumer exited early");
+        ring.status().consumers == attached(pid)
+    });
+    ipc_testutil::sigkill(pid);
+    let status = ipc_testutil::wait_child(&mut c.child, "C consumer", WATCHDOG);
+    assert!(status.code().is_none(), "{status:?}");
+    let s = ring.status();
+    assert_eq!(
+        s.consumers,
+        [ipc::collections::ring::Attached { pid, alive: false }]
+    );
+    let rust_consumer = ring.consumer().unwrap();
+    assert_eq!(ring.status().consumers, attached(std::process::id() as i32));
+    drop((rust_consumer, p, c));
+    drop(ring);
+}
+
+/// Random words in an SPSC ring's control block (a peer with a bug, or a crash mid-write of
+/// something that is not the protocol): the C reader prints it and the C consumer refuses
+/// it (corrupted counters), waits and times out, or consumes; it never crashes, reads out of
+/// bounds (sanitizers where available) or runs past its bounded wait.
+#[test]
+fn c_reader_and_consumer_survive_random_control_blocks() {
+    use ipc::collections::SpscRing;
+    let Some(plain) = reader() else { return };
+    let bin = sanitized_reader().unwrap_or(plain);
+    let (name, copy) = (unique_name("c-fzr"), unique_name("c-fzr-copy"));
+    let _c = [Cleanup::shm(&name), Cleanup::shm(&copy)];
+    let ring = SpscRing::<u64>::create(&name, 8).unwrap();
+    {
+        let mut p = ring.producer().unwrap();
+        for i in 0..5 {
+            p.try_push(i).unwrap();
+        }
+    }
+    let orig = std::fs::read(format!("/dev/shm{name}")).unwrap();
+    let ctrl = ring.info().control.clone();
+    let mut next = ipc_testutil::xorshift64(0x9e37_79b9_7f4a_7c15);
+    let mut codes = std::collections::BTreeMap::new();
+    for round in 0..60 {
+        let mut v = orig.clone();
+        for _ in 0..1 + next() % 4 {
+            // A word of the block: the counters, futex words, identity or registry, most
+            // often; an edge value or a random one.
+            let hot = [0, 128, 256, 264, 384, 392, 400, 512, 520, 1024, 1032];
+            let at = if next() % 4 == 0 {
+                (next() % 1536) as usize & !7
+            } else {
+                hot[(next() % hot.len() as u64) as usize]
+            };
+            let words = [0, 1, 5, 8, 9, u64::MAX, 1 << 63, next(), 1 << 32 | 1];
+            let w = words[(next() % words.len() as u64) as usize];
+            v[ctrl.start + at..][..8].copy_from_slice(&w.to_ne_bytes());
+        }
+        write_copy(&copy, &v);
+        let r = read(bin, &[&copy]);
+        assert_eq!(r.code, 0, "round {round}: {r:?}");
+        let o = run_with_watchdog(
+            Command::new(bin).args([&copy, "--consume", "3", "--timeout-ms", "100"]),
+            WATCHDOG,
+        );
+        let r = Run {
+            code: o.status.code().expect("C consumer killed by a signal"),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        };
+        assert!(matches!(r.code, 0 | 2 | 4 | 5 | 6), "round {round}: {r:?}");
+        assert!(!r.stderr.contains("Sanitizer"), "round {round}: {r:?}");
+        assert!(!r.stderr.contains("runtime error"), "round {round}: {r:?}");
+        *codes.entry(r.code).or_insert(0) += 1;
+    }
+    eprintln!("exit codes: {codes:?}");
+    // The mutations reach past the identity checks: some rounds consume, some refuse.
+    assert!(codes.contains_key(&2) && codes.len() > 1, "{codes:?}");
+    drop(ring);
 }

@@ -96,3 +96,37 @@ fn python_reader_in_format_md_reads_an_array() {
     ));
     drop(a);
 }
+
+/// The Python reader reads arrays only: a ring segment (kind 3, whose payload holds slots,
+/// only some of them messages) and a value (kind 1) are named and refused, never printed
+/// as an array.
+#[test]
+fn python_reader_in_format_md_refuses_rings_and_values() {
+    let code = reader_from_format_md();
+    if !python_with_numpy() {
+        eprintln!("skipped: python3 with numpy not available");
+        return;
+    }
+    let (ring_name, value_name) = (unique_name("py-ring"), unique_name("py-val"));
+    let _c = [Cleanup::shm(&ring_name), Cleanup::shm(&value_name)];
+    let ring = ipc::SpscRing::<f64>::create(&ring_name, 8).unwrap();
+    let mut p = ring.producer().unwrap();
+    p.try_push(1.5).unwrap();
+    let value = ipc::Shared::<u64>::create(&value_name, |v| *v = 7).unwrap();
+    for (name, want) in [
+        (&ring_name, "a ring segment (kind 3), not an array"),
+        (&value_name, "a value segment (kind 1), not an array"),
+    ] {
+        let out = run_with_watchdog(Command::new("python3").args(["-c", &code, name]), WATCHDOG);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains(want), "{stderr}");
+        assert!(
+            out.stdout.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    drop(p);
+    drop((ring, value));
+}

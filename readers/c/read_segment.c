@@ -1,18 +1,27 @@
 /*
  * read_segment.c: reads a typed shared-memory segment of ipc-collections using only
- * FORMAT.md (at the repository root) and libc: shm_open, fstat, mmap.
+ * FORMAT.md (at the repository root), libc (shm_open, fstat, mmap), C11 atomics and, to
+ * consume a ring, the futex system call (Linux).
  *
- *   cc -std=c99 -Wall -Wextra -O2 -o read_segment read_segment.c   (add -lrt on old glibc)
+ *   cc -std=c11 -Wall -Wextra -O2 -o read_segment read_segment.c   (add -lrt on old glibc)
  *   ./read_segment /NAME [--max N]
+ *   ./read_segment /NAME --consume N [--timeout-ms MS]
  *
  * It validates the header exactly as FORMAT.md says (magic, byte order, version, header
  * length, kind, rank, unused dims, creator pid, type name, schema bounds, the FNV-1a
- * checksum, alignment, the derived offsets and lengths with overflow checks against the
- * fstat size, state == ready), then prints the header as `key=value` lines and:
+ * checksum, alignment, the control block length of the kind, the ring rules of kind 3, the
+ * derived offsets and lengths with overflow checks against the fstat size, state ==
+ * ready), then prints the header as `key=value` lines and:
  *   - for an array (kind 2) of a scalar element type (u8..u64, i8..i64, f32, f64): its
  *     elements in C order, one `[i,j,...]=value` line each (at most --max, default 100);
  *   - for a value (kind 1): every scalar field found by walking the schema string, one
- *     `path=value` line each (e.g. `hits=3`, `pos.x=1.5`, `hist[2]=7`).
+ *     `path=value` line each (e.g. `hits=3`, `pos.x=1.5`, `hist[2]=7`);
+ *   - for a ring (kind 3): its control block (`ring.flavor=`, `ring.head=`, `ring.tail=`,
+ *     ..., one `ring.producers[i]=PID alive|dead` line per registered participant).
+ * With --consume N (an SPSC ring only) it then attaches as the ring's consumer, following
+ * FORMAT.md's "Consuming an SPSC ring, step by step", pops N messages printing one
+ * `msg=VALUE` line each, detaches, and prints `consumed=` and `end=`; the whole run is
+ * bounded by --timeout-ms (default 30000).
  * The object is mapped whole at its fstat size; a peer that shrinks it meanwhile would make
  * reads fault (SIGBUS), which FORMAT.md's trust model leaves out of scope.
  * The array's control block (a pthread mutex) is never touched: the payload is read as a
@@ -20,19 +29,26 @@
  * "Control block").
  *
  * Exit status: 0 ok, 1 usage or OS error, 2 refused (not a valid segment: the reason is
- * printed on stderr), 3 valid header but the segment is not ready.
+ * printed on stderr), 3 valid header but the segment is not ready; with --consume also 4
+ * another consumer is attached, 5 the producer left before N messages, 6 timeout.
  */
+#define _DEFAULT_SOURCE /* syscall(2) */
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #define HEADER_LEN 256u
@@ -44,6 +60,7 @@
 #define STATE_READY 2u
 #define MAX_DEPTH 64
 #define ARRAY_CONTROL_LEN 48u /* FORMAT.md, "Control block": kind 2 */
+#define RING_CONTROL_LEN 1536u /* FORMAT.md, "Control block": kind 3 */
 
 /* Field offsets (FORMAT.md, "The fixed header"). */
 enum {
@@ -369,16 +386,273 @@ static int top_name(const char *s, size_t len, char *out, size_t cap)
     return 1;
 }
 
+/* ---- Rings (FORMAT.md, "Rings (kind 3)") ------------------------------------------------ */
+
+/* Control block offsets (FORMAT.md, "The control block"). */
+enum {
+    RC_TAIL = 0, RC_HEAD = 128, RC_DATA_FUTEX = 256, RC_DATA_SLEEPERS = 260,
+    RC_SPACE_FUTEX = 264, RC_SPACE_SLEEPERS = 268, RC_FLAVOR = 384, RC_CAPACITY = 392,
+    RC_ELEM_SIZE = 400, RC_LOST = 408, RC_PRODUCERS = 512, RC_CONSUMERS = 1024,
+    RC_ENTRY_LEN = 32, RC_ENTRIES = 16,
+    /* within a registry entry */
+    RE_ID = 0, RE_START = 8, RE_CLAIMING = 16
+};
+#define FLAVOR_SPSC 1u
+#define PID_MASK UINT64_C(0xffffffff)
+#define START_MASK ((UINT64_C(1) << 48) - 1)
+#define PEER_POLL_NS 10000000L /* a futex wait lasts at most 10 ms */
+
+/* Every control-block field is accessed atomically (the block is 64-aligned in a
+ * page-aligned mapping, so each u32/u64 is naturally aligned). */
+static _Atomic uint64_t *a64(unsigned char *ctrl, size_t off) { return (_Atomic uint64_t *)(void *)(ctrl + off); }
+static _Atomic uint32_t *a32(unsigned char *ctrl, size_t off) { return (_Atomic uint32_t *)(void *)(ctrl + off); }
+
+/* FORMAT.md, "Creator liveness": the fields of /proc/PID/stat after the LAST ')' are field 3
+ * (state), 4, ...; field 22 is the start time. Returns 0 if the file cannot be read or
+ * parsed. */
+static int proc_stat(long pid, char *state, uint64_t *start)
+{
+    char path[64], buf[1024], *p, *end;
+    size_t n;
+    int field;
+    FILE *f;
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    f = fopen(path, "r");
+    if (!f) return 0;
+    n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    p = strrchr(buf, ')');
+    if (!p) return 0;
+    p++;
+    for (field = 3; field <= 22; field++) {
+        while (*p == ' ') p++;
+        if (!*p) return 0;
+        if (field == 3) *state = *p;
+        if (field == 22) {
+            errno = 0;
+            *start = strtoull(p, &end, 10);
+            return errno == 0 && end != p;
+        }
+        while (*p && *p != ' ') p++;
+    }
+    return 0;
+}
+
+/* Whether process `pid` (> 0) runs and, if start != 0, started at `start`. */
+static int pid_alive(long pid, uint64_t start)
+{
+    char state = 0;
+    uint64_t s = 0;
+    if (!proc_stat(pid, &state, &s)) return 0;
+    if (state == 'Z' || state == 'X' || state == 'x') return 0;
+    return start == 0 || (s & START_MASK) == start;
+}
+
+/* Whether the occupant `id` (pid != 0) of the registry entry at `e` is alive: by pid and
+ * start time, or by pid alone while the entry's start tag is another generation's. */
+static int occupant_alive(unsigned char *e, uint64_t id)
+{
+    uint64_t s = atomic_load_explicit(a64(e, RE_START), memory_order_acquire);
+    uint64_t start = (s >> 48) == ((id >> 32) & 0xffff) ? (s & START_MASK) : 0;
+    return pid_alive((long)(id & PID_MASK), start);
+}
+
+static void print_registry(const char *side, unsigned char *ctrl, size_t off)
+{
+    int i;
+    for (i = 0; i < RC_ENTRIES; i++) {
+        unsigned char *e = ctrl + off + (size_t)i * RC_ENTRY_LEN;
+        uint64_t id = atomic_load_explicit(a64(e, RE_ID), memory_order_acquire);
+        if ((id & PID_MASK) == 0) continue;
+        printf("ring.%s[%d]=%" PRIu64 " %s\n", side, i, id & PID_MASK,
+               occupant_alive(e, id) ? "alive" : "dead");
+    }
+}
+
+/* Prints what the control block holds (a snapshot: each field one atomic load). */
+static void print_ring(unsigned char *ctrl, uint64_t cap, int mpmc)
+{
+    static const char *const flavors[] = {"unknown", "spsc", "mpmc", "bytes"};
+    uint32_t flavor = atomic_load_explicit(a32(ctrl, RC_FLAVOR), memory_order_relaxed);
+    uint64_t tail = atomic_load_explicit(a64(ctrl, RC_TAIL), memory_order_acquire);
+    uint64_t head = atomic_load_explicit(a64(ctrl, RC_HEAD), memory_order_acquire);
+    printf("ring.layout=%s\n", mpmc ? "mpmc" : "spsc-or-bytes");
+    printf("ring.flavor=%s\n", flavors[flavor <= 3 ? flavor : 0]);
+    printf("ring.capacity=%" PRIu64 "\n", atomic_load_explicit(a64(ctrl, RC_CAPACITY), memory_order_relaxed));
+    printf("ring.elem_size=%" PRIu64 "\n", atomic_load_explicit(a64(ctrl, RC_ELEM_SIZE), memory_order_relaxed));
+    printf("ring.head=%" PRIu64 "\nring.tail=%" PRIu64 "\n", head, tail);
+    if (tail - head <= cap) printf("ring.len=%" PRIu64 "\n", tail - head);
+    else printf("ring.len=corrupted\n");
+    printf("ring.data_sleepers=%" PRIu32 "\nring.space_sleepers=%" PRIu32 "\nring.lost=%" PRIu64 "\n",
+           atomic_load_explicit(a32(ctrl, RC_DATA_SLEEPERS), memory_order_relaxed),
+           atomic_load_explicit(a32(ctrl, RC_SPACE_SLEEPERS), memory_order_relaxed),
+           atomic_load_explicit(a64(ctrl, RC_LOST), memory_order_relaxed));
+    print_registry("producers", ctrl, RC_PRODUCERS);
+    print_registry("consumers", ctrl, RC_CONSUMERS);
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * UINT64_C(1000000000) + (uint64_t)t.tv_nsec;
+}
+
+/* FORMAT.md, step 5: after publishing a counter, a full fence; then, only if someone sleeps
+ * on `word`, bump it (Release) and FUTEX_WAKE all its waiters. */
+static void wake(unsigned char *ctrl, size_t word, size_t sleepers)
+{
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(a32(ctrl, sleepers), memory_order_relaxed) != 0) {
+        atomic_fetch_add_explicit(a32(ctrl, word), 1, memory_order_release);
+        syscall(SYS_futex, (void *)a32(ctrl, word), FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+    }
+}
+
+/* Whether the producer (producers[0]) is gone: its registration released (pid 0, a
+ * generation other than 0), or its process dead. `check_proc`: also read /proc. */
+static int producer_gone(unsigned char *ctrl, int check_proc)
+{
+    unsigned char *e = ctrl + RC_PRODUCERS;
+    uint64_t id = atomic_load_explicit(a64(e, RE_ID), memory_order_acquire);
+    if ((id & PID_MASK) == 0) return (id >> 32) != 0;
+    return check_proc && !occupant_alive(e, id);
+}
+
+/* FORMAT.md, "Consuming an SPSC ring, step by step": registers in consumers[0], pops `want`
+ * messages (waiting at most timeout_ms in all), prints one `msg=VALUE` line each, leaves.
+ * Exit status: 0 all popped, 4 another consumer is attached, 5 the producer left before
+ * `want` messages, 6 timeout, 2 not an SPSC ring or corrupted counters, 1 OS error. */
+static int consume(const char *name, unsigned char *ctrl, const unsigned char *data,
+                   uint64_t cap, uint64_t elem_size, const char *type_name, uint64_t want,
+                   uint64_t timeout_ms)
+{
+    unsigned char *me = ctrl + RC_CONSUMERS; /* consumers[0] */
+    const uint64_t mask = cap - 1, deadline = now_ns() + timeout_ms * UINT64_C(1000000);
+    uint64_t cur, mine, gen, my_start = 0, head, tail, done = 0, last_proc_check = 0;
+    char state;
+    int rc = 0;
+    const char *end = "done";
+
+    /* 1. The header is validated (kind 3, element layout, capacity); now the control block. */
+    if (atomic_load_explicit(a32(ctrl, RC_FLAVOR), memory_order_relaxed) != FLAVOR_SPSC ||
+        atomic_load_explicit(a64(ctrl, RC_CAPACITY), memory_order_relaxed) != cap ||
+        atomic_load_explicit(a64(ctrl, RC_ELEM_SIZE), memory_order_relaxed) != elem_size)
+        return refuse(name, "not an SPSC ring of this capacity and element size");
+
+    /* 2. Register in consumers[0]. */
+    if (!proc_stat((long)getpid(), &state, &my_start)) {
+        fprintf(stderr, "read_segment: cannot read /proc/self/stat\n");
+        return 1;
+    }
+    cur = atomic_load_explicit(a64(me, RE_ID), memory_order_acquire);
+    for (;;) {
+        if ((cur & PID_MASK) != 0 && occupant_alive(me, cur)) {
+            fprintf(stderr, "read_segment: %s: another consumer (pid %" PRIu64 ") is attached\n",
+                    name, cur & PID_MASK);
+            return 4;
+        }
+        gen = ((cur >> 32) + 1) & PID_MASK;
+        if (gen == 0) gen = 1;
+        mine = gen << 32 | (uint64_t)getpid();
+        if (atomic_compare_exchange_strong_explicit(a64(me, RE_ID), &cur, mine,
+                                                    memory_order_acq_rel, memory_order_acquire))
+            break;
+    }
+    atomic_store_explicit(a64(me, RE_CLAIMING), 0, memory_order_relaxed);
+    atomic_store_explicit(a64(me, RE_START), (gen & 0xffff) << 48 | (my_start & START_MASK),
+                          memory_order_release);
+    printf("consumer.registered=%ld\n", (long)getpid());
+    fflush(stdout);
+
+    /* 3. Our head (we own it from now on), and the producer's tail. */
+    head = atomic_load_explicit(a64(ctrl, RC_HEAD), memory_order_relaxed);
+    tail = atomic_load_explicit(a64(ctrl, RC_TAIL), memory_order_acquire);
+    for (;;) {
+        uint64_t n, k;
+        if (done == want) break;
+        if (tail - head > cap) {
+            rc = refuse(name, "ring head and tail more than the capacity apart");
+            end = "corrupted";
+            break;
+        }
+        /* 4. Pop what is published (a batch), then release the slots at once. */
+        if (head != tail) {
+            n = tail - head;
+            if (n > want - done) n = want - done;
+            for (k = 0; k < n; k++) {
+                const unsigned char *slot = data + ((head + k) & mask) * elem_size;
+                printf("msg=");
+                if (!print_scalar(type_name, elem_size, slot))
+                    printf("(%s, %" PRIu64 " bytes)", type_name, elem_size);
+                printf("\n");
+            }
+            head += n;
+            done += n;
+            atomic_store_explicit(a64(ctrl, RC_HEAD), head, memory_order_release);
+            /* 5. Wake a producer waiting for space, if one sleeps. */
+            wake(ctrl, RC_SPACE_FUTEX, RC_SPACE_SLEEPERS);
+            continue;
+        }
+        tail = atomic_load_explicit(a64(ctrl, RC_TAIL), memory_order_acquire);
+        if (tail != head) continue; /* checked at the top */
+        /* 6. Empty: is the producer gone? (/proc at most every 10 ms; a release at once.) */
+        {
+            uint64_t t = now_ns();
+            int check = t - last_proc_check >= (uint64_t)PEER_POLL_NS;
+            if (check) last_proc_check = t;
+            if (producer_gone(ctrl, check)) {
+                /* Seeing it gone (Acquire) comes after all it published: re-read tail. */
+                tail = atomic_load_explicit(a64(ctrl, RC_TAIL), memory_order_acquire);
+                if (tail == head) { rc = 5; end = "disconnected"; break; }
+                continue;
+            }
+            if (t >= deadline) { rc = 6; end = "timeout"; break; }
+        }
+        /* Sleep on data_futex, registered as a sleeper, re-checking tail after the fence. */
+        {
+            uint32_t seen;
+            uint64_t left = deadline - now_ns();
+            struct timespec ts = {0, PEER_POLL_NS};
+            if (left < (uint64_t)PEER_POLL_NS) ts.tv_nsec = (long)left;
+            atomic_fetch_add_explicit(a32(ctrl, RC_DATA_SLEEPERS), 1, memory_order_relaxed);
+            atomic_thread_fence(memory_order_seq_cst);
+            seen = atomic_load_explicit(a32(ctrl, RC_DATA_FUTEX), memory_order_acquire);
+            tail = atomic_load_explicit(a64(ctrl, RC_TAIL), memory_order_acquire);
+            if (tail == head &&
+                syscall(SYS_futex, (void *)a32(ctrl, RC_DATA_FUTEX), FUTEX_WAIT, seen, &ts, NULL, 0) != 0 &&
+                errno != EAGAIN && errno != ETIMEDOUT && errno != EINTR) {
+                fprintf(stderr, "read_segment: futex wait: %s\n", strerror(errno));
+                rc = 1;
+                end = "error";
+            }
+            atomic_fetch_sub_explicit(a32(ctrl, RC_DATA_SLEEPERS), 1, memory_order_relaxed);
+            if (rc) break;
+        }
+    }
+
+    /* 7. Leave: release consumers[0] (keeping the generation), then wake both sides. */
+    atomic_store_explicit(a64(me, RE_CLAIMING), 0, memory_order_relaxed);
+    cur = mine;
+    atomic_compare_exchange_strong_explicit(a64(me, RE_ID), &cur, mine & ~PID_MASK,
+                                            memory_order_release, memory_order_relaxed);
+    wake(ctrl, RC_DATA_FUTEX, RC_DATA_SLEEPERS);
+    wake(ctrl, RC_SPACE_FUTEX, RC_SPACE_SLEEPERS);
+    printf("consumed=%" PRIu64 "\nend=%s\n", done, end);
+    return rc;
+}
+
 /* ---- Main ------------------------------------------------------------------------------ */
 
 int main(int argc, char **argv)
 {
     const char *name;
-    uint64_t max_print = 100;
-    int fd;
+    uint64_t max_print = 100, consume_n = 0, timeout_ms = 30000;
+    int fd, consuming = 0, a;
     struct stat st;
     uint64_t size;
-    const unsigned char *map;
+    unsigned char *map;
     unsigned char h[HEADER_LEN];
     uint32_t state, byte_order, type_name_len;
     uint16_t version, header_len, kind;
@@ -388,19 +662,23 @@ int main(int argc, char **argv)
     uint64_t payload_offset, payload_len, ring_capacity, dims[MAX_RANK], sum;
     uint64_t schema_end, want_control_offset, control_end, payload_align, want_payload_offset;
     uint64_t want_payload_len, count, payload_end;
+    int ring_mpmc = 0;
     const unsigned char *schema;
     char type_name[MAX_TYPE_NAME + 1];
     static const unsigned char zero4[4] = {0, 0, 0, 0};
 
-    if (argc != 2 && !(argc == 4 && strcmp(argv[2], "--max") == 0)) {
-        fprintf(stderr, "usage: %s /NAME [--max N]\n", argv[0]);
-        return 1;
-    }
+    if (argc < 2 || argc % 2 != 0) goto usage;
     name = argv[1];
-    if (argc == 4) max_print = strtoull(argv[3], NULL, 10);
+    for (a = 2; a + 1 < argc; a += 2) {
+        uint64_t v = strtoull(argv[a + 1], NULL, 10);
+        if (strcmp(argv[a], "--max") == 0) max_print = v;
+        else if (strcmp(argv[a], "--consume") == 0) { consume_n = v; consuming = 1; }
+        else if (strcmp(argv[a], "--timeout-ms") == 0) timeout_ms = v;
+        else goto usage;
+    }
 
     /* 1. shm_open read-only; fstat gives the real size (never trust the header's). */
-    fd = shm_open(name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
+    fd = shm_open(name, (consuming ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_NONBLOCK, 0);
     if (fd < 0) {
         fprintf(stderr, "read_segment: shm_open %s: %s\n", name, strerror(errno));
         return 1;
@@ -413,7 +691,7 @@ int main(int argc, char **argv)
     size = (uint64_t)st.st_size;
     if (size < HEADER_LEN) return refuse(name, "object smaller than the 256-byte header");
     if (size > SIZE_MAX) return refuse(name, "object larger than the address space");
-    map = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, fd, 0);
+    map = mmap(NULL, (size_t)size, consuming ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, fd, 0);
     if (map == MAP_FAILED) {
         fprintf(stderr, "read_segment: mmap %s: %s\n", name, strerror(errno));
         return 1;
@@ -422,11 +700,7 @@ int main(int argc, char **argv)
 
     /* 2. The state word, loaded with Acquire (pairs with the creator's Release stores),
      *    then a private copy of the header: everything else is immutable from state 1 on. */
-#if defined(__GNUC__)
-    state = __atomic_load_n((const uint32_t *)(const void *)(map + OFF_STATE), __ATOMIC_ACQUIRE);
-#else
-    state = *(const volatile uint32_t *)(const void *)(map + OFF_STATE);
-#endif
+    state = atomic_load_explicit((_Atomic uint32_t *)(void *)(map + OFF_STATE), memory_order_acquire);
     memcpy(h, map, HEADER_LEN);
 
     if (memcmp(h + OFF_MAGIC, MAGIC, 8) != 0) return refuse(name, "bad magic (not a segment)");
@@ -489,6 +763,16 @@ int main(int argc, char **argv)
     /* FORMAT.md, "Control block": a value has none, an array exactly 48 bytes. */
     if (kind == 1 && control_len != 0) return refuse(name, "control_len of a value is not 0");
     if (kind == 2 && control_len != ARRAY_CONTROL_LEN) return refuse(name, "control_len of an array is not 48");
+    if (kind == 3 && control_len != RING_CONTROL_LEN) return refuse(name, "control_len of a ring is not 1536");
+    /* FORMAT.md, field rules for kind 3: rank 1, dims[0] == ring_capacity, a power of two,
+     * elem_size > 0 (the payload_len rule is checked with the derived offsets below). */
+    if (kind == 3) {
+        if (rank != 1) return refuse(name, "a ring with a rank other than 1");
+        if (dims[0] != ring_capacity) return refuse(name, "ring dims[0] differs from ring_capacity");
+        if (ring_capacity == 0 || (ring_capacity & (ring_capacity - 1)) != 0)
+            return refuse(name, "ring_capacity is not a power of two");
+        if (elem_size == 0) return refuse(name, "a ring of zero-sized elements");
+    }
     /* FORMAT.md, "Header and schema": the schema parses, its top-level SIZE and ALIGN are
      * elem_size and elem_align, and type_name is its top-level name (first 56 bytes). */
     {
@@ -525,6 +809,17 @@ int main(int argc, char **argv)
     count = 1;
     if (kind == 1) {
         want_payload_len = elem_size;
+    } else if (kind == 3) {
+        /* FORMAT.md, "Derived offsets": cap * elem_size (SPSC and byte rings), or
+         * align_up(cap * 8, elem_align) + cap * elem_size (MPMC: stamps, then slots). */
+        uint64_t slots, stamps, mpmc;
+        if (!mul_ok(ring_capacity, elem_size, &slots) || !mul_ok(ring_capacity, 8, &stamps) ||
+            !align_up_ok(stamps, elem_align, &stamps) || !add_ok(stamps, slots, &mpmc))
+            return refuse(name, "ring payload length overflows");
+        if (payload_len != slots && payload_len != mpmc)
+            return refuse(name, "payload_len is neither ring layout's");
+        want_payload_len = payload_len;
+        ring_mpmc = payload_len == mpmc;
     } else {
         /* FORMAT.md, "Derived offsets": a zero dim makes the count 0 before any overflow
          * check; otherwise multiply left to right, each product checked. */
@@ -601,6 +896,19 @@ int main(int argc, char **argv)
             return 2;
         }
         if (w.printed > max_print) printf("... more fields not shown (--max %" PRIu64 ")\n", max_print);
+    } else if (kind == 3) {
+        /* The control block is known to lie inside the mapping (derived offsets). */
+        print_ring(map + control_offset, ring_capacity, ring_mpmc);
+    }
+    if (consuming) {
+        if (kind != 3 || ring_mpmc) return refuse(name, "--consume: not an SPSC ring segment");
+        fflush(stdout);
+        return consume(name, map + control_offset, map + payload_offset, ring_capacity,
+                       elem_size, type_name, consume_n, timeout_ms);
     }
     return 0;
+
+usage:
+    fprintf(stderr, "usage: %s /NAME [--max N] [--consume N [--timeout-ms MS]]\n", argv[0]);
+    return 1;
 }
