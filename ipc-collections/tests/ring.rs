@@ -631,6 +631,272 @@ fn mpmc_producers_sigkilled_at_random_points_never_block_the_ring() {
     );
 }
 
+#[test]
+fn mpmc_consumer_killed_mid_take_is_freed_and_counted() {
+    let (m, l) = mpmc_ring(8);
+    let mut p = mpmc::Producer::<Msg>::attach(&m, l).unwrap();
+    let mut c = mpmc::Consumer::<Msg>::attach(&m, l).unwrap();
+    p.try_push(Msg::new(1, 0)).unwrap();
+    let flag = counters(1);
+    // Takes position 0 and stops before freeing its slot (a consumer killed mid-copy).
+    let taker = fork_child(|| {
+        let mut c = mpmc::Consumer::<Msg>::attach(&m, l).unwrap();
+        if c.pop_without_freeing() != Ok(Msg::new(1, 0)) {
+            return false;
+        }
+        counter(&flag, 0).store(1, Ordering::SeqCst);
+        loop {
+            std::hint::spin_loop();
+        }
+    });
+    ipc_testutil::wait_for_child(taker, "the take", WATCHDOG, || {
+        counter(&flag, 0).load(Ordering::SeqCst) == 1
+    });
+    for s in 1..8 {
+        p.try_push(Msg::new(1, s)).unwrap();
+    }
+    for s in 1..8 {
+        assert_eq!(c.try_pop().unwrap().seq, s);
+    }
+    // Position 8 needs slot 0: while the taker lives, its slot is never freed, however
+    // long it stalls.
+    assert_eq!(
+        p.push(Msg::new(1, 8), Some(Duration::from_millis(100))),
+        Err(RingError::Timeout)
+    );
+    assert_eq!(p.lost(), 0);
+    sigkill(taker);
+    assert_eq!(wait_pid(taker, WATCHDOG), None);
+    // Dead: the producer frees the slot and the ring goes on, every lap.
+    for s in 8..100 {
+        p.push(Msg::new(1, s), T).unwrap();
+        assert_eq!(c.pop(T).unwrap(), Msg::new(1, s));
+    }
+    assert_eq!((p.lost(), c.lost()), (1, 1));
+    drop(p);
+    assert_eq!(c.pop(T), Err(RingError::Disconnected));
+}
+
+#[test]
+fn mpmc_consumers_sigkilled_at_random_points_never_block_the_ring() {
+    const TRACKED: u64 = 1 << 22;
+    let (m, l) = mpmc_ring(16);
+    // 0: stop, 1: messages pushed, then one bit per message (the first TRACKED).
+    let stats = counters(2 + TRACKED as usize / 64);
+    let bit = |seq: u64| (counter(&stats, 2 + (seq / 64) as usize), 1u64 << (seq % 64));
+    // Checks a received message and marks it; false on a bad or duplicated one.
+    let record = |msg: Msg, last: &mut Option<u64>| -> bool {
+        if !msg.valid() || msg.producer != 1 || last.is_some_and(|l| l >= msg.seq) {
+            return false;
+        }
+        *last = Some(msg.seq);
+        if msg.seq < TRACKED {
+            let (w, b) = bit(msg.seq);
+            return w.fetch_or(b, Ordering::Relaxed) & b == 0;
+        }
+        true
+    };
+    // This process stays registered as a consumer (popping only at the end), so the
+    // producer never sees "every consumer gone" between a kill and the replacement.
+    let mut drain = mpmc::Consumer::<Msg>::attach(&m, l).unwrap();
+    let producer = fork_child(|| {
+        let mut p = mpmc::Producer::<Msg>::attach(&m, l).unwrap();
+        let mut seq = 0;
+        let mut since = Instant::now();
+        loop {
+            match p.push(Msg::new(1, seq), Some(Duration::from_millis(20))) {
+                Ok(()) => {
+                    seq += 1;
+                    since = Instant::now();
+                }
+                Err(RingError::Timeout) => {
+                    if counter(&stats, 0).load(Ordering::SeqCst) == 1 {
+                        counter(&stats, 1).store(seq, Ordering::SeqCst);
+                        return true;
+                    }
+                    // The consumers keep taking: a push blocked this long is a stuck ring.
+                    if since.elapsed() > Duration::from_secs(30) {
+                        return false;
+                    }
+                }
+                Err(_) => return false,
+            }
+        }
+    });
+    let kills = kill_count(100);
+    let r = random_kills(kills, 3, Duration::from_millis(5), 0x2545_f491_4f6c_dd1d, |_| {
+        fork_child(|| {
+            let Ok(mut c) = mpmc::Consumer::<Msg>::attach(&m, l) else {
+                return false;
+            };
+            let mut last = None;
+            loop {
+                match c.pop(T) {
+                    Ok(msg) if record(msg, &mut last) => {}
+                    _ => return false,
+                }
+            }
+        })
+    });
+    // Every consumer worker is dead; the producer, blocked on a full ring, stops.
+    counter(&stats, 0).store(1, Ordering::SeqCst);
+    let status = wait_pid(producer, WATCHDOG);
+    r.unwrap();
+    assert_eq!(status, Some(0), "the producer saw an error or a stuck ring");
+    let pushed = counter(&stats, 1).load(Ordering::SeqCst);
+    let mut last = None;
+    let err = loop {
+        match drain.pop(T) {
+            Ok(msg) => assert!(record(msg, &mut last), "bad or duplicated {msg:?}"),
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(err, RingError::Disconnected);
+    let missing = (0..pushed.min(TRACKED))
+        .filter(|&s| {
+            let (w, b) = bit(s);
+            w.load(Ordering::Relaxed) & b == 0
+        })
+        .count() as u64;
+    let lost = drain.lost();
+    // A killed consumer loses at most the one message it held: counted if it died while
+    // copying it, not if `pop` had returned it.
+    assert!(
+        lost <= missing && missing <= kills as u64 + 3,
+        "pushed {pushed}, missing {missing}, lost {lost}, {kills} kills"
+    );
+    eprintln!("{kills} consumer kills: {pushed} pushed, {missing} missing, {lost} lost mid-take");
+}
+
+#[test]
+fn mpmc_producer_sigkilled_mid_stream_consumer_drains_then_disconnected() {
+    let (m, l) = mpmc_ring(64);
+    let mut c = mpmc::Consumer::<Msg>::attach(&m, l).unwrap();
+    let pid = fork_child(|| {
+        let mut p = mpmc::Producer::<Msg>::attach(&m, l).unwrap();
+        (0..).all(|s| p.push(Msg::new(1, s), T).is_ok())
+    });
+    let mut expect = 0;
+    while expect < 10_000 {
+        assert_eq!(c.pop(T).unwrap().seq, expect);
+        expect += 1;
+    }
+    sigkill(pid);
+    assert_eq!(wait_pid(pid, WATCHDOG), None);
+    let err = loop {
+        match c.pop(T) {
+            Ok(msg) => {
+                assert!(msg.valid());
+                assert_eq!(msg.seq, expect, "the drain lost or reordered a message");
+                expect += 1;
+            }
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(err, RingError::Disconnected);
+    // At most the message it was publishing when killed, counted.
+    assert!(c.lost() <= 1, "lost {}", c.lost());
+}
+
+#[test]
+fn mpmc_consumer_sigkilled_producer_sees_disconnected() {
+    let (m, l) = mpmc_ring(64);
+    let mut p = mpmc::Producer::<Msg>::attach(&m, l).unwrap();
+    let got = counters(1);
+    let pid = fork_child(|| {
+        let mut c = mpmc::Consumer::<Msg>::attach(&m, l).unwrap();
+        loop {
+            if c.pop(T).is_err() {
+                return false;
+            }
+            counter(&got, 0).fetch_add(1, Ordering::Relaxed);
+        }
+    });
+    for s in 0..10_000 {
+        p.push(Msg::new(1, s), T).unwrap();
+    }
+    ipc_testutil::wait_for_child(pid, "consumer progress", WATCHDOG, || {
+        counter(&got, 0).load(Ordering::Relaxed) > 1000
+    });
+    sigkill(pid);
+    assert_eq!(wait_pid(pid, WATCHDOG), None);
+    let mut s = 10_000;
+    let err = loop {
+        match p.push(Msg::new(1, s), T) {
+            Ok(()) => s += 1,
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(err, RingError::Disconnected);
+    assert!(s - 10_000 <= 64, "pushed {} after the consumer died", s - 10_000);
+}
+
+#[test]
+fn byte_ring_producer_sigkilled_mid_stream_consumer_drains_then_disconnected() {
+    let (m, l) = byte_ring(4096);
+    let mut c = bytes::Consumer::attach(&m, l).unwrap();
+    let pid = fork_child(|| {
+        let mut p = bytes::Producer::attach(&m, l).unwrap();
+        (0u64..).all(|s| {
+            let mut f = [mix(s) as u8; 40];
+            f[..8].copy_from_slice(&s.to_le_bytes());
+            p.send(&f[..8 + (s % 33) as usize], T).is_ok()
+        })
+    });
+    let mut expect = 0u64;
+    let err = loop {
+        if expect == 10_000 {
+            sigkill(pid);
+            assert_eq!(wait_pid(pid, WATCHDOG), None);
+        }
+        match c.recv(T) {
+            Ok(f) => {
+                assert_eq!(f.len(), 8 + (expect % 33) as usize);
+                assert_eq!(u64::from_le_bytes(f[..8].try_into().unwrap()), expect);
+                assert!(f[8..].iter().all(|&b| b == mix(expect) as u8));
+                expect += 1;
+            }
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(err, RingError::Disconnected);
+    assert!(expect >= 10_000);
+}
+
+#[test]
+fn byte_ring_consumer_sigkilled_producer_sees_disconnected() {
+    let (m, l) = byte_ring(4096);
+    let mut p = bytes::Producer::attach(&m, l).unwrap();
+    let got = counters(1);
+    let pid = fork_child(|| {
+        let mut c = bytes::Consumer::attach(&m, l).unwrap();
+        loop {
+            if c.recv(T).is_err() {
+                return false;
+            }
+            counter(&got, 0).fetch_add(1, Ordering::Relaxed);
+        }
+    });
+    for _ in 0..10_000 {
+        p.send(&[7; 24], T).unwrap();
+    }
+    ipc_testutil::wait_for_child(pid, "consumer progress", WATCHDOG, || {
+        counter(&got, 0).load(Ordering::Relaxed) > 1000
+    });
+    sigkill(pid);
+    assert_eq!(wait_pid(pid, WATCHDOG), None);
+    let mut sent = 0;
+    let err = loop {
+        match p.send(&[7; 24], T) {
+            Ok(()) => sent += 1,
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(err, RingError::Disconnected);
+    // 32-byte records in 4096 bytes.
+    assert!(sent <= 128, "sent {sent} after the consumer died");
+}
+
 /// A child writes random bytes at random offsets of the control block (and, for MPMC, the
 /// stamps; for the byte ring, the frame headers) while this process keeps using both ends
 /// of the ring: every operation returns (an error or a value) within its timeout, nothing
