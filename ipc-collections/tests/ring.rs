@@ -897,13 +897,16 @@ fn byte_ring_consumer_sigkilled_producer_sees_disconnected() {
     assert!(sent <= 128, "sent {sent} after the consumer died");
 }
 
-/// A child writes random bytes at random offsets of the control block (and, for MPMC, the
-/// stamps; for the byte ring, the frame headers) while this process keeps using both ends
-/// of the ring: every operation returns (an error or a value) within its timeout, nothing
-/// panics or reads out of bounds, and corruption is reported as `Corrupted`.
+/// A child writes random bytes at random offsets of the control block (registry
+/// included; for MPMC also the stamps; for the byte ring the whole buffer, so the frame
+/// headers) while a second child keeps using both ends of the ring, re-attaching every 64
+/// rounds: every operation returns (an error or a value) within its timeout, nothing panics
+/// or faults (the user is a child reaped with a watchdog, so a panic, a SIGBUS or a hang is
+/// a failed test, not a dead or stuck test binary), and corruption is reported as
+/// `Corrupted`.
 #[test]
 fn chaos_in_the_control_block_gives_errors_never_crashes_or_hangs() {
-    for flavor in 0..3 {
+    for flavor in 0..3u64 {
         let cap = 64;
         let (m, l) = match flavor {
             0 => spsc_ring(cap),
@@ -915,13 +918,14 @@ fn chaos_in_the_control_block_gives_errors_never_crashes_or_hangs() {
             1 => l.data_offset + cap as usize * 8,
             _ => l.data_offset + 1024,
         };
-        let stop = counters(2); // 0: stop, 1: go
+        // 0: stop, 1: go; the user's tallies: 2 rounds, 3 ok, 4 Corrupted, 5 worst (ns).
+        let shared = counters(6);
         let chaos = fork_child(|| {
             let mut rng = xorshift64(0x5eed + flavor);
-            while counter(&stop, 1).load(Ordering::SeqCst) == 0 {
+            while counter(&shared, 1).load(Ordering::SeqCst) == 0 {
                 std::hint::spin_loop();
             }
-            while counter(&stop, 0).load(Ordering::Relaxed) == 0 {
+            while counter(&shared, 0).load(Ordering::Relaxed) == 0 {
                 let off = (rng() as usize % scribble) & !7;
                 if off >= CONTROL_LEN && off < l.data_offset {
                     continue;
@@ -939,69 +943,89 @@ fn chaos_in_the_control_block_gives_errors_never_crashes_or_hangs() {
             }
             true
         });
-        let go = counter(&stop, 1);
-        let timeout = Some(Duration::from_millis(2));
-        let (mut corrupted, mut ok) = (0u64, 0u64);
-        let mut worst = Duration::ZERO;
-        let until = Instant::now() + Duration::from_millis(700);
-        let mut ops = 0u64;
-        let mut tally = |r: Result<(), RingError>| match r {
-            Ok(()) => ok += 1,
-            Err(RingError::Corrupted(_)) => corrupted += 1,
-            Err(
-                RingError::Timeout
-                | RingError::Full
-                | RingError::Empty
-                | RingError::Busy
-                | RingError::Disconnected,
-            ) => {}
-            Err(e) => panic!("flavor {flavor}: unexpected {e:?}"),
-        };
-        // Handles attached before the chaos starts keep working on the scribbled block
-        // (each operation reads the counters, stamps and headers afresh); a few rounds of
-        // re-attaching exercise the attach checks too.
-        macro_rules! hammer {
-            ($p:expr, $c:expr, $push:expr, $pop:expr) => {{
-                let (mut p, mut c) = ($p.unwrap(), $c.unwrap());
-                go.store(1, Ordering::SeqCst);
-                let mut i = 0u64;
-                while Instant::now() < until {
-                    let t = Instant::now();
-                    tally($push(&mut p, i));
-                    tally($pop(&mut c));
-                    worst = worst.max(t.elapsed());
-                    ops += 1;
-                    i += 1;
-                }
-            }};
-        }
-        match flavor {
-            0 => hammer!(
-                spsc::Producer::<Msg>::attach(&m, l),
-                spsc::Consumer::<Msg>::attach(&m, l),
-                |p: &mut spsc::Producer<Msg>, i| p.push(Msg::new(1, i), timeout),
-                |c: &mut spsc::Consumer<Msg>| c.pop(timeout).map(|_| ())
-            ),
-            1 => hammer!(
-                mpmc::Producer::<Msg>::attach(&m, l),
-                mpmc::Consumer::<Msg>::attach(&m, l),
-                |p: &mut mpmc::Producer<Msg>, i| p.push(Msg::new(1, i), timeout),
-                |c: &mut mpmc::Consumer<Msg>| c.pop(timeout).map(|_| ())
-            ),
-            _ => hammer!(
-                bytes::Producer::attach(&m, l),
-                bytes::Consumer::attach(&m, l),
-                |p: &mut bytes::Producer, i: u64| p.send(&[9; 100][..i as usize % 100], timeout),
-                |c: &mut bytes::Consumer| c.recv(timeout).map(|f| assert!(f.len() <= 504))
-            ),
-        }
-        counter(&stop, 0).store(1, Ordering::Relaxed);
+        let user = fork_child(|| {
+            let timeout = Some(Duration::from_millis(2));
+            let (mut corrupted, mut ok) = (0u64, 0u64);
+            let mut worst = Duration::ZERO;
+            let until = Instant::now() + Duration::from_millis(700);
+            let mut rounds = 0u64;
+            let mut tally = |r: Result<(), RingError>| match r {
+                Ok(()) => ok += 1,
+                Err(RingError::Corrupted(_)) => corrupted += 1,
+                Err(
+                    RingError::Timeout
+                    | RingError::Full
+                    | RingError::Empty
+                    | RingError::Busy
+                    | RingError::Disconnected,
+                ) => {}
+                Err(e) => panic!("flavor {flavor}: unexpected {e:?}"),
+            };
+            // Each operation reads the counters, stamps and headers afresh; each
+            // re-attach runs the attach checks on the scribbled block.
+            macro_rules! hammer {
+                ($attach_p:expr, $attach_c:expr, $push:expr, $pop:expr) => {{
+                    let (mut p, mut c) = (None, None);
+                    counter(&shared, 1).store(1, Ordering::SeqCst);
+                    while Instant::now() < until {
+                        if rounds % 64 == 0 {
+                            (p, c) = (None, None);
+                        }
+                        let t = Instant::now();
+                        if p.is_none() {
+                            p = $attach_p.map_err(|e| tally(Err(e))).ok();
+                        }
+                        if c.is_none() {
+                            c = $attach_c.map_err(|e| tally(Err(e))).ok();
+                        }
+                        if let Some(p) = p.as_mut() {
+                            tally($push(p, rounds));
+                        }
+                        if let Some(c) = c.as_mut() {
+                            tally($pop(c));
+                        }
+                        worst = worst.max(t.elapsed());
+                        rounds += 1;
+                    }
+                }};
+            }
+            match flavor {
+                0 => hammer!(
+                    spsc::Producer::<Msg>::attach(&m, l),
+                    spsc::Consumer::<Msg>::attach(&m, l),
+                    |p: &mut spsc::Producer<Msg>, i| p.push(Msg::new(1, i), timeout),
+                    |c: &mut spsc::Consumer<Msg>| c.pop(timeout).map(|_| ())
+                ),
+                1 => hammer!(
+                    mpmc::Producer::<Msg>::attach(&m, l),
+                    mpmc::Consumer::<Msg>::attach(&m, l),
+                    |p: &mut mpmc::Producer<Msg>, i| p.push(Msg::new(1, i), timeout),
+                    |c: &mut mpmc::Consumer<Msg>| c.pop(timeout).map(|_| ())
+                ),
+                _ => hammer!(
+                    bytes::Producer::attach(&m, l),
+                    bytes::Consumer::attach(&m, l),
+                    |p: &mut bytes::Producer, i: u64| p.send(&[9; 100][..i as usize % 100], timeout),
+                    |c: &mut bytes::Consumer| c.recv(timeout).map(|f| assert!(f.len() <= 504))
+                ),
+            }
+            for (i, v) in [rounds, ok, corrupted, worst.as_nanos() as u64].into_iter().enumerate() {
+                counter(&shared, 2 + i).store(v, Ordering::SeqCst);
+            }
+            true
+        });
+        let user_status = wait_pid(user, WATCHDOG);
+        counter(&shared, 0).store(1, Ordering::Relaxed);
         assert_eq!(wait_pid(chaos, WATCHDOG), Some(0));
+        assert_eq!(user_status, Some(0), "flavor {flavor}: the user panicked or faulted");
+        let [rounds, ok, corrupted, worst] =
+            [2, 3, 4, 5].map(|i| counter(&shared, i).load(Ordering::SeqCst));
+        let worst = Duration::from_nanos(worst);
         eprintln!(
-            "flavor {flavor}: {ops} push+pop rounds, {ok} ok, {corrupted} Corrupted, worst {worst:?}"
+            "flavor {flavor}: {rounds} rounds, {ok} ok, {corrupted} Corrupted, worst {worst:?}"
         );
         assert!(corrupted > 0, "flavor {flavor}: chaos never detected");
-        // 100 operations with 2 ms timeouts each: far below a second unless one hung.
+        // Operations with 2 ms timeouts: far below a second unless one hung.
         assert!(
             worst < Duration::from_secs(2),
             "flavor {flavor}: a round took {worst:?}"
