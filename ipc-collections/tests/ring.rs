@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use ipc_collections::ipc_core::shm::AnonShm;
-use ipc_collections::ring::control::CONTROL_LEN;
+use ipc_collections::ring::control::{Control, CONTROL_LEN};
 use ipc_collections::ring::{bytes, mpmc, spsc, RingError, RingLayout};
 use ipc_collections::SharedLayout;
 use ipc_testutil::{fork_child, kill_count, random_kills, sigkill, wait_pid, xorshift64, WATCHDOG};
@@ -675,6 +675,78 @@ fn mpmc_consumer_killed_mid_take_is_freed_and_counted() {
     assert_eq!((p.lost(), c.lost()), (1, 1));
     drop(p);
     assert_eq!(c.pop(T), Err(RingError::Disconnected));
+}
+
+/// The double crash: producer X claims position 0 and is killed; consumer Y starts rule 1
+/// (FORMAT.md, "The MPMC protocol": records `claiming = 1`, CASes `head` from 0 to 1, done
+/// here by hand through the control block's fields) and is killed before its stamp CAS,
+/// leaving stamp 0 behind `head`. A producer that comes round to that slot frees it (rule
+/// 2), and X's message is counted lost once.
+#[test]
+fn mpmc_consumer_killed_mid_recovery_is_freed_and_counted_once() {
+    fn control(m: &AnonShm, l: RingLayout) -> &Control {
+        // SAFETY: `init` formatted a control block at this offset, inside the mapping and
+        // aligned; it is atomics only and lives as long as `m`.
+        unsafe { &*m.as_ptr().add(l.control_offset).cast::<Control>() }
+    }
+    let (m, l) = mpmc_ring(4);
+    let mut p = mpmc::Producer::<Msg>::attach(&m, l).unwrap();
+    let mut c = mpmc::Consumer::<Msg>::attach(&m, l).unwrap();
+    let flag = counters(1);
+    let x = fork_child(|| {
+        let mut p = mpmc::Producer::<Msg>::attach(&m, l).unwrap();
+        if p.claim_without_publishing() != Ok(0) {
+            return false;
+        }
+        counter(&flag, 0).store(1, Ordering::SeqCst);
+        loop {
+            std::hint::spin_loop();
+        }
+    });
+    ipc_testutil::wait_for_child(x, "X's claim", WATCHDOG, || {
+        counter(&flag, 0).load(Ordering::SeqCst) == 1
+    });
+    sigkill(x);
+    assert_eq!(wait_pid(x, WATCHDOG), None);
+    let y = fork_child(|| {
+        let _c = mpmc::Consumer::<Msg>::attach(&m, l).unwrap();
+        let ctrl = control(&m, l);
+        let me = u64::from(std::process::id());
+        let Some(entry) = ctrl
+            .consumers
+            .iter()
+            .find(|e| e.id.load(Ordering::Acquire) & 0xffff_ffff == me)
+        else {
+            return false;
+        };
+        entry.claiming.store(1, Ordering::Release);
+        if ctrl
+            .head
+            .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return false;
+        }
+        counter(&flag, 0).store(2, Ordering::SeqCst);
+        loop {
+            std::hint::spin_loop();
+        }
+    });
+    ipc_testutil::wait_for_child(y, "Y's half recovery", WATCHDOG, || {
+        counter(&flag, 0).load(Ordering::SeqCst) == 2
+    });
+    sigkill(y);
+    assert_eq!(wait_pid(y, WATCHDOG), None);
+    // Positions 1..=3 flow; position 4 needs slot 0 (stamp 0, behind `head`).
+    for s in 1..=3 {
+        p.try_push(Msg::new(1, s)).unwrap();
+        assert_eq!(c.try_pop().unwrap().seq, s);
+    }
+    for s in 4..20 {
+        p.push(Msg::new(1, s), T).unwrap();
+        assert_eq!(c.pop(T).unwrap().seq, s);
+    }
+    assert_eq!(c.lost(), 1);
 }
 
 #[test]
