@@ -1,5 +1,6 @@
 //! Loom models of the ring algorithms: the real code of `ipc_collections::ring` (SPSC, MPMC
-//! with the abandoned-slot recovery, the byte ring) on loom's atomics, a loom model of the
+//! with the recovery of slots abandoned by dead producers and by dead consumers, the byte
+//! ring) on loom's atomics, a loom model of the
 //! futex and of process death (`ring/shim.rs`), over heap memory.
 //!
 //! Under `RUSTFLAGS="--cfg loom"` every slot (every 8 bytes of a byte ring) is tracked by a

@@ -1,9 +1,11 @@
 //! The ring algorithms across real processes, over anonymous shared memory inherited by
 //! forked children (each reaped with a watchdog): stress with sequence-numbered,
 //! checksummed messages (10^6 by default, `IPC_TEST_RING_MESSAGES` for more, e.g. 10^8 in
-//! release mode), SIGKILLed producers and consumers, an MPMC producer killed between
-//! claiming and publishing (deterministically and at random points), and a chaos process
-//! that writes random bytes into the control block while this one keeps using the ring.
+//! release mode; the children's watchdog grows with it), SIGKILLed producers and consumers
+//! of every flavour, an MPMC producer killed between claiming and publishing and an MPMC
+//! consumer killed between taking and freeing (each at a chosen point and at random points),
+//! and a chaos process that writes random bytes into the control block while a watched
+//! child keeps using the ring.
 //!
 //! Anonymous mappings have no name, so these tests leave nothing behind in /dev/shm.
 
@@ -52,6 +54,13 @@ fn messages() -> u64 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000)
+}
+
+/// The watchdog of a stress test's children: the default plus 5 µs a message (10^8
+/// messages take minutes; each push and pop still has its own 30 s timeout, so a stuck ring
+/// fails sooner).
+fn stress_watchdog() -> Duration {
+    WATCHDOG + Duration::from_micros(5).saturating_mul(messages().try_into().unwrap_or(u32::MAX))
 }
 
 const T: Option<Duration> = Some(Duration::from_secs(30));
@@ -348,7 +357,7 @@ fn spsc_stress_across_processes() {
         }
     }
     assert_eq!(c.pop(T), Err(RingError::Disconnected));
-    assert_eq!(wait_pid(pid, WATCHDOG), Some(0));
+    assert_eq!(wait_pid(pid, stress_watchdog()), Some(0));
 }
 
 #[test]
@@ -417,7 +426,11 @@ fn mpmc_stress_three_producers_two_consumers() {
         }));
     }
     for pid in pids {
-        assert_eq!(wait_pid(pid, WATCHDOG), Some(0), "child {pid} failed");
+        assert_eq!(
+            wait_pid(pid, stress_watchdog()),
+            Some(0),
+            "child {pid} failed"
+        );
     }
     for prod in 0..P {
         for s in 0..per {
@@ -459,7 +472,7 @@ fn byte_ring_stress_across_processes() {
         assert!(f[8..].iter().all(|&b| b == fill), "frame {seq} corrupted");
     }
     assert_eq!(c.recv(T).err(), Some(RingError::Disconnected));
-    assert_eq!(wait_pid(pid, WATCHDOG), Some(0));
+    assert_eq!(wait_pid(pid, stress_watchdog()), Some(0));
 }
 
 // ---- crashes --------------------------------------------------------------------------
@@ -796,20 +809,26 @@ fn mpmc_consumers_sigkilled_at_random_points_never_block_the_ring() {
         }
     });
     let kills = kill_count(100);
-    let r = random_kills(kills, 3, Duration::from_millis(5), 0x2545_f491_4f6c_dd1d, |_| {
-        fork_child(|| {
-            let Ok(mut c) = mpmc::Consumer::<Msg>::attach(&m, l) else {
-                return false;
-            };
-            let mut last = None;
-            loop {
-                match c.pop(T) {
-                    Ok(msg) if record(msg, &mut last) => {}
-                    _ => return false,
+    let r = random_kills(
+        kills,
+        3,
+        Duration::from_millis(5),
+        0x2545_f491_4f6c_dd1d,
+        |_| {
+            fork_child(|| {
+                let Ok(mut c) = mpmc::Consumer::<Msg>::attach(&m, l) else {
+                    return false;
+                };
+                let mut last = None;
+                loop {
+                    match c.pop(T) {
+                        Ok(msg) if record(msg, &mut last) => {}
+                        _ => return false,
+                    }
                 }
-            }
-        })
-    });
+            })
+        },
+    );
     // Every consumer worker is dead; the producer, blocked on a full ring, stops.
     counter(&stats, 0).store(1, Ordering::SeqCst);
     let status = wait_pid(producer, WATCHDOG);
@@ -900,7 +919,11 @@ fn mpmc_consumer_sigkilled_producer_sees_disconnected() {
         }
     };
     assert_eq!(err, RingError::Disconnected);
-    assert!(s - 10_000 <= 64, "pushed {} after the consumer died", s - 10_000);
+    assert!(
+        s - 10_000 <= 64,
+        "pushed {} after the consumer died",
+        s - 10_000
+    );
 }
 
 #[test]
@@ -1077,11 +1100,15 @@ fn chaos_in_the_control_block_gives_errors_never_crashes_or_hangs() {
                 _ => hammer!(
                     bytes::Producer::attach(&m, l),
                     bytes::Consumer::attach(&m, l),
-                    |p: &mut bytes::Producer, i: u64| p.send(&[9; 100][..i as usize % 100], timeout),
+                    |p: &mut bytes::Producer, i: u64| p
+                        .send(&[9; 100][..i as usize % 100], timeout),
                     |c: &mut bytes::Consumer| c.recv(timeout).map(|f| assert!(f.len() <= 504))
                 ),
             }
-            for (i, v) in [rounds, ok, corrupted, worst.as_nanos() as u64].into_iter().enumerate() {
+            for (i, v) in [rounds, ok, corrupted, worst.as_nanos() as u64]
+                .into_iter()
+                .enumerate()
+            {
                 counter(&shared, 2 + i).store(v, Ordering::SeqCst);
             }
             true
@@ -1089,7 +1116,11 @@ fn chaos_in_the_control_block_gives_errors_never_crashes_or_hangs() {
         let user_status = wait_pid(user, WATCHDOG);
         counter(&shared, 0).store(1, Ordering::Relaxed);
         assert_eq!(wait_pid(chaos, WATCHDOG), Some(0));
-        assert_eq!(user_status, Some(0), "flavor {flavor}: the user panicked or faulted");
+        assert_eq!(
+            user_status,
+            Some(0),
+            "flavor {flavor}: the user panicked or faulted"
+        );
         let [rounds, ok, corrupted, worst] =
             [2, 3, 4, 5].map(|i| counter(&shared, i).load(Ordering::SeqCst));
         let worst = Duration::from_nanos(worst);
