@@ -454,7 +454,8 @@ impl Registration {
                     .compare_exchange(cur, new, Ordering::AcqRel, Ordering::Acquire)
                 {
                     Ok(_) => {
-                        p.claiming.store(0, Ordering::Relaxed);
+                        // Release: every store to `claiming` is (ring::mpmc's docs).
+                        p.claiming.store(0, Ordering::Release);
                         p.start.store(
                             (gen & 0xffff) << 48 | (start & ((1 << 48) - 1)),
                             Ordering::Release,
@@ -479,7 +480,8 @@ impl Registration {
 impl Drop for Registration {
     fn drop(&mut self) {
         let p = self.entry();
-        p.claiming.store(0, Ordering::Relaxed);
+        // Release: a scan that reads this sees our last stamp store (ring::mpmc's docs).
+        p.claiming.store(0, Ordering::Release);
         // Release: pairs with the Acquire load in `peer`: everything this participant
         // published happens before another side sees it gone. A failed CAS means another
         // process took the entry over (it thought us dead): nothing to release.
