@@ -40,7 +40,7 @@ pub enum Flavor {
 }
 
 /// One participant slot of the registry: who is attached (pid and start time), and for an
-/// MPMC producer, which position it is claiming.
+/// MPMC participant, which position it is claiming.
 #[repr(C)]
 pub struct Participant {
     /// `generation << 32 | pid`. pid 0: free. The generation counts registrations of this
@@ -52,8 +52,10 @@ pub struct Participant {
     /// to. Written just after the claim; until then the tag is an older generation's and a
     /// reader checks liveness by pid alone.
     pub start: AtomicU64,
-    /// MPMC producers only: `pos + 1` while claiming position `pos`, 0 otherwise. Stored
-    /// before the claiming CAS on `tail`, reset after the slot is published.
+    /// MPMC only: `pos + 1` while claiming position `pos`, 0 otherwise. A producer stores
+    /// it before its CAS on `tail` and resets it after publishing the slot; a consumer
+    /// stores it before its CAS on `head` and resets it after freeing the slot (or when the
+    /// CAS fails). Every store is Release (see `ring::mpmc`'s module docs).
     pub claiming: AtomicU64,
     /// Reserved, 0.
     pub reserved: AtomicU64,
@@ -93,8 +95,9 @@ pub struct Control {
     pub capacity: AtomicU64,
     /// The element size written at init (0 for a byte ring). Informational, as `capacity`.
     pub elem_size: AtomicU64,
-    /// Messages lost to producers that died between claiming a slot and publishing it
-    /// (MPMC), counted by the consumer that skipped the slot.
+    /// MPMC messages lost to participants killed mid-operation: a producer between claiming
+    /// a slot and publishing it (counted by the consumer that skips the slot), a consumer
+    /// between taking a slot and freeing it (counted by the producer that frees it).
     pub lost: AtomicU64,
     _pad3: [u64; 12],
     /// Offset 512: the producers' registry.
@@ -415,12 +418,14 @@ pub(crate) fn occupants(side: &[Participant]) -> Vec<(i32, bool)> {
 }
 
 /// Whether some LIVE registered participant of `side` has `claiming == want` (an MPMC
-/// producer that may still publish position `want - 1`).
+/// producer that may still publish position `want - 1`, or a consumer that may still free
+/// its slot).
 pub(crate) fn live_claimer(side: &[Participant], want: u64) -> bool {
     side.iter().any(|p| {
         let id = p.id.load(Ordering::Acquire);
-        // Acquire: pairs with the Release reset of `claiming` after the producer published;
-        // reading the reset means the publication is visible.
+        // Acquire: pairs with the Release stores of `claiming`; reading a value written
+        // after the claim record (the reset, or a later claim) means the claimer's stamp
+        // store is visible.
         id & PID_MASK != 0 && p.claiming.load(Ordering::Acquire) == want && occupant_alive(p, id)
     })
 }
@@ -461,7 +466,8 @@ impl Registration {
                     .compare_exchange(cur, new, Ordering::AcqRel, Ordering::Acquire)
                 {
                     Ok(_) => {
-                        p.claiming.store(0, Ordering::Relaxed);
+                        // Release: every store to `claiming` is (ring::mpmc's docs).
+                        p.claiming.store(0, Ordering::Release);
                         p.start.store(
                             (gen & 0xffff) << 48 | (start & ((1 << 48) - 1)),
                             Ordering::Release,
@@ -486,7 +492,8 @@ impl Registration {
 impl Drop for Registration {
     fn drop(&mut self) {
         let p = self.entry();
-        p.claiming.store(0, Ordering::Relaxed);
+        // Release: a scan that reads this sees our last stamp store (ring::mpmc's docs).
+        p.claiming.store(0, Ordering::Release);
         // Release: pairs with the Acquire load in `peer`: everything this participant
         // published happens before another side sees it gone. A failed CAS means another
         // process took the entry over (it thought us dead): nothing to release.

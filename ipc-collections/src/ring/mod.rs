@@ -3,7 +3,8 @@
 //! - [`spsc`]: one producer, one consumer, typed slots (`T: SharedLayout + Copy`): the
 //!   fastest path, batch publication, blocking with bounded futex sleeps.
 //! - [`mpmc`]: many producers and consumers, Dmitry Vyukov's bounded queue with a stamp per
-//!   slot, plus recovery of a slot whose producer died between claiming and publishing.
+//!   slot, plus recovery of a slot whose producer died between claiming and publishing,
+//!   or whose consumer died between taking and freeing it.
 //! - [`bytes`]: one producer, one consumer, variable-length frames (length-prefixed
 //!   records, a padding record at the wrap), zero-copy on both sides.
 //!

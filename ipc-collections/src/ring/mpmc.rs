@@ -1,7 +1,7 @@
 //! Multi-producer/multi-consumer typed ring: Dmitry Vyukov's bounded MPMC queue
 //! (<https://www.1024cores.net/home/lock-free-algorithms/queues/bounded-mpmc-queue>, as in
 //! crossbeam's `ArrayQueue`) across processes, plus recovery of slots abandoned by dead
-//! producers.
+//! producers and dead consumers.
 //!
 //! # The algorithm
 //!
@@ -33,8 +33,10 @@
 //! before its CAS on `tail` (AcqRel), every change of `tail` is a CAS (one release
 //! sequence), and the consumer saw `tail > p` with an Acquire load, so it sees
 //! `claiming == p + 1` or a later value of that entry; a later value is only written after
-//! the stamp `p + 1` (Release reset of `claiming`, read with Acquire), which then makes the
-//! stamp CAS fail and the value be taken.
+//! the stamp `p + 1`, and every store to `claiming` is Release (read with Acquire), so
+//! reading any later value makes the stamp store visible: the stamp CAS then fails and the
+//! value is taken. (With a Relaxed store of the next claim, a scan that read that value
+//! would not be ordered after the stamp store.)
 //!
 //! What is lost: exactly the one message whose producer was killed between claiming and
 //! publishing (its `push` never returned, so no sender believes it was sent), one per
@@ -42,10 +44,36 @@
 //! message is delivered twice. Unlike recovery on a timer, a slow but live producer (even a
 //! stopped one) is never skipped.
 //!
-//! Not recovered: a consumer killed between its CAS on `head` and its stamp store leaves
-//! that slot "still being read" (its value is lost with the consumer); producers see the
-//! ring as full at that slot once they come round to it. (The same registry scheme can
-//! recover it; not done yet.)
+//! # Consumers that die mid-take
+//!
+//! The mirror image: a consumer that stops between its CAS on `head` and its stamp store
+//! (`p + capacity`) leaves the slot at stamp `p + 1` ("published, being read") for ever,
+//! and the producer of position `p + capacity` finds the ring full there for ever. So a
+//! consumer records `claiming = p + 1` in its own registry entry (the consumers' registry)
+//! before its CAS on `head` (reset after the stamp store, or at once if the CAS fails). A
+//! producer that finds its position's slot still held by the previous lap (stamp
+//! `p + 1`, or `p` in the double crash below) while `head > p` (a consumer has taken `p`)
+//! for longer than about a millisecond scans the consumers' registry: if no LIVE registered
+//! consumer has `claiming == p + 1`, the taker is dead, and the producer frees the slot with
+//! a CAS of the stamp to `p + capacity` (counting one loss in `lost`), then claims it as
+//! usual. If the CAS finds `p + capacity`, the slot was freed meanwhile (by its consumer or
+//! a rival producer) and nothing is counted. The argument that the scan cannot miss a live
+//! taker is the producers' one with `head` for `tail`: every change of `head` is a CAS (one
+//! release sequence), the taker's `claiming` store precedes its CAS, and every store to
+//! `claiming` is Release, so a scan that reads any later value of the entry also sees the
+//! taker's stamp store, and the stamp CAS then fails.
+//!
+//! What is lost: the message the dead consumer was copying (`pop` never returned it, so no
+//! one received it; it is counted in `lost`, one per such crash). A consumer killed after
+//! `pop` returned loses the message it held too, as with any queue, and that loss is not
+//! counted. A consumer that recovers a dead producer's slot records its claim the same way
+//! (it CASes `head` too); if it dies before its stamp CAS, the slot is left at stamp `p`
+//! with `head > p`, which the producers' rule above frees as well (the message was already
+//! lost with its producer; it is counted once).
+//!
+//! (Re-delivering the dead consumer's message instead would be possible, the slot still
+//! holds it, but it would reach a consumer out of order with that producer's later
+//! messages; a counted loss keeps every consumer's per-producer order.)
 
 use std::marker::PhantomData;
 use std::time::Duration;
@@ -239,10 +267,28 @@ impl<T> Drop for Ring<'_, T> {
     }
 }
 
+/// Whether the liveness check of whoever holds position `pos` is due: the first sighting of
+/// a stall at `pos` starts the clock (under loom the check is due at once), later ones are
+/// due about once a millisecond (see [`Throttle`]).
+fn stall_check_due(stall: &mut Option<(u64, Throttle)>, pos: u64) -> bool {
+    match stall {
+        Some((p, throttle)) if *p == pos => throttle.due(),
+        _ => {
+            let mut throttle = Throttle::new();
+            let due = throttle.due() && cfg!(loom);
+            *stall = Some((pos, throttle));
+            due
+        }
+    }
+}
+
 /// A producing handle of an MPMC ring (any number may be attached, up to
 /// [`MAX_PARTICIPANTS`]).
 pub struct Producer<'m, T> {
     ring: Ring<'m, T>,
+    /// The previous lap's position last seen taken by a consumer but not freed, and the
+    /// clock of its liveness checks (module docs, "Consumers that die mid-take").
+    stall: Option<(u64, Throttle)>,
 }
 
 impl<'m, T: SharedLayout + Copy> Producer<'m, T> {
@@ -254,7 +300,14 @@ impl<'m, T: SharedLayout + Copy> Producer<'m, T> {
     pub fn attach<M: Memory + ?Sized>(mem: &'m M, layout: RingLayout) -> Result<Self, RingError> {
         Ok(Producer {
             ring: Ring::attach(mem, layout, true)?,
+            stall: None,
         })
+    }
+
+    /// Messages lost to participants killed mid-operation (the control block's counter,
+    /// for the whole ring): see [`Consumer::lost`].
+    pub fn lost(&self) -> u64 {
+        self.ring.ctrl.lost.load(Ordering::Relaxed)
     }
 
     /// Pushes `v` if a slot is free.
@@ -283,21 +336,23 @@ impl<'m, T: SharedLayout + Copy> Producer<'m, T> {
         self.claim()
     }
 
-    /// Claims the next position (Vyukov's producer step, with `claiming` recorded first).
+    /// Claims the next position (Vyukov's producer step, with `claiming` recorded first,
+    /// and a slot abandoned by a dead consumer freed on the way).
     fn claim(&mut self) -> Result<u64, RingError> {
-        let r = &self.ring;
-        let me = r.entry();
-        let ctrl = r.ctrl;
+        let ctrl = self.ring.ctrl;
         let mut pos = ctrl.tail.load(Ordering::Relaxed);
         loop {
+            let r = &self.ring;
+            let me = r.entry();
             // Acquire: pairs with the consumer's Release stamp store, so its read of the
             // previous lap's value happens before our write.
             let s = r.stamp(pos).load(Ordering::Acquire);
             let d = s.wrapping_sub(pos);
             if d == 0 {
                 // Before the claim, so a consumer that sees the claim sees this (module
-                // docs); Relaxed: ordered by the Release of the CAS below.
-                me.claiming.store(pos.wrapping_add(1), Ordering::Relaxed);
+                // docs). Release: a scan that reads a later value of this entry sees our
+                // earlier stamp stores (module docs).
+                me.claiming.store(pos.wrapping_add(1), Ordering::Release);
                 // AcqRel: Release heads the release sequence on `tail` that carries
                 // `claiming` to consumers; Acquire orders our later accesses.
                 match ctrl.tail.compare_exchange_weak(
@@ -318,10 +373,14 @@ impl<'m, T: SharedLayout + Copy> Producer<'m, T> {
                 pos = now;
                 continue;
             }
-            me.claiming.store(0, Ordering::Relaxed);
+            // Release: as above.
+            me.claiming.store(0, Ordering::Release);
             // `tail` did not move: the stamp must be the previous lap's (`pos - cap`:
-            // claimed, unpublished; `pos - cap + 1`: published, not yet consumed), i.e. full.
+            // claimed, unpublished; `pos - cap + 1`: published, not yet freed), i.e. full.
             if d == r.cap.wrapping_neg() || d == 1u64.wrapping_sub(r.cap) {
+                if self.free_abandoned(pos) {
+                    continue;
+                }
                 return Err(if self.ring.other_gone(false) {
                     RingError::Disconnected
                 } else {
@@ -332,7 +391,52 @@ impl<'m, T: SharedLayout + Copy> Producer<'m, T> {
                 "slot stamp impossible for the tail position",
             ));
         }
+        self.stall = None;
         Ok(pos)
+    }
+
+    /// The slot of `pos` still holds the previous lap's position `q = pos - cap` (stamp
+    /// `q + 1` or `q`). If a consumer has taken `q` (`head > q`) and no live consumer
+    /// records `claiming == q + 1`, that consumer died before freeing the slot: free it
+    /// (module docs, "Consumers that die mid-take"). Returns whether the slot is now free
+    /// (retry the claim).
+    fn free_abandoned(&mut self, pos: u64) -> bool {
+        let r = &self.ring;
+        let cap = r.cap;
+        let q = pos.wrapping_sub(cap);
+        // Acquire: pairs with the taker's AcqRel CAS on `head` (every change of `head` is a
+        // CAS, so one release sequence), so the scan below sees its `claiming` record.
+        let h = r.ctrl.head.load(Ordering::Acquire);
+        // Not taken yet (`head <= q`: really full) unless `q < head <= pos`; anything else
+        // is a stale or corrupted `head`, treated as full (the consumers check it).
+        if h.wrapping_sub(q).wrapping_sub(1) >= cap {
+            return false;
+        }
+        if !stall_check_due(&mut self.stall, q) {
+            return false;
+        }
+        let want = q.wrapping_add(1);
+        if live_claimer(&r.ctrl.consumers, want) {
+            return false;
+        }
+        // Read the stamp again: `q` (a recovering consumer died before its stamp CAS) or
+        // `q + 1` (a consumer died while copying); anything else: retry the claim.
+        let s = r.stamp(pos).load(Ordering::Acquire);
+        if s != q && s != want {
+            return true;
+        }
+        // AcqRel: Release pairs with the Acquire stamp load of the producer of `pos` (the
+        // dead taker's accesses ended before it was seen dead); Acquire pairs with a
+        // consumer that freed the slot meanwhile.
+        if r.stamp(pos)
+            .compare_exchange(s, pos, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            r.ctrl.lost.fetch_add(1, Ordering::Relaxed);
+            Control::wake(&r.ctrl.space_futex, &r.ctrl.space_sleepers);
+        }
+        self.stall = None;
+        true
     }
 
     /// Pushes `v`, waiting for a free slot up to `timeout` (`None`: until one frees or
@@ -363,6 +467,11 @@ impl<'m, T: SharedLayout + Copy> Producer<'m, T> {
                 r.stamp(t).load(Ordering::Relaxed) == t
                     || peer(&r.ctrl.consumers, false) == Peer::Gone
             })?;
+            // A slot held by a consumer that may be dead is re-checked (throttled) after
+            // each bounded sleep.
+            if self.stall.is_some() {
+                spins = 0;
+            }
         }
     }
 }
@@ -370,8 +479,8 @@ impl<'m, T: SharedLayout + Copy> Producer<'m, T> {
 /// A consuming handle of an MPMC ring.
 pub struct Consumer<'m, T> {
     ring: Ring<'m, T>,
-    /// The position last seen claimed but unpublished, and whether its claimer has been
-    /// checked since (see the module docs).
+    /// The position last seen claimed but unpublished, and the clock of its claimer's
+    /// liveness checks (see the module docs).
     stall: Option<(u64, Throttle)>,
 }
 
@@ -399,8 +508,10 @@ impl<'m, T: SharedLayout + Copy> Consumer<'m, T> {
         })
     }
 
-    /// Messages lost to producers that died between claiming and publishing (the
-    /// control block's counter, for the whole ring).
+    /// Messages lost to participants killed mid-operation (the control block's counter,
+    /// for the whole ring): a producer killed between claiming and publishing (its `push`
+    /// never returned), or a consumer killed between taking a position and freeing its
+    /// slot (its `pop` never returned). One per such crash; see the module docs.
     pub fn lost(&self) -> u64 {
         self.ring.ctrl.lost.load(Ordering::Relaxed)
     }
@@ -412,25 +523,62 @@ impl<'m, T: SharedLayout + Copy> Consumer<'m, T> {
     /// published by a live producer); [`RingError::Disconnected`] once every producer is
     /// gone and nothing is left; [`RingError::Corrupted`].
     pub fn try_pop(&mut self) -> Result<T, RingError> {
+        self.pop_step(true)
+    }
+
+    /// For crash tests only: pops exactly as [`try_pop`](Self::try_pop) does, reading the
+    /// value, but returns without freeing its slot or clearing this consumer's `claiming`
+    /// record (the state a consumer killed while copying leaves). The slot stays held until
+    /// this process is dead and a producer frees it.
+    #[doc(hidden)]
+    pub fn pop_without_freeing(&mut self) -> Result<T, RingError> {
+        self.pop_step(false)
+    }
+
+    /// Records the claim of `pos` in our registry entry, then claims it with a CAS on
+    /// `head`; on failure clears the record and returns the current `head`.
+    #[inline]
+    fn claim_head(&self, pos: u64) -> Result<(), u64> {
         let ctrl = self.ring.ctrl;
-        let cap = self.ring.cap;
+        let me = self.ring.entry();
+        // Before the CAS, so a producer that sees `head > pos` sees it (module docs).
+        // Release: a scan that reads a later value of this entry sees our earlier stamp
+        // stores.
+        me.claiming.store(pos.wrapping_add(1), Ordering::Release);
         // Acquire (here, in the CAS and on reloads), with the CAS's Release: a consumer
         // that reads a head value written by another consumer's claim also sees the
         // producer CAS on `tail` that made that claim possible, so `tail - head` computed
         // from our loads never looks negative (loom found the false `Corrupted` that
-        // Relaxed loads of head give).
+        // Relaxed loads of head give). The Release also heads the release sequence on
+        // `head` that carries `claiming` to a producer's scan.
+        match ctrl.head.compare_exchange_weak(
+            pos,
+            pos.wrapping_add(1),
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => Ok(()),
+            Err(now) => {
+                // Release: as above.
+                me.claiming.store(0, Ordering::Release);
+                Err(now)
+            }
+        }
+    }
+
+    fn pop_step(&mut self, free: bool) -> Result<T, RingError> {
+        let ctrl = self.ring.ctrl;
+        let cap = self.ring.cap;
         let mut pos = ctrl.head.load(Ordering::Acquire);
         loop {
             // Acquire: pairs with the producer's Release stamp store (the value).
             let s = self.ring.stamp(pos).load(Ordering::Acquire);
             if s == pos.wrapping_add(1) {
-                match ctrl.head.compare_exchange_weak(
-                    pos,
-                    pos.wrapping_add(1),
-                    Ordering::AcqRel,
-                    Ordering::Acquire,
-                ) {
-                    Ok(_) => return Ok(self.take(pos)),
+                match self.claim_head(pos) {
+                    Ok(()) => {
+                        self.stall = None;
+                        return Ok(self.take(pos, free));
+                    }
                     Err(now) => {
                         pos = now;
                         continue;
@@ -474,7 +622,7 @@ impl<'m, T: SharedLayout + Copy> Consumer<'m, T> {
                 ));
             }
             // Claimed (tail > pos) and not published (stamp == pos).
-            match self.recover(pos)? {
+            match self.recover(pos, free)? {
                 Recovery::Wait => return Err(RingError::Empty),
                 Recovery::Skipped => pos = pos.wrapping_add(1),
                 Recovery::Value(v) => return Ok(v),
@@ -483,50 +631,41 @@ impl<'m, T: SharedLayout + Copy> Consumer<'m, T> {
         }
     }
 
-    /// Reads position `pos` (claimed by our CAS on head) and frees its slot.
-    fn take(&mut self, pos: u64) -> T {
+    /// Reads position `pos` (claimed by our CAS on head) and, if `free`, frees its slot and
+    /// clears our claim record.
+    #[inline]
+    fn take(&mut self, pos: u64, free: bool) -> T {
         let r = &self.ring;
         let v = r.read_value(pos);
-        // Release: pairs with the producer's Acquire stamp load; our read happens before
-        // the next lap's write.
-        r.stamp(pos)
-            .store(pos.wrapping_add(r.cap), Ordering::Release);
-        Control::wake(&r.ctrl.space_futex, &r.ctrl.space_sleepers);
+        if free {
+            // Release: pairs with the producer's Acquire stamp load; our read happens
+            // before the next lap's write.
+            r.stamp(pos)
+                .store(pos.wrapping_add(r.cap), Ordering::Release);
+            // Release: pairs with the Acquire load in `live_claimer` (module docs).
+            r.entry().claiming.store(0, Ordering::Release);
+            Control::wake(&r.ctrl.space_futex, &r.ctrl.space_sleepers);
+        }
         v
     }
 
     /// The abandoned-slot recovery (module docs).
-    fn recover(&mut self, pos: u64) -> Result<Recovery<T>, RingError> {
-        match &mut self.stall {
-            Some((p, throttle)) if *p == pos => {
-                if !throttle.due() {
-                    return Ok(Recovery::Wait);
-                }
-            }
-            _ => {
-                let mut throttle = Throttle::new();
-                // The first sighting starts the clock (loom: due at once).
-                let due = throttle.due() && cfg!(loom);
-                self.stall = Some((pos, throttle));
-                if !due {
-                    return Ok(Recovery::Wait);
-                }
-            }
+    fn recover(&mut self, pos: u64, free: bool) -> Result<Recovery<T>, RingError> {
+        if !stall_check_due(&mut self.stall, pos) {
+            return Ok(Recovery::Wait);
         }
         let r = &self.ring;
         if live_claimer(&r.ctrl.producers, pos.wrapping_add(1)) {
             return Ok(Recovery::Wait);
         }
-        if let Err(now) = r.ctrl.head.compare_exchange(
-            pos,
-            pos.wrapping_add(1),
-            Ordering::AcqRel,
-            Ordering::Acquire,
-        ) {
+        // Recorded like any claim of `head`: if we die before the stamp CAS below, a
+        // producer frees the slot (module docs).
+        if let Err(now) = self.claim_head(pos) {
             return Ok(Recovery::Moved(now));
         }
         // The position is ours. AcqRel: Acquire pairs with a late publication (then we
         // read the value); Release pairs with the next lap's producer, as in `take`.
+        let r = &self.ring;
         match r.stamp(pos).compare_exchange(
             pos,
             pos.wrapping_add(r.cap),
@@ -534,6 +673,8 @@ impl<'m, T: SharedLayout + Copy> Consumer<'m, T> {
             Ordering::Acquire,
         ) {
             Ok(_) => {
+                // Release: as in `take`.
+                r.entry().claiming.store(0, Ordering::Release);
                 r.ctrl.lost.fetch_add(1, Ordering::Relaxed);
                 Control::wake(&r.ctrl.space_futex, &r.ctrl.space_sleepers);
                 self.stall = None;
@@ -541,9 +682,12 @@ impl<'m, T: SharedLayout + Copy> Consumer<'m, T> {
             }
             Err(s) if s == pos.wrapping_add(1) => {
                 self.stall = None;
-                Ok(Recovery::Value(self.take(pos)))
+                Ok(Recovery::Value(self.take(pos, free)))
             }
-            Err(_) => Err(RingError::Corrupted("stamp of a claimed slot changed")),
+            Err(_) => {
+                r.entry().claiming.store(0, Ordering::Release);
+                Err(RingError::Corrupted("stamp of a claimed slot changed"))
+            }
         }
     }
 
