@@ -64,7 +64,7 @@
 //! | `mq_receive`, `mq_timedreceive` | [`MessageQueue::receive`](os::mq::MessageQueue::receive), [`receive_timeout`](os::mq::MessageQueue::receive_timeout) |
 //! | `mq_notify` (`SIGEV_SIGNAL`) | [`MessageQueue::notify`](os::mq::MessageQueue::notify) |
 //! | `mq_notify` (`SIGEV_THREAD`) | [`MessageQueue::notify_thread`](os::mq::MessageQueue::notify_thread) (a closure on a thread) |
-//! | `getrandom` + `O_CREAT \| O_EXCL` in a loop (a fresh name) | `create_unique(prefix)` on every named builder: [`os::shm::ShmOptions::create_unique`], [`os::sem::SemOptions::create_unique`], [`os::mq::MqOptions::create_unique`], [`SharedOptions::create_unique`], [`SharedArrayOptions::create_unique`]; the name alone: [`os::name::unique`] |
+//! | `getrandom` + `O_CREAT \| O_EXCL` in a loop (a fresh name) | `create_unique(prefix)` on every named builder: [`os::shm::ShmOptions::create_unique`], [`os::sem::SemOptions::create_unique`], [`os::mq::MqOptions::create_unique`], [`SharedOptions::create_unique`], [`SharedArrayOptions::create_unique`], [`collections::RingOptions::create_unique`]; the name alone: [`os::name::unique`] |
 //! | `mq_getattr` | [`MessageQueue::attributes`](os::mq::MessageQueue::attributes) |
 //! | `mq_unlink` | [`os::mq::unlink`] |
 //! | `errno` | [`os::Errno`], behind every [`os::Error`] ([`os::Error::errno`]) |
@@ -93,7 +93,9 @@
 //! | Ruby process_shared `ConditionVariable` | [`SharedCondvar`]; `ConditionVariable.new` then `fork`: `Shared::<SharedCondvar>::anonymous(..)` |
 //! | an array of atomics without the lock | [`SharedArray::as_slice`] for [`AtomicElement`] types (`SharedArray<AtomicU64>`) |
 //!
-//! **Not yet:** ring buffers (the segment format reserves their kind). **Not built:**
+//! | process_shared / Boost.Interprocess message queue between processes, iceoryx2 publish-subscribe | rings: [`SpscRing`] (one producer, one consumer), [`MpmcRing`] (up to 16 of each), [`ByteRing`] (variable-length frames, zero-copy); by name, or `anonymous(capacity)` for `fork`; builder [`collections::RingOptions`]; a snapshot of who is attached: [`SpscRing::status`], [`collections::ring::inspect`] |
+//!
+//! **Not built:**
 //! unique names for System V segments (their `IPC_PRIVATE` key is unique already:
 //! [`os::shm::sysv::Key::PRIVATE`]).
 //!
@@ -122,8 +124,9 @@
 #[doc(inline)]
 pub use ipc_collections as collections;
 pub use ipc_collections::{
-    unlink, AnyArray, AnyArrayOptions, ArrayView, AtomicElement, ElemType, Error, Result, Shared,
-    SharedArray, SharedArrayOptions, SharedCondvar, SharedMutex, SharedOptions, SharedRwLock,
+    unlink, AnyArray, AnyArrayOptions, ArrayView, AtomicElement, ByteRing, ElemType, Error,
+    MpmcRing, Result, Shared, SharedArray, SharedArrayOptions, SharedCondvar, SharedMutex,
+    SharedOptions, SharedRwLock, SpscRing,
 };
 #[doc(inline)]
 pub use ipc_core as os;

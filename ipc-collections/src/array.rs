@@ -82,6 +82,7 @@ fn array_spec<'a, T: SharedLayout>(schema: &'a str, dims: &'a [usize]) -> Spec<'
         dims,
         control_len: format::ARRAY_CONTROL_LEN,
         ring_capacity: 0,
+        ring_payload_len: 0,
     }
 }
 

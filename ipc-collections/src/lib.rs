@@ -59,6 +59,11 @@ pub use lock::condvar::{SharedCondvar, WaitTimeoutResult};
 pub use lock::mutex::{SharedMutex, SharedMutexGuard};
 pub use lock::poison::{self, PoisonMutex};
 pub use lock::rwlock::{SharedReadGuard, SharedRwLock, SharedWriteGuard};
+#[cfg(not(loom))]
+pub use ring::{
+    ByteRing, ByteRingOptions, MpmcRing, MpmcRingOptions, RingOptions, RingStatus, SpscRing,
+    SpscRingOptions,
+};
 pub use segment::named::{inspect, inspect_timeout, unlink};
 pub use segment::{creator, format, DEFAULT_OPEN_TIMEOUT};
 pub use value::{Shared, SharedOptions};

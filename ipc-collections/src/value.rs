@@ -52,6 +52,7 @@ pub(crate) fn value_spec<T: SharedLayout>(schema: &str) -> Spec<'_> {
         dims: &[],
         control_len: 0,
         ring_capacity: 0,
+        ring_payload_len: 0,
     }
 }
 

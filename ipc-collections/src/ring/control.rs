@@ -123,7 +123,7 @@ const _: () = {
     assert!(std::mem::size_of::<Participant>() == 32);
     assert!(offset_of!(Participant, start) == 8);
     assert!(offset_of!(Participant, claiming) == 16);
-    assert!(std::mem::size_of::<Control>() == 1536);
+    assert!(std::mem::size_of::<Control>() == crate::format::RING_CONTROL_LEN);
     assert!(std::mem::align_of::<Control>() <= CONTROL_ALIGN);
 };
 
@@ -400,6 +400,18 @@ pub(crate) fn peer(side: &[Participant], check_liveness: bool) -> Peer {
     } else {
         Peer::NeverAttached
     }
+}
+
+/// The occupants of a side's registry (pid, alive by pid and start time): a snapshot for
+/// status displays, never used by the algorithms.
+pub(crate) fn occupants(side: &[Participant]) -> Vec<(i32, bool)> {
+    side.iter()
+        .filter_map(|p| {
+            let id = p.id.load(Ordering::Acquire);
+            let pid = (id & PID_MASK) as u32 as i32;
+            (pid != 0).then(|| (pid, occupant_alive(p, id)))
+        })
+        .collect()
 }
 
 /// Whether some LIVE registered participant of `side` has `claiming == want` (an MPMC

@@ -40,6 +40,8 @@ pub mod control;
 mod error;
 pub mod mpmc;
 #[cfg(not(loom))]
+pub mod named;
+#[cfg(not(loom))]
 mod shim;
 #[cfg(loom)]
 pub mod shim;
@@ -47,6 +49,11 @@ pub mod spsc;
 
 pub use control::RingLayout;
 pub use error::RingError;
+#[cfg(not(loom))]
+pub use named::{
+    inspect, Attached, ByteRing, ByteRingOptions, MpmcRing, MpmcRingOptions, RingOptions,
+    RingStatus, RingType, SpscRing, SpscRingOptions,
+};
 
 use control::{Control, Flavor, Resolved};
 

@@ -44,6 +44,10 @@ pub const MIN_PAYLOAD_ALIGN: usize = 64;
 pub const ARRAY_CONTROL_LEN: usize = 48;
 /// The offset of the "poisoned" flag in an array's control block.
 pub const ARRAY_POISONED_OFFSET: usize = 40;
+/// The length of a ring segment's control block (kind 3): the ring control block of
+/// FORMAT.md, "Rings (kind 3)" ([`ring::control::Control`](crate::ring::control::Control),
+/// whose size is pinned to this).
+pub const RING_CONTROL_LEN: usize = 1536;
 
 /// The fixed header: the first [`HEADER_LEN`] bytes of every segment, in the creator's
 /// native byte order (FORMAT.md, "The fixed header", gives the meaning of each field).
@@ -228,7 +232,8 @@ pub enum Kind {
     Value,
     /// An N-dimensional array ([`SharedArray`](crate::SharedArray)).
     Array,
-    /// A ring buffer (reserved for the ring types).
+    /// A ring buffer ([`SpscRing`](crate::SpscRing), [`MpmcRing`](crate::MpmcRing),
+    /// [`ByteRing`](crate::ByteRing)).
     Ring,
 }
 
@@ -252,13 +257,13 @@ impl Kind {
         }
     }
 
-    /// The control block length this kind requires, `None` for the ring kind (whose control
-    /// block the ring section of FORMAT.md will define).
-    pub const fn control_len(self) -> Option<usize> {
+    /// The control block length this kind requires (0, [`ARRAY_CONTROL_LEN`],
+    /// [`RING_CONTROL_LEN`]).
+    pub const fn control_len(self) -> usize {
         match self {
-            Kind::Value => Some(0),
-            Kind::Array => Some(ARRAY_CONTROL_LEN),
-            Kind::Ring => None,
+            Kind::Value => 0,
+            Kind::Array => ARRAY_CONTROL_LEN,
+            Kind::Ring => RING_CONTROL_LEN,
         }
     }
 }
@@ -345,6 +350,9 @@ pub(crate) struct Spec<'a> {
     pub dims: &'a [usize],
     pub control_len: usize,
     pub ring_capacity: u64,
+    /// The ring's data region length (kind 3 only: it depends on the ring's flavour, see
+    /// [`ring_payload_lens`]); ignored for the other kinds.
+    pub ring_payload_len: usize,
 }
 
 /// Where everything goes, computed with checked arithmetic.
@@ -381,6 +389,7 @@ fn layout_parts(
     schema_len: usize,
     dims: &[usize],
     control_len: usize,
+    ring_payload_len: usize,
 ) -> std::result::Result<Plan, String> {
     let schema_end = HEADER_LEN
         .checked_add(schema_len)
@@ -398,7 +407,8 @@ fn layout_parts(
     let payload_offset = align_up(control_end, payload_align).ok_or("payload offset overflows")?;
     let payload_len = match kind {
         Kind::Value => elem_size,
-        Kind::Array | Kind::Ring => element_count(dims)
+        Kind::Ring => ring_payload_len,
+        Kind::Array => element_count(dims)
             .and_then(|n| n.checked_mul(elem_size))
             .ok_or_else(|| format!("dims {dims:?} of {elem_size}-byte elements overflow usize"))?,
     };
@@ -456,6 +466,7 @@ pub(crate) fn plan(op: &'static str, spec: &Spec<'_>) -> Result<Plan> {
         spec.schema.len(),
         spec.dims,
         spec.control_len,
+        spec.ring_payload_len,
     )
     .map_err(|why| bad(ErrorKind::InvalidSize(why)))
 }
@@ -707,21 +718,29 @@ fn validate(bytes: &[u8], file_len: u64) -> std::result::Result<SegmentInfo, Inv
     if kind != Kind::Ring && h.ring_capacity != 0 {
         return Err(format!("ring capacity {} in a {kind}", h.ring_capacity).into());
     }
-    if let Some(want) = kind.control_len() {
-        if h.control_len != want as u64 {
-            return Err(format!(
-                "control_len {} in a {kind}: the control block of this kind is {want} bytes \
-                 (FORMAT.md, \"Control block\")",
-                h.control_len
-            )
-            .into());
-        }
+    let ring_payload_len = if kind == Kind::Ring {
+        ring_payload_len(&h, &dims, elem_size, elem_align)?
+    } else {
+        0
+    };
+    let control_len = kind.control_len();
+    if h.control_len != control_len as u64 {
+        return Err(format!(
+            "control_len {} in a {kind}: the control block of this kind is {control_len} bytes \
+             (FORMAT.md, \"Control block\")",
+            h.control_len
+        )
+        .into());
     }
-    let control_len = usize::try_from(h.control_len)
-        .ok()
-        .filter(|&n| n <= file_len)
-        .ok_or("control length exceeds the object")?;
-    let plan = layout_parts(kind, elem_size, elem_align, schema_len, &dims, control_len)?;
+    let plan = layout_parts(
+        kind,
+        elem_size,
+        elem_align,
+        schema_len,
+        &dims,
+        control_len,
+        ring_payload_len,
+    )?;
     if h.control_offset != plan.control_offset as u64 {
         return Err(format!(
             "control offset {}, expected {}",
@@ -768,6 +787,56 @@ fn validate(bytes: &[u8], file_len: u64) -> std::result::Result<SegmentInfo, Inv
     })
 }
 
+/// The data region lengths a ring of `capacity` elements of `elem_size` bytes (aligned to
+/// `elem_align`) may have, one per layout: `[capacity * elem_size` (SPSC and byte rings: the
+/// slots, or the bytes), MPMC's stamps-then-slots
+/// ([`ring::mpmc::region_len`](crate::ring::mpmc::region_len))`]`. The second is always
+/// longer than the first, so the header's `payload_len` tells the two layouts apart; the
+/// control block's `flavor` then tells an SPSC ring from a byte ring. `None` on overflow.
+pub fn ring_payload_lens(capacity: u64, elem_size: usize, elem_align: usize) -> Option<[usize; 2]> {
+    let slots = usize::try_from(capacity).ok()?.checked_mul(elem_size)?;
+    Some([
+        slots,
+        crate::ring::mpmc::region_len(capacity, elem_size, elem_align)?,
+    ])
+}
+
+/// The ring rules (FORMAT.md, "Rings (kind 3)"): rank 1, `dims[0] == ring_capacity`, a power
+/// of two, and a payload length that is one of [`ring_payload_lens`]. Returns that length.
+fn ring_payload_len(
+    h: &Header,
+    dims: &[usize],
+    elem_size: usize,
+    elem_align: usize,
+) -> std::result::Result<usize, String> {
+    let cap = h.ring_capacity;
+    if dims.len() != 1 {
+        return Err(format!("a ring segment with rank {}, not 1", dims.len()));
+    }
+    if dims[0] as u64 != cap {
+        return Err(format!(
+            "ring dims[0] = {} differs from ring_capacity {cap}",
+            dims[0]
+        ));
+    }
+    if !cap.is_power_of_two() {
+        return Err(format!("ring capacity {cap} is not a power of two"));
+    }
+    if elem_size == 0 {
+        return Err("a ring of zero-sized elements".into());
+    }
+    let lens = ring_payload_lens(cap, elem_size, elem_align)
+        .ok_or_else(|| format!("a ring of {cap} {elem_size}-byte elements overflows usize"))?;
+    lens.into_iter()
+        .find(|&l| l as u64 == h.payload_len)
+        .ok_or_else(|| {
+            format!(
+                "payload length {} is neither ring layout's for capacity {cap} ({} or {})",
+                h.payload_len, lens[0], lens[1]
+            )
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -790,6 +859,7 @@ mod tests {
                 ARRAY_CONTROL_LEN
             },
             ring_capacity: 0,
+            ring_payload_len: 0,
         }
     }
 

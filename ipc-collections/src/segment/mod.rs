@@ -384,7 +384,7 @@ impl<M: Memory> Segment<M> {
     }
 
     /// Checks the validated header against what the caller expects.
-    fn check(&self, expect: &Expect<'_>) -> Result<()> {
+    pub(crate) fn check(&self, expect: &Expect<'_>) -> Result<()> {
         let info = &self.info;
         if info.kind != expect.kind {
             return Err(Error::wrong_kind(&self.name, expect.kind, info.kind));

@@ -1,0 +1,879 @@
+//! Ring handles that own their memory: [`SpscRing`], [`MpmcRing`] and [`ByteRing`], created
+//! and opened by name (a segment of kind 3, FORMAT.md "Rings (kind 3)") or over anonymous
+//! memory for forked children, with the options vocabulary of every named kind
+//! ([`RingOptions`]).
+//!
+//! A handle owns the segment; [`producer`](SpscRing::producer) and
+//! [`consumer`](SpscRing::consumer) attach this process to the ring (registering its pid and
+//! start time in the control block) and borrow the handle, so the memory outlives them.
+//!
+//! Opening checks, in order: the segment is a ring (else
+//! [`WrongType`](crate::ErrorKind::WrongType)), of this flavour (the header's payload length
+//! and the control block's `flavor`; else `WrongType` naming both), of this element type
+//! ([`LayoutMismatch`](crate::ErrorKind::LayoutMismatch) with the differing fields), with a
+//! capacity the flavour accepts (else [`Corrupted`](crate::ErrorKind::Corrupted)). The
+//! capacity comes from the validated header and lives in process memory.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::atomic::Ordering;
+
+use ipc_core::layout::TypeLayout;
+use ipc_core::shm::{AnonShm, Shm};
+use ipc_core::{ErrorKind, Memory, SharedLayout};
+
+use crate::error::{Error, Result};
+use crate::format::{self, Kind, SegmentInfo, Spec, RING_CONTROL_LEN};
+use crate::ident;
+use crate::segment::named::{self, NamedOptions};
+use crate::segment::{Deadline, Expect, Segment, DEFAULT_OPEN_TIMEOUT};
+
+use super::control::{self, Control, Flavor, RingLayout};
+use super::{bytes, mpmc, spsc, RingError};
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// What a ring type needs of its segment: the flavour, the element type and the sizes.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct Shape {
+    /// The type's name in errors (`SpscRing`).
+    what: &'static str,
+    flavor: Flavor,
+    layout: &'static TypeLayout,
+    elem_size: usize,
+    elem_align: usize,
+    fingerprint: u64,
+    min_cap: u64,
+    data_len: fn(u64) -> Option<usize>,
+}
+
+/// The ring types a [`RingOptions`] builds: [`SpscRing<T>`], [`MpmcRing<T>`] and
+/// [`ByteRing`] (sealed: implemented by these three only).
+pub trait RingType: sealed::Sealed + Sized {
+    #[doc(hidden)]
+    const SHAPE: Shape;
+
+    /// Formats a fresh ring of this type in `mem` at `layout`.
+    ///
+    /// # Safety
+    /// As [`spsc::init`]: exclusive access to the ring's bytes.
+    #[doc(hidden)]
+    unsafe fn format<N: Memory>(mem: &N, layout: RingLayout) -> std::result::Result<(), RingError>;
+
+    #[doc(hidden)]
+    fn from_raw(raw: RawRing<Shm>) -> Self;
+}
+
+/// The segment and layout behind every ring handle.
+#[doc(hidden)]
+pub struct RawRing<M: Memory> {
+    seg: Segment<M>,
+    layout: RingLayout,
+}
+
+/// What a flavour is called in messages.
+fn flavor_words(code: u32) -> &'static str {
+    match code {
+        1 => "an SPSC ring",
+        2 => "an MPMC ring",
+        3 => "a byte ring",
+        _ => "a ring of an unknown flavour",
+    }
+}
+
+fn flavor_of(code: u32) -> Option<Flavor> {
+    match code {
+        1 => Some(Flavor::Spsc),
+        2 => Some(Flavor::Mpmc),
+        3 => Some(Flavor::Bytes),
+        _ => None,
+    }
+}
+
+impl<M: Memory> RawRing<M> {
+    fn spec<'a>(shape: &Shape, schema: &'a str, dims: &'a [usize], cap: u64) -> Spec<'a> {
+        Spec {
+            kind: Kind::Ring,
+            elem_size: shape.elem_size,
+            elem_align: shape.elem_align,
+            fingerprint: shape.fingerprint,
+            schema,
+            dims,
+            control_len: RING_CONTROL_LEN,
+            ring_capacity: cap,
+            // A capacity too large for the region is refused by `plan` below via
+            // `check_capacity` first; usize::MAX here would also be refused.
+            ring_payload_len: (shape.data_len)(cap).unwrap_or(usize::MAX),
+        }
+    }
+
+    /// Refuses a capacity the flavour cannot use.
+    fn check_capacity(op: &'static str, shape: &Shape, cap: u64) -> Result<usize> {
+        let bad = |why: String| Err(Error::new(op, ErrorKind::InvalidInput(why)));
+        if !cap.is_power_of_two() || cap < shape.min_cap {
+            return bad(format!(
+                "{} capacity {cap} is not a power of two of at least {}",
+                shape.what, shape.min_cap
+            ));
+        }
+        let dim = usize::try_from(cap).map_err(|_| {
+            Error::new(
+                op,
+                ErrorKind::InvalidSize(format!("capacity {cap} exceeds usize")),
+            )
+        })?;
+        (shape.data_len)(cap).ok_or_else(|| {
+            Error::new(
+                op,
+                ErrorKind::InvalidSize(format!(
+                    "{} of capacity {cap} does not fit in memory",
+                    shape.what
+                )),
+            )
+        })?;
+        Ok(dim)
+    }
+
+    fn segment_len(op: &'static str, shape: &Shape, cap: u64) -> Result<usize> {
+        let dim = Self::check_capacity(op, shape, cap)?;
+        let schema = ident::schema(shape.layout);
+        let dims = [dim];
+        Ok(format::plan(op, &Self::spec(shape, &schema, &dims, cap))?.total_len)
+    }
+
+    fn create<R: RingType>(
+        op: &'static str,
+        mem: M,
+        name: &str,
+        cap: u64,
+        zeroed: bool,
+    ) -> Result<Self> {
+        let shape = &R::SHAPE;
+        let dim = Self::check_capacity(op, shape, cap).map_err(|e| e.or_name(name))?;
+        let schema = ident::schema(shape.layout);
+        let dims = [dim];
+        let spec = Self::spec(shape, &schema, &dims, cap);
+        let plan = format::plan(op, &spec).map_err(|e| e.or_name(name))?;
+        let layout = RingLayout {
+            control_offset: plan.control_offset,
+            data_offset: plan.payload_offset,
+            capacity: cap,
+        };
+        let seg = Segment::create(op, mem, name, &spec, &plan, zeroed, |seg| {
+            // SAFETY: the segment is unpublished (state INITIALIZING) and this handle won
+            // the claim on the memory (Segment::create), so nobody else touches the ring's
+            // bytes until the state becomes READY: the exclusive access `format` needs.
+            unsafe { R::format(seg.memory(), layout) }.map_err(|e| Error::from(e).with_name(name))
+        })?;
+        Ok(RawRing { seg, layout })
+    }
+
+    fn attach<R: RingType>(mem: M, name: &str, wait: Deadline) -> Result<Self> {
+        let shape = &R::SHAPE;
+        if mem.is_read_only() {
+            return Err(Error::new(
+                "ring::open",
+                ErrorKind::InvalidInput(
+                    "a ring cannot be used through a read-only mapping (its counters are \
+                     written); use ring::inspect to look at one"
+                        .into(),
+                ),
+            )
+            .with_name(name));
+        }
+        let seg = Segment::attach(mem, name, None, wait)?;
+        let info = seg.info();
+        if info.kind != Kind::Ring {
+            return Err(Error::wrong_kind(name, Kind::Ring, info.kind));
+        }
+        // The flavour: the header's payload length tells the typed SPSC/byte layout from
+        // MPMC's (validated to be one of the two); the control block's flavour word, written
+        // by the creator before publishing, tells SPSC from a byte ring.
+        // SAFETY: the control block is RING_CONTROL_LEN == size_of::<Control>() bytes
+        // (validated), 64-aligned inside the mapping, which `seg` keeps mapped; Control is
+        // atomics only, valid for every bit pattern.
+        let ctrl = unsafe { &*seg.control_ptr().cast::<Control>() };
+        let found = ctrl.flavor.load(Ordering::Relaxed);
+        let mpmc_layout = mpmc::region_len(info.ring_capacity, info.elem_size, info.elem_align)
+            == Some(info.payload.len());
+        if found != shape.flavor as u32 || mpmc_layout != (shape.flavor == Flavor::Mpmc) {
+            let found = if flavor_of(found).is_some() {
+                flavor_words(found).to_owned()
+            } else {
+                format!("a ring whose control block says flavour {found}")
+            };
+            return Err(Error::wrong_kind(
+                name,
+                flavor_words(shape.flavor as u32),
+                found,
+            ));
+        }
+        let expect = Expect {
+            kind: Kind::Ring,
+            elem_size: shape.elem_size,
+            elem_align: shape.elem_align,
+            fingerprint: shape.fingerprint,
+            layout: shape.layout,
+            control_len: RING_CONTROL_LEN,
+        };
+        seg.check(&expect)?;
+        let cap = info.ring_capacity;
+        if (shape.data_len)(cap) != Some(info.payload.len()) {
+            // Cannot happen after the checks above (same flavour, same element layout).
+            return Err(Error::corrupted(
+                name,
+                "ring payload length differs from the flavour's",
+            ));
+        }
+        if cap < shape.min_cap {
+            return Err(Error::corrupted(
+                name,
+                format!(
+                    "{} of capacity {cap}, below its minimum {}",
+                    shape.what, shape.min_cap
+                ),
+            ));
+        }
+        let layout = RingLayout {
+            control_offset: info.control.start,
+            data_offset: info.payload.start,
+            capacity: cap,
+        };
+        Ok(RawRing { seg, layout })
+    }
+
+    fn named(&self, e: RingError) -> Error {
+        let e = Error::from(e);
+        match self.seg.name() {
+            "" => e,
+            n => e.with_name(n),
+        }
+    }
+
+    fn control(&self) -> &Control {
+        // SAFETY: as in `attach` (or planned so by `create`): the control block lies inside
+        // the mapping that `self.seg` keeps alive, aligned, atomics only.
+        unsafe { &*self.seg.control_ptr().cast::<Control>() }
+    }
+
+    fn status(&self) -> RingStatus {
+        RingStatus::read(self.control(), self.seg.info())
+    }
+}
+
+/// A process attached to a ring, as a [`RingStatus`] snapshot saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attached {
+    /// Its pid.
+    pub pid: i32,
+    /// Whether that process is alive (by pid and start time, so a reused pid is not
+    /// mistaken for it).
+    pub alive: bool,
+}
+
+/// A snapshot of a ring's control block, for status displays (`ipc inspect`): read with
+/// single atomic loads while others may be using the ring, so the fields need not be
+/// consistent with each other, and a corrupted block shows what it holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RingStatus {
+    /// The flavour the control block records (`None` for an unknown code).
+    pub flavor: Option<Flavor>,
+    /// The capacity from the validated header: slots, or bytes for a byte ring.
+    pub capacity: u64,
+    /// The element size (1 for a byte ring, whose elements are bytes).
+    pub elem_size: usize,
+    /// Positions (bytes for a byte ring) ever consumed.
+    pub head: u64,
+    /// Positions (bytes) ever published (MPMC: claimed).
+    pub tail: u64,
+    /// `tail - head` if that is at most the capacity (`None`: the counters are corrupted).
+    pub len: Option<u64>,
+    /// The registered producers.
+    pub producers: Vec<Attached>,
+    /// The registered consumers.
+    pub consumers: Vec<Attached>,
+    /// Consumers asleep (or about to be) waiting for data.
+    pub data_sleepers: u32,
+    /// Producers asleep waiting for space.
+    pub space_sleepers: u32,
+    /// MPMC messages lost to producers that died between claiming a slot and publishing.
+    pub lost: u64,
+}
+
+impl RingStatus {
+    fn read(ctrl: &Control, info: &SegmentInfo) -> RingStatus {
+        let attached = |side: &[control::Participant]| {
+            control::occupants(side)
+                .into_iter()
+                .map(|(pid, alive)| Attached { pid, alive })
+                .collect()
+        };
+        let tail = ctrl.tail.load(Ordering::Acquire);
+        let head = ctrl.head.load(Ordering::Acquire);
+        let used = tail.wrapping_sub(head);
+        RingStatus {
+            flavor: flavor_of(ctrl.flavor.load(Ordering::Relaxed)),
+            capacity: info.ring_capacity,
+            elem_size: info.elem_size,
+            head,
+            tail,
+            len: (used <= info.ring_capacity).then_some(used),
+            producers: attached(&ctrl.producers),
+            consumers: attached(&ctrl.consumers),
+            data_sleepers: ctrl.data_sleepers.load(Ordering::Relaxed),
+            space_sleepers: ctrl.space_sleepers.load(Ordering::Relaxed),
+            lost: ctrl.lost.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Reads the status of the named ring `name`, whatever its flavour and element type: opens
+/// it read-only (without attaching to it), waits up to 5 s for it to be ready, validates
+/// the header and reads the control block. For tools (`ipc inspect`).
+///
+/// Errors: those of [`inspect`](crate::inspect); [`WrongType`](crate::ErrorKind::WrongType)
+/// if the segment is not a ring.
+pub fn inspect(name: &str) -> Result<(SegmentInfo, RingStatus)> {
+    let mut wait = Deadline::after(DEFAULT_OPEN_TIMEOUT);
+    let shm = named::open_shm(name, true, &mut wait)?;
+    let seg = Segment::attach(shm, name, None, wait)?;
+    if seg.info().kind != Kind::Ring {
+        return Err(Error::wrong_kind(name, Kind::Ring, seg.info().kind));
+    }
+    // SAFETY: the validated control block of a ring segment is RING_CONTROL_LEN ==
+    // size_of::<Control>() bytes, 64-aligned, inside the mapping `seg` keeps; Control is
+    // atomics only, valid for every bit pattern, and only loaded from here (a read-only
+    // mapping allows loads).
+    let ctrl = unsafe { &*seg.control_ptr().cast::<Control>() };
+    Ok((seg.info().clone(), RingStatus::read(ctrl, seg.info())))
+}
+
+/// How a ring is created or opened: the builder every named kind shares (see the
+/// [lifetime table](ipc_core#options-and-lifetimes)), plus the capacity. Reached through
+/// [`SpscRing::options`], [`MpmcRing::options`] and [`ByteRing::options`].
+pub struct RingOptions<R: RingType> {
+    named: NamedOptions,
+    capacity: Option<u64>,
+    _r: PhantomData<fn() -> R>,
+}
+
+/// The builder of [`SpscRing<T>`].
+pub type SpscRingOptions<T> = RingOptions<SpscRing<T>>;
+/// The builder of [`MpmcRing<T>`].
+pub type MpmcRingOptions<T> = RingOptions<MpmcRing<T>>;
+/// The builder of [`ByteRing`].
+pub type ByteRingOptions = RingOptions<ByteRing>;
+
+impl<R: RingType> fmt::Debug for RingOptions<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RingOptions")
+            .field("ring", &R::SHAPE.what)
+            .field("capacity", &self.capacity)
+            .field("options", &self.named)
+            .finish()
+    }
+}
+
+impl<R: RingType> Clone for RingOptions<R> {
+    fn clone(&self) -> Self {
+        RingOptions {
+            named: self.named.clone(),
+            capacity: self.capacity,
+            _r: PhantomData,
+        }
+    }
+}
+
+impl<R: RingType> Default for RingOptions<R> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<R: RingType> RingOptions<R> {
+    /// No capacity, mode 0600, a 5 s open timeout, and the creating handle unlinks on drop.
+    pub fn new() -> Self {
+        RingOptions {
+            named: NamedOptions::new(),
+            capacity: None,
+            _r: PhantomData,
+        }
+    }
+
+    named::named_setters!();
+
+    /// The capacity: slots for the typed rings (a power of two, at least 1 for SPSC and 2
+    /// for MPMC), bytes for a byte ring (a power of two, at least 64; its largest frame is
+    /// `capacity / 2 - 8`). Needed to create; an opened ring must have it if set
+    /// ([`LayoutMismatch`](crate::ErrorKind::LayoutMismatch) otherwise).
+    pub fn capacity(mut self, capacity: u64) -> Self {
+        self.capacity = Some(capacity);
+        self
+    }
+
+    fn capacity_or_err(&self, op: &'static str, name: &str) -> Result<u64> {
+        self.capacity.ok_or_else(|| {
+            Error::new(
+                op,
+                ErrorKind::InvalidInput("no capacity given (RingOptions::capacity)".into()),
+            )
+            .with_name(name)
+        })
+    }
+
+    fn check_capacity(&self, raw: &RawRing<Shm>) -> Result<()> {
+        match self.capacity {
+            Some(want) if want != raw.layout.capacity => Err(Error::layout_mismatch(
+                raw.seg.name(),
+                crate::LayoutMismatch {
+                    type_name: R::SHAPE.layout.type_name(),
+                    expected: format!("capacity {want}"),
+                    found: format!("capacity {}", raw.layout.capacity),
+                    diffs: vec![format!(
+                        "capacity: expected {want}, found {}",
+                        raw.layout.capacity
+                    )],
+                },
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Creates the named ring exclusively with [`capacity`](Self::capacity) (an existing
+    /// name is [`AlreadyExists`](ipc_core::ErrorKind::AlreadyExists)), empty, nobody
+    /// attached.
+    ///
+    /// Errors: [`InvalidInput`](ipc_core::ErrorKind::InvalidInput) without a capacity or
+    /// for one the flavour cannot use; [`InvalidSize`](ipc_core::ErrorKind::InvalidSize) if
+    /// it does not fit in memory; the errors of [`ipc_core::shm::ShmOptions::create`].
+    pub fn create(&self, name: &str) -> Result<R> {
+        const OP: &str = "ring::create";
+        let cap = self.capacity_or_err(OP, name)?;
+        let size = RawRing::<Shm>::segment_len(OP, &R::SHAPE, cap).map_err(|e| e.or_name(name))?;
+        let shm = named::create_shm(name, size, &self.named)?;
+        RawRing::create::<R>(OP, shm, name, cap, true).map(R::from_raw)
+    }
+
+    /// As [`create`](Self::create), under a fresh random name that starts with `prefix`
+    /// (`/jobs-` gives `/jobs-9f86d081884c7d65`); `name()` tells it.
+    ///
+    /// Errors: those of [`create`](Self::create);
+    /// [`InvalidName`](ipc_core::ErrorKind::InvalidName) for a bad prefix.
+    pub fn create_unique(&self, prefix: &str) -> Result<R> {
+        const OP: &str = "ring::create_unique";
+        let cap = self.capacity_or_err(OP, prefix)?;
+        let size =
+            RawRing::<Shm>::segment_len(OP, &R::SHAPE, cap).map_err(|e| e.or_name(prefix))?;
+        let shm = ipc_core::name::create_unique(
+            OP,
+            prefix,
+            ipc_core::name::NameKind::Shm,
+            |n| named::create_shm(n, size, &self.named),
+            crate::value::is_taken,
+        )?;
+        let name = shm.name().to_owned();
+        RawRing::create::<R>(OP, shm, &name, cap, true).map(R::from_raw)
+    }
+
+    /// Opens the named ring, checking that it is a ring of this flavour and element type
+    /// (and of this capacity, if set), waiting up to the [`timeout`](Self::timeout) for its
+    /// creator to publish it.
+    ///
+    /// Errors: [`NotFound`](ipc_core::ErrorKind::NotFound);
+    /// [`WrongType`](crate::ErrorKind::WrongType) for another kind of segment or another
+    /// flavour of ring; [`LayoutMismatch`](crate::ErrorKind::LayoutMismatch);
+    /// [`Corrupted`](crate::ErrorKind::Corrupted);
+    /// [`InitTimeout`](crate::ErrorKind::InitTimeout);
+    /// [`CreatorDied`](crate::ErrorKind::CreatorDied);
+    /// [`InitFailed`](crate::ErrorKind::InitFailed).
+    pub fn open(&self, name: &str) -> Result<R> {
+        let mut wait = Deadline::after(self.named.timeout);
+        let mut shm = named::open_shm(name, false, &mut wait)?;
+        self.named.apply_lifetime(&mut shm);
+        let raw = RawRing::attach::<R>(shm, name, wait)?;
+        self.check_capacity(&raw)?;
+        Ok(R::from_raw(raw))
+    }
+
+    /// Opens the named ring, or creates it with [`capacity`](Self::capacity) if it does not
+    /// exist; race-safe (exactly one of several concurrent callers creates). An opened
+    /// ring must have that capacity.
+    pub fn open_or_create(&self, name: &str) -> Result<R> {
+        const OP: &str = "ring::open_or_create";
+        let cap = self.capacity_or_err(OP, name)?;
+        let size = RawRing::<Shm>::segment_len(OP, &R::SHAPE, cap).map_err(|e| e.or_name(name))?;
+        let mut wait = Deadline::after(self.named.timeout);
+        let shm = named::open_or_create_shm(name, size, &self.named, &mut wait)?;
+        if shm.created() {
+            return RawRing::create::<R>(OP, shm, name, cap, true).map(R::from_raw);
+        }
+        let raw = RawRing::attach::<R>(shm, name, wait)?;
+        self.check_capacity(&raw)?;
+        Ok(R::from_raw(raw))
+    }
+}
+
+/// The methods every ring handle has, whatever its flavour and memory.
+macro_rules! ring_handle_common {
+    () => {
+        /// The capacity from the validated header: slots, or bytes for a byte ring.
+        pub fn capacity(&self) -> u64 {
+            self.raw.layout.capacity
+        }
+
+        /// A snapshot of the control block: counters, who is attached (with liveness),
+        /// sleepers, losses.
+        pub fn status(&self) -> RingStatus {
+            self.raw.status()
+        }
+
+        /// What the segment's header says.
+        pub fn info(&self) -> &SegmentInfo {
+            self.raw.seg.info()
+        }
+
+        /// The ring's name (empty over anonymous memory).
+        pub fn name(&self) -> &str {
+            self.raw.seg.name()
+        }
+
+        /// The memory the ring lives in.
+        pub fn memory(&self) -> &M {
+            self.raw.seg.memory()
+        }
+    };
+}
+
+/// The methods of a named (POSIX shm) ring handle.
+macro_rules! ring_handle_named {
+    () => {
+        /// Whether this handle created the ring.
+        pub fn created(&self) -> bool {
+            self.raw.seg.memory().created()
+        }
+
+        /// Whether dropping this handle (in this process) unlinks the name.
+        pub fn unlinks_on_drop(&self) -> bool {
+            self.raw.seg.memory().unlinks_on_drop()
+        }
+
+        /// Chooses whether dropping this handle unlinks the name: `false` keeps the ring
+        /// after this process (remove it later with [`unlink`](crate::unlink)); `true` makes
+        /// this handle unlink it, also if another process created it.
+        pub fn set_unlink_on_drop(&mut self, yes: bool) {
+            self.raw.seg.memory_mut().set_unlink_on_drop(yes);
+        }
+    };
+}
+
+macro_rules! typed_ring {
+    (
+        $(#[$doc:meta])*
+        $Ring:ident, $module:ident, $flavor:expr, $min:expr, $what:literal, $alias:literal
+    ) => {
+        $(#[$doc])*
+        pub struct $Ring<T: SharedLayout + Copy, M: Memory = Shm> {
+            raw: RawRing<M>,
+            /// Values are handed from process to process like a channel's: the handle is
+            /// `Send`/`Sync` exactly when `T: Send` (and the memory allows).
+            _t: PhantomData<std::sync::Mutex<T>>,
+        }
+
+        impl<T: SharedLayout + Copy> sealed::Sealed for $Ring<T> {}
+
+        impl<T: SharedLayout + Copy> RingType for $Ring<T> {
+            const SHAPE: Shape = Shape {
+                what: $what,
+                flavor: $flavor,
+                layout: &T::LAYOUT,
+                elem_size: size_of::<T>(),
+                elem_align: align_of::<T>(),
+                fingerprint: T::LAYOUT.fingerprint(),
+                min_cap: $min,
+                data_len: $module::data_len::<T>,
+            };
+
+            unsafe fn format<N: Memory>(
+                mem: &N,
+                layout: RingLayout,
+            ) -> std::result::Result<(), RingError> {
+                // SAFETY: forwarded from this function's contract.
+                unsafe { $module::init::<T, N>(mem, layout) }
+            }
+
+            fn from_raw(raw: RawRing<Shm>) -> Self {
+                $Ring { raw, _t: PhantomData }
+            }
+        }
+
+        impl<T: SharedLayout + Copy, M: Memory> fmt::Debug for $Ring<T, M> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct($what)
+                    .field("name", &self.raw.seg.name())
+                    .field("type", &T::LAYOUT.name)
+                    .field("capacity", &self.raw.layout.capacity)
+                    .finish()
+            }
+        }
+
+        impl<T: SharedLayout + Copy, M: Memory> $Ring<T, M> {
+            /// The number of bytes a segment holding a ring of `capacity` slots needs.
+            ///
+            /// Errors: [`InvalidInput`](ipc_core::ErrorKind::InvalidInput) for a capacity
+            /// the flavour cannot use, [`InvalidSize`](ipc_core::ErrorKind::InvalidSize) if
+            /// it overflows.
+            pub fn segment_len(capacity: u64) -> Result<usize> {
+                RawRing::<M>::segment_len(
+                    concat!($what, "::segment_len"),
+                    &<$Ring<T> as RingType>::SHAPE,
+                    capacity,
+                )
+            }
+
+            /// Creates the ring in `mem` (for example an
+            /// [`AnonShm`](ipc_core::shm::AnonShm) that forked children inherit) and
+            /// publishes it. `mem` must be at least [`segment_len`](Self::segment_len)
+            /// bytes and free (zero-filled): memory that already holds a segment is
+            /// [`AlreadyExists`](ipc_core::ErrorKind::AlreadyExists).
+            pub fn create_in(mem: M, capacity: u64) -> Result<Self> {
+                RawRing::create::<$Ring<T>>(concat!($what, "::create_in"), mem, "", capacity, false)
+                    .map(|raw| $Ring { raw, _t: PhantomData })
+            }
+
+            /// Opens a ring that another handle created in `mem`, checking its flavour and
+            /// element type.
+            pub fn open_in(mem: M) -> Result<Self> {
+                RawRing::attach::<$Ring<T>>(mem, "", Deadline::after(DEFAULT_OPEN_TIMEOUT))
+                    .map(|raw| $Ring { raw, _t: PhantomData })
+            }
+
+            /// Attaches this process as a producer (registering its pid and start time in
+            /// the control block); detaches when the producer drops.
+            ///
+            /// Errors: [`LimitReached`](ipc_core::ErrorKind::LimitReached) when every
+            /// producer slot is held by a live process;
+            /// [`Corrupted`](crate::ErrorKind::Corrupted) for a corrupted control block.
+            pub fn producer(&self) -> Result<$module::Producer<'_, T>> {
+                $module::Producer::attach(self.raw.seg.memory(), self.raw.layout)
+                    .map_err(|e| self.raw.named(e))
+            }
+
+            /// Attaches this process as a consumer; errors as [`producer`](Self::producer).
+            pub fn consumer(&self) -> Result<$module::Consumer<'_, T>> {
+                $module::Consumer::attach(self.raw.seg.memory(), self.raw.layout)
+                    .map_err(|e| self.raw.named(e))
+            }
+
+            ring_handle_common!();
+        }
+
+        impl<T: SharedLayout + Copy> $Ring<T, Shm> {
+            #[doc = concat!("Creates the named ring `name` of `capacity` slots exclusively. \
+                Mode 0600; the name is unlinked when this handle drops (the [lifetime \
+                table](ipc_core#options-and-lifetimes)). Shortcut for `", $what,
+                "::<T>::options().capacity(capacity).create(name)`; errors as \
+                [`RingOptions::create`].")]
+            pub fn create(name: &str, capacity: u64) -> Result<Self> {
+                Self::options().capacity(capacity).create(name)
+            }
+
+            #[doc = concat!("Opens the named ring, checking that it is ", $alias,
+                " of `T`, waiting up to 5 s for its creator to publish it; errors as \
+                [`RingOptions::open`].")]
+            pub fn open(name: &str) -> Result<Self> {
+                Self::options().open(name)
+            }
+
+            /// Opens the named ring, or creates it with `capacity` slots if it does not
+            /// exist; race-safe. An opened ring must have that capacity.
+            pub fn open_or_create(name: &str, capacity: u64) -> Result<Self> {
+                Self::options().capacity(capacity).open_or_create(name)
+            }
+
+            /// The builder for every other combination (mode bits, timeout, who unlinks,
+            /// a unique name).
+            pub fn options() -> RingOptions<Self> {
+                RingOptions::new()
+            }
+
+            /// A ring of `capacity` slots in fresh anonymous shared memory, for `fork`ed
+            /// children (no name; the memory goes away with the last process that maps
+            /// it). Shortcut for `create_in` with an [`AnonShm`] of `segment_len` bytes.
+            #[doc(alias = "MAP_ANONYMOUS")]
+            pub fn anonymous(capacity: u64) -> Result<$Ring<T, AnonShm>> {
+                let mem = AnonShm::new($Ring::<T, AnonShm>::segment_len(capacity)?)?;
+                RawRing::create::<$Ring<T>>(concat!($what, "::anonymous"), mem, "", capacity, true)
+                    .map(|raw| $Ring { raw, _t: PhantomData })
+            }
+
+            ring_handle_named!();
+        }
+    };
+}
+
+typed_ring!(
+    /// A single-producer/single-consumer ring of `T` in shared memory: one producer
+    /// process, one consumer process, the fastest path ([`spsc`]).
+    ///
+    /// ```no_run
+    /// use ipc_collections::SpscRing;
+    ///
+    /// let ring = SpscRing::<u64>::create("/ticks", 1024)?;
+    /// let mut tx = ring.producer()?;
+    /// tx.push(42, None)?;
+    /// // in another process:
+    /// let ring = SpscRing::<u64>::open("/ticks")?;
+    /// let mut rx = ring.consumer()?;
+    /// assert_eq!(rx.pop(None)?, 42);
+    /// # Ok::<(), ipc_collections::Error>(())
+    /// ```
+    SpscRing, spsc, Flavor::Spsc, 1, "SpscRing", "an SPSC ring"
+);
+
+typed_ring!(
+    /// A multi-producer/multi-consumer ring of `T` in shared memory: up to 16 producers
+    /// and 16 consumers in any processes, a stamp per slot ([`mpmc`]); a producer that dies
+    /// between claiming and publishing a slot costs that one message, counted in
+    /// [`RingStatus::lost`], never a stuck ring.
+    ///
+    /// ```no_run
+    /// use ipc_collections::MpmcRing;
+    ///
+    /// let jobs = MpmcRing::<[u8; 32]>::open_or_create("/jobs", 256)?;
+    /// jobs.producer()?.push([7; 32], None)?;
+    /// # Ok::<(), ipc_collections::Error>(())
+    /// ```
+    MpmcRing, mpmc, Flavor::Mpmc, 2, "MpmcRing", "an MPMC ring"
+);
+
+/// A byte ring: one producer, one consumer, variable-length frames ([`bytes`]), zero-copy
+/// on both sides (`reserve` + `commit`, a borrowed [`Frame`](bytes::Frame)). The capacity
+/// is in bytes; the largest frame is `capacity / 2 - 8` ([`max_frame`](Self::max_frame)).
+///
+/// ```no_run
+/// use ipc_collections::ByteRing;
+///
+/// let ring = ByteRing::create("/log", 1 << 20)?;
+/// ring.producer()?.send(b"hello", None)?;
+/// // in another process:
+/// let ring = ByteRing::open("/log")?;
+/// let mut rx = ring.consumer()?;
+/// assert_eq!(&*rx.recv(None)?, b"hello");
+/// # Ok::<(), ipc_collections::Error>(())
+/// ```
+pub struct ByteRing<M: Memory = Shm> {
+    raw: RawRing<M>,
+}
+
+impl sealed::Sealed for ByteRing {}
+
+impl RingType for ByteRing {
+    const SHAPE: Shape = Shape {
+        what: "ByteRing",
+        flavor: Flavor::Bytes,
+        layout: &<u8 as SharedLayout>::LAYOUT,
+        elem_size: 1,
+        elem_align: 1,
+        fingerprint: <u8 as SharedLayout>::LAYOUT.fingerprint(),
+        min_cap: bytes::MIN_CAPACITY,
+        data_len: bytes::data_len,
+    };
+
+    unsafe fn format<N: Memory>(mem: &N, layout: RingLayout) -> std::result::Result<(), RingError> {
+        // SAFETY: forwarded from this function's contract.
+        unsafe { bytes::init::<N>(mem, layout) }
+    }
+
+    fn from_raw(raw: RawRing<Shm>) -> Self {
+        ByteRing { raw }
+    }
+}
+
+impl<M: Memory> fmt::Debug for ByteRing<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ByteRing")
+            .field("name", &self.raw.seg.name())
+            .field("capacity", &self.raw.layout.capacity)
+            .finish()
+    }
+}
+
+impl<M: Memory> ByteRing<M> {
+    /// The number of bytes a segment holding a byte ring of `capacity` bytes needs.
+    ///
+    /// Errors: [`InvalidInput`](ipc_core::ErrorKind::InvalidInput) for a capacity that is
+    /// not a power of two of at least 64.
+    pub fn segment_len(capacity: u64) -> Result<usize> {
+        RawRing::<M>::segment_len("ByteRing::segment_len", &ByteRing::SHAPE, capacity)
+    }
+
+    /// Creates the byte ring in `mem` (zero-filled, at least
+    /// [`segment_len`](Self::segment_len) bytes) and publishes it.
+    pub fn create_in(mem: M, capacity: u64) -> Result<Self> {
+        RawRing::create::<ByteRing>("ByteRing::create_in", mem, "", capacity, false)
+            .map(|raw| ByteRing { raw })
+    }
+
+    /// Opens a byte ring that another handle created in `mem`.
+    pub fn open_in(mem: M) -> Result<Self> {
+        RawRing::attach::<ByteRing>(mem, "", Deadline::after(DEFAULT_OPEN_TIMEOUT))
+            .map(|raw| ByteRing { raw })
+    }
+
+    /// The largest frame this ring carries: `capacity / 2 - 8` bytes.
+    pub fn max_frame(&self) -> usize {
+        bytes::max_frame(self.raw.layout.capacity) as usize
+    }
+
+    /// Attaches this process as the producer; errors as [`SpscRing::producer`].
+    pub fn producer(&self) -> Result<bytes::Producer<'_>> {
+        bytes::Producer::attach(self.raw.seg.memory(), self.raw.layout)
+            .map_err(|e| self.raw.named(e))
+    }
+
+    /// Attaches this process as the consumer; errors as [`SpscRing::producer`].
+    pub fn consumer(&self) -> Result<bytes::Consumer<'_>> {
+        bytes::Consumer::attach(self.raw.seg.memory(), self.raw.layout)
+            .map_err(|e| self.raw.named(e))
+    }
+
+    ring_handle_common!();
+}
+
+impl ByteRing<Shm> {
+    /// Creates the named byte ring `name` of `capacity` bytes exclusively (mode 0600,
+    /// unlinked when this handle drops). Shortcut for
+    /// `ByteRing::options().capacity(capacity).create(name)`.
+    pub fn create(name: &str, capacity: u64) -> Result<Self> {
+        Self::options().capacity(capacity).create(name)
+    }
+
+    /// Opens the named byte ring; errors as [`RingOptions::open`].
+    pub fn open(name: &str) -> Result<Self> {
+        Self::options().open(name)
+    }
+
+    /// Opens the named byte ring, or creates it with `capacity` bytes; race-safe.
+    pub fn open_or_create(name: &str, capacity: u64) -> Result<Self> {
+        Self::options().capacity(capacity).open_or_create(name)
+    }
+
+    /// The builder for every other combination.
+    pub fn options() -> ByteRingOptions {
+        RingOptions::new()
+    }
+
+    /// A byte ring of `capacity` bytes in fresh anonymous shared memory, for `fork`ed
+    /// children.
+    #[doc(alias = "MAP_ANONYMOUS")]
+    pub fn anonymous(capacity: u64) -> Result<ByteRing<AnonShm>> {
+        let mem = AnonShm::new(ByteRing::<AnonShm>::segment_len(capacity)?)?;
+        RawRing::create::<ByteRing>("ByteRing::anonymous", mem, "", capacity, true)
+            .map(|raw| ByteRing { raw })
+    }
+
+    ring_handle_named!();
+}

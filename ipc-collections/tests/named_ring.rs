@@ -1,0 +1,300 @@
+//! Named rings (segment kind 3) across real processes: created by one program, opened by
+//! name by another (spawned test roles, each with a watchdog), the element layout, the
+//! flavour and the capacity checked; anonymous rings shared with forked children; the
+//! header rules of FORMAT.md "Rings (kind 3)" enforced; the status snapshot.
+
+use std::time::Duration;
+
+use ipc_collections::ring::{control::Flavor, RingStatus};
+use ipc_collections::{ByteRing, ErrorKind, MpmcRing, SharedArray, SharedLayout, SpscRing};
+use ipc_testutil::{env, fork_run, report, role, spawn_role, unique_name, Cleanup, WATCHDOG};
+
+/// The error kind of `r` (ring operations return `RingError`, which converts into the one
+/// error type).
+fn kind<T, E: Into<ipc_collections::Error>>(r: Result<T, E>) -> ErrorKind {
+    match r {
+        Ok(_) => panic!("expected an error"),
+        Err(e) => e.into().kind().clone(),
+    }
+}
+
+const T: Option<Duration> = Some(Duration::from_secs(20));
+
+#[derive(SharedLayout, Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C)]
+struct Tick {
+    seq: u64,
+    square: u64,
+}
+
+#[test]
+fn an_spsc_ring_created_by_one_program_is_drained_by_another_that_opens_it_by_name() {
+    let test = "an_spsc_ring_created_by_one_program_is_drained_by_another_that_opens_it_by_name";
+    const N: u64 = 100_000;
+    match role().as_deref() {
+        Some("consumer") => {
+            let ring = SpscRing::<Tick>::open(&env("NAME")).unwrap();
+            assert_eq!(ring.capacity(), 256);
+            assert!(!ring.created());
+            let mut rx = ring.consumer().unwrap();
+            let mut next = 0;
+            loop {
+                match rx.pop(T) {
+                    Ok(t) => {
+                        assert_eq!(
+                            t,
+                            Tick {
+                                seq: next,
+                                square: next * next
+                            }
+                        );
+                        next += 1;
+                    }
+                    Err(e) => {
+                        report(format!("{e:?} after {next}"));
+                        return;
+                    }
+                }
+            }
+        }
+        Some(_) => return,
+        None => {}
+    }
+    let name = unique_name("nring");
+    let _c = Cleanup::shm(&name);
+    let ring = SpscRing::<Tick>::create(&name, 256).unwrap();
+    assert!(ring.created() && ring.unlinks_on_drop());
+    let child = spawn_role(test, "consumer", &[("NAME", &name)]);
+    {
+        let mut tx = ring.producer().unwrap();
+        for i in 0..N {
+            tx.push(
+                Tick {
+                    seq: i,
+                    square: i * i,
+                },
+                T,
+            )
+            .unwrap();
+        }
+    } // the producer detaches: the consumer drains, then sees Disconnected
+    let lines = child.wait_output(WATCHDOG);
+    assert_eq!(lines, [format!("Disconnected after {N}")]);
+}
+
+#[test]
+fn a_byte_ring_carries_frames_between_programs_and_a_shell_style_writer() {
+    let test = "a_byte_ring_carries_frames_between_programs_and_a_shell_style_writer";
+    match role().as_deref() {
+        Some("producer") => {
+            let ring = ByteRing::open(&env("NAME")).unwrap();
+            let mut tx = ring.producer().unwrap();
+            for i in 0..1000usize {
+                let frame: Vec<u8> = (0..i % 300).map(|j| (i + j) as u8).collect();
+                tx.send(&frame, T).unwrap();
+            }
+            return;
+        }
+        Some(_) => return,
+        None => {}
+    }
+    let name = unique_name("nbytes");
+    let _c = Cleanup::shm(&name);
+    let ring = ByteRing::create(&name, 4096).unwrap();
+    assert_eq!(ring.max_frame(), 4096 / 2 - 8);
+    let mut rx = ring.consumer().unwrap();
+    let child = spawn_role(test, "producer", &[("NAME", &name)]);
+    for i in 0..1000usize {
+        let frame = rx.recv(T).unwrap();
+        let want: Vec<u8> = (0..i % 300).map(|j| (i + j) as u8).collect();
+        assert_eq!(&*frame, &want[..], "frame {i}");
+    }
+    child.wait_ok();
+    assert_eq!(kind(rx.recv(T).map(|f| f.len())), ErrorKind::Disconnected);
+}
+
+#[test]
+fn an_mpmc_ring_by_name_serves_producers_and_consumers_in_several_processes() {
+    let test = "an_mpmc_ring_by_name_serves_producers_and_consumers_in_several_processes";
+    const PER: u64 = 20_000;
+    match role().as_deref() {
+        Some("producer") => {
+            let id: u64 = env("ID").parse().unwrap();
+            let ring = MpmcRing::<Tick>::open(&env("NAME")).unwrap();
+            let mut tx = ring.producer().unwrap();
+            for i in 0..PER {
+                tx.push(Tick { seq: i, square: id }, T).unwrap();
+            }
+            return;
+        }
+        Some(_) => return,
+        None => {}
+    }
+    let name = unique_name("nmpmc");
+    let _c = Cleanup::shm(&name);
+    let ring = MpmcRing::<Tick>::create(&name, 64).unwrap();
+    let mut rx = ring.consumer().unwrap();
+    let kids: Vec<_> = (0..3)
+        .map(|id| {
+            spawn_role(
+                test,
+                "producer",
+                &[("NAME", &name), ("ID", &id.to_string())],
+            )
+        })
+        .collect();
+    let mut next = [0u64; 3];
+    for _ in 0..3 * PER {
+        let t = rx.pop(T).unwrap();
+        let p = t.square as usize;
+        assert_eq!(t.seq, next[p], "producer {p}'s messages in order");
+        next[p] += 1;
+    }
+    for k in kids {
+        k.wait_ok();
+    }
+    assert_eq!(next, [PER; 3]);
+    assert_eq!(ring.status().lost, 0);
+}
+
+#[test]
+fn anonymous_rings_are_shared_with_forked_children() {
+    let ring = SpscRing::<u64>::anonymous(8).unwrap();
+    assert_eq!(ring.name(), "");
+    let r = &ring;
+    let mut rx = ring.consumer().unwrap();
+    let pid = ipc_testutil::fork_child(|| {
+        let mut tx = r.producer().unwrap();
+        (0..1000).all(|i| tx.push(i, T).is_ok())
+    });
+    for i in 0..1000 {
+        assert_eq!(rx.pop(T).unwrap(), i);
+    }
+    assert_eq!(ipc_testutil::wait_pid(pid, WATCHDOG), Some(0));
+    assert_eq!(kind(rx.pop(T)), ErrorKind::Disconnected);
+
+    let bytes = ByteRing::anonymous(256).unwrap();
+    let b = &bytes;
+    fork_run(WATCHDOG, || {
+        b.producer().unwrap().send(b"from the child", T).is_ok()
+    })
+    .unwrap();
+    assert_eq!(
+        &*bytes.consumer().unwrap().recv(T).unwrap(),
+        b"from the child"
+    );
+}
+
+#[test]
+fn opening_checks_kind_flavour_element_type_and_capacity() {
+    let name = unique_name("nchk");
+    let _c = Cleanup::shm(&name);
+    let _ring = SpscRing::<u64>::create(&name, 16).unwrap();
+    // Another flavour of ring.
+    let e = MpmcRing::<u64>::open(&name).unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::WrongType, "{e}");
+    assert!(
+        e.to_string().contains("an MPMC ring") && e.to_string().contains("an SPSC ring"),
+        "{e}"
+    );
+    // Another element type.
+    let e = SpscRing::<u32>::open(&name).unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::LayoutMismatch, "{e}");
+    // Another capacity.
+    let e = SpscRing::<u64>::options()
+        .capacity(32)
+        .open(&name)
+        .unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::LayoutMismatch, "{e}");
+    assert!(SpscRing::<u64>::options().capacity(16).open(&name).is_ok());
+    // Not a ring at all, and a ring opened as an array.
+    assert_eq!(kind(SharedArray::<u64>::open(&name)), ErrorKind::WrongType);
+    let arr = unique_name("narr");
+    let _c2 = Cleanup::shm(&arr);
+    let _a = SharedArray::<u64>::create(&arr, &[16]).unwrap();
+    assert_eq!(kind(SpscRing::<u64>::open(&arr)), ErrorKind::WrongType);
+    assert_eq!(
+        kind(ipc_collections::ring::inspect(&arr)),
+        ErrorKind::WrongType
+    );
+
+    // A byte ring and an SPSC ring of bytes share a layout: the control block tells them
+    // apart.
+    let b = unique_name("nbyte");
+    let _c3 = Cleanup::shm(&b);
+    let _br = ByteRing::create(&b, 64).unwrap();
+    let e = SpscRing::<u8>::open(&b).unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::WrongType);
+    assert!(e.to_string().contains("a byte ring"), "{e}");
+}
+
+#[test]
+fn bad_capacities_and_missing_options_are_typed_errors() {
+    let name = unique_name("ncap");
+    let _c = Cleanup::shm(&name);
+    let invalid = |k: ErrorKind| matches!(k, ErrorKind::InvalidInput(_));
+    assert!(invalid(kind(SpscRing::<u64>::create(&name, 0))));
+    assert!(invalid(kind(SpscRing::<u64>::create(&name, 3))));
+    assert!(invalid(kind(MpmcRing::<u64>::create(&name, 1))));
+    assert!(invalid(kind(ByteRing::create(&name, 32))));
+    assert!(invalid(kind(ByteRing::options().create(&name))));
+    assert!(matches!(
+        kind(SpscRing::<[u8; 4096]>::create(&name, 1 << 62)),
+        ErrorKind::InvalidSize(_)
+    ));
+    // Nothing was created by the refused calls.
+    assert_eq!(kind(ByteRing::open(&name)), ErrorKind::NotFound);
+    // The name rules are the shm ones.
+    assert!(matches!(
+        kind(ByteRing::create("no-slash", 64)),
+        ErrorKind::InvalidName(_)
+    ));
+}
+
+#[test]
+fn a_second_spsc_producer_is_refused_while_the_first_lives() {
+    let ring = SpscRing::<u64>::anonymous(4).unwrap();
+    let tx = ring.producer().unwrap();
+    assert!(matches!(kind(ring.producer()), ErrorKind::LimitReached(_)));
+    drop(tx);
+    ring.producer().unwrap();
+}
+
+#[test]
+fn status_shows_length_attached_processes_and_their_liveness() {
+    let name = unique_name("nstat");
+    let _c = Cleanup::shm(&name);
+    let ring = SpscRing::<u64>::create(&name, 8).unwrap();
+    let mut tx = ring.producer().unwrap();
+    tx.push(1, None).unwrap();
+    tx.push(2, None).unwrap();
+    let s: RingStatus = ring.status();
+    assert_eq!(s.flavor, Some(Flavor::Spsc));
+    assert_eq!((s.capacity, s.len, s.tail, s.head), (8, Some(2), 2, 0));
+    assert_eq!(s.producers.len(), 1);
+    assert_eq!(s.producers[0].pid, std::process::id() as i32);
+    assert!(s.producers[0].alive);
+    assert!(s.consumers.is_empty());
+    let (info, s2) = ipc_collections::ring::inspect(&name).unwrap();
+    assert_eq!(info.ring_capacity, 8);
+    assert_eq!(s2.len, Some(2));
+}
+
+#[test]
+fn open_or_create_creates_once_and_then_opens() {
+    let name = unique_name("nooc");
+    let _c = Cleanup::shm(&name);
+    let a = ByteRing::open_or_create(&name, 1024).unwrap();
+    let b = ByteRing::open_or_create(&name, 1024).unwrap();
+    assert!(a.created() && !b.created());
+    assert_eq!(
+        kind(ByteRing::open_or_create(&name, 2048)),
+        ErrorKind::LayoutMismatch
+    );
+    let u = ByteRing::options()
+        .capacity(64)
+        .create_unique("/nring-")
+        .unwrap();
+    assert!(u.name().starts_with("/nring-"));
+    let _c2 = Cleanup::shm(u.name());
+}
