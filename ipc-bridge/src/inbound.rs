@@ -100,7 +100,7 @@ pub fn run(session: &zenoh::Session, o: &InOptions, stop: &Stop, c: &Counters) -
         }
         let sent = match o.full {
             Full::Drop => match prod.try_send(frame) {
-                Err(RingError::Full | RingError::Disconnected) => false,
+                Err(RingError::Full | RingError::Disconnected) => Ok(false),
                 r => r.map(|()| true),
             },
             Full::Block => loop {
