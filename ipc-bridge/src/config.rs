@@ -1,15 +1,18 @@
 //! The Zenoh configuration a bridge opens its session with.
 //!
-//! Without `--config`: Zenoh's defaults, then peer mode, multicast scouting and gossip
-//! off (a bridge talks only to the endpoints it is given), `listen/endpoints` = the
-//! `--listen` list (empty by default, rather than Zenoh's `tcp/[::]:0` on every interface),
-//! `connect/endpoints` = the `--connect` list. With `--config FILE` (Zenoh's JSON5 format),
-//! the file is taken as written, and `--listen`/`--connect` replace its endpoint lists when
-//! given.
+//! Without `--config`: [`DEFAULTS`] (the crate's `bridge.json5`): peer mode, multicast
+//! scouting and gossip off (a bridge talks only to the endpoints it is given), no listening
+//! unless `--listen` (rather than Zenoh's `tcp/[::]:0` on every interface), and a blocked
+//! send never closes the link. With `--config FILE` (Zenoh's JSON5 format; start from a copy
+//! of `bridge.json5`), the file is taken as written. Either way `--listen`/`--connect`
+//! replace the endpoint lists when given.
 
 use std::path::Path;
 
 use crate::Error;
+
+/// The configuration without `--config`: the crate's `bridge.json5`.
+pub const DEFAULTS: &str = include_str!("../bridge.json5");
 
 /// Builds the session's configuration (see the module docs).
 ///
@@ -21,22 +24,11 @@ pub fn build(file: Option<&Path>, connect: &[String], listen: &[String]) -> Resu
     let mut cfg = match file {
         Some(path) => zenoh::Config::from_file(path)
             .map_err(cfg_err(format!("reading {}", path.display())))?,
-        None => {
-            let mut c = zenoh::Config::default();
-            for (key, value) in [
-                ("mode", "\"peer\""),
-                ("scouting/multicast/enabled", "false"),
-                ("scouting/gossip/enabled", "false"),
-                ("listen/endpoints", "[]"),
-            ] {
-                c.insert_json5(key, value)
-                    .map_err(cfg_err(format!("setting {key}")))?;
-            }
-            c
-        }
+        None => zenoh::Config::from_json5(DEFAULTS)
+            .map_err(cfg_err("the built-in bridge.json5".into()))?,
     };
     for (key, list) in [("connect/endpoints", connect), ("listen/endpoints", listen)] {
-        if file.is_some() && list.is_empty() {
+        if list.is_empty() {
             continue;
         }
         let json = serde_json::to_string(list).expect("a list of strings serialises");
@@ -62,6 +54,13 @@ mod tests {
         assert_eq!(get(&cfg, "scouting/gossip/enabled"), "false");
         assert_eq!(get(&cfg, "listen/endpoints"), "[]");
         assert_eq!(get(&cfg, "connect/endpoints"), "[\"tcp/127.0.0.1:7000\"]");
+        assert_eq!(
+            get(&cfg, "transport/link/tx/queue/congestion_control/block/wait_before_close"),
+            "86400000000"
+        );
+        let cfg = build(None, &[], &["tcp/127.0.0.1:7001".into()]).unwrap();
+        assert_eq!(get(&cfg, "listen/endpoints"), "[\"tcp/127.0.0.1:7001\"]");
+        assert_eq!(get(&cfg, "connect/endpoints"), "[]");
     }
 
     #[test]

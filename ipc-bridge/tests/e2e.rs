@@ -92,3 +92,127 @@ fn hundred_thousand_frames_in_order_and_intact() {
     assert_eq!(si["publishers"], 1);
     assert!(inn.stderr.contains("ipc-bridge in: frames=100000"), "{}", inn.stderr);
 }
+
+/// Checks the delivery guarantee after one crash: every frame arrived at most once, in
+/// order, intact; what is missing is one run of at most [`transit_bound`] frames; every
+/// frame after it arrived. Returns the number lost.
+fn check_one_crash(seen: &Seen, what: &str) -> u64 {
+    let gaps = seen.gaps(COUNT);
+    assert!(gaps.len() <= 1, "{what}: more than one run lost: {gaps:?}");
+    let lost = gaps.first().map_or(0, |g| g.1);
+    assert!(
+        lost <= transit_bound(),
+        "{what}: lost {lost} frames, more than could be in transit ({})",
+        transit_bound()
+    );
+    assert_eq!(seen.seqs.len() as u64 + lost, COUNT);
+    eprintln!("{what}: lost {lost} of {COUNT} frames (bound {}), gaps {gaps:?}", transit_bound());
+    lost
+}
+
+/// `out` SIGKILLed mid-stream and restarted: frames still in ring A wait there and arrive
+/// after the restart; only frames `out` had already popped and handed on can be lost, as
+/// one run; `in` keeps running and counts the new publisher and the reconnect.
+#[test]
+fn out_killed_mid_stream_and_restarted_loses_only_frames_in_transit() {
+    if is_producer() {
+        return;
+    }
+    let n = names("kout");
+    let (bin, port) =
+        Bridge::start_listening(|p| args("in", &n.b, &n.key, CAP, &["--listen", &ep_pinned(p)]));
+    let out_args = args("out", &n.a, &n.key, CAP, &["--connect", &ep_pinned(port)]);
+    let mut bout = Some(Bridge::start(&out_args));
+    let ring = ByteRing::options().capacity(CAP).open_or_create(&n.b).expect("open ring B");
+    let mut c = ring.consumer().expect("consumer");
+    let producer = start_producer(
+        "out_killed_mid_stream_and_restarted_loses_only_frames_in_transit",
+        &n.a,
+        50,
+    );
+    let mut waiting_in_a = None;
+    let seen = consume_until(&mut c, COUNT - 1, Duration::from_secs(30), |s| {
+        if s.seqs.len() == 20_000 {
+            let ended = bout.take().expect("out running").crash();
+            assert_eq!(ended.code, None, "out was not killed: {}", ended.stderr);
+            std::thread::sleep(Duration::from_millis(300));
+            // The producer went on: its frames wait in ring A for the next `out`.
+            let (_, st) = ipc_collections::ring::inspect(&n.a).expect("inspect ring A");
+            waiting_in_a = st.len;
+            bout = Some(Bridge::start(&out_args));
+        }
+    });
+    assert_eq!(producer.wait_output(WATCHDOG), vec![format!("sent {COUNT}")]);
+    assert!(
+        waiting_in_a.is_some_and(|l| l > 0),
+        "ring A held nothing while out was down: {waiting_in_a:?}"
+    );
+    check_one_crash(&seen, "out killed");
+
+    let out = bout.take().expect("restarted out").terminate();
+    let inn = bin.terminate();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(inn.code, Some(0), "{}", inn.stderr);
+    let (so, si) = (out.stats(), inn.stats());
+    assert_eq!(si["frames"], seen.seqs.len() as u64, "{si}");
+    assert_eq!(si["bytes"], seen.bytes, "{si}");
+    assert_eq!(si["publishers"], 2, "{si}");
+    assert_eq!(si["reordered"], 0, "{si}");
+    assert_eq!(si["drops"], 0, "{si}");
+    assert_eq!(si["reconnects"], 1, "{si}");
+    assert_eq!(so["drops"], 0, "{so}");
+    assert_eq!(so["reconnects"], 0, "{so}");
+}
+
+/// `in` SIGKILLed mid-stream and restarted: `out` stops popping while no subscriber
+/// matches, so ring A holds the stream; the loss is one run of frames in transit; `out`
+/// counts the reconnect.
+#[test]
+fn in_killed_mid_stream_and_restarted_loses_only_frames_in_transit() {
+    if is_producer() {
+        return;
+    }
+    let n = names("kin");
+    // Here `out` listens and `in` connects, so the restarted `in` dials the same port.
+    let (bout, port) =
+        Bridge::start_listening(|p| args("out", &n.a, &n.key, CAP, &["--listen", &ep_pinned(p)]));
+    let in_args = args("in", &n.b, &n.key, CAP, &["--connect", &ep_pinned(port)]);
+    let mut bin = Some(Bridge::start(&in_args));
+    let ring = ByteRing::options().capacity(CAP).open_or_create(&n.b).expect("open ring B");
+    let mut c = ring.consumer().expect("consumer");
+    let producer = start_producer(
+        "in_killed_mid_stream_and_restarted_loses_only_frames_in_transit",
+        &n.a,
+        50,
+    );
+    let mut waiting_in_a = None;
+    let seen = consume_until(&mut c, COUNT - 1, Duration::from_secs(30), |s| {
+        if s.seqs.len() == 20_000 {
+            let ended = bin.take().expect("in running").crash();
+            assert_eq!(ended.code, None, "in was not killed: {}", ended.stderr);
+            std::thread::sleep(Duration::from_millis(300));
+            let (_, st) = ipc_collections::ring::inspect(&n.a).expect("inspect ring A");
+            waiting_in_a = st.len;
+            bin = Some(Bridge::start(&in_args));
+        }
+    });
+    assert_eq!(producer.wait_output(WATCHDOG), vec![format!("sent {COUNT}")]);
+    assert!(
+        waiting_in_a.is_some_and(|l| l > 0),
+        "ring A held nothing while in was down: {waiting_in_a:?}"
+    );
+    let lost = check_one_crash(&seen, "in killed");
+
+    let inn = bin.take().expect("restarted in").terminate();
+    let out = bout.terminate();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(inn.code, Some(0), "{}", inn.stderr);
+    let (so, si) = (out.stats(), inn.stats());
+    // `out` handed every frame to Zenoh: the lost ones died in transit, as stated.
+    assert_eq!(so["frames"], COUNT, "{so}");
+    assert!(lost <= COUNT);
+    assert_eq!(so["reconnects"], 1, "{so}");
+    assert_eq!(si["publishers"], 1, "{si}");
+    assert_eq!(si["drops"], 0, "{si}");
+    assert_eq!(si["reordered"], 0, "{si}");
+}

@@ -8,6 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use ipc_collections::ring::RingError;
 use ipc_collections::ByteRing;
 use ipc_core::signal::{self, Signal};
 
@@ -217,7 +218,7 @@ pub fn check_frame(f: &[u8]) -> Result<u64, String> {
 
 /// The producer role: pushes `COUNT` frames into ring `RING` (created with capacity `CAP`
 /// if needed, left in place for the test's cleanup), pausing 1 ms after every `BURST`
-/// frames (0: never).
+/// frames (0: never). While the ring is full and its consumer gone, it waits for the next.
 pub fn producer_role() {
     let ring_name = ipc_testutil::env("RING");
     let count: u64 = ipc_testutil::env("COUNT").parse().expect("COUNT");
@@ -232,7 +233,18 @@ pub fn producer_role() {
     let mut buf = Vec::new();
     for seq in 0..count {
         make_frame(seq, &mut buf);
-        p.send(&buf, Some(WATCHDOG)).expect("producer: send");
+        // A full ring whose consumer (`out`) died says Disconnected: wait for the next
+        // `out` to attach, as a producer feeding a bridge does.
+        let deadline = Instant::now() + WATCHDOG;
+        loop {
+            match p.send(&buf, Some(WATCHDOG)) {
+                Ok(()) => break,
+                Err(RingError::Disconnected) if Instant::now() < deadline => {
+                    thread::sleep(Duration::from_millis(1))
+                }
+                Err(e) => panic!("producer: send frame {seq}: {e}"),
+            }
+        }
         if burst > 0 && seq % burst == burst - 1 {
             thread::sleep(Duration::from_millis(1));
         }
@@ -275,7 +287,7 @@ impl Seen {
 
 /// Consumes ring `ring` (already attached as `c`) until frame `last` arrives, checking
 /// every frame; calls `on_frame(frames so far)` after each. Panics after `idle` with no
-/// frame.
+/// frame. While the ring's producer (`in`) is gone, it waits for the next.
 pub fn consume_until(
     c: &mut ipc_collections::ring::bytes::Consumer<'_>,
     last: u64,
@@ -283,14 +295,27 @@ pub fn consume_until(
     mut on_frame: impl FnMut(&Seen),
 ) -> Seen {
     let mut seen = Seen::default();
+    let mut last_frame = Instant::now();
     loop {
-        let f = c.recv(Some(idle)).unwrap_or_else(|e| {
-            panic!(
-                "consumer: no frame for {idle:?} ({e}); got {} frames, last {:?}",
-                seen.seqs.len(),
-                seen.seqs.last()
-            )
-        });
+        // While `in` is down, ring B's producer is gone: Disconnected once drained. Wait
+        // for the next `in`, as a consumer fed by a bridge does.
+        let f = match c.recv(Some(Duration::from_millis(100))) {
+            Ok(f) => f,
+            Err(e @ (RingError::Timeout | RingError::Disconnected)) => {
+                assert!(
+                    last_frame.elapsed() < idle,
+                    "consumer: no frame for {idle:?} ({e}); got {} frames, last {:?}",
+                    seen.seqs.len(),
+                    seen.seqs.last()
+                );
+                if e == RingError::Disconnected {
+                    thread::sleep(Duration::from_millis(1));
+                }
+                continue;
+            }
+            Err(e) => panic!("consumer: {e}"),
+        };
+        last_frame = Instant::now();
         let seq = check_frame(&f).unwrap_or_else(|e| panic!("consumer: {e}"));
         seen.bytes += f.len() as u64;
         drop(f);
@@ -300,4 +325,23 @@ pub fn consume_until(
             return seen;
         }
     }
+}
+
+/// The socket buffer size the crash tests pin on their endpoints (`#so_sndbuf=..;so_rcvbuf=..`),
+/// so that what can be in transit is bounded.
+pub const SOCKBUF: u64 = 65_536;
+
+/// `tcp/127.0.0.1:PORT` with both socket buffers pinned to [`SOCKBUF`].
+pub fn ep_pinned(port: u16) -> String {
+    format!("tcp/127.0.0.1:{port}#so_sndbuf={SOCKBUF};so_rcvbuf={SOCKBUF}")
+}
+
+/// The most frames the guarantee lets a crash lose (README, "Delivery guarantee"): the
+/// frame in `out`'s hand, `out`'s Zenoh transmit queue (2 batches of 64 KiB for data),
+/// both sockets' buffers (the kernel doubles the pinned size), `in`'s Zenoh receive buffer
+/// (64 KiB) and `in`'s sample queue (`--queue`, 1024), counted in the smallest messages
+/// (a [`MIN_FRAME`] frame plus the 16-byte bridge header).
+pub fn transit_bound() -> u64 {
+    let bytes = 2 * 65_535 + 2 * (2 * SOCKBUF) + 65_535;
+    1 + bytes / (MIN_FRAME as u64 + ipc_bridge::wire::HEADER_LEN as u64) + 1024
 }
