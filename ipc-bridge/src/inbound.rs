@@ -80,6 +80,7 @@ pub fn run(session: &zenoh::Session, o: &InOptions, stop: &Stop, c: &Counters) -
             Ok(m) => m,
             Err(e) => {
                 Counters::add(&c.drops, 1);
+                Counters::add(&c.corrupted, 1);
                 eprintln!("ipc-bridge in: {e}; dropped");
                 continue;
             }

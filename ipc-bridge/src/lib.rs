@@ -29,7 +29,7 @@ use zenoh::Wait;
 pub use signals::Stop;
 pub use stats::Counters;
 
-/// How often the loops look at the stop flag (and the peer watcher at the peers).
+/// How often the loops look at the stop flag.
 pub const POLL: Duration = Duration::from_millis(50);
 
 /// The delivery guarantee, word for word as the README states it.
@@ -99,35 +99,71 @@ pub fn open_session(cfg: zenoh::Config) -> Result<zenoh::Session, Error> {
         .map_err(|e| Error::Zenoh(format!("opening the session: {e}")))
 }
 
-/// Watches the session's peers until `stop`: counts a reconnect each time a peer link comes
-/// up again after all links had been lost.
+/// The liveliness key every bridge declares (`ipc-bridge/peer/ZID`): the other bridges
+/// see it appear when a link to this one comes up and vanish when it goes down.
+pub const PEER_TOKEN: &str = "ipc-bridge/peer";
+
+/// Counts reconnects: every bridge declares a liveliness token under [`PEER_TOKEN`] and
+/// watches the others'. When a remote bridge's token appears while none was present, after
+/// one had been seen before, the link came back: that is a reconnect. Zenoh reports these
+/// as events (a token vanishes when its link closes), so a link that is lost and re-dialed
+/// within milliseconds is counted too. Keep the returned handles alive for as long as the
+/// counting should go on.
 ///
 /// # Errors
-/// [`Error::Os`] if the thread cannot be spawned.
+/// [`Error::Zenoh`] if the token or the subscriber cannot be declared.
 pub fn watch_peers(
-    session: zenoh::Session,
-    stop: Stop,
+    session: &zenoh::Session,
     counters: Arc<Counters>,
-) -> Result<std::thread::JoinHandle<()>, Error> {
-    std::thread::Builder::new()
-        .name("peers".into())
-        .spawn(move || {
-            let mut ever = false;
-            let mut up = false;
-            while !stop.requested() {
-                let now = session.info().peers_zid().wait().next().is_some();
-                if now && !up {
-                    if ever {
-                        Counters::add(&counters.reconnects, 1);
-                        eprintln!("ipc-bridge: peer link up again");
+) -> Result<impl Sized, Error> {
+    use std::collections::HashSet;
+    use std::sync::Mutex;
+    use zenoh::sample::SampleKind;
+
+    let zerr = |what: &'static str| move |e: zenoh::Error| Error::Zenoh(format!("{what}: {e}"));
+    let me = format!("{PEER_TOKEN}/{}", session.zid());
+    let token = session
+        .liveliness()
+        .declare_token(me.clone())
+        .wait()
+        .map_err(zerr("declaring the liveliness token"))?;
+    // (tokens present, ever seen one)
+    let state = Mutex::new((HashSet::<String>::new(), false));
+    let sub = session
+        .liveliness()
+        .declare_subscriber(format!("{PEER_TOKEN}/*"))
+        .callback(move |sample| {
+            let key = sample.key_expr().as_str().to_owned();
+            if key == me {
+                return;
+            }
+            let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
+            let (alive, ever) = &mut *st;
+            match sample.kind() {
+                SampleKind::Put => {
+                    if alive.is_empty() {
+                        if *ever {
+                            Counters::add(&counters.reconnects, 1);
+                            eprintln!("ipc-bridge: link to a peer bridge up again ({key})");
+                        } else {
+                            eprintln!("ipc-bridge: link to a peer bridge up ({key})");
+                        }
                     }
-                    ever = true;
-                } else if up && !now {
-                    eprintln!("ipc-bridge: peer link lost; Zenoh retries the connect endpoints");
+                    *ever = true;
+                    alive.insert(key);
                 }
-                up = now;
-                std::thread::sleep(POLL);
+                SampleKind::Delete => {
+                    // A token that vanishes was up, even if it came up before this
+                    // subscriber was declared (no Put was seen for it).
+                    *ever = true;
+                    alive.remove(&key);
+                    if alive.is_empty() {
+                        eprintln!("ipc-bridge: link to the peer bridge lost ({key})");
+                    }
+                }
             }
         })
-        .map_err(|e| Error::Os(format!("spawning the peer watcher thread: {e}")))
+        .wait()
+        .map_err(zerr("declaring the liveliness subscriber"))?;
+    Ok((token, sub))
 }

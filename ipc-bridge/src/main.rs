@@ -106,7 +106,7 @@ fn run(cli: Cli) -> Result<(), Error> {
     let cfg = config::build(common.config.as_deref(), &common.connect, &common.listen)?;
     let session = ipc_bridge::open_session(cfg)?;
     let counters = Arc::new(Counters::default());
-    let watcher = ipc_bridge::watch_peers(session.clone(), stop.clone(), counters.clone())?;
+    let watcher = ipc_bridge::watch_peers(&session, counters.clone())?;
     let create = common.create.then_some(common.capacity);
     let result = match &cli.cmd {
         Cmd::Out { express, .. } => ipc_bridge::outbound::run(
@@ -133,8 +133,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             &counters,
         ),
     };
-    stop.request();
-    let _ = watcher.join();
+    drop(watcher);
     if let Err(e) = zenoh::Wait::wait(session.close()) {
         eprintln!("ipc-bridge: closing the session: {e}");
     }

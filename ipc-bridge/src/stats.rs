@@ -20,6 +20,9 @@ pub struct Counters {
     pub lost: AtomicU64,
     /// `in`: frames that arrived behind one already seen from the same publisher.
     pub reordered: AtomicU64,
+    /// `in`: messages refused because their bytes changed on the way (length or CRC);
+    /// also counted in `drops`.
+    pub corrupted: AtomicU64,
     /// `in`: distinct `out` processes seen.
     pub publishers: AtomicU64,
 }
@@ -36,7 +39,7 @@ impl Counters {
         counter.fetch_add(n, Relaxed);
     }
 
-    fn fields(&self) -> [(&'static str, u64); 7] {
+    fn fields(&self) -> [(&'static str, u64); 8] {
         [
             ("frames", self.frames.load(Relaxed)),
             ("bytes", self.bytes.load(Relaxed)),
@@ -44,6 +47,7 @@ impl Counters {
             ("reconnects", self.reconnects.load(Relaxed)),
             ("lost", self.lost.load(Relaxed)),
             ("reordered", self.reordered.load(Relaxed)),
+            ("corrupted", self.corrupted.load(Relaxed)),
             ("publishers", self.publishers.load(Relaxed)),
         ]
     }
@@ -88,6 +92,7 @@ mod tests {
         assert_eq!(v["bytes"], 16);
         assert_eq!(v["drops"], 3);
         assert_eq!(v["reconnects"], 0);
-        assert_eq!(c.to_text("out").split(' ').count(), 9);
+        assert_eq!(c.to_text("out").split(' ').count(), 10);
+        assert_eq!(v["corrupted"], 0);
     }
 }

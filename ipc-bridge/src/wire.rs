@@ -4,17 +4,20 @@
 //! offset  size  field
 //!      0     8  publisher: u64, little-endian; random, fixed for one `out` process
 //!      8     8  seq: u64, little-endian; 0, 1, 2, ... per publisher, one per frame
-//!     16     n  the frame's bytes, unchanged
+//!     16     4  len: u32, little-endian; the frame's length
+//!     20     4  crc: u32, little-endian; CRC-32 (IEEE) of the frame's bytes
+//!     24   len  the frame's bytes, unchanged
 //! ```
 //!
 //! The header lets the receiving side see loss (a jump in `seq` from one publisher) and
-//! order (a `seq` that goes back), and tell a restarted `out` (a new `publisher`) from a
-//! gap. This module is the one place that writes or reads it.
+//! order (a `seq` that goes back), tell a restarted `out` (a new `publisher`) from a gap,
+//! and refuse a frame whose bytes changed on the way (`len`, `crc`). This module is the one
+//! place that writes or reads it.
 
 use std::fmt;
 
 /// Bytes before the frame.
-pub const HEADER_LEN: usize = 16;
+pub const HEADER_LEN: usize = 24;
 
 /// The header of one message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,51 +28,91 @@ pub struct Header {
     pub seq: u64,
 }
 
-/// A message too short to hold the header.
+/// Why a message is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Malformed {
-    /// The message's length.
-    pub len: usize,
+pub enum Malformed {
+    /// Shorter than the header.
+    Short {
+        /// The message's length.
+        len: usize,
+    },
+    /// The header's `len` is not the length of what follows it.
+    Length {
+        /// The header's `len`.
+        stated: u32,
+        /// The bytes after the header.
+        found: usize,
+    },
+    /// The frame's CRC differs from the header's: its bytes changed on the way.
+    Checksum {
+        /// The frame's `seq`.
+        seq: u64,
+    },
 }
 
 impl fmt::Display for Malformed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "bridge message of {} bytes is shorter than its {HEADER_LEN}-byte header",
-            self.len
-        )
+        match self {
+            Malformed::Short { len } => write!(
+                f,
+                "bridge message of {len} bytes is shorter than its {HEADER_LEN}-byte header"
+            ),
+            Malformed::Length { stated, found } => write!(
+                f,
+                "bridge message says {stated} frame bytes but carries {found}"
+            ),
+            Malformed::Checksum { seq } => {
+                write!(f, "bridge message {seq}: the frame's CRC does not match")
+            }
+        }
     }
 }
 
 impl std::error::Error for Malformed {}
 
+/// The largest frame a message carries (its length is a u32).
+pub const MAX_FRAME: usize = u32::MAX as usize;
+
 /// Writes `header` and `frame` into one message.
+///
+/// # Panics
+/// If `frame` is longer than [`MAX_FRAME`] (a ring frame never is: its length is a u32).
 pub fn encode(header: Header, frame: &[u8]) -> Vec<u8> {
+    let len = u32::try_from(frame.len()).expect("a ring frame's length fits a u32");
     let mut msg = Vec::with_capacity(HEADER_LEN + frame.len());
     msg.extend_from_slice(&header.publisher.to_le_bytes());
     msg.extend_from_slice(&header.seq.to_le_bytes());
+    msg.extend_from_slice(&len.to_le_bytes());
+    msg.extend_from_slice(&crc32fast::hash(frame).to_le_bytes());
     msg.extend_from_slice(frame);
     msg
 }
 
-/// Splits a message into its header and frame.
+/// Splits a message into its header and frame, checking the frame's length and CRC.
 ///
 /// # Errors
-/// [`Malformed`] if it is shorter than [`HEADER_LEN`].
+/// [`Malformed`] says what is wrong.
 pub fn decode(msg: &[u8]) -> Result<(Header, &[u8]), Malformed> {
     let (head, frame) = msg
         .split_first_chunk::<HEADER_LEN>()
-        .ok_or(Malformed { len: msg.len() })?;
-    let (p, s) = head.split_at(8);
-    let word = |b: &[u8]| u64::from_le_bytes(b.try_into().expect("8 bytes"));
-    Ok((
-        Header {
-            publisher: word(p),
-            seq: word(s),
-        },
-        frame,
-    ))
+        .ok_or(Malformed::Short { len: msg.len() })?;
+    let u64_at = |i: usize| u64::from_le_bytes(head[i..i + 8].try_into().expect("8 bytes"));
+    let u32_at = |i: usize| u32::from_le_bytes(head[i..i + 4].try_into().expect("4 bytes"));
+    let h = Header {
+        publisher: u64_at(0),
+        seq: u64_at(8),
+    };
+    let stated = u32_at(16);
+    if stated as usize != frame.len() {
+        return Err(Malformed::Length {
+            stated,
+            found: frame.len(),
+        });
+    }
+    if crc32fast::hash(frame) != u32_at(20) {
+        return Err(Malformed::Checksum { seq: h.seq });
+    }
+    Ok((h, frame))
 }
 
 /// Tracks one receiver's view of every publisher's sequence: what is missing, what came
@@ -122,7 +165,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn round_trip_and_short_message() {
+    fn round_trip_and_every_malformed_kind() {
         let h = Header {
             publisher: 0x0102_0304_0506_0708,
             seq: 42,
@@ -130,10 +173,21 @@ mod tests {
         let msg = encode(h, b"frame");
         assert_eq!(msg.len(), HEADER_LEN + 5);
         assert_eq!(&msg[..8], &0x0102_0304_0506_0708u64.to_le_bytes());
+        assert_eq!(&msg[16..20], &5u32.to_le_bytes());
         assert_eq!(decode(&msg), Ok((h, &b"frame"[..])));
-        assert_eq!(decode(&msg[..HEADER_LEN]), Ok((h, &b""[..])));
-        assert_eq!(decode(&msg[..15]), Err(Malformed { len: 15 }));
-        assert_eq!(decode(&[]), Err(Malformed { len: 0 }));
+        assert_eq!(decode(&encode(h, b"")), Ok((h, &b""[..])));
+        assert_eq!(decode(&msg[..23]), Err(Malformed::Short { len: 23 }));
+        assert_eq!(decode(&[]), Err(Malformed::Short { len: 0 }));
+        assert_eq!(
+            decode(&msg[..27]),
+            Err(Malformed::Length {
+                stated: 5,
+                found: 3
+            })
+        );
+        let mut bad = msg.clone();
+        bad[26] ^= 1;
+        assert_eq!(decode(&bad), Err(Malformed::Checksum { seq: 42 }));
     }
 
     #[test]

@@ -206,7 +206,12 @@ pub fn check_frame(f: &[u8]) -> Result<u64, String> {
     let (body, sum) = f.split_at(f.len() - 8);
     let seq = u64::from_le_bytes(body[..8].try_into().expect("8"));
     if fnv(body) != u64::from_le_bytes(sum.try_into().expect("8")) {
-        return Err(format!("checksum of frame {seq}"));
+        return Err(format!(
+            "checksum of frame {seq} ({} bytes, {} expected): {:02x?}",
+            f.len(),
+            MIN_FRAME + (seq.wrapping_mul(7919) % 233) as usize,
+            &f[..f.len().min(64)]
+        ));
     }
     let mut want = Vec::new();
     make_frame(seq, &mut want);
