@@ -18,7 +18,7 @@ use ipc_bridge::{config, Counters, Error};
 
 /// Bridges this project's byte rings between hosts over Zenoh.
 #[derive(Parser, Debug)]
-#[command(name = "ipc-bridge", version, after_help = ipc_bridge::GUARANTEE)]
+#[command(name = "ipc-bridge", version, after_long_help = ipc_bridge::GUARANTEE)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
