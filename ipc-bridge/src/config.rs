@@ -19,7 +19,11 @@ pub const DEFAULTS: &str = include_str!("../bridge.json5");
 /// # Errors
 /// [`Error::Config`] if the file cannot be read or parsed, or an endpoint is not a valid
 /// Zenoh endpoint (`tcp/HOST:PORT`).
-pub fn build(file: Option<&Path>, connect: &[String], listen: &[String]) -> Result<zenoh::Config, Error> {
+pub fn build(
+    file: Option<&Path>,
+    connect: &[String],
+    listen: &[String],
+) -> Result<zenoh::Config, Error> {
     let cfg_err = |what: String| move |e: zenoh::Error| Error::Config(format!("{what}: {e}"));
     let mut cfg = match file {
         Some(path) => zenoh::Config::from_file(path)
@@ -55,7 +59,10 @@ mod tests {
         assert_eq!(get(&cfg, "listen/endpoints"), "[]");
         assert_eq!(get(&cfg, "connect/endpoints"), "[\"tcp/127.0.0.1:7000\"]");
         assert_eq!(
-            get(&cfg, "transport/link/tx/queue/congestion_control/block/wait_before_close"),
+            get(
+                &cfg,
+                "transport/link/tx/queue/congestion_control/block/wait_before_close"
+            ),
             "86400000000"
         );
         let cfg = build(None, &[], &["tcp/127.0.0.1:7001".into()]).unwrap();
@@ -86,7 +93,10 @@ mod tests {
         let cfg = build(Some(&path), &[], &["tcp/127.0.0.1:7002".into()]).unwrap();
         assert_eq!(get(&cfg, "listen/endpoints"), "[\"tcp/127.0.0.1:7002\"]");
         std::fs::write(&path, "{ mode: ").unwrap();
-        assert!(matches!(build(Some(&path), &[], &[]), Err(Error::Config(_))));
+        assert!(matches!(
+            build(Some(&path), &[], &[]),
+            Err(Error::Config(_))
+        ));
         assert!(matches!(
             build(Some(&dir.join("missing.json5")), &[], &[]),
             Err(Error::Config(_))

@@ -58,7 +58,12 @@ pub struct InOptions {
 /// # Errors
 /// [`Error::KeyExpr`], [`Error::Ring`] (the ring cannot be opened, another producer holds
 /// it, it is corrupted), [`Error::Zenoh`].
-pub fn run(session: &zenoh::Session, o: &InOptions, stop: &Stop, c: &Counters) -> Result<(), Error> {
+pub fn run(
+    session: &zenoh::Session,
+    o: &InOptions,
+    stop: &Stop,
+    c: &Counters,
+) -> Result<(), Error> {
     let key = crate::key_expr(&o.key)?;
     let ring = open_ring(&o.ring, o.create)?;
     let mut prod = ring.producer()?;

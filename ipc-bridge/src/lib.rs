@@ -86,7 +86,8 @@ impl Error {
 /// # Errors
 /// [`Error::KeyExpr`] naming what is wrong.
 pub fn key_expr(s: &str) -> Result<zenoh::key_expr::KeyExpr<'static>, Error> {
-    zenoh::key_expr::KeyExpr::try_from(s.to_owned()).map_err(|e| Error::KeyExpr(format!("{s:?}: {e}")))
+    zenoh::key_expr::KeyExpr::try_from(s.to_owned())
+        .map_err(|e| Error::KeyExpr(format!("{s:?}: {e}")))
 }
 
 /// Opens the Zenoh session.
@@ -112,10 +113,7 @@ pub const PEER_TOKEN: &str = "ipc-bridge/peer";
 ///
 /// # Errors
 /// [`Error::Zenoh`] if the token or the subscriber cannot be declared.
-pub fn watch_peers(
-    session: &zenoh::Session,
-    counters: Arc<Counters>,
-) -> Result<impl Sized, Error> {
+pub fn watch_peers(session: &zenoh::Session, counters: Arc<Counters>) -> Result<impl Sized, Error> {
     use std::collections::HashSet;
     use std::sync::Mutex;
     use zenoh::sample::SampleKind;

@@ -99,8 +99,12 @@ fn run(cli: Cli) -> Result<(), Error> {
     // First, before Zenoh starts any thread: SIGINT/SIGTERM become a flag.
     let stop = ipc_bridge::signals::install()?;
     let (role, ring, key, common) = match &cli.cmd {
-        Cmd::Out { ring, key, common, .. } => ("out", ring, key, common),
-        Cmd::In { ring, key, common, .. } => ("in", ring, key, common),
+        Cmd::Out {
+            ring, key, common, ..
+        } => ("out", ring, key, common),
+        Cmd::In {
+            ring, key, common, ..
+        } => ("in", ring, key, common),
     };
     ipc_bridge::key_expr(key)?;
     let cfg = config::build(common.config.as_deref(), &common.connect, &common.listen)?;

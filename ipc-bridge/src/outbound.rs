@@ -56,7 +56,12 @@ pub(crate) fn open_ring(name: &str, create: Option<u64>) -> Result<ByteRing, Err
 /// # Errors
 /// [`Error::KeyExpr`], [`Error::Ring`] (the ring cannot be opened, another consumer holds
 /// it, it is corrupted), [`Error::Zenoh`].
-pub fn run(session: &zenoh::Session, o: &OutOptions, stop: &Stop, c: &Counters) -> Result<(), Error> {
+pub fn run(
+    session: &zenoh::Session,
+    o: &OutOptions,
+    stop: &Stop,
+    c: &Counters,
+) -> Result<(), Error> {
     let key = crate::key_expr(&o.key)?;
     let ring = open_ring(&o.ring, o.create)?;
     let mut cons = ring.consumer()?;
@@ -80,7 +85,10 @@ pub fn run(session: &zenoh::Session, o: &OutOptions, stop: &Stop, c: &Counters) 
         // Acquire: pairs with the listener's Release store.
         if !matching.load(Ordering::Acquire) {
             if !waiting_said {
-                eprintln!("ipc-bridge out: no subscriber on {}; frames wait in the ring", o.key);
+                eprintln!(
+                    "ipc-bridge out: no subscriber on {}; frames wait in the ring",
+                    o.key
+                );
                 waiting_said = true;
             }
             std::thread::sleep(Duration::from_millis(5));

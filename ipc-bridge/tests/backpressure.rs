@@ -45,12 +45,39 @@ fn full_block_outlasts_a_consumer_stall_without_loss() {
     let _clean = [Cleanup::shm(&a), Cleanup::shm(&b)];
     let key = format!("ipct/bridge{}", b.replace('/', "-"));
     let (bin, port) = Bridge::start_listening(|p| {
-        args("in", &b, &key, CAP, &["--listen", &ep_pinned(p), "--full", "block", "--queue", "16"])
+        args(
+            "in",
+            &b,
+            &key,
+            CAP,
+            &[
+                "--listen",
+                &ep_pinned(p),
+                "--full",
+                "block",
+                "--queue",
+                "16",
+            ],
+        )
     });
-    let bout = Bridge::start(&args("out", &a, &key, CAP, &["--connect", &ep_pinned(port)]));
-    let ring = ByteRing::options().capacity(CAP).open_or_create(&b).expect("ring B");
+    let bout = Bridge::start(&args(
+        "out",
+        &a,
+        &key,
+        CAP,
+        &["--connect", &ep_pinned(port)],
+    ));
+    let ring = ByteRing::options()
+        .capacity(CAP)
+        .open_or_create(&b)
+        .expect("ring B");
     let mut c = ring.consumer().expect("consumer");
-    let prod = producer("full_block_outlasts_a_consumer_stall_without_loss", &a, COUNT, CAP);
+    let prod = producer(
+        "full_block_outlasts_a_consumer_stall_without_loss",
+        &a,
+        COUNT,
+        CAP,
+    );
     let mut stalled = false;
     let seen = consume_until(&mut c, COUNT - 1, Duration::from_secs(30), |_| {
         if !stalled {
@@ -68,7 +95,10 @@ fn full_block_outlasts_a_consumer_stall_without_loss() {
     assert_eq!(si["frames"], COUNT, "{si}");
     assert_eq!(si["drops"], 0, "{si}");
     assert_eq!(si["corrupted"], 0, "{si}");
-    assert_eq!(si["reconnects"], 0, "the link was closed and reopened: {si}");
+    assert_eq!(
+        si["reconnects"], 0,
+        "the link was closed and reopened: {si}"
+    );
 }
 
 /// `--full drop`: a consumer that does not read; ring B keeps what fits, in order, `in`
@@ -86,12 +116,26 @@ fn full_drop_drops_what_does_not_fit_and_counts_it() {
     let _clean = [Cleanup::shm(&a), Cleanup::shm(&b)];
     let key = format!("ipct/bridge{}", b.replace('/', "-"));
     let (bin, port) = Bridge::start_listening(|p| {
-        args("in", &b, &key, CAP_B, &["--listen", &ep(p), "--full", "drop"])
+        args(
+            "in",
+            &b,
+            &key,
+            CAP_B,
+            &["--listen", &ep(p), "--full", "drop"],
+        )
     });
     let bout = Bridge::start(&args("out", &a, &key, CAP_A, &["--connect", &ep(port)]));
-    let ring = ByteRing::options().capacity(CAP_B).open_or_create(&b).expect("ring B");
+    let ring = ByteRing::options()
+        .capacity(CAP_B)
+        .open_or_create(&b)
+        .expect("ring B");
     let mut c = ring.consumer().expect("consumer");
-    let prod = producer("full_drop_drops_what_does_not_fit_and_counts_it", &a, COUNT, CAP_A);
+    let prod = producer(
+        "full_drop_drops_what_does_not_fit_and_counts_it",
+        &a,
+        COUNT,
+        CAP_A,
+    );
     assert_eq!(prod.wait_output(WATCHDOG), vec![format!("sent {COUNT}")]);
     // `out` has popped everything once ring A is empty; give `in` time to handle it.
     ipc_testutil::wait_for("ring A drained", WATCHDOG, || {
@@ -104,7 +148,10 @@ fn full_drop_drops_what_does_not_fit_and_counts_it() {
     let kept = si["frames"].as_u64().expect("frames");
     assert!(kept > 0 && kept < COUNT, "{si}");
     assert_eq!(kept + si["drops"].as_u64().expect("drops"), COUNT, "{si}");
-    assert_eq!(si["lost"], 0, "drops on this side are not upstream loss: {si}");
+    assert_eq!(
+        si["lost"], 0,
+        "drops on this side are not upstream loss: {si}"
+    );
     // Ring B holds exactly the kept frames, in order: the first ones, then (as the frames'
     // lengths vary) later ones that fitted into what space was left.
     let mut kept_seqs = Vec::new();

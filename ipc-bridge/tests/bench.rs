@@ -103,7 +103,8 @@ fn case(bridge: Option<&[&str]>, size: usize, count: u64, gap_us: u64) -> Figure
     let consumer_ring = match bridge {
         None => &a,
         Some(out_flags) => {
-            let (bin, port) = Bridge::start_listening(|p| args("in", &b, &key, CAP, &["--listen", &ep(p)]));
+            let (bin, port) =
+                Bridge::start_listening(|p| args("in", &b, &key, CAP, &["--listen", &ep(p)]));
             let mut flags = vec!["--connect".to_string(), ep(port)];
             flags.extend(out_flags.iter().map(|s| s.to_string()));
             let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
@@ -112,7 +113,10 @@ fn case(bridge: Option<&[&str]>, size: usize, count: u64, gap_us: u64) -> Figure
             &b
         }
     };
-    let ring = ByteRing::options().capacity(CAP).open_or_create(consumer_ring).expect("ring");
+    let ring = ByteRing::options()
+        .capacity(CAP)
+        .open_or_create(consumer_ring)
+        .expect("ring");
     let mut c = ring.consumer().expect("consumer");
     let prod = spawn_role(
         "bench_producer_role",

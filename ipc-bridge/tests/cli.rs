@@ -11,7 +11,10 @@ use ipc_core::signal::Signal;
 use ipc_testutil::{run_with_watchdog, unique_name, Cleanup};
 
 fn run(args: &[&str]) -> Ended {
-    let o = run_with_watchdog(Command::new(env!("CARGO_BIN_EXE_ipc-bridge")).args(args), WATCHDOG);
+    let o = run_with_watchdog(
+        Command::new(env!("CARGO_BIN_EXE_ipc-bridge")).args(args),
+        WATCHDOG,
+    );
     Ended {
         code: o.status.code(),
         stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
@@ -37,7 +40,11 @@ fn missing_ring_without_create_names_it() {
     let ring = unique_name("cliM");
     let e = run(&["in", "--ring", &ring, "--key", "ipct/cli"]);
     assert_fails(&e, 1, &ring);
-    assert!(e.stderr.to_lowercase().contains("not found"), "{}", e.stderr);
+    assert!(
+        e.stderr.to_lowercase().contains("not found"),
+        "{}",
+        e.stderr
+    );
 }
 
 #[test]
@@ -47,7 +54,15 @@ fn bad_config_file_and_bad_endpoint_are_usage_errors() {
     let cfg = dir.join("bad.json5");
     std::fs::write(&cfg, "{ mode: ").unwrap();
     let ring = unique_name("cliC");
-    let e = run(&["in", "--ring", &ring, "--key", "k", "--config", cfg.to_str().unwrap()]);
+    let e = run(&[
+        "in",
+        "--ring",
+        &ring,
+        "--key",
+        "k",
+        "--config",
+        cfg.to_str().unwrap(),
+    ]);
     std::fs::remove_dir_all(&dir).unwrap();
     assert_fails(&e, 2, "zenoh configuration: reading");
     let e = run(&["in", "--ring", &ring, "--key", "k", "--connect", "nowhere"]);
@@ -66,7 +81,16 @@ fn listen_port_in_use_is_a_session_error() {
     let port = held.local_addr().unwrap().port();
     let ring = unique_name("cliP");
     let _clean = Cleanup::shm(&ring);
-    let e = run(&["in", "--ring", &ring, "--key", "k", "--create", "--listen", &ep(port)]);
+    let e = run(&[
+        "in",
+        "--ring",
+        &ring,
+        "--key",
+        "k",
+        "--create",
+        "--listen",
+        &ep(port),
+    ]);
     assert_fails(&e, 1, "zenoh: opening the session");
 }
 
@@ -80,11 +104,16 @@ fn long_help_states_the_delivery_guarantee() {
 /// SIGINT and SIGTERM, to either role: exit status 0, counters on stderr and as JSON.
 #[test]
 fn sigint_and_sigterm_stop_cleanly_with_counters() {
-    for (role, sig) in [("in", Signal::INT), ("out", Signal::TERM), ("out", Signal::INT)] {
+    for (role, sig) in [
+        ("in", Signal::INT),
+        ("out", Signal::TERM),
+        ("out", Signal::INT),
+    ] {
         let ring = unique_name("cliS");
         let _clean = Cleanup::shm(&ring);
-        let (b, _port) =
-            Bridge::start_listening(|p| args(role, &ring, "ipct/cli/stop", 4096, &["--listen", &ep(p)]));
+        let (b, _port) = Bridge::start_listening(|p| {
+            args(role, &ring, "ipct/cli/stop", 4096, &["--listen", &ep(p)])
+        });
         // The ring exists once the bridge has set up (it is created before the loop).
         ipc_testutil::wait_for("the bridge's ring", WATCHDOG, || {
             ipc_collections::ring::inspect(&ring).is_ok()
@@ -97,6 +126,10 @@ fn sigint_and_sigterm_stop_cleanly_with_counters() {
         assert_eq!(s["role"], role);
         assert_eq!(s["ring"], ring.as_str());
         assert_eq!(s["frames"], 0);
-        assert!(e.stderr.contains(&format!("ipc-bridge {role}: frames=0")), "{}", e.stderr);
+        assert!(
+            e.stderr.contains(&format!("ipc-bridge {role}: frames=0")),
+            "{}",
+            e.stderr
+        );
     }
 }

@@ -64,19 +64,35 @@ fn hundred_thousand_frames_in_order_and_intact() {
         return;
     }
     let n = names("e2e");
-    let (bin, port) = Bridge::start_listening(|p| args("in", &n.b, &n.key, CAP, &["--listen", &ep(p)]));
+    let (bin, port) =
+        Bridge::start_listening(|p| args("in", &n.b, &n.key, CAP, &["--listen", &ep(p)]));
     let bout = Bridge::start(&args("out", &n.a, &n.key, CAP, &["--connect", &ep(port)]));
-    let ring = ByteRing::options().capacity(CAP).open_or_create(&n.b).expect("open ring B");
+    let ring = ByteRing::options()
+        .capacity(CAP)
+        .open_or_create(&n.b)
+        .expect("open ring B");
     let mut c = ring.consumer().expect("consumer");
     let producer = start_producer("hundred_thousand_frames_in_order_and_intact", &n.a, 0);
     let seen = consume_until(&mut c, COUNT - 1, Duration::from_secs(30), |_| {});
-    assert_eq!(producer.wait_output(WATCHDOG), vec![format!("sent {COUNT}")]);
-    assert_eq!(seen.gaps(COUNT), vec![], "frames lost with both bridges alive");
+    assert_eq!(
+        producer.wait_output(WATCHDOG),
+        vec![format!("sent {COUNT}")]
+    );
+    assert_eq!(
+        seen.gaps(COUNT),
+        vec![],
+        "frames lost with both bridges alive"
+    );
     assert_eq!(seen.seqs.len() as u64, COUNT);
 
     let out = bout.terminate();
     let inn = bin.terminate();
-    assert_eq!(out.code, Some(0), "out did not stop cleanly: {}", out.stderr);
+    assert_eq!(
+        out.code,
+        Some(0),
+        "out did not stop cleanly: {}",
+        out.stderr
+    );
     assert_eq!(inn.code, Some(0), "in did not stop cleanly: {}", inn.stderr);
     let (so, si) = (out.stats(), inn.stats());
     assert_eq!(so["role"], "out");
@@ -90,7 +106,11 @@ fn hundred_thousand_frames_in_order_and_intact() {
     assert_eq!(si["lost"], 0);
     assert_eq!(si["reordered"], 0);
     assert_eq!(si["publishers"], 1);
-    assert!(inn.stderr.contains("ipc-bridge in: frames=100000"), "{}", inn.stderr);
+    assert!(
+        inn.stderr.contains("ipc-bridge in: frames=100000"),
+        "{}",
+        inn.stderr
+    );
 }
 
 /// Checks the delivery guarantee after one crash: every frame arrived at most once, in
@@ -106,7 +126,10 @@ fn check_one_crash(seen: &Seen, what: &str) -> u64 {
         transit_bound()
     );
     assert_eq!(seen.seqs.len() as u64 + lost, COUNT);
-    eprintln!("{what}: lost {lost} of {COUNT} frames (bound {}), gaps {gaps:?}", transit_bound());
+    eprintln!(
+        "{what}: lost {lost} of {COUNT} frames (bound {}), gaps {gaps:?}",
+        transit_bound()
+    );
     lost
 }
 
@@ -123,7 +146,10 @@ fn out_killed_mid_stream_and_restarted_loses_only_frames_in_transit() {
         Bridge::start_listening(|p| args("in", &n.b, &n.key, CAP, &["--listen", &ep_pinned(p)]));
     let out_args = args("out", &n.a, &n.key, CAP, &["--connect", &ep_pinned(port)]);
     let mut bout = Some(Bridge::start(&out_args));
-    let ring = ByteRing::options().capacity(CAP).open_or_create(&n.b).expect("open ring B");
+    let ring = ByteRing::options()
+        .capacity(CAP)
+        .open_or_create(&n.b)
+        .expect("open ring B");
     let mut c = ring.consumer().expect("consumer");
     let producer = start_producer(
         "out_killed_mid_stream_and_restarted_loses_only_frames_in_transit",
@@ -142,7 +168,10 @@ fn out_killed_mid_stream_and_restarted_loses_only_frames_in_transit() {
             bout = Some(Bridge::start(&out_args));
         }
     });
-    assert_eq!(producer.wait_output(WATCHDOG), vec![format!("sent {COUNT}")]);
+    assert_eq!(
+        producer.wait_output(WATCHDOG),
+        vec![format!("sent {COUNT}")]
+    );
     assert!(
         waiting_in_a.is_some_and(|l| l > 0),
         "ring A held nothing while out was down: {waiting_in_a:?}"
@@ -178,7 +207,10 @@ fn in_killed_mid_stream_and_restarted_loses_only_frames_in_transit() {
         Bridge::start_listening(|p| args("out", &n.a, &n.key, CAP, &["--listen", &ep_pinned(p)]));
     let in_args = args("in", &n.b, &n.key, CAP, &["--connect", &ep_pinned(port)]);
     let mut bin = Some(Bridge::start(&in_args));
-    let ring = ByteRing::options().capacity(CAP).open_or_create(&n.b).expect("open ring B");
+    let ring = ByteRing::options()
+        .capacity(CAP)
+        .open_or_create(&n.b)
+        .expect("open ring B");
     let mut c = ring.consumer().expect("consumer");
     let producer = start_producer(
         "in_killed_mid_stream_and_restarted_loses_only_frames_in_transit",
@@ -196,7 +228,10 @@ fn in_killed_mid_stream_and_restarted_loses_only_frames_in_transit() {
             bin = Some(Bridge::start(&in_args));
         }
     });
-    assert_eq!(producer.wait_output(WATCHDOG), vec![format!("sent {COUNT}")]);
+    assert_eq!(
+        producer.wait_output(WATCHDOG),
+        vec![format!("sent {COUNT}")]
+    );
     assert!(
         waiting_in_a.is_some_and(|l| l > 0),
         "ring A held nothing while in was down: {waiting_in_a:?}"

@@ -54,8 +54,14 @@ impl Proxy {
                 a.fetch_add(1, Ordering::Relaxed);
                 let mut conns = c.lock().expect("proxy lock");
                 for (mut from, mut to) in [
-                    (client.try_clone().expect("clone"), server.try_clone().expect("clone")),
-                    (server.try_clone().expect("clone"), client.try_clone().expect("clone")),
+                    (
+                        client.try_clone().expect("clone"),
+                        server.try_clone().expect("clone"),
+                    ),
+                    (
+                        server.try_clone().expect("clone"),
+                        client.try_clone().expect("clone"),
+                    ),
                 ] {
                     thread::spawn(move || {
                         let _ = io::copy(&mut from, &mut to);
@@ -101,10 +107,20 @@ fn link_cut_mid_stream(test: &str, endpoint: fn(u16) -> String) {
     let (a, b) = (unique_name("netA"), unique_name("netB"));
     let _clean = [Cleanup::shm(&a), Cleanup::shm(&b)];
     let key = format!("ipct/bridge{}", b.replace('/', "-"));
-    let (bin, port) = Bridge::start_listening(|p| args("in", &b, &key, CAP, &["--listen", &endpoint(p)]));
+    let (bin, port) =
+        Bridge::start_listening(|p| args("in", &b, &key, CAP, &["--listen", &endpoint(p)]));
     let proxy = Proxy::start(port);
-    let bout = Bridge::start(&args("out", &a, &key, CAP, &["--connect", &endpoint(proxy.port)]));
-    let ring = ByteRing::options().capacity(CAP).open_or_create(&b).expect("ring B");
+    let bout = Bridge::start(&args(
+        "out",
+        &a,
+        &key,
+        CAP,
+        &["--connect", &endpoint(proxy.port)],
+    ));
+    let ring = ByteRing::options()
+        .capacity(CAP)
+        .open_or_create(&b)
+        .expect("ring B");
     let mut c = ring.consumer().expect("consumer");
     let producer = spawn_role(
         test,
@@ -121,13 +137,22 @@ fn link_cut_mid_stream(test: &str, endpoint: fn(u16) -> String) {
             proxy.cut();
         }
     });
-    assert_eq!(producer.wait_output(WATCHDOG), vec![format!("sent {COUNT}")]);
-    assert!(proxy.accepted.load(Ordering::Relaxed) >= 2, "Zenoh did not re-dial");
+    assert_eq!(
+        producer.wait_output(WATCHDOG),
+        vec![format!("sent {COUNT}")]
+    );
+    assert!(
+        proxy.accepted.load(Ordering::Relaxed) >= 2,
+        "Zenoh did not re-dial"
+    );
     let gaps = seen.gaps(COUNT);
     assert!(gaps.len() <= 1, "more than one run lost: {gaps:?}");
     let lost = gaps.first().map_or(0, |g| g.1);
     assert!(lost <= transit_bound(), "lost {lost} > {}", transit_bound());
-    eprintln!("{test}: link cut, lost {lost} of {COUNT} frames (bound {})", transit_bound());
+    eprintln!(
+        "{test}: link cut, lost {lost} of {COUNT} frames (bound {})",
+        transit_bound()
+    );
 
     let (eo, ei) = (bout.terminate(), bin.terminate());
     assert_eq!(eo.code, Some(0), "{}", eo.stderr);
@@ -151,5 +176,8 @@ fn link_cut_mid_stream_is_redialed_and_loses_one_run() {
 /// Endpoints with socket options (`#so_sndbuf=..;so_rcvbuf=..`), as a tuned deployment has.
 #[test]
 fn link_cut_with_socket_options_is_redialed_and_loses_one_run() {
-    link_cut_mid_stream("link_cut_with_socket_options_is_redialed_and_loses_one_run", ep_pinned);
+    link_cut_mid_stream(
+        "link_cut_with_socket_options_is_redialed_and_loses_one_run",
+        ep_pinned,
+    );
 }

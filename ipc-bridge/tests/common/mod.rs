@@ -43,9 +43,11 @@ pub struct Ended {
 impl Ended {
     /// The `--stats` JSON object.
     pub fn stats(&self) -> serde_json::Value {
-        let line = self.stdout.lines().last().unwrap_or_else(|| {
-            panic!("bridge printed no stats; stderr:\n{}", self.stderr)
-        });
+        let line = self
+            .stdout
+            .lines()
+            .last()
+            .unwrap_or_else(|| panic!("bridge printed no stats; stderr:\n{}", self.stderr));
         serde_json::from_str(line).unwrap_or_else(|e| panic!("stats {line:?}: {e}"))
     }
 }
@@ -89,13 +91,19 @@ impl Bridge {
             loop {
                 if b.exited() {
                     let e = b.wait();
-                    eprintln!("bridge on port {port} exited ({:?}): {}; retrying", e.code, e.stderr);
+                    eprintln!(
+                        "bridge on port {port} exited ({:?}): {}; retrying",
+                        e.code, e.stderr
+                    );
                     break;
                 }
                 if TcpStream::connect(("127.0.0.1", port)).is_ok() {
                     return (b, port);
                 }
-                assert!(Instant::now() < deadline, "watchdog: bridge never listened on {port}");
+                assert!(
+                    Instant::now() < deadline,
+                    "watchdog: bridge never listened on {port}"
+                );
                 thread::sleep(Duration::from_millis(10));
             }
         }
@@ -114,7 +122,10 @@ impl Bridge {
 
     /// Whether it has exited already.
     pub fn exited(&mut self) -> bool {
-        matches!(self.child.as_mut().expect("running").try_wait(), Ok(Some(_)))
+        matches!(
+            self.child.as_mut().expect("running").try_wait(),
+            Ok(Some(_))
+        )
     }
 
     /// Sends `sig` (pid > 0 always: ipc_core's kill refuses anything else).
@@ -140,8 +151,16 @@ impl Bridge {
         let status = ipc_testutil::wait_child(&mut child, "ipc-bridge", WATCHDOG);
         Ended {
             code: status.code(),
-            stdout: self.out.take().map(|h| h.join().unwrap_or_default()).unwrap_or_default(),
-            stderr: self.err.take().map(|h| h.join().unwrap_or_default()).unwrap_or_default(),
+            stdout: self
+                .out
+                .take()
+                .map(|h| h.join().unwrap_or_default())
+                .unwrap_or_default(),
+            stderr: self
+                .err
+                .take()
+                .map(|h| h.join().unwrap_or_default())
+                .unwrap_or_default(),
         }
     }
 }
