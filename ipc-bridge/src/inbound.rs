@@ -74,6 +74,7 @@ pub fn run(
         .wait()
         .map_err(|e| Error::Zenoh(format!("declaring the subscriber: {e}")))?;
     let mut seqs = SeqTracker::default();
+    let (mut said_corrupt, mut said_too_large) = (false, false);
     while !stop.requested() {
         let sample = match sub.recv_timeout(POLL) {
             Ok(Some(s)) => s,
@@ -86,7 +87,10 @@ pub fn run(
             Err(e) => {
                 Counters::add(&c.drops, 1);
                 Counters::add(&c.corrupted, 1);
-                eprintln!("ipc-bridge in: {e}; dropped");
+                if !said_corrupt {
+                    said_corrupt = true;
+                    eprintln!("ipc-bridge in: {e}; dropped (further ones only counted)");
+                }
                 continue;
             }
         };
@@ -98,10 +102,14 @@ pub fn run(
         }
         if frame.len() > max_frame {
             Counters::add(&c.drops, 1);
-            eprintln!(
-                "ipc-bridge in: frame of {} bytes exceeds the ring's largest frame ({max_frame}); dropped",
-                frame.len()
-            );
+            if !said_too_large {
+                said_too_large = true;
+                eprintln!(
+                    "ipc-bridge in: frame of {} bytes exceeds the ring's largest frame \
+                     ({max_frame}); dropped (further ones only counted)",
+                    frame.len()
+                );
+            }
             continue;
         }
         let sent = match o.full {

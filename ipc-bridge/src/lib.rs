@@ -32,7 +32,7 @@ pub use stats::Counters;
 /// How often the loops look at the stop flag.
 pub const POLL: Duration = Duration::from_millis(50);
 
-/// The delivery guarantee, word for word as the README states it.
+/// The delivery guarantee (`GUARANTEE.md`, printed by `--help`; the README summarises it).
 pub const GUARANTEE: &str = include_str!("../GUARANTEE.md");
 
 /// Why a bridge could not start or stopped on its own.

@@ -166,3 +166,59 @@ fn full_drop_drops_what_does_not_fit_and_counts_it() {
     assert_eq!(kept_seqs[0], 0);
     assert!(kept_seqs.windows(2).all(|w| w[0] < w[1]), "{kept_seqs:?}");
 }
+
+/// A frame larger than ring B's largest frame cannot be pushed: `in` drops it, counts it
+/// in `drops`, and goes on with the next (its sequence is still seen, so it is no `lost`).
+#[test]
+fn frame_larger_than_the_local_ring_takes_is_dropped_and_counted() {
+    if is_producer() {
+        return;
+    }
+    const COUNT: u64 = 2_000;
+    const CAP_A: u64 = 1 << 16;
+    const CAP_B: u64 = 256; // largest frame 120 bytes; the test frames are 24 to 256
+    let (a, b) = (unique_name("tlA"), unique_name("tlB"));
+    let _clean = [Cleanup::shm(&a), Cleanup::shm(&b)];
+    let key = format!("ipct/bridge{}", b.replace('/', "-"));
+    let (bin, port) =
+        Bridge::start_listening(|p| args("in", &b, &key, CAP_B, &["--listen", &ep(p)]));
+    let bout = Bridge::start(&args("out", &a, &key, CAP_A, &["--connect", &ep(port)]));
+    let ring = ByteRing::options()
+        .capacity(CAP_B)
+        .open_or_create(&b)
+        .expect("ring B");
+    assert_eq!(ring.max_frame(), 120);
+    let mut c = ring.consumer().expect("consumer");
+    let fits: Vec<u64> = (0..COUNT)
+        .filter(|&s| {
+            let mut f = Vec::new();
+            make_frame(s, &mut f);
+            f.len() <= 120
+        })
+        .collect();
+    let prod = producer(
+        "frame_larger_than_the_local_ring_takes_is_dropped_and_counted",
+        &a,
+        COUNT,
+        CAP_A,
+    );
+    let last = *fits.last().expect("some frames fit");
+    let seen = consume_until(&mut c, last, Duration::from_secs(30), |_| {});
+    assert_eq!(prod.wait_output(WATCHDOG), vec![format!("sent {COUNT}")]);
+    assert_eq!(seen.seqs, fits);
+    ipc_testutil::wait_for("ring A drained", WATCHDOG, || {
+        ipc_collections::ring::inspect(&a).expect("inspect A").1.len == Some(0)
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let ei = bin.terminate();
+    let si = ei.stats();
+    bout.terminate();
+    assert_eq!(si["frames"], fits.len() as u64, "{si}");
+    assert_eq!(si["drops"], COUNT - fits.len() as u64, "{si}");
+    assert_eq!(si["lost"], 0, "{si}");
+    assert!(
+        ei.stderr.contains("exceeds the ring's largest frame (120)"),
+        "{}",
+        ei.stderr
+    );
+}
