@@ -22,6 +22,15 @@ pub trait Chan {
     fn flush(&mut self) -> Result<(), String> {
         Ok(())
     }
+    /// Sends the values `from..to` in order (a stream's producer): one `send` each, unless
+    /// the transport writes runs of values in place (a ring's reserve/commit).
+    #[inline]
+    fn send_run(&mut self, from: u64, to: u64) -> Result<(), String> {
+        for i in from..to {
+            self.send(i)?;
+        }
+        Ok(())
+    }
 }
 
 /// One end of a one-way byte-message channel.
@@ -49,13 +58,28 @@ fn child_end<C>(slot: &mut Option<C>, make: &mut Option<Make<C>>) -> Result<(), 
 
 /// Round trips: the parent sends, the worker echoes. One untimed round trip first (it
 /// wakes the worker), then `n` timed ones.
+///
+/// With a `delay`, each side spins that long before each send, so the other side has
+/// given up spinning and sleeps when the message comes: the round trip then measures two
+/// wake-ups of a sleeping receiver (the delays are subtracted from the time returned).
 pub struct PingPong<P> {
     w: Worker,
     p: P,
+    delay: Duration,
 }
 
 pub fn pingpong<P: Chan + 'static, C: Chan + 'static>(
     what: &str,
+    make_parent: impl FnOnce(&mut Worker) -> Result<P, String>,
+    make_child: Make<C>,
+) -> Result<Box<dyn Imp>, String> {
+    pingpong_delayed(what, Duration::ZERO, make_parent, make_child)
+}
+
+/// [`pingpong`] with both sides spinning `delay` before each send (see [`PingPong`]).
+pub fn pingpong_delayed<P: Chan + 'static, C: Chan + 'static>(
+    what: &str,
+    delay: Duration,
     make_parent: impl FnOnce(&mut Worker) -> Result<P, String>,
     make_child: Make<C>,
 ) -> Result<Box<dyn Imp>, String> {
@@ -69,12 +93,25 @@ pub fn pingpong<P: Chan + 'static, C: Chan + 'static>(
         }
         for _ in 0..n {
             let v = c.recv()?;
+            spin_for(delay);
             c.send(v)?;
         }
         Ok([0, 0])
     })?;
     let p = make_parent(&mut w)?;
-    Ok(Box::new(PingPong { w, p }))
+    Ok(Box::new(PingPong { w, p, delay }))
+}
+
+/// Spins (without sleeping) for `d`; nothing for zero.
+#[inline]
+fn spin_for(d: Duration) {
+    if d.is_zero() {
+        return;
+    }
+    let until = Instant::now() + d;
+    while Instant::now() < until {
+        std::hint::spin_loop();
+    }
 }
 
 impl<P: Chan> Imp for PingPong<P> {
@@ -84,12 +121,14 @@ impl<P: Chan> Imp for PingPong<P> {
         self.p.recv()?;
         let t = Instant::now();
         for i in 1..=n {
+            spin_for(self.delay);
             self.p.send(i)?;
             self.p.recv()?;
         }
         let wall = t.elapsed();
         self.w.finish()?;
-        Ok(Timing::wall(wall))
+        let spun = Duration::from_nanos((self.delay.as_nanos() as u64).saturating_mul(2 * n));
+        Ok(Timing::wall(wall.saturating_sub(spun)))
     }
 }
 
@@ -143,9 +182,7 @@ impl<P: Chan> Imp for Stream<P> {
         self.w.start(0, n)?;
         self.w.wait_ready()?;
         let t0 = monotonic_ns();
-        for i in 0..n {
-            self.p.send(i)?;
-        }
+        self.p.send_run(0, n)?;
         self.p.flush()?;
         let [end, _] = self.w.finish()?;
         Ok(Timing::wall(Duration::from_nanos(end.saturating_sub(t0))))

@@ -63,7 +63,11 @@ use super::RingError;
 /// Bytes of the data region for `capacity` slots of `T`: `capacity` u64 stamps, then the
 /// values at the next multiple of `T`'s alignment (`None` on overflow).
 pub fn data_len<T>(capacity: u64) -> Option<usize> {
-    region_len(capacity, std::mem::size_of::<T>(), std::mem::align_of::<T>())
+    region_len(
+        capacity,
+        std::mem::size_of::<T>(),
+        std::mem::align_of::<T>(),
+    )
 }
 
 /// Byte offset of the values inside the data region: after `capacity` u64 stamps, at the
@@ -169,7 +173,8 @@ impl<'m, T: SharedLayout + Copy> Ring<'m, T> {
         };
         // SAFETY: the registry lives in `mem`, borrowed for 'm, as long as the handle.
         let reg = unsafe { Registration::claim(side, MAX_PARTICIPANTS) }?;
-        let off = values_offset(r.cap, std::mem::align_of::<T>()).ok_or(RingError::Invalid("capacity overflows"))?;
+        let off = values_offset(r.cap, std::mem::align_of::<T>())
+            .ok_or(RingError::Invalid("capacity overflows"))?;
         Ok(Ring {
             ctrl,
             stamps: r.data.cast(),
