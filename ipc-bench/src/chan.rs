@@ -462,6 +462,24 @@ impl Chan for Futex {
     }
 }
 
+/// Two one-way channels as one two-way end: sends on `tx`, receives on `rx`.
+pub struct Duplex<T, R> {
+    pub tx: T,
+    pub rx: R,
+}
+
+impl<T: Chan, R: Chan> Chan for Duplex<T, R> {
+    fn send(&mut self, v: u64) -> Result<(), String> {
+        self.tx.send(v)
+    }
+    fn recv(&mut self) -> Result<u64, String> {
+        self.rx.recv()
+    }
+    fn flush(&mut self) -> Result<(), String> {
+        self.tx.flush()
+    }
+}
+
 /// A POSIX message queue pair by name (raw `mq_*`), messages of 8 bytes.
 pub struct Mq {
     tx: libc::mqd_t,
@@ -587,16 +605,26 @@ pub struct Ring {
     /// Cached copy of the other side's counter.
     theirs: u64,
     producer: bool,
+    /// Publication batch: each side stores its counter every this many messages.
+    batch: u64,
 }
 
 impl Ring {
+    /// Publication batched by [`RING_BATCH`] (scenario 4's baseline).
     pub fn pair() -> (Ring, Ring) {
+        Ring::pair_publishing_every(RING_BATCH)
+    }
+
+    /// Publication every `batch` messages; 1: every message (the floor of a counter-and-
+    /// slot ring's one-way latency, scenario 2).
+    pub fn pair_publishing_every(batch: u64) -> (Ring, Ring) {
         let m = std::rc::Rc::new(ipc_testutil::shared_mem::ShMem::new(|_: *mut RawRing| {}));
         let end = |producer| Ring {
             r: m.clone(),
             mine: 0,
             theirs: 0,
             producer,
+            batch,
         };
         (end(true), end(false))
     }
@@ -624,7 +652,7 @@ impl Chan for Ring {
         }
         r.slots[self.mine as usize % RING_CAP].store(v, Ordering::Relaxed);
         self.mine += 1;
-        if self.mine % RING_BATCH == 0 {
+        if self.mine % self.batch == 0 {
             // Release: publishes the slots written above to the consumer.
             r.tail.0.store(self.mine, Ordering::Release);
         }
@@ -653,7 +681,7 @@ impl Chan for Ring {
         }
         let v = r.slots[self.mine as usize % RING_CAP].load(Ordering::Relaxed);
         self.mine += 1;
-        if self.mine % RING_BATCH == 0 {
+        if self.mine % self.batch == 0 {
             // Release: the slots up to here are read.
             r.head.0.store(self.mine, Ordering::Release);
         }

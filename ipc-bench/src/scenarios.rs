@@ -225,10 +225,21 @@ fn s1_lock() -> Built {
 fn s2_spin() -> Built {
     let (p, ch) = chan::Spin::pair();
     let line = chan::pingpong("cache line", |_| Ok(p), Box::new(move || Ok(ch)));
+    let hand = {
+        // Two hand-written rings, one a direction, each end publishing every message.
+        let (ap, ac) = chan::Ring::pair_publishing_every(1);
+        let (bp, bc) = chan::Ring::pair_publishing_every(1);
+        chan::pingpong(
+            "hand-written ring",
+            |_| Ok(chan::Duplex { tx: ap, rx: bc }),
+            Box::new(move || Ok(chan::Duplex { tx: bp, rx: ac })),
+        )
+    };
     let (iox, keep) = peers::iceoryx2_spin();
     (
         vec![
             base("bare shared cache line", line),
+            c("hand-written SPSC ring, one at a time", hand),
             c("SPSC ring (ours)", rings::spsc_pingpong(rings::Mode::Spin)),
             c("MPMC ring (ours)", rings::mpmc_pingpong()),
             peer("iceoryx2 pub-sub, busy-wait", iox),
