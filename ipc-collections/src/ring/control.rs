@@ -372,6 +372,11 @@ fn occupant_alive(p: &Participant, id: u64) -> bool {
 /// Whether a side of the ring (the registry entries it uses) is gone: at once when every
 /// registration was released, within about a millisecond of polling (`throttle` spaces the
 /// `/proc` checks) when its processes died.
+///
+/// Inlined: an empty (full) poll of a non-blocking pop (push) calls this every time, and
+/// the common answer (someone registered, no `/proc` check due) is one load of the
+/// registry entry (a line no one writes while attached) and a counter increment.
+#[inline]
 pub(crate) fn side_gone(side: &[Participant], throttle: &mut super::shim::Throttle) -> bool {
     match peer(side, false) {
         Peer::Gone => true,
@@ -382,6 +387,7 @@ pub(crate) fn side_gone(side: &[Participant], throttle: &mut super::shim::Thrott
 
 /// Scans a side's registry. With `check_liveness`, occupants are checked against `/proc`
 /// (expensive); without, any occupant counts as present.
+#[inline]
 pub(crate) fn peer(side: &[Participant], check_liveness: bool) -> Peer {
     let mut seen = false;
     for p in side {

@@ -105,6 +105,7 @@ impl Throttle {
     }
 
     /// Whether a check is due now (and if so, starts a new period).
+    #[inline]
     pub(crate) fn due(&mut self) -> bool {
         #[cfg(not(loom))]
         {
