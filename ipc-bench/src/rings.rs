@@ -98,7 +98,9 @@ pub struct Spsc {
     c: Option<spsc::Consumer<'static, u64>>,
     mode: Mode,
     out: Vec<u64>,
-    inb: Vec<u64>,
+    inb: [u64; BATCH],
+    /// Values in `inb` (taken from the ring by the last `pop_batch`).
+    inb_len: usize,
     at: usize,
     _mems: Vec<Mem>,
 }
@@ -122,7 +124,8 @@ impl Spsc {
             c,
             mode,
             out: Vec::with_capacity(BATCH),
-            inb: Vec::new(),
+            inb: [0; BATCH],
+            inb_len: 0,
             at: 0,
             _mems: tx.into_iter().chain(rx).cloned().collect(),
         })
@@ -213,12 +216,11 @@ impl Chan for Spsc {
         let mut d = Deadline::new();
         match self.mode {
             Mode::Batch | Mode::Reserve => {
-                if self.at == self.inb.len() {
-                    self.inb.resize(BATCH, 0);
+                if self.at == self.inb_len {
                     loop {
                         match c.pop_batch(&mut self.inb) {
                             Ok(k) if k > 0 => {
-                                self.inb.truncate(k);
+                                self.inb_len = k;
                                 break;
                             }
                             Ok(_) | Err(RingError::Empty) => {
