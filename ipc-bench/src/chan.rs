@@ -22,9 +22,11 @@ pub trait Chan {
     fn flush(&mut self) -> Result<(), String> {
         Ok(())
     }
-    /// Sends the values `from..to` in order (a stream's producer): one `send` each, unless
-    /// the transport writes runs of values in place (a ring's reserve/commit).
-    #[inline]
+    /// Whether a stream's producer calls [`send_run`](Self::send_run) once for the whole
+    /// batch (a transport that writes runs of values in place, as a ring's reserve/commit)
+    /// rather than [`send`](Self::send) once per value.
+    const WRITES_RUNS: bool = false;
+    /// Sends the values `from..to` in order (see [`WRITES_RUNS`](Self::WRITES_RUNS)).
     fn send_run(&mut self, from: u64, to: u64) -> Result<(), String> {
         for i in from..to {
             self.send(i)?;
@@ -182,7 +184,13 @@ impl<P: Chan> Imp for Stream<P> {
         self.w.start(0, n)?;
         self.w.wait_ready()?;
         let t0 = monotonic_ns();
-        self.p.send_run(0, n)?;
+        if P::WRITES_RUNS {
+            self.p.send_run(0, n)?;
+        } else {
+            for i in 0..n {
+                self.p.send(i)?;
+            }
+        }
         self.p.flush()?;
         let [end, _] = self.w.finish()?;
         Ok(Timing::wall(Duration::from_nanos(end.saturating_sub(t0))))
@@ -597,40 +605,32 @@ struct Padded(AtomicU64);
 pub const RING_CAP: usize = 4096;
 pub const RING_BATCH: u64 = 64;
 
-/// One end of a [`RawRing`] in an anonymous shared mapping.
-pub struct Ring {
+/// One end of a [`RawRing`] in an anonymous shared mapping, each side publishing its
+/// counter every `B` messages (a constant, as in a hand-written ring): [`RING_BATCH`] for
+/// scenario 4's baseline, 1 (every message) for scenario 2's.
+pub struct Ring<const B: u64 = RING_BATCH> {
     r: std::rc::Rc<ipc_testutil::shared_mem::ShMem<RawRing>>,
     /// The producer's tail or the consumer's head (private, published in batches).
     mine: u64,
     /// Cached copy of the other side's counter.
     theirs: u64,
     producer: bool,
-    /// Publication batch: each side stores its counter every this many messages.
-    batch: u64,
 }
 
-impl Ring {
-    /// Publication batched by [`RING_BATCH`] (scenario 4's baseline).
-    pub fn pair() -> (Ring, Ring) {
-        Ring::pair_publishing_every(RING_BATCH)
-    }
-
-    /// Publication every `batch` messages; 1: every message (the floor of a counter-and-
-    /// slot ring's one-way latency, scenario 2).
-    pub fn pair_publishing_every(batch: u64) -> (Ring, Ring) {
+impl<const B: u64> Ring<B> {
+    pub fn pair() -> (Ring<B>, Ring<B>) {
         let m = std::rc::Rc::new(ipc_testutil::shared_mem::ShMem::new(|_: *mut RawRing| {}));
         let end = |producer| Ring {
             r: m.clone(),
             mine: 0,
             theirs: 0,
             producer,
-            batch,
         };
         (end(true), end(false))
     }
 }
 
-impl Chan for Ring {
+impl<const B: u64> Chan for Ring<B> {
     fn send(&mut self, v: u64) -> Result<(), String> {
         debug_assert!(self.producer);
         let r: &RawRing = &self.r;
@@ -652,7 +652,7 @@ impl Chan for Ring {
         }
         r.slots[self.mine as usize % RING_CAP].store(v, Ordering::Relaxed);
         self.mine += 1;
-        if self.mine % self.batch == 0 {
+        if self.mine % B == 0 {
             // Release: publishes the slots written above to the consumer.
             r.tail.0.store(self.mine, Ordering::Release);
         }
@@ -681,7 +681,7 @@ impl Chan for Ring {
         }
         let v = r.slots[self.mine as usize % RING_CAP].load(Ordering::Relaxed);
         self.mine += 1;
-        if self.mine % self.batch == 0 {
+        if self.mine % B == 0 {
             // Release: the slots up to here are read.
             r.head.0.store(self.mine, Ordering::Release);
         }
@@ -711,7 +711,7 @@ mod tests {
     #[test]
     fn the_hand_written_ring_delivers_every_value_in_order_across_processes() {
         within(60, || {
-            let (p, c) = Ring::pair();
+            let (p, c) = Ring::<RING_BATCH>::pair();
             let mut imp = stream("ring", |_| Ok(p), Box::new(move || Ok(c))).expect("spawn");
             // Many times the capacity, and not a multiple of the publication batch.
             for n in [1, 3 * RING_CAP as u64 + 7, 100_000] {

@@ -184,6 +184,7 @@ impl Chan for Spsc {
     fn flush(&mut self) -> Result<(), String> {
         self.push_out()
     }
+    const WRITES_RUNS: bool = true;
     fn send_run(&mut self, from: u64, to: u64) -> Result<(), String> {
         if self.mode != Mode::Reserve {
             for i in from..to {

@@ -227,8 +227,8 @@ fn s2_spin() -> Built {
     let line = chan::pingpong("cache line", |_| Ok(p), Box::new(move || Ok(ch)));
     let hand = {
         // Two hand-written rings, one a direction, each end publishing every message.
-        let (ap, ac) = chan::Ring::pair_publishing_every(1);
-        let (bp, bc) = chan::Ring::pair_publishing_every(1);
+        let (ap, ac) = chan::Ring::<1>::pair();
+        let (bp, bc) = chan::Ring::<1>::pair();
         chan::pingpong(
             "hand-written ring",
             |_| Ok(chan::Duplex { tx: ap, rx: bc }),
@@ -331,7 +331,7 @@ fn s3_wake() -> Built {
 
 fn s4_u64() -> Built {
     let mut keep: Vec<Box<dyn Any>> = Vec::new();
-    let (rp, rc) = chan::Ring::pair();
+    let (rp, rc) = chan::Ring::<{ chan::RING_BATCH }>::pair();
     let ring = chan::stream("ring", |_| Ok(rp), Box::new(move || Ok(rc)));
     let pipe = chan::one_pipe()
         .and_then(|(p, ch)| chan::stream("pipe", |_| Ok(p), Box::new(move || Ok(ch))));
