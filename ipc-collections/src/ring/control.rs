@@ -373,10 +373,12 @@ fn occupant_alive(p: &Participant, id: u64) -> bool {
 /// registration was released, within about a millisecond of polling (`throttle` spaces the
 /// `/proc` checks) when its processes died.
 ///
-/// Inlined: an empty (full) poll of a non-blocking pop (push) calls this every time, and
-/// the common answer (someone registered, no `/proc` check due) is one load of the
-/// registry entry (a line no one writes while attached) and a counter increment.
-#[inline]
+/// Deliberately not inlined. An empty (full) poll of a non-blocking pop (push) calls this
+/// every time; inlined, a consumer spinning on `try_pop` re-reads `tail` a few
+/// nanoseconds sooner each poll, takes the line from the producer more often and slows
+/// it: measured in `ipc-bench` scenario 4, one-at-a-time SPSC throughput fell from ~47
+/// to ~18 M msg/s (the spinning round trip of scenario 2 did not change).
+#[inline(never)]
 pub(crate) fn side_gone(side: &[Participant], throttle: &mut super::shim::Throttle) -> bool {
     match peer(side, false) {
         Peer::Gone => true,
