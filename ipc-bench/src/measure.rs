@@ -167,16 +167,11 @@ pub fn calibrate(cfg: &Config, imp: &mut dyn Imp) -> Result<u64, String> {
         Ok(s.as_secs_f64().max(1e-9))
     };
     loop {
-        let mut m = time(imp, n)?;
+        let m = time(imp, n)?;
         if m >= target || n >= MAX_BATCH {
             // The fastest of three: a disturbance only ever adds time.
-            m = m.min(time(imp, n)?).min(time(imp, n)?);
-            // Unless the fastest is still long, the first was disturbed (on a loaded
-            // machine a spinner can lose its core for a whole time slice, which made
-            // single-operation batches): keep growing from the fastest.
-            if m >= target / 2.0 || n >= MAX_BATCH {
-                return Ok(((n as f64 * target / m).round() as u64).clamp(1, MAX_BATCH));
-            }
+            let m = m.min(time(imp, n)?).min(time(imp, n)?);
+            return Ok(((n as f64 * target / m).round() as u64).clamp(1, MAX_BATCH));
         }
         let grow = (target / m * 1.1).clamp(2.0, 100.0);
         n = ((n as f64 * grow).ceil() as u64).min(MAX_BATCH);
