@@ -22,6 +22,17 @@ pub trait Chan {
     fn flush(&mut self) -> Result<(), String> {
         Ok(())
     }
+    /// Whether a stream's producer calls [`send_run`](Self::send_run) once for the whole
+    /// batch (a transport that writes runs of values in place, as a ring's reserve/commit)
+    /// rather than [`send`](Self::send) once per value.
+    const WRITES_RUNS: bool = false;
+    /// Sends the values `from..to` in order (see [`WRITES_RUNS`](Self::WRITES_RUNS)).
+    fn send_run(&mut self, from: u64, to: u64) -> Result<(), String> {
+        for i in from..to {
+            self.send(i)?;
+        }
+        Ok(())
+    }
 }
 
 /// One end of a one-way byte-message channel.
@@ -49,13 +60,28 @@ fn child_end<C>(slot: &mut Option<C>, make: &mut Option<Make<C>>) -> Result<(), 
 
 /// Round trips: the parent sends, the worker echoes. One untimed round trip first (it
 /// wakes the worker), then `n` timed ones.
+///
+/// With a `delay`, each side spins that long before each send, so the other side has
+/// given up spinning and sleeps when the message comes: the round trip then measures two
+/// wake-ups of a sleeping receiver (the delays are subtracted from the time returned).
 pub struct PingPong<P> {
     w: Worker,
     p: P,
+    delay: Duration,
 }
 
 pub fn pingpong<P: Chan + 'static, C: Chan + 'static>(
     what: &str,
+    make_parent: impl FnOnce(&mut Worker) -> Result<P, String>,
+    make_child: Make<C>,
+) -> Result<Box<dyn Imp>, String> {
+    pingpong_delayed(what, Duration::ZERO, make_parent, make_child)
+}
+
+/// [`pingpong`] with both sides spinning `delay` before each send (see [`PingPong`]).
+pub fn pingpong_delayed<P: Chan + 'static, C: Chan + 'static>(
+    what: &str,
+    delay: Duration,
     make_parent: impl FnOnce(&mut Worker) -> Result<P, String>,
     make_child: Make<C>,
 ) -> Result<Box<dyn Imp>, String> {
@@ -69,12 +95,25 @@ pub fn pingpong<P: Chan + 'static, C: Chan + 'static>(
         }
         for _ in 0..n {
             let v = c.recv()?;
+            spin_for(delay);
             c.send(v)?;
         }
         Ok([0, 0])
     })?;
     let p = make_parent(&mut w)?;
-    Ok(Box::new(PingPong { w, p }))
+    Ok(Box::new(PingPong { w, p, delay }))
+}
+
+/// Spins (without sleeping) for `d`; nothing for zero.
+#[inline]
+fn spin_for(d: Duration) {
+    if d.is_zero() {
+        return;
+    }
+    let until = Instant::now() + d;
+    while Instant::now() < until {
+        std::hint::spin_loop();
+    }
 }
 
 impl<P: Chan> Imp for PingPong<P> {
@@ -84,12 +123,14 @@ impl<P: Chan> Imp for PingPong<P> {
         self.p.recv()?;
         let t = Instant::now();
         for i in 1..=n {
+            spin_for(self.delay);
             self.p.send(i)?;
             self.p.recv()?;
         }
         let wall = t.elapsed();
         self.w.finish()?;
-        Ok(Timing::wall(wall))
+        let spun = Duration::from_nanos((self.delay.as_nanos() as u64).saturating_mul(2 * n));
+        Ok(Timing::wall(wall.saturating_sub(spun)))
     }
 }
 
@@ -143,8 +184,12 @@ impl<P: Chan> Imp for Stream<P> {
         self.w.start(0, n)?;
         self.w.wait_ready()?;
         let t0 = monotonic_ns();
-        for i in 0..n {
-            self.p.send(i)?;
+        if P::WRITES_RUNS {
+            self.p.send_run(0, n)?;
+        } else {
+            for i in 0..n {
+                self.p.send(i)?;
+            }
         }
         self.p.flush()?;
         let [end, _] = self.w.finish()?;
@@ -425,6 +470,24 @@ impl Chan for Futex {
     }
 }
 
+/// Two one-way channels as one two-way end: sends on `tx`, receives on `rx`.
+pub struct Duplex<T, R> {
+    pub tx: T,
+    pub rx: R,
+}
+
+impl<T: Chan, R: Chan> Chan for Duplex<T, R> {
+    fn send(&mut self, v: u64) -> Result<(), String> {
+        self.tx.send(v)
+    }
+    fn recv(&mut self) -> Result<u64, String> {
+        self.rx.recv()
+    }
+    fn flush(&mut self) -> Result<(), String> {
+        self.tx.flush()
+    }
+}
+
 /// A POSIX message queue pair by name (raw `mq_*`), messages of 8 bytes.
 pub struct Mq {
     tx: libc::mqd_t,
@@ -542,8 +605,10 @@ struct Padded(AtomicU64);
 pub const RING_CAP: usize = 4096;
 pub const RING_BATCH: u64 = 64;
 
-/// One end of a [`RawRing`] in an anonymous shared mapping.
-pub struct Ring {
+/// One end of a [`RawRing`] in an anonymous shared mapping, each side publishing its
+/// counter every `B` messages (a constant, as in a hand-written ring): [`RING_BATCH`] for
+/// scenario 4's baseline, 1 (every message) for scenario 2's.
+pub struct Ring<const B: u64 = RING_BATCH> {
     r: std::rc::Rc<ipc_testutil::shared_mem::ShMem<RawRing>>,
     /// The producer's tail or the consumer's head (private, published in batches).
     mine: u64,
@@ -552,8 +617,8 @@ pub struct Ring {
     producer: bool,
 }
 
-impl Ring {
-    pub fn pair() -> (Ring, Ring) {
+impl<const B: u64> Ring<B> {
+    pub fn pair() -> (Ring<B>, Ring<B>) {
         let m = std::rc::Rc::new(ipc_testutil::shared_mem::ShMem::new(|_: *mut RawRing| {}));
         let end = |producer| Ring {
             r: m.clone(),
@@ -565,7 +630,7 @@ impl Ring {
     }
 }
 
-impl Chan for Ring {
+impl<const B: u64> Chan for Ring<B> {
     fn send(&mut self, v: u64) -> Result<(), String> {
         debug_assert!(self.producer);
         let r: &RawRing = &self.r;
@@ -587,7 +652,7 @@ impl Chan for Ring {
         }
         r.slots[self.mine as usize % RING_CAP].store(v, Ordering::Relaxed);
         self.mine += 1;
-        if self.mine % RING_BATCH == 0 {
+        if self.mine % B == 0 {
             // Release: publishes the slots written above to the consumer.
             r.tail.0.store(self.mine, Ordering::Release);
         }
@@ -616,7 +681,7 @@ impl Chan for Ring {
         }
         let v = r.slots[self.mine as usize % RING_CAP].load(Ordering::Relaxed);
         self.mine += 1;
-        if self.mine % RING_BATCH == 0 {
+        if self.mine % B == 0 {
             // Release: the slots up to here are read.
             r.head.0.store(self.mine, Ordering::Release);
         }
@@ -646,7 +711,7 @@ mod tests {
     #[test]
     fn the_hand_written_ring_delivers_every_value_in_order_across_processes() {
         within(60, || {
-            let (p, c) = Ring::pair();
+            let (p, c) = Ring::<RING_BATCH>::pair();
             let mut imp = stream("ring", |_| Ok(p), Box::new(move || Ok(c))).expect("spawn");
             // Many times the capacity, and not a multiple of the publication batch.
             for n in [1, 3 * RING_CAP as u64 + 7, 100_000] {

@@ -30,6 +30,10 @@ pub enum Mode {
     /// Spinning, and the SPSC producer publishes `push_batch`es of 64, the consumer takes
     /// `pop_batch`es.
     Batch,
+    /// Spinning; a stream's producer writes runs of 64 values straight into the slots of a
+    /// `reserve`d run and publishes each with `commit` (zero-copy); the consumer takes
+    /// `pop_batch`es.
+    Reserve,
 }
 
 /// A ring's mapping and layout.
@@ -94,7 +98,9 @@ pub struct Spsc {
     c: Option<spsc::Consumer<'static, u64>>,
     mode: Mode,
     out: Vec<u64>,
-    inb: Vec<u64>,
+    inb: [u64; BATCH],
+    /// Values in `inb` (taken from the ring by the last `pop_batch`).
+    inb_len: usize,
     at: usize,
     _mems: Vec<Mem>,
 }
@@ -118,7 +124,8 @@ impl Spsc {
             c,
             mode,
             out: Vec::with_capacity(BATCH),
-            inb: Vec::new(),
+            inb: [0; BATCH],
+            inb_len: 0,
             at: 0,
             _mems: tx.into_iter().chain(rx).cloned().collect(),
         })
@@ -147,7 +154,7 @@ impl Spsc {
 impl Chan for Spsc {
     fn send(&mut self, v: u64) -> Result<(), String> {
         match self.mode {
-            Mode::Batch => {
+            Mode::Batch | Mode::Reserve => {
                 self.out.push(v);
                 if self.out.len() == BATCH {
                     self.push_out()?;
@@ -177,17 +184,44 @@ impl Chan for Spsc {
     fn flush(&mut self) -> Result<(), String> {
         self.push_out()
     }
+    const WRITES_RUNS: bool = true;
+    fn send_run(&mut self, from: u64, to: u64) -> Result<(), String> {
+        if self.mode != Mode::Reserve {
+            for i in from..to {
+                self.send(i)?;
+            }
+            return Ok(());
+        }
+        let p = self.p.as_mut().ok_or("receive-only end")?;
+        let mut d = Deadline::new();
+        let mut i = from;
+        while i < to {
+            match p.reserve(BATCH.min((to - i) as usize)) {
+                Ok(mut r) => {
+                    while r.push(i).is_ok() {
+                        i += 1;
+                    }
+                    r.commit();
+                }
+                Err(RingError::Full) => {
+                    std::hint::spin_loop();
+                    d.check("ring: full")?;
+                }
+                Err(e) => return Err(err(e)),
+            }
+        }
+        Ok(())
+    }
     fn recv(&mut self) -> Result<u64, String> {
         let c = self.c.as_mut().ok_or("send-only end")?;
         let mut d = Deadline::new();
         match self.mode {
-            Mode::Batch => {
-                if self.at == self.inb.len() {
-                    self.inb.resize(BATCH, 0);
+            Mode::Batch | Mode::Reserve => {
+                if self.at == self.inb_len {
                     loop {
                         match c.pop_batch(&mut self.inb) {
                             Ok(k) if k > 0 => {
-                                self.inb.truncate(k);
+                                self.inb_len = k;
                                 break;
                             }
                             Ok(_) | Err(RingError::Empty) => {
@@ -356,10 +390,20 @@ use crate::measure::Imp;
 
 /// Round trips through two SPSC rings (one a direction).
 pub fn spsc_pingpong(mode: Mode) -> Result<Box<dyn Imp>, String> {
+    spsc_pingpong_delayed(mode, std::time::Duration::ZERO)
+}
+
+/// Round trips through two SPSC rings, each side pausing `delay` before it sends (see
+/// [`chan::PingPong`]).
+pub fn spsc_pingpong_delayed(
+    mode: Mode,
+    delay: std::time::Duration,
+) -> Result<Box<dyn Imp>, String> {
     let (a, b) = (Mem::spsc()?, Mem::spsc()?);
     let (a2, b2) = (a.clone(), b.clone());
-    chan::pingpong(
+    chan::pingpong_delayed(
         "spsc ring",
+        delay,
         move |_| Spsc::attach(Some(&a), Some(&b), mode),
         Box::new(move || Spsc::attach(Some(&b2), Some(&a2), mode)),
     )
@@ -376,14 +420,16 @@ pub fn mpmc_pingpong() -> Result<Box<dyn Imp>, String> {
     )
 }
 
-/// A u64 stream through one SPSC ring, batches of 64 published at once.
-pub fn spsc_stream() -> Result<Box<dyn Imp>, String> {
+/// A u64 stream through one SPSC ring: `Mode::Batch` (`push_batch`es of 64),
+/// `Mode::Reserve` (runs of 64 written in place, one `commit` each) or `Mode::Spin`
+/// (`try_push`/`try_pop`, one value at a time).
+pub fn spsc_stream(mode: Mode) -> Result<Box<dyn Imp>, String> {
     let a = Mem::spsc()?;
     let a2 = a.clone();
     chan::stream(
         "spsc ring",
-        move |_| Spsc::attach(Some(&a), None, Mode::Batch),
-        Box::new(move || Spsc::attach(None, Some(&a2), Mode::Batch)),
+        move |_| Spsc::attach(Some(&a), None, mode),
+        Box::new(move || Spsc::attach(None, Some(&a2), mode)),
     )
 }
 
@@ -418,7 +464,12 @@ mod tests {
     #[test]
     fn spsc_and_mpmc_streams_deliver_every_value_in_order_across_processes() {
         within(60, || {
-            for mut imp in [spsc_stream().expect("spsc"), mpmc_stream().expect("mpmc")] {
+            for mut imp in [
+                spsc_stream(Mode::Batch).expect("spsc batched"),
+                spsc_stream(Mode::Reserve).expect("spsc reserve/commit"),
+                spsc_stream(Mode::Spin).expect("spsc one at a time"),
+                mpmc_stream().expect("mpmc"),
+            ] {
                 // Many times the capacity, and not a multiple of the batch.
                 for n in [1, 3 * CAP + 7, 100_000] {
                     imp.batch(n).expect("the consumer checked every value");
@@ -445,7 +496,7 @@ mod tests {
     #[test]
     fn byte_ring_frames_arrive_whole_and_in_order() {
         within(60, || {
-            for size in [4096, 1 << 20] {
+            for size in [64, 4096, 1 << 20] {
                 let mut imp = byte_stream(size).expect("byte ring");
                 // More frames than the ring holds (8), so it wraps.
                 imp.batch(50).expect("every frame whole, stamped in order");

@@ -141,10 +141,16 @@ pub fn all() -> Vec<Scenario> {
             build: s2_spin,
         },
         Scenario {
-            id: "3",
+            id: "3a",
             title: "ping-pong round trip, sleeping",
             metric: RTT_US,
             build: s3_sleep,
+        },
+        Scenario {
+            id: "3b",
+            title: "wake-up of a sleeping receiver, both sides asleep (ping-pong, 30 us pause before each send)",
+            metric: RTT_US,
+            build: s3_wake,
         },
         Scenario {
             id: "4",
@@ -154,12 +160,18 @@ pub fn all() -> Vec<Scenario> {
         },
         Scenario {
             id: "5a",
+            title: "64 B messages, 1 producer + 1 consumer process",
+            metric: gbs(64),
+            build: s5_64,
+        },
+        Scenario {
+            id: "5b",
             title: "4 KiB messages, 1 producer + 1 consumer process",
             metric: gbs(4096),
             build: s5_4k,
         },
         Scenario {
-            id: "5b",
+            id: "5c",
             title: "1 MiB messages, 1 producer + 1 consumer process",
             metric: gbs(1 << 20),
             build: s5_1m,
@@ -213,10 +225,21 @@ fn s1_lock() -> Built {
 fn s2_spin() -> Built {
     let (p, ch) = chan::Spin::pair();
     let line = chan::pingpong("cache line", |_| Ok(p), Box::new(move || Ok(ch)));
+    let hand = {
+        // Two hand-written rings, one a direction, each end publishing every message.
+        let (ap, ac) = chan::Ring::<1>::pair();
+        let (bp, bc) = chan::Ring::<1>::pair();
+        chan::pingpong(
+            "hand-written ring",
+            |_| Ok(chan::Duplex { tx: ap, rx: bc }),
+            Box::new(move || Ok(chan::Duplex { tx: bp, rx: ac })),
+        )
+    };
     let (iox, keep) = peers::iceoryx2_spin();
     (
         vec![
             base("bare shared cache line", line),
+            c("hand-written SPSC ring, one at a time", hand),
             c("SPSC ring (ours)", rings::spsc_pingpong(rings::Mode::Spin)),
             c("MPMC ring (ours)", rings::mpmc_pingpong()),
             peer("iceoryx2 pub-sub, busy-wait", iox),
@@ -283,9 +306,32 @@ fn s3_sleep() -> Built {
     )
 }
 
+/// How long each side of scenario 3b pauses before it sends: longer than any spin phase,
+/// so the receiver sleeps when the message comes.
+const WAKE_PAUSE: std::time::Duration = std::time::Duration::from_micros(30);
+
+fn s3_wake() -> Built {
+    let (fp, fc) = chan::Futex::pair();
+    let futex = chan::pingpong_delayed("futex", WAKE_PAUSE, |_| Ok(fp), Box::new(move || Ok(fc)));
+    let sem = ours::Sem::pair().and_then(|(p, ch)| {
+        chan::pingpong_delayed("semaphore", WAKE_PAUSE, |_| Ok(p), Box::new(move || Ok(ch)))
+    });
+    (
+        vec![
+            base("raw futex", futex),
+            c(
+                "SPSC ring, blocking (ours)",
+                rings::spsc_pingpong_delayed(rings::Mode::Block, WAKE_PAUSE),
+            ),
+            c("Semaphore (ours)", sem),
+        ],
+        vec![],
+    )
+}
+
 fn s4_u64() -> Built {
     let mut keep: Vec<Box<dyn Any>> = Vec::new();
-    let (rp, rc) = chan::Ring::pair();
+    let (rp, rc) = chan::Ring::<{ chan::RING_BATCH }>::pair();
     let ring = chan::stream("ring", |_| Ok(rp), Box::new(move || Ok(rc)));
     let pipe = chan::one_pipe()
         .and_then(|(p, ch)| chan::stream("pipe", |_| Ok(p), Box::new(move || Ok(ch))));
@@ -304,7 +350,18 @@ fn s4_u64() -> Built {
     (
         vec![
             base("hand-written SPSC ring, batched", ring),
-            c("SPSC ring (ours)", rings::spsc_stream()),
+            c(
+                "SPSC ring, push_batch/pop_batch (ours)",
+                rings::spsc_stream(rings::Mode::Batch),
+            ),
+            c(
+                "SPSC ring, reserve/commit (ours)",
+                rings::spsc_stream(rings::Mode::Reserve),
+            ),
+            c(
+                "SPSC ring, one at a time (ours)",
+                rings::spsc_stream(rings::Mode::Spin),
+            ),
             c("MPMC ring (ours)", rings::mpmc_stream()),
             c("pipe", pipe),
             c("Unix socket", sock),
@@ -334,6 +391,10 @@ fn s5(size: usize) -> Built {
         ],
         keep,
     )
+}
+
+fn s5_64() -> Built {
+    s5(64)
 }
 
 fn s5_4k() -> Built {

@@ -31,7 +31,7 @@ use std::time::Duration;
 use ipc_core::Memory;
 
 use super::control::{peer, side_gone, Control, Flavor, Peer, Registration, RingLayout};
-use super::shim::{spin_hint, Ordering, Throttle, SPIN_LIMIT};
+use super::shim::{spin_until, Ordering, Throttle};
 use super::spsc::{deadline, next_sleep};
 use super::RingError;
 
@@ -281,27 +281,29 @@ impl<'m> Producer<'m> {
         len: usize,
         timeout: Option<Duration>,
     ) -> Result<FrameMut<'_, 'm>, RingError> {
-        let deadline = deadline(timeout);
-        let mut spins = 0;
-        let (pad, start) = loop {
-            match self.place(len) {
-                Err(RingError::Full) => {}
-                r => break r?,
+        let (pad, start) = match self.place(len) {
+            Err(RingError::Full) => {
+                let deadline = deadline(timeout);
+                let ctrl = self.side.ctrl;
+                let cached = self.cached_head;
+                // Relaxed: only a hint that `head` moved; `place` re-reads it with Acquire.
+                spin_until(|| ctrl.head.load(Ordering::Relaxed) != cached);
+                loop {
+                    match self.place(len) {
+                        Err(RingError::Full) => {}
+                        r => break r?,
+                    }
+                    let Some(wait) = next_sleep(deadline) else {
+                        return Err(RingError::Timeout);
+                    };
+                    let cached = self.cached_head;
+                    Control::sleep(&ctrl.space_futex, &ctrl.space_sleepers, wait, || {
+                        ctrl.head.load(Ordering::Relaxed) != cached
+                            || peer(&ctrl.consumers[..1], false) == Peer::Gone
+                    })?;
+                }
             }
-            if spins < SPIN_LIMIT {
-                spins += 1;
-                spin_hint();
-                continue;
-            }
-            let Some(wait) = next_sleep(deadline) else {
-                return Err(RingError::Timeout);
-            };
-            let ctrl = self.side.ctrl;
-            let cached = self.cached_head;
-            Control::sleep(&ctrl.space_futex, &ctrl.space_sleepers, wait, || {
-                ctrl.head.load(Ordering::Relaxed) != cached
-                    || peer(&ctrl.consumers[..1], false) == Peer::Gone
-            })?;
+            r => r?,
         };
         Ok(self.frame_mut(pad, start, len))
     }
@@ -562,27 +564,29 @@ impl<'m> Consumer<'m> {
     /// [`RingError::Timeout`]; [`RingError::Disconnected`]; [`RingError::Corrupted`];
     /// [`RingError::Os`].
     pub fn recv(&mut self, timeout: Option<Duration>) -> Result<Frame<'_, 'm>, RingError> {
-        let deadline = deadline(timeout);
-        let mut spins = 0;
-        let f = loop {
-            match self.find() {
-                Err(RingError::Empty) => {}
-                r => break r?,
+        let f = match self.find() {
+            Err(RingError::Empty) => {
+                let deadline = deadline(timeout);
+                let ctrl = self.side.ctrl;
+                let head = self.head;
+                // Relaxed: only a hint that `tail` moved; `find` re-reads it with Acquire.
+                spin_until(|| ctrl.tail.load(Ordering::Relaxed) != head);
+                loop {
+                    match self.find() {
+                        Err(RingError::Empty) => {}
+                        r => break r?,
+                    }
+                    let Some(wait) = next_sleep(deadline) else {
+                        return Err(RingError::Timeout);
+                    };
+                    let head = self.head;
+                    Control::sleep(&ctrl.data_futex, &ctrl.data_sleepers, wait, || {
+                        ctrl.tail.load(Ordering::Relaxed) != head
+                            || peer(&ctrl.producers[..1], false) == Peer::Gone
+                    })?;
+                }
             }
-            if spins < SPIN_LIMIT {
-                spins += 1;
-                spin_hint();
-                continue;
-            }
-            let Some(wait) = next_sleep(deadline) else {
-                return Err(RingError::Timeout);
-            };
-            let ctrl = self.side.ctrl;
-            let head = self.head;
-            Control::sleep(&ctrl.data_futex, &ctrl.data_sleepers, wait, || {
-                ctrl.tail.load(Ordering::Relaxed) != head
-                    || peer(&ctrl.producers[..1], false) == Peer::Gone
-            })?;
+            r => r?,
         };
         Ok(self.frame(f))
     }

@@ -10,10 +10,10 @@
 //! only when needed. Batches publish once ([`Producer::push_batch`],
 //! [`Producer::reserve`], [`Consumer::pop_batch`]).
 //!
-//! Blocking forms spin 128 polls, then sleep on the control
-//! block's futex word for at most [`PEER_POLL`] at a time (the sleeper
-//! count lets the other side skip the wake system call when nobody sleeps), checking the
-//! other side's liveness between sleeps.
+//! Blocking forms try once, then spin a few polls (about a microsecond, each poll one
+//! load of the other side's counter), then sleep on the control block's futex word for at
+//! most [`PEER_POLL`] at a time (the sleeper count lets the other side skip the wake
+//! system call when nobody sleeps), checking the other side's liveness between sleeps.
 //!
 //! Disconnection: when the producer's registration is gone (handle dropped, or process
 //! dead by `/proc`), the consumer still receives everything published and then gets
@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use ipc_core::{Memory, SharedLayout};
 
 use super::control::{peer, side_gone, Control, Flavor, Peer, Registration, RingLayout};
-use super::shim::{spin_hint, Ordering, Throttle, SPIN_LIMIT};
+use super::shim::{spin_until, Ordering, Throttle};
 use super::{RingError, PEER_POLL};
 
 /// Bytes of the data region for `capacity` slots of `T` (`None` on overflow).
@@ -314,22 +314,23 @@ impl<'m, T: SharedLayout + Copy> Producer<'m, T> {
     /// [`RingError::Timeout`]; [`RingError::Disconnected`]; [`RingError::Corrupted`];
     /// [`RingError::Os`] if the futex call fails.
     pub fn push(&mut self, v: T, timeout: Option<Duration>) -> Result<(), RingError> {
+        match self.try_push(v) {
+            Err(RingError::Full) => {}
+            r => return r,
+        }
         let deadline = deadline(timeout);
-        let mut spins = 0;
+        let ctrl = self.side.ctrl;
+        let cached = self.cached_head;
+        // Relaxed: only a hint that `head` moved; `try_push` re-reads it with Acquire.
+        spin_until(|| ctrl.head.load(Ordering::Relaxed) != cached);
         loop {
             match self.try_push(v) {
                 Err(RingError::Full) => {}
                 r => return r,
             }
-            if spins < SPIN_LIMIT {
-                spins += 1;
-                spin_hint();
-                continue;
-            }
             let Some(wait) = next_sleep(deadline) else {
                 return Err(RingError::Timeout);
             };
-            let ctrl = self.side.ctrl;
             let cached = self.cached_head;
             Control::sleep(&ctrl.space_futex, &ctrl.space_sleepers, wait, || {
                 ctrl.head.load(Ordering::Relaxed) != cached
@@ -503,22 +504,23 @@ impl<'m, T: SharedLayout + Copy> Consumer<'m, T> {
     /// [`RingError::Timeout`]; [`RingError::Disconnected`]; [`RingError::Corrupted`];
     /// [`RingError::Os`].
     pub fn pop(&mut self, timeout: Option<Duration>) -> Result<T, RingError> {
+        match self.try_pop() {
+            Err(RingError::Empty) => {}
+            r => return r,
+        }
         let deadline = deadline(timeout);
-        let mut spins = 0;
+        let ctrl = self.side.ctrl;
+        let head = self.head;
+        // Relaxed: only a hint that `tail` moved; `try_pop` re-reads it with Acquire.
+        spin_until(|| ctrl.tail.load(Ordering::Relaxed) != head);
         loop {
             match self.try_pop() {
                 Err(RingError::Empty) => {}
                 r => return r,
             }
-            if spins < SPIN_LIMIT {
-                spins += 1;
-                spin_hint();
-                continue;
-            }
             let Some(wait) = next_sleep(deadline) else {
                 return Err(RingError::Timeout);
             };
-            let ctrl = self.side.ctrl;
             let head = self.head;
             Control::sleep(&ctrl.data_futex, &ctrl.data_sleepers, wait, || {
                 ctrl.tail.load(Ordering::Relaxed) != head
