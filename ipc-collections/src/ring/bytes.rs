@@ -30,9 +30,8 @@ use std::time::Duration;
 
 use ipc_core::Memory;
 
-use super::control::{peer, side_gone, Control, Flavor, Peer, Registration, RingLayout};
-use super::shim::{spin_until, Ordering, Throttle};
-use super::spsc::{deadline, next_sleep};
+use super::control::{block, side_gone, Await, Control, Flavor, Registration, RingLayout};
+use super::shim::{Ordering, Throttle};
 use super::RingError;
 
 /// The record header's length.
@@ -281,30 +280,11 @@ impl<'m> Producer<'m> {
         len: usize,
         timeout: Option<Duration>,
     ) -> Result<FrameMut<'_, 'm>, RingError> {
-        let (pad, start) = match self.place(len) {
-            Err(RingError::Full) => {
-                let deadline = deadline(timeout);
-                let ctrl = self.side.ctrl;
-                let cached = self.cached_head;
-                // Relaxed: only a hint that `head` moved; `place` re-reads it with Acquire.
-                spin_until(|| ctrl.head.load(Ordering::Relaxed) != cached);
-                loop {
-                    match self.place(len) {
-                        Err(RingError::Full) => {}
-                        r => break r?,
-                    }
-                    let Some(wait) = next_sleep(deadline) else {
-                        return Err(RingError::Timeout);
-                    };
-                    let cached = self.cached_head;
-                    Control::sleep(&ctrl.space_futex, &ctrl.space_sleepers, wait, || {
-                        ctrl.head.load(Ordering::Relaxed) != cached
-                            || peer(&ctrl.consumers[..1], false) == Peer::Gone
-                    })?;
-                }
-            }
-            r => r?,
-        };
+        let ctrl = self.side.ctrl;
+        let (pad, start) = block(ctrl, Await::Space, timeout, || match self.place(len) {
+            Err(RingError::Full) => Err(self.cached_head),
+            r => Ok(r),
+        })?;
         Ok(self.frame_mut(pad, start, len))
     }
 
@@ -564,30 +544,11 @@ impl<'m> Consumer<'m> {
     /// [`RingError::Timeout`]; [`RingError::Disconnected`]; [`RingError::Corrupted`];
     /// [`RingError::Os`].
     pub fn recv(&mut self, timeout: Option<Duration>) -> Result<Frame<'_, 'm>, RingError> {
-        let f = match self.find() {
-            Err(RingError::Empty) => {
-                let deadline = deadline(timeout);
-                let ctrl = self.side.ctrl;
-                let head = self.head;
-                // Relaxed: only a hint that `tail` moved; `find` re-reads it with Acquire.
-                spin_until(|| ctrl.tail.load(Ordering::Relaxed) != head);
-                loop {
-                    match self.find() {
-                        Err(RingError::Empty) => {}
-                        r => break r?,
-                    }
-                    let Some(wait) = next_sleep(deadline) else {
-                        return Err(RingError::Timeout);
-                    };
-                    let head = self.head;
-                    Control::sleep(&ctrl.data_futex, &ctrl.data_sleepers, wait, || {
-                        ctrl.tail.load(Ordering::Relaxed) != head
-                            || peer(&ctrl.producers[..1], false) == Peer::Gone
-                    })?;
-                }
-            }
-            r => r?,
-        };
+        let ctrl = self.side.ctrl;
+        let f = block(ctrl, Await::Data, timeout, || match self.find() {
+            Err(RingError::Empty) => Err(self.head),
+            r => Ok(r),
+        })?;
         Ok(self.frame(f))
     }
 }

@@ -346,6 +346,68 @@ impl Control {
     }
 }
 
+/// What a blocking operation of a one-producer/one-consumer ring waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Await {
+    /// Room: the producer waits for `head` to move (on `space_futex`), or the consumer to
+    /// be gone.
+    Space,
+    /// Data: the consumer waits for `tail` to move (on `data_futex`), or the producer to be
+    /// gone.
+    Data,
+}
+
+/// The one blocking loop of the SPSC and byte rings' `push`/`pop`/`reserve_wait`/`recv`.
+///
+/// `attempt` is the non-blocking operation: `Ok(result)` ends the wait with that result,
+/// `Err(seen)` means "would block" and gives the other side's counter as the attempt saw
+/// it. Then: spin [`SPIN_LIMIT`](super::shim::SPIN_LIMIT) polls of that counter only (a
+/// Relaxed hint: `attempt` re-reads it with the ordering it needs), then alternate attempts
+/// and futex sleeps of at most [`PEER_POLL`](super::PEER_POLL) (the sleeper count lets the
+/// other side skip the wake call when nobody sleeps), each sleep ending early when the
+/// counter moved or the other side is gone, until `timeout` ([`RingError::Timeout`]).
+#[inline]
+pub(crate) fn block<R>(
+    ctrl: &Control,
+    what: Await,
+    timeout: Option<std::time::Duration>,
+    mut attempt: impl FnMut() -> Result<Result<R, RingError>, u64>,
+) -> Result<R, RingError> {
+    let seen = match attempt() {
+        Ok(r) => return r,
+        Err(seen) => seen,
+    };
+    let deadline = super::spsc::deadline(timeout);
+    let (counter, word, sleepers, others) = match what {
+        Await::Space => (
+            &ctrl.head,
+            &ctrl.space_futex,
+            &ctrl.space_sleepers,
+            &ctrl.consumers[..1],
+        ),
+        Await::Data => (
+            &ctrl.tail,
+            &ctrl.data_futex,
+            &ctrl.data_sleepers,
+            &ctrl.producers[..1],
+        ),
+    };
+    // Relaxed: only a hint that the counter moved; `attempt` re-reads it with Acquire.
+    shim::spin_until(|| counter.load(Ordering::Relaxed) != seen);
+    loop {
+        let seen = match attempt() {
+            Ok(r) => return r,
+            Err(seen) => seen,
+        };
+        let Some(wait) = super::spsc::next_sleep(deadline) else {
+            return Err(RingError::Timeout);
+        };
+        Control::sleep(word, sleepers, wait, || {
+            counter.load(Ordering::Relaxed) != seen || peer(others, false) == Peer::Gone
+        })?;
+    }
+}
+
 /// What a side of the ring (the producers, or the consumers) looks like to the other.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Peer {
@@ -415,6 +477,7 @@ pub(crate) fn peer(side: &[Participant], check_liveness: bool) -> Peer {
 
 /// The occupants of a side's registry (pid, alive by pid and start time): a snapshot for
 /// status displays, never used by the algorithms.
+#[cfg_attr(loom, allow(dead_code))] // used by the named handles, which loom builds leave out
 pub(crate) fn occupants(side: &[Participant]) -> Vec<(i32, bool)> {
     side.iter()
         .filter_map(|p| {

@@ -27,8 +27,8 @@ use std::time::{Duration, Instant};
 
 use ipc_core::{Memory, SharedLayout};
 
-use super::control::{peer, side_gone, Control, Flavor, Peer, Registration, RingLayout};
-use super::shim::{spin_until, Ordering, Throttle};
+use super::control::{block, side_gone, Await, Control, Flavor, Registration, RingLayout};
+use super::shim::{Ordering, Throttle};
 use super::{RingError, PEER_POLL};
 
 /// Bytes of the data region for `capacity` slots of `T` (`None` on overflow).
@@ -314,29 +314,11 @@ impl<'m, T: SharedLayout + Copy> Producer<'m, T> {
     /// [`RingError::Timeout`]; [`RingError::Disconnected`]; [`RingError::Corrupted`];
     /// [`RingError::Os`] if the futex call fails.
     pub fn push(&mut self, v: T, timeout: Option<Duration>) -> Result<(), RingError> {
-        match self.try_push(v) {
-            Err(RingError::Full) => {}
-            r => return r,
-        }
-        let deadline = deadline(timeout);
         let ctrl = self.side.ctrl;
-        let cached = self.cached_head;
-        // Relaxed: only a hint that `head` moved; `try_push` re-reads it with Acquire.
-        spin_until(|| ctrl.head.load(Ordering::Relaxed) != cached);
-        loop {
-            match self.try_push(v) {
-                Err(RingError::Full) => {}
-                r => return r,
-            }
-            let Some(wait) = next_sleep(deadline) else {
-                return Err(RingError::Timeout);
-            };
-            let cached = self.cached_head;
-            Control::sleep(&ctrl.space_futex, &ctrl.space_sleepers, wait, || {
-                ctrl.head.load(Ordering::Relaxed) != cached
-                    || peer(&ctrl.consumers[..1], false) == Peer::Gone
-            })?;
-        }
+        block(ctrl, Await::Space, timeout, || match self.try_push(v) {
+            Err(RingError::Full) => Err(self.cached_head),
+            r => Ok(r),
+        })
     }
 }
 
@@ -504,29 +486,11 @@ impl<'m, T: SharedLayout + Copy> Consumer<'m, T> {
     /// [`RingError::Timeout`]; [`RingError::Disconnected`]; [`RingError::Corrupted`];
     /// [`RingError::Os`].
     pub fn pop(&mut self, timeout: Option<Duration>) -> Result<T, RingError> {
-        match self.try_pop() {
-            Err(RingError::Empty) => {}
-            r => return r,
-        }
-        let deadline = deadline(timeout);
         let ctrl = self.side.ctrl;
-        let head = self.head;
-        // Relaxed: only a hint that `tail` moved; `try_pop` re-reads it with Acquire.
-        spin_until(|| ctrl.tail.load(Ordering::Relaxed) != head);
-        loop {
-            match self.try_pop() {
-                Err(RingError::Empty) => {}
-                r => return r,
-            }
-            let Some(wait) = next_sleep(deadline) else {
-                return Err(RingError::Timeout);
-            };
-            let head = self.head;
-            Control::sleep(&ctrl.data_futex, &ctrl.data_sleepers, wait, || {
-                ctrl.tail.load(Ordering::Relaxed) != head
-                    || peer(&ctrl.producers[..1], false) == Peer::Gone
-            })?;
-        }
+        block(ctrl, Await::Data, timeout, || match self.try_pop() {
+            Err(RingError::Empty) => Err(self.head),
+            r => Ok(r),
+        })
     }
 }
 
