@@ -362,3 +362,158 @@ fn a_sigkilled_producer_program_leaves_a_ring_the_consumer_drains_then_sees_disc
     assert_eq!(sent, 128, "the ring filled up");
     assert_eq!(kind::<(), _>(Err(err)), ErrorKind::Disconnected);
 }
+
+/// Forks a child that attaches with `attach` and then parks until killed; waits until the
+/// ring shows it attached.
+fn parked_peer(attach: impl FnOnce() -> bool, attached: impl Fn() -> bool) -> i32 {
+    let pid = ipc_testutil::fork_child(|| {
+        if attach() {
+            ipc_testutil::shared_mem::park_forever();
+        }
+        false
+    });
+    ipc_testutil::wait_for_child(pid, "the peer to attach", WATCHDOG, attached);
+    pid
+}
+
+/// SIGKILLs `pid` after the caller has had time to fall asleep in a blocking call, and
+/// returns when it did so.
+fn kill_later(pid: i32) -> std::thread::JoinHandle<std::time::Instant> {
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(150));
+        ipc_testutil::sigkill(pid);
+        std::time::Instant::now()
+    })
+}
+
+#[test]
+fn a_peer_killed_while_the_other_side_sleeps_is_noticed_within_a_few_sleeps() {
+    // Not a speed claim: a liveness bound. A blocked call sleeps at most PEER_POLL (10 ms)
+    // at a time; the liveness check (/proc) used to be due only every 64th attempt, so a
+    // peer killed while the other side slept was noticed after 64 sleeps (>= 640 ms by
+    // construction, 420-570 ms measured). Now it is checked after every sleep in which
+    // nothing moved: a bound of 300 ms separates the two with room on a loaded machine.
+    const BOUND: Duration = Duration::from_millis(300);
+    let check =
+        |what: &str, noticed: ErrorKind, killed: std::thread::JoinHandle<std::time::Instant>| {
+            let at = killed.join().unwrap();
+            assert_eq!(noticed, ErrorKind::Disconnected, "{what}");
+            let after = at.elapsed();
+            assert!(
+                after < BOUND,
+                "{what}: the death was noticed {after:?} after the kill"
+            );
+        };
+
+    let ring = SpscRing::<u64>::anonymous(4).unwrap();
+    let r = &ring;
+    let mut rx = ring.consumer().unwrap();
+    let pid = parked_peer(
+        || r.producer().map(std::mem::forget).is_ok(),
+        || !r.status().producers.is_empty(),
+    );
+    let k = kill_later(pid);
+    let e = kind(rx.pop(T));
+    ipc_testutil::wait_pid(pid, WATCHDOG);
+    check("SPSC consumer", e, k);
+
+    let ring = ByteRing::anonymous(64).unwrap();
+    let r = &ring;
+    let mut tx = ring.producer().unwrap();
+    let pid = parked_peer(
+        || r.consumer().map(std::mem::forget).is_ok(),
+        || !r.status().consumers.is_empty(),
+    );
+    let k = kill_later(pid);
+    let e = loop {
+        // Fill the ring, then block on a full ring.
+        if let Err(e) = tx.send(&[7; 24], T) {
+            break kind::<(), _>(Err(e));
+        }
+    };
+    ipc_testutil::wait_pid(pid, WATCHDOG);
+    check("byte ring producer", e, k);
+
+    let ring = MpmcRing::<u64>::anonymous(4).unwrap();
+    let r = &ring;
+    let mut rx = ring.consumer().unwrap();
+    let pid = parked_peer(
+        || r.producer().map(std::mem::forget).is_ok(),
+        || !r.status().producers.is_empty(),
+    );
+    let k = kill_later(pid);
+    let e = kind(rx.pop(T));
+    ipc_testutil::wait_pid(pid, WATCHDOG);
+    check("MPMC consumer", e, k);
+}
+
+/// Writes `word` at byte `offset` of the control block of the named ring `name`, through a
+/// second mapping (as a buggy or crashed process could).
+fn scribble_control(
+    name: &str,
+    ring_info: &ipc_collections::SegmentInfo,
+    offset: usize,
+    word: u32,
+) {
+    let shm = ipc_collections::ipc_core::shm::Shm::open(name).unwrap();
+    ipc_testutil::bytes::write_bytes(&shm, ring_info.control.start + offset, &word.to_ne_bytes());
+}
+
+#[test]
+fn a_corrupted_flavour_word_is_corrupted_not_another_kind_of_ring() {
+    const FLAVOR: usize = 384; // FORMAT.md, "Rings (kind 3)"
+    let corrupted = |k: ErrorKind| matches!(k, ErrorKind::Corrupted(_));
+
+    let name = unique_name("nflav");
+    let _c = Cleanup::shm(&name);
+    let ring = SpscRing::<u64>::create(&name, 8).unwrap();
+    // The MPMC word in a ring with the SPSC layout: neither an MPMC nor an SPSC ring.
+    scribble_control(&name, ring.info(), FLAVOR, 2);
+    assert!(corrupted(kind(MpmcRing::<u64>::open(&name))));
+    assert!(corrupted(kind(SpscRing::<u64>::open(&name))));
+    // An unknown flavour.
+    scribble_control(&name, ring.info(), FLAVOR, 7);
+    assert!(corrupted(kind(SpscRing::<u64>::open(&name))));
+    // Restored: it opens again.
+    scribble_control(&name, ring.info(), FLAVOR, 1);
+    SpscRing::<u64>::open(&name).unwrap();
+
+    // A byte ring whose word says SPSC has exactly the header of an SpscRing<u8>: the
+    // element size the control block recorded (0 for a byte ring) gives it away.
+    let b = unique_name("nflavb");
+    let _c2 = Cleanup::shm(&b);
+    let br = ByteRing::create(&b, 64).unwrap();
+    scribble_control(&b, br.info(), FLAVOR, 1);
+    assert!(corrupted(kind(SpscRing::<u8>::open(&b))));
+    assert!(corrupted(kind(ByteRing::open(&b))));
+}
+
+#[test]
+fn zero_sized_elements_are_refused_before_anything_is_created() {
+    let name = unique_name("nzst");
+    let _c = Cleanup::shm(&name);
+    assert!(matches!(
+        kind(SpscRing::<[u8; 0]>::create(&name, 8)),
+        ErrorKind::InvalidInput(_)
+    ));
+    assert!(matches!(
+        kind(
+            MpmcRing::<[u64; 0]>::options()
+                .capacity(8)
+                .unlink_on_drop(false)
+                .create(&name)
+        ),
+        ErrorKind::InvalidInput(_)
+    ));
+    assert_eq!(kind(ipc_collections::inspect(&name)), ErrorKind::NotFound);
+}
+
+#[test]
+fn the_largest_frame_of_a_capacity_below_the_minimum_is_zero_not_an_underflow() {
+    // Tools ask this of whatever capacity a (possibly corrupted) ring header holds.
+    use ipc_collections::ring::bytes::max_frame;
+    assert_eq!(max_frame(0), 0);
+    assert_eq!(max_frame(8), 0);
+    assert_eq!(max_frame(16), 0);
+    assert_eq!(max_frame(64), 24);
+}

@@ -38,6 +38,7 @@
 //! | [`mq::MessageQueue`] | `create(name, capacity, message_size)`, `open(name)`, `open_or_create(name, capacity, message_size)` | `capacity`, `message_size`, `mode`, `access`, `nonblocking`, `unlink_on_drop` | [`mq::unlink`] |
 //! | [`shm::sysv::SysvShm`] | `create(key, size)`, `open(key)`, `open_or_create(key, size)`, `open_id(id)` | `size`, `mode`, `read_only`, `unlink_on_drop` | [`shm::sysv::remove`] (`IPC_RMID`) |
 //! | `Shared<T>`, `SharedArray<T>` (ipc-collections) | `create(name, init)` / `create(name, dims)`, `open(name)`, `open_or_create(..)` | `mode`, `timeout`, `read_only` (`Shared`), `dims` (`SharedArray`), `unlink_on_drop` | `ipc_collections::unlink` |
+//! | `SpscRing<T>`, `MpmcRing<T>`, `ByteRing` (ipc-collections) | `create(name, capacity)`, `open(name)`, `open_or_create(name, capacity)`; `anonymous(capacity)` | `capacity`, `mode`, `timeout`, `unlink_on_drop` (no `read_only`: attaching writes the registry) | `ipc_collections::unlink` |
 //!
 //! Where a word does not fit, the kind says why: System V has keys and ids instead of names,
 //! and its "unlink" is `IPC_RMID`; a queue has three directions ([`mq::Access`]) instead of

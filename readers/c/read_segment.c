@@ -560,7 +560,7 @@ static int consume(const char *name, unsigned char *ctrl, const unsigned char *d
                                                     memory_order_acq_rel, memory_order_acquire))
             break;
     }
-    atomic_store_explicit(a64(me, RE_CLAIMING), 0, memory_order_relaxed);
+    atomic_store_explicit(a64(me, RE_CLAIMING), 0, memory_order_release);
     atomic_store_explicit(a64(me, RE_START), (gen & 0xffff) << 48 | (my_start & START_MASK),
                           memory_order_release);
     printf("consumer.registered=%ld\n", (long)getpid());
@@ -633,7 +633,7 @@ static int consume(const char *name, unsigned char *ctrl, const unsigned char *d
     }
 
     /* 7. Leave: release consumers[0] (keeping the generation), then wake both sides. */
-    atomic_store_explicit(a64(me, RE_CLAIMING), 0, memory_order_relaxed);
+    atomic_store_explicit(a64(me, RE_CLAIMING), 0, memory_order_release);
     cur = mine;
     atomic_compare_exchange_strong_explicit(a64(me, RE_ID), &cur, mine & ~PID_MASK,
                                             memory_order_release, memory_order_relaxed);

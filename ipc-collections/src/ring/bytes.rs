@@ -48,7 +48,9 @@ pub const MIN_CAPACITY: u64 = 64;
 pub const fn max_frame(capacity: u64) -> u64 {
     // The largest multiple of 8 that fits the u32 length field.
     const FIELD_MAX: u64 = u32::MAX as u64 - 7;
-    let m = capacity / 2 - HEADER;
+    // Saturating: a capacity below the minimum (which no valid ring has, but a tool may
+    // ask about a corrupted one) gives 0, not an underflow.
+    let m = (capacity / 2).saturating_sub(HEADER);
     if m > FIELD_MAX {
         FIELD_MAX
     } else {
@@ -281,9 +283,14 @@ impl<'m> Producer<'m> {
         timeout: Option<Duration>,
     ) -> Result<FrameMut<'_, 'm>, RingError> {
         let ctrl = self.side.ctrl;
-        let (pad, start) = block(ctrl, Await::Space, timeout, || match self.place(len) {
-            Err(RingError::Full) => Err(self.cached_head),
-            r => Ok(r),
+        let (pad, start) = block(ctrl, Await::Space, timeout, |slept| {
+            if slept {
+                self.side.throttle.expire();
+            }
+            match self.place(len) {
+                Err(RingError::Full) => Err(self.cached_head),
+                r => Ok(r),
+            }
         })?;
         Ok(self.frame_mut(pad, start, len))
     }
@@ -545,9 +552,14 @@ impl<'m> Consumer<'m> {
     /// [`RingError::Os`].
     pub fn recv(&mut self, timeout: Option<Duration>) -> Result<Frame<'_, 'm>, RingError> {
         let ctrl = self.side.ctrl;
-        let f = block(ctrl, Await::Data, timeout, || match self.find() {
-            Err(RingError::Empty) => Err(self.head),
-            r => Ok(r),
+        let f = block(ctrl, Await::Data, timeout, |slept| {
+            if slept {
+                self.side.throttle.expire();
+            }
+            match self.find() {
+                Err(RingError::Empty) => Err(self.head),
+                r => Ok(r),
+            }
         })?;
         Ok(self.frame(f))
     }

@@ -359,9 +359,12 @@ pub(crate) enum Await {
 
 /// The one blocking loop of the SPSC and byte rings' `push`/`pop`/`reserve_wait`/`recv`.
 ///
-/// `attempt` is the non-blocking operation: `Ok(result)` ends the wait with that result,
-/// `Err(seen)` means "would block" and gives the other side's counter as the attempt saw
-/// it. Then: spin [`SPIN_LIMIT`](super::shim::SPIN_LIMIT) polls of that counter only (a
+/// `attempt(slept)` is the non-blocking operation: `Ok(result)` ends the wait with that
+/// result, `Err(seen)` means "would block" and gives the other side's counter as the
+/// attempt saw it. `slept` is true after a sleep that ended with the counter unmoved (a
+/// timeout, or the other side released): the attempt should then check the other side's
+/// liveness at once ([`Throttle::expire`](super::shim::Throttle::expire)), so that a peer
+/// killed while this side sleeps is noticed within about one sleep. Then: spin [`SPIN_LIMIT`](super::shim::SPIN_LIMIT) polls of that counter only (a
 /// Relaxed hint: `attempt` re-reads it with the ordering it needs), then alternate attempts
 /// and futex sleeps of at most [`PEER_POLL`](super::PEER_POLL) (the sleeper count lets the
 /// other side skip the wake call when nobody sleeps), each sleep ending early when the
@@ -371,9 +374,9 @@ pub(crate) fn block<R>(
     ctrl: &Control,
     what: Await,
     timeout: Option<std::time::Duration>,
-    mut attempt: impl FnMut() -> Result<Result<R, RingError>, u64>,
+    mut attempt: impl FnMut(bool) -> Result<Result<R, RingError>, u64>,
 ) -> Result<R, RingError> {
-    let seen = match attempt() {
+    let seen = match attempt(false) {
         Ok(r) => return r,
         Err(seen) => seen,
     };
@@ -394,8 +397,9 @@ pub(crate) fn block<R>(
     };
     // Relaxed: only a hint that the counter moved; `attempt` re-reads it with Acquire.
     shim::spin_until(|| counter.load(Ordering::Relaxed) != seen);
+    let mut slept = false;
     loop {
-        let seen = match attempt() {
+        let seen = match attempt(slept) {
             Ok(r) => return r,
             Err(seen) => seen,
         };
@@ -405,6 +409,7 @@ pub(crate) fn block<R>(
         Control::sleep(word, sleepers, wait, || {
             counter.load(Ordering::Relaxed) != seen || peer(others, false) == Peer::Gone
         })?;
+        slept = counter.load(Ordering::Relaxed) == seen;
     }
 }
 

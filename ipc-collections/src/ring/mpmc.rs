@@ -467,6 +467,9 @@ impl<'m, T: SharedLayout + Copy> Producer<'m, T> {
                 r.stamp(t).load(Ordering::Relaxed) == t
                     || peer(&r.ctrl.consumers, false) == Peer::Gone
             })?;
+            // After a bounded sleep, the next attempt checks the consumers' liveness at
+            // once (a killed one is noticed within about one sleep, not 64).
+            self.ring.throttle.expire();
             // A slot held by a consumer that may be dead is re-checked (throttled) after
             // each bounded sleep.
             if self.stall.is_some() {
@@ -721,6 +724,8 @@ impl<'m, T: SharedLayout + Copy> Consumer<'m, T> {
                 r.stamp(h).load(Ordering::Relaxed) == h.wrapping_add(1)
                     || peer(&r.ctrl.producers, false) == Peer::Gone
             })?;
+            // As in `push`: the producers' liveness is checked on the next attempt.
+            self.ring.throttle.expire();
             if self.stall.is_some() {
                 spins = 0;
             }

@@ -113,6 +113,12 @@ impl<M: Memory> RawRing<M> {
     /// Refuses a capacity the flavour cannot use.
     fn check_capacity(op: &'static str, shape: &Shape, cap: u64) -> Result<usize> {
         let bad = |why: String| Err(Error::new(op, ErrorKind::InvalidInput(why)));
+        if shape.elem_size == 0 {
+            return bad(format!(
+                "{} of a zero-sized element type: nothing to send",
+                shape.what
+            ));
+        }
         if !cap.is_power_of_two() || cap < shape.min_cap {
             return bad(format!(
                 "{} capacity {cap} is not a power of two of at least {}",
@@ -199,16 +205,44 @@ impl<M: Memory> RawRing<M> {
         let found = ctrl.flavor.load(Ordering::Relaxed);
         let mpmc_layout = mpmc::region_len(info.ring_capacity, info.elem_size, info.elem_align)
             == Some(info.payload.len());
-        if found != shape.flavor as u32 || mpmc_layout != (shape.flavor == Flavor::Mpmc) {
-            let found = if flavor_of(found).is_some() {
-                flavor_words(found).to_owned()
+        // A flavour word that is unknown or contradicts the header's layout is corruption;
+        // a consistent other flavour is another kind of ring.
+        let consistent = match flavor_of(found) {
+            Some(f @ Flavor::Mpmc) => mpmc_layout.then_some(f),
+            Some(f) => (!mpmc_layout).then_some(f),
+            None => None,
+        };
+        let Some(found_flavor) = consistent else {
+            return Err(Error::corrupted(
+                name,
+                format!(
+                    "the control block's flavour word {found} does not match the header's {} \
+                     layout",
+                    if mpmc_layout {
+                        "MPMC"
+                    } else {
+                        "SPSC or byte ring"
+                    }
+                ),
+            ));
+        };
+        // What init recorded in the control block for the flavour it names (a byte ring
+        // records element size 0): a byte ring whose flavour word was changed to SPSC, or
+        // the reverse, is caught here, before it could pass for another kind of ring.
+        let control_elem = |f: Flavor| {
+            if f == Flavor::Bytes {
+                0
             } else {
-                format!("a ring whose control block says flavour {found}")
-            };
+                info.elem_size as u64
+            }
+        };
+        ctrl.check_identity(found_flavor, info.ring_capacity, control_elem(found_flavor))
+            .map_err(|e| Error::from(e).with_name(name))?;
+        if found != shape.flavor as u32 {
             return Err(Error::wrong_kind(
                 name,
                 flavor_words(shape.flavor as u32),
-                found,
+                flavor_words(found),
             ));
         }
         let expect = Expect {
@@ -338,8 +372,18 @@ impl RingStatus {
                 .map(|(pid, alive)| Attached { pid, alive })
                 .collect()
         };
-        let tail = ctrl.tail.load(Ordering::Acquire);
-        let head = ctrl.head.load(Ordering::Acquire);
+        // head, tail, head again: if head did not move meanwhile, `tail - head` is a length
+        // the ring really had (the producer published at most `capacity` past a head it had
+        // seen, which is at most this one); retried a few times while head moves, so a busy
+        // healthy ring is not shown as corrupted.
+        let (mut head, mut tail) = (0, 0);
+        for _ in 0..8 {
+            head = ctrl.head.load(Ordering::Acquire);
+            tail = ctrl.tail.load(Ordering::Acquire);
+            if ctrl.head.load(Ordering::Acquire) == head {
+                break;
+            }
+        }
         let used = tail.wrapping_sub(head);
         RingStatus {
             flavor: flavor_of(ctrl.flavor.load(Ordering::Relaxed)),

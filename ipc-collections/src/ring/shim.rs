@@ -104,6 +104,17 @@ impl Throttle {
         }
     }
 
+    /// Makes the next [`due`](Self::due) true at once: after a bounded sleep in which
+    /// nothing moved, the other side's liveness is checked on the next attempt instead of
+    /// 64 attempts (about 0.6 s of sleeps) later.
+    #[inline]
+    pub(crate) fn expire(&mut self) {
+        #[cfg(not(loom))]
+        {
+            self.last = None;
+        }
+    }
+
     /// Whether a check is due now (and if so, starts a new period).
     #[inline]
     pub(crate) fn due(&mut self) -> bool {

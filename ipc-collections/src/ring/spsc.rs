@@ -315,9 +315,14 @@ impl<'m, T: SharedLayout + Copy> Producer<'m, T> {
     /// [`RingError::Os`] if the futex call fails.
     pub fn push(&mut self, v: T, timeout: Option<Duration>) -> Result<(), RingError> {
         let ctrl = self.side.ctrl;
-        block(ctrl, Await::Space, timeout, || match self.try_push(v) {
-            Err(RingError::Full) => Err(self.cached_head),
-            r => Ok(r),
+        block(ctrl, Await::Space, timeout, |slept| {
+            if slept {
+                self.side.throttle.expire();
+            }
+            match self.try_push(v) {
+                Err(RingError::Full) => Err(self.cached_head),
+                r => Ok(r),
+            }
         })
     }
 }
@@ -487,9 +492,14 @@ impl<'m, T: SharedLayout + Copy> Consumer<'m, T> {
     /// [`RingError::Os`].
     pub fn pop(&mut self, timeout: Option<Duration>) -> Result<T, RingError> {
         let ctrl = self.side.ctrl;
-        block(ctrl, Await::Data, timeout, || match self.try_pop() {
-            Err(RingError::Empty) => Err(self.head),
-            r => Ok(r),
+        block(ctrl, Await::Data, timeout, |slept| {
+            if slept {
+                self.side.throttle.expire();
+            }
+            match self.try_pop() {
+                Err(RingError::Empty) => Err(self.head),
+                r => Ok(r),
+            }
         })
     }
 }

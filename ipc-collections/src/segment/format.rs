@@ -932,15 +932,30 @@ mod tests {
     }
 
     /// A small deterministic fuzz on stable: random byte and word mutations of a valid
-    /// array header, with the checksum fixed up half of the time so that the checks behind
-    /// it are reached too. Nothing may panic, and anything accepted must be in bounds.
+    /// array header and of valid SPSC- and MPMC-layout ring headers, with the checksum fixed
+    /// up half of the time so that the checks behind it are reached too. Nothing may panic,
+    /// and anything accepted must be in bounds, its payload one the kind allows.
     #[test]
     fn random_mutations_never_panic_and_accepted_headers_are_in_bounds() {
         let schema = "Point(8/8){x:f64(8/8)@0,y:f32(4/4)@0}";
-        let (valid, _) = segment(&spec(&[3, 4], schema));
+        let ring = |payload: usize| Spec {
+            kind: Kind::Ring,
+            dims: &[8],
+            control_len: RING_CONTROL_LEN,
+            ring_capacity: 8,
+            ring_payload_len: payload,
+            ..spec(&[8], schema)
+        };
+        let seeds = [
+            segment(&spec(&[3, 4], schema)).0,
+            segment(&ring(64)).0,
+            segment(&ring(crate::ring::mpmc::region_len(8, 8, 8).unwrap())).0,
+        ];
         let mut next = ipc_testutil::xorshift64(0x9e37_79b9_7f4a_7c15);
-        let mut accepted = 0;
-        for round in 0..100_000 {
+        let mut accepted = [0; 3];
+        for round in 0..120_000 {
+            let seed = round % seeds.len();
+            let valid = &seeds[seed];
             let mut w = valid.clone();
             for _ in 0..1 + next() % 4 {
                 let at = (next() % (HEADER_LEN as u64 + schema.len() as u64)) as usize;
@@ -969,18 +984,27 @@ mod tests {
                 _ => w.len() as u64,
             };
             if let Ok(info) = validate_header("/x", &w, file_len) {
-                accepted += 1;
+                accepted[seed] += 1;
                 assert!(info.payload.end as u64 <= file_len);
                 assert_eq!(info.payload.start % 64, 0);
                 assert!(info.control.end <= info.payload.start);
-                assert_eq!(
-                    info.payload.len(),
-                    element_count(&info.dims).unwrap() * info.elem_size
-                );
+                assert_eq!(info.control.len(), info.kind.control_len());
+                if info.kind == Kind::Ring {
+                    let lens =
+                        ring_payload_lens(info.ring_capacity, info.elem_size, info.elem_align)
+                            .unwrap();
+                    assert!(lens.contains(&info.payload.len()), "{info:?}");
+                    assert_eq!(info.dims, [info.ring_capacity as usize]);
+                } else {
+                    assert_eq!(
+                        info.payload.len(),
+                        element_count(&info.dims).unwrap() * info.elem_size
+                    );
+                }
             }
         }
         // Some mutations hit bytes no check depends on (e.g. the creation time).
-        assert!(accepted > 0);
+        assert!(accepted.iter().all(|&n| n > 0), "{accepted:?}");
     }
 
     #[test]
