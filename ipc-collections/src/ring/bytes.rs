@@ -24,15 +24,14 @@
 //! `max_frame`, and its record lies inside both the published bytes and the buffer.
 //! Anything else is [`RingError::Corrupted`].
 
-use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 use std::time::Duration;
 
 use ipc_core::Memory;
 
-use super::control::{block, side_gone, Await, Control, Flavor, Registration, RingLayout};
-use super::shim::{Ordering, Throttle};
-use super::RingError;
+use super::control::{block, Await, Control, Flavor, RingLayout};
+use super::shim::Ordering;
+use super::{Attachment, RingError};
 
 /// The record header's length.
 pub const HEADER: u64 = 8;
@@ -93,14 +92,25 @@ pub unsafe fn init<M: Memory + ?Sized>(mem: &M, layout: RingLayout) -> Result<()
     .map(|_| ())
 }
 
+/// What both handles hold: the ring's [`Attachment`], with the byte ring's checks and
+/// record accessors.
 struct Side<'m> {
-    ctrl: &'m Control,
-    data: *mut u8,
-    cap: u64,
-    mask: u64,
-    reg: Option<Registration>,
-    throttle: Throttle,
-    _mem: PhantomData<&'m [u8]>,
+    at: Attachment<'m>,
+}
+
+impl<'m> std::ops::Deref for Side<'m> {
+    type Target = Attachment<'m>;
+    #[inline]
+    fn deref(&self) -> &Attachment<'m> {
+        &self.at
+    }
+}
+
+impl<'m> std::ops::DerefMut for Side<'m> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut Attachment<'m> {
+        &mut self.at
+    }
 }
 
 impl<'m> Side<'m> {
@@ -109,35 +119,16 @@ impl<'m> Side<'m> {
         layout: RingLayout,
         producer: bool,
     ) -> Result<Self, RingError> {
-        let r = super::open(
-            mem,
-            layout,
-            super::Shape {
-                flavor: Flavor::Bytes,
-                min_cap: MIN_CAPACITY,
-                elem_size: 0,
-                data_len: data_len(layout.capacity),
-                data_align: 8,
-                tracked_cells: 0,
-            },
-        )?;
-        // SAFETY: `open` checked the block lies inside `mem`, which stays mapped for 'm.
-        let ctrl: &'m Control = unsafe { &*r.ctrl };
-        let side = if producer {
-            &ctrl.producers
-        } else {
-            &ctrl.consumers
+        let shape = super::Shape {
+            flavor: Flavor::Bytes,
+            min_cap: MIN_CAPACITY,
+            elem_size: 0,
+            data_len: data_len(layout.capacity),
+            data_align: 8,
+            tracked_cells: 0,
         };
-        // SAFETY: the registry lives in `mem`, borrowed for 'm, as long as the handle.
-        let reg = unsafe { Registration::claim(side, 1) }?;
         Ok(Side {
-            ctrl,
-            data: r.data,
-            cap: r.cap,
-            mask: r.mask,
-            reg: Some(reg),
-            throttle: Throttle::new(),
-            _mem: PhantomData,
+            at: Attachment::new(mem, layout, shape, producer, 1)?,
         })
     }
 
@@ -150,16 +141,6 @@ impl<'m> Side<'m> {
             ));
         }
         Ok(used)
-    }
-
-    fn other_gone(&mut self, producers: bool) -> bool {
-        let ctrl = self.ctrl;
-        let side = if producers {
-            &ctrl.producers[..1]
-        } else {
-            &ctrl.consumers[..1]
-        };
-        side_gone(side, &mut self.throttle)
     }
 
     /// Writes a record header at buffer offset `off` (a multiple of 8, `off + 8 <= cap`).
@@ -193,14 +174,6 @@ impl<'m> Side<'m> {
                 }
             })
             .collect()
-    }
-}
-
-impl Drop for Side<'_> {
-    fn drop(&mut self) {
-        drop(self.reg.take());
-        Control::wake(&self.ctrl.data_futex, &self.ctrl.data_sleepers);
-        Control::wake(&self.ctrl.space_futex, &self.ctrl.space_sleepers);
     }
 }
 

@@ -76,29 +76,104 @@ struct Shape {
     tracked_cells: usize,
 }
 
-/// Resolves `layout` in `mem` and checks what init recorded.
-fn open<M: ipc_core::Memory + ?Sized>(
+/// Checks `layout` against `mem` for a ring of `shape` (see [`control::resolve`]).
+fn resolve_in<M: ipc_core::Memory + ?Sized>(
     mem: &M,
     layout: RingLayout,
-    shape: Shape,
+    shape: &Shape,
 ) -> Result<Resolved, RingError> {
     if mem.is_read_only() {
         return Err(RingError::Invalid("memory mapped read-only"));
     }
-    let r = control::resolve(
+    control::resolve(
         mem.as_ptr(),
         mem.len(),
         layout,
         shape.min_cap,
         shape.data_len,
         shape.data_align,
-    )?;
-    // SAFETY: `resolve` checked that the control block lies inside the memory, aligned;
-    // `Control` is atomics only, valid for every bit pattern, and `mem` stays mapped while
-    // borrowed (the `Memory` contract).
-    let ctrl = unsafe { &*r.ctrl };
-    ctrl.check_identity(shape.flavor, r.cap, shape.elem_size)?;
-    Ok(r)
+    )
+}
+
+/// What every handle of every ring kind holds: the control block, the data region,
+/// capacity and mask (process memory, from the caller's layout), its registration among
+/// the first `entries` entries of its side's registry, and the throttle of its liveness
+/// checks of the other side. Dropping it leaves: the registration is released and both
+/// futex words are woken, so that a sleeper on either side re-checks.
+pub(crate) struct Attachment<'m> {
+    pub(crate) ctrl: &'m Control,
+    pub(crate) data: *mut u8,
+    pub(crate) cap: u64,
+    pub(crate) mask: u64,
+    entries: usize,
+    /// `Some` until the drop releases it.
+    reg: Option<control::Registration>,
+    pub(crate) throttle: shim::Throttle,
+    _mem: std::marker::PhantomData<&'m [u8]>,
+}
+
+impl<'m> Attachment<'m> {
+    /// Resolves `layout` in `mem`, checks what init recorded in the control block, and
+    /// registers this process among the first `entries` producers (or consumers).
+    fn new<M: ipc_core::Memory + ?Sized>(
+        mem: &'m M,
+        layout: RingLayout,
+        shape: Shape,
+        producer: bool,
+        entries: usize,
+    ) -> Result<Self, RingError> {
+        let r = resolve_in(mem, layout, &shape)?;
+        // SAFETY: `resolve` checked that the control block lies inside the memory, aligned;
+        // `Control` is atomics only, valid for every bit pattern, and `mem` stays mapped
+        // for 'm, which the returned attachment borrows (the `Memory` contract).
+        let ctrl: &'m Control = unsafe { &*r.ctrl };
+        ctrl.check_identity(shape.flavor, r.cap, shape.elem_size)?;
+        let side = if producer {
+            &ctrl.producers
+        } else {
+            &ctrl.consumers
+        };
+        // SAFETY: the registry lives in `mem`, borrowed for 'm: as long as the attachment,
+        // which owns the registration.
+        let reg = unsafe { control::Registration::claim(side, entries) }?;
+        Ok(Attachment {
+            ctrl,
+            data: r.data,
+            cap: r.cap,
+            mask: r.mask,
+            entries,
+            reg: Some(reg),
+            throttle: shim::Throttle::new(),
+            _mem: std::marker::PhantomData,
+        })
+    }
+
+    /// This handle's registry entry.
+    pub(crate) fn entry(&self) -> &control::Participant {
+        self.reg.as_ref().expect("registered until drop").entry()
+    }
+
+    /// Whether the other side (the producers if `producers`) is gone: at once if every
+    /// registration was released, within about a millisecond of polling if the processes
+    /// died (see [`control::side_gone`]).
+    pub(crate) fn other_gone(&mut self, producers: bool) -> bool {
+        let ctrl = self.ctrl;
+        let side = if producers {
+            &ctrl.producers[..self.entries]
+        } else {
+            &ctrl.consumers[..self.entries]
+        };
+        control::side_gone(side, &mut self.throttle)
+    }
+}
+
+impl Drop for Attachment<'_> {
+    fn drop(&mut self) {
+        // Release the registration first, then wake: a woken sleeper sees this side gone.
+        drop(self.reg.take());
+        Control::wake(&self.ctrl.data_futex, &self.ctrl.data_sleepers);
+        Control::wake(&self.ctrl.space_futex, &self.ctrl.space_sleepers);
+    }
 }
 
 /// Formats a fresh ring of `shape` in `mem`.
@@ -110,17 +185,7 @@ unsafe fn format<M: ipc_core::Memory + ?Sized>(
     layout: RingLayout,
     shape: Shape,
 ) -> Result<Resolved, RingError> {
-    if mem.is_read_only() {
-        return Err(RingError::Invalid("memory mapped read-only"));
-    }
-    let r = control::resolve(
-        mem.as_ptr(),
-        mem.len(),
-        layout,
-        shape.min_cap,
-        shape.data_len,
-        shape.data_align,
-    )?;
+    let r = resolve_in(mem, layout, &shape)?;
     // SAFETY: the control block is inside the memory and aligned (`resolve`), and the
     // caller has exclusive access (this function's contract).
     unsafe {

@@ -75,18 +75,14 @@
 //! holds it, but it would reach a consumer out of order with that producer's later
 //! messages; a counted loss keeps every consumer's per-producer order.)
 
-use std::marker::PhantomData;
 use std::time::Duration;
 
 use ipc_core::{Memory, SharedLayout};
 
-use super::control::{
-    live_claimer, peer, side_gone, Control, Flavor, Participant, Peer, Registration, RingLayout,
-    MAX_PARTICIPANTS,
-};
+use super::control::{live_claimer, peer, Control, Flavor, Peer, RingLayout, MAX_PARTICIPANTS};
 use super::shim::{spin_hint, AtomicU64, Ordering, Throttle, SPIN_LIMIT};
 use super::spsc::{deadline, next_sleep};
-use super::RingError;
+use super::{Attachment, RingError};
 
 /// Bytes of the data region for `capacity` slots of `T`: `capacity` u64 stamps, then the
 /// values at the next multiple of `T`'s alignment (`None` on overflow).
@@ -162,16 +158,27 @@ pub unsafe fn init<T: SharedLayout + Copy, M: Memory + ?Sized>(
     Ok(())
 }
 
-/// What both handles hold.
+/// What both handles hold: the ring's [`Attachment`] (any of the first
+/// [`MAX_PARTICIPANTS`] registry entries), and where the stamps and the values are.
 struct Ring<'m, T> {
-    ctrl: &'m Control,
+    at: Attachment<'m>,
     stamps: *const AtomicU64,
     values: *mut T,
-    cap: u64,
-    mask: u64,
-    reg: Option<Registration>,
-    throttle: Throttle,
-    _mem: PhantomData<&'m T>,
+}
+
+impl<'m, T> std::ops::Deref for Ring<'m, T> {
+    type Target = Attachment<'m>;
+    #[inline]
+    fn deref(&self) -> &Attachment<'m> {
+        &self.at
+    }
+}
+
+impl<'m, T> std::ops::DerefMut for Ring<'m, T> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut Attachment<'m> {
+        &mut self.at
+    }
 }
 
 impl<'m, T: SharedLayout + Copy> Ring<'m, T> {
@@ -180,39 +187,22 @@ impl<'m, T: SharedLayout + Copy> Ring<'m, T> {
         layout: RingLayout,
         producer: bool,
     ) -> Result<Self, RingError> {
-        let r = super::open(
-            mem,
-            layout,
-            super::Shape {
-                flavor: Flavor::Mpmc,
-                min_cap: 2,
-                elem_size: elem_size::<T>()?,
-                data_len: data_len::<T>(layout.capacity),
-                data_align: data_align::<T>(),
-                tracked_cells: 0,
-            },
-        )?;
-        // SAFETY: `open` checked the block lies inside `mem`, which stays mapped for 'm.
-        let ctrl: &'m Control = unsafe { &*r.ctrl };
-        let side = if producer {
-            &ctrl.producers
-        } else {
-            &ctrl.consumers
+        let shape = super::Shape {
+            flavor: Flavor::Mpmc,
+            min_cap: 2,
+            elem_size: elem_size::<T>()?,
+            data_len: data_len::<T>(layout.capacity),
+            data_align: data_align::<T>(),
+            tracked_cells: 0,
         };
-        // SAFETY: the registry lives in `mem`, borrowed for 'm, as long as the handle.
-        let reg = unsafe { Registration::claim(side, MAX_PARTICIPANTS) }?;
-        let off = values_offset(r.cap, std::mem::align_of::<T>())
+        let at = Attachment::new(mem, layout, shape, producer, MAX_PARTICIPANTS)?;
+        let off = values_offset(at.cap, std::mem::align_of::<T>())
             .ok_or(RingError::Invalid("capacity overflows"))?;
         Ok(Ring {
-            ctrl,
-            stamps: r.data.cast(),
+            stamps: at.data.cast(),
             // `off` < data_len, inside the memory (`resolve`).
-            values: r.data.wrapping_add(off).cast(),
-            cap: r.cap,
-            mask: r.mask,
-            reg: Some(reg),
-            throttle: Throttle::new(),
-            _mem: PhantomData,
+            values: at.data.wrapping_add(off).cast(),
+            at,
         })
     }
 
@@ -240,30 +230,6 @@ impl<'m, T: SharedLayout + Copy> Ring<'m, T> {
         let _g = self.ctrl.tracker.read(i);
         // SAFETY: as `write_value`; T is valid for every bit pattern (SharedLayout).
         unsafe { self.values.add(i).read() }
-    }
-
-    fn entry(&self) -> &Participant {
-        self.reg.as_ref().expect("registered until drop").entry()
-    }
-
-    /// Whether the other side is gone (released at once; dead: checked at most once a
-    /// millisecond).
-    fn other_gone(&mut self, producers: bool) -> bool {
-        let ctrl = self.ctrl;
-        let side = if producers {
-            &ctrl.producers
-        } else {
-            &ctrl.consumers
-        };
-        side_gone(side, &mut self.throttle)
-    }
-}
-
-impl<T> Drop for Ring<'_, T> {
-    fn drop(&mut self) {
-        drop(self.reg.take());
-        Control::wake(&self.ctrl.data_futex, &self.ctrl.data_sleepers);
-        Control::wake(&self.ctrl.space_futex, &self.ctrl.space_sleepers);
     }
 }
 

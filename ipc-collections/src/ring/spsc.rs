@@ -27,9 +27,9 @@ use std::time::{Duration, Instant};
 
 use ipc_core::{Memory, SharedLayout};
 
-use super::control::{block, side_gone, Await, Control, Flavor, Registration, RingLayout};
-use super::shim::{Ordering, Throttle};
-use super::{RingError, PEER_POLL};
+use super::control::{block, Await, Control, Flavor, RingLayout};
+use super::shim::Ordering;
+use super::{Attachment, RingError, PEER_POLL};
 
 /// Bytes of the data region for `capacity` slots of `T` (`None` on overflow).
 pub fn data_len<T>(capacity: u64) -> Option<usize> {
@@ -78,16 +78,26 @@ pub unsafe fn init<T: SharedLayout + Copy, M: Memory + ?Sized>(
     .map(|_| ())
 }
 
-/// What both handles hold: the control block, the slots, capacity and mask (process
-/// memory), and the registration.
+/// What both handles hold: the ring's [`Attachment`] (control block, slots, capacity and
+/// mask, registration), typed.
 struct Side<'m, T> {
-    ctrl: &'m Control,
-    slots: *mut T,
-    cap: u64,
-    mask: u64,
-    reg: Option<Registration>,
-    throttle: Throttle,
-    _mem: PhantomData<&'m T>,
+    at: Attachment<'m>,
+    _t: PhantomData<&'m T>,
+}
+
+impl<'m, T> std::ops::Deref for Side<'m, T> {
+    type Target = Attachment<'m>;
+    #[inline]
+    fn deref(&self) -> &Attachment<'m> {
+        &self.at
+    }
+}
+
+impl<'m, T> std::ops::DerefMut for Side<'m, T> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut Attachment<'m> {
+        &mut self.at
+    }
 }
 
 impl<'m, T: SharedLayout + Copy> Side<'m, T> {
@@ -96,35 +106,17 @@ impl<'m, T: SharedLayout + Copy> Side<'m, T> {
         layout: RingLayout,
         producer: bool,
     ) -> Result<Self, RingError> {
-        let r = super::open(
-            mem,
-            layout,
-            super::Shape {
-                flavor: Flavor::Spsc,
-                min_cap: 1,
-                elem_size: elem_size::<T>()?,
-                data_len: data_len::<T>(layout.capacity),
-                data_align: std::mem::align_of::<T>(),
-                tracked_cells: 0,
-            },
-        )?;
-        // SAFETY: `open` checked the block lies inside `mem`, which stays mapped for 'm.
-        let ctrl: &'m Control = unsafe { &*r.ctrl };
-        let side = if producer {
-            &ctrl.producers
-        } else {
-            &ctrl.consumers
+        let shape = super::Shape {
+            flavor: Flavor::Spsc,
+            min_cap: 1,
+            elem_size: elem_size::<T>()?,
+            data_len: data_len::<T>(layout.capacity),
+            data_align: std::mem::align_of::<T>(),
+            tracked_cells: 0,
         };
-        // SAFETY: the registry lives in `mem`, borrowed for 'm, as long as the handle.
-        let reg = unsafe { Registration::claim(side, 1) }?;
         Ok(Side {
-            ctrl,
-            slots: r.data.cast(),
-            cap: r.cap,
-            mask: r.mask,
-            reg: Some(reg),
-            throttle: Throttle::new(),
-            _mem: PhantomData,
+            at: Attachment::new(mem, layout, shape, producer, 1)?,
+            _t: PhantomData,
         })
     }
 
@@ -140,18 +132,6 @@ impl<'m, T: SharedLayout + Copy> Side<'m, T> {
         Ok(used)
     }
 
-    /// Whether the other side (`side`) is gone: at once if its registration was released,
-    /// within about a millisecond of polling if its process died.
-    fn other_gone(&mut self, producers: bool) -> bool {
-        let ctrl = self.ctrl;
-        let side = if producers {
-            &ctrl.producers[..1]
-        } else {
-            &ctrl.consumers[..1]
-        };
-        side_gone(side, &mut self.throttle)
-    }
-
     #[inline]
     fn write_slot(&self, pos: u64, v: T) {
         let i = (pos & self.mask) as usize;
@@ -159,7 +139,7 @@ impl<'m, T: SharedLayout + Copy> Side<'m, T> {
         let _g = self.ctrl.tracker.write(i);
         // SAFETY: i < cap (masked), and the data region holds cap slots of T, aligned
         // (checked by `resolve`); the protocol gives this side the slot until it publishes.
-        unsafe { self.slots.add(i).write(v) }
+        unsafe { self.data.cast::<T>().add(i).write(v) }
     }
 
     #[inline]
@@ -168,7 +148,7 @@ impl<'m, T: SharedLayout + Copy> Side<'m, T> {
         #[cfg(loom)]
         let _g = self.ctrl.tracker.read(i);
         // SAFETY: as in `write_slot`; T is valid for every bit pattern (SharedLayout).
-        unsafe { self.slots.add(i).read() }
+        unsafe { self.data.cast::<T>().add(i).read() }
     }
 }
 
@@ -324,20 +304,6 @@ impl<'m, T: SharedLayout + Copy> Producer<'m, T> {
                 r => Ok(r),
             }
         })
-    }
-}
-
-impl<T> Drop for Producer<'_, T> {
-    fn drop(&mut self) {
-        self.side.leave_any();
-    }
-}
-
-impl<T> Side<'_, T> {
-    fn leave_any(&mut self) {
-        drop(self.reg.take());
-        Control::wake(&self.ctrl.data_futex, &self.ctrl.data_sleepers);
-        Control::wake(&self.ctrl.space_futex, &self.ctrl.space_sleepers);
     }
 }
 
@@ -501,11 +467,5 @@ impl<'m, T: SharedLayout + Copy> Consumer<'m, T> {
                 r => Ok(r),
             }
         })
-    }
-}
-
-impl<T> Drop for Consumer<'_, T> {
-    fn drop(&mut self) {
-        self.side.leave_any();
     }
 }
