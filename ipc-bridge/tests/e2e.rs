@@ -133,6 +133,53 @@ fn check_one_crash(seen: &Seen, what: &str) -> u64 {
     lost
 }
 
+/// The kill point of a crash test: a random frame count in 5,000..60,000 (the seed is
+/// printed, and `IPC_TEST_SEED` replays it), so the bridge dies at a different point of the
+/// stream on every run, not only at one chosen frame.
+fn kill_point() -> usize {
+    let seed = std::env::var("IPC_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(1, |d| d.as_nanos() as u64)
+                | 1
+        });
+    let at = 5_000 + (ipc_testutil::xorshift64(seed)() % 55_000) as usize;
+    println!("kill point {at} (IPC_TEST_SEED={seed})");
+    at
+}
+
+/// Consumes ring B (attached as `c`) to the end of the stream; when `kill_at` frames have
+/// arrived, SIGKILLs the bridge in `slot`, records how much waits in ring A 300 ms later,
+/// and starts it again with `restart`. Returns what arrived and what waited in ring A.
+fn consume_with_a_crash(
+    c: &mut ipc_collections::ring::bytes::Consumer<'_>,
+    ring_a: &str,
+    slot: &mut Option<Bridge>,
+    restart: &[String],
+    kill_at: usize,
+) -> (Seen, Option<u64>) {
+    let mut waiting_in_a = None;
+    let seen = consume_until(c, COUNT - 1, Duration::from_secs(30), |s| {
+        if s.seqs.len() == kill_at {
+            let ended = slot.take().expect("bridge running").crash();
+            assert_eq!(
+                ended.code, None,
+                "the bridge was not killed: {}",
+                ended.stderr
+            );
+            std::thread::sleep(Duration::from_millis(300));
+            // The producer went on: its frames wait in ring A for the bridge to come back.
+            let (_, st) = ipc_collections::ring::inspect(ring_a).expect("inspect ring A");
+            waiting_in_a = st.len;
+            *slot = Some(Bridge::start(restart));
+        }
+    });
+    (seen, waiting_in_a)
+}
+
 /// `out` SIGKILLed mid-stream and restarted: frames still in ring A wait there and arrive
 /// after the restart; only frames `out` had already popped and handed on can be lost, as
 /// one run; `in` keeps running and counts the new publisher and the reconnect.
@@ -156,18 +203,8 @@ fn out_killed_mid_stream_and_restarted_loses_only_frames_in_transit() {
         &n.a,
         50,
     );
-    let mut waiting_in_a = None;
-    let seen = consume_until(&mut c, COUNT - 1, Duration::from_secs(30), |s| {
-        if s.seqs.len() == 20_000 {
-            let ended = bout.take().expect("out running").crash();
-            assert_eq!(ended.code, None, "out was not killed: {}", ended.stderr);
-            std::thread::sleep(Duration::from_millis(300));
-            // The producer went on: its frames wait in ring A for the next `out`.
-            let (_, st) = ipc_collections::ring::inspect(&n.a).expect("inspect ring A");
-            waiting_in_a = st.len;
-            bout = Some(Bridge::start(&out_args));
-        }
-    });
+    let (seen, waiting_in_a) =
+        consume_with_a_crash(&mut c, &n.a, &mut bout, &out_args, kill_point());
     assert_eq!(
         producer.wait_output(WATCHDOG),
         vec![format!("sent {COUNT}")]
@@ -217,17 +254,7 @@ fn in_killed_mid_stream_and_restarted_loses_only_frames_in_transit() {
         &n.a,
         50,
     );
-    let mut waiting_in_a = None;
-    let seen = consume_until(&mut c, COUNT - 1, Duration::from_secs(30), |s| {
-        if s.seqs.len() == 20_000 {
-            let ended = bin.take().expect("in running").crash();
-            assert_eq!(ended.code, None, "in was not killed: {}", ended.stderr);
-            std::thread::sleep(Duration::from_millis(300));
-            let (_, st) = ipc_collections::ring::inspect(&n.a).expect("inspect ring A");
-            waiting_in_a = st.len;
-            bin = Some(Bridge::start(&in_args));
-        }
-    });
+    let (seen, waiting_in_a) = consume_with_a_crash(&mut c, &n.a, &mut bin, &in_args, kill_point());
     assert_eq!(
         producer.wait_output(WATCHDOG),
         vec![format!("sent {COUNT}")]
