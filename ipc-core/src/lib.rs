@@ -53,6 +53,17 @@
 //! | a handle that **opened** it | no | never, unless asked | (nothing to do) | `set_unlink_on_drop(true)` / `.unlink_on_drop(true)` makes it remove the name on drop |
 //! | a **forked child's copy** of a creating handle | no | never (the handle remembers the creating pid) | (nothing to do) | the kind's `unlink(name)` |
 //!
+//! **Forked children.** Registrations, locks and names belong to a process, not to a copy
+//! of a handle. A child that inherits a handle or a guard over `fork` and drops it releases
+//! nothing of its parent's: a creating handle does not remove the name, a lock guard
+//! ([`sync::MutexGuard`], the [`sync::RawRwLock`] guards, [`sem::SemGuard`], and the guards of
+//! ipc-collections' locks and arrays) does not unlock or post, and a ring producer, consumer
+//! or received frame (ipc-collections) leaves its registration and bytes to the parent. The
+//! child's drop only unmaps and closes its own copies of the mapping and descriptors. Each
+//! of these records its [`process::Owner`] when it takes the state and releases it only in
+//! that process. A child that needs a lock, a ring side or a name of its own takes or opens
+//! it afresh.
+//!
 //! A handle never removes a newer object that someone else created under the same name
 //! after this one's was removed (checked through `/dev/shm` and `/dev/mqueue`; System V ids
 //! cannot be reused while attached). Removing a name never takes the object from processes
@@ -74,6 +85,7 @@ pub mod layout;
 pub mod memory;
 pub mod mq;
 pub mod name;
+pub mod process;
 pub mod sem;
 pub mod shm;
 pub mod signal;

@@ -25,6 +25,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use ipc_core::layout::{Field, TypeLayout};
+use ipc_core::process::Owner;
 use ipc_core::sync::{Acquired, RawMutex};
 use ipc_core::SharedLayout;
 
@@ -124,6 +125,7 @@ impl PoisonMutex {
         }?;
         PoisonGuard {
             lock: self,
+            owner: Owner::current(),
             poisoned: false,
             ignore_poison,
             _not_send: PhantomData,
@@ -140,6 +142,8 @@ impl PoisonMutex {
 /// pthread mutex must be unlocked by the thread that locked it.
 pub(crate) struct PoisonGuard<'a> {
     lock: &'a PoisonMutex,
+    /// The process that locked: a copy inherited by a forked child does not unlock.
+    owner: Owner,
     /// The flag as this holder saw it, or cleared since.
     poisoned: bool,
     /// Taken with `lock_ignoring_poison`: a poisoned lock is no error for this holder.
@@ -199,7 +203,12 @@ impl<'a> PoisonGuard<'a> {
 
 impl Drop for PoisonGuard<'_> {
     fn drop(&mut self) {
-        // SAFETY: the guard exists only while this thread (it is not Send) holds the mutex.
+        // A forked child's copy: the mutex is the parent's (ipc_core::process).
+        if !self.owner.is_current() {
+            return;
+        }
+        // SAFETY: the guard exists only while this thread (it is not Send) holds the mutex,
+        // in the process that locked it (checked just above).
         unsafe { self.lock.raw.unlock() }
     }
 }

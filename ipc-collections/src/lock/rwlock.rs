@@ -6,6 +6,7 @@ use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 use std::time::Duration;
 
+use ipc_core::process::Owner;
 use ipc_core::sync::RawRwLock;
 use ipc_core::SharedLayout;
 
@@ -127,6 +128,8 @@ impl<T: SharedLayout + Send> SharedRwLock<T> {
 #[must_use = "the lock is released when the guard is dropped"]
 pub struct SharedReadGuard<'a, T: SharedLayout + Send> {
     lock: &'a SharedRwLock<T>,
+    /// The process that locked: a copy inherited by a forked child does not unlock.
+    owner: Owner,
     _not_send: PhantomData<*const ()>,
 }
 
@@ -134,6 +137,7 @@ impl<'a, T: SharedLayout + Send> SharedReadGuard<'a, T> {
     fn new(lock: &'a SharedRwLock<T>) -> Self {
         SharedReadGuard {
             lock,
+            owner: Owner::current(),
             _not_send: PhantomData,
         }
     }
@@ -151,7 +155,12 @@ impl<T: SharedLayout + Send> Deref for SharedReadGuard<'_, T> {
 
 impl<T: SharedLayout + Send> Drop for SharedReadGuard<'_, T> {
     fn drop(&mut self) {
-        // SAFETY: this thread holds a read lock (the guard is not Send).
+        // A forked child's copy: the lock is the parent's (ipc_core::process).
+        if !self.owner.is_current() {
+            return;
+        }
+        // SAFETY: this thread holds a read lock (the guard is not Send), in the process that
+        // locked (checked just above).
         unsafe { self.lock.raw.unlock() }
     }
 }
@@ -160,6 +169,8 @@ impl<T: SharedLayout + Send> Drop for SharedReadGuard<'_, T> {
 #[must_use = "the lock is released when the guard is dropped"]
 pub struct SharedWriteGuard<'a, T: SharedLayout + Send> {
     lock: &'a SharedRwLock<T>,
+    /// The process that locked: a copy inherited by a forked child does not unlock.
+    owner: Owner,
     _not_send: PhantomData<*const ()>,
 }
 
@@ -167,6 +178,7 @@ impl<'a, T: SharedLayout + Send> SharedWriteGuard<'a, T> {
     fn new(lock: &'a SharedRwLock<T>) -> Self {
         SharedWriteGuard {
             lock,
+            owner: Owner::current(),
             _not_send: PhantomData,
         }
     }
@@ -192,7 +204,12 @@ impl<T: SharedLayout + Send> DerefMut for SharedWriteGuard<'_, T> {
 
 impl<T: SharedLayout + Send> Drop for SharedWriteGuard<'_, T> {
     fn drop(&mut self) {
-        // SAFETY: this thread holds the write lock (the guard is not Send).
+        // A forked child's copy: the lock is the parent's (ipc_core::process).
+        if !self.owner.is_current() {
+            return;
+        }
+        // SAFETY: this thread holds the write lock (the guard is not Send), in the process that
+        // locked (checked just above).
         unsafe { self.lock.raw.unlock() }
     }
 }

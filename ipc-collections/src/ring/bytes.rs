@@ -564,6 +564,10 @@ impl Drop for Frame<'_, '_> {
         #[cfg(loom)]
         self._guards.clear();
         let c = &mut *self.cons;
+        if !c.side.owner.is_current() {
+            // A forked child's copy: the frame is the parent's to release.
+            return;
+        }
         c.head = self.next;
         // Release: pairs with the producer's Acquire load of head; our reads of the frame
         // happen before it reuses the bytes.

@@ -99,7 +99,9 @@ fn resolve_in<M: ipc_core::Memory + ?Sized>(
 /// capacity and mask (process memory, from the caller's layout), its registration among
 /// the first `entries` entries of its side's registry, and the throttle of its liveness
 /// checks of the other side. Dropping it leaves: the registration is released and both
-/// futex words are woken, so that a sleeper on either side re-checks.
+/// futex words are woken, so that a sleeper on either side re-checks. A copy that a forked
+/// child inherited leaves nothing: the registration is the parent's (see
+/// [`ipc_core::process`]).
 pub(crate) struct Attachment<'m> {
     pub(crate) ctrl: &'m Control,
     pub(crate) data: *mut u8,
@@ -108,6 +110,8 @@ pub(crate) struct Attachment<'m> {
     entries: usize,
     /// `Some` until the drop releases it.
     reg: Option<control::Registration>,
+    /// The process that registered (only it releases the registration).
+    pub(crate) owner: ipc_core::process::Owner,
     pub(crate) throttle: shim::Throttle,
     _mem: std::marker::PhantomData<&'m [u8]>,
 }
@@ -143,6 +147,7 @@ impl<'m> Attachment<'m> {
             mask: r.mask,
             entries,
             reg: Some(reg),
+            owner: ipc_core::process::Owner::current(),
             throttle: shim::Throttle::new(),
             _mem: std::marker::PhantomData,
         })
@@ -169,6 +174,11 @@ impl<'m> Attachment<'m> {
 
 impl Drop for Attachment<'_> {
     fn drop(&mut self) {
+        if !self.owner.is_current() {
+            // A forked child's copy: the registration is the parent's, which still uses it.
+            std::mem::forget(self.reg.take());
+            return;
+        }
         // Release the registration first, then wake: a woken sleeper sees this side gone.
         drop(self.reg.take());
         Control::wake(&self.ctrl.data_futex, &self.ctrl.data_sleepers);

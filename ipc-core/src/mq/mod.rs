@@ -91,7 +91,7 @@ pub struct MessageQueue {
     /// Whether this handle's `mq_open` created the queue.
     created: bool,
     /// The pid of the creating process while it should unlink on drop.
-    owner: Option<u32>,
+    owner: Option<crate::process::Owner>,
 }
 
 impl MessageQueue {
@@ -170,7 +170,7 @@ impl MessageQueue {
     }
 
     fn set_owner(&mut self, owner: bool) {
-        self.owner = owner.then(std::process::id);
+        self.owner = owner.then(crate::process::Owner::current);
     }
 
     fn raw(&self) -> libc::mqd_t {
@@ -204,7 +204,7 @@ impl MessageQueue {
 
     /// Whether dropping this handle unlinks the name.
     pub fn unlinks_on_drop(&self) -> bool {
-        self.owner == Some(std::process::id())
+        self.owner.is_some_and(crate::process::Owner::is_current)
     }
 
     /// Sets whether dropping this handle unlinks the name: `false` makes the queue persist

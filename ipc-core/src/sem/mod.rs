@@ -17,6 +17,7 @@ use std::time::Duration;
 use crate::Errno;
 
 use crate::layout::{SharedLayout, TypeLayout};
+use crate::process::Owner;
 use crate::sys;
 use crate::{Error, ErrorKind, Result};
 
@@ -384,6 +385,8 @@ impl Semaphore {
 #[must_use = "the unit is given back as soon as the guard is dropped"]
 pub struct SemGuard<'a> {
     sem: *mut libc::sem_t,
+    /// The process that took the unit: a copy inherited by a forked child does not post.
+    owner: Owner,
     _borrow: PhantomData<&'a ()>,
 }
 
@@ -397,6 +400,7 @@ impl SemGuard<'_> {
     fn new(sem: *mut libc::sem_t) -> Self {
         SemGuard {
             sem,
+            owner: Owner::current(),
             _borrow: PhantomData,
         }
     }
@@ -415,6 +419,10 @@ impl std::fmt::Debug for SemGuard<'_> {
 
 impl Drop for SemGuard<'_> {
     fn drop(&mut self) {
+        // A forked child's copy: the unit is the parent's (crate::process).
+        if !self.owner.is_current() {
+            return;
+        }
         // SAFETY: the semaphore outlives the guard ('a borrows it). The only failure is
         // EOVERFLOW, impossible since this guard's own wait took a unit.
         let _ = unsafe { raw::post(self.sem) };

@@ -219,7 +219,7 @@ impl SemOptions {
             unlinker: self
                 .unlink_on_drop
                 .unwrap_or(created)
-                .then(std::process::id),
+                .then(crate::process::Owner::current),
         })
     }
 }
@@ -247,7 +247,7 @@ pub struct NamedSemaphore {
     created: bool,
     /// The pid of the process that unlinks the name on drop, if any (a forked child's copy
     /// of the handle must not).
-    unlinker: Option<u32>,
+    unlinker: Option<crate::process::Owner>,
 }
 
 // SAFETY: the sem_t mapping stays valid until Drop's sem_close, and all sem_* calls on it
@@ -322,14 +322,14 @@ impl NamedSemaphore {
 
     /// Whether dropping this handle (in this process) unlinks the name.
     pub fn unlinks_on_drop(&self) -> bool {
-        self.unlinker == Some(std::process::id())
+        self.unlinker.is_some_and(crate::process::Owner::is_current)
     }
 
     /// Chooses whether dropping this handle unlinks the name: `false` keeps the semaphore
     /// after this process (until [`unlink`] or a reboot); `true` makes this process's
     /// handle unlink it, also if another process created it.
     pub fn set_unlink_on_drop(&mut self, yes: bool) {
-        self.unlinker = yes.then(std::process::id);
+        self.unlinker = yes.then(crate::process::Owner::current);
     }
 
     /// `sem_unlink`: removes the name now (open handles keep working) and stops this handle

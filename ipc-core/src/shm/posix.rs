@@ -47,7 +47,7 @@ pub struct Shm {
     created: bool,
     /// The pid of the process that unlinks the name on drop, if any (a forked child's copy
     /// of the handle must not).
-    unlinker: Option<u32>,
+    unlinker: Option<crate::process::Owner>,
 }
 
 // SAFETY: (1) `map` is a live mapping of `len()` bytes, page-aligned because mmap returns
@@ -125,14 +125,14 @@ impl Shm {
 
     /// Whether dropping this handle (in this process) unlinks the name.
     pub fn unlinks_on_drop(&self) -> bool {
-        self.unlinker == Some(std::process::id())
+        self.unlinker.is_some_and(crate::process::Owner::is_current)
     }
 
     /// Chooses whether dropping this handle unlinks the name: `false` lets the object
     /// persist after this process (until [`unlink`] or a reboot); `true` makes this
     /// process's handle unlink it, also if another process created it.
     pub fn set_unlink_on_drop(&mut self, yes: bool) {
-        self.unlinker = yes.then(std::process::id);
+        self.unlinker = yes.then(crate::process::Owner::current);
     }
 
     /// The object's file descriptor (close-on-exec), e.g. for `fstat` or to pass along.
@@ -472,7 +472,7 @@ impl ShmOptions {
             unlinker: self
                 .unlink_on_drop
                 .unwrap_or(created)
-                .then(std::process::id),
+                .then(crate::process::Owner::current),
         })
     }
 

@@ -260,7 +260,7 @@ pub struct SysvShm {
     created: bool,
     /// The pid of the process that removes the segment on drop, if any (a forked child's
     /// copy of the handle must not).
-    remover: Option<u32>,
+    remover: Option<crate::process::Owner>,
 }
 
 // SAFETY: the handle is an address range plus plain ids; detaching from another thread is
@@ -386,14 +386,14 @@ impl SysvShm {
 
     /// Whether dropping this handle (in this process) removes the segment (`IPC_RMID`).
     pub fn unlinks_on_drop(&self) -> bool {
-        self.remover == Some(std::process::id())
+        self.remover.is_some_and(crate::process::Owner::is_current)
     }
 
     /// Chooses whether dropping this handle removes the segment (`IPC_RMID`): `false` lets
     /// it persist (until [`remove`] or a reboot); `true` makes this process's handle remove
     /// it, also if another process created it.
     pub fn set_unlink_on_drop(&mut self, yes: bool) {
-        self.remover = yes.then(std::process::id);
+        self.remover = yes.then(crate::process::Owner::current);
     }
 
     /// `shmctl(IPC_STAT)`: size, pids, attach count, mode and times of this segment.

@@ -10,6 +10,7 @@ use crate::Errno;
 
 use super::Acquired;
 use crate::layout::{SharedLayout, TypeLayout};
+use crate::process::Owner;
 use crate::sys;
 use crate::{Error, Result};
 
@@ -531,6 +532,8 @@ impl RawMutex {
 pub struct MutexGuard<'a> {
     mutex: &'a RawMutex,
     acquired: Acquired,
+    /// The process that locked: a copy inherited by a forked child does not unlock.
+    owner: Owner,
     _not_send: PhantomData<*const ()>,
 }
 
@@ -556,6 +559,7 @@ impl<'a> MutexGuard<'a> {
         MutexGuard {
             mutex,
             acquired,
+            owner: Owner::current(),
             _not_send: PhantomData,
         }
     }
@@ -602,7 +606,12 @@ impl<'a> MutexGuard<'a> {
 impl Drop for MutexGuard<'_> {
     #[inline]
     fn drop(&mut self) {
-        // SAFETY: the guard holds the mutex, on this thread (it is not Send).
+        // A forked child's copy: the mutex is the parent's (crate::process).
+        if !self.owner.is_current() {
+            return;
+        }
+        // SAFETY: the guard holds the mutex, on this thread (it is not Send), in the
+        // process that locked it (checked just above).
         unsafe { self.mutex.unlock() };
     }
 }

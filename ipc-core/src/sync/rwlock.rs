@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::Errno;
 
 use crate::layout::{SharedLayout, TypeLayout};
+use crate::process::Owner;
 use crate::sys;
 use crate::{Error, ErrorKind, Result};
 
@@ -321,6 +322,8 @@ impl RawRwLock {
 /// took them).
 struct Guard<'a> {
     lock: &'a RawRwLock,
+    /// The process that locked: a copy inherited by a forked child does not unlock.
+    owner: Owner,
     _not_send: PhantomData<*const ()>,
 }
 
@@ -328,6 +331,7 @@ impl<'a> Guard<'a> {
     fn new(lock: &'a RawRwLock) -> Self {
         Guard {
             lock,
+            owner: Owner::current(),
             _not_send: PhantomData,
         }
     }
@@ -335,7 +339,12 @@ impl<'a> Guard<'a> {
 
 impl Drop for Guard<'_> {
     fn drop(&mut self) {
-        // SAFETY: the guard holds the lock, on this thread (it is not Send).
+        // A forked child's copy: the lock is the parent's (crate::process).
+        if !self.owner.is_current() {
+            return;
+        }
+        // SAFETY: the guard holds the lock, on this thread (it is not Send), in the process
+        // that locked it (checked just above).
         unsafe { self.lock.unlock() };
     }
 }
