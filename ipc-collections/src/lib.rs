@@ -61,8 +61,8 @@ pub use lock::poison::{self, PoisonMutex};
 pub use lock::rwlock::{SharedReadGuard, SharedRwLock, SharedWriteGuard};
 #[cfg(not(loom))]
 pub use ring::{
-    ByteRing, ByteRingOptions, MpmcRing, MpmcRingOptions, RingOptions, RingStatus, SpscRing,
-    SpscRingOptions,
+    ByteRing, ByteRingOptions, MpmcRing, MpmcRingOptions, PeerExit, RingOptions, RingStatus,
+    SpscRing, SpscRingOptions,
 };
 pub use segment::named::{inspect, inspect_timeout, unlink};
 pub use segment::{creator, format, DEFAULT_OPEN_TIMEOUT};

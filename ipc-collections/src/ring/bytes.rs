@@ -185,6 +185,14 @@ pub struct Producer<'m> {
 }
 
 impl<'m> Producer<'m> {
+    /// Chooses what the departure of the consumers means for this handle (default
+    /// [`PeerExit::Disconnect`]: [`RingError::Disconnected`] once everything sent is
+    /// received; [`PeerExit::Wait`]: wait, within each call's timeout, for the next one).
+    pub fn on_peer_exit(mut self, on: super::PeerExit) -> Self {
+        self.side.peer_exit = on;
+        self
+    }
+
     /// Attaches as the ring's producer.
     ///
     /// # Errors
@@ -394,6 +402,14 @@ struct Found {
 }
 
 impl<'m> Consumer<'m> {
+    /// Chooses what the departure of the producers means for this handle (default
+    /// [`PeerExit::Disconnect`]: [`RingError::Disconnected`] once everything sent is
+    /// received; [`PeerExit::Wait`]: wait, within each call's timeout, for the next one).
+    pub fn on_peer_exit(mut self, on: super::PeerExit) -> Self {
+        self.side.peer_exit = on;
+        self
+    }
+
     /// Attaches as the ring's consumer.
     ///
     /// # Errors

@@ -64,6 +64,30 @@ use control::{Control, Flavor, Resolved};
 /// liveness again (so a dead peer is noticed within about this time).
 pub const PEER_POLL: std::time::Duration = std::time::Duration::from_millis(10);
 
+/// What the departure of the other side (every producer, for a consumer; every consumer,
+/// for a producer) means for a handle: the choice of the process that holds it, set with
+/// [`RingOptions::on_peer_exit`](named::RingOptions::on_peer_exit) or a handle's
+/// `on_peer_exit`.
+///
+/// It is a handle's choice, not the ring's: it changes nothing in shared memory, so peers
+/// built before it, other languages (FORMAT.md) and the `ipc` tool keep working, and each
+/// process decides for itself whether a restarting peer is an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PeerExit {
+    /// Once the other side is gone (every handle of it dropped, or its processes dead) and
+    /// everything it sent has been received, the call returns
+    /// [`Disconnected`](RingError::Disconnected) (a push: at once if the ring is full). What
+    /// a program should do then: stop, or drop its handle and open the ring again later.
+    #[default]
+    Disconnect,
+    /// The other side's departure is not an error: a blocking call goes on waiting, within
+    /// its timeout, for the next producer (consumer) to attach and send (make room); a
+    /// non-blocking one reports the ring empty (full). For services that restart. Nothing
+    /// pushed is lost by the wait itself; a message whose producer was killed before its
+    /// push returned may be (see the ring's guarantees).
+    Wait,
+}
+
 /// What a ring kind needs of its memory.
 #[derive(Debug, Clone, Copy)]
 struct Shape {
@@ -112,6 +136,8 @@ pub(crate) struct Attachment<'m> {
     reg: Option<control::Registration>,
     /// The process that registered (only it releases the registration).
     pub(crate) owner: ipc_core::process::Owner,
+    /// What the other side's departure means for this handle.
+    pub(crate) peer_exit: PeerExit,
     pub(crate) throttle: shim::Throttle,
     _mem: std::marker::PhantomData<&'m [u8]>,
 }
@@ -148,6 +174,7 @@ impl<'m> Attachment<'m> {
             entries,
             reg: Some(reg),
             owner: ipc_core::process::Owner::current(),
+            peer_exit: PeerExit::Disconnect,
             throttle: shim::Throttle::new(),
             _mem: std::marker::PhantomData,
         })
@@ -161,7 +188,11 @@ impl<'m> Attachment<'m> {
     /// Whether the other side (the producers if `producers`) is gone: at once if every
     /// registration was released, within about a millisecond of polling if the processes
     /// died (see [`control::side_gone`]).
+    /// Always false for a handle that waits for the next peer ([`PeerExit::Wait`]).
     pub(crate) fn other_gone(&mut self, producers: bool) -> bool {
+        if self.peer_exit == PeerExit::Wait {
+            return false;
+        }
         let ctrl = self.ctrl;
         let side = if producers {
             &ctrl.producers[..self.entries]

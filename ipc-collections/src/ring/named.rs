@@ -29,7 +29,7 @@ use crate::segment::named::{self, NamedOptions};
 use crate::segment::{Deadline, Expect, Segment, DEFAULT_OPEN_TIMEOUT};
 
 use super::control::{self, Control, Flavor, RingLayout};
-use super::{bytes, mpmc, spsc, RingError};
+use super::{bytes, mpmc, spsc, PeerExit, RingError};
 
 mod sealed {
     pub trait Sealed {}
@@ -72,6 +72,9 @@ pub trait RingType: sealed::Sealed + Sized {
 pub struct RawRing<M: Memory> {
     seg: Segment<M>,
     layout: RingLayout,
+    /// What the other side's departure means for the producers and consumers attached
+    /// through this handle.
+    peer_exit: PeerExit,
 }
 
 /// What a flavour is called in messages.
@@ -174,7 +177,11 @@ impl<M: Memory> RawRing<M> {
             // bytes until the state becomes READY: the exclusive access `format` needs.
             unsafe { R::format(seg.memory(), layout) }.map_err(|e| Error::from(e).with_name(name))
         })?;
-        Ok(RawRing { seg, layout })
+        Ok(RawRing {
+            seg,
+            layout,
+            peer_exit: PeerExit::Disconnect,
+        })
     }
 
     fn attach<R: RingType>(mem: M, name: &str, wait: Deadline) -> Result<Self> {
@@ -276,7 +283,11 @@ impl<M: Memory> RawRing<M> {
             data_offset: info.payload.start,
             capacity: cap,
         };
-        Ok(RawRing { seg, layout })
+        Ok(RawRing {
+            seg,
+            layout,
+            peer_exit: PeerExit::Disconnect,
+        })
     }
 
     fn named(&self, e: RingError) -> Error {
@@ -428,6 +439,7 @@ pub fn inspect(name: &str) -> Result<(SegmentInfo, RingStatus)> {
 pub struct RingOptions<R: RingType> {
     named: NamedOptions,
     capacity: Option<u64>,
+    peer_exit: PeerExit,
     _r: PhantomData<fn() -> R>,
 }
 
@@ -443,6 +455,7 @@ impl<R: RingType> fmt::Debug for RingOptions<R> {
         f.debug_struct("RingOptions")
             .field("ring", &R::SHAPE.what)
             .field("capacity", &self.capacity)
+            .field("on_peer_exit", &self.peer_exit)
             .field("options", &self.named)
             .finish()
     }
@@ -453,6 +466,7 @@ impl<R: RingType> Clone for RingOptions<R> {
         RingOptions {
             named: self.named.clone(),
             capacity: self.capacity,
+            peer_exit: self.peer_exit,
             _r: PhantomData,
         }
     }
@@ -465,11 +479,13 @@ impl<R: RingType> Default for RingOptions<R> {
 }
 
 impl<R: RingType> RingOptions<R> {
-    /// No capacity, mode 0600, a 5 s open timeout, and the creating handle unlinks on drop.
+    /// No capacity, mode 0600, a 5 s open timeout, the creating handle unlinks on drop, and
+    /// a peer's departure is [`Disconnected`](crate::ErrorKind::Disconnected).
     pub fn new() -> Self {
         RingOptions {
             named: NamedOptions::new(),
             capacity: None,
+            peer_exit: PeerExit::Disconnect,
             _r: PhantomData,
         }
     }
@@ -483,6 +499,34 @@ impl<R: RingType> RingOptions<R> {
     pub fn capacity(mut self, capacity: u64) -> Self {
         self.capacity = Some(capacity);
         self
+    }
+
+    /// What the departure of the other side means for every producer and consumer this
+    /// handle attaches (see [`PeerExit`]): [`Disconnect`](PeerExit::Disconnect) (the
+    /// default) makes a call return [`Disconnected`](crate::ErrorKind::Disconnected) once
+    /// everything sent is received; [`Wait`](PeerExit::Wait) makes it wait, within its
+    /// timeout, for the next producer (consumer) to attach, so that a service can restart
+    /// without its peers failing.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use ipc_collections::{PeerExit, SpscRing};
+    ///
+    /// let ring = SpscRing::<u64>::options().on_peer_exit(PeerExit::Wait).open("/ticks")?;
+    /// let mut rx = ring.consumer()?;
+    /// // Survives producer restarts; Timeout only if nothing comes for 3 s.
+    /// let v = rx.pop(Some(Duration::from_secs(3)))?;
+    /// # Ok::<(), ipc_collections::Error>(())
+    /// ```
+    pub fn on_peer_exit(mut self, on: PeerExit) -> Self {
+        self.peer_exit = on;
+        self
+    }
+
+    /// Hands the ring to its type, with this builder's per-handle choices.
+    fn finish(&self, mut raw: RawRing<Shm>) -> R {
+        raw.peer_exit = self.peer_exit;
+        R::from_raw(raw)
     }
 
     fn capacity_or_err(&self, op: &'static str, name: &str) -> Result<u64> {
@@ -525,7 +569,7 @@ impl<R: RingType> RingOptions<R> {
         let cap = self.capacity_or_err(OP, name)?;
         let size = RawRing::<Shm>::segment_len(OP, &R::SHAPE, cap).map_err(|e| e.or_name(name))?;
         let shm = named::create_shm(name, size, &self.named)?;
-        RawRing::create::<R>(OP, shm, name, cap, true).map(R::from_raw)
+        RawRing::create::<R>(OP, shm, name, cap, true).map(|raw| self.finish(raw))
     }
 
     /// As [`create`](Self::create), under a fresh random name that starts with `prefix`
@@ -546,7 +590,7 @@ impl<R: RingType> RingOptions<R> {
             crate::value::is_taken,
         )?;
         let name = shm.name().to_owned();
-        RawRing::create::<R>(OP, shm, &name, cap, true).map(R::from_raw)
+        RawRing::create::<R>(OP, shm, &name, cap, true).map(|raw| self.finish(raw))
     }
 
     /// Opens the named ring, checking that it is a ring of this flavour and element type
@@ -566,7 +610,7 @@ impl<R: RingType> RingOptions<R> {
         self.named.apply_lifetime(&mut shm);
         let raw = RawRing::attach::<R>(shm, name, wait)?;
         self.check_capacity(&raw)?;
-        Ok(R::from_raw(raw))
+        Ok(self.finish(raw))
     }
 
     /// Opens the named ring, or creates it with [`capacity`](Self::capacity) if it does not
@@ -579,11 +623,11 @@ impl<R: RingType> RingOptions<R> {
         let mut wait = Deadline::after(self.named.timeout);
         let shm = named::open_or_create_shm(name, size, &self.named, &mut wait)?;
         if shm.created() {
-            return RawRing::create::<R>(OP, shm, name, cap, true).map(R::from_raw);
+            return RawRing::create::<R>(OP, shm, name, cap, true).map(|raw| self.finish(raw));
         }
         let raw = RawRing::attach::<R>(shm, name, wait)?;
         self.check_capacity(&raw)?;
-        Ok(R::from_raw(raw))
+        Ok(self.finish(raw))
     }
 }
 
@@ -599,6 +643,13 @@ macro_rules! ring_handle_common {
         /// sleepers, losses.
         pub fn status(&self) -> RingStatus {
             self.raw.status()
+        }
+
+        /// Chooses what the other side's departure means for the producers and consumers
+        /// attached through this handle from now on (see [`RingOptions::on_peer_exit`];
+        /// anonymous rings and `open_in` have no builder).
+        pub fn set_on_peer_exit(&mut self, on: PeerExit) {
+            self.raw.peer_exit = on;
         }
 
         /// What the segment's header says.
@@ -729,12 +780,14 @@ macro_rules! typed_ring {
             /// [`Corrupted`](crate::ErrorKind::Corrupted) for a corrupted control block.
             pub fn producer(&self) -> Result<$module::Producer<'_, T>> {
                 $module::Producer::attach(self.raw.seg.memory(), self.raw.layout)
+                    .map(|p| p.on_peer_exit(self.raw.peer_exit))
                     .map_err(|e| self.raw.named(e))
             }
 
             /// Attaches this process as a consumer; errors as [`producer`](Self::producer).
             pub fn consumer(&self) -> Result<$module::Consumer<'_, T>> {
                 $module::Consumer::attach(self.raw.seg.memory(), self.raw.layout)
+                    .map(|c| c.on_peer_exit(self.raw.peer_exit))
                     .map_err(|e| self.raw.named(e))
             }
 
@@ -902,12 +955,14 @@ impl<M: Memory> ByteRing<M> {
     /// Attaches this process as the producer; errors as [`SpscRing::producer`].
     pub fn producer(&self) -> Result<bytes::Producer<'_>> {
         bytes::Producer::attach(self.raw.seg.memory(), self.raw.layout)
+            .map(|p| p.on_peer_exit(self.raw.peer_exit))
             .map_err(|e| self.raw.named(e))
     }
 
     /// Attaches this process as the consumer; errors as [`SpscRing::producer`].
     pub fn consumer(&self) -> Result<bytes::Consumer<'_>> {
         bytes::Consumer::attach(self.raw.seg.memory(), self.raw.layout)
+            .map(|c| c.on_peer_exit(self.raw.peer_exit))
             .map_err(|e| self.raw.named(e))
     }
 
