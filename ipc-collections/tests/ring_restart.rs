@@ -9,9 +9,10 @@
 //! one more, in order, with nothing missing before it.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ipc_collections::ipc_core::ErrorKind;
+use ipc_collections::ring::RingError;
 use ipc_collections::{PeerExit, Shared, SpscRing};
 use ipc_testutil::{
     env, report, role, spawn_role, test_seed, unique_name, wait_for, xorshift64, Cleanup,
@@ -19,6 +20,19 @@ use ipc_testutil::{
 
 /// Long enough for a loaded 2-core machine; a hang fails here instead of stalling.
 const PATIENCE: Duration = Duration::from_secs(30);
+
+/// The survivor's wait per call: each one that times out counts as an idle round. Before
+/// a killed peer is replaced, the survivor must have finished two idle rounds after the
+/// kill (so one whole round lay after it): long enough for the default mode to have
+/// reported `Disconnected` (a dead peer is seen within about `PEER_POLL`, 10 ms).
+const IDLE: Duration = Duration::from_millis(50);
+
+/// Waits until the survivor has finished two more idle rounds than `before`.
+fn survivor_waited(idle: &AtomicU64, before: u64) {
+    wait_for("the survivor to wait with its peer dead", PATIENCE, || {
+        idle.load(Ordering::SeqCst) >= before + 2
+    });
+}
 
 /// Progress counters shared with the children: per generation, messages pushed (producer
 /// test) or the last value received plus one (consumer test).
@@ -60,6 +74,8 @@ fn a_waiting_consumer_outlives_three_producer_restarts() {
     let mut rx = ring.consumer().unwrap();
     let kill_at: Vec<u64> = (0..LAST).map(|_| 1 + rng() % 5_000).collect();
     println!("producers killed after {kill_at:?} acknowledged pushes");
+    let idle = AtomicU64::new(0);
+    let deadline = Instant::now() + 4 * PATIENCE;
     let received = std::thread::scope(|s| {
         s.spawn(|| {
             for gen in 0..=LAST {
@@ -83,17 +99,23 @@ fn a_waiting_consumer_outlives_three_producer_restarts() {
                         acks[gen as usize].load(Ordering::SeqCst) >= at
                     });
                     p.kill(); // SIGKILL, then reaped
+                    survivor_waited(&idle, idle.load(Ordering::SeqCst));
                 }
             }
         });
-        // The consumer: one blocking pop per message; a producer's death between two of
-        // them is not an error in this mode.
+        // The consumer: blocking pops; a producer's death is not an error in this mode,
+        // only a wait (counted in `idle`) for the next one.
         let mut next = [0u64; 4];
         let mut gen_seen = 0;
         loop {
-            let [g, i] = rx
-                .pop(Some(PATIENCE))
-                .expect("a message within the patience");
+            let [g, i] = match rx.pop(Some(IDLE)) {
+                Ok(m) => m,
+                Err(RingError::Timeout) if Instant::now() < deadline => {
+                    idle.fetch_add(1, Ordering::SeqCst);
+                    continue;
+                }
+                Err(e) => panic!("pop: {e}"),
+            };
             assert!(
                 g >= gen_seen && g <= LAST,
                 "generation {g} after {gen_seen}"
@@ -163,6 +185,8 @@ fn a_waiting_producer_outlives_three_consumer_restarts() {
     let mut tx = ring.producer().unwrap();
     let kill_at: Vec<u64> = (0..LAST).map(|g| 1 + g * 5_000 + rng() % 5_000).collect();
     println!("consumers killed after receiving {kill_at:?}");
+    let idle = AtomicU64::new(0);
+    let deadline = Instant::now() + 4 * PATIENCE;
     std::thread::scope(|s| {
         s.spawn(|| {
             for gen in 0..=LAST {
@@ -184,14 +208,22 @@ fn a_waiting_producer_outlives_three_consumer_restarts() {
                         seen[gen as usize].load(Ordering::SeqCst) >= at
                     });
                     c.kill();
+                    survivor_waited(&idle, idle.load(Ordering::SeqCst));
                 }
             }
         });
         // The producer: every push succeeds although consumers die, some of them while it
         // waits on a full ring.
         for i in 0..N {
-            tx.push([0, i], Some(PATIENCE))
-                .unwrap_or_else(|e| panic!("push {i}: {e}"));
+            loop {
+                match tx.push([0, i], Some(IDLE)) {
+                    Ok(()) => break,
+                    Err(RingError::Timeout) if Instant::now() < deadline => {
+                        idle.fetch_add(1, Ordering::SeqCst);
+                    }
+                    Err(e) => panic!("push {i}: {e}"),
+                }
+            }
         }
     });
     for gen in 1..=LAST as usize {
