@@ -64,11 +64,17 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// List every IPC object: segments, POSIX shm, semaphores, message queues, System V.
+    /// List every IPC object: segments, POSIX shm, semaphores, message queues, System V;
+    /// or only those named, or only those whose names start with a prefix.
     Ls {
         /// One JSON document (docs/ipc-json.md) instead of a table.
         #[arg(long)]
         json: bool,
+        /// Only objects whose names start with P (e.g. /myapp-).
+        #[arg(long, value_name = "P", conflicts_with = "names")]
+        prefix: Option<String>,
+        /// Only these objects (exit 1, after listing the others, if one does not exist).
+        names: Vec<String>,
     },
     /// Print a segment's header, its schema as a tree, validation, creator liveness and who
     /// maps it; for a semaphore, queue or System V object, everything known of it.
@@ -167,7 +173,8 @@ enum RingCommand {
     ///
     /// MESSAGE is sent as one frame (its bytes). With `-` or no MESSAGE, every line of
     /// stdin is one frame, without its newline (an empty line is an empty frame). A full
-    /// ring is waited on; a full ring whose consumer left is "disconnected" (exit 1).
+    /// ring is waited on; a full ring whose consumer left is "disconnected" (exit 1), unless
+    /// --follow. The producer stays attached from the first frame to the end of stdin.
     Push {
         /// The ring's name.
         name: String,
@@ -177,14 +184,18 @@ enum RingCommand {
         /// Wait at most this many seconds for room for each frame (exit 1, "timed out").
         #[arg(long, value_parser = parse_seconds)]
         timeout: Option<Duration>,
+        /// Survive consumer restarts: a full ring whose consumer left is waited on (within
+        /// --timeout) until the next consumer makes room, instead of "disconnected".
+        #[arg(long)]
+        follow: bool,
     },
     /// Receive frames as the ring's consumer and print each, one a line.
     ///
     /// A UTF-8 frame is printed as it is, its control characters (a newline too) escaped
     /// (`\n`, `\u{1b}`); bytes that are not UTF-8 as `\xNN`. When the producer has left
-    /// and every frame is received, it is "disconnected" (exit 1); a ring nobody has
-    /// produced into yet is waited on. A frame is consumed only once it is written: one
-    /// that cannot be (stdout closed) stays in the ring.
+    /// and every frame is received, it is "disconnected" (exit 1), unless --follow; a ring
+    /// nobody has produced into yet is waited on. A frame is consumed only once it is
+    /// written: one that cannot be (stdout closed) stays in the ring.
     Pop {
         /// The ring's name.
         name: String,
@@ -194,6 +205,10 @@ enum RingCommand {
         /// Receive this many frames.
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
         count: u64,
+        /// Receive until interrupted, surviving producer restarts: a producer that leaves
+        /// is waited on until the next one sends (--timeout still bounds each wait).
+        #[arg(long, conflicts_with = "count")]
+        follow: bool,
         /// Write the frames' bytes exactly, without escaping or newlines.
         #[arg(long)]
         raw: bool,
@@ -396,7 +411,11 @@ impl From<ipc_core::Error> for Failure {
 
 fn run(command: Command) -> Result<(), Failure> {
     match command {
-        Command::Ls { json } => objects::ls(json),
+        Command::Ls {
+            json,
+            prefix,
+            names,
+        } => objects::ls(json, prefix.as_deref(), &names),
         Command::Inspect { name, kind, json } => objects::inspect(&name, kind, json),
         Command::Schema { name, tree } => segment::schema(&name, tree),
         Command::Diff { name, other } => segment::diff(&name, &other),
@@ -451,13 +470,15 @@ fn run(command: Command) -> Result<(), Failure> {
                 name,
                 message,
                 timeout,
-            } => ring::push(&name, message, timeout),
+                follow,
+            } => ring::push(&name, message, timeout, follow),
             RingCommand::Pop {
                 name,
                 timeout,
                 count,
+                follow,
                 raw,
-            } => ring::pop(&name, timeout, count, raw),
+            } => ring::pop(&name, timeout, (!follow).then_some(count), raw),
             RingCommand::Status { name, json } => ring::status(&name, json),
         },
         Command::Shm(c) => match c {

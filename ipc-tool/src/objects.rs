@@ -332,9 +332,30 @@ fn all_rows() -> (Vec<Row>, Vec<String>) {
     (rows, notes)
 }
 
-/// `ipc ls [--json]`.
-pub fn ls(as_json: bool) -> Result<(), Failure> {
-    let (rows, notes) = all_rows();
+/// `ipc ls [--json] [--prefix P | NAME...]`: every object, or those whose names start with
+/// `prefix`, or those named (a name that matches nothing is a failure, after the listing).
+pub fn ls(as_json: bool, prefix: Option<&str>, names: &[String]) -> Result<(), Failure> {
+    let (mut rows, notes) = all_rows();
+    if let Some(p) = prefix {
+        rows.retain(|r| r.name.starts_with(p));
+    }
+    if !names.is_empty() {
+        rows.retain(|r| names.contains(&r.name));
+    }
+    let missing: Vec<String> = names
+        .iter()
+        .filter(|n| !rows.iter().any(|r| &r.name == *n))
+        .map(|n| esc(n))
+        .collect();
+    let listed = list(as_json, &rows, notes);
+    match missing.as_slice() {
+        [] => listed,
+        m => Err(Failure::new(format!("not found: {}", m.join(", ")))),
+    }
+}
+
+/// Prints `rows` as a table or one JSON document, then the notes.
+fn list(as_json: bool, rows: &[Row], notes: Vec<String>) -> Result<(), Failure> {
     let users = user_names();
     if as_json {
         let objects: Vec<Value> = rows
@@ -347,7 +368,7 @@ pub fn ls(as_json: bool) -> Result<(), Failure> {
     let mut cells = vec![["KIND", "NAME", "MODE", "OWNER", "SIZE", "DETAIL"]
         .map(String::from)
         .to_vec()];
-    for r in &rows {
+    for r in rows {
         let (mode, uid) = mode_and_uid(r);
         cells.push(vec![
             r.kind.to_owned(),

@@ -23,7 +23,7 @@ use std::time::Duration;
 use ipc_collections::ring::bytes;
 use ipc_collections::ring::control::Flavor;
 use ipc_collections::ring::RingStatus;
-use ipc_collections::{ByteRing, ErrorKind, Kind, SegmentInfo};
+use ipc_collections::{ByteRing, ErrorKind, Kind, PeerExit, SegmentInfo};
 use serde_json::{json, Value};
 
 use crate::out::{emit, emit_json, esc, escape_controls, JSON_VERSION};
@@ -198,9 +198,15 @@ pub fn create(name: &str, capacity: u64, mode: u32) -> Result<(), Failure> {
 }
 
 /// Opens the byte ring `name`; another kind of segment or ring is a failure saying so.
-fn open(name: &str) -> Result<ByteRing, Failure> {
+/// With `follow`, the other side's departure is waited out ([`PeerExit::Wait`]).
+fn open(name: &str, follow: bool) -> Result<ByteRing, Failure> {
     ByteRing::options()
         .timeout(OPEN_TIMEOUT)
+        .on_peer_exit(if follow {
+            PeerExit::Wait
+        } else {
+            PeerExit::Disconnect
+        })
         .open(name)
         .map_err(|e| match e.kind() {
             ErrorKind::WrongType => Failure::new(format!(
@@ -232,14 +238,16 @@ fn plural(n: usize, word: &str) -> String {
     format!("{n} {word}{}", if n == 1 { "" } else { "s" })
 }
 
-/// `ipc ring push NAME [MESSAGE|-] [--timeout S]`: MESSAGE as one frame, or (`-` or no
-/// MESSAGE) every line of stdin as a frame, without its newline.
+/// `ipc ring push NAME [MESSAGE|-] [--timeout S] [--follow]`: MESSAGE as one frame, or
+/// (`-` or no MESSAGE) every line of stdin as a frame, without its newline, all through one
+/// producer attachment.
 pub fn push(
     name: &str,
     message: Option<OsString>,
     timeout: Option<Duration>,
+    follow: bool,
 ) -> Result<(), Failure> {
-    let ring = open(name)?;
+    let ring = open(name, follow)?;
     let mut tx = ring
         .producer()
         .map_err(|e| attach_failure(name, &ring, "producer", e))?;
@@ -311,18 +319,24 @@ pub fn frame_text(frame: &[u8]) -> String {
     out
 }
 
-/// `ipc ring pop NAME [--timeout S] [--count N] [--raw]`: receives `count` frames, each
-/// waited for up to `timeout`, printing each as it arrives.
-pub fn pop(name: &str, timeout: Option<Duration>, count: u64, raw: bool) -> Result<(), Failure> {
-    let ring = open(name)?;
+/// `ipc ring pop NAME [--timeout S] [--count N | --follow] [--raw]`: receives `count`
+/// frames (`None`: until interrupted, surviving producer restarts), each waited for up to
+/// `timeout`, printing each as it arrives.
+pub fn pop(
+    name: &str,
+    timeout: Option<Duration>,
+    count: Option<u64>,
+    raw: bool,
+) -> Result<(), Failure> {
+    let ring = open(name, count.is_none())?;
     let mut rx = ring
         .consumer()
         .map_err(|e| attach_failure(name, &ring, "consumer", e))?;
-    for got in 0..count {
-        let of = if count > 1 {
-            format!(" ({got} of {count} frames received)")
-        } else {
-            String::new()
+    for got in 0..count.unwrap_or(u64::MAX) {
+        let of = match count {
+            Some(count) if count > 1 => format!(" ({got} of {count} frames received)"),
+            Some(_) => String::new(),
+            None => format!(" ({got} frames received)"),
         };
         let frame = rx.recv(timeout).map_err(|e| {
             Failure::new(match e {

@@ -563,3 +563,204 @@ fn a_frame_that_cannot_be_printed_stays_in_the_ring() {
     let r = ipc(&["ring", "pop", &name, "--count", "2", "--timeout", "10"]);
     assert_eq!((r.code, r.stdout.as_str()), (0, "one\ntwo\n"), "{r:?}");
 }
+
+/// A running `ipc ARGS` whose stdout lines arrive on a channel (read by a thread), with
+/// stdin piped; killed on drop if still running.
+struct Streaming {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Streaming {
+    fn start(args: &[&str]) -> Streaming {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ipc"))
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn ipc");
+        let out = child.stdout.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead as _;
+            for l in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(l).is_err() {
+                    return;
+                }
+            }
+        });
+        Streaming { child, lines }
+    }
+
+    /// The next line of stdout, within the watchdog.
+    fn line(&self) -> String {
+        self.lines
+            .recv_timeout(WATCHDOG)
+            .expect("watchdog: no line from ipc")
+    }
+
+    fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+}
+
+impl Drop for Streaming {
+    fn drop(&mut self) {
+        if self.running() {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn ls_selects_by_prefix_or_by_name() {
+    let prefix = format!("/ipct-tool-lsp-{}-", std::process::id());
+    let (a, b) = (format!("{prefix}a"), format!("{prefix}b"));
+    let other = unique_name("ring-lso");
+    let _c = (Cleanup::shm(&a), Cleanup::shm(&b), Cleanup::shm(&other));
+    let _ra = ByteRing::create(&a, 64).unwrap();
+    let _rb = SpscRing::<u64>::create(&b, 4).unwrap();
+    let _ro = ByteRing::create(&other, 64).unwrap();
+    let names = |r: &Run| -> Vec<String> {
+        json(r)["objects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let r = ipc(&["ls", "--json", "--prefix", &prefix]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let mut got = names(&r);
+    got.sort();
+    assert_eq!(got, [a.clone(), b.clone()]);
+    let r = ipc(&["ls", "--json", &b, &other]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(names(&r).len(), 2, "{r:?}");
+    // The table: a header and one row.
+    let r = ipc(&["ls", &a]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(r.stdout.lines().count(), 2, "{r:?}");
+    assert_eq!(
+        r.stdout.lines().nth(1).unwrap().split_whitespace().nth(1),
+        Some(a.as_str())
+    );
+    // A name that is nothing: the others are listed, then exit 1 naming it.
+    let missing = format!("{prefix}missing");
+    let r = ipc(&["ls", &a, &missing]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert_eq!(r.stdout.lines().count(), 2, "{r:?}");
+    assert_eq!(r.stderr, format!("ipc: not found: {missing}\n"));
+    // --prefix and names together are bad usage.
+    assert_eq!(ipc(&["ls", "--prefix", &prefix, &a]).code, 2);
+}
+
+#[test]
+fn pop_follow_survives_a_producer_restart() {
+    if role().as_deref() == Some("producer") {
+        let ring = ByteRing::open(&ipc_testutil::env("RING")).unwrap();
+        let mut tx = ring.producer().unwrap();
+        let gen = ipc_testutil::env("GEN");
+        for i in 0..2 {
+            tx.send(format!("gen{gen}-{i}").as_bytes(), Some(WATCHDOG))
+                .unwrap();
+        }
+        ipc_testutil::report("sent");
+        return;
+    }
+    let name = unique_name("ring-follow");
+    let _c = Cleanup::shm(&name);
+    let ring = ByteRing::create(&name, 256).unwrap();
+    let mut pop = Streaming::start(&["ring", "pop", &name, "--follow"]);
+    wait_for("ipc ring pop to attach", WATCHDOG, || {
+        ring.status().consumers.len() == 1
+    });
+    for gen in ["1", "2"] {
+        let p = spawn_role(
+            "pop_follow_survives_a_producer_restart",
+            "producer",
+            &[("RING", &name), ("GEN", gen)],
+        );
+        assert_eq!(p.wait_ok(), ["sent"]);
+        assert_eq!(pop.line(), format!("gen{gen}-0"));
+        assert_eq!(pop.line(), format!("gen{gen}-1"));
+        // The producer has left (its registration released) and the ring is drained: the
+        // tool sleeps waiting for the next one instead of exiting "disconnected".
+        // (It exiting ends the wait at once, and fails below.)
+        wait_for(
+            "ipc ring pop to wait for the next producer",
+            WATCHDOG,
+            || {
+                let st = ring.status();
+                !pop.running()
+                    || st.producers.is_empty() && st.len == Some(0) && st.data_sleepers > 0
+            },
+        );
+        assert!(pop.running(), "ipc ring pop --follow exited");
+    }
+    // Until interrupted.
+    // SAFETY: kill has no memory preconditions; the pid is our running child's.
+    unsafe { libc::kill(pop.pid(), libc::SIGINT) };
+    let status = wait_child(&mut pop.child, "ipc ring pop --follow", WATCHDOG);
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(libc::SIGINT)
+    );
+}
+
+#[test]
+fn push_keeps_one_producer_across_a_stdin_stream_and_follow_outlives_a_consumer() {
+    let name = unique_name("ring-stream");
+    let _c = Cleanup::shm(&name);
+    // 64 bytes: four 16-byte records fill it.
+    let ring = ByteRing::create(&name, 64).unwrap();
+    let mut push = Streaming::start(&["ring", "push", &name, "--follow"]);
+    let mut stdin = push.child.stdin.take().unwrap();
+    let mut write = |line: &str| {
+        use std::io::Write as _;
+        stdin.write_all(format!("{line}\n").as_bytes()).unwrap();
+        stdin.flush().unwrap();
+    };
+    let me =
+        |st: &ipc_collections::RingStatus| st.producers.iter().map(|a| a.pid).collect::<Vec<_>>();
+    let mut rx = ring.consumer().unwrap();
+    for i in 0..4 {
+        write(&format!("s{i}"));
+        assert_eq!(
+            &*rx.recv(Some(WATCHDOG)).unwrap(),
+            format!("s{i}").as_bytes()
+        );
+        // Between the lines of one stream, one registration: the tool's.
+        assert_eq!(me(&ring.status()), [push.pid()]);
+    }
+    // The consumer leaves; the stream fills the ring and one more line waits for room.
+    drop(rx);
+    for i in 4..9 {
+        write(&format!("s{i}"));
+    }
+    wait_for("ipc ring push to wait for room", WATCHDOG, || {
+        !push.running() || ring.status().space_sleepers > 0
+    });
+    assert!(push.running(), "ipc ring push --follow exited");
+    let mut rx = ring.consumer().unwrap();
+    for i in 4..9 {
+        assert_eq!(
+            &*rx.recv(Some(WATCHDOG)).unwrap(),
+            format!("s{i}").as_bytes()
+        );
+    }
+    assert_eq!(me(&ring.status()), [push.pid()]);
+    drop(stdin);
+    let status = wait_child(&mut push.child, "ipc ring push", WATCHDOG);
+    assert!(status.success(), "{status:?}");
+    assert!(
+        ring.status().producers.is_empty(),
+        "it left at the end of stdin"
+    );
+}
