@@ -2,6 +2,14 @@
 //! until the producer has left and everything it sent is drained (`Disconnected`), checks
 //! order and checksums, prints a summary, and removes the ring. See `ring_producer`.
 //!
+//! What a peer's departure means: a ring nobody has produced into yet is waited on (within
+//! the pop's timeout); once a producer has attached, its leaving (or dying) ends the stream:
+//! `pop` returns what is left, then `Disconnected`, which this program takes as "done".
+//! A consumer that must outlive producer restarts opens the ring with
+//! `.on_peer_exit(PeerExit::Wait)` instead: `pop` then waits, within its timeout, for the
+//! next producer, and the program decides when it is done (a count, an end message, a
+//! `Timeout`).
+//!
 //! ```text
 //! cargo run --example ring_consumer -- /sensors 100000 &
 //! cargo run --example ring_producer -- /sensors 100000
@@ -45,8 +53,8 @@ fn run(name: &str, expect: u64) -> ipc::Result<()> {
     let mut rx = ring.consumer()?;
     let (mut next, mut sum) = (0u64, 0f64);
     loop {
-        // Waits for the producer to attach and send; a producer that never comes is a
-        // timeout after a minute.
+        // Waits for the producer to attach and send (a producer that never comes is a
+        // timeout after a minute); `Disconnected` once it has left and all is read.
         match rx.pop(Some(Duration::from_secs(60))) {
             Ok(r) => {
                 let check = r.seq.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ u64::from(r.sensor);

@@ -8,6 +8,12 @@
 //! cargo run --example ring_producer -- /sensors 100000     # the other way round
 //! ```
 //!
+//! A push into a full ring waits for room (here up to 30 s); if the consumer has left (or
+//! died) meanwhile, it returns `Disconnected` and this program stops with that error. A
+//! producer that must outlive consumer restarts opens the ring with
+//! `.on_peer_exit(PeerExit::Wait)`: a full ring is then waited on, within the push's timeout,
+//! until the next consumer makes room.
+//!
 //! The ring is removed when the last of the two that opened it with `open_or_create`
 //! leaves: the creator's handle unlinks the name on drop, and the other keeps its mapping.
 

@@ -93,7 +93,7 @@
 //! | Ruby process_shared `ConditionVariable` | [`SharedCondvar`]; `ConditionVariable.new` then `fork`: `Shared::<SharedCondvar>::anonymous(..)` |
 //! | an array of atomics without the lock | [`SharedArray::as_slice`] for [`AtomicElement`] types (`SharedArray<AtomicU64>`) |
 //!
-//! | process_shared / Boost.Interprocess message queue between processes, iceoryx2 publish-subscribe | rings: [`SpscRing`] (one producer, one consumer), [`MpmcRing`] (up to 16 of each), [`ByteRing`] (variable-length frames, zero-copy); by name, or `anonymous(capacity)` for `fork`; builder [`collections::RingOptions`]; a snapshot of who is attached: [`SpscRing::status`], [`collections::ring::inspect`] |
+//! | process_shared / Boost.Interprocess message queue between processes, iceoryx2 publish-subscribe | rings: [`SpscRing`] (one producer, one consumer), [`MpmcRing`] (up to 16 of each), [`ByteRing`] (variable-length frames, zero-copy); by name, or `anonymous(capacity)` for `fork`; builder [`collections::RingOptions`]; what a peer's departure means (`Disconnected`, or waiting for the next one): [`PeerExit`]; a snapshot of who is attached: [`SpscRing::status`], [`collections::ring::inspect`] |
 //!
 //! **Not built:**
 //! unique names for System V segments (their `IPC_PRIVATE` key is unique already:
@@ -125,8 +125,8 @@
 pub use ipc_collections as collections;
 pub use ipc_collections::{
     unlink, AnyArray, AnyArrayOptions, ArrayView, AtomicElement, ByteRing, ElemType, Error,
-    MpmcRing, Result, Shared, SharedArray, SharedArrayOptions, SharedCondvar, SharedMutex,
-    SharedOptions, SharedRwLock, SpscRing,
+    MpmcRing, PeerExit, Result, Shared, SharedArray, SharedArrayOptions, SharedCondvar,
+    SharedMutex, SharedOptions, SharedRwLock, SpscRing,
 };
 #[doc(inline)]
 pub use ipc_core as os;

@@ -13,7 +13,10 @@ pub enum RingError {
     /// A non-blocking pop found nothing published.
     Empty,
     /// The other side is gone (every handle of it dropped, or its process dead) and, for a
-    /// receiver, everything it sent has been received.
+    /// receiver, everything it sent has been received; for a sender, the ring is full. Only
+    /// for a handle with [`PeerExit::Disconnect`](super::PeerExit) (the default): one with
+    /// [`PeerExit::Wait`](super::PeerExit) waits for the next peer instead. A ring nobody
+    /// has attached to the other side of yet is waited on in both modes.
     Disconnected,
     /// A blocking operation's timeout passed.
     Timeout,

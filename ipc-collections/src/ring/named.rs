@@ -842,6 +842,13 @@ typed_ring!(
     /// A single-producer/single-consumer ring of `T` in shared memory: one producer
     /// process, one consumer process, the fastest path ([`spsc`]).
     ///
+    /// When the other side leaves or dies, a consumer receives what was sent and then
+    /// [`Disconnected`](crate::ErrorKind::Disconnected), and a producer facing a full ring
+    /// gets `Disconnected` (stop, or drop the handle and attach again later); with
+    /// [`RingOptions::on_peer_exit`]`(`[`PeerExit::Wait`]`)` both wait, within their
+    /// timeouts, for the next peer instead, so a service can restart without failing its
+    /// peers. A ring whose other side has never attached is waited on either way.
+    ///
     /// ```no_run
     /// use ipc_collections::SpscRing;
     ///
@@ -863,6 +870,13 @@ typed_ring!(
     /// between claiming and publishing a slot costs that one message, counted in
     /// [`RingStatus::lost`], never a stuck ring.
     ///
+    /// When the other side leaves or dies, a consumer receives what was sent and then
+    /// [`Disconnected`](crate::ErrorKind::Disconnected), and a producer facing a full ring
+    /// gets `Disconnected` (stop, or drop the handle and attach again later); with
+    /// [`RingOptions::on_peer_exit`]`(`[`PeerExit::Wait`]`)` both wait, within their
+    /// timeouts, for the next peer instead, so a service can restart without failing its
+    /// peers. A ring whose other side has never attached is waited on either way.
+    ///
     /// ```no_run
     /// use ipc_collections::MpmcRing;
     ///
@@ -876,6 +890,13 @@ typed_ring!(
 /// A byte ring: one producer, one consumer, variable-length frames ([`bytes`]), zero-copy
 /// on both sides (`reserve` + `commit`, a borrowed [`Frame`](bytes::Frame)). The capacity
 /// is in bytes; the largest frame is `capacity / 2 - 8` ([`max_frame`](Self::max_frame)).
+///
+/// When the other side leaves or dies, a consumer receives what was sent and then
+/// [`Disconnected`](crate::ErrorKind::Disconnected), and a producer facing a full ring
+/// gets `Disconnected` (stop, or drop the handle and attach again later); with
+/// [`RingOptions::on_peer_exit`]`(`[`PeerExit::Wait`]`)` both wait, within their
+/// timeouts, for the next peer instead, so a service can restart without failing its
+/// peers. A ring whose other side has never attached is waited on either way.
 ///
 /// ```no_run
 /// use ipc_collections::ByteRing;
