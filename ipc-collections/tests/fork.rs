@@ -13,7 +13,7 @@ use ipc_collections::ring::Attached;
 use ipc_collections::{
     ByteRing, MpmcRing, Shared, SharedArray, SharedLayout, SharedMutex, SharedRwLock, SpscRing,
 };
-use ipc_testutil::{fork_run, unique_name, Cleanup, CHILD};
+use ipc_testutil::{child_drops, fork_run, unique_name, Cleanup, CHILD};
 
 /// The error kind of `r`.
 fn kind<T, E: Into<ipc_collections::Error>>(r: Result<T, E>) -> ErrorKind {
@@ -21,16 +21,6 @@ fn kind<T, E: Into<ipc_collections::Error>>(r: Result<T, E>) -> ErrorKind {
         Ok(_) => panic!("expected an error"),
         Err(e) => e.into().kind().clone(),
     }
-}
-
-/// Forks a child that drops its copy of what `slot` holds, and waits for it (watchdog).
-fn child_drops<T>(slot: &mut Option<T>) {
-    fork_run(CHILD, || {
-        drop(slot.take().expect("the slot is full"));
-        true
-    })
-    .unwrap();
-    assert!(slot.is_some(), "the parent's value stays");
 }
 
 /// This process, alive, as a ring status lists it.

@@ -12,17 +12,7 @@ use ipc_core::sem::{NamedSemaphore, Semaphore};
 use ipc_core::sync::{RawMutex, RawRwLock};
 use ipc_core::{ErrorKind, SharedLayout};
 use ipc_testutil::shared_mem::ShMem;
-use ipc_testutil::{fork_run, unique_name, Cleanup, CHILD};
-
-/// Forks a child that drops its copy of what `slot` holds, and waits for it (watchdog).
-fn child_drops<T>(slot: &mut Option<T>) {
-    fork_run(CHILD, || {
-        drop(slot.take().expect("the slot is full"));
-        true
-    })
-    .unwrap();
-    assert!(slot.is_some(), "the parent's value stays");
-}
+use ipc_testutil::{child_drops, fork_run, unique_name, Cleanup, CHILD};
 
 /// In a second forked child: a try-acquire of what the parent holds must give WouldBlock.
 fn held_in_another_process(f: impl FnOnce() -> ipc_core::Result<()>) {

@@ -7,13 +7,15 @@
 //!   one test in a given role, with a watchdog that kills it and fails the test on a hang.
 //! - [`fork_run`]: forks a child that runs a closure (for memory inherited across `fork`),
 //!   with the same watchdog.
+//! - [`child_drops`]: a forked child drops its copy of a handle or guard (fork-safety tests).
 //! - [`run_with_watchdog`] / [`wait_child`]: runs another program (an example, a tool, a C
 //!   reader) and returns its output, killing it and failing the test on a hang.
 //! - [`wait_for`] / [`wait_for_child`]: polls a condition with a deadline (the parent side
 //!   of a handshake).
 //! - [`race`] / [`wait_for_start`] / [`assert_one_creator_per_round`]: processes that race
 //!   from one common start instant, and the check of an open-or-create race.
-//! - [`xorshift64`]: a small deterministic random source for fuzz-style tests.
+//! - [`xorshift64`]: a small deterministic random source for fuzz-style tests, and
+//!   [`test_seed`] (`IPC_TEST_SEED` or the clock, printed) to start it.
 #![deny(
     unsafe_op_in_unsafe_fn,
     clippy::undocumented_unsafe_blocks,
@@ -226,6 +228,18 @@ pub fn fork_run(timeout: Duration, f: impl FnOnce() -> bool) -> Result<(), Strin
         Some(code) => Err(format!("forked child {pid} exited with status {code}")),
         None => Err(format!("forked child {pid} was killed by a signal")),
     }
+}
+
+/// Forks a child that drops its copy of what `slot` holds, and waits for it (watchdog
+/// [`CHILD`]); the parent's value stays in the slot. For tests that a handle or guard
+/// inherited over `fork` releases nothing of the parent's when the child drops it.
+pub fn child_drops<T>(slot: &mut Option<T>) {
+    fork_run(CHILD, || {
+        drop(slot.take().expect("the slot is full"));
+        true
+    })
+    .unwrap();
+    assert!(slot.is_some(), "the parent's value stays");
 }
 
 /// Forks a child that runs `f` (exit 0 on true, 1 on false or panic) and returns its pid

@@ -42,15 +42,20 @@ fn ipc(args: &[&str]) -> Run {
     run_with_watchdog(Command::new(env!("CARGO_BIN_EXE_ipc")).args(args), WATCHDOG).into()
 }
 
-/// Runs `ipc ARGS` with `input` on stdin, with a watchdog.
-fn ipc_stdin(args: &[&str], input: &[u8]) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ipc"))
+/// Starts `ipc ARGS` with stdin, stdout and stderr piped.
+fn spawn_ipc(args: &[&str]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_ipc"))
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("spawn ipc");
+        .expect("spawn ipc")
+}
+
+/// Runs `ipc ARGS` with `input` on stdin, with a watchdog.
+fn ipc_stdin(args: &[&str], input: &[u8]) -> Run {
+    let mut child = spawn_ipc(args);
     {
         use std::io::Write as _;
         let mut stdin = child.stdin.take().unwrap();
@@ -573,13 +578,7 @@ struct Streaming {
 
 impl Streaming {
     fn start(args: &[&str]) -> Streaming {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ipc"))
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn ipc");
+        let mut child = spawn_ipc(args);
         let out = child.stdout.take().unwrap();
         let (tx, lines) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
