@@ -13,12 +13,17 @@
 //! system call (guards check on every unlock). A child made without glibc's `fork` (a raw
 //! `clone` system call) runs no handler: such a child must not use inherited handles.
 
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Once;
+use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 
-/// The calling process's pid, 0 until first asked for.
+/// The calling process's pid, 0 until cached.
 static PID: AtomicU32 = AtomicU32::new(0);
-static AT_FORK: Once = Once::new();
+/// Whether the `pthread_atfork` handler is registered: `UNREGISTERED`, `REGISTERING`
+/// (one thread is at it) or `REGISTERED`. Not a `Once`: a child forked while another
+/// thread ran a `Once` would find it running for ever and block.
+static AT_FORK: AtomicU8 = AtomicU8::new(UNREGISTERED);
+const UNREGISTERED: u8 = 0;
+const REGISTERING: u8 = 1;
+const REGISTERED: u8 = 2;
 
 /// Runs in the child after `fork` (before `fork` returns there): the cached pid is the
 /// parent's and must be refreshed.
@@ -27,7 +32,7 @@ extern "C" fn refresh_in_child() {
     PID.store(std::process::id(), Ordering::Relaxed);
 }
 
-/// The calling process's pid, as cached (one load after the first call).
+/// The calling process's pid, as cached (one load once cached).
 #[inline]
 pub fn current_pid() -> u32 {
     let pid = PID.load(Ordering::Relaxed);
@@ -37,21 +42,32 @@ pub fn current_pid() -> u32 {
     first_pid()
 }
 
+/// Registers the handler and fills the cache, once; meanwhile (another thread registering,
+/// or a child forked while one did, or a failed registration) asks the kernel each time.
 #[cold]
 fn first_pid() -> u32 {
-    AT_FORK.call_once(|| {
+    let pid = std::process::id();
+    if AT_FORK
+        .compare_exchange(
+            UNREGISTERED,
+            REGISTERING,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        )
+        .is_ok()
+    {
         // SAFETY: pthread_atfork has no preconditions; the handler is a plain function
-        // that lives for the whole program and only stores into an atomic.
-        // Registration can fail only for lack of memory (ENOMEM); then the cache stays
-        // empty (see below) and every call asks the kernel.
-        if unsafe { libc::pthread_atfork(None, None, Some(refresh_in_child)) } != 0 {
-            return;
+        // that lives for the whole program and only stores into an atomic. It fails only
+        // for lack of memory (ENOMEM): then the cache stays empty and every call asks the
+        // kernel.
+        if unsafe { libc::pthread_atfork(None, None, Some(refresh_in_child)) } == 0 {
+            // Cached only once the handler is registered: a child forked before this store
+            // finds 0 and asks the kernel; one forked after it has the handler's value.
+            PID.store(pid, Ordering::Relaxed);
+            AT_FORK.store(REGISTERED, Ordering::Release);
         }
-        // Stored only once the handler is registered: a child forked before this point
-        // finds 0 and asks the kernel, one forked after it has the handler's value.
-        PID.store(std::process::id(), Ordering::Relaxed);
-    });
-    std::process::id()
+    }
+    pid
 }
 
 /// The process that may release something shared (a registration, a lock, a name): the

@@ -107,3 +107,15 @@ fn named_semaphore_and_queue_created_then_dropped_by_a_forked_child_keep_their_n
         &ErrorKind::NotFound
     );
 }
+
+#[test]
+fn the_owner_is_the_parent_and_a_forked_child_knows_its_own_pid() {
+    use ipc_core::process::{current_pid, Owner};
+    let owner = Owner::current();
+    assert!(owner.is_current());
+    fork_run(CHILD, || {
+        !owner.is_current() && current_pid() == std::process::id() && Owner::current() != owner
+    })
+    .unwrap();
+    assert!(owner.is_current());
+}
