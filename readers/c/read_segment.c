@@ -301,10 +301,13 @@ static uint64_t walk_type(struct walk *w, uint64_t at, int print, int depth)
     if (peek(w) != '{') {
         uint64_t end;
         if (print) {
-            if (!add_ok(at, size, &end) || end > w->base_len) { w->ok = 0; return 0; }
+            /* FORMAT.md, "The schema string": every access is bounded by payload_len; a
+             * field outside the payload is named and skipped, not read. */
+            int inside = add_ok(at, size, &end) && end <= w->base_len;
             if (w->printed++ >= w->max_print) return size; /* counted, not printed */
             printf("%s=", w->path[0] ? w->path : "value");
-            if (!print_scalar(name, size, w->base + at)) printf("(%s, %" PRIu64 " bytes)", name, size);
+            if (!inside) printf("(%s, %" PRIu64 " bytes: outside the payload, skipped)", name, size);
+            else if (!print_scalar(name, size, w->base + at)) printf("(%s, %" PRIu64 " bytes)", name, size);
             printf("\n");
         }
         w->align = align;
@@ -468,6 +471,40 @@ static void print_registry(const char *side, unsigned char *ctrl, size_t off)
         printf("ring.%s[%d]=%" PRIu64 " %s\n", side, i, id & PID_MASK,
                occupant_alive(e, id) ? "alive" : "dead");
     }
+}
+
+/* FORMAT.md, "Which ring it is" and "The control block": the checks of a ready ring's
+ * control block. The flavour word is 1, 2 or 3 and agrees with the header's payload layout
+ * (2 exactly for the MPMC layout); the block's capacity is the header's and its elem_size
+ * the header's (0 for a byte ring); the capacity is at least the flavour's minimum (1, 2,
+ * 64); a byte ring's schema is "u8(1/1)"; the reserved areas are zero. Returns the reason
+ * to refuse, or NULL. */
+static const char *check_ring_control(unsigned char *ctrl, uint64_t cap, uint64_t elem_size,
+                                      int mpmc, const unsigned char *schema, uint64_t schema_len)
+{
+    static const uint64_t min_cap[4] = {0, 1, 2, 64};
+    static const size_t zero[5][2] = {{8, 128}, {136, 256}, {272, 384}, {388, 392}, {416, 512}};
+    uint32_t flavor;
+    size_t i, at;
+    /* Never written after init: plain reads of the read-only mapping. */
+    for (i = 0; i < 5; i++)
+        for (at = zero[i][0]; at < zero[i][1]; at++)
+            if (ctrl[at] != 0) return "the ring control block's reserved bytes are not 0";
+    for (i = 0; i < 2 * RC_ENTRIES; i++)
+        for (at = 24; at < RC_ENTRY_LEN; at++)
+            if (ctrl[RC_PRODUCERS + i * RC_ENTRY_LEN + at] != 0)
+                return "a registry entry's reserved bytes are not 0";
+    flavor = atomic_load_explicit(a32(ctrl, RC_FLAVOR), memory_order_relaxed);
+    if (flavor < 1 || flavor > 3 || (flavor == 2) != (mpmc != 0))
+        return "the flavour word does not match the header's layout";
+    if (atomic_load_explicit(a64(ctrl, RC_CAPACITY), memory_order_relaxed) != cap)
+        return "control block capacity differs from the header's";
+    if (atomic_load_explicit(a64(ctrl, RC_ELEM_SIZE), memory_order_relaxed) != (flavor == 3 ? 0 : elem_size))
+        return "control block element size differs";
+    if (cap < min_cap[flavor]) return "ring capacity below the flavour's minimum";
+    if (flavor == 3 && (schema_len != 7 || memcmp(schema, "u8(1/1)", 7) != 0))
+        return "a byte ring whose elements are not u8(1/1)";
+    return NULL;
 }
 
 /* Prints what the control block holds (a snapshot: each field one atomic load). */
@@ -855,6 +892,18 @@ int main(int argc, char **argv)
         fprintf(stderr, "read_segment: %s: header valid but state %" PRIu32 " is not ready (2)\n",
                 name, state);
         return 3;
+    }
+
+    /* FORMAT.md, "Control block": the control block of a ready segment. */
+    if (kind == 2) {
+        uint32_t poisoned = atomic_load_explicit(a32(map + control_offset, 40), memory_order_relaxed);
+        if (poisoned > 1) return refuse(name, "the array's poisoned flag is neither 0 nor 1");
+        if (atomic_load_explicit(a32(map + control_offset, 44), memory_order_relaxed) != 0)
+            return refuse(name, "the array control block's reserved bytes are not 0");
+    } else if (kind == 3) {
+        const char *why = check_ring_control(map + control_offset, ring_capacity, elem_size,
+                                             ring_mpmc, schema, schema_len);
+        if (why) return refuse(name, why);
     }
 
     /* The payload: known to lie inside the mapping. */
