@@ -244,7 +244,32 @@ static int number(struct walk *w, uint64_t *out)
         w->pos++;
     }
     if (w->pos == start) { w->ok = 0; return 0; }
+    /* FORMAT.md, "The schema string": no leading zeros ("0" alone is a number). */
+    if (w->s[start] == '0' && w->pos - start > 1) { w->ok = 0; return 0; }
     *out = v;
+    return 1;
+}
+
+/* FORMAT.md, "The schema string": ALIGN is a power of two and SIZE a multiple of it; a
+ * scalar named after a fixed-width Rust scalar (or integer atomic) has that width and an
+ * alignment no larger; usize/isize (and their atomics) 2, 4, 8 or 16 bytes. */
+static int size_align_ok(const char *name, int scalar, uint64_t size, uint64_t align)
+{
+    static const struct { const char *n; uint64_t w; } widths[] = {
+        {"u8", 1}, {"i8", 1}, {"u16", 2}, {"i16", 2}, {"u32", 4}, {"i32", 4}, {"f32", 4},
+        {"u64", 8}, {"i64", 8}, {"f64", 8}, {"u128", 16}, {"i128", 16},
+        {"AtomicU8", 1}, {"AtomicI8", 1}, {"AtomicU16", 2}, {"AtomicI16", 2},
+        {"AtomicU32", 4}, {"AtomicI32", 4}, {"AtomicU64", 8}, {"AtomicI64", 8},
+        {"AtomicU128", 16}, {"AtomicI128", 16},
+    };
+    size_t i;
+    if (align == 0 || (align & (align - 1)) != 0 || size % align != 0) return 0;
+    if (!scalar) return 1;
+    if (!strcmp(name, "usize") || !strcmp(name, "isize") || !strcmp(name, "AtomicUsize") ||
+        !strcmp(name, "AtomicIsize"))
+        return (size == 2 || size == 4 || size == 8 || size == 16) && align <= size;
+    for (i = 0; i < sizeof widths / sizeof widths[0]; i++)
+        if (!strcmp(name, widths[i].n)) return size == widths[i].w && align <= size;
     return 1;
 }
 
@@ -293,11 +318,13 @@ static uint64_t walk_type(struct walk *w, uint64_t at, int print, int depth)
     if (w->len - w->pos >= 7 && memcmp(w->s + w->pos, "opaque ", 7) == 0) {
         w->pos += 7;
         if (!number(w, &size) || !eat(w, "/") || !number(w, &align) || !eat(w, ")")) return 0;
+        if (!size_align_ok(name, 0, size, align)) { w->ok = 0; return 0; }
         w->align = align;
         w->leaf = 0;
         return size; /* opaque (a lock): not printed */
     }
     if (!number(w, &size) || !eat(w, "/") || !number(w, &align) || !eat(w, ")")) return 0;
+    if (!size_align_ok(name, peek(w) != '{', size, align)) { w->ok = 0; return 0; }
     if (peek(w) != '{') {
         uint64_t end;
         if (print) {
