@@ -14,6 +14,7 @@
 //! - [`race`] / [`wait_for_start`] / [`assert_one_creator_per_round`]: processes that race
 //!   from one common start instant, and the check of an open-or-create race.
 //! - [`xorshift64`]: a small deterministic random source for fuzz-style tests.
+//! - [`c_reader::build`]: compiles the C reader of FORMAT.md.
 #![deny(
     unsafe_op_in_unsafe_fn,
     clippy::undocumented_unsafe_blocks,
@@ -22,6 +23,7 @@
 #![warn(missing_docs)]
 
 pub mod bytes;
+pub mod c_reader;
 #[cfg(loom)]
 pub mod loom;
 pub mod privilege;
