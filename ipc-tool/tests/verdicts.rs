@@ -72,9 +72,7 @@ fn opener<T>(r: Result<T, Error>) -> Verdict {
         Ok(_) => Verdict::Ok,
         Err(e) => match e.kind() {
             ErrorKind::Corrupted(_) => Verdict::Refused,
-            ErrorKind::WrongType if e.to_string().contains("no segment header") => {
-                Verdict::Refused
-            }
+            ErrorKind::WrongType if e.to_string().contains("no segment header") => Verdict::Refused,
             ErrorKind::WrongType | ErrorKind::LayoutMismatch => Verdict::Ok,
             k => panic!("opener: unexpected {k:?} ({e})"),
         },
@@ -160,7 +158,10 @@ fn every_reader_gives_the_same_verdict() {
     let Some(bin) = reader() else { return };
     let names = ["v-spsc", "v-mpmc", "v-bytes", "v-arr", "v-val"].map(unique_name);
     let copy = unique_name("v-copy");
-    let _c = (names.each_ref().map(|n| Cleanup::shm(n)), Cleanup::shm(&copy));
+    let _c = (
+        names.each_ref().map(|n| Cleanup::shm(n)),
+        Cleanup::shm(&copy),
+    );
     let spsc = SpscRing::<u64>::create(&names[0], 8).unwrap();
     {
         let mut p = spsc.producer().unwrap();
@@ -222,7 +223,9 @@ fn every_reader_gives_the_same_verdict() {
                     let hot: &[usize] = if ctrl.len() == 48 {
                         &[40, 44]
                     } else {
-                        &[384, 388, 392, 396, 400, 404, 8, 140, 300, 420, 536, 1052, 1528]
+                        &[
+                            384, 388, 392, 396, 400, 404, 8, 140, 300, 420, 536, 1052, 1528,
+                        ]
                     };
                     let at = if next() % 4 == 0 {
                         (next() as usize % ctrl.len()) & !3
@@ -259,7 +262,11 @@ fn every_reader_gives_the_same_verdict() {
     );
     // Both verdicts occur for every seed: the damage reaches past the first checks.
     for i in 0..5 {
-        assert!(refused[i] > 0 && refused[i] < agreed[i], "{}: {refused:?}", names[i]);
+        assert!(
+            refused[i] > 0 && refused[i] < agreed[i],
+            "{}: {refused:?}",
+            names[i]
+        );
     }
     drop((spsc, mpmc, bytes, arr, val));
 }
@@ -286,11 +293,16 @@ fn an_unknown_ring_flavour_is_corrupted_to_the_tool_and_the_openers() {
     let (code, out, _) = ipc(&["ls"]);
     assert_eq!(code, 0);
     let row = out.lines().find(|l| l.contains(&copy)).expect("listed");
-    assert!(row.contains("corrupted") && row.contains("flavour word 9"), "{row}");
+    assert!(
+        row.contains("corrupted") && row.contains("flavour word 9"),
+        "{row}"
+    );
     for e in [
         SpscRing::<u64>::open(&copy).map(|_| ()).unwrap_err(),
         ipc_collections::inspect(&copy).map(|_| ()).unwrap_err(),
-        ipc_collections::ring::inspect(&copy).map(|_| ()).unwrap_err(),
+        ipc_collections::ring::inspect(&copy)
+            .map(|_| ())
+            .unwrap_err(),
     ] {
         match e.kind() {
             ErrorKind::Corrupted(why) => assert!(why.contains("flavour word 9"), "{why}"),
@@ -319,7 +331,10 @@ fn dump_skips_fields_outside_the_payload() {
         ),
         (
             "S(8/8){a:[u8(1/1);1000000000000]@0}",
-            &["a[7] = 72", "a[8] = (u8, 1 bytes: outside the payload, skipped)"][..],
+            &[
+                "a[7] = 72",
+                "a[8] = (u8, 1 bytes: outside the payload, skipped)",
+            ][..],
         ),
     ] {
         let mut v = orig.clone();
@@ -339,7 +354,10 @@ fn dump_skips_fields_outside_the_payload() {
         let (code, out, err) = ipc(&["dump", "--max", "10", &copy]);
         assert_eq!(code, 0, "{schema}: {out}{err}");
         for line in want {
-            assert!(out.lines().any(|l| l == *line), "{schema}: no {line:?} in\n{out}");
+            assert!(
+                out.lines().any(|l| l == *line),
+                "{schema}: no {line:?} in\n{out}"
+            );
         }
     }
     drop(s);

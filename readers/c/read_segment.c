@@ -11,7 +11,8 @@
  * length, kind, rank, unused dims, creator pid, type name, schema bounds, the FNV-1a
  * checksum, alignment, the control block length of the kind, the ring rules of kind 3, the
  * derived offsets and lengths with overflow checks against the fstat size, state ==
- * ready), then prints the header as `key=value` lines and:
+ * ready, then the control block of a ready array or ring: FORMAT.md, "Control block" and
+ * "Which ring it is"), then prints the header as `key=value` lines and:
  *   - for an array (kind 2) of a scalar element type (u8..u64, i8..i64, f32, f64): its
  *     elements in C order, one `[i,j,...]=value` line each (at most --max, default 100);
  *   - for a value (kind 1): every scalar field found by walking the schema string, one

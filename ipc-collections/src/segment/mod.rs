@@ -330,13 +330,20 @@ impl<M: Memory> Segment<M> {
                 state::INITIALIZING | state::READY => {
                     if !checked {
                         seg.info = seg.read_and_validate()?;
+                        // A corrupted segment is corrupted to every opener, whatever type
+                        // it expects: the control block of a ready one is checked first.
+                        if st == state::READY {
+                            seg.validate_control()?;
+                        }
                         if let Some(expect) = expect {
                             seg.check(expect)?;
                         }
                         checked = true;
+                    } else if st == state::READY {
+                        // First seen initialising: its control block is formatted now.
+                        seg.validate_control()?;
                     }
                     if st == state::READY {
-                        seg.validate_control()?;
                         return Ok(seg);
                     }
                     if !creator::is_alive(seg.info.creator_pid, seg.info.creator_start_time) {
