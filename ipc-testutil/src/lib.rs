@@ -543,6 +543,22 @@ pub fn random_kills(
     result
 }
 
+/// The seed of a randomised test: `IPC_TEST_SEED` if set (to replay a run), else one taken
+/// from the clock; printed either way (`IPC_TEST_SEED=...`), so a failure can be replayed.
+pub fn test_seed() -> u64 {
+    let seed = std::env::var("IPC_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(1, |d| d.as_nanos() as u64)
+                | 1
+        });
+    println!("IPC_TEST_SEED={seed}");
+    seed
+}
+
 /// A xorshift64 generator (Marsaglia's 13/7/17 variant) started from `seed` (not 0): the
 /// same seed gives the same sequence, so a fuzz-style test that fails can be rerun.
 pub fn xorshift64(seed: u64) -> impl FnMut() -> u64 {
