@@ -854,9 +854,9 @@ pub const ARRAY_RESERVED_OFFSET: usize = ARRAY_POISONED_OFFSET + 4;
 ///   layout (MPMC's stamps-then-slots for 2, `capacity * elem_size` for 1 and 3); the
 ///   control block's `capacity` is the header's and its `elem_size` the header's (0 for a
 ///   byte ring); the capacity is at least the flavour's minimum
-///   ([`Flavor::min_capacity`]); a byte ring's element type is `u8(1/1)`; the reserved word
-///   at 388, the zero areas (8..128, 136..256, 272..384, 416..512) and each registry entry's
-///   reserved bytes (24..32) are 0.
+///   ([`Flavor::min_capacity`](crate::ring::control::Flavor::min_capacity)); a byte ring's
+///   element type is `u8(1/1)`; the reserved word at 388, the zero areas (8..128,
+///   136..256, 272..384, 416..512) and each registry entry's reserved bytes (24..32) are 0.
 ///
 /// Returns the ring's flavour (`None` for the other kinds). This is the one check of a
 /// control block: the ring openers, [`inspect`](crate::inspect), `ipc inspect`/`ls`/`dump`
