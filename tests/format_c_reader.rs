@@ -39,30 +39,8 @@ struct Telemetry {
 /// Compiles the reader once per test binary; `None` (with a note) if there is no compiler.
 fn reader() -> Option<&'static Path> {
     static BIN: OnceLock<Option<PathBuf>> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let src = concat!(env!("CARGO_MANIFEST_DIR"), "/readers/c/read_segment.c");
-        let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("read_segment");
-        let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
-        let res = Command::new(&cc)
-            .args(["-std=c11", "-Wall", "-Wextra", "-pedantic", "-O2", "-o"])
-            .arg(&out)
-            .arg(src)
-            .stdin(Stdio::null())
-            .output();
-        match res {
-            Err(e) => {
-                eprintln!("skipped: no C compiler ({cc}: {e})");
-                None
-            }
-            Ok(o) => {
-                let warnings = String::from_utf8_lossy(&o.stderr);
-                assert!(o.status.success(), "{cc} failed:\n{warnings}");
-                assert!(warnings.trim().is_empty(), "{cc} warned:\n{warnings}");
-                Some(out)
-            }
-        }
-    })
-    .as_deref()
+    BIN.get_or_init(|| ipc_testutil::c_reader::build(Path::new(env!("CARGO_TARGET_TMPDIR"))))
+        .as_deref()
 }
 
 struct Run {
@@ -384,7 +362,7 @@ fn c_reader_refuses_corrupted_truncated_and_foreign_copies() {
 fn sanitized_reader() -> Option<&'static Path> {
     static BIN: OnceLock<Option<PathBuf>> = OnceLock::new();
     BIN.get_or_init(|| {
-        let src = concat!(env!("CARGO_MANIFEST_DIR"), "/readers/c/read_segment.c");
+        let src = ipc_testutil::c_reader::SOURCE;
         let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("read_segment_asan");
         let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
         let ok = Command::new(&cc)
@@ -514,6 +492,12 @@ fn rebuild(orig: &[u8], schema: &str, edit: impl FnOnce(&mut Header)) -> Vec<u8>
         old.payload_len.min(h.payload_len) as usize,
     );
     v[h.payload_offset as usize..][..n].copy_from_slice(&orig[from..from + n]);
+    // The control block too (a ring's flavour and identity words, an array's flag).
+    let (from, n) = (
+        old.control_offset as usize,
+        old.control_len.min(h.control_len) as usize,
+    );
+    v[h.control_offset as usize..][..n].copy_from_slice(&orig[from..from + n]);
     h.seal(schema.as_bytes());
     v[..256].copy_from_slice(&h.to_bytes());
     v
@@ -942,8 +926,11 @@ fn ring_header_rules_are_enforced_by_both() {
     let orig = std::fs::read(format!("/dev/shm{name}")).unwrap();
     let ok = rebuild(&orig, &schema, |_| {});
     both(bin, &copy, &ok, None).unwrap();
-    // The MPMC layout: 8 stamps, then 8 slots.
-    let v = rebuild(&orig, &schema, |h| h.payload_len = 8 * 8 + 8 * 8);
+    // The MPMC layout: 8 stamps, then 8 slots (and the control block's flavour word 2,
+    // which the layout must agree with).
+    let mut v = rebuild(&orig, &schema, |h| h.payload_len = 8 * 8 + 8 * 8);
+    let ctrl = Header::read(&v).unwrap().control_offset as usize;
+    v[ctrl + 384..][..4].copy_from_slice(&2u32.to_ne_bytes());
     let r = both(bin, &copy, &v, None).unwrap();
     assert_eq!(value(&pairs(&r.stdout), "ring.layout"), "mpmc");
 
@@ -1274,7 +1261,20 @@ fn c_reader_and_consumer_survive_random_control_blocks() {
         }
         write_copy(&copy, &v);
         let r = read(bin, &[&copy]);
-        assert_eq!(r.code, 0, "round {round}: {r:?}");
+        // The identity words and reserved areas are checked (FORMAT.md, "Which ring it
+        // is"), by the library as by the reader; the counters are not.
+        let lib = ipc::collections::inspect(&copy);
+        match r.code {
+            0 => assert!(lib.is_ok(), "round {round}: C reads, library {lib:?}"),
+            2 => assert!(
+                matches!(
+                    lib.as_ref().map_err(Error::kind),
+                    Err(ErrorKind::Corrupted(_))
+                ),
+                "round {round}: C refuses ({r:?}), library {lib:?}"
+            ),
+            _ => panic!("round {round}: {r:?}"),
+        }
         let o = run_with_watchdog(
             Command::new(bin).args([&copy, "--consume", "3", "--timeout-ms", "100"]),
             WATCHDOG,
@@ -1293,4 +1293,299 @@ fn c_reader_and_consumer_survive_random_control_blocks() {
     // The mutations reach past the identity checks: some rounds consume, some refuse.
     assert!(codes.contains_key(&2) && codes.len() > 1, "{codes:?}");
     drop(ring);
+}
+
+// ---- Issue 19: the control block and schema rules, the library and the C reader alike ----
+
+/// `v` with the `u32` or `u64` at `at` set to `x` (native byte order).
+fn put(mut v: Vec<u8>, at: usize, x: u64, width: usize) -> Vec<u8> {
+    v[at..at + width].copy_from_slice(&x.to_ne_bytes()[..width]);
+    v
+}
+
+/// FORMAT.md, "Which ring it is" and "Control block": a ready segment's control block is
+/// checked by every reader with the same rules (`format::validate_control`, the C reader's
+/// `check_ring_control`): each rule broken once, both refuse (Corrupted); the edge cases
+/// that are allowed, both accept.
+#[test]
+fn control_block_rules_are_enforced_by_both() {
+    use ipc::collections::{ByteRing, MpmcRing, SpscRing};
+    let Some(bin) = reader() else { return };
+    let names = ["cb-s", "cb-s64", "cb-m", "cb-b", "cb-a", "cb-s1"].map(unique_name);
+    let copy = unique_name("cb-copy");
+    let _c = (
+        names.each_ref().map(|n| Cleanup::shm(n)),
+        Cleanup::shm(&copy),
+    );
+    let spsc = SpscRing::<u64>::create(&names[0], 8).unwrap();
+    let spsc64 = SpscRing::<u64>::create(&names[1], 64).unwrap();
+    let mpmc = MpmcRing::<u64>::create(&names[2], 2).unwrap();
+    let bytes = ByteRing::create(&names[3], 64).unwrap();
+    let arr = SharedArray::<u64>::create(&names[4], &[4]).unwrap();
+    let spsc1 = SpscRing::<u64>::create(&names[5], 1).unwrap();
+    let image = |n: &str| std::fs::read(format!("/dev/shm{n}")).unwrap();
+    let (s, s64, m, b, a) = (
+        image(&names[0]),
+        image(&names[1]),
+        image(&names[2]),
+        image(&names[3]),
+        image(&names[4]),
+    );
+    let sc = spsc.info().control.start;
+    let ac = arr.info().control.start;
+
+    // Allowed: the smallest SPSC ring (1 slot), an array poisoned (flag 1), a live block.
+    both(bin, &copy, &image(&names[5]), None).unwrap();
+    both(bin, &copy, &put(a.clone(), ac + 40, 1, 4), None).unwrap();
+    both(bin, &copy, &put(s.clone(), sc, 5, 8), None).unwrap(); // tail: not checked here
+
+    let cases: Vec<(&str, Vec<u8>, &str, &str)> = vec![
+        (
+            "unknown flavour 9",
+            put(s.clone(), sc + 384, 9, 4),
+            "flavour word does not match",
+            "flavour word 9",
+        ),
+        (
+            "MPMC flavour on the SPSC layout",
+            put(s.clone(), sc + 384, 2, 4),
+            "flavour word does not match",
+            "flavour word 2",
+        ),
+        (
+            "SPSC flavour on the MPMC layout",
+            put(m.clone(), mpmc.info().control.start + 384, 1, 4),
+            "flavour word does not match",
+            "flavour word 1",
+        ),
+        (
+            "control capacity",
+            put(s.clone(), sc + 392, 16, 8),
+            "capacity differs",
+            "capacity 16 differs",
+        ),
+        (
+            "control element size",
+            put(s.clone(), sc + 400, 4, 8),
+            "element size differs",
+            "element size 4 differs",
+        ),
+        (
+            "a byte ring read as SPSC (flavour 1, element size 0)",
+            put(b.clone(), bytes.info().control.start + 384, 1, 4),
+            "element size differs",
+            "element size 0 differs",
+        ),
+        (
+            "a byte ring of u64 elements",
+            put(
+                put(s64.clone(), spsc64.info().control.start + 384, 3, 4),
+                spsc64.info().control.start + 400,
+                0,
+                8,
+            ),
+            "not u8(1/1)",
+            "a byte ring of elements u64(8/8)",
+        ),
+        (
+            "reserved word after flavour",
+            put(s.clone(), sc + 388, 1, 4),
+            "reserved bytes",
+            "reserved bytes at 388",
+        ),
+        (
+            "the tail line's padding",
+            put(s.clone(), sc + 64, 1, 4),
+            "reserved bytes",
+            "reserved bytes at 64",
+        ),
+        (
+            "the identity line's padding",
+            put(s.clone(), sc + 508, 1, 4),
+            "reserved bytes",
+            "reserved bytes at 508",
+        ),
+        (
+            "a producer entry's reserved bytes",
+            put(s.clone(), sc + 512 + 24, 1, 8),
+            "registry entry's reserved",
+            "reserved bytes at 536",
+        ),
+        (
+            "the last consumer entry's reserved bytes",
+            put(s.clone(), sc + 1024 + 15 * 32 + 28, 1, 4),
+            "registry entry's reserved",
+            "reserved bytes at 1532",
+        ),
+        (
+            "array poisoned flag 2",
+            put(a.clone(), ac + 40, 2, 4),
+            "poisoned flag is neither",
+            "poisoned flag is 2",
+        ),
+        (
+            "array reserved bytes",
+            put(a.clone(), ac + 44, 1, 4),
+            "reserved bytes are not 0",
+            "reserved bytes 44..48",
+        ),
+    ];
+    for (what, v, c_why, why) in cases {
+        let e = both(bin, &copy, &v, Some(c_why)).expect_err(what);
+        corrupted_because(e, why);
+    }
+
+    // Minimum capacities: an MPMC ring of 1 slot, a byte ring of 32 bytes (each header and
+    // control block consistent, the checksum fixed up).
+    let small_mpmc = {
+        let v = rebuild(&m, &mpmc.info().schema, |h| {
+            h.ring_capacity = 1;
+            h.dims[0] = 1;
+            h.payload_len = 8 + 8; // one stamp, one slot
+        });
+        let c = Header::read(&v).unwrap().control_offset as usize;
+        put(v, c + 392, 1, 8)
+    };
+    let e = both(bin, &copy, &small_mpmc, Some("below the flavour's minimum")).unwrap_err();
+    corrupted_because(e, "an MPMC ring of capacity 1, below its minimum 2");
+    let small_bytes = {
+        let v = rebuild(&b, &bytes.info().schema, |h| {
+            h.ring_capacity = 32;
+            h.dims[0] = 32;
+            h.payload_len = 32;
+        });
+        let c = Header::read(&v).unwrap().control_offset as usize;
+        put(v, c + 392, 32, 8)
+    };
+    let e = both(
+        bin,
+        &copy,
+        &small_bytes,
+        Some("below the flavour's minimum"),
+    )
+    .unwrap_err();
+    corrupted_because(e, "a byte ring of capacity 32, below its minimum 64");
+    drop((spsc, spsc64, mpmc, bytes, arr, spsc1));
+}
+
+/// FORMAT.md, "The schema string": numbers without leading zeros, every ALIGN a power of
+/// two with SIZE a multiple of it, a scalar named after a Rust scalar of that width, every
+/// array's size checked for overflow wherever it is in the tree. Each broken once in a
+/// value segment (header and checksum consistent): both refuse. A scalar of another name
+/// is allowed (named, not read).
+#[test]
+fn schema_rules_are_enforced_by_both() {
+    let Some(bin) = reader() else { return };
+    let (name, copy) = (unique_name("sg"), unique_name("sg-copy"));
+    let _c = [Cleanup::shm(&name), Cleanup::shm(&copy)];
+    let s = Shared::<u64>::create(&name, |v| *v = 7).unwrap();
+    let orig = std::fs::read(format!("/dev/shm{name}")).unwrap();
+    let forge = |schema: &str, ty: &str, size: u64, align: u64| {
+        rebuild(&orig, schema, |h| {
+            h.set_type_name(ty);
+            h.elem_size = size;
+            h.elem_align = align;
+            h.payload_len = size;
+        })
+    };
+    let r = both(
+        bin,
+        &copy,
+        &forge("Pt(8/8){x:Foo(8/8)@0}", "Pt", 8, 8),
+        None,
+    )
+    .unwrap();
+    assert_eq!(value(&pairs(&r.stdout), "x"), "(Foo, 8 bytes)", "{r:?}");
+    for (what, schema, ty, size, align) in [
+        ("leading zero in SIZE", "u64(08/8)", "u64", 8, 8),
+        (
+            "leading zero in an OFFSET",
+            "S(8/8){a:u64(8/8)@00}",
+            "S",
+            8,
+            8,
+        ),
+        ("leading zero in a LEN", "[u8(1/1);08]", "[u8; 8]", 8, 1),
+        ("a u64 of 3 bytes", "u64(3/1)", "u64", 3, 1),
+        (
+            "an AtomicU32 of 8 bytes",
+            "S(8/8){a:AtomicU32(8/8)@0}",
+            "S",
+            8,
+            8,
+        ),
+        ("a u16 aligned to 4", "S(4/4){a:u16(2/4)@0}", "S", 4, 4),
+        ("a usize of 3 bytes", "S(3/1){a:usize(3/1)@0}", "S", 3, 1),
+        ("a nested alignment of 3", "S(8/8){a:T(6/3){}@0}", "S", 8, 8),
+        (
+            "a nested size not a multiple of its alignment",
+            "S(8/8){a:T(6/4){}@0}",
+            "S",
+            8,
+            8,
+        ),
+        (
+            "an overflowing array nested in a struct",
+            "S(8/8){a:[[u64(8/8);4294967296];4294967296]@0}",
+            "S",
+            8,
+            8,
+        ),
+    ] {
+        let e = both(
+            bin,
+            &copy,
+            &forge(schema, ty, size, align),
+            Some("does not parse"),
+        )
+        .expect_err(what);
+        corrupted_because(e, "the schema does not parse");
+    }
+    drop(s);
+}
+
+/// FORMAT.md, "The schema string": a field outside the value (or an array longer than it)
+/// is not malformed; a reader bounds each access by `payload_len` and skips what lies
+/// outside. The C reader names the skipped fields and reads the others.
+#[test]
+fn fields_outside_the_payload_are_skipped_not_refused() {
+    let Some(bin) = reader() else { return };
+    let (name, copy) = (unique_name("sk"), unique_name("sk-copy"));
+    let _c = [Cleanup::shm(&name), Cleanup::shm(&copy)];
+    let s = Shared::<u64>::create(&name, |v| *v = 0x0102_0304_0506_0708).unwrap();
+    let orig = std::fs::read(format!("/dev/shm{name}")).unwrap();
+    let forge = |schema: &str| rebuild(&orig, schema, |h| h.set_type_name("S"));
+    let r = both(
+        bin,
+        &copy,
+        &forge("S(8/8){a:u64(8/8)@4096,b:u8(1/1)@0}"),
+        None,
+    )
+    .unwrap();
+    let p = pairs(&r.stdout);
+    assert_eq!(
+        value(&p, "a"),
+        "(u64, 8 bytes: outside the payload, skipped)"
+    );
+    assert_eq!(
+        value(&p, "b"),
+        (0x0102_0304_0506_0708u64.to_ne_bytes()[0]).to_string()
+    );
+    let r = both(
+        bin,
+        &copy,
+        &forge("S(8/8){a:[u8(1/1);1000000000000]@0}"),
+        None,
+    )
+    .unwrap();
+    let p = pairs(&r.stdout);
+    assert_eq!(
+        value(&p, "a[7]"),
+        (0x0102_0304_0506_0708u64.to_ne_bytes()[7]).to_string()
+    );
+    assert_eq!(
+        value(&p, "a[8]"),
+        "(u8, 1 bytes: outside the payload, skipped)"
+    );
+    drop(s);
 }

@@ -517,3 +517,64 @@ fn the_largest_frame_of_a_capacity_below_the_minimum_is_zero_not_an_underflow() 
     assert_eq!(max_frame(16), 0);
     assert_eq!(max_frame(64), 24);
 }
+
+/// Issue 19: opening something that is not a segment at all says what was expected (a
+/// segment of this format), never "expected value segment" as it did for the rings.
+#[test]
+fn opening_a_non_segment_as_a_ring_names_what_was_expected() {
+    let name = unique_name("nnonseg");
+    let _c = Cleanup::shm(&name);
+    std::fs::write(format!("/dev/shm{name}"), [0x55u8; 4096]).unwrap();
+    let errors = [
+        SpscRing::<u64>::open(&name).map(|_| ()).unwrap_err(),
+        MpmcRing::<u64>::open(&name).map(|_| ()).unwrap_err(),
+        ByteRing::open(&name).map(|_| ()).unwrap_err(),
+        ipc_collections::inspect(&name).map(|_| ()).unwrap_err(),
+    ];
+    for e in errors {
+        assert_eq!(e.kind(), &ErrorKind::WrongType, "{e}");
+        let text = e.to_string();
+        assert!(
+            text.contains("expected a segment of this format, found no segment header"),
+            "{text}"
+        );
+        assert!(!text.contains("value segment"), "{text}");
+    }
+}
+
+/// Issue 19 (FORMAT.md, "Which ring it is"): attaching checks `tail - head <= capacity`
+/// for every flavour; the MPMC ring did not (SPSC and byte rings did). A producer or
+/// consumer attaching to an MPMC ring whose counters are more than the capacity apart, or
+/// whose head is past its tail, gets Corrupted; restored, it attaches.
+#[test]
+fn attaching_to_an_mpmc_ring_checks_its_counters_as_the_others_do() {
+    const TAIL: usize = 0; // FORMAT.md, "The control block"
+    const HEAD: usize = 128;
+    let name = unique_name("nmpmcctr");
+    let _c = Cleanup::shm(&name);
+    let ring = MpmcRing::<u64>::create(&name, 8).unwrap();
+    let info = ring.info().clone();
+    let shm = ipc_collections::ipc_core::shm::Shm::open(&name).unwrap();
+    let set = |at: usize, v: u64| {
+        ipc_testutil::bytes::write_bytes(&shm, info.control.start + at, &v.to_ne_bytes())
+    };
+    for (tail, head) in [(9, 0), (0, 1), (u64::MAX, 0)] {
+        set(TAIL, tail);
+        set(HEAD, head);
+        for e in [
+            ring.producer().map(|_| ()).unwrap_err(),
+            ring.consumer().map(|_| ()).unwrap_err(),
+        ] {
+            assert!(
+                matches!(e.kind(), ErrorKind::Corrupted(_)),
+                "tail {tail} head {head}: {e}"
+            );
+        }
+    }
+    // A full ring (tail - head == capacity) is not corrupted.
+    set(TAIL, 8);
+    set(HEAD, 0);
+    drop(ring.producer().unwrap());
+    set(TAIL, 0);
+    drop(ring.consumer().unwrap());
+}

@@ -37,7 +37,14 @@ pub enum ErrorKind {
     Timeout,
     /// A non-blocking call would have had to wait (`EAGAIN`, `EBUSY` of a try-lock).
     WouldBlock,
-    /// A robust mutex whose owner died was not made consistent: it can never be locked again.
+    /// A robust mutex whose owner died was not made consistent (`ENOTRECOVERABLE`): this
+    /// acquire failed at once, and so does every later one, with one exception that glibc
+    /// makes: a process killed inside its own acquire attempt of such a mutex (between
+    /// taking the lock word and releasing it again) leaves the word marked owner-died by the
+    /// kernel, and the next locker then gets the mutex with
+    /// [`Acquired::OwnerDied`](crate::sync::Acquired::OwnerDied), told that the state it
+    /// guards was never repaired. A not-recoverable mutex is thus never acquired as if it
+    /// were clean, and never hangs its lockers.
     Unrecoverable,
     /// The object exists but is not what the caller asked for (not a regular file, a
     /// symlink, another kind of IPC object).

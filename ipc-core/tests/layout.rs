@@ -288,6 +288,27 @@ fn malformed_schemas_are_errors() {
     assert!(parse_err("S(8/4){a:u32(4/4)@0").contains("expected `,`"));
     assert!(parse_err("S(4/4) {}").contains("trailing"));
     assert!(parse_err("é(1/1)").contains("expected a name"));
+    // Issue 19 (FORMAT.md, "The schema string"): no leading zeros; every ALIGN a power of
+    // two with SIZE a multiple of it; a scalar named after a Rust scalar has its width.
+    assert!(parse_err("u64(08/8)").contains("leading zero"));
+    assert!(parse_err("[u8(1/1);01]").contains("leading zero"));
+    assert!(parse_err("S(8/8){a:u64(8/8)@00}").contains("leading zero"));
+    assert!(parse_err("u64(3/1)").contains("it is 8 bytes"));
+    assert!(parse_err("S(4/4){a:u16(2/4)@0}").contains("not a multiple"));
+    assert!(parse_err("usize(3/1)").contains("not a pointer width"));
+    assert!(parse_err("S(8/8){a:T(6/3){}@0}").contains("not a power of two"));
+    assert!(parse_err("S(8/8){a:T(6/4){}@0}").contains("not a multiple"));
+    assert!(parse_err("L(opaque 40/3)").contains("not a power of two"));
+    for ok in [
+        "u0(0/1)",
+        "Foo(3/1)",
+        "u64(8/4)",
+        "usize(4/4)",
+        "AtomicU64(8/8)",
+        "S(0/1){}",
+    ] {
+        assert!(Schema::parse(ok).is_ok(), "{ok}");
+    }
 }
 
 #[test]
@@ -437,9 +458,11 @@ fn diff_of_each_kind() {
                 "type `S`: expected align 8, found 4",
             ],
         ),
+        // A u64 of 4 bytes is malformed (FORMAT.md: a scalar named after a Rust scalar has
+        // its width), not another layout.
         (
             "S(16/8){a:u64(4/8)@0,b:u32(4/4)@8}",
-            &["field `a`: expected size 8, found 4"],
+            &["found schema unparseable: schema: `u64`: size 4 is not a multiple of its alignment 8 at byte 18"],
         ),
         (
             "S(16/8){a:u64(opaque 8/8)@0,b:u32(4/4)@8}",

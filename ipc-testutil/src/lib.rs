@@ -16,6 +16,7 @@
 //!   from one common start instant, and the check of an open-or-create race.
 //! - [`xorshift64`]: a small deterministic random source for fuzz-style tests, and
 //!   [`test_seed`] (`IPC_TEST_SEED` or the clock, printed) to start it.
+//! - [`c_reader::build`]: compiles the C reader of FORMAT.md.
 #![deny(
     unsafe_op_in_unsafe_fn,
     clippy::undocumented_unsafe_blocks,
@@ -24,6 +25,7 @@
 #![warn(missing_docs)]
 
 pub mod bytes;
+pub mod c_reader;
 #[cfg(loom)]
 pub mod loom;
 pub mod privilege;

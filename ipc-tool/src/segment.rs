@@ -527,20 +527,24 @@ pub fn dump(name: &str, max: usize) -> Result<(), Failure> {
                 (false, true) => index.clone(),
                 (false, false) => format!("{index}.{}", leaf.path),
             };
-            let inside = leaf
-                .offset
-                .checked_add(leaf.size)
-                .is_some_and(|end| end <= size);
-            if !inside {
-                return Err(corrupted(format!("field {path} lies outside its element")));
-            }
+            // FORMAT.md, "The schema string": readers do not check that a field lies inside
+            // its struct; each access is bounded by the payload instead, and a field outside
+            // it is skipped (named, not read).
+            let start = at.checked_add(leaf.offset);
+            let inside = start
+                .and_then(|s| s.checked_add(leaf.size))
+                .is_some_and(|end| end <= info.payload.end as u64);
             // Scalars are at most 16 bytes; a bigger one is named, not read.
-            let text = match usize::try_from(leaf.size).ok().filter(|&n| n <= 16) {
-                Some(n) => {
-                    let bytes = snapshot::read_exact_at(&file, name, at + leaf.offset, n)?;
+            let text = match (start, usize::try_from(leaf.size).ok().filter(|&n| n <= 16)) {
+                _ if !inside => Some(format!(
+                    "({}, {} bytes: outside the payload, skipped)",
+                    leaf.ty, leaf.size
+                )),
+                (Some(start), Some(n)) => {
+                    let bytes = snapshot::read_exact_at(&file, name, start, n)?;
                     tree::scalar(&leaf.ty, &bytes)
                 }
-                None => None,
+                _ => None,
             };
             let text = text.unwrap_or_else(|| format!("({}, {} bytes)", leaf.ty, leaf.size));
             let _ = writeln!(out, "{} = {}", esc(&path), esc(&text));

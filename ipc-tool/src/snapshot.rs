@@ -183,7 +183,7 @@ fn take_once(file: &File, name: &str, size: u64) -> Result<Snapshot, Error> {
         Ok(_) if state as usize >= STATE_NAMES.len() => {
             Verdict::Corrupted(format!("state word {state:#x} is none of 0..=3"))
         }
-        Ok(info) => Verdict::Valid(info),
+        Ok(info) => control_verdict(file, name, state, info)?,
         Err(e) => match e.kind() {
             ipc_collections::ErrorKind::Corrupted(reason) => Verdict::Corrupted(reason.clone()),
             ipc_collections::ErrorKind::WrongType => {
@@ -193,6 +193,29 @@ fn take_once(file: &File, name: &str, size: u64) -> Result<Snapshot, Error> {
         },
     };
     Ok(snap)
+}
+
+/// The verdict on a segment whose header is valid: once it is ready, its control block
+/// (read with `pread`) is checked by the validator the openers use
+/// ([`format::validate_control`]), so the tool refuses what they refuse. Before that the
+/// control block is not formatted yet, and only the header is judged.
+fn control_verdict(
+    file: &File,
+    name: &str,
+    state: u32,
+    info: SegmentInfo,
+) -> Result<Verdict, Error> {
+    if state != 2 || info.control.is_empty() {
+        return Ok(Verdict::Valid(info));
+    }
+    let control = read_at(file, name, info.control.start as u64, info.control.len())?;
+    Ok(match format::validate_control(name, &info, &control) {
+        Ok(_) => Verdict::Valid(info),
+        Err(e) => Verdict::Corrupted(match e.kind() {
+            ipc_collections::ErrorKind::Corrupted(reason) => reason.clone(),
+            _ => e.to_string(),
+        }),
+    })
 }
 
 /// The name of a state word's value.

@@ -102,18 +102,15 @@ fn collect(
                 if out.len() >= max {
                     break;
                 }
-                let off = i
-                    .checked_mul(esize)
-                    .and_then(|o| o.checked_add(at))
-                    .ok_or("offset overflows")?;
+                // Saturating: an offset past 2^64 lies outside every payload, and the reader
+                // that bounds each access by the payload skips it (FORMAT.md).
+                let off = i.saturating_mul(esize).saturating_add(at);
                 collect(elem, &format!("{path}[{i}]"), off, max, out)?;
             }
         }
         SchemaShape::Struct { fields } => {
             for f in fields {
-                let off = at
-                    .checked_add(f.offset() as u64)
-                    .ok_or("offset overflows")?;
+                let off = at.saturating_add(f.offset() as u64);
                 let p = if path.is_empty() {
                     f.name().to_owned()
                 } else {

@@ -481,17 +481,19 @@ fn hostile_type_names_and_schemas_are_shown_escaped_and_dumped_in_bounded_time()
         "{r:?}"
     );
 
-    // A zero-sized value whose schema claims 2^64 - 1 zero-sized elements (padded with
-    // leading zeros to the original schema's length, so the header stays consistent).
+    // A zero-sized value whose schema claims 2^64 - 1 zero-sized elements (the element's
+    // name padded to the original schema's length, so the header stays consistent; not
+    // the number, which may not have leading zeros).
     let z = Shared::<HostileZeroSizedPlaceholder>::create(&zst, |_| {}).unwrap();
     let len = z.info().schema.len();
-    let hostile = format!("[E(0/1){{}};{:0>w$}]", u64::MAX, w = len - 11);
+    let elem = "E".repeat(len - 30);
+    let hostile = format!("[{elem}(0/1){{}};{}]", u64::MAX);
     assert_eq!(hostile.len(), len);
     let mut v = std::fs::read(dev_shm(&zst)).unwrap();
     v[256..256 + len].copy_from_slice(hostile.as_bytes());
     // The type name is the schema's top-level name (FORMAT.md, "Header and schema").
     let mut h = Header::read(&v).unwrap();
-    h.set_type_name(&format!("[E; {}]", u64::MAX));
+    h.set_type_name(&format!("[{elem}; {}]", u64::MAX));
     v[..256].copy_from_slice(&h.to_bytes());
     fix_checksum(&mut v);
     std::fs::write(dev_shm(&zst_copy), &v).unwrap();

@@ -11,7 +11,8 @@
  * length, kind, rank, unused dims, creator pid, type name, schema bounds, the FNV-1a
  * checksum, alignment, the control block length of the kind, the ring rules of kind 3, the
  * derived offsets and lengths with overflow checks against the fstat size, state ==
- * ready), then prints the header as `key=value` lines and:
+ * ready, then the control block of a ready array or ring: FORMAT.md, "Control block" and
+ * "Which ring it is"), then prints the header as `key=value` lines and:
  *   - for an array (kind 2) of a scalar element type (u8..u64, i8..i64, f32, f64): its
  *     elements in C order, one `[i,j,...]=value` line each (at most --max, default 100);
  *   - for a value (kind 1): every scalar field found by walking the schema string, one
@@ -244,7 +245,32 @@ static int number(struct walk *w, uint64_t *out)
         w->pos++;
     }
     if (w->pos == start) { w->ok = 0; return 0; }
+    /* FORMAT.md, "The schema string": no leading zeros ("0" alone is a number). */
+    if (w->s[start] == '0' && w->pos - start > 1) { w->ok = 0; return 0; }
     *out = v;
+    return 1;
+}
+
+/* FORMAT.md, "The schema string": ALIGN is a power of two and SIZE a multiple of it; a
+ * scalar named after a fixed-width Rust scalar (or integer atomic) has that width and an
+ * alignment no larger; usize/isize (and their atomics) 2, 4, 8 or 16 bytes. */
+static int size_align_ok(const char *name, int scalar, uint64_t size, uint64_t align)
+{
+    static const struct { const char *n; uint64_t w; } widths[] = {
+        {"u8", 1}, {"i8", 1}, {"u16", 2}, {"i16", 2}, {"u32", 4}, {"i32", 4}, {"f32", 4},
+        {"u64", 8}, {"i64", 8}, {"f64", 8}, {"u128", 16}, {"i128", 16},
+        {"AtomicU8", 1}, {"AtomicI8", 1}, {"AtomicU16", 2}, {"AtomicI16", 2},
+        {"AtomicU32", 4}, {"AtomicI32", 4}, {"AtomicU64", 8}, {"AtomicI64", 8},
+        {"AtomicU128", 16}, {"AtomicI128", 16},
+    };
+    size_t i;
+    if (align == 0 || (align & (align - 1)) != 0 || size % align != 0) return 0;
+    if (!scalar) return 1;
+    if (!strcmp(name, "usize") || !strcmp(name, "isize") || !strcmp(name, "AtomicUsize") ||
+        !strcmp(name, "AtomicIsize"))
+        return (size == 2 || size == 4 || size == 8 || size == 16) && align <= size;
+    for (i = 0; i < sizeof widths / sizeof widths[0]; i++)
+        if (!strcmp(name, widths[i].n)) return size == widths[i].w && align <= size;
     return 1;
 }
 
@@ -293,18 +319,23 @@ static uint64_t walk_type(struct walk *w, uint64_t at, int print, int depth)
     if (w->len - w->pos >= 7 && memcmp(w->s + w->pos, "opaque ", 7) == 0) {
         w->pos += 7;
         if (!number(w, &size) || !eat(w, "/") || !number(w, &align) || !eat(w, ")")) return 0;
+        if (!size_align_ok(name, 0, size, align)) { w->ok = 0; return 0; }
         w->align = align;
         w->leaf = 0;
         return size; /* opaque (a lock): not printed */
     }
     if (!number(w, &size) || !eat(w, "/") || !number(w, &align) || !eat(w, ")")) return 0;
+    if (!size_align_ok(name, peek(w) != '{', size, align)) { w->ok = 0; return 0; }
     if (peek(w) != '{') {
         uint64_t end;
         if (print) {
-            if (!add_ok(at, size, &end) || end > w->base_len) { w->ok = 0; return 0; }
+            /* FORMAT.md, "The schema string": every access is bounded by payload_len; a
+             * field outside the payload is named and skipped, not read. */
+            int inside = add_ok(at, size, &end) && end <= w->base_len;
             if (w->printed++ >= w->max_print) return size; /* counted, not printed */
             printf("%s=", w->path[0] ? w->path : "value");
-            if (!print_scalar(name, size, w->base + at)) printf("(%s, %" PRIu64 " bytes)", name, size);
+            if (!inside) printf("(%s, %" PRIu64 " bytes: outside the payload, skipped)", name, size);
+            else if (!print_scalar(name, size, w->base + at)) printf("(%s, %" PRIu64 " bytes)", name, size);
             printf("\n");
         }
         w->align = align;
@@ -468,6 +499,40 @@ static void print_registry(const char *side, unsigned char *ctrl, size_t off)
         printf("ring.%s[%d]=%" PRIu64 " %s\n", side, i, id & PID_MASK,
                occupant_alive(e, id) ? "alive" : "dead");
     }
+}
+
+/* FORMAT.md, "Which ring it is" and "The control block": the checks of a ready ring's
+ * control block. The flavour word is 1, 2 or 3 and agrees with the header's payload layout
+ * (2 exactly for the MPMC layout); the block's capacity is the header's and its elem_size
+ * the header's (0 for a byte ring); the capacity is at least the flavour's minimum (1, 2,
+ * 64); a byte ring's schema is "u8(1/1)"; the reserved areas are zero. Returns the reason
+ * to refuse, or NULL. */
+static const char *check_ring_control(unsigned char *ctrl, uint64_t cap, uint64_t elem_size,
+                                      int mpmc, const unsigned char *schema, uint64_t schema_len)
+{
+    static const uint64_t min_cap[4] = {0, 1, 2, 64};
+    static const size_t zero[5][2] = {{8, 128}, {136, 256}, {272, 384}, {388, 392}, {416, 512}};
+    uint32_t flavor;
+    size_t i, at;
+    /* Never written after init: plain reads of the read-only mapping. */
+    for (i = 0; i < 5; i++)
+        for (at = zero[i][0]; at < zero[i][1]; at++)
+            if (ctrl[at] != 0) return "the ring control block's reserved bytes are not 0";
+    for (i = 0; i < 2 * RC_ENTRIES; i++)
+        for (at = 24; at < RC_ENTRY_LEN; at++)
+            if (ctrl[RC_PRODUCERS + i * RC_ENTRY_LEN + at] != 0)
+                return "a registry entry's reserved bytes are not 0";
+    flavor = atomic_load_explicit(a32(ctrl, RC_FLAVOR), memory_order_relaxed);
+    if (flavor < 1 || flavor > 3 || (flavor == 2) != (mpmc != 0))
+        return "the flavour word does not match the header's layout";
+    if (atomic_load_explicit(a64(ctrl, RC_CAPACITY), memory_order_relaxed) != cap)
+        return "control block capacity differs from the header's";
+    if (atomic_load_explicit(a64(ctrl, RC_ELEM_SIZE), memory_order_relaxed) != (flavor == 3 ? 0 : elem_size))
+        return "control block element size differs";
+    if (cap < min_cap[flavor]) return "ring capacity below the flavour's minimum";
+    if (flavor == 3 && (schema_len != 7 || memcmp(schema, "u8(1/1)", 7) != 0))
+        return "a byte ring whose elements are not u8(1/1)";
+    return NULL;
 }
 
 /* Prints what the control block holds (a snapshot: each field one atomic load). */
@@ -855,6 +920,18 @@ int main(int argc, char **argv)
         fprintf(stderr, "read_segment: %s: header valid but state %" PRIu32 " is not ready (2)\n",
                 name, state);
         return 3;
+    }
+
+    /* FORMAT.md, "Control block": the control block of a ready segment. */
+    if (kind == 2) {
+        uint32_t poisoned = atomic_load_explicit(a32(map + control_offset, 40), memory_order_relaxed);
+        if (poisoned > 1) return refuse(name, "the array's poisoned flag is neither 0 nor 1");
+        if (atomic_load_explicit(a32(map + control_offset, 44), memory_order_relaxed) != 0)
+            return refuse(name, "the array control block's reserved bytes are not 0");
+    } else if (kind == 3) {
+        const char *why = check_ring_control(map + control_offset, ring_capacity, elem_size,
+                                             ring_mpmc, schema, schema_len);
+        if (why) return refuse(name, why);
     }
 
     /* The payload: known to lie inside the mapping. */

@@ -17,7 +17,9 @@
 //!
 //! The flag is written and read only while the mutex is held (the snapshot read of
 //! [`PoisonMutex::is_poisoned`] aside), so `Relaxed` suffices: the mutex's acquire and
-//! release order it. A peer may store any value there; every value but 0 means poisoned.
+//! release order it. A peer may store any value there; every value but 0 means poisoned
+//! (an array whose flag is neither 0 nor 1 when it is opened is refused as corrupted:
+//! [`format::validate_control`](crate::format::validate_control)).
 
 use std::marker::PhantomData;
 use std::mem::{align_of, offset_of, size_of};

@@ -81,7 +81,7 @@ pub unsafe fn init<M: Memory + ?Sized>(mem: &M, layout: RingLayout) -> Result<()
             layout,
             super::Shape {
                 flavor: Flavor::Bytes,
-                min_cap: MIN_CAPACITY,
+                min_cap: Flavor::Bytes.min_capacity(),
                 elem_size: 0,
                 data_len: data_len(layout.capacity),
                 data_align: 8,
@@ -121,7 +121,7 @@ impl<'m> Side<'m> {
     ) -> Result<Self, RingError> {
         let shape = super::Shape {
             flavor: Flavor::Bytes,
-            min_cap: MIN_CAPACITY,
+            min_cap: Flavor::Bytes.min_capacity(),
             elem_size: 0,
             data_len: data_len(layout.capacity),
             data_align: 8,

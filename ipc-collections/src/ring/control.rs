@@ -39,6 +39,70 @@ pub enum Flavor {
     Bytes = 3,
 }
 
+impl Flavor {
+    /// The flavour a control block's `flavor` word names, if any.
+    pub const fn from_code(code: u32) -> Option<Flavor> {
+        match code {
+            1 => Some(Flavor::Spsc),
+            2 => Some(Flavor::Mpmc),
+            3 => Some(Flavor::Bytes),
+            _ => None,
+        }
+    }
+
+    /// The smallest capacity a ring of this flavour has (FORMAT.md, "Rings (kind 3)"): 1
+    /// slot for SPSC, 2 for MPMC (a slot's stamp must tell "published" from "free for the
+    /// next lap"), [`bytes::MIN_CAPACITY`](super::bytes::MIN_CAPACITY) bytes for a byte ring.
+    pub const fn min_capacity(self) -> u64 {
+        match self {
+            Flavor::Spsc => 1,
+            Flavor::Mpmc => 2,
+            Flavor::Bytes => super::bytes::MIN_CAPACITY,
+        }
+    }
+
+    /// The flavour in messages: `an SPSC ring`, `an MPMC ring`, `a byte ring`.
+    pub const fn words(self) -> &'static str {
+        match self {
+            Flavor::Spsc => "an SPSC ring",
+            Flavor::Mpmc => "an MPMC ring",
+            Flavor::Bytes => "a byte ring",
+        }
+    }
+}
+
+/// The offset of the `flavor` word in the control block (FORMAT.md's table; pinned below).
+pub const FLAVOR_OFFSET: usize = 384;
+/// The offset of the control block's copy of the capacity.
+pub const CAPACITY_OFFSET: usize = 392;
+/// The offset of the control block's element size (0 for a byte ring).
+pub const ELEM_SIZE_OFFSET: usize = 400;
+/// The offset of the producer registry; the consumer registry follows it.
+pub const PRODUCERS_OFFSET: usize = 512;
+/// The length of a registry entry; its bytes 24..32 are reserved.
+pub const ENTRY_LEN: usize = 32;
+
+/// The bytes of the control block that are reserved (always 0), each range a multiple of
+/// 4 long: the rest of the `tail` and `head` lines, the rest of the futex line, the word
+/// after `flavor`, the rest of the identity line, and the last 8 bytes of every registry
+/// entry (FORMAT.md, "The control block"). [`crate::format::validate_control`] refuses a
+/// block with any of them set. Each is `(start, end)`.
+pub const ZERO_AREAS: [(usize, usize); 37] = {
+    let mut a = [(0, 0); 37];
+    a[0] = (8, 128);
+    a[1] = (136, 256);
+    a[2] = (272, 384);
+    a[3] = (388, 392);
+    a[4] = (416, 512);
+    let mut i = 0;
+    while i < 32 {
+        let at = PRODUCERS_OFFSET + i * ENTRY_LEN + 24;
+        a[5 + i] = (at, at + 8);
+        i += 1;
+    }
+    a
+};
+
 /// One participant slot of the registry: who is attached (pid and start time), and for an
 /// MPMC participant, which position it is claiming.
 #[repr(C)]
@@ -117,13 +181,17 @@ const _: () = {
     assert!(offset_of!(Control, data_sleepers) == 260);
     assert!(offset_of!(Control, space_futex) == 264);
     assert!(offset_of!(Control, space_sleepers) == 268);
-    assert!(offset_of!(Control, flavor) == 384);
-    assert!(offset_of!(Control, capacity) == 392);
-    assert!(offset_of!(Control, elem_size) == 400);
+    assert!(offset_of!(Control, flavor) == FLAVOR_OFFSET);
+    assert!(offset_of!(Control, reserved0) == 388);
+    assert!(offset_of!(Control, capacity) == CAPACITY_OFFSET);
+    assert!(offset_of!(Control, elem_size) == ELEM_SIZE_OFFSET);
+    assert!(offset_of!(Control, _pad3) == 416);
+    assert!(offset_of!(Control, _pad2) == 272);
     assert!(offset_of!(Control, lost) == 408);
-    assert!(offset_of!(Control, producers) == 512);
-    assert!(offset_of!(Control, consumers) == 1024);
-    assert!(std::mem::size_of::<Participant>() == 32);
+    assert!(offset_of!(Control, producers) == PRODUCERS_OFFSET);
+    assert!(offset_of!(Control, consumers) == PRODUCERS_OFFSET + MAX_PARTICIPANTS * ENTRY_LEN);
+    assert!(std::mem::size_of::<Participant>() == ENTRY_LEN);
+    assert!(offset_of!(Participant, reserved) == 24);
     assert!(offset_of!(Participant, start) == 8);
     assert!(offset_of!(Participant, claiming) == 16);
     assert!(std::mem::size_of::<Control>() == crate::format::RING_CONTROL_LEN);
@@ -280,6 +348,46 @@ impl Control {
             consumers: std::array::from_fn(|_| part()),
             tracker: shim::Tracker::new(cells),
         }
+    }
+
+    /// A copy of the block's bytes, for [`crate::format::validate_control`]: each field read
+    /// with one load of its width, the atomics atomically (Relaxed: the identity words and
+    /// the reserved areas are written once, before the state word became ready, whose
+    /// Acquire load precedes this; the counters are copied along, not trusted).
+    #[cfg(not(loom))]
+    pub(crate) fn copy_out(&self) -> Vec<u8> {
+        let mut out = vec![0u8; CONTROL_LEN];
+        let mut put = |at: usize, bytes: &[u8]| out[at..at + bytes.len()].copy_from_slice(bytes);
+        let r = Ordering::Relaxed;
+        put(0, &self.tail.load(r).to_ne_bytes());
+        put(128, &self.head.load(r).to_ne_bytes());
+        put(256, &self.data_futex.load(r).to_ne_bytes());
+        put(260, &self.data_sleepers.load(r).to_ne_bytes());
+        put(264, &self.space_futex.load(r).to_ne_bytes());
+        put(268, &self.space_sleepers.load(r).to_ne_bytes());
+        put(FLAVOR_OFFSET, &self.flavor.load(r).to_ne_bytes());
+        put(388, &self.reserved0.load(r).to_ne_bytes());
+        put(CAPACITY_OFFSET, &self.capacity.load(r).to_ne_bytes());
+        put(ELEM_SIZE_OFFSET, &self.elem_size.load(r).to_ne_bytes());
+        put(408, &self.lost.load(r).to_ne_bytes());
+        // The padding is plain memory that nothing writes after init (a peer that does is
+        // outside the trust model), so plain reads race with nothing.
+        for (pad, at) in [(&self._pad0[..], 8), (&self._pad1[..], 136)]
+            .into_iter()
+            .chain([(&self._pad2[..], 272), (&self._pad3[..], 416)])
+        {
+            for (i, w) in pad.iter().enumerate() {
+                put(at + 8 * i, &w.to_ne_bytes());
+            }
+        }
+        for (i, p) in self.producers.iter().chain(&self.consumers).enumerate() {
+            let at = PRODUCERS_OFFSET + i * ENTRY_LEN;
+            put(at, &p.id.load(r).to_ne_bytes());
+            put(at + 8, &p.start.load(r).to_ne_bytes());
+            put(at + 16, &p.claiming.load(r).to_ne_bytes());
+            put(at + 24, &p.reserved.load(r).to_ne_bytes());
+        }
+        out
     }
 
     /// Checks what init recorded against what the caller expects.

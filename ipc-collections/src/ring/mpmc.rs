@@ -141,7 +141,7 @@ pub unsafe fn init<T: SharedLayout + Copy, M: Memory + ?Sized>(
             layout,
             super::Shape {
                 flavor: Flavor::Mpmc,
-                min_cap: 2,
+                min_cap: Flavor::Mpmc.min_capacity(),
                 elem_size: size,
                 data_len: data_len::<T>(layout.capacity),
                 data_align: data_align::<T>(),
@@ -154,6 +154,28 @@ pub unsafe fn init<T: SharedLayout + Copy, M: Memory + ?Sized>(
         // SAFETY: i < cap and the data region holds `cap` aligned stamps (`resolve`
         // checked data_len and the alignment); exclusive access by the contract.
         unsafe { stamps.add(i as usize).write(AtomicU64::new(i)) };
+    }
+    Ok(())
+}
+
+/// At attach, as the SPSC and byte rings check theirs: `tail - head <= capacity` (FORMAT.md,
+/// "Which ring it is"). Both counters move while others use the ring, so they are read
+/// head, tail, head: if head did not move meanwhile, `tail - head` is a distance the ring
+/// really had (a producer claims `p` only after the consumer of `p - capacity` moved head
+/// past it). A head that keeps moving in every round is a busy ring, not a corrupted one.
+fn check_counters(ctrl: &Control, cap: u64) -> Result<(), RingError> {
+    for _ in 0..8 {
+        let head = ctrl.head.load(Ordering::Acquire);
+        let tail = ctrl.tail.load(Ordering::Acquire);
+        if ctrl.head.load(Ordering::Acquire) != head {
+            continue;
+        }
+        if tail.wrapping_sub(head) > cap {
+            return Err(RingError::Corrupted(
+                "head and tail more than the capacity apart, or head past tail",
+            ));
+        }
+        return Ok(());
     }
     Ok(())
 }
@@ -189,13 +211,14 @@ impl<'m, T: SharedLayout + Copy> Ring<'m, T> {
     ) -> Result<Self, RingError> {
         let shape = super::Shape {
             flavor: Flavor::Mpmc,
-            min_cap: 2,
+            min_cap: Flavor::Mpmc.min_capacity(),
             elem_size: elem_size::<T>()?,
             data_len: data_len::<T>(layout.capacity),
             data_align: data_align::<T>(),
             tracked_cells: 0,
         };
         let at = Attachment::new(mem, layout, shape, producer, MAX_PARTICIPANTS)?;
+        check_counters(at.ctrl, at.cap)?;
         let off = values_offset(at.cap, std::mem::align_of::<T>())
             .ok_or(RingError::Invalid("capacity overflows"))?;
         Ok(Ring {

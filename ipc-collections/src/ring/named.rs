@@ -77,23 +77,9 @@ pub struct RawRing<M: Memory> {
     peer_exit: PeerExit,
 }
 
-/// What a flavour is called in messages.
+/// What a flavour word names, in messages.
 fn flavor_words(code: u32) -> &'static str {
-    match code {
-        1 => "an SPSC ring",
-        2 => "an MPMC ring",
-        3 => "a byte ring",
-        _ => "a ring of an unknown flavour",
-    }
-}
-
-fn flavor_of(code: u32) -> Option<Flavor> {
-    match code {
-        1 => Some(Flavor::Spsc),
-        2 => Some(Flavor::Mpmc),
-        3 => Some(Flavor::Bytes),
-        _ => None,
-    }
+    Flavor::from_code(code).map_or("a ring of an unknown flavour", Flavor::words)
 }
 
 impl<M: Memory> RawRing<M> {
@@ -202,53 +188,19 @@ impl<M: Memory> RawRing<M> {
         if info.kind != Kind::Ring {
             return Err(Error::wrong_kind(name, Kind::Ring, info.kind));
         }
-        // The flavour: the header's payload length tells the typed SPSC/byte layout from
-        // MPMC's (validated to be one of the two); the control block's flavour word, written
-        // by the creator before publishing, tells SPSC from a byte ring.
+        // The control block was validated with the segment (format::validate_control: a
+        // flavour word that is known and agrees with the header's layout, what init recorded
+        // for it, the flavour's minimum capacity, reserved areas zero), so the flavour found
+        // is a real ring of that flavour: another than this type's is another kind of ring.
         // SAFETY: the control block is RING_CONTROL_LEN == size_of::<Control>() bytes
         // (validated), 64-aligned inside the mapping, which `seg` keeps mapped; Control is
         // atomics only, valid for every bit pattern.
         let ctrl = unsafe { &*seg.control_ptr().cast::<Control>() };
         let found = ctrl.flavor.load(Ordering::Relaxed);
-        let mpmc_layout = mpmc::region_len(info.ring_capacity, info.elem_size, info.elem_align)
-            == Some(info.payload.len());
-        // A flavour word that is unknown or contradicts the header's layout is corruption;
-        // a consistent other flavour is another kind of ring.
-        let consistent = match flavor_of(found) {
-            Some(f @ Flavor::Mpmc) => mpmc_layout.then_some(f),
-            Some(f) => (!mpmc_layout).then_some(f),
-            None => None,
-        };
-        let Some(found_flavor) = consistent else {
-            return Err(Error::corrupted(
-                name,
-                format!(
-                    "the control block's flavour word {found} does not match the header's {} \
-                     layout",
-                    if mpmc_layout {
-                        "MPMC"
-                    } else {
-                        "SPSC or byte ring"
-                    }
-                ),
-            ));
-        };
-        // What init recorded in the control block for the flavour it names (a byte ring
-        // records element size 0): a byte ring whose flavour word was changed to SPSC, or
-        // the reverse, is caught here, before it could pass for another kind of ring.
-        let control_elem = |f: Flavor| {
-            if f == Flavor::Bytes {
-                0
-            } else {
-                info.elem_size as u64
-            }
-        };
-        ctrl.check_identity(found_flavor, info.ring_capacity, control_elem(found_flavor))
-            .map_err(|e| Error::from(e).with_name(name))?;
         if found != shape.flavor as u32 {
             return Err(Error::wrong_kind(
                 name,
-                flavor_words(shape.flavor as u32),
+                shape.flavor.words(),
                 flavor_words(found),
             ));
         }
@@ -267,15 +219,6 @@ impl<M: Memory> RawRing<M> {
             return Err(Error::corrupted(
                 name,
                 "ring payload length differs from the flavour's",
-            ));
-        }
-        if cap < shape.min_cap {
-            return Err(Error::corrupted(
-                name,
-                format!(
-                    "{} of capacity {cap}, below its minimum {}",
-                    shape.what, shape.min_cap
-                ),
             ));
         }
         let layout = RingLayout {
@@ -397,7 +340,7 @@ impl RingStatus {
         }
         let used = tail.wrapping_sub(head);
         RingStatus {
-            flavor: flavor_of(ctrl.flavor.load(Ordering::Relaxed)),
+            flavor: Flavor::from_code(ctrl.flavor.load(Ordering::Relaxed)),
             capacity: info.ring_capacity,
             elem_size: info.elem_size,
             head,
@@ -694,7 +637,7 @@ macro_rules! ring_handle_named {
 macro_rules! typed_ring {
     (
         $(#[$doc:meta])*
-        $Ring:ident, $module:ident, $flavor:expr, $min:expr, $what:literal, $alias:literal
+        $Ring:ident, $module:ident, $flavor:expr, $what:literal, $alias:literal
     ) => {
         $(#[$doc])*
         pub struct $Ring<T: SharedLayout + Copy, M: Memory = Shm> {
@@ -714,7 +657,7 @@ macro_rules! typed_ring {
                 elem_size: size_of::<T>(),
                 elem_align: align_of::<T>(),
                 fingerprint: T::LAYOUT.fingerprint(),
-                min_cap: $min,
+                min_cap: $flavor.min_capacity(),
                 data_len: $module::data_len::<T>,
             };
 
@@ -861,7 +804,7 @@ typed_ring!(
     /// assert_eq!(rx.pop(None)?, 42);
     /// # Ok::<(), ipc_collections::Error>(())
     /// ```
-    SpscRing, spsc, Flavor::Spsc, 1, "SpscRing", "an SPSC ring"
+    SpscRing, spsc, Flavor::Spsc, "SpscRing", "an SPSC ring"
 );
 
 typed_ring!(
@@ -884,7 +827,7 @@ typed_ring!(
     /// jobs.producer()?.push([7; 32], None)?;
     /// # Ok::<(), ipc_collections::Error>(())
     /// ```
-    MpmcRing, mpmc, Flavor::Mpmc, 2, "MpmcRing", "an MPMC ring"
+    MpmcRing, mpmc, Flavor::Mpmc, "MpmcRing", "an MPMC ring"
 );
 
 /// A byte ring: one producer, one consumer, variable-length frames ([`bytes`]), zero-copy
@@ -923,7 +866,7 @@ impl RingType for ByteRing {
         elem_size: 1,
         elem_align: 1,
         fingerprint: <u8 as SharedLayout>::LAYOUT.fingerprint(),
-        min_cap: bytes::MIN_CAPACITY,
+        min_cap: Flavor::Bytes.min_capacity(),
         data_len: bytes::data_len,
     };
 

@@ -67,7 +67,7 @@ pub unsafe fn init<T: SharedLayout + Copy, M: Memory + ?Sized>(
             layout,
             super::Shape {
                 flavor: Flavor::Spsc,
-                min_cap: 1,
+                min_cap: Flavor::Spsc.min_capacity(),
                 elem_size: size,
                 data_len: data,
                 data_align: std::mem::align_of::<T>(),
@@ -108,7 +108,7 @@ impl<'m, T: SharedLayout + Copy> Side<'m, T> {
     ) -> Result<Self, RingError> {
         let shape = super::Shape {
             flavor: Flavor::Spsc,
-            min_cap: 1,
+            min_cap: Flavor::Spsc.min_capacity(),
             elem_size: elem_size::<T>()?,
             data_len: data_len::<T>(layout.capacity),
             data_align: std::mem::align_of::<T>(),

@@ -585,11 +585,9 @@ pub fn claimed_schema_len(header: &[u8]) -> Option<usize> {
 pub fn validate_header(name: &str, bytes: &[u8], file_len: u64) -> Result<SegmentInfo> {
     validate(bytes, file_len).map_err(|why| match why {
         Invalid::Corrupted(reason) => Error::corrupted(name, reason),
-        Invalid::NotASegment => Error::wrong_kind(
-            name,
-            "a segment of this format",
-            "no segment header (bad magic)",
-        ),
+        Invalid::NotASegment => {
+            Error::wrong_kind(name, ANY_SEGMENT, "no segment header (bad magic)")
+        }
     })
 }
 
@@ -835,6 +833,138 @@ fn ring_payload_len(
                 h.payload_len, lens[0], lens[1]
             )
         })
+}
+
+/// What an opener that found no segment header says it expected, whatever kind it opens
+/// (the kind is not known before the header is).
+pub const ANY_SEGMENT: &str = "a segment of this format";
+
+/// The offset of the reserved `u32` after the poisoned flag in an array's control block
+/// (FORMAT.md, "Control block"): always 0.
+pub const ARRAY_RESERVED_OFFSET: usize = ARRAY_POISONED_OFFSET + 4;
+
+/// Validates the control block of a **ready** segment whose header passed
+/// [`validate_header`] (`info`): `control` holds the `info.control.len()` bytes at
+/// `info.control` (an opener copies them with atomic loads, `ipc` reads them with `pread`).
+/// The rules are FORMAT.md's "Control block" and "Which ring it is":
+///
+/// - kind 2 (array): the poisoned flag is 0 or 1 and the 4 reserved bytes are 0 (the
+///   `pthread_mutex_t` bytes are glibc's and not looked at);
+/// - kind 3 (ring): the `flavor` word is 1, 2 or 3 and agrees with the header's payload
+///   layout (MPMC's stamps-then-slots for 2, `capacity * elem_size` for 1 and 3); the
+///   control block's `capacity` is the header's and its `elem_size` the header's (0 for a
+///   byte ring); the capacity is at least the flavour's minimum
+///   ([`Flavor::min_capacity`](crate::ring::control::Flavor::min_capacity)); a byte ring's
+///   element type is `u8(1/1)`; the reserved word at 388, the zero areas (8..128,
+///   136..256, 272..384, 416..512) and each registry entry's reserved bytes (24..32) are 0.
+///
+/// Returns the ring's flavour (`None` for the other kinds). This is the one check of a
+/// control block: the ring openers, [`inspect`](crate::inspect), `ipc inspect`/`ls`/`dump`
+/// and the C reader (`readers/c/read_segment.c`) all apply exactly these rules, so they
+/// refuse the same segments (`tests/format_c_reader.rs::every_reader_gives_the_same_verdict`).
+/// The counters (`head`, `tail`, the stamps) change while the ring is in use and are
+/// checked where they are used (attach, push, pop), not here.
+pub fn validate_control(
+    name: &str,
+    info: &SegmentInfo,
+    control: &[u8],
+) -> Result<Option<crate::ring::control::Flavor>> {
+    check_control(info, control).map_err(|why| Error::corrupted(name, why))
+}
+
+fn check_control(
+    info: &SegmentInfo,
+    c: &[u8],
+) -> std::result::Result<Option<crate::ring::control::Flavor>, String> {
+    use crate::ring::control::{self, Flavor};
+    if c.len() != info.kind.control_len() {
+        return Err(format!(
+            "a control block of {} bytes, not {}",
+            c.len(),
+            info.kind.control_len()
+        ));
+    }
+    let u32_at = |at: usize| u32::from_ne_bytes(c[at..at + 4].try_into().expect("4 bytes"));
+    let u64_at = |at: usize| u64::from_ne_bytes(c[at..at + 8].try_into().expect("8 bytes"));
+    match info.kind {
+        Kind::Value => Ok(None),
+        Kind::Array => {
+            let flag = u32_at(ARRAY_POISONED_OFFSET);
+            if flag > 1 {
+                return Err(format!(
+                    "the array's poisoned flag is {flag}, neither 0 (clean) nor 1 (poisoned)"
+                ));
+            }
+            if u32_at(ARRAY_RESERVED_OFFSET) != 0 {
+                return Err("the array control block's reserved bytes 44..48 are not 0".into());
+            }
+            Ok(None)
+        }
+        Kind::Ring => {
+            if let Some(at) = control::ZERO_AREAS
+                .iter()
+                .flat_map(|&(start, end)| (start..end).step_by(4))
+                .find(|&at| u32_at(at) != 0)
+            {
+                return Err(format!(
+                    "the ring control block's reserved bytes at {at}..{} are not 0",
+                    at + 4
+                ));
+            }
+            let code = u32_at(control::FLAVOR_OFFSET);
+            let cap = info.ring_capacity;
+            let mpmc_layout = crate::ring::mpmc::region_len(cap, info.elem_size, info.elem_align)
+                == Some(info.payload.len());
+            let flavor = match Flavor::from_code(code) {
+                Some(f) if (f == Flavor::Mpmc) == mpmc_layout => f,
+                _ => {
+                    return Err(format!(
+                        "the control block's flavour word {code} does not match the header's {}                          layout",
+                        if mpmc_layout {
+                            "MPMC"
+                        } else {
+                            "SPSC or byte ring"
+                        }
+                    ))
+                }
+            };
+            let recorded = u64_at(control::CAPACITY_OFFSET);
+            if recorded != cap {
+                return Err(format!(
+                    "control block capacity {recorded} differs from the header's {cap}"
+                ));
+            }
+            let want_elem = if flavor == Flavor::Bytes {
+                0
+            } else {
+                info.elem_size as u64
+            };
+            let elem = u64_at(control::ELEM_SIZE_OFFSET);
+            if elem != want_elem {
+                return Err(format!(
+                    "control block element size {elem} differs from {want_elem} ({})",
+                    flavor.words()
+                ));
+            }
+            if cap < flavor.min_capacity() {
+                return Err(format!(
+                    "{} of capacity {cap}, below its minimum {}",
+                    flavor.words(),
+                    flavor.min_capacity()
+                ));
+            }
+            if flavor == Flavor::Bytes {
+                let bytes = crate::ident::schema(&<u8 as ipc_core::SharedLayout>::LAYOUT);
+                if info.schema != bytes {
+                    return Err(format!(
+                        "a byte ring of elements {}, not {bytes}",
+                        info.schema
+                    ));
+                }
+            }
+            Ok(Some(flavor))
+        }
+    }
 }
 
 #[cfg(test)]

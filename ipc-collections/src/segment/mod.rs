@@ -27,8 +27,8 @@ use ipc_core::Memory;
 
 use crate::error::{Error, LayoutMismatch, Result};
 use format::{
-    state, Kind, Plan, SegmentInfo, Spec, HEADER_LEN, MAGIC, MAGIC_OFFSET, PLAIN_START,
-    STATE_OFFSET,
+    state, Kind, Plan, SegmentInfo, Spec, ANY_SEGMENT, HEADER_LEN, MAGIC, MAGIC_OFFSET,
+    PLAIN_START, STATE_OFFSET,
 };
 
 /// The default time an opener waits for a creator to finish initialising a segment.
@@ -317,9 +317,11 @@ impl<M: Memory> Segment<M> {
             // a magic other than zero or ours.
             let magic = magic_word(&seg.mem).load(Ordering::Relaxed);
             if magic != 0 && magic != u64::from_ne_bytes(MAGIC) {
+                let expected =
+                    expect.map_or_else(|| ANY_SEGMENT.to_owned(), |e| e.kind.to_string());
                 return Err(Error::wrong_kind(
                     name,
-                    expect.map_or(Kind::Value, |e| e.kind),
+                    expected,
                     "no segment header (bad magic)",
                 ));
             }
@@ -328,10 +330,18 @@ impl<M: Memory> Segment<M> {
                 state::INITIALIZING | state::READY => {
                     if !checked {
                         seg.info = seg.read_and_validate()?;
+                        // A corrupted segment is corrupted to every opener, whatever type
+                        // it expects: the control block of a ready one is checked first.
+                        if st == state::READY {
+                            seg.validate_control()?;
+                        }
                         if let Some(expect) = expect {
                             seg.check(expect)?;
                         }
                         checked = true;
+                    } else if st == state::READY {
+                        // First seen initialising: its control block is formatted now.
+                        seg.validate_control()?;
                     }
                     if st == state::READY {
                         return Ok(seg);
@@ -473,6 +483,38 @@ impl<M: Memory> Segment<M> {
         // SAFETY: the payload range was validated to end within mem.len() (or planned so by
         // us), so the offset stays inside the mapping.
         unsafe { self.mem.as_ptr().add(self.info.payload.start) }
+    }
+
+    /// Copies the control block of a ready segment out of the mapping and validates the copy
+    /// ([`format::validate_control`], the check `ipc` and the C reader make too).
+    fn validate_control(&self) -> Result<()> {
+        let info = &self.info;
+        let bytes = match info.kind {
+            Kind::Value => return Ok(()),
+            #[cfg(loom)]
+            Kind::Ring => return Ok(()),
+            #[cfg(not(loom))]
+            Kind::Ring => {
+                // SAFETY: the validated control block of a ring is RING_CONTROL_LEN ==
+                // size_of::<Control>() bytes, 64-aligned, inside the mapping that `self`
+                // keeps; Control is atomics and plain integers, valid for every bit pattern.
+                let ctrl = unsafe { &*self.control_ptr().cast::<crate::ring::control::Control>() };
+                ctrl.copy_out()
+            }
+            Kind::Array => {
+                let mut bytes = vec![0u8; info.control.len()];
+                for at in [format::ARRAY_POISONED_OFFSET, format::ARRAY_RESERVED_OFFSET] {
+                    // SAFETY: the validated control block of an array is ARRAY_CONTROL_LEN
+                    // (48) bytes, 64-aligned, inside the mapping that `self` keeps, so the
+                    // word at `at` (40 or 44) is in bounds and 4-aligned; a u32 is valid for
+                    // every bit pattern, and the flag is only ever accessed atomically.
+                    let word = unsafe { &*self.control_ptr().add(at).cast::<AtomicU32>() };
+                    bytes[at..at + 4].copy_from_slice(&word.load(Ordering::Relaxed).to_ne_bytes());
+                }
+                bytes
+            }
+        };
+        format::validate_control(&self.name, info, &bytes).map(|_| ())
     }
 
     /// The start of the control block (64-aligned, `info().control.len()` bytes), if any.

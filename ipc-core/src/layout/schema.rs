@@ -354,6 +354,12 @@ impl Parser<'_> {
         if start == self.pos {
             return Err("expected a number".into());
         }
+        // One text per layout: the writer never puts a leading zero, and a reader that
+        // compares schemas byte for byte must not meet `08` for `8` (FORMAT.md, "The schema
+        // string").
+        if self.s[start] == b'0' && self.pos - start > 1 {
+            return Err("a number with a leading zero".into());
+        }
         Ok(n)
     }
 
@@ -371,6 +377,7 @@ impl Parser<'_> {
         Ok((opaque, size, align))
     }
 
+    /// Parses one `type` (nested at `depth`).
     fn ty(&mut self, depth: usize) -> PResult<Node> {
         if depth >= MAX_SCHEMA_DEPTH {
             return Err(format!("nested deeper than {MAX_SCHEMA_DEPTH} levels"));
@@ -390,6 +397,8 @@ impl Parser<'_> {
         }
         let name = self.name()?;
         let (opaque, size, align) = self.size_align()?;
+        let scalar = !opaque && self.peek() != Some(b'{');
+        check_size_align(&name, scalar, size, align)?;
         if opaque {
             return Ok(Node {
                 name,
@@ -435,6 +444,47 @@ impl Parser<'_> {
             align,
             kind: Kind::Struct(fields),
         })
+    }
+}
+
+/// The rules every named node of a schema obeys, as every Rust type does (FORMAT.md, "The
+/// schema string"): `ALIGN` is a power of two and `SIZE` a multiple of it; a scalar named
+/// after one of Rust's fixed-width scalars (`u8` .. `u128`, `i8` .. `i128`, `f32`, `f64`
+/// and the integer atomics) has that width, and one named `usize`/`isize` (or their
+/// atomics) a power of two from 2 to 16 bytes, with an alignment no larger. Other scalar
+/// names are allowed (a reader that does not know one names it and does not read it).
+fn check_size_align(name: &str, scalar: bool, size: usize, align: usize) -> PResult<()> {
+    if !align.is_power_of_two() {
+        return Err(format!("`{name}`: alignment {align} is not a power of two"));
+    }
+    if size % align != 0 {
+        return Err(format!(
+            "`{name}`: size {size} is not a multiple of its alignment {align}"
+        ));
+    }
+    if !scalar {
+        return Ok(());
+    }
+    // An integer atomic has its integer's size (`AtomicU64` is a `u64`).
+    let width = match name {
+        "u8" | "i8" | "AtomicU8" | "AtomicI8" => Some(1),
+        "u16" | "i16" | "AtomicU16" | "AtomicI16" => Some(2),
+        "u32" | "i32" | "f32" | "AtomicU32" | "AtomicI32" => Some(4),
+        "u64" | "i64" | "f64" | "AtomicU64" | "AtomicI64" => Some(8),
+        "u128" | "i128" | "AtomicU128" | "AtomicI128" => Some(16),
+        "usize" | "isize" | "AtomicUsize" | "AtomicIsize" if matches!(size, 2 | 4 | 8 | 16) => {
+            Some(size)
+        }
+        "usize" | "isize" | "AtomicUsize" | "AtomicIsize" => {
+            return Err(format!("`{name}` of {size} bytes: not a pointer width"));
+        }
+        _ => None,
+    };
+    match width {
+        Some(w) if w != size || align > w => Err(format!(
+            "scalar `{name}` of size {size} and alignment {align}: it is {w} bytes, aligned to at most {w}"
+        )),
+        _ => Ok(()),
     }
 }
 

@@ -104,8 +104,13 @@ impl MutexOptions {
 /// - **Robust**: when the owner dies holding it, the next locker gets it with
 ///   [`Acquired::OwnerDied`], repairs the state it protects and calls
 ///   [`mark_consistent`](Self::mark_consistent). Unlocking without that makes the mutex
-///   unrecoverable: every later acquire returns
-///   [`ErrorKind::Unrecoverable`](crate::ErrorKind::Unrecoverable) at once.
+///   unrecoverable: later acquires return
+///   [`ErrorKind::Unrecoverable`](crate::ErrorKind::Unrecoverable) at once, until a locker
+///   is killed inside its acquire attempt: glibc keeps the not-recoverable mark in the
+///   mutex's owner field, which its owner-died path overwrites, so the next locker gets
+///   [`Acquired::OwnerDied`] (the state was never repaired: it repairs it, or unlocks it
+///   unrepaired, which makes it not recoverable again). Never a clean acquire, never a
+///   hang (`tests/sync_mutex.rs::unrecoverable_mutex_stays_unrecoverable_under_random_kills`).
 /// - **Error-checking**: locking it again from the thread that holds it returns an error
 ///   (`EDEADLK`) instead of deadlocking.
 /// - It holds no data; pair it with the data it protects (as `SharedMutex<T>` in
@@ -373,7 +378,9 @@ impl RawMutex {
     ///
     /// # Errors
     /// - [`Unrecoverable`](crate::ErrorKind::Unrecoverable), at once, when an earlier owner
-    ///   died and the next one unlocked without marking it consistent;
+    ///   died and the next one unlocked without marking it consistent (after a locker was
+    ///   killed inside its acquire of such a mutex, the next locker gets
+    ///   [`Acquired::OwnerDied`] instead: see the type's docs);
     /// - [`LimitReached`](crate::ErrorKind::LimitReached) when this thread already holds
     ///   [`MAX_HELD_PER_THREAD`] `RawMutex`es (the kernel frees at most that many of a dead
     ///   thread's robust locks);
