@@ -26,7 +26,7 @@ use crate::error::{Error, Result};
 use crate::format::{self, Kind, SegmentInfo, Spec, RING_CONTROL_LEN};
 use crate::ident;
 use crate::segment::named::{self, NamedOptions};
-use crate::segment::{Deadline, Expect, Segment, DEFAULT_OPEN_TIMEOUT};
+use crate::segment::{Deadline, Expect, Fresh, Segment, DEFAULT_OPEN_TIMEOUT};
 
 use super::control::{self, Control, Flavor, RingLayout};
 use super::{bytes, mpmc, spsc, RingError};
@@ -155,7 +155,7 @@ impl<M: Memory> RawRing<M> {
         mem: M,
         name: &str,
         cap: u64,
-        zeroed: bool,
+        fresh: Fresh<M>,
     ) -> Result<Self> {
         let shape = &R::SHAPE;
         let dim = Self::check_capacity(op, shape, cap).map_err(|e| e.or_name(name))?;
@@ -168,7 +168,7 @@ impl<M: Memory> RawRing<M> {
             data_offset: plan.payload_offset,
             capacity: cap,
         };
-        let seg = Segment::create(op, mem, name, &spec, &plan, zeroed, |seg| {
+        let seg = Segment::create(op, mem, name, &spec, &plan, fresh, |seg| {
             // SAFETY: the segment is unpublished (state INITIALIZING) and this handle won
             // the claim on the memory (Segment::create), so nobody else touches the ring's
             // bytes until the state becomes READY: the exclusive access `format` needs.
@@ -525,7 +525,7 @@ impl<R: RingType> RingOptions<R> {
         let cap = self.capacity_or_err(OP, name)?;
         let size = RawRing::<Shm>::segment_len(OP, &R::SHAPE, cap).map_err(|e| e.or_name(name))?;
         let shm = named::create_shm(name, size, &self.named)?;
-        RawRing::create::<R>(OP, shm, name, cap, true).map(R::from_raw)
+        RawRing::create::<R>(OP, shm, name, cap, named::unnamed()).map(R::from_raw)
     }
 
     /// As [`create`](Self::create), under a fresh random name that starts with `prefix`
@@ -546,7 +546,7 @@ impl<R: RingType> RingOptions<R> {
             crate::value::is_taken,
         )?;
         let name = shm.name().to_owned();
-        RawRing::create::<R>(OP, shm, &name, cap, true).map(R::from_raw)
+        RawRing::create::<R>(OP, shm, &name, cap, named::unnamed()).map(R::from_raw)
     }
 
     /// Opens the named ring, checking that it is a ring of this flavour and element type
@@ -576,14 +576,18 @@ impl<R: RingType> RingOptions<R> {
         const OP: &str = "ring::open_or_create";
         let cap = self.capacity_or_err(OP, name)?;
         let size = RawRing::<Shm>::segment_len(OP, &R::SHAPE, cap).map_err(|e| e.or_name(name))?;
-        let mut wait = Deadline::after(self.named.timeout);
-        let shm = named::open_or_create_shm(name, size, &self.named, &mut wait)?;
-        if shm.created() {
-            return RawRing::create::<R>(OP, shm, name, cap, true).map(R::from_raw);
-        }
-        let raw = RawRing::attach::<R>(shm, name, wait)?;
-        self.check_capacity(&raw)?;
-        Ok(R::from_raw(raw))
+        named::open_or_create(
+            name,
+            size,
+            &self.named,
+            Deadline::after(self.named.timeout),
+            |shm| RawRing::create::<R>(OP, shm, name, cap, named::unnamed()).map(R::from_raw),
+            |shm, wait| {
+                let raw = RawRing::attach::<R>(shm, name, wait)?;
+                self.check_capacity(&raw)?;
+                Ok(R::from_raw(raw))
+            },
+        )
     }
 }
 
@@ -710,7 +714,7 @@ macro_rules! typed_ring {
             /// bytes and free (zero-filled): memory that already holds a segment is
             /// [`AlreadyExists`](ipc_core::ErrorKind::AlreadyExists).
             pub fn create_in(mem: M, capacity: u64) -> Result<Self> {
-                RawRing::create::<$Ring<T>>(concat!($what, "::create_in"), mem, "", capacity, false)
+                RawRing::create::<$Ring<T>>(concat!($what, "::create_in"), mem, "", capacity, Fresh::Used)
                     .map(|raw| $Ring { raw, _t: PhantomData })
             }
 
@@ -776,7 +780,7 @@ macro_rules! typed_ring {
             #[doc(alias = "MAP_ANONYMOUS")]
             pub fn anonymous(capacity: u64) -> Result<$Ring<T, AnonShm>> {
                 let mem = AnonShm::new($Ring::<T, AnonShm>::segment_len(capacity)?)?;
-                RawRing::create::<$Ring<T>>(concat!($what, "::anonymous"), mem, "", capacity, true)
+                RawRing::create::<$Ring<T>>(concat!($what, "::anonymous"), mem, "", capacity, Fresh::Zeroed)
                     .map(|raw| $Ring { raw, _t: PhantomData })
             }
 
@@ -884,7 +888,7 @@ impl<M: Memory> ByteRing<M> {
     /// Creates the byte ring in `mem` (zero-filled, at least
     /// [`segment_len`](Self::segment_len) bytes) and publishes it.
     pub fn create_in(mem: M, capacity: u64) -> Result<Self> {
-        RawRing::create::<ByteRing>("ByteRing::create_in", mem, "", capacity, false)
+        RawRing::create::<ByteRing>("ByteRing::create_in", mem, "", capacity, Fresh::Used)
             .map(|raw| ByteRing { raw })
     }
 
@@ -942,7 +946,7 @@ impl ByteRing<Shm> {
     #[doc(alias = "MAP_ANONYMOUS")]
     pub fn anonymous(capacity: u64) -> Result<ByteRing<AnonShm>> {
         let mem = AnonShm::new(ByteRing::<AnonShm>::segment_len(capacity)?)?;
-        RawRing::create::<ByteRing>("ByteRing::anonymous", mem, "", capacity, true)
+        RawRing::create::<ByteRing>("ByteRing::anonymous", mem, "", capacity, Fresh::Zeroed)
             .map(|raw| ByteRing { raw })
     }
 
