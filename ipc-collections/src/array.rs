@@ -433,7 +433,14 @@ impl<T: SharedLayout> SharedArray<T, Shm> {
     pub fn anonymous(dims: &[usize]) -> Result<SharedArray<T, ipc_core::shm::AnonShm>> {
         type Anon<T> = SharedArray<T, ipc_core::shm::AnonShm>;
         let mem = ipc_core::shm::AnonShm::new(Anon::<T>::segment_len(dims)?)?;
-        Anon::<T>::create_impl("SharedArray::anonymous", mem, "", dims, Fresh::Zeroed, |_| {})
+        Anon::<T>::create_impl(
+            "SharedArray::anonymous",
+            mem,
+            "",
+            dims,
+            Fresh::Zeroed,
+            |_| {},
+        )
     }
 }
 
@@ -618,7 +625,14 @@ impl<T: SharedLayout> SharedArrayOptions<T> {
         let dims = self.dims_or_err(name)?;
         let size = SharedArray::<T>::segment_len(dims).map_err(|e| e.or_name(name))?;
         let shm = named::create_shm(name, size, &self.named)?;
-        SharedArray::create_impl("SharedArray::create", shm, name, dims, named::unnamed(), init)
+        SharedArray::create_impl(
+            "SharedArray::create",
+            shm,
+            name,
+            dims,
+            named::unnamed(),
+            init,
+        )
     }
 
     /// As [`create`](Self::create), under a fresh random name that starts with `prefix`

@@ -43,11 +43,12 @@ fn abandoned(name: &str) -> i32 {
 fn racing_reclaimers_exactly_one_recreates_an_abandoned_segment() {
     match role().as_deref() {
         Some("stuck-creator") => {
-            let _a = SharedArray::<u64>::options()
-                .dims(&[1024])
-                .create(&ipc_testutil::env("NAME"), |_| loop {
+            let _a = SharedArray::<u64>::options().dims(&[1024]).create(
+                &ipc_testutil::env("NAME"),
+                |_| loop {
                     std::thread::sleep(Duration::from_secs(1));
-                });
+                },
+            );
             unreachable!("init never returns");
         }
         Some("reclaimer") => {

@@ -115,7 +115,12 @@ fn creators_killed_at_random_points_leave_no_dead_name() {
         for i in 0.. {
             let name = format!("{prefix}{i}");
             progress.store(i + 1, Ordering::SeqCst);
-            let a = SharedArray::<u64>::create(&name, &[ELEMS]).unwrap();
+            // The init writes every element: a kill lands before the name exists
+            // (reserving the space), after it (the init), or while dropping.
+            let a = SharedArray::<u64>::options()
+                .dims(&[ELEMS])
+                .create(&name, |e| e.fill(i))
+                .unwrap();
             drop(a);
         }
         unreachable!();
@@ -147,11 +152,11 @@ fn creators_killed_at_random_points_leave_no_dead_name() {
             &[("PROGRESS", &progress_name), ("PREFIX", &prefix)],
         );
         // Into its loop (observed through the object), then a random point in the next
-        // tens of milliseconds: inside some create (or drop).
+        // 80 milliseconds: inside some create (or drop).
         wait_for("the creator's first round", WATCHDOG, || {
             progress.load(Ordering::SeqCst) >= 1
         });
-        std::thread::sleep(Duration::from_micros(rng.below(40_000)));
+        std::thread::sleep(Duration::from_micros(rng.below(80_000)));
         sigkill(child.pid());
         child.kill(); // reap
         let left = names_with(&prefix);
@@ -242,12 +247,13 @@ fn creators_killed_at_random_points_leave_no_dead_name() {
 #[test]
 fn a_paused_creator_is_never_robbed_and_a_killed_one_is_collected() {
     if role().as_deref() == Some("paused-creator") {
-        let _a = SharedArray::<u64>::options()
-            .dims(&[1024])
-            .create(&ipc_testutil::env("NAME"), |_| {
-                // SAFETY: raise has no memory preconditions.
-                unsafe { libc::raise(libc::SIGSTOP) };
-            });
+        let _a =
+            SharedArray::<u64>::options()
+                .dims(&[1024])
+                .create(&ipc_testutil::env("NAME"), |_| {
+                    // SAFETY: raise has no memory preconditions.
+                    unsafe { libc::raise(libc::SIGSTOP) };
+                });
         unreachable!("killed while stopped");
     }
     let name = unique_name("paused");
@@ -261,7 +267,10 @@ fn a_paused_creator_is_never_robbed_and_a_killed_one_is_collected() {
     wait_for("the creator to stop inside its init", WATCHDOG, || {
         proc_state(pid) == "T"
     });
-    assert_eq!(state_of(&name).map(|s| s.0), Some(Some(state::INITIALIZING)));
+    assert_eq!(
+        state_of(&name).map(|s| s.0),
+        Some(Some(state::INITIALIZING))
+    );
     let ino = std::fs::metadata(dev_shm(&name)).unwrap().ino();
     let short = Duration::from_millis(100);
     let e = SharedArray::<u64>::options()
@@ -297,20 +306,21 @@ fn a_paused_creator_is_never_robbed_and_a_killed_one_is_collected() {
 fn a_forked_child_holding_the_creators_description_keeps_it_alive() {
     if role().as_deref() == Some("forking-creator") {
         let comm = Shared::<AtomicU64>::open(&ipc_testutil::env("COMM")).unwrap();
-        let _a = SharedArray::<u64>::options()
-            .dims(&[1024])
-            .create(&ipc_testutil::env("NAME"), |_| {
-                // The child only stops itself (async-signal-safe calls only).
-                let pid = ipc_testutil::fork_child(|| {
-                    // SAFETY: raise has no memory preconditions.
-                    unsafe { libc::raise(libc::SIGSTOP) };
-                    true
+        let _a =
+            SharedArray::<u64>::options()
+                .dims(&[1024])
+                .create(&ipc_testutil::env("NAME"), |_| {
+                    // The child only stops itself (async-signal-safe calls only).
+                    let pid = ipc_testutil::fork_child(|| {
+                        // SAFETY: raise has no memory preconditions.
+                        unsafe { libc::raise(libc::SIGSTOP) };
+                        true
+                    });
+                    comm.store(pid as u64, Ordering::SeqCst);
+                    loop {
+                        std::thread::sleep(Duration::from_secs(1));
+                    }
                 });
-                comm.store(pid as u64, Ordering::SeqCst);
-                loop {
-                    std::thread::sleep(Duration::from_secs(1));
-                }
-            });
         unreachable!("killed inside init");
     }
     let name = unique_name("forked");

@@ -118,8 +118,7 @@ const OPEN_OR_CREATE_ROUNDS: usize = 64;
 pub(crate) fn create_shm(name: &str, size: usize, opts: &NamedOptions) -> Result<Shm> {
     ipc_core::name::validate("shm_open", name, ipc_core::name::NameKind::Shm)?;
     if std::fs::symlink_metadata(format!("/dev/shm{name}")).is_ok() {
-        return Err(ipc_core::Error::new("shm_open", ErrorKind::AlreadyExists)
-            .with_name(name));
+        return Err(ipc_core::Error::new("shm_open", ErrorKind::AlreadyExists).with_name(name));
     }
     let mut shm = Shm::options()
         .size(size)

@@ -118,7 +118,10 @@ mod tests {
             .unwrap();
         assert!(!is_locked(b.fd()).unwrap());
         assert!(try_lock(a.fd()).unwrap());
-        assert!(try_lock(a.fd()).unwrap(), "a description never conflicts with itself");
+        assert!(
+            try_lock(a.fd()).unwrap(),
+            "a description never conflicts with itself"
+        );
         assert!(!is_locked(a.fd()).unwrap(), "own lock does not count");
         assert!(is_locked(b.fd()).unwrap());
         assert!(is_locked(ro.fd()).unwrap(), "GETLK works read-only");
@@ -127,7 +130,10 @@ mod tests {
         assert!(!is_locked(b.fd()).unwrap());
         assert!(try_lock(b.fd()).unwrap());
         drop(b);
-        assert!(!is_locked(a.fd()).unwrap(), "closing the holder drops the lock");
+        assert!(
+            !is_locked(a.fd()).unwrap(),
+            "closing the holder drops the lock"
+        );
         // The name still refers to `a`'s object: removed; a second time: gone, false.
         assert!(unlink_if_same(&name, a.as_fd()).unwrap());
         assert!(!unlink_if_same(&name, a.as_fd()).unwrap());

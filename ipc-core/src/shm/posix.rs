@@ -562,10 +562,9 @@ impl ShmOptions {
         };
         let size = check_size("open", size).map_err(named)?;
         let flags = OFlag::O_TMPFILE | OFlag::O_RDWR | OFlag::O_CLOEXEC;
-        let fd = retry_eintr(|| {
-            nix::fcntl::open(SHM_DIR, flags, Mode::from_bits_truncate(self.mode))
-        })
-        .map_err(|e| named(Error::os("open(O_TMPFILE)", e)))?;
+        let fd =
+            retry_eintr(|| nix::fcntl::open(SHM_DIR, flags, Mode::from_bits_truncate(self.mode)))
+                .map_err(|e| named(Error::os("open(O_TMPFILE)", e)))?;
         stat::fchmod(&fd, Mode::from_bits_truncate(self.mode))
             .map_err(|e| named(Error::nix("fchmod", e)))?;
         reserve(&fd, size).map_err(named)?;
