@@ -707,13 +707,7 @@ impl<T: SharedLayout> SharedArrayOptions<T> {
                     name,
                     dims,
                     named::unnamed(),
-                    // Runs only once the name is won (a lost name leaves `init` for the
-                    // next round).
-                    |elems| {
-                        if let Some(init) = init.take() {
-                            init(elems)
-                        }
-                    },
+                    named::init_once(&mut init),
                 )
             },
             |shm, wait| {

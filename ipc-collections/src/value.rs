@@ -409,13 +409,8 @@ impl<T: SharedLayout> SharedOptions<T> {
             &self.named,
             Deadline::after(self.named.timeout),
             |shm| {
-                // `init` runs only once the name is won (a lost name leaves it for the next
-                // round).
-                Shared::create_impl("Shared::open_or_create", shm, name, named::unnamed(), |v| {
-                    if let Some(init) = init.take() {
-                        init(v)
-                    }
-                })
+                let init = named::init_once(&mut init);
+                Shared::create_impl("Shared::open_or_create", shm, name, named::unnamed(), init)
             },
             |shm, wait| Shared::attach_impl(shm, name, wait),
         )

@@ -190,6 +190,19 @@ pub(crate) fn open_shm(name: &str, read_only: bool, wait: &mut Deadline) -> Resu
     Ok(shm)
 }
 
+/// `init` as a closure that runs it only if it is still in the option (taking it out): the
+/// create step of [`open_or_create`] may be tried more than once (its object's name was
+/// taken in between), and runs the caller's init only once the name is won.
+pub(crate) fn init_once<T: ?Sized, F: FnOnce(&mut T)>(
+    init: &mut Option<F>,
+) -> impl FnOnce(&mut T) + '_ {
+    move |v| {
+        if let Some(init) = init.take() {
+            init(v)
+        }
+    }
+}
+
 /// Removes `name` if it is an abandoned segment (see [`creator::remove_if_abandoned`]),
 /// through a descriptor of its own: `true` if the name is free to create again (removed
 /// here, or gone already).

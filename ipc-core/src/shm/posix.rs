@@ -466,12 +466,12 @@ impl ShmOptions {
         )
     }
 
-    fn open_as(&self, name: &str, how: CreateMode) -> Result<Shm> {
+    /// The checks of every creating call: a valid name, mode bits, not read-only, a size.
+    fn creating(&self, name: &str) -> Result<(CString, NonZeroUsize)> {
         let c_name = name::validate("shm_open", name, NameKind::Shm)?;
         let named = |e: Error| e.with_name(name);
         check_mode("shm_open", self.mode).map_err(named)?;
-        let creating = how != CreateMode::OpenExisting;
-        if creating && self.read_only {
+        if self.read_only {
             return Err(named(Error::new(
                 "shm_open",
                 ErrorKind::InvalidInput(
@@ -479,16 +479,24 @@ impl ShmOptions {
                 ),
             )));
         }
-        let size = if creating {
-            let Some(size) = self.size else {
-                return Err(named(Error::new(
-                    "shm_open",
-                    ErrorKind::InvalidSize("no size given (ShmOptions::size)".into()),
-                )));
-            };
-            Some(check_size("shm_open", size).map_err(named)?)
+        let Some(size) = self.size else {
+            return Err(named(Error::new(
+                "shm_open",
+                ErrorKind::InvalidSize("no size given (ShmOptions::size)".into()),
+            )));
+        };
+        Ok((c_name, check_size("shm_open", size).map_err(named)?))
+    }
+
+    fn open_as(&self, name: &str, how: CreateMode) -> Result<Shm> {
+        let named = |e: Error| e.with_name(name);
+        let (c_name, size) = if how == CreateMode::OpenExisting {
+            let c_name = name::validate("shm_open", name, NameKind::Shm)?;
+            check_mode("shm_open", self.mode).map_err(named)?;
+            (c_name, None)
         } else {
-            None
+            let (c_name, size) = self.creating(name)?;
+            (c_name, Some(size))
         };
         let (fd, len, created) = match (how, size) {
             (CreateMode::Exclusive, Some(size)) => {
@@ -543,24 +551,8 @@ impl ShmOptions {
     /// [open(2), `O_TMPFILE`](https://man7.org/linux/man-pages/man2/open.2.html)
     #[doc(alias = "O_TMPFILE")]
     pub fn create_unnamed(&self, name: &str) -> Result<Shm> {
-        let c_name = name::validate("shm_open", name, NameKind::Shm)?;
+        let (c_name, size) = self.creating(name)?;
         let named = |e: Error| e.with_name(name);
-        check_mode("open", self.mode).map_err(named)?;
-        if self.read_only {
-            return Err(named(Error::new(
-                "open",
-                ErrorKind::InvalidInput(
-                    "read_only with a creating mode: create read-write, then open read-only".into(),
-                ),
-            )));
-        }
-        let Some(size) = self.size else {
-            return Err(named(Error::new(
-                "open",
-                ErrorKind::InvalidSize("no size given (ShmOptions::size)".into()),
-            )));
-        };
-        let size = check_size("open", size).map_err(named)?;
         let flags = OFlag::O_TMPFILE | OFlag::O_RDWR | OFlag::O_CLOEXEC;
         let fd =
             retry_eintr(|| nix::fcntl::open(SHM_DIR, flags, Mode::from_bits_truncate(self.mode)))
