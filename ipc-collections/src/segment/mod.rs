@@ -97,7 +97,7 @@ pub(crate) enum Fresh<M> {
     /// before `init` runs); `published` releases the lock once `READY` is stored.
     Unnamed {
         name: fn(&mut M) -> Result<()>,
-        published: fn(&M),
+        published: fn(&mut M),
     },
 }
 
@@ -360,7 +360,7 @@ impl<M: Memory> Segment<M> {
         if let Fresh::Unnamed { published, .. } = fresh {
             // After READY: an opener that sees the lock gone and then loads the state sees
             // READY (the unlock is a system call after the store).
-            published(&seg.mem);
+            published(&mut seg.mem);
         }
         Ok(seg)
     }

@@ -137,15 +137,13 @@ pub(crate) fn create_shm(name: &str, size: usize, opts: &NamedOptions) -> Result
 }
 
 /// How `Segment::create` finishes an object made by [`create_shm`]: it names it (`linkat`)
-/// after writing the header and releases the creator's lock after publishing it.
+/// after writing the header and releases the creator's lock after publishing it (by
+/// closing the description the lock was taken through).
 pub(crate) fn unnamed() -> Fresh<Shm> {
     Fresh::Unnamed {
         name: |shm| shm.link(),
-        published: |shm| {
-            // Cannot fail for a descriptor we hold; if it did, the lock would go when the
-            // handle closes, and a READY segment is never judged by its lock.
-            let _ = ipc_core::shm::ofd::unlock(shm.fd());
-        },
+        // The lock was taken through the first description (`create_shm`).
+        published: |shm| shm.close_first_description(),
     }
 }
 

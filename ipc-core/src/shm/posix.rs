@@ -59,6 +59,9 @@ pub struct Shm {
     unlinker: Option<u32>,
     /// Made by `create_unnamed` and not yet given its name by `link`.
     unnamed: bool,
+    /// After `link`: the description the object was made through (holding its creator's
+    /// locks), until `close_first_description`.
+    first: Option<OwnedFd>,
 }
 
 // SAFETY: (1) `map` is a live mapping of `len()` bytes, page-aligned because mmap returns
@@ -311,7 +314,37 @@ impl Shm {
         })
         .map_err(|e| Error::os(OP, e).with_name(&*self.name))?;
         self.unnamed = false;
+        // Map it again through a descriptor opened by name, so that /proc/PID/maps and
+        // /proc/PID/fd show the name (the O_TMPFILE description shows `/#INODE (deleted)`
+        // for ever, and tools find who maps an object by its path). The first description
+        // stays open, with whatever locks were taken through it, until
+        // `close_first_description`.
+        let named = |e: Error| e.with_name(&*self.name);
+        let (fd, len) = open_existing(&self.c_name, false, None).map_err(named)?;
+        let (a, b) = (
+            stat::fstat(&fd).map_err(|e| named(Error::nix("fstat", e)))?,
+            stat::fstat(&self.fd).map_err(|e| named(Error::nix("fstat", e)))?,
+        );
+        if (a.st_dev, a.st_ino) != (b.st_dev, b.st_ino) {
+            return Err(named(Error::new(
+                OP,
+                ErrorKind::InvalidInput("the name was replaced right after it was made".into()),
+            )));
+        }
+        let map = Mapping::map_fd("mmap", &fd, len, false).map_err(named)?;
+        // The old mapping is unmapped here; nothing borrows it (we hold `&mut self`).
+        self.map = map;
+        self.first = Some(std::mem::replace(&mut self.fd, fd));
         Ok(())
+    }
+
+    /// Closes the descriptor an object made by [`ShmOptions::create_unnamed`] was made
+    /// through, which [`link`](Self::link) keeps open: the open-file-description locks
+    /// taken through it before `link` ([`ofd::try_lock`](super::ofd::try_lock)) are
+    /// released (once no forked child holds a copy of it either). Nothing happens for any
+    /// other handle.
+    pub fn close_first_description(&mut self) {
+        self.first = None;
     }
 }
 
@@ -532,6 +565,7 @@ impl ShmOptions {
                 .unwrap_or(created)
                 .then(std::process::id),
             unnamed: false,
+            first: None,
         })
     }
 
@@ -569,6 +603,7 @@ impl ShmOptions {
             created: true,
             unlinker: self.unlink_on_drop.unwrap_or(true).then(std::process::id),
             unnamed: true,
+            first: None,
         })
     }
 
