@@ -14,7 +14,7 @@ use crate::format::{self, Kind, SegmentInfo, Spec};
 use crate::ident;
 use crate::lock::poison::{PoisonGuard, PoisonMutex, Wait};
 use crate::segment::named::{self, NamedOptions};
-use crate::segment::{Deadline, Expect, Segment, DEFAULT_OPEN_TIMEOUT};
+use crate::segment::{Deadline, Expect, Fresh, Segment, DEFAULT_OPEN_TIMEOUT};
 
 /// An N-dimensional array of `T` (up to 8 dimensions, C order: the last index varies
 /// fastest) in shared memory: IPC.jl's `WrappedArray(id, T, dims)` / `WrappedArray(id)` in
@@ -103,7 +103,7 @@ impl<T: SharedLayout, M: Memory> SharedArray<T, M> {
     /// is [`ipc_core::ErrorKind::AlreadyExists`], other non-zero memory
     /// [`ipc_core::ErrorKind::InvalidInput`].
     pub fn create_in(mem: M, dims: &[usize]) -> Result<Self> {
-        Self::create_impl("SharedArray::create_in", mem, "", dims, false, |_| {})
+        Self::create_impl("SharedArray::create_in", mem, "", dims, Fresh::Used, |_| {})
     }
 
     /// Opens an array that another handle created in `mem`, checking the element type.
@@ -116,14 +116,14 @@ impl<T: SharedLayout, M: Memory> SharedArray<T, M> {
         mem: M,
         name: &str,
         dims: &[usize],
-        zeroed: bool,
+        fresh: Fresh<M>,
         init: impl FnOnce(&mut [T]),
     ) -> Result<Self> {
         let schema = ident::schema(&T::LAYOUT);
         let spec = array_spec::<T>(&schema, dims);
         let plan = format::plan(op, &spec).map_err(|e| e.or_name(name))?;
         let len = format::element_count(dims).unwrap_or(0);
-        let seg = Segment::create(op, mem, name, &spec, &plan, zeroed, |seg| {
+        let seg = Segment::create(op, mem, name, &spec, &plan, fresh, |seg| {
             let named = |e: ipc_core::Error| e.with_name(name);
             // SAFETY: the control block is ARRAY_CONTROL_LEN == size_of::<PoisonMutex>() bytes
             // (asserted at compile time) at a 64-aligned
@@ -433,7 +433,14 @@ impl<T: SharedLayout> SharedArray<T, Shm> {
     pub fn anonymous(dims: &[usize]) -> Result<SharedArray<T, ipc_core::shm::AnonShm>> {
         type Anon<T> = SharedArray<T, ipc_core::shm::AnonShm>;
         let mem = ipc_core::shm::AnonShm::new(Anon::<T>::segment_len(dims)?)?;
-        Anon::<T>::create_impl("SharedArray::anonymous", mem, "", dims, true, |_| {})
+        Anon::<T>::create_impl(
+            "SharedArray::anonymous",
+            mem,
+            "",
+            dims,
+            Fresh::Zeroed,
+            |_| {},
+        )
     }
 }
 
@@ -618,7 +625,14 @@ impl<T: SharedLayout> SharedArrayOptions<T> {
         let dims = self.dims_or_err(name)?;
         let size = SharedArray::<T>::segment_len(dims).map_err(|e| e.or_name(name))?;
         let shm = named::create_shm(name, size, &self.named)?;
-        SharedArray::create_impl("SharedArray::create", shm, name, dims, true, init)
+        SharedArray::create_impl(
+            "SharedArray::create",
+            shm,
+            name,
+            dims,
+            named::unnamed(),
+            init,
+        )
     }
 
     /// As [`create`](Self::create), under a fresh random name that starts with `prefix`
@@ -643,7 +657,14 @@ impl<T: SharedLayout> SharedArrayOptions<T> {
             crate::value::is_taken,
         )?;
         let name = shm.name().to_owned();
-        SharedArray::create_impl("SharedArray::create_unique", shm, &name, dims, true, init)
+        SharedArray::create_impl(
+            "SharedArray::create_unique",
+            shm,
+            &name,
+            dims,
+            named::unnamed(),
+            init,
+        )
     }
 
     /// Opens the named array, checking its element type (and its dims, if set), waiting up
@@ -673,21 +694,28 @@ impl<T: SharedLayout> SharedArrayOptions<T> {
     ) -> Result<SharedArray<T>> {
         let dims = self.dims_or_err(name)?;
         let size = SharedArray::<T>::segment_len(dims).map_err(|e| e.or_name(name))?;
-        let mut wait = Deadline::after(self.named.timeout);
-        let shm = named::open_or_create_shm(name, size, &self.named, &mut wait)?;
-        if shm.created() {
-            return SharedArray::create_impl(
-                "SharedArray::open_or_create",
-                shm,
-                name,
-                dims,
-                true,
-                init,
-            );
-        }
-        let a = SharedArray::attach_impl(shm, name, wait)?;
-        a.check_dims(dims)?;
-        Ok(a)
+        let mut init = Some(init);
+        named::open_or_create(
+            name,
+            size,
+            &self.named,
+            Deadline::after(self.named.timeout),
+            |shm| {
+                SharedArray::create_impl(
+                    "SharedArray::open_or_create",
+                    shm,
+                    name,
+                    dims,
+                    named::unnamed(),
+                    named::init_once(&mut init),
+                )
+            },
+            |shm, wait| {
+                let a = SharedArray::attach_impl(shm, name, wait)?;
+                a.check_dims(dims)?;
+                Ok(a)
+            },
+        )
     }
 }
 

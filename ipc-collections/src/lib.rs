@@ -29,6 +29,22 @@
 //! invalid value (shared types are valid for every bit pattern); a corrupted header is an
 //! error. Defending against a peer that races on purpose (rewriting a published header,
 //! writing plain fields that are read-only after init) is out of scope.
+//!
+//! # A creator that dies
+//!
+//! A named segment is made without a name, under its creator's lock (an open-file-description
+//! lock, `F_OFD_SETLK`, that the kernel drops when the creator dies), and gets its name
+//! (`linkat`) only once its header is written; the creator releases the lock after
+//! publishing it. So a creator killed at any instruction leaves either nothing or an
+//! unpublished object whose lock nobody holds, and that is recognised at once, with no
+//! pid to trust: `open` reports [`ErrorKind::CreatorDied`] (not the whole
+//! [`ErrorKind::InitTimeout`]), `open_or_create` removes the object (exactly one of several
+//! racing callers does, after re-checking that the name still refers to it) and creates the
+//! segment again, and `ipc gc` removes it. A creator that is alive, even stopped, holds its
+//! lock and is never robbed; so does a child it forked while creating (the child shares the
+//! lock) until it exits. The steps, for readers in other languages, are in `FORMAT.md`
+//! ("The init protocol"); [`creator::remove_if_abandoned`] is the one implementation of the
+//! removal.
 #![deny(
     unsafe_op_in_unsafe_fn,
     clippy::undocumented_unsafe_blocks,

@@ -10,7 +10,7 @@ use crate::error::Result;
 use crate::format::{self, Kind, SegmentInfo, Spec};
 use crate::ident;
 use crate::segment::named::{self, NamedOptions};
-use crate::segment::{Deadline, Expect, Segment, DEFAULT_OPEN_TIMEOUT};
+use crate::segment::{Deadline, Expect, Fresh, Segment, DEFAULT_OPEN_TIMEOUT};
 
 /// One value of type `T` in shared memory, laid out and published per `FORMAT.md`.
 ///
@@ -90,7 +90,7 @@ impl<T: SharedLayout, M: Memory> Shared<T, M> {
     /// gets `&mut` to a value that another handle can see). Of several handles racing to
     /// create in the same memory, exactly one succeeds.
     pub fn create_in(mem: M, init: impl FnOnce(&mut T)) -> Result<Self> {
-        Self::create_impl("Shared::create_in", mem, "", false, init)
+        Self::create_impl("Shared::create_in", mem, "", Fresh::Used, init)
     }
 
     /// Opens the segment another handle created in `mem` (e.g. memory mapped from an fd),
@@ -103,13 +103,13 @@ impl<T: SharedLayout, M: Memory> Shared<T, M> {
         op: &'static str,
         mem: M,
         name: &str,
-        zeroed: bool,
+        fresh: Fresh<M>,
         init: impl FnOnce(&mut T),
     ) -> Result<Self> {
         let schema = ident::schema(&T::LAYOUT);
         let spec = value_spec::<T>(&schema);
         let plan = format::plan(op, &spec).map_err(|e| e.or_name(name))?;
-        let seg = Segment::create(op, mem, name, &spec, &plan, zeroed, |seg| {
+        let seg = Segment::create(op, mem, name, &spec, &plan, fresh, |seg| {
             let p = seg.payload_ptr().cast::<T>();
             // SAFETY: the payload is aligned to max(64, align_of::<T>()) inside a
             // page-aligned mapping and holds size_of::<T>() zero-filled bytes; this handle
@@ -196,7 +196,7 @@ impl<T: SharedLayout> Shared<T, Shm> {
     pub fn anonymous(init: impl FnOnce(&mut T)) -> Result<Shared<T, ipc_core::shm::AnonShm>> {
         type Anon<T> = Shared<T, ipc_core::shm::AnonShm>;
         let mem = ipc_core::shm::AnonShm::new(Anon::<T>::segment_len()?)?;
-        Anon::<T>::create_impl("Shared::anonymous", mem, "", true, init)
+        Anon::<T>::create_impl("Shared::anonymous", mem, "", Fresh::Zeroed, init)
     }
 }
 
@@ -356,7 +356,7 @@ impl<T: SharedLayout> SharedOptions<T> {
         self.refuse_read_only_create(name)?;
         let size = Shared::<T>::segment_len().map_err(|e| e.or_name(name))?;
         let shm = named::create_shm(name, size, &self.named)?;
-        Shared::create_impl("Shared::create", shm, name, true, init)
+        Shared::create_impl("Shared::create", shm, name, named::unnamed(), init)
     }
 
     /// As [`create`](Self::create), under a fresh random name that starts with `prefix`
@@ -376,7 +376,7 @@ impl<T: SharedLayout> SharedOptions<T> {
             is_taken,
         )?;
         let name = shm.name().to_owned();
-        Shared::create_impl("Shared::create_unique", shm, &name, true, init)
+        Shared::create_impl("Shared::create_unique", shm, &name, named::unnamed(), init)
     }
 
     /// Opens the named segment, checks that it holds a `T`, and waits up to the
@@ -402,13 +402,18 @@ impl<T: SharedLayout> SharedOptions<T> {
     pub fn open_or_create(&self, name: &str, init: impl FnOnce(&mut T)) -> Result<Shared<T>> {
         self.refuse_read_only_create(name)?;
         let size = Shared::<T>::segment_len().map_err(|e| e.or_name(name))?;
-        let mut wait = Deadline::after(self.named.timeout);
-        let shm = named::open_or_create_shm(name, size, &self.named, &mut wait)?;
-        if shm.created() {
-            Shared::create_impl("Shared::open_or_create", shm, name, true, init)
-        } else {
-            Shared::attach_impl(shm, name, wait)
-        }
+        let mut init = Some(init);
+        named::open_or_create(
+            name,
+            size,
+            &self.named,
+            Deadline::after(self.named.timeout),
+            |shm| {
+                let init = named::init_once(&mut init);
+                Shared::create_impl("Shared::open_or_create", shm, name, named::unnamed(), init)
+            },
+            |shm, wait| Shared::attach_impl(shm, name, wait),
+        )
     }
 
     fn refuse_read_only_create(&self, name: &str) -> Result<()> {

@@ -62,7 +62,8 @@ pub enum ErrorKind {
     /// A segment's creator did not publish it as ready within the open timeout.
     InitTimeout,
     /// A segment's creator (this pid, as recorded in its header) died, or its pid now belongs
-    /// to another process, before it published the segment. The object stays until somebody
+    /// to another process, before it published the segment, and nobody holds its creator
+    /// lock. The object stays until `open_or_create` or `ipc gc` removes it, or somebody
     /// unlinks it.
     CreatorDied(i32),
     /// A segment's creator failed to initialise it (its init panicked or an in-place init

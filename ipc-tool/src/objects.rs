@@ -549,6 +549,20 @@ fn gc_verdict(name: &str) -> Option<(GcVerdict, (u64, u64))> {
         _ => format!("pid {}", info.creator_pid),
     };
     if state == 0 || state == 1 {
+        // A creator that has not published holds its lock (the init protocol, FORMAT.md):
+        // held with the recorded creator gone means a process that shares the creator's
+        // open file description (a forked child) may still finish it.
+        use std::os::fd::AsFd;
+        if ipc_core::shm::ofd::is_locked(file.as_fd()).unwrap_or(true) {
+            return Some((
+                GcVerdict::Kept(format!(
+                    "its creator ({gone}) is gone but another process holds its creator lock \
+                     (state {}): it may still be published",
+                    snapshot::state_name(state)
+                )),
+                id,
+            ));
+        }
         return Some((
             GcVerdict::Stale(format!(
                 "its creator ({gone}) died before publishing it (state {})",
@@ -578,6 +592,32 @@ fn gc_verdict(name: &str) -> Option<(GcVerdict, (u64, u64))> {
     None
 }
 
+/// Removes the unpublished segment `name` judged stale, the way every opener does
+/// ([`creator::remove_if_abandoned`]: its lock taken, state and creator checked again, the
+/// name removed only while it still refers to the locked object): `false` if it was not
+/// removed (being made after all, published meanwhile, or no longer the object `id`).
+fn remove_abandoned(name: &str, id: (u64, u64)) -> Result<bool, ipc_core::Error> {
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::OpenOptionsExt;
+    // Read-write: the lock is a write lock. O_NOFOLLOW | O_NONBLOCK as every open here.
+    let file = match std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(format!("/dev/shm{name}"))
+    {
+        Ok(f) => f,
+        Err(_) => return Ok(false),
+    };
+    if file.metadata().map(|m| (m.dev(), m.ino())).ok() != Some(id) {
+        return Ok(false);
+    }
+    Ok(matches!(
+        creator::remove_if_abandoned(name, file.as_fd())?,
+        creator::Reclaim::Removed(_)
+    ))
+}
+
 /// `ipc gc [--dry-run] [--prefix P]`.
 pub fn gc(dry_run: bool, prefix: &str) -> Result<(), Failure> {
     let entries =
@@ -600,19 +640,11 @@ pub fn gc(dry_run: bool, prefix: &str) -> Result<(), Failure> {
             GcVerdict::Stale(why) if dry_run => {
                 out.push_str(&format!("would remove {}: {}\n", esc(&name), esc(&why)))
             }
-            GcVerdict::Stale(why) => {
-                // Remove the name only while it still refers to the object judged stale:
-                // a new creator may have replaced it meanwhile.
-                let same = std::fs::symlink_metadata(format!("/dev/shm{name}"))
-                    .is_ok_and(|m| (m.dev(), m.ino()) == id);
-                if !same {
-                    continue;
-                }
-                match ipc_core::shm::unlink(&name) {
-                    Ok(()) => out.push_str(&format!("removed {}: {}\n", esc(&name), esc(&why))),
-                    Err(e) => failures.push(e.to_string()),
-                }
-            }
+            GcVerdict::Stale(why) => match remove_abandoned(&name, id) {
+                Ok(true) => out.push_str(&format!("removed {}: {}\n", esc(&name), esc(&why))),
+                Ok(false) => {}
+                Err(e) => failures.push(e.to_string()),
+            },
         }
     }
     emit(&out);

@@ -26,7 +26,7 @@ use crate::error::{Error, Result};
 use crate::format::{self, Kind, SegmentInfo, Spec, RING_CONTROL_LEN};
 use crate::ident;
 use crate::segment::named::{self, NamedOptions};
-use crate::segment::{Deadline, Expect, Segment, DEFAULT_OPEN_TIMEOUT};
+use crate::segment::{Deadline, Expect, Fresh, Segment, DEFAULT_OPEN_TIMEOUT};
 
 use super::control::{self, Control, Flavor, RingLayout};
 use super::{bytes, mpmc, spsc, PeerExit, RingError};
@@ -144,7 +144,7 @@ impl<M: Memory> RawRing<M> {
         mem: M,
         name: &str,
         cap: u64,
-        zeroed: bool,
+        fresh: Fresh<M>,
     ) -> Result<Self> {
         let shape = &R::SHAPE;
         let dim = Self::check_capacity(op, shape, cap).map_err(|e| e.or_name(name))?;
@@ -157,7 +157,7 @@ impl<M: Memory> RawRing<M> {
             data_offset: plan.payload_offset,
             capacity: cap,
         };
-        let seg = Segment::create(op, mem, name, &spec, &plan, zeroed, |seg| {
+        let seg = Segment::create(op, mem, name, &spec, &plan, fresh, |seg| {
             // SAFETY: the segment is unpublished (state INITIALIZING) and this handle won
             // the claim on the memory (Segment::create), so nobody else touches the ring's
             // bytes until the state becomes READY: the exclusive access `format` needs.
@@ -512,7 +512,7 @@ impl<R: RingType> RingOptions<R> {
         let cap = self.capacity_or_err(OP, name)?;
         let size = RawRing::<Shm>::segment_len(OP, &R::SHAPE, cap).map_err(|e| e.or_name(name))?;
         let shm = named::create_shm(name, size, &self.named)?;
-        RawRing::create::<R>(OP, shm, name, cap, true).map(|raw| self.finish(raw))
+        RawRing::create::<R>(OP, shm, name, cap, named::unnamed()).map(|raw| self.finish(raw))
     }
 
     /// As [`create`](Self::create), under a fresh random name that starts with `prefix`
@@ -533,7 +533,7 @@ impl<R: RingType> RingOptions<R> {
             crate::value::is_taken,
         )?;
         let name = shm.name().to_owned();
-        RawRing::create::<R>(OP, shm, &name, cap, true).map(|raw| self.finish(raw))
+        RawRing::create::<R>(OP, shm, &name, cap, named::unnamed()).map(|raw| self.finish(raw))
     }
 
     /// Opens the named ring, checking that it is a ring of this flavour and element type
@@ -563,14 +563,21 @@ impl<R: RingType> RingOptions<R> {
         const OP: &str = "ring::open_or_create";
         let cap = self.capacity_or_err(OP, name)?;
         let size = RawRing::<Shm>::segment_len(OP, &R::SHAPE, cap).map_err(|e| e.or_name(name))?;
-        let mut wait = Deadline::after(self.named.timeout);
-        let shm = named::open_or_create_shm(name, size, &self.named, &mut wait)?;
-        if shm.created() {
-            return RawRing::create::<R>(OP, shm, name, cap, true).map(|raw| self.finish(raw));
-        }
-        let raw = RawRing::attach::<R>(shm, name, wait)?;
-        self.check_capacity(&raw)?;
-        Ok(self.finish(raw))
+        named::open_or_create(
+            name,
+            size,
+            &self.named,
+            Deadline::after(self.named.timeout),
+            |shm| {
+                RawRing::create::<R>(OP, shm, name, cap, named::unnamed())
+                    .map(|raw| self.finish(raw))
+            },
+            |shm, wait| {
+                let raw = RawRing::attach::<R>(shm, name, wait)?;
+                self.check_capacity(&raw)?;
+                Ok(self.finish(raw))
+            },
+        )
     }
 }
 
@@ -704,7 +711,7 @@ macro_rules! typed_ring {
             /// bytes and free (zero-filled): memory that already holds a segment is
             /// [`AlreadyExists`](ipc_core::ErrorKind::AlreadyExists).
             pub fn create_in(mem: M, capacity: u64) -> Result<Self> {
-                RawRing::create::<$Ring<T>>(concat!($what, "::create_in"), mem, "", capacity, false)
+                RawRing::create::<$Ring<T>>(concat!($what, "::create_in"), mem, "", capacity, Fresh::Used)
                     .map(|raw| $Ring { raw, _t: PhantomData })
             }
 
@@ -772,7 +779,7 @@ macro_rules! typed_ring {
             #[doc(alias = "MAP_ANONYMOUS")]
             pub fn anonymous(capacity: u64) -> Result<$Ring<T, AnonShm>> {
                 let mem = AnonShm::new($Ring::<T, AnonShm>::segment_len(capacity)?)?;
-                RawRing::create::<$Ring<T>>(concat!($what, "::anonymous"), mem, "", capacity, true)
+                RawRing::create::<$Ring<T>>(concat!($what, "::anonymous"), mem, "", capacity, Fresh::Zeroed)
                     .map(|raw| $Ring { raw, _t: PhantomData })
             }
 
@@ -901,7 +908,7 @@ impl<M: Memory> ByteRing<M> {
     /// Creates the byte ring in `mem` (zero-filled, at least
     /// [`segment_len`](Self::segment_len) bytes) and publishes it.
     pub fn create_in(mem: M, capacity: u64) -> Result<Self> {
-        RawRing::create::<ByteRing>("ByteRing::create_in", mem, "", capacity, false)
+        RawRing::create::<ByteRing>("ByteRing::create_in", mem, "", capacity, Fresh::Used)
             .map(|raw| ByteRing { raw })
     }
 
@@ -961,7 +968,7 @@ impl ByteRing<Shm> {
     #[doc(alias = "MAP_ANONYMOUS")]
     pub fn anonymous(capacity: u64) -> Result<ByteRing<AnonShm>> {
         let mem = AnonShm::new(ByteRing::<AnonShm>::segment_len(capacity)?)?;
-        RawRing::create::<ByteRing>("ByteRing::anonymous", mem, "", capacity, true)
+        RawRing::create::<ByteRing>("ByteRing::anonymous", mem, "", capacity, Fresh::Zeroed)
             .map(|raw| ByteRing { raw })
     }
 

@@ -6,6 +6,92 @@
 //! another start time is a different process. FORMAT.md ("Creator liveness") describes the
 //! parsing; this is the one implementation of it (the opener and the `ipc` tool use it).
 
+/// What [`remove_if_abandoned`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reclaim {
+    /// The object was abandoned (unpublished, its creator dead and its lock free) and its
+    /// name is removed; the creator's pid, as recorded (0 if no header was written).
+    Removed(i32),
+    /// Another open file description holds the lock: the creator is still making it, or
+    /// another process is removing it right now. Left alone.
+    Held,
+    /// Published (READY or FAILED), not a segment, or its recorded creator is alive (a
+    /// creator of a build before the lock rule): left alone.
+    NotAbandoned,
+    /// Abandoned, but the name no longer refers to it (somebody removed it, and maybe made
+    /// a new object under the name): nothing removed.
+    Replaced,
+}
+
+/// Removes the named shm object `name` if it is an abandoned segment: never published,
+/// and its creator dead. `fd` is a descriptor of the object the caller opened under `name`,
+/// **for writing** (its lock is taken).
+///
+/// The steps (FORMAT.md, "Init protocol", describes them for other languages):
+/// 1. take the whole-file write lock through `fd`'s own open file description
+///    (`F_OFD_SETLK`, non-blocking): refused while the creator is alive (it holds the lock
+///    until READY) or while another reclaimer works on the object ([`Reclaim::Held`]);
+/// 2. with the lock held, read the header (`pread`): our magic, a state of UNSET or
+///    INITIALIZING, and a recorded creator that is not alive (pid and start time), else
+///    [`Reclaim::NotAbandoned`];
+/// 3. remove the name only if it still refers to this object (`fstat` of `fd` against a
+///    fresh `lstat`): as every reclaimer takes the lock first, no other one can replace the
+///    name in between ([`Reclaim::Replaced`] otherwise).
+///
+/// The lock stays held until the caller closes `fd` (the object is unnamed by then).
+///
+/// Errors: those of `fcntl` (`EBADF` for a read-only `fd`), `pread`, `shm_unlink`.
+pub fn remove_if_abandoned(name: &str, fd: std::os::fd::BorrowedFd<'_>) -> crate::Result<Reclaim> {
+    use super::format::{state, Header, HEADER_LEN, MAGIC};
+    use ipc_core::shm::ofd;
+    use std::os::unix::fs::FileExt;
+    if !ofd::try_lock(fd).map_err(|e| e.with_name(name))? {
+        return Ok(Reclaim::Held);
+    }
+    let file = std::fs::File::from(
+        fd.try_clone_to_owned()
+            .map_err(|e| io_error("dup", &e).with_name(name))?,
+    );
+    let mut buf = [0u8; HEADER_LEN];
+    let mut got = 0;
+    while got < HEADER_LEN {
+        match file.read_at(&mut buf[got..], got as u64) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(io_error("pread", &e).with_name(name)),
+        }
+    }
+    let Some(header) = Header::read(&buf) else {
+        return Ok(Reclaim::NotAbandoned);
+    };
+    if header.magic != MAGIC || !matches!(header.state, state::UNSET | state::INITIALIZING) {
+        return Ok(Reclaim::NotAbandoned);
+    }
+    // UNSET: claimed by a creator that wrote no header yet (only a build before the lock
+    // rule leaves that under a name); nobody holds its lock, and there is no pid to ask.
+    let pid = if header.state == state::INITIALIZING {
+        if is_alive(header.creator_pid, header.creator_start_time) {
+            return Ok(Reclaim::NotAbandoned);
+        }
+        header.creator_pid
+    } else {
+        0
+    };
+    Ok(if ofd::unlink_if_same(name, fd)? {
+        Reclaim::Removed(pid)
+    } else {
+        Reclaim::Replaced
+    })
+}
+
+fn io_error(op: &'static str, e: &std::io::Error) -> ipc_core::Error {
+    ipc_core::Error::os(
+        op,
+        ipc_core::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+    )
+}
+
 /// What became of a segment's creator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Liveness {

@@ -8,18 +8,47 @@
 //! and the user's init with exclusive access to the payload, then store `READY` with
 //! Release. If initialisation fails or panics, store `FAILED`.
 //!
+//! A named segment (a POSIX shm object) is made without a name and under its creator's
+//! lock (see [`Fresh::Unnamed`] and `named`): `O_TMPFILE` in `/dev/shm`, a whole-file
+//! open-file-description write lock (`F_OFD_SETLK`), the space reserved, the header written
+//! and `INITIALIZING` stored, and only then `linkat` gives it its name. So from the first
+//! instant the name exists, the object carries a valid header (creator pid and start time)
+//! and its creator's lock; the creator releases the lock after it stores `READY` (a failed
+//! creator closes the object, which releases it too). A creator killed at any instruction
+//! leaves either nothing (before `linkat`: the kernel frees the unnamed file) or an object
+//! that is `INITIALIZING` and unlocked, which every opener recognises at once:
+//!
+//! - "being made" = state `UNSET`/`INITIALIZING` and another description holds the lock
+//!   (`F_OFD_GETLK`): wait, up to the open timeout;
+//! - "abandoned" = state `UNSET`/`INITIALIZING`, nobody holds the lock, and the recorded
+//!   creator (pid and start time) is not alive: [`CreatorDied`](crate::ErrorKind::CreatorDied)
+//!   at once. The pid check only makes this stricter (a creator of a build before the lock
+//!   rule holds no lock; it is judged by its pid alone, as before).
+//!
+//! `open_or_create` and `ipc gc` remove an abandoned object with
+//! [`creator::remove_if_abandoned`]: take the write lock on their own description (so of
+//! several reclaimers exactly one goes on, and a live creator is never robbed), re-check the
+//! state and the creator, check that the name still refers to the locked object (`fstat`
+//! against a fresh `lstat`), and only then `shm_unlink`. A forked child that inherits the
+//! creator's descriptor shares its lock (OFD locks belong to the description): the object
+//! counts as being made until every holder has closed it or died, which errs on the side of
+//! waiting, never of removing a live object.
+//!
 //! Opener: load the state with Acquire. `UNSET`: the creator has not written the header yet
 //! (wait; a non-zero magic that is not ours means the object is not a segment). `INITIALIZING`
 //! or `READY`: copy the header and schema out of the shared memory, validate the copy against
 //! the real size, check it against the expected type (so a mismatch fails at once). If not
-//! ready yet, check that the recorded creator is alive (pid and start time) and wait with a
-//! bounded timeout. Everything after uses only the validated copy.
+//! ready yet, check that the creator is alive (its lock for a named object, then its pid and
+//! start time) and wait with a bounded timeout. Everything after uses only the validated
+//! copy.
 
 pub mod creator;
 pub mod format;
 pub(crate) mod named;
 
+use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ipc_core::layout::TypeLayout;
@@ -53,6 +82,23 @@ pub(crate) struct Segment<M: Memory> {
     mem: M,
     info: SegmentInfo,
     name: String,
+}
+
+/// What the memory of a new segment is.
+pub(crate) enum Fresh<M> {
+    /// Memory of unknown content (handed in by the caller): the claim decides whether it
+    /// may be used, then everything after the first 12 bytes is zeroed.
+    Used,
+    /// Zero-filled memory (fresh anonymous memory).
+    Zeroed,
+    /// A new named object that has no name yet and holds its creator's lock
+    /// (`named::create_shm`): zero-filled. `name` gives it its name once the header is
+    /// written and `INITIALIZING` stored (its error, e.g. the name is taken, ends the create
+    /// before `init` runs); `published` releases the lock once `READY` is stored.
+    Unnamed {
+        name: fn(&mut M) -> Result<()>,
+        published: fn(&mut M),
+    },
 }
 
 /// Marks a segment FAILED unless disarmed: covers an init that returns an error or panics.
@@ -124,11 +170,15 @@ fn claim<M: Memory>(op: &'static str, mem: &M, name: &str) -> Result<()> {
 /// object to be sized, then for its creator to publish it), so that a whole open gives up
 /// after about its timeout, not a multiple of it; the pause between looks grows from 50 µs
 /// to 10 ms.
+///
+/// For a named object it also holds a descriptor of the object (a `dup` of the opener's),
+/// through which the creator's lock is probed (see the module documentation).
 #[derive(Debug, Clone)]
 pub(crate) struct Deadline {
     at: Instant,
     timeout: Duration,
     pause: Duration,
+    lock_probe: Option<Arc<OwnedFd>>,
 }
 
 impl Deadline {
@@ -144,7 +194,25 @@ impl Deadline {
             at,
             timeout,
             pause: Duration::from_micros(50),
+            lock_probe: None,
         }
+    }
+
+    /// Probes the creator's lock through `fd` (a descriptor of the named object being
+    /// opened) when judging whether its creator is alive.
+    pub(crate) fn probe_lock(&mut self, fd: OwnedFd) {
+        self.lock_probe = Some(Arc::new(fd));
+    }
+
+    /// Whether the creator of an unpublished segment is gone: nobody holds the creator's
+    /// lock (for a named object; a probe that fails counts as held) and the recorded
+    /// creator `pid`/`start_time` is not alive.
+    fn creator_gone(&self, pid: i32, start_time: u64) -> bool {
+        let held = self
+            .lock_probe
+            .as_ref()
+            .is_some_and(|fd| ipc_core::shm::ofd::is_locked(fd.as_fd()).unwrap_or(true));
+        !held && !creator::is_alive(pid, start_time)
     }
 
     /// Sleeps for the next pause (never past the deadline); `false`, at once, if the
@@ -177,9 +245,9 @@ impl<M: Memory> Segment<M> {
     /// Writes and publishes a new segment in `mem` per `spec`/`plan`.
     ///
     /// The memory is claimed first (see [`claim`]): memory that already holds a segment or
-    /// whose first 12 bytes are not zero is refused. `zeroed` says `mem` is known to be
-    /// zero-filled (a freshly sized shm object); otherwise the segment's bytes after the
-    /// first 12 are zeroed once the claim is won. `init` gets the segment while it is
+    /// whose first 12 bytes are not zero is refused. `fresh` says whether `mem` is known to
+    /// be zero-filled (otherwise the segment's bytes after the first 12 are zeroed once the
+    /// claim is won) and whether it is a named object still to be named (see [`Fresh`]). `init` gets the segment while it is
     /// still unpublished (state INITIALIZING) and has exclusive access to the payload and
     /// control block.
     pub(crate) fn create(
@@ -188,7 +256,7 @@ impl<M: Memory> Segment<M> {
         name: &str,
         spec: &Spec<'_>,
         plan: &Plan,
-        zeroed: bool,
+        fresh: Fresh<M>,
         init: impl FnOnce(&Segment<M>) -> Result<()>,
     ) -> Result<Self> {
         use ipc_core::ErrorKind;
@@ -216,7 +284,7 @@ impl<M: Memory> Segment<M> {
         let header = format::encode(spec, plan, pid, start, created_at);
         let bytes = header.to_bytes();
         let base = mem.as_ptr();
-        if !zeroed {
+        if matches!(fresh, Fresh::Used) {
             // SAFETY: bytes PLAIN_START..total_len lie inside the mapping (mem.len() >=
             // total_len > PLAIN_START) and are writable (not read-only, checked above). This
             // handle won the claim on the magic word just now, so no other creator writes
@@ -265,7 +333,7 @@ impl<M: Memory> Segment<M> {
             dims: spec.dims.to_vec(),
             ring_capacity: spec.ring_capacity,
         };
-        let seg = Segment {
+        let mut seg = Segment {
             mem,
             info,
             name: name.to_owned(),
@@ -276,6 +344,11 @@ impl<M: Memory> Segment<M> {
             Some(&seg.info),
             "a freshly written header must validate"
         );
+        if let Fresh::Unnamed { name, .. } = &fresh {
+            // From here on openers find the object, INITIALIZING and locked. If naming
+            // fails, nobody ever saw it: it is freed when `seg` drops.
+            name(&mut seg.mem)?;
+        }
         {
             let mut fail = FailOnDrop(Some(state_word(&seg.mem)));
             init(&seg)?;
@@ -284,6 +357,11 @@ impl<M: Memory> Segment<M> {
         // Release: publishes the initialised payload; pairs with the Acquire load in
         // `attach`.
         state_word(&seg.mem).store(state::READY, Ordering::Release);
+        if let Fresh::Unnamed { published, .. } = fresh {
+            // After READY: an opener that sees the lock gone and then loads the state sees
+            // READY (the unlock is a system call after the store).
+            published(&mut seg.mem);
+        }
         Ok(seg)
     }
 
@@ -346,7 +424,7 @@ impl<M: Memory> Segment<M> {
                     if st == state::READY {
                         return Ok(seg);
                     }
-                    if !creator::is_alive(seg.info.creator_pid, seg.info.creator_start_time) {
+                    if wait.creator_gone(seg.info.creator_pid, seg.info.creator_start_time) {
                         // It may have published just before dying.
                         if state_word(&seg.mem).load(Ordering::Acquire) == state::READY {
                             continue;

@@ -8,7 +8,8 @@ use ipc_core::shm::Shm;
 use ipc_core::ErrorKind;
 
 use crate::error::Result;
-use crate::segment::{Deadline, DEFAULT_OPEN_TIMEOUT};
+use crate::segment::creator::{self, Reclaim};
+use crate::segment::{Deadline, Fresh, DEFAULT_OPEN_TIMEOUT};
 
 /// The settings every typed named segment shares (the common part of
 /// [`SharedOptions`](crate::SharedOptions) and
@@ -104,11 +105,46 @@ pub fn inspect_timeout(name: &str, timeout: Duration) -> Result<crate::SegmentIn
     Ok(seg.info().clone())
 }
 
-/// Creates a new object of `size` bytes exclusively.
+/// How many times `open_or_create` goes round its open/create loop (each round repeats only
+/// when the name was taken, removed or reclaimed in between).
+const OPEN_OR_CREATE_ROUNDS: usize = 64;
+
+/// Makes a new object of `size` bytes for the segment `name`, without a name yet and under
+/// its creator's lock (see the init protocol in [`crate::segment`]): pass it to
+/// `Segment::create` with [`unnamed`], which names it once its header is written.
+///
+/// A name that is already taken is refused here ([`ErrorKind::AlreadyExists`]), before any
+/// space is reserved; one taken in between is refused when the object is named.
 pub(crate) fn create_shm(name: &str, size: usize, opts: &NamedOptions) -> Result<Shm> {
-    let mut shm = Shm::options().size(size).mode(opts.mode).create(name)?;
+    ipc_core::name::validate("shm_open", name, ipc_core::name::NameKind::Shm)?;
+    if std::fs::symlink_metadata(format!("/dev/shm{name}")).is_ok() {
+        return Err(ipc_core::Error::new("shm_open", ErrorKind::AlreadyExists).with_name(name));
+    }
+    let mut shm = Shm::options()
+        .size(size)
+        .mode(opts.mode)
+        .create_unnamed(name)?;
+    // The object has no name yet, so nobody else can hold a lock on it.
+    if !ipc_core::shm::ofd::try_lock(shm.fd()).map_err(|e| e.with_name(name))? {
+        return Err(ipc_core::Error::new(
+            "fcntl(F_OFD_SETLK)",
+            ErrorKind::InvalidInput("an unnamed object was locked by somebody else".into()),
+        )
+        .with_name(name));
+    }
     opts.apply_lifetime(&mut shm);
     Ok(shm)
+}
+
+/// How `Segment::create` finishes an object made by [`create_shm`]: it names it (`linkat`)
+/// after writing the header and releases the creator's lock after publishing it (by
+/// closing the description the lock was taken through).
+pub(crate) fn unnamed() -> Fresh<Shm> {
+    Fresh::Unnamed {
+        name: |shm| shm.link(),
+        // The lock was taken through the first description (`create_shm`).
+        published: |shm| shm.close_first_description(),
+    }
 }
 
 /// Runs `attempt` until it stops failing with "size 0" (an object whose creator has not
@@ -134,27 +170,96 @@ fn retry_unsized(
     }
 }
 
-/// Opens an existing object (read-only if asked), waiting while it has size 0.
+/// Opens an existing object (read-only if asked), waiting while it has size 0 (an object
+/// made by another program: ours are never seen unsized). `wait` then probes the creator's
+/// lock through a copy of its descriptor.
 pub(crate) fn open_shm(name: &str, read_only: bool, wait: &mut Deadline) -> Result<Shm> {
     // No wait inside: `wait` (the caller's timeout) governs the retries.
     let opts = Shm::options().read_only(read_only).timeout(Duration::ZERO);
-    retry_unsized(name, wait, || opts.open(name))
+    let shm = retry_unsized(name, wait, || opts.open(name))?;
+    let probe = shm.fd().try_clone_to_owned().map_err(|e| {
+        ipc_core::Error::os(
+            "dup",
+            ipc_core::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+        )
+        .with_name(name)
+    })?;
+    wait.probe_lock(probe);
+    Ok(shm)
 }
 
-/// Opens the object or creates it with `size` bytes (race-safe: exactly one caller
-/// creates), waiting while an opened object has size 0. [`Shm::created`] says which.
-pub(crate) fn open_or_create_shm(
+/// `init` as a closure that runs it only if it is still in the option (taking it out): the
+/// create step of [`open_or_create`] may be tried more than once (its object's name was
+/// taken in between), and runs the caller's init only once the name is won.
+pub(crate) fn init_once<T: ?Sized, F: FnOnce(&mut T)>(
+    init: &mut Option<F>,
+) -> impl FnOnce(&mut T) + '_ {
+    move |v| {
+        if let Some(init) = init.take() {
+            init(v)
+        }
+    }
+}
+
+/// Removes `name` if it is an abandoned segment (see [`creator::remove_if_abandoned`]),
+/// through a descriptor of its own: `true` if the name is free to create again (removed
+/// here, or gone already).
+fn reclaim(name: &str) -> Result<bool> {
+    let shm = match Shm::options().timeout(Duration::ZERO).open(name) {
+        Ok(shm) => shm,
+        Err(e) if *e.kind() == ErrorKind::NotFound => return Ok(true),
+        Err(e) => return Err(e),
+    };
+    Ok(match creator::remove_if_abandoned(name, shm.fd())? {
+        Reclaim::Removed(_) | Reclaim::Replaced => true,
+        Reclaim::Held | Reclaim::NotAbandoned => false,
+    })
+}
+
+/// Opens the segment `name` with `attach`, or makes it with `create` (given an object from
+/// [`create_shm`], to pass on with [`unnamed`]) if there is none; race-safe: of several
+/// processes exactly one creates, the others attach to its segment (waiting while it is
+/// being made). A segment whose creator died before publishing it is removed (exactly one
+/// of several racing callers removes it, and a live creator's object is never touched) and
+/// made again. `create` may be called more than once (its object's name was taken in
+/// between); it runs the caller's init only after the name is won.
+pub(crate) fn open_or_create<X>(
     name: &str,
     size: usize,
     opts: &NamedOptions,
-    wait: &mut Deadline,
-) -> Result<Shm> {
-    let mut shm = retry_unsized(name, wait, || {
-        Shm::options()
-            .size(size)
-            .mode(opts.mode)
-            .open_or_create(name)
-    })?;
-    opts.apply_lifetime(&mut shm);
-    Ok(shm)
+    mut wait: Deadline,
+    mut create: impl FnMut(Shm) -> Result<X>,
+    mut attach: impl FnMut(Shm, Deadline) -> Result<X>,
+) -> Result<X> {
+    for _ in 0..OPEN_OR_CREATE_ROUNDS {
+        let mut w = wait.clone();
+        match open_shm(name, false, &mut w) {
+            Ok(mut shm) => {
+                opts.apply_lifetime(&mut shm);
+                match attach(shm, w) {
+                    Err(e) if matches!(e.kind(), ErrorKind::CreatorDied(_)) => {
+                        if !reclaim(name)? && !wait.sleep() {
+                            return Err(e);
+                        }
+                        continue;
+                    }
+                    other => return other,
+                }
+            }
+            Err(e) if *e.kind() == ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        match create_shm(name, size, opts).and_then(&mut create) {
+            Err(e) if *e.kind() == ErrorKind::AlreadyExists => {}
+            other => return other,
+        }
+    }
+    Err(ipc_core::Error::new(
+        "shm_open",
+        ErrorKind::LimitReached(format!(
+            "open-or-create: the name was created and removed by others \
+             {OPEN_OR_CREATE_ROUNDS} times in a row"
+        )),
+    )
+    .with_name(name))
 }

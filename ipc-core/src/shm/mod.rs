@@ -78,6 +78,7 @@ pub(crate) use memory_accessors;
 mod anon;
 mod map;
 mod memfd;
+pub mod ofd;
 mod posix;
 pub mod sysv;
 

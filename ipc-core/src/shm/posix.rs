@@ -19,6 +19,15 @@ use crate::{CreateMode, Errno, Error, ErrorKind, Memory, Result};
 /// round only repeats when another process removed or created the name in between).
 const OPEN_OR_CREATE_ROUNDS: usize = 64;
 
+/// Where glibc keeps POSIX shared memory objects, as files (`shm_open("/x")` opens
+/// `/dev/shm/x`).
+pub(crate) const SHM_DIR: &str = "/dev/shm";
+
+/// The file of the object `name` (`/x`): `/dev/shm/x`.
+pub(crate) fn path_of(name: &str) -> String {
+    format!("{SHM_DIR}{name}")
+}
+
 /// How long open-or-create waits for a concurrent creator to size a new object (size 0
 /// until then) before reporting [`ErrorKind::InvalidSize`].
 const SIZE_WAIT: Duration = Duration::from_millis(200);
@@ -48,6 +57,11 @@ pub struct Shm {
     /// The pid of the process that unlinks the name on drop, if any (a forked child's copy
     /// of the handle must not).
     unlinker: Option<crate::process::Owner>,
+    /// Made by `create_unnamed` and not yet given its name by `link`.
+    unnamed: bool,
+    /// After `link`: the description the object was made through (holding its creator's
+    /// locks), until `close_first_description`.
+    first: Option<OwnedFd>,
 }
 
 // SAFETY: (1) `map` is a live mapping of `len()` bytes, page-aligned because mmap returns
@@ -263,6 +277,75 @@ impl Shm {
         mman::shm_unlink(self.c_name.as_c_str())
             .map_err(|e| Error::nix("shm_unlink", e).with_name(&*self.name))
     }
+
+    /// `linkat`: gives an object made by [`ShmOptions::create_unnamed`] its name, atomically
+    /// and exclusively (as `O_CREAT | O_EXCL` would): from this call on, `shm_open(name)`
+    /// in any process finds the object, with whatever this handle wrote into it before.
+    ///
+    /// Errors: [`ErrorKind::AlreadyExists`] if the name is taken (nothing changes; the
+    /// object stays unnamed); [`ErrorKind::InvalidInput`] for a handle that was not made
+    /// unnamed or was named already.
+    ///
+    /// # References
+    /// [linkat(2)](https://man7.org/linux/man-pages/man2/linkat.2.html),
+    /// [open(2), `O_TMPFILE`](https://man7.org/linux/man-pages/man2/open.2.html)
+    #[doc(alias = "linkat")]
+    pub fn link(&mut self) -> Result<()> {
+        use std::os::fd::AsRawFd;
+        const OP: &str = "linkat";
+        if !self.unnamed {
+            return Err(Error::new(
+                OP,
+                ErrorKind::InvalidInput("the object already has its name".into()),
+            )
+            .with_name(&*self.name));
+        }
+        // Linking an O_TMPFILE file through its /proc/self/fd link with AT_SYMLINK_FOLLOW
+        // needs no privilege (AT_EMPTY_PATH would need CAP_DAC_READ_SEARCH).
+        let from = format!("/proc/self/fd/{}", self.fd.as_raw_fd());
+        retry_eintr(|| {
+            nix::unistd::linkat(
+                nix::fcntl::AT_FDCWD,
+                from.as_str(),
+                nix::fcntl::AT_FDCWD,
+                path_of(&self.name).as_str(),
+                nix::fcntl::AtFlags::AT_SYMLINK_FOLLOW,
+            )
+        })
+        .map_err(|e| Error::os(OP, e).with_name(&*self.name))?;
+        self.unnamed = false;
+        // Map it again through a descriptor opened by name, so that /proc/PID/maps and
+        // /proc/PID/fd show the name (the O_TMPFILE description shows `/#INODE (deleted)`
+        // for ever, and tools find who maps an object by its path). The first description
+        // stays open, with whatever locks were taken through it, until
+        // `close_first_description`.
+        let named = |e: Error| e.with_name(&*self.name);
+        let (fd, len) = open_existing(&self.c_name, false, None).map_err(named)?;
+        let (a, b) = (
+            stat::fstat(&fd).map_err(|e| named(Error::nix("fstat", e)))?,
+            stat::fstat(&self.fd).map_err(|e| named(Error::nix("fstat", e)))?,
+        );
+        if (a.st_dev, a.st_ino) != (b.st_dev, b.st_ino) {
+            return Err(named(Error::new(
+                OP,
+                ErrorKind::InvalidInput("the name was replaced right after it was made".into()),
+            )));
+        }
+        let map = Mapping::map_fd("mmap", &fd, len, false).map_err(named)?;
+        // The old mapping is unmapped here; nothing borrows it (we hold `&mut self`).
+        self.map = map;
+        self.first = Some(std::mem::replace(&mut self.fd, fd));
+        Ok(())
+    }
+
+    /// Closes the descriptor an object made by [`ShmOptions::create_unnamed`] was made
+    /// through, which [`link`](Self::link) keeps open: the open-file-description locks
+    /// taken through it before `link` ([`ofd::try_lock`](super::ofd::try_lock)) are
+    /// released (once no forked child holds a copy of it either). Nothing happens for any
+    /// other handle.
+    pub fn close_first_description(&mut self) {
+        self.first = None;
+    }
 }
 
 impl AsFd for Shm {
@@ -274,7 +357,7 @@ impl AsFd for Shm {
 impl Drop for Shm {
     fn drop(&mut self) {
         // glibc keeps POSIX shm objects as files in /dev/shm.
-        if self.unlinks_on_drop() && still_names(self.fd.as_fd(), "/dev/shm", &self.name) {
+        if self.unlinks_on_drop() && still_names(self.fd.as_fd(), SHM_DIR, &self.name) {
             let _ = mman::shm_unlink(self.c_name.as_c_str());
         }
         // `map` then `fd` are dropped after this: munmap, then close.
@@ -416,12 +499,12 @@ impl ShmOptions {
         )
     }
 
-    fn open_as(&self, name: &str, how: CreateMode) -> Result<Shm> {
+    /// The checks of every creating call: a valid name, mode bits, not read-only, a size.
+    fn creating(&self, name: &str) -> Result<(CString, NonZeroUsize)> {
         let c_name = name::validate("shm_open", name, NameKind::Shm)?;
         let named = |e: Error| e.with_name(name);
         check_mode("shm_open", self.mode).map_err(named)?;
-        let creating = how != CreateMode::OpenExisting;
-        if creating && self.read_only {
+        if self.read_only {
             return Err(named(Error::new(
                 "shm_open",
                 ErrorKind::InvalidInput(
@@ -429,16 +512,24 @@ impl ShmOptions {
                 ),
             )));
         }
-        let size = if creating {
-            let Some(size) = self.size else {
-                return Err(named(Error::new(
-                    "shm_open",
-                    ErrorKind::InvalidSize("no size given (ShmOptions::size)".into()),
-                )));
-            };
-            Some(check_size("shm_open", size).map_err(named)?)
+        let Some(size) = self.size else {
+            return Err(named(Error::new(
+                "shm_open",
+                ErrorKind::InvalidSize("no size given (ShmOptions::size)".into()),
+            )));
+        };
+        Ok((c_name, check_size("shm_open", size).map_err(named)?))
+    }
+
+    fn open_as(&self, name: &str, how: CreateMode) -> Result<Shm> {
+        let named = |e: Error| e.with_name(name);
+        let (c_name, size) = if how == CreateMode::OpenExisting {
+            let c_name = name::validate("shm_open", name, NameKind::Shm)?;
+            check_mode("shm_open", self.mode).map_err(named)?;
+            (c_name, None)
         } else {
-            None
+            let (c_name, size) = self.creating(name)?;
+            (c_name, Some(size))
         };
         let (fd, len, created) = match (how, size) {
             (CreateMode::Exclusive, Some(size)) => {
@@ -473,6 +564,49 @@ impl ShmOptions {
                 .unlink_on_drop
                 .unwrap_or(created)
                 .then(crate::process::Owner::current),
+            unnamed: false,
+            first: None,
+        })
+    }
+
+    /// As [`create`](Self::create), but the object has no name yet: it is made with
+    /// `O_TMPFILE` in `/dev/shm` (exact mode, space reserved, mapped), and
+    /// [`Shm::link`] gives it `name` later, exclusively. Until then no other process can
+    /// open it, and if this process dies first the kernel frees it: nothing is left
+    /// behind. Whatever the handle writes before `link` (a header, a lock taken with
+    /// [`ofd::try_lock`](super::ofd::try_lock)) is there from the first instant the name
+    /// exists.
+    ///
+    /// Errors: those of [`create`](Self::create) (but a name that is taken is only
+    /// reported by [`Shm::link`]); [`ErrorKind::Os`] with `EOPNOTSUPP` or `EISDIR` if
+    /// `/dev/shm` cannot hold unnamed files (a kernel before 3.11 or another file system).
+    ///
+    /// # References
+    /// [open(2), `O_TMPFILE`](https://man7.org/linux/man-pages/man2/open.2.html)
+    #[doc(alias = "O_TMPFILE")]
+    pub fn create_unnamed(&self, name: &str) -> Result<Shm> {
+        let (c_name, size) = self.creating(name)?;
+        let named = |e: Error| e.with_name(name);
+        let flags = OFlag::O_TMPFILE | OFlag::O_RDWR | OFlag::O_CLOEXEC;
+        let fd =
+            retry_eintr(|| nix::fcntl::open(SHM_DIR, flags, Mode::from_bits_truncate(self.mode)))
+                .map_err(|e| named(Error::os("open(O_TMPFILE)", e)))?;
+        stat::fchmod(&fd, Mode::from_bits_truncate(self.mode))
+            .map_err(|e| named(Error::nix("fchmod", e)))?;
+        reserve(&fd, size).map_err(named)?;
+        let map = Mapping::map_fd("mmap", &fd, size, false).map_err(named)?;
+        Ok(Shm {
+            map,
+            fd,
+            name: name.into(),
+            c_name,
+            created: true,
+            unlinker: self
+                .unlink_on_drop
+                .unwrap_or(true)
+                .then(crate::process::Owner::current),
+            unnamed: true,
+            first: None,
         })
     }
 
