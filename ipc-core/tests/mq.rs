@@ -262,7 +262,7 @@ fn blocking_receive_wakes_on_send_from_another_process() {
             let _c2 = Cleanup::mq(&ready_name);
             let q = MessageQueue::create(&name, 2, 16).unwrap();
             let ready = MessageQueue::create(&ready_name, ROUNDS, 8).unwrap();
-            let mut child = spawn_role(
+            let child = spawn_role(
                 "blocking_receive_wakes_on_send_from_another_process",
                 "receiver",
                 &[("MQ_NAME", &name), ("READY_NAME", &ready_name)],

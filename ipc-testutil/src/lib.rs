@@ -13,6 +13,8 @@
 //!   of a handshake).
 //! - [`race`] / [`wait_for_start`] / [`assert_one_creator_per_round`]: processes that race
 //!   from one common start instant, and the check of an open-or-create race.
+//! - [`missing_reader`]: skips a test whose outside reader (cc, Python + NumPy) is missing,
+//!   or fails it where [`REQUIRE_READERS_VAR`] is set (CI).
 //! - [`xorshift64`]: a small deterministic random source for fuzz-style tests.
 //! - [`proc_state`]: whether a peer process or thread is blocked in a wait right now (the
 //!   observed state a test orders processes by, instead of a sleep).
@@ -46,6 +48,22 @@ pub const PREFIX: &str = "ipct";
 
 /// A default watchdog for child processes: long enough for a loaded 2-core CI machine.
 pub const WATCHDOG: Duration = Duration::from_secs(60);
+
+/// The environment variable that turns a missing outside reader (a C compiler, Python with
+/// NumPy) from a skip into a failure: `.ci/run` sets it to `1`, so CI never passes a reader
+/// test that did not run.
+pub const REQUIRE_READERS_VAR: &str = "IPC_REQUIRE_READERS";
+
+/// A test's prerequisite `what` is missing (`why`): fails the test when
+/// [`REQUIRE_READERS_VAR`] is `1` (as in CI); otherwise prints a note, and the caller skips.
+pub fn missing_reader(what: &str, why: &str) {
+    let required = std::env::var(REQUIRE_READERS_VAR).is_ok_and(|v| v == "1");
+    assert!(
+        !required,
+        "{what} is missing ({why}), and {REQUIRE_READERS_VAR}=1 requires it"
+    );
+    eprintln!("skipped: {what} is missing ({why}); {REQUIRE_READERS_VAR}=1 makes this a failure");
+}
 
 /// A POSIX object name unique to this process and call: `/ipct-{tag}-{pid}-{n}`.
 pub fn unique_name(tag: &str) -> String {
