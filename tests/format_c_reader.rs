@@ -36,7 +36,8 @@ struct Telemetry {
     total: SharedMutex<i64>,
 }
 
-/// Compiles the reader once per test binary; `None` (with a note) if there is no compiler.
+/// Compiles the reader once per test binary; `None` (with a note) if there is no compiler,
+/// a failure instead where `IPC_REQUIRE_READERS=1` (CI).
 fn reader() -> Option<&'static Path> {
     static BIN: OnceLock<Option<PathBuf>> = OnceLock::new();
     BIN.get_or_init(|| {
@@ -51,7 +52,7 @@ fn reader() -> Option<&'static Path> {
             .output();
         match res {
             Err(e) => {
-                eprintln!("skipped: no C compiler ({cc}: {e})");
+                ipc_testutil::missing_reader("a C compiler", &format!("{cc}: {e}"));
                 None
             }
             Ok(o) => {
