@@ -60,7 +60,10 @@ fn every_relative_link_in_the_markdown_files_resolves() {
             }
             checked += 1;
             if !file.parent().unwrap().join(target).exists() {
-                broken.push(format!("{}: {link}", file.strip_prefix(root).unwrap().display()));
+                broken.push(format!(
+                    "{}: {link}",
+                    file.strip_prefix(root).unwrap().display()
+                ));
             }
         }
     }
