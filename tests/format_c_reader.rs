@@ -36,7 +36,8 @@ struct Telemetry {
     total: SharedMutex<i64>,
 }
 
-/// Compiles the reader once per test binary; `None` (with a note) if there is no compiler.
+/// Compiles the reader once per test binary; `None` (with a note) if there is no compiler,
+/// a failure instead where `IPC_REQUIRE_READERS=1` (CI).
 fn reader() -> Option<&'static Path> {
     static BIN: OnceLock<Option<PathBuf>> = OnceLock::new();
     BIN.get_or_init(|| ipc_testutil::c_reader::build(Path::new(env!("CARGO_TARGET_TMPDIR"))))

@@ -229,8 +229,18 @@ fn ring_producer_and_consumer_programs_talk_through_a_named_ring_and_leave_nothi
             ("ring_producer", "ring_consumer")
         };
         let mut a = spawn(first);
-        // Let the first one create the ring (and, for a producer, fill it and block).
-        std::thread::sleep(std::time::Duration::from_millis(200));
+        // Start the second once the first created the ring and blocks in it (the consumer
+        // waiting for data, the producer on the full ring): asleep in a futex wait.
+        let pid = a.id() as i32;
+        ipc_testutil::wait_for_child(
+            pid,
+            &format!("{first} to block in the ring"),
+            WATCHDOG,
+            || {
+                std::path::Path::new(&format!("/dev/shm{name}")).exists()
+                    && ipc_testutil::proc_state::all_threads_sleep(pid, "futex")
+            },
+        );
         let mut b = spawn(second);
         let mut out = String::new();
         for (child, prog) in [(&mut a, first), (&mut b, second)] {

@@ -1,6 +1,7 @@
 //! Runs the Python reader printed in FORMAT.md (NumPy over an mmap of /dev/shm/NAME)
 //! against an array this test creates, so the document stays true. Skips (passes with a
-//! note) when python3 or numpy is missing.
+//! note) when python3 or numpy is missing, and fails instead where `IPC_REQUIRE_READERS=1`
+//! (set by `.ci/run`, so CI never passes without running the reader).
 
 use std::process::{Command, Stdio};
 
@@ -8,13 +9,27 @@ use ipc::collections::format::Header;
 use ipc::collections::SharedArray;
 use ipc_testutil::{run_with_watchdog, unique_name, Cleanup, WATCHDOG};
 
+/// True if `python3` imports numpy; otherwise [`ipc_testutil::missing_reader`] (a note, or a
+/// failure in CI).
 fn python_with_numpy() -> bool {
-    Command::new("python3")
+    let found = Command::new("python3")
         .args(["-c", "import numpy"])
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+        .stderr(Stdio::piped())
+        .output();
+    match found {
+        Ok(o) if o.status.success() => true,
+        Ok(o) => {
+            let why = String::from_utf8_lossy(&o.stderr);
+            let why = why.lines().last().unwrap_or("import numpy failed");
+            ipc_testutil::missing_reader("numpy", why);
+            false
+        }
+        Err(e) => {
+            ipc_testutil::missing_reader("python3", &e.to_string());
+            false
+        }
+    }
 }
 
 /// The first ```python block of FORMAT.md.
@@ -30,7 +45,6 @@ fn reader_from_format_md() -> String {
 fn python_reader_in_format_md_reads_an_array() {
     let code = reader_from_format_md();
     if !python_with_numpy() {
-        eprintln!("skipped: python3 with numpy not available");
         return;
     }
     let name = unique_name("py");
@@ -104,7 +118,6 @@ fn python_reader_in_format_md_reads_an_array() {
 fn python_reader_in_format_md_refuses_rings_and_values() {
     let code = reader_from_format_md();
     if !python_with_numpy() {
-        eprintln!("skipped: python3 with numpy not available");
         return;
     }
     let (ring_name, value_name) = (unique_name("py-ring"), unique_name("py-val"));

@@ -1,5 +1,5 @@
-//! Figures, not assertions (run by hand or by CI, in release):
-//! `cargo test --release --test bench -- --ignored --nocapture`.
+//! Figures, not assertions (run by hand, in release):
+//! `cargo test --release --test bench -- --ignored --nocapture --exact bridge_beside_direct_ring`.
 //!
 //! The same producer and consumer programs, first over one ring (direct), then over
 //! ring A -> `ipc-bridge out` -> Zenoh over 127.0.0.1 -> `ipc-bridge in` -> ring B
@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use ipc_collections::ByteRing;
-use ipc_testutil::{spawn_role, unique_name, Cleanup};
+use ipc_testutil::{spawn_ignored_role, unique_name, Cleanup};
 
 const CAP: u64 = 1 << 22;
 
@@ -118,7 +118,7 @@ fn case(bridge: Option<&[&str]>, size: usize, count: u64, gap_us: u64) -> Figure
         .open_or_create(consumer_ring)
         .expect("ring");
     let mut c = ring.consumer().expect("consumer");
-    let prod = spawn_role(
+    let prod = spawn_ignored_role(
         "bench_producer_role",
         "producer",
         &[
@@ -137,13 +137,19 @@ fn case(bridge: Option<&[&str]>, size: usize, count: u64, gap_us: u64) -> Figure
     f
 }
 
-/// The producer's entry point: the benchmark re-executes this test binary with this test
-/// and a role (an ignored test would not run in the child); without a role it does nothing.
+/// The producer's entry point, not a test: the benchmark re-executes this test binary to
+/// run it as a child, in the role `producer` (`spawn_ignored_role` passes `--ignored`).
+/// Ignored, so a normal `cargo test` lists it as ignored, never as passed; run without
+/// the role (e.g. by a bare `--ignored`), it fails and says what it is.
 #[test]
+#[ignore = "the benchmark's producer child, not a test: runs only as bridge_beside_direct_ring's child"]
 fn bench_producer_role() {
-    if ipc_testutil::role().as_deref() == Some("producer") {
-        bench_producer();
-    }
+    assert_eq!(
+        ipc_testutil::role().as_deref(),
+        Some("producer"),
+        "bench_producer_role is the producer child of bridge_beside_direct_ring, not a test"
+    );
+    bench_producer();
 }
 
 #[test]

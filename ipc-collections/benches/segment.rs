@@ -11,7 +11,7 @@
 //!   heap memory of the same size. Goal: at least 0.9x the throughput.
 //!
 //! ```text
-//! cargo bench -p ipc-collections --bench segment -- --warm-up-time 1 --measurement-time 3
+//! cargo bench -p typed-ipc-collections --bench segment -- --warm-up-time 1 --measurement-time 3
 //! ```
 
 use std::ffi::CString;

@@ -14,7 +14,7 @@
 //! Run (about a minute on two cores):
 //!
 //! ```text
-//! RUSTFLAGS="--cfg loom" cargo test -p ipc-collections --release --test loom_ring
+//! RUSTFLAGS="--cfg loom" cargo test -p typed-ipc-collections --release --test loom_ring
 //! ```
 #![cfg(loom)]
 

@@ -376,11 +376,14 @@ fn parked_peer(attach: impl FnOnce() -> bool, attached: impl Fn() -> bool) -> i3
     pid
 }
 
-/// SIGKILLs `pid` after the caller has had time to fall asleep in a blocking call, and
-/// returns when it did so.
+/// SIGKILLs `pid` once the calling thread sleeps in a blocking call (its futex wait,
+/// observed in `/proc`), and returns when it did so.
 fn kill_later(pid: i32) -> std::thread::JoinHandle<std::time::Instant> {
+    let sleeper = ipc_testutil::proc_state::gettid();
     std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(150));
+        ipc_testutil::wait_for_child(pid, "the caller to sleep in its wait", WATCHDOG, || {
+            ipc_testutil::proc_state::sleeps_in_futex(sleeper)
+        });
         ipc_testutil::sigkill(pid);
         std::time::Instant::now()
     })

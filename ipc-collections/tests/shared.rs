@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use ipc_collections::ipc_core::shm::Shm;
 use ipc_collections::ipc_core::ErrorKind;
 use ipc_collections::{Error, Kind, Shared, SharedArray, SharedLayout, SharedMutex};
+use ipc_testutil::proc_state::{gettid, task_state};
 use ipc_testutil::{
     assert_one_creator_per_round, env, race, report, role, sigkill, spawn_role, unique_name,
     wait_for, wait_for_start, Cleanup,
@@ -331,8 +332,16 @@ fn creator_whose_init_panics_fails_a_waiting_opener_at_once() {
     });
     let raw = raw.unwrap();
     let t = Instant::now();
-    let opener = std::thread::spawn(move || Shared::<Stats, Shm>::open_in(raw));
-    std::thread::sleep(Duration::from_millis(20));
+    let (tid_tx, tid_rx) = std::sync::mpsc::channel();
+    let opener = std::thread::spawn(move || {
+        tid_tx.send(gettid()).unwrap();
+        Shared::<Stats, Shm>::open_in(raw)
+    });
+    // Let the creator fail only once the opener sleeps in its wait for the state.
+    let opener_tid = tid_rx.recv().unwrap();
+    wait_for("the opener to wait for Ready", HANDSHAKE, || {
+        matches!(task_state(opener_tid), Some(('S', _)))
+    });
     go.store(1, Ordering::SeqCst);
     let e = opener.join().unwrap().unwrap_err();
     assert!(matches!(e.kind(), ErrorKind::InitFailed), "{e}");

@@ -5,7 +5,7 @@
 //! - `mq/cross_process_round_trip`: a 16-byte request to a forked echo server over one
 //!   queue and its answer over another (two wake-ups of a sleeping process per iteration).
 //!
-//! Run: `cargo bench -p ipc-core --bench mq -- --warm-up-time 1 --measurement-time 3`
+//! Run: `cargo bench -p typed-ipc-core --bench mq -- --warm-up-time 1 --measurement-time 3`
 
 use std::hint::black_box;
 use std::time::Duration;

@@ -6,7 +6,7 @@
 //! raw baseline is shown both bare (`ftruncate`) and with the same reservation and mode.
 //!
 //! ```text
-//! cargo bench -p ipc-core --bench shm -- --warm-up-time 1 --measurement-time 3
+//! cargo bench -p typed-ipc-core --bench shm -- --warm-up-time 1 --measurement-time 3
 //! ```
 
 use std::ffi::CString;

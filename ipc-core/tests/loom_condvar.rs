@@ -19,7 +19,7 @@
 //! `-- --nocapture` prints how many executions each model explored):
 //!
 //! ```text
-//! RUSTFLAGS="--cfg loom" cargo test -p ipc-core --release --test loom_condvar
+//! RUSTFLAGS="--cfg loom" cargo test -p typed-ipc-core --release --test loom_condvar
 //! ```
 #![cfg(loom)]
 

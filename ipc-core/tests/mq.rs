@@ -8,7 +8,10 @@ use std::time::{Duration, Instant};
 use ipc_core::mq::{self, Access, MessageQueue, MqLimits, MqOptions};
 use ipc_core::signal::{self, SigAction, Signal};
 use ipc_core::ErrorKind;
-use ipc_testutil::{env, race, report, role, spawn_role, unique_name, wait_for_start, Cleanup};
+use ipc_testutil::proc_state::all_threads_sleep;
+use ipc_testutil::{
+    env, race, report, role, spawn_role, unique_name, wait_for_start, Cleanup, WATCHDOG,
+};
 
 fn kind_text(e: &ipc_core::Error) -> String {
     e.kind().to_string()
@@ -248,8 +251,8 @@ fn priority_order_then_fifo_across_processes() {
 
 #[test]
 fn blocking_receive_wakes_on_send_from_another_process() {
-    /// Rounds: a receiver stalled by the scheduler may enter `receive` only after the send,
-    /// so the test asks that it was already waiting in at least one round.
+    /// Rounds: in each the parent sends only once the receiver sleeps in `mq_receive`
+    /// (every thread of the child asleep, one in the queue's wait channel `wq_sleep`).
     const ROUNDS: usize = 3;
     match role().as_deref() {
         None => {
@@ -267,11 +270,14 @@ fn blocking_receive_wakes_on_send_from_another_process() {
             let mut sent_at = Vec::new();
             let mut buf = [0u8; 8];
             for round in 0..ROUNDS {
-                // The receiver says it is about to call receive; give it time to block.
+                // The receiver says it is about to call receive; send once it blocks there.
                 ready
                     .receive_timeout(&mut buf, Duration::from_secs(30))
                     .unwrap();
-                std::thread::sleep(Duration::from_millis(50));
+                let pid = child.pid();
+                ipc_testutil::wait_for_child(pid, "the receiver to block", WATCHDOG, || {
+                    all_threads_sleep(pid, "wq_sleep")
+                });
                 sent_at.push(monotonic_ns());
                 q.send(format!("wake{round}").as_bytes(), 2).unwrap();
             }
@@ -291,9 +297,9 @@ fn blocking_receive_wakes_on_send_from_another_process() {
                     blocked += 1;
                 }
             }
-            assert!(
-                blocked >= 1,
-                "the receiver never was in receive before the send: {lines:?} / {sent_at:?}"
+            assert_eq!(
+                blocked, ROUNDS,
+                "the receiver was not in receive before each send: {lines:?} / {sent_at:?}"
             );
         }
         Some("receiver") => {

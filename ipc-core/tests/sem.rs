@@ -8,9 +8,12 @@ use std::time::{Duration, Instant};
 
 use ipc_core::sem::{self, NamedSemaphore, SemOptions, Semaphore, SEM_VALUE_MAX};
 use ipc_core::{ErrorKind, SharedLayout};
+use ipc_testutil::proc_state::{all_threads_sleep, gettid, sleeps_in_futex};
 use ipc_testutil::shared_mem::ShMem;
 use ipc_testutil::CHILD;
-use ipc_testutil::{env, fork_child, report, role, spawn_role, unique_name, wait_pid, Cleanup};
+use ipc_testutil::{
+    env, fork_child, report, role, spawn_role, unique_name, wait_for_child, wait_pid, Cleanup,
+};
 
 fn kind<T>(r: ipc_core::Result<T>) -> Result<T, ErrorKind> {
     r.map_err(|e| e.kind().clone())
@@ -20,7 +23,9 @@ fn kind<T>(r: ipc_core::Result<T>) -> Result<T, ErrorKind> {
 fn named_posted_in_one_process_awaited_in_another() {
     if role().as_deref() == Some("poster") {
         let s = NamedSemaphore::open(&env("SEM_NAME")).expect("child open");
-        std::thread::sleep(Duration::from_millis(50));
+        // Post once the parent's thread sleeps in its wait (a wake-up, not a ready unit).
+        let waiter: i32 = env("WAITER_TID").parse().unwrap();
+        ipc_testutil::wait_for("the parent to wait", CHILD, || sleeps_in_futex(waiter));
         s.post().expect("post");
         report("posted");
         return;
@@ -31,7 +36,7 @@ fn named_posted_in_one_process_awaited_in_another() {
     let child = spawn_role(
         "named_posted_in_one_process_awaited_in_another",
         "poster",
-        &[("SEM_NAME", &name)],
+        &[("SEM_NAME", &name), ("WAITER_TID", &gettid().to_string())],
     );
     s.wait_timeout(Duration::from_secs(30))
         .expect("the child's post arrives");
@@ -60,7 +65,7 @@ fn named_awaited_in_a_child_with_a_timeout() {
             "{first:?} {}",
             t.elapsed() >= Duration::from_millis(100)
         ));
-        // The parent posts once it sees the report; wait for it (bounded).
+        // The parent posts once it sees the report and this process sleeps in the wait.
         let g = s.guard_timeout(Duration::from_secs(30)).expect("wait");
         g.forget();
         report("got");
@@ -69,13 +74,18 @@ fn named_awaited_in_a_child_with_a_timeout() {
     let name = unique_name("sem-wait");
     let _c = Cleanup::sem(&name);
     let s = NamedSemaphore::create(&name, 0).expect("create");
-    let child = spawn_role(
+    let mut child = spawn_role(
         "named_awaited_in_a_child_with_a_timeout",
         "waiter",
         &[("SEM_NAME", &name)],
     );
-    // Let the child's first wait time out, then post.
-    std::thread::sleep(Duration::from_millis(300));
+    // Post only after the child's first wait timed out (its report) and its second wait
+    // sleeps (every thread of the child asleep, one in a futex).
+    assert_eq!(child.next_report(CHILD), "Err(Timeout) true");
+    let pid = child.pid();
+    wait_for_child(pid, "the child's second wait", CHILD, || {
+        all_threads_sleep(pid, "futex")
+    });
     s.post().expect("post");
     assert_eq!(child.wait_ok(), ["Err(Timeout) true", "got"]);
     assert_eq!(s.value(), 0);
@@ -293,9 +303,17 @@ fn in_place_semaphore_ping_pong_and_timeouts() {
             .expect("the child answers");
     }
     assert_eq!(wait_pid(pid, CHILD), Some(0));
-    // A huge timeout saturates (no overflow) and is ended by a post from another process.
+    // A huge timeout saturates (no overflow) and is ended by a post from another process,
+    // sent once this thread sleeps in the wait.
+    let waiter = gettid();
     let pid = fork_child(|| {
-        std::thread::sleep(Duration::from_millis(50));
+        let deadline = Instant::now() + CHILD;
+        while !sleeps_in_futex(waiter) {
+            if Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
         sh.done.post().is_ok()
     });
     sh.done

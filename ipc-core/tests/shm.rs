@@ -15,6 +15,8 @@ use ipc_testutil::{
 
 use ipc_testutil::bytes::{pattern, read_bytes, write_bytes};
 use ipc_testutil::privilege::{drop_privileges, is_root};
+use ipc_testutil::proc_state::{gettid, sleeps_in};
+use ipc_testutil::CHILD;
 
 fn dev_shm(name: &str) -> PathBuf {
     PathBuf::from(format!("/dev/shm{name}"))
@@ -578,10 +580,14 @@ fn read_permission_is_enough_for_read_only_open_and_not_for_read_write() {
 fn open_or_create_waits_for_a_creator_that_sizes_the_object_late() {
     let name = unique_name("late");
     let _guard = Cleanup::shm(&name);
-    // A creator that made the object but has not sized it yet, and sizes it 50 ms later.
+    // A creator that made the object but has not sized it yet, and sizes it once the
+    // opener below sleeps in its wait for the size (observed, not hoped for).
     let fd = create_unsized(&name);
+    let opener = gettid();
     let sizer = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(50));
+        ipc_testutil::wait_for("the opener to wait for the size", CHILD, || {
+            sleeps_in(opener, "nanosleep")
+        });
         nix::unistd::ftruncate(&fd, 8192).unwrap();
     });
     let shm = Shm::options().size(4096).open_or_create(&name).unwrap();

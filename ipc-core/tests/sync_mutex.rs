@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use ipc_core::sync::{Acquired, MutexOptions, RawMutex, MAX_HELD_PER_THREAD};
 use ipc_core::{ErrorKind, SharedLayout};
+use ipc_testutil::proc_state::{gettid, sleeps_in_futex};
 use ipc_testutil::shared_mem::{park_forever, ShMem};
 use ipc_testutil::CHILD;
 use ipc_testutil::{
@@ -19,7 +20,7 @@ struct Counter {
     /// Protected by `m`: updated with a separate load and store, so unsynchronised
     /// increments would lose updates.
     n: AtomicU64,
-    /// A child's "I hold the lock" flag, and the parent's "release now" flag.
+    /// A child's "I hold the lock" flag, and the parent's "release now" flag (its thread id).
     held: AtomicU32,
     release: AtomicU32,
 }
@@ -262,10 +263,19 @@ fn try_and_timed_lock_while_another_process_holds_it() {
             return false;
         }
         c.held.store(1, Ordering::SeqCst);
-        while c.release.load(Ordering::SeqCst) == 0 {
+        // `release` carries the parent's thread id; unlock once that thread sleeps in its
+        // lock_timeout (so the unlock is what wakes it), with a bound.
+        let deadline = std::time::Instant::now() + CHILD;
+        loop {
+            let waiter = c.release.load(Ordering::SeqCst);
+            if waiter != 0 && sleeps_in_futex(waiter as i32) {
+                break;
+            }
+            if std::time::Instant::now() > deadline {
+                return false;
+            }
             std::thread::sleep(Duration::from_millis(1));
         }
-        std::thread::sleep(Duration::from_millis(20));
         // SAFETY: locked above on this thread.
         unsafe { c.m.unlock() };
         true
@@ -291,7 +301,7 @@ fn try_and_timed_lock_while_another_process_holds_it() {
     );
 
     // A huge timeout saturates instead of overflowing, and is woken by the unlock.
-    c.release.store(1, Ordering::SeqCst);
+    c.release.store(gettid() as u32, Ordering::SeqCst);
     assert_eq!(c.m.lock_timeout(Duration::MAX), Ok(Acquired::Clean));
     // SAFETY: held on this thread.
     unsafe { c.m.unlock() };

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use ipc_core::sync::RawRwLock;
 use ipc_core::{ErrorKind, SharedLayout};
+use ipc_testutil::proc_state::sleeps_in_futex;
 use ipc_testutil::shared_mem::{park_forever, ShMem};
 use ipc_testutil::CHILD;
 use ipc_testutil::{fork_child, fork_run, sigkill, wait_for_child, wait_pid};
@@ -154,17 +155,20 @@ fn a_killed_reader_lets_readers_in_but_keeps_writers_out() {
         Err(ErrorKind::Timeout)
     );
     assert!(t.elapsed() >= Duration::from_millis(100));
-    // A writer waiting in vain does not hold new readers back (reader-preferring kind).
+    // A writer waiting in vain does not hold new readers back (reader-preferring kind):
+    // a reader gets in while the writer sleeps in its wait (observed), and the writer is
+    // still waiting after the reader left (it flags `held` = 3 only once its wait ended).
     let d = &*d;
     let writer = fork_child(|| {
-        d.held.store(2, Ordering::SeqCst);
-        d.l.write_timeout(Duration::from_millis(500))
-            .is_err_and(|e| *e.kind() == ErrorKind::Timeout)
+        let timed_out =
+            d.l.write_timeout(Duration::from_secs(3))
+                .is_err_and(|e| *e.kind() == ErrorKind::Timeout);
+        d.held.store(3, Ordering::SeqCst);
+        timed_out
     });
-    wait_for_child(writer, "the writer to start waiting", CHILD, || {
-        d.held.load(Ordering::SeqCst) == 2
+    wait_for_child(writer, "the writer to sleep in its wait", CHILD, || {
+        sleeps_in_futex(writer)
     });
-    std::thread::sleep(Duration::from_millis(50));
     fork_run(CHILD, || {
         d.l.try_read().is_ok() && {
             // SAFETY: read-locked just above on this thread.
@@ -173,6 +177,11 @@ fn a_killed_reader_lets_readers_in_but_keeps_writers_out() {
         }
     })
     .unwrap();
+    assert_ne!(
+        d.held.load(Ordering::SeqCst),
+        3,
+        "the writer's wait ended before the reader was let in"
+    );
     assert_eq!(wait_pid(writer, CHILD), Some(0), "the writer timed out");
 }
 

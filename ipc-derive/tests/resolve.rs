@@ -1,6 +1,6 @@
-//! The derive's generated paths resolve whichever crate the user depends on: only the facade
-//! `ipc`, only `ipc-collections`, only `ipc-core` (+ `ipc-derive`), or the facade under
-//! another name. Each case is a small crate built and run by cargo in a scratch directory,
+//! The derive's generated paths resolve whichever crate the user depends on, as a user
+//! writes it: only the facade (`typed-ipc`, used as `ipc`), only `typed-ipc-collections`,
+//! only `typed-ipc-core` (+ `typed-ipc-derive`), or the facade under another name. Each case is a small crate built and run by cargo in a scratch directory,
 //! outside this workspace, so it sees exactly the dependencies it declares.
 
 use std::path::{Path, PathBuf};
@@ -72,7 +72,7 @@ fn derive_resolves_through_the_facade_collections_core_and_a_renamed_facade() {
     let cases = [
         (
             "resolve-facade",
-            r#"ipc = { path = "{root}" }"#,
+            r#"typed-ipc = { path = "{root}" }"#,
             r#"
 use ipc::SharedLayout;
 #[derive(SharedLayout)]
@@ -83,7 +83,7 @@ fn main() { print!("{}", Probe::LAYOUT.schema()); }
         ),
         (
             "resolve-collections",
-            r#"ipc-collections = { path = "{root}/ipc-collections" }"#,
+            r#"typed-ipc-collections = { path = "{root}/ipc-collections" }"#,
             r#"
 use ipc_collections::SharedLayout;
 #[derive(SharedLayout)]
@@ -94,8 +94,8 @@ fn main() { print!("{}", Probe::LAYOUT.schema()); }
         ),
         (
             "resolve-core",
-            r#"ipc-core = { path = "{root}/ipc-core" }
-ipc-derive = { path = "{root}/ipc-derive" }"#,
+            r#"typed-ipc-core = { path = "{root}/ipc-core" }
+typed-ipc-derive = { path = "{root}/ipc-derive" }"#,
             r#"
 use ipc_core::SharedLayout;
 #[derive(ipc_derive::SharedLayout)]
@@ -106,7 +106,7 @@ fn main() { print!("{}", Probe::LAYOUT.schema()); }
         ),
         (
             "resolve-renamed",
-            r#"shmem = { package = "ipc", path = "{root}" }"#,
+            r#"shmem = { package = "typed-ipc", path = "{root}" }"#,
             r#"
 #[derive(shmem::SharedLayout)]
 #[repr(C)]

@@ -10,7 +10,8 @@ pub const SOURCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../readers/c/read
 
 /// Compiles the reader into `dir` as `read_segment` (with `-Wall -Wextra -pedantic`, which
 /// must give no warning) and returns its path; `None`, with a note on stderr, if there is
-/// no C compiler (`$CC`, default `cc`). A compiler that fails or warns fails the test.
+/// no C compiler (`$CC`, default `cc`), or a failure where `IPC_REQUIRE_READERS=1` (see
+/// [`missing_reader`](crate::missing_reader)). A compiler that fails or warns fails the test.
 pub fn build(dir: &Path) -> Option<PathBuf> {
     let out = dir.join("read_segment");
     let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
@@ -22,7 +23,7 @@ pub fn build(dir: &Path) -> Option<PathBuf> {
         .output();
     match res {
         Err(e) => {
-            eprintln!("skipped: no C compiler ({cc}: {e})");
+            crate::missing_reader("a C compiler", &format!("{cc}: {e}"));
             None
         }
         Ok(o) => {

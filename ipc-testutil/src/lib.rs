@@ -3,7 +3,7 @@
 //! - [`unique_name`]: a name no other test, run or process uses.
 //! - [`Cleanup`]: removes a shm object, semaphore, queue or System V segment on drop, also
 //!   when the test fails.
-//! - [`spawn_role`] / [`ChildProc`]: re-executes the current test binary as a child that runs
+//! - [`spawn_role`] / [`spawn_ignored_role`] / [`ChildProc`]: re-executes the current test binary as a child that runs
 //!   one test in a given role, with a watchdog that kills it and fails the test on a hang.
 //! - [`fork_run`]: forks a child that runs a closure (for memory inherited across `fork`),
 //!   with the same watchdog.
@@ -14,9 +14,13 @@
 //!   of a handshake).
 //! - [`race`] / [`wait_for_start`] / [`assert_one_creator_per_round`]: processes that race
 //!   from one common start instant, and the check of an open-or-create race.
+//! - [`missing_reader`]: skips a test whose outside reader (cc, Python + NumPy) is missing,
+//!   or fails it where [`REQUIRE_READERS_VAR`] is set (CI).
 //! - [`xorshift64`]: a small deterministic random source for fuzz-style tests, and
 //!   [`test_seed`] (`IPC_TEST_SEED` or the clock, printed) to start it.
 //! - [`c_reader::build`]: compiles the C reader of FORMAT.md.
+//! - [`proc_state`]: whether a peer process or thread is blocked in a wait right now (the
+//!   observed state a test orders processes by, instead of a sleep).
 #![deny(
     unsafe_op_in_unsafe_fn,
     clippy::undocumented_unsafe_blocks,
@@ -29,12 +33,14 @@ pub mod c_reader;
 #[cfg(loom)]
 pub mod loom;
 pub mod privilege;
+pub mod proc_state;
 pub mod shared_mem;
 
 use std::ffi::CString;
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -46,6 +52,22 @@ pub const PREFIX: &str = "ipct";
 
 /// A default watchdog for child processes: long enough for a loaded 2-core CI machine.
 pub const WATCHDOG: Duration = Duration::from_secs(60);
+
+/// The environment variable that turns a missing outside reader (a C compiler, Python with
+/// NumPy) from a skip into a failure: `.ci/run` sets it to `1`, so CI never passes a reader
+/// test that did not run.
+pub const REQUIRE_READERS_VAR: &str = "IPC_REQUIRE_READERS";
+
+/// A test's prerequisite `what` is missing (`why`): fails the test when
+/// [`REQUIRE_READERS_VAR`] is `1` (as in CI); otherwise prints a note, and the caller skips.
+pub fn missing_reader(what: &str, why: &str) {
+    let required = std::env::var(REQUIRE_READERS_VAR).is_ok_and(|v| v == "1");
+    assert!(
+        !required,
+        "{what} is missing ({why}), and {REQUIRE_READERS_VAR}=1 requires it"
+    );
+    eprintln!("skipped: {what} is missing ({why}); {REQUIRE_READERS_VAR}=1 makes this a failure");
+}
 
 /// A POSIX object name unique to this process and call: `/ipct-{tag}-{pid}-{n}`.
 pub fn unique_name(tag: &str) -> String {
@@ -129,7 +151,11 @@ impl Drop for Cleanup {
 #[derive(Debug)]
 pub struct ChildProc {
     child: std::process::Child,
-    reader: Option<thread::JoinHandle<Vec<String>>>,
+    reader: Option<thread::JoinHandle<()>>,
+    /// The lines reported so far (filled by the reader thread as they arrive).
+    reports: Arc<(Mutex<Vec<String>>, Condvar)>,
+    /// How many of `reports` [`ChildProc::next_report`] has handed out.
+    taken: usize,
 }
 
 /// Re-executes the current test binary so that it runs only the test `test` (its full path
@@ -138,9 +164,21 @@ pub struct ChildProc {
 ///
 /// The test function checks [`role`] first and, in a child, plays its part and returns.
 pub fn spawn_role(test: &str, role: &str, envs: &[(&str, &str)]) -> ChildProc {
+    spawn_test(test, role, envs, false)
+}
+
+/// As [`spawn_role`], for a child entry point marked `#[ignore]`: a role that is not a test
+/// of its own (a benchmark's producer, say) is ignored, so that a normal `cargo test` does
+/// not count it as a passing test, and runs only as this child (with `--ignored`).
+pub fn spawn_ignored_role(test: &str, role: &str, envs: &[(&str, &str)]) -> ChildProc {
+    spawn_test(test, role, envs, true)
+}
+
+fn spawn_test(test: &str, role: &str, envs: &[(&str, &str)], ignored: bool) -> ChildProc {
     let exe = std::env::current_exe().expect("current_exe");
     let mut cmd = Command::new(exe);
     cmd.args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .args(ignored.then_some("--ignored"))
         .env(ROLE_VAR, role)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -150,16 +188,21 @@ pub fn spawn_role(test: &str, role: &str, envs: &[(&str, &str)]) -> ChildProc {
     }
     let mut child = cmd.spawn().expect("spawn child test process");
     let stdout = child.stdout.take().expect("piped stdout");
+    let reports = Arc::new((Mutex::new(Vec::new()), Condvar::new()));
+    let shared = Arc::clone(&reports);
     let reader = thread::spawn(move || {
-        BufReader::new(stdout)
-            .lines()
-            .map_while(|l| l.ok())
-            .filter_map(|l| l.strip_prefix("@@ ").map(str::to_owned))
-            .collect()
+        let lines = BufReader::new(stdout).lines().map_while(|l| l.ok());
+        for line in lines.filter_map(|l| l.strip_prefix("@@ ").map(str::to_owned)) {
+            let (list, arrived) = &*shared;
+            list.lock().unwrap_or_else(|p| p.into_inner()).push(line);
+            arrived.notify_all();
+        }
     });
     ChildProc {
         child,
         reader: Some(reader),
+        reports,
+        taken: 0,
     }
 }
 
@@ -179,11 +222,15 @@ impl ChildProc {
     /// printed with [`report`].
     pub fn wait_output(mut self, timeout: Duration) -> Vec<String> {
         let status = self.wait_timeout(timeout);
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
         let lines = self
-            .reader
-            .take()
-            .map(|r| r.join().unwrap_or_default())
-            .unwrap_or_default();
+            .reports
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         assert!(
             status.success(),
             "child {} failed: {status}; reported {lines:?}",
@@ -195,6 +242,37 @@ impl ChildProc {
     /// Waits with the default [`WATCHDOG`] and asserts success.
     pub fn wait_ok(self) -> Vec<String> {
         self.wait_output(WATCHDOG)
+    }
+
+    /// The next line the child reports with [`report`], as soon as it is printed (the
+    /// parent side of a handshake: act once the child said where it is). After `timeout`,
+    /// or if the child's output ends first, kills the child and panics.
+    pub fn next_report(&mut self, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        let (list, arrived) = &*self.reports;
+        let mut lines = list.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if let Some(line) = lines.get(self.taken) {
+                self.taken += 1;
+                return line.clone();
+            }
+            let now = Instant::now();
+            let ended = self.reader.as_ref().is_none_or(|r| r.is_finished());
+            if now >= deadline || ended {
+                drop(lines);
+                self.kill();
+                panic!(
+                    "child {} reported nothing more (waited {timeout:?})",
+                    self.pid()
+                );
+            }
+            // Bounded: the reader thread may end (child exited) without a notification.
+            let wait = (deadline - now).min(Duration::from_millis(50));
+            lines = arrived
+                .wait_timeout(lines, wait)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
     }
 
     /// Sends SIGKILL and reaps the child.

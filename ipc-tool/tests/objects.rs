@@ -334,7 +334,11 @@ fn sem_post_and_wait_across_two_processes() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(200));
+    let pid = waiter.id() as i32;
+    wait_for("the waiter to block in sem_wait", WATCHDOG, || {
+        ipc_testutil::proc_state::all_threads_sleep(pid, "futex")
+            || waiter.try_wait().unwrap().is_some()
+    });
     assert!(
         waiter.try_wait().unwrap().is_none(),
         "the waiter did not wait"

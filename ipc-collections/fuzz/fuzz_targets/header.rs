@@ -17,49 +17,23 @@
 //! target/x86_64-unknown-linux-gnu/release/header corpus/header -max_total_time=60
 //! ```
 //!
-//! The first 8 bytes of the input choose the object size the validator is told (`fstat`'s
-//! answer, which need not match the bytes at hand); the rest are the segment's first bytes.
-//! Each input is validated twice: as it is, and with the magic and the checksum fixed up,
-//! so that the fuzzer also reaches the checks behind the checksum. The validator must
-//! return `Ok` or `Err` for every input, never panic, and whatever it accepts must lie in
-//! bounds of that size.
+//! Each input goes to `header_check::run` (the one definition of what an input means and
+//! what must hold, shared with `ipc-collections/tests/fuzz_corpus.rs`, which replays the
+//! committed seeds and crash inputs in `seeds/header/` and `regressions/header/` on every
+//! `cargo test`). Start a run from those seeds:
+//!
+//! ```text
+//! cargo +nightly fuzz run header corpus/header seeds/header regressions/header
+//! ```
+//!
+//! A crash input libFuzzer finds (in `artifacts/header/`, not committed) belongs in
+//! `regressions/header/` once fixed, so that it replays in every test run.
 #![no_main]
 
-use ipc_collections::format::{self, HEADER_LEN, MAGIC};
 use libfuzzer_sys::fuzz_target;
 
-fn check(bytes: &[u8], file_len: u64) {
-    if let Ok(info) = format::validate_header("", bytes, file_len) {
-        assert!(info.payload.end as u64 <= file_len);
-        assert!(info.payload.start % 64 == 0);
-        assert!(info.control.end <= info.payload.start);
-        assert!(HEADER_LEN + info.schema.len() <= info.payload.start);
-        assert!(info.dims.len() <= format::MAX_RANK);
-    }
-}
+mod header_check;
 
 fuzz_target!(|data: &[u8]| {
-    let (len, bytes) = match data.split_first_chunk::<8>() {
-        Some((len, rest)) => (u64::from_le_bytes(*len), rest),
-        None => (data.len() as u64, data),
-    };
-    check(bytes, len);
-    check(bytes, bytes.len() as u64);
-
-    // The same bytes with a valid magic and checksum.
-    if bytes.len() >= HEADER_LEN {
-        let mut fixed = bytes.to_vec();
-        fixed[..8].copy_from_slice(&MAGIC);
-        let schema_len = format::Header::read(&fixed).unwrap().schema_len;
-        let schema_end = usize::try_from(schema_len)
-            .ok()
-            .and_then(|n| n.checked_add(HEADER_LEN))
-            .filter(|&end| end <= fixed.len())
-            .unwrap_or(fixed.len());
-        let mut header = format::Header::read(&fixed).unwrap();
-        header.seal(&fixed[HEADER_LEN..schema_end]);
-        fixed[..HEADER_LEN].copy_from_slice(&header.to_bytes());
-        check(&fixed, len);
-        check(&fixed, fixed.len() as u64);
-    }
+    header_check::run(data);
 });

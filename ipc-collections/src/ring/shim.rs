@@ -4,7 +4,7 @@
 //!
 //! The algorithms in [`spsc`](super::spsc), [`mpmc`](super::mpmc) and
 //! [`bytes`](super::bytes) are written once against the names below and model-checked by
-//! `tests/loom_ring.rs` (`RUSTFLAGS="--cfg loom" cargo test -p ipc-collections --release
+//! `tests/loom_ring.rs` (`RUSTFLAGS="--cfg loom" cargo test -p typed-ipc-collections --release
 //! --test loom_ring`), the same way `ipc-core`'s condvar is (`ipc-core/src/sync/shim.rs`,
 //! whose futex model, exposed under `cfg(loom)` as `ipc_core::sync::loom_hooks`, is the one
 //! used here).

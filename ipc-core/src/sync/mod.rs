@@ -75,7 +75,7 @@
 //! [`SharedLayout`](crate::SharedLayout)); nothing else changes. Run:
 //!
 //! ```text
-//! RUSTFLAGS="--cfg loom" cargo test -p ipc-core --release --test loom_condvar
+//! RUSTFLAGS="--cfg loom" cargo test -p typed-ipc-core --release --test loom_condvar
 //! ```
 //!
 //! (about 40 s on two cores; `LOOM_MAX_PREEMPTIONS=N` sets the preemption bound of
