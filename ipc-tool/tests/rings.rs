@@ -6,6 +6,7 @@
 //! Cleanup guard, also on failure.
 
 use std::io::Read as _;
+use std::os::fd::FromRawFd;
 use std::process::{Command, Stdio};
 use std::sync::atomic::AtomicU32;
 use std::time::Duration;
@@ -544,15 +545,26 @@ fn a_frame_that_cannot_be_printed_stays_in_the_ring() {
         tx.try_send(b"one").unwrap();
         tx.try_send(b"two").unwrap();
     }
+    // A pipe whose reading end is closed before the tool starts (like `ipc ring pop |
+    // head -0` once head has exited), so the tool's first write fails whatever the timing.
+    let mut fds = [0; 2];
+    // SAFETY: `fds` is a writable array of two ints, as pipe2 requires.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    // SAFETY: pipe2 succeeded, so both descriptors are open and owned by nobody else.
+    let (read_end, write_end) = unsafe {
+        (
+            std::os::fd::OwnedFd::from_raw_fd(fds[0]),
+            std::os::fd::OwnedFd::from_raw_fd(fds[1]),
+        )
+    };
+    drop(read_end);
     let mut child = Command::new(env!("CARGO_BIN_EXE_ipc"))
         .args(["ring", "pop", &name, "--count", "2", "--timeout", "10"])
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
+        .stdout(Stdio::from(write_end))
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Close the reading end before the tool writes (like `ipc ring pop | head -0`).
-    drop(child.stdout.take());
     wait_child(&mut child, "ipc ring pop (closed stdout)", WATCHDOG);
     let o = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&o.stderr);
