@@ -7,11 +7,13 @@
 //! [`consumer`](SpscRing::consumer) attach this process to the ring (registering its pid and
 //! start time in the control block) and borrow the handle, so the memory outlives them.
 //!
-//! Opening checks, in order: the segment is a ring (else
-//! [`WrongType`](crate::ErrorKind::WrongType)), of this flavour (the header's payload length
-//! and the control block's `flavor`; else `WrongType` naming both), of this element type
-//! ([`LayoutMismatch`](crate::ErrorKind::LayoutMismatch) with the differing fields), with a
-//! capacity the flavour accepts (else [`Corrupted`](crate::ErrorKind::Corrupted)). The
+//! Opening checks, in order: the header and, the ring being ready, its control block are
+//! valid ([`format::validate_control`]: a known flavour that agrees with the header's
+//! layout, what init recorded, the flavour's minimum capacity, reserved areas zero; else
+//! [`Corrupted`](crate::ErrorKind::Corrupted), whatever ring the caller expects); the
+//! segment is a ring (else [`WrongType`](crate::ErrorKind::WrongType)), of this flavour
+//! (else `WrongType` naming both), of this element type
+//! ([`LayoutMismatch`](crate::ErrorKind::LayoutMismatch) with the differing fields). The
 //! capacity comes from the validated header and lives in process memory.
 
 use std::fmt;
