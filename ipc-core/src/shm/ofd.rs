@@ -109,7 +109,8 @@ mod tests {
 
     #[test]
     fn a_second_description_sees_and_cannot_take_the_lock_until_released() {
-        let name = format!("/ipc-core-ofd-{}", std::process::id());
+        let name = ipc_testutil::unique_name("ofd");
+        let _c = ipc_testutil::Cleanup::shm(&name);
         let a = crate::shm::Shm::create(&name, 4096).unwrap();
         let b = crate::shm::Shm::open(&name).unwrap();
         let ro = crate::shm::Shm::options()
