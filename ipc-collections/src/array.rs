@@ -295,7 +295,7 @@ impl<T: SharedLayout, M: Memory> SharedArray<T, M> {
     }
 
     /// Locks the array whether or not it is poisoned: the way back after a crash. Check or
-    /// repair the elements, then call [`ArrayGuard::clear_poison`], and every process can
+    /// repair the elements, then call [`clear_poison`](ipc_core::sync::LockGuard::clear_poison) on the guard, and every process can
     /// use [`lock`](Self::lock), [`get`](Self::get) and [`set`](Self::set) again:
     ///
     /// ```no_run

@@ -16,7 +16,7 @@
 //! crashed process in the place of a panicking thread, and the flag stored in shared memory.
 //!
 //! The flag is written and read only while the mutex is held (the snapshot read of
-//! [`PoisonMutex::is_poisoned`] aside), so `Relaxed` suffices: the mutex's acquire and
+//! [`RawLock::is_poisoned`](ipc_core::sync::RawLock::is_poisoned) aside), so `Relaxed` suffices: the mutex's acquire and
 //! release order it. A peer may store any value there; every value but 0 means poisoned.
 
 use std::mem::{align_of, offset_of, size_of};

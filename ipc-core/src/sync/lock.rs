@@ -4,7 +4,7 @@
 //!
 //! Not `lock_api`'s own traits: a process-shared robust lock has no `const INIT` (it is
 //! initialised in place, in shared memory, by
-//! [`SharedLayout::init_in_place`](crate::SharedLayout::init_in_place)), must never move once
+//! [`SharedLayout::init_in_place`]), must never move once
 //! initialised (so it is only ever used by reference), and its acquire is fallible: the
 //! owner died ([`Acquired::OwnerDied`]), the lock is unrecoverable, a timeout passed, a limit
 //! was reached.
@@ -18,7 +18,7 @@
 //! consistent (unlocking without that makes it unrecoverable), ipc-collections'
 //! `PoisonMutex` clears its shared poison flag (unlocking without that leaves it poisoned),
 //! a [`RawRwLock`](super::RawRwLock) never sees a dead holder (it records none).
-//! [`Lock::lock`] refuses a poisoned lock with [`ErrorKind::Poisoned`](crate::ErrorKind::Poisoned)
+//! [`Lock::lock`] refuses a poisoned lock with [`ErrorKind::Poisoned`]
 //! (as `std::sync::Mutex::lock` does); [`Lock::lock_ignoring_poison`] hands out the guard.
 //!
 //! # Names in errors
