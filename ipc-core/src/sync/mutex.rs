@@ -394,7 +394,11 @@ impl RawMutex {
     /// # References
     /// - <https://man7.org/linux/man-pages/man3/pthread_mutex_lock.3p.html>
     #[doc(alias = "pthread_mutex_lock")]
-    #[inline]
+    // Always: the uncontended path is a thread-local check, one glibc call and a
+    // thread-local increment (the contended path is out of line); with only a hint LLVM
+    // kept it out of line behind the generic guard (callgrind: +18 instructions a
+    // lock+unlock of a bare RawMutex guard).
+    #[inline(always)]
     pub fn lock(&self) -> Result<Acquired> {
         const OP: &str = "pthread_mutex_lock";
         Self::check_held_limit(OP)?;
