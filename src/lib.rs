@@ -49,7 +49,7 @@
 //! | `sem_timedwait` | [`NamedSemaphore::wait_timeout`](os::sem::Semaphore::wait_timeout) (a [`Duration`](std::time::Duration) on `CLOCK_MONOTONIC`) |
 //! | `sem_unlink` | [`os::sem::unlink`] |
 //! | `sem_init` (unnamed, in shared memory) | [`os::sem::Semaphore`] |
-//! | `pthread_mutex_*` (process-shared, robust) | typed: [`SharedMutex`]; raw: [`os::sync::RawMutex`]; `pthread_mutex_consistent`: done for you on [`SharedMutex`], which a dead holder poisons instead (repair: [`lock_ignoring_poison`](SharedMutex::lock_ignoring_poison), [`clear_poison`](collections::SharedMutexGuard::clear_poison)); raw: [`os::sync::RawMutex::mark_consistent`] |
+//! | `pthread_mutex_*` (process-shared, robust) | typed: [`SharedMutex`]; raw: [`os::sync::RawMutex`]; `pthread_mutex_consistent`: done for you on [`SharedMutex`], which a dead holder poisons instead (repair: [`lock_ignoring_poison`](SharedMutex::lock_ignoring_poison), [`clear_poison`](os::sync::LockGuard::clear_poison)); raw: [`os::sync::RawMutex::mark_consistent`] |
 //! | `pthread_cond_*` | typed: [`SharedCondvar`]; raw: [`os::sync::RawCondvar`] |
 //! | `pthread_rwlock_*` | typed: [`SharedRwLock`]; raw: [`os::sync::RawRwLock`] |
 //! | `futex` | [`os::sync::futex::wait`], [`os::sync::futex::wake`] |

@@ -12,9 +12,10 @@ use ipc_core::{ErrorKind, Memory, SharedLayout};
 use crate::error::{Error, LayoutMismatch, Result};
 use crate::format::{self, Kind, SegmentInfo, Spec};
 use crate::ident;
-use crate::lock::poison::{PoisonGuard, PoisonMutex, Wait};
+use crate::lock::poison::PoisonMutex;
 use crate::segment::named::{self, NamedOptions};
 use crate::segment::{Deadline, Expect, Fresh, Segment, DEFAULT_OPEN_TIMEOUT};
+use ipc_core::sync::{Acquired, LockGuard, RawLock};
 
 /// An N-dimensional array of `T` (up to 8 dimensions, C order: the last index varies
 /// fastest) in shared memory: IPC.jl's `WrappedArray(id, T, dims)` / `WrappedArray(id)` in
@@ -229,11 +230,30 @@ impl<T: SharedLayout, M: Memory> SharedArray<T, M> {
         unsafe { &*self.seg.control_ptr().cast::<PoisonMutex>() }
     }
 
-    fn guard(&self, wait: Wait, ignore_poison: bool) -> Result<ArrayGuard<'_, T, M>> {
-        match self.mutex().acquire(wait, ignore_poison) {
-            Ok(inner) => Ok(ArrayGuard { array: self, inner }),
-            Err(e) => Err(e.or_name(self.seg.name())),
-        }
+    /// The guard for the lock this thread has just tried to take (`r`), or `r`'s error
+    /// naming this array; refuses a poisoned lock unless `tolerate_poison`.
+    #[inline]
+    fn guard(
+        &self,
+        r: ipc_core::Result<Acquired>,
+        tolerate_poison: bool,
+    ) -> Result<ArrayGuard<'_, T, M>> {
+        let acquired = self.named(r)?;
+        // SAFETY: this thread has just acquired the array's lock; the payload holds `len`
+        // initialised elements of T inside the mapping (aligned, valid for every bit
+        // pattern), which `self` keeps mapped for the guard's borrow, and every safe access
+        // to them from any process happens under that lock. The memory is writable: a
+        // SharedArray is never opened read-only.
+        let guard = unsafe {
+            LockGuard::new(
+                self.mutex(),
+                std::ptr::slice_from_raw_parts_mut(self.as_ptr(), self.len),
+                acquired,
+                tolerate_poison,
+            )
+        };
+        let guard = self.named(LockGuard::refuse_poison(guard))?;
+        Ok(ArrayGuard { guard, array: self })
     }
 
     /// `pthread_mutex_lock` on the array's robust lock: exclusive access to all elements
@@ -251,7 +271,7 @@ impl<T: SharedLayout, M: Memory> SharedArray<T, M> {
     /// [pthread_mutex_lock(3p)](https://man7.org/linux/man-pages/man3/pthread_mutex_lock.3p.html)
     #[doc(alias = "pthread_mutex_lock")]
     pub fn lock(&self) -> Result<ArrayGuard<'_, T, M>> {
-        self.guard(Wait::Block, false)
+        self.guard(self.mutex().lock(), false)
     }
 
     /// As [`lock`](Self::lock) without waiting:
@@ -261,7 +281,7 @@ impl<T: SharedLayout, M: Memory> SharedArray<T, M> {
     /// [pthread_mutex_trylock(3p)](https://man7.org/linux/man-pages/man3/pthread_mutex_trylock.3p.html)
     #[doc(alias = "pthread_mutex_trylock")]
     pub fn try_lock(&self) -> Result<ArrayGuard<'_, T, M>> {
-        self.guard(Wait::Try, false)
+        self.guard(self.mutex().try_lock(), false)
     }
 
     /// `pthread_mutex_clocklock`: as [`lock`](Self::lock), waiting at most `timeout`
@@ -271,11 +291,11 @@ impl<T: SharedLayout, M: Memory> SharedArray<T, M> {
     /// [pthread_mutex_timedlock(3p)](https://man7.org/linux/man-pages/man3/pthread_mutex_timedlock.3p.html)
     #[doc(alias = "pthread_mutex_clocklock")]
     pub fn lock_timeout(&self, timeout: Duration) -> Result<ArrayGuard<'_, T, M>> {
-        self.guard(Wait::For(timeout), false)
+        self.guard(self.mutex().lock_timeout(timeout), false)
     }
 
     /// Locks the array whether or not it is poisoned: the way back after a crash. Check or
-    /// repair the elements, then call [`ArrayGuard::clear_poison`], and every process can
+    /// repair the elements, then call [`clear_poison`](ipc_core::sync::LockGuard::clear_poison) on the guard, and every process can
     /// use [`lock`](Self::lock), [`get`](Self::get) and [`set`](Self::set) again:
     ///
     /// ```no_run
@@ -295,7 +315,7 @@ impl<T: SharedLayout, M: Memory> SharedArray<T, M> {
     /// # Errors
     /// As [`lock`](Self::lock), without `Poisoned`.
     pub fn lock_ignoring_poison(&self) -> Result<ArrayGuard<'_, T, M>> {
-        self.guard(Wait::Block, true)
+        self.guard(self.mutex().lock(), true)
     }
 
     /// Whether a process died holding the array's lock and nobody has cleared the poison
@@ -719,23 +739,36 @@ impl<T: SharedLayout> SharedArrayOptions<T> {
     }
 }
 
-/// Exclusive access to all elements of a [`SharedArray`] while its mutex is held;
-/// dereferences to `[T]` (C order). Unlocks on drop. Not `Send`.
+/// Exclusive access to all elements of a [`SharedArray`] while its mutex is held: the
+/// generic [`LockGuard`] over `[T]` (C order), to which it dereferences (so `g[i]`,
+/// `g.iter()`, [`is_poisoned`](LockGuard::is_poisoned),
+/// [`clear_poison`](LockGuard::clear_poison) work on it), with the array's dims beside it
+/// for [`at`](Self::at)/[`at_mut`](Self::at_mut) and the `ndarray` views. Unlocks on drop
+/// (the inner guard does). Not `Send`.
 #[must_use = "the array is unlocked when the guard is dropped"]
 pub struct ArrayGuard<'a, T: SharedLayout, M: Memory = Shm> {
+    guard: LockGuard<'a, PoisonMutex, [T]>,
     array: &'a SharedArray<T, M>,
-    inner: PoisonGuard<'a>,
+}
+
+impl<T: SharedLayout + fmt::Debug, M: Memory> fmt::Debug for ArrayGuard<'_, T, M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ArrayGuard")
+            .field("dims", &self.array.dims())
+            .field("guard", &self.guard)
+            .finish()
+    }
 }
 
 impl<'a, T: SharedLayout, M: Memory> ArrayGuard<'a, T, M> {
     /// All elements (C order).
     pub fn as_slice(&self) -> &[T] {
-        self
+        &self.guard
     }
 
     /// All elements, mutably (C order).
     pub fn as_mut_slice(&mut self) -> &mut [T] {
-        self
+        &mut self.guard
     }
 
     /// The dimensions.
@@ -753,18 +786,6 @@ impl<'a, T: SharedLayout, M: Memory> ArrayGuard<'a, T, M> {
     pub fn at_mut(&mut self, index: &[usize]) -> Option<&mut T> {
         let i = self.array.flat_index(index)?;
         self.as_mut_slice().get_mut(i)
-    }
-
-    /// Whether the elements are poisoned: a process died holding the lock (only a guard
-    /// from [`SharedArray::lock_ignoring_poison`] can see this).
-    pub fn is_poisoned(&self) -> bool {
-        self.inner.is_poisoned()
-    }
-
-    /// Declares the elements checked or repaired after a process died holding the lock:
-    /// clears the poison for every process.
-    pub fn clear_poison(&mut self) {
-        self.inner.clear_poison();
     }
 }
 
@@ -788,24 +809,17 @@ impl<T: SharedLayout, M: Memory> ArrayGuard<'_, T, M> {
     }
 }
 
-impl<T: SharedLayout, M: Memory> Deref for ArrayGuard<'_, T, M> {
-    type Target = [T];
+impl<'a, T: SharedLayout, M: Memory> Deref for ArrayGuard<'a, T, M> {
+    type Target = LockGuard<'a, PoisonMutex, [T]>;
 
-    fn deref(&self) -> &[T] {
-        // SAFETY: the payload holds len initialised elements of T inside the mapping,
-        // aligned and valid for every bit pattern; the array's mutex, held while this
-        // guard lives, serialises every safe access from any process; the slice borrows
-        // the guard.
-        unsafe { std::slice::from_raw_parts(self.array.as_ptr(), self.array.len) }
+    fn deref(&self) -> &Self::Target {
+        &self.guard
     }
 }
 
 impl<T: SharedLayout, M: Memory> DerefMut for ArrayGuard<'_, T, M> {
-    fn deref_mut(&mut self) -> &mut [T] {
-        // SAFETY: as in deref; the guard is borrowed mutably, so this slice is the only one
-        // derived from it, and the held mutex excludes every other safe accessor. The
-        // memory is writable: a SharedArray is never opened read-only.
-        unsafe { std::slice::from_raw_parts_mut(self.array.as_ptr(), self.array.len) }
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.guard
     }
 }
 

@@ -200,8 +200,11 @@ fn holder_of_the_array_lock_killed_poisons_it_and_clear_poison_repairs() {
         assert!(Instant::now() < deadline, "child never took the lock");
         std::thread::sleep(Duration::from_millis(1));
     }
+    assert!(!a.is_poisoned(), "held by a live process");
     sigkill(child.pid());
     child.kill();
+    // Issue 20: poisoned as soon as the holder is dead, before anybody tries to lock.
+    assert!(a.is_poisoned(), "the holder was killed");
     // The convenience calls say so, naming the array, and keep saying so.
     for _ in 0..2 {
         let e = a.get(&[0]).unwrap_err();

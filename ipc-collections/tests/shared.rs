@@ -391,13 +391,19 @@ fn holder_of_a_shared_mutex_killed_poisons_it_and_clear_poison_repairs() {
     let _c = Cleanup::shm(&name);
     let stats = Shared::<Stats>::create(&name, |_| {}).unwrap();
 
+    assert!(!stats.hist.is_poisoned(), "fresh");
     kill_holder_of_hist(TEST, &stats, &name);
+    // Issue 20: poisoned as soon as the holder is dead, before anybody tries to lock.
     assert!(
-        !stats.hist.is_poisoned(),
-        "nobody has locked it since the crash"
+        stats.hist.is_poisoned(),
+        "the holder was killed; nobody has locked it since"
     );
     let e = stats.hist.lock().map(|_| ()).unwrap_err();
     assert!(is_poisoned(&e), "{e}");
+    // Issue 20: the error and Debug name the segment the lock lives in.
+    assert_eq!(e.name(), Some(name.as_str()), "{e}");
+    let debug = format!("{:?}", stats.hist);
+    assert!(debug.contains(&format!("{name:?}")), "{debug}");
     assert!(stats.hist.is_poisoned());
     // Sticky, and never a hang: every plain lock form says so at once.
     let t = Instant::now();
@@ -408,6 +414,7 @@ fn holder_of_a_shared_mutex_killed_poisons_it_and_clear_poison_repairs() {
         .map(|_| ())
         .unwrap_err();
     assert!(is_poisoned(&e), "{e}");
+    assert_eq!(e.name(), Some(name.as_str()), "{e}");
     assert!(t.elapsed() < Duration::from_secs(1));
 
     // Dropping a poisoned guard without clearing keeps it poisoned but usable.
@@ -749,4 +756,45 @@ fn exclusive_create_of_a_taken_name_and_bad_names_are_errors() {
             "{bad:?}: {e}"
         );
     }
+}
+
+/// Issue 20: errors of a lock inside a `Shared<T>` name the segment (found from the lock's
+/// address), for the mutex and the rwlock, and `Debug` shows it.
+#[test]
+fn lock_errors_inside_a_shared_value_name_the_segment() {
+    #[derive(SharedLayout)]
+    #[repr(C)]
+    struct Locks {
+        m: SharedMutex<u64>,
+        rw: ipc_collections::SharedRwLock<u64>,
+    }
+    let name = unique_name("lockname");
+    let _c = Cleanup::shm(&name);
+    let locks = Shared::<Locks>::create(&name, |_| {}).unwrap();
+    let g = locks.m.lock().unwrap();
+    // Error-checking mutex: relocking from the holding thread is EDEADLK, not a hang.
+    let e = locks
+        .m
+        .lock_timeout(Duration::from_secs(5))
+        .map(|_| ())
+        .unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::Os(_)), "{e}");
+    assert_eq!(
+        e.errno(),
+        Some(ipc_collections::ipc_core::Errno::EDEADLK),
+        "{e}"
+    );
+    assert_eq!(e.name(), Some(name.as_str()), "{e}");
+    drop(g);
+    let w = locks.rw.write().unwrap();
+    let e = locks.rw.read().map(|_| ()).unwrap_err();
+    assert_eq!(
+        e.errno(),
+        Some(ipc_collections::ipc_core::Errno::EDEADLK),
+        "{e}"
+    );
+    assert_eq!(e.name(), Some(name.as_str()), "{e}");
+    drop(w);
+    let debug = format!("{:?}", locks.m);
+    assert!(debug.contains(&format!("{name:?}")), "{debug}");
 }

@@ -56,8 +56,8 @@
 //! **Forked children.** Registrations, locks and names belong to a process, not to a copy
 //! of a handle. A child that inherits a handle or a guard over `fork` and drops it releases
 //! nothing of its parent's: a creating handle does not remove the name, a lock guard
-//! ([`sync::MutexGuard`], the [`sync::RawRwLock`] guards, [`sem::SemGuard`], and the guards of
-//! ipc-collections' locks and arrays) does not unlock or post, and a ring producer, consumer
+//! ([`sync::LockGuard`] and [`sync::ReadLockGuard`], which every lock of the workspace
+//! uses, and [`sem::SemGuard`]) does not unlock or post, and a ring producer, consumer
 //! or received frame (ipc-collections) leaves its registration and bytes to the parent. The
 //! child's drop only unmaps and closes its own copies of the mapping and descriptors. Each
 //! of these records its [`process::Owner`] when it takes the state and releases it only in

@@ -108,10 +108,18 @@ fn four_processes_count_exactly() {
 fn owner_died_then_repaired() {
     let c = counter();
     c.n.store(7, Ordering::Relaxed);
+    assert!(!c.m.is_poisoned(), "fresh");
     let pid = child_dies_holding(&c);
+    assert!(!c.m.is_poisoned(), "held by a live process");
     kill_and_reap(pid);
+    // Issue 20: true as soon as the holder is dead, before anybody tries to lock.
+    assert!(c.m.is_poisoned(), "the holder was killed");
 
     assert_eq!(c.m.lock(), Ok(Acquired::OwnerDied));
+    assert!(
+        c.m.is_poisoned(),
+        "acquired after a death, not repaired yet"
+    );
     assert_eq!(
         c.n.load(Ordering::Relaxed),
         0xdead,
@@ -122,6 +130,7 @@ fn owner_died_then_repaired() {
     unsafe { c.m.mark_consistent() }.expect("consistent");
     // SAFETY: held on this thread.
     unsafe { c.m.unlock() };
+    assert!(!c.m.is_poisoned(), "repaired");
 
     // Usable again, from this and from another process.
     assert_eq!(c.m.lock(), Ok(Acquired::Clean));
@@ -145,6 +154,7 @@ fn owner_died_without_repair_is_unrecoverable_at_once() {
     assert_eq!(c.m.lock(), Ok(Acquired::OwnerDied));
     // SAFETY: held on this thread; unlocking without mark_consistent on purpose.
     unsafe { c.m.unlock() };
+    assert!(c.m.is_poisoned(), "unrecoverable is poisoned for good");
 
     let unrecoverable = |r: ipc_core::Result<Acquired>| matches!(r, Err(e) if *e.kind() == ErrorKind::Unrecoverable);
     // glibc's trylock on a not-recoverable mutex leaves it locked by the caller; RawMutex
@@ -240,6 +250,10 @@ fn two_hundred_kill_cycles() {
     for cycle in 0..200 {
         let pid = child_dies_holding(&c);
         kill_and_reap(pid);
+        assert!(
+            c.m.is_poisoned(),
+            "cycle {cycle}: poisoned before anybody locks"
+        );
         // Timed, so a broken robust mutex fails the test instead of hanging it.
         let got = c.m.lock_timeout(Duration::from_secs(10));
         assert_eq!(got, Ok(Acquired::OwnerDied), "cycle {cycle}");
@@ -447,4 +461,23 @@ fn a_thread_holds_at_most_2048_robust_mutexes_and_all_are_freed_at_its_death() {
         // SAFETY: held on this thread.
         unsafe { x.unlock() };
     }
+}
+
+/// Issue 20: a lock word naming a thread that no longer exists (what the kernel leaves when
+/// it cannot free a dead thread's robust mutex, e.g. past ROBUST_LIST_LIMIT) reads as
+/// poisoned, though no `FUTEX_OWNER_DIED` mark was set. The dead thread is a real reaped
+/// child; its TID is written into the word by hand, as the kernel would have left it.
+#[test]
+fn is_poisoned_when_the_lock_word_names_a_dead_thread() {
+    let c = counter();
+    let pid = fork_child(|| park_forever());
+    // SAFETY: the first 4 bytes of the (unlocked, unshared-by-anyone-else) mutex are glibc's
+    // futex word, aligned; the test owns the memory.
+    let word = unsafe { &*(&c.m as *const RawMutex).cast::<AtomicU32>() };
+    word.store(pid as u32, Ordering::SeqCst);
+    assert!(!c.m.is_poisoned(), "the named thread lives");
+    kill_and_reap(pid);
+    assert!(c.m.is_poisoned(), "the named thread is dead");
+    word.store(0, Ordering::SeqCst);
+    assert!(!c.m.is_poisoned(), "free again");
 }

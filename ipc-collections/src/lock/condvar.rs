@@ -10,7 +10,7 @@ use ipc_core::sync::RawCondvar;
 use ipc_core::SharedLayout;
 
 use crate::error::Result;
-use crate::lock::mutex::SharedMutexGuard;
+use crate::SharedMutexGuard;
 
 /// A condition variable in shared memory ([`RawCondvar`], a futex sequence counter that a
 /// crashed waiter cannot break), used with the guard of a [`SharedMutex`](crate::SharedMutex),
@@ -83,9 +83,7 @@ impl SharedCondvar {
         &self,
         guard: SharedMutexGuard<'a, T>,
     ) -> Result<SharedMutexGuard<'a, T>> {
-        // SAFETY: the guard proves this thread holds the mutex.
-        let r = unsafe { self.raw.wait(guard.raw_mutex()) };
-        guard.relocked(r)
+        self.raw.wait_guard(guard)
     }
 
     /// Waits as [`wait`](Self::wait), at most `timeout` (CLOCK_MONOTONIC); the result says
@@ -99,10 +97,8 @@ impl SharedCondvar {
         guard: SharedMutexGuard<'a, T>,
         timeout: Duration,
     ) -> Result<(SharedMutexGuard<'a, T>, WaitTimeoutResult)> {
-        // SAFETY: the guard proves this thread holds the mutex.
-        let r = unsafe { self.raw.wait_timeout(guard.raw_mutex(), timeout) };
-        let t = WaitTimeoutResult(matches!(r, Ok((_, true))));
-        Ok((guard.relocked(r.map(|(acq, _)| acq))?, t))
+        let (guard, timed_out) = self.raw.wait_guard_timeout(guard, timeout)?;
+        Ok((guard, WaitTimeoutResult(timed_out)))
     }
 
     /// Waits while `condition` holds for the guarded value (checked under the mutex before

@@ -3,7 +3,6 @@
 //! poisons), [`SharedRwLock`](rwlock::SharedRwLock), [`SharedCondvar`](condvar::SharedCondvar).
 
 pub(crate) mod condvar;
-pub(crate) mod guarded;
 pub(crate) mod mutex;
 pub mod poison;
 pub(crate) mod rwlock;

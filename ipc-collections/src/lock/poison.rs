@@ -16,22 +16,21 @@
 //! crashed process in the place of a panicking thread, and the flag stored in shared memory.
 //!
 //! The flag is written and read only while the mutex is held (the snapshot read of
-//! [`PoisonMutex::is_poisoned`] aside), so `Relaxed` suffices: the mutex's acquire and
-//! release order it. A peer may store any value there; every value but 0 means poisoned
-//! (an array whose flag is neither 0 nor 1 when it is opened is refused as corrupted:
+//! [`RawLock::is_poisoned`](ipc_core::sync::RawLock::is_poisoned) aside), so `Relaxed`
+//! suffices: the mutex's acquire and release order it. A peer may store any value there;
+//! every value but 0 means poisoned (an array whose flag is neither 0 nor 1 when it is
+//! opened is refused as corrupted:
 //! [`format::validate_control`](crate::format::validate_control)).
 
-use std::marker::PhantomData;
 use std::mem::{align_of, offset_of, size_of};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use ipc_core::layout::{Field, TypeLayout};
-use ipc_core::process::Owner;
-use ipc_core::sync::{Acquired, RawMutex};
+use ipc_core::sync::{Acquired, CondvarLock, RawLock, RawMutex};
 use ipc_core::SharedLayout;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// A robust, process-shared mutex ([`RawMutex`]) with a poisoned flag beside it: the lock of
 /// a [`SharedMutex`](crate::SharedMutex) and the control block of a
@@ -92,125 +91,81 @@ unsafe impl SharedLayout for PoisonMutex {
 impl std::fmt::Debug for PoisonMutex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PoisonMutex")
-            .field("poisoned", &self.is_poisoned())
+            .field("poisoned", &RawLock::is_poisoned(self))
             .finish_non_exhaustive()
     }
 }
 
-/// How long an acquire may wait.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Wait {
-    /// Until the lock is free.
-    Block,
-    /// Not at all: `WouldBlock` if it is held.
-    Try,
-    /// At most this long: `Timeout` if it stays held.
-    For(Duration),
-}
-
 impl PoisonMutex {
-    /// Whether a holder died and nobody has cleared the flag since (a snapshot, read
-    /// without the lock).
-    pub fn is_poisoned(&self) -> bool {
-        self.poisoned.load(Ordering::Relaxed) != 0
-    }
-
-    /// Acquires the lock. A dead owner's lock poisons the data and is marked consistent at
-    /// once. With `ignore_poison` false a poisoned lock is released again and
-    /// [`ErrorKind::Poisoned`](crate::ErrorKind::Poisoned) returned; with it true the guard is returned and says whether the
-    /// data is poisoned.
-    pub(crate) fn acquire(&self, wait: Wait, ignore_poison: bool) -> Result<PoisonGuard<'_>> {
-        let acquired = match wait {
-            Wait::Block => self.raw.lock(),
-            Wait::Try => self.raw.try_lock(),
-            Wait::For(d) => self.raw.lock_timeout(d),
-        }?;
-        PoisonGuard {
-            lock: self,
-            owner: Owner::current(),
-            poisoned: false,
-            ignore_poison,
-            _not_send: PhantomData,
-        }
-        .settle(acquired)
-    }
-
-    pub(crate) fn raw(&self) -> &RawMutex {
-        &self.raw
-    }
-}
-
-/// Proof that this thread holds a [`PoisonMutex`]; releases it on drop. Not `Send`: a
-/// pthread mutex must be unlocked by the thread that locked it.
-pub(crate) struct PoisonGuard<'a> {
-    lock: &'a PoisonMutex,
-    /// The process that locked: a copy inherited by a forked child does not unlock.
-    owner: Owner,
-    /// The flag as this holder saw it, or cleared since.
-    poisoned: bool,
-    /// Taken with `lock_ignoring_poison`: a poisoned lock is no error for this holder.
-    ignore_poison: bool,
-    _not_send: PhantomData<*const ()>,
-}
-
-impl<'a> PoisonGuard<'a> {
     /// After this thread (re)acquired the mutex with `acquired`: poisons and repairs a dead
-    /// owner's lock, reads the flag, and refuses a poisoned lock unless poison is ignored.
-    fn settle(mut self, acquired: Acquired) -> Result<Self> {
+    /// owner's lock, and reports the flag as the outcome ([`Acquired::OwnerDied`]: poisoned,
+    /// now or earlier). On `Err` the mutex is released again.
+    fn settle(&self, acquired: Acquired) -> Result<Acquired> {
         if acquired == Acquired::OwnerDied {
             // Poison before repairing: if this thread dies in between, the next locker sees
             // OwnerDied again and poisons again.
-            self.lock.poisoned.store(1, Ordering::Relaxed);
-            // SAFETY: this thread holds the mutex (the guard exists only then), acquired
-            // with OwnerDied and not marked consistent since. On error the guard's drop
-            // unlocks.
-            unsafe { self.lock.raw.mark_consistent() }?;
-        }
-        self.poisoned = self.lock.poisoned.load(Ordering::Relaxed) != 0;
-        if self.poisoned && !self.ignore_poison {
-            return Err(Error::poisoned(""));
-        }
-        Ok(self)
-    }
-
-    /// The outcome of re-locking the mutex after a condvar wait, for the guard that held
-    /// it before the wait. A failed re-lock leaves the mutex not held: the guard is then
-    /// forgotten, not dropped.
-    pub(crate) fn relocked(self, r: ipc_core::Result<Acquired>) -> Result<Self> {
-        match r {
-            Ok(acquired) => self.settle(acquired),
-            Err(e) => {
-                std::mem::forget(self);
-                Err(e)
+            self.poisoned.store(1, Ordering::Relaxed);
+            // SAFETY: this thread holds the mutex, acquired with OwnerDied and not marked
+            // consistent since.
+            if let Err(e) = unsafe { self.raw.mark_consistent() } {
+                // SAFETY: this thread holds the mutex (just above).
+                unsafe { self.raw.unlock() };
+                return Err(e);
             }
         }
-    }
-
-    /// Whether the data is poisoned (a holder died) as far as this holder knows.
-    pub(crate) fn is_poisoned(&self) -> bool {
-        self.poisoned
-    }
-
-    /// Clears the poisoned flag for every process: the holder has checked or repaired the
-    /// data.
-    pub(crate) fn clear_poison(&mut self) {
-        self.lock.poisoned.store(0, Ordering::Relaxed);
-        self.poisoned = false;
-    }
-
-    pub(crate) fn mutex(&self) -> &'a PoisonMutex {
-        self.lock
+        Ok(if self.poisoned.load(Ordering::Relaxed) != 0 {
+            Acquired::OwnerDied
+        } else {
+            Acquired::Clean
+        })
     }
 }
 
-impl Drop for PoisonGuard<'_> {
-    fn drop(&mut self) {
-        // A forked child's copy: the mutex is the parent's (ipc_core::process).
-        if !self.owner.is_current() {
-            return;
-        }
-        // SAFETY: the guard exists only while this thread (it is not Send) holds the mutex,
-        // in the process that locked it (checked just above).
-        unsafe { self.lock.raw.unlock() }
+// SAFETY: the lock is the RawMutex's, which gives exclusive hold across processes with
+// acquire/release ordering; the flag is only an outcome on top.
+unsafe impl RawLock for PoisonMutex {
+    const LOCK_NAME: &'static str = "SharedMutex";
+
+    #[inline]
+    fn lock(&self) -> ipc_core::Result<Acquired> {
+        self.settle(self.raw.lock()?)
+    }
+
+    fn try_lock(&self) -> ipc_core::Result<Acquired> {
+        self.settle(self.raw.try_lock()?)
+    }
+
+    fn lock_timeout(&self, d: Duration) -> ipc_core::Result<Acquired> {
+        self.settle(self.raw.lock_timeout(d)?)
+    }
+
+    #[inline]
+    unsafe fn unlock(&self) {
+        // SAFETY: forwarded from the trait's contract.
+        unsafe { self.raw.unlock() }
+    }
+
+    /// Clears the poisoned flag for every process: the holder has checked or repaired the
+    /// data. Never fails.
+    unsafe fn mark_consistent(&self) -> ipc_core::Result<()> {
+        self.poisoned.store(0, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Whether the flag is set, or a holder is dead and the next locker will set it
+    /// ([`RawMutex::is_poisoned`]): true as soon as the holder is dead.
+    fn is_poisoned(&self) -> bool {
+        self.poisoned.load(Ordering::Relaxed) != 0 || self.raw.is_poisoned()
+    }
+}
+
+// SAFETY: `raw_mutex` is the mutex `lock` acquires; holding it is holding this lock.
+unsafe impl CondvarLock for PoisonMutex {
+    fn raw_mutex(&self) -> &RawMutex {
+        &self.raw
+    }
+
+    unsafe fn relocked(&self, r: ipc_core::Result<Acquired>) -> ipc_core::Result<Acquired> {
+        self.settle(r?)
     }
 }

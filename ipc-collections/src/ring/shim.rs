@@ -5,16 +5,16 @@
 //! The algorithms in [`spsc`](super::spsc), [`mpmc`](super::mpmc) and
 //! [`bytes`](super::bytes) are written once against the names below and model-checked by
 //! `tests/loom_ring.rs` (`RUSTFLAGS="--cfg loom" cargo test -p typed-ipc-collections --release
-//! --test loom_ring`), the same way `ipc-core`'s condvar is (`ipc-core/src/sync/shim.rs`,
-//! whose futex model, exposed under `cfg(loom)` as `ipc_core::sync::loom_hooks`, is the one
-//! used here).
+//! --test loom_ring`), the same way `ipc-core`'s condvar is.
 //!
-//! - [`AtomicU32`], [`AtomicU64`], [`Ordering`], [`fence`]: std's or loom's.
-//! - [`FutexWord`], [`futex_wait`], [`futex_wake_all`]: a real futex word (a plain
-//!   `AtomicU32`, so the control block keeps its `repr(C)` layout), or the model: the word
-//!   plus a wait queue whose "compare and enqueue" is atomic with respect to a wake, as the
-//!   kernel's hash-bucket lock makes it. The model ignores timeouts (a bounded wait that
-//!   would hide a lost wake-up behind its timeout shows up as a loom deadlock instead).
+//! - [`AtomicU32`], [`AtomicU64`], [`Ordering`], [`fence`], [`FutexWord`]: the workspace's
+//!   one loom shim, `ipc_core::sync::shim` (std's atomics and a real futex word, a plain
+//!   `AtomicU32` so the control block keeps its `repr(C)` layout; or loom's atomics and
+//!   ipc-core's futex model: the word plus a wait queue whose "compare and enqueue" is
+//!   atomic with respect to a wake, as the kernel's hash-bucket lock makes it).
+//! - [`futex_wait`], [`futex_wake_all`]: that shim's futex calls in the rings' terms. Under
+//!   loom the timeout is not passed on (a bounded wait that would hide a lost wake-up behind
+//!   its timeout shows up as a loom deadlock instead).
 //! - [`this_process`], [`is_alive`]: the `/proc` identity and liveness of
 //!   `segment::creator`, or the model: each loom thread sets its pid with
 //!   [`model::set_pid`] and "dies" with [`model::die`] (its writes before that are
@@ -27,17 +27,38 @@
 //!   millisecond; under loom every check is due (no clock, and the exploration must be
 //!   deterministic).
 
-#[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
+use std::time::Duration;
 
-#[cfg(loom)]
-pub(crate) use loom::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
+pub(crate) use ipc_core::sync::shim::{fence, AtomicU32, AtomicU64, FutexWord, Ordering};
+
+use crate::ring::RingError;
 
 #[cfg(not(loom))]
 pub(crate) use real::*;
 
 #[cfg(loom)]
-pub(crate) use model::{futex_wait, futex_wake_all, is_alive, this_process, FutexWord, Tracker};
+pub(crate) use model::{is_alive, this_process, Tracker};
+
+/// `FUTEX_WAIT` on `word` while it holds `expected`, at most `timeout` (under loom: no
+/// timeout, see the module docs). Every outcome (woken, changed, interrupted, timed out)
+/// means "re-check"; only an OS error is an error.
+#[inline]
+pub(crate) fn futex_wait(
+    word: &FutexWord,
+    expected: u32,
+    timeout: Duration,
+) -> Result<(), RingError> {
+    let timeout = if cfg!(loom) { None } else { Some(timeout) };
+    ipc_core::sync::shim::futex_wait(word, expected, timeout)
+        .map(|_| ())
+        .map_err(|e| RingError::Os(e.errno().map_or(0, |e| e.raw())))
+}
+
+/// `FUTEX_WAKE` of every sleeper on `word` (everyone queued now).
+#[inline]
+pub(crate) fn futex_wake_all(word: &FutexWord) {
+    ipc_core::sync::shim::futex_wake(word, u32::MAX);
+}
 
 #[cfg(loom)]
 pub use model::{die, set_pid};
@@ -140,35 +161,6 @@ impl Throttle {
 
 #[cfg(not(loom))]
 mod real {
-    use std::time::Duration;
-
-    use ipc_core::sync::futex;
-
-    use crate::ring::RingError;
-
-    /// The word a waiter sleeps on: a plain `AtomicU32` in shared memory.
-    pub(crate) type FutexWord = std::sync::atomic::AtomicU32;
-
-    /// `FUTEX_WAIT` on `word` while it holds `expected`, at most `timeout`. Every outcome
-    /// (woken, changed, interrupted, timed out) means "re-check"; only an OS error is an
-    /// error.
-    #[inline]
-    pub(crate) fn futex_wait(
-        word: &FutexWord,
-        expected: u32,
-        timeout: Duration,
-    ) -> Result<(), RingError> {
-        futex::wait(word, expected, Some(timeout))
-            .map(|_| ())
-            .map_err(|e| RingError::Os(e.errno().map_or(0, |e| e.raw())))
-    }
-
-    /// `FUTEX_WAKE` of every sleeper on `word`.
-    #[inline]
-    pub(crate) fn futex_wake_all(word: &FutexWord) {
-        futex::wake(word, u32::MAX);
-    }
-
     /// This process's pid and start time (`/proc/self/stat`, cached).
     #[inline]
     pub(crate) fn this_process() -> (i32, u64) {
@@ -184,34 +176,11 @@ mod real {
 
 #[cfg(loom)]
 pub mod model {
-    //! The loom models of the futex, of process identity and death, and of slot accesses.
+    //! The loom models of process identity and death, and of slot accesses (the futex
+    //! model is ipc-core's).
     use std::cell::Cell;
-    use std::time::Duration;
 
     use loom::sync::Mutex;
-
-    use crate::ring::RingError;
-
-    /// The loom model of a futex word: ipc-core's (the one its condvar model runs on).
-    pub use ipc_core::sync::loom_hooks::FutexWord;
-
-    /// `FUTEX_WAIT`, modelled with ipc-core's model. The timeout is not passed on: a bounded
-    /// wait that would hide a lost wake-up behind its timeout must show up as a loom
-    /// deadlock instead (see the module docs).
-    pub fn futex_wait(
-        word: &FutexWord,
-        expected: u32,
-        _timeout: Duration,
-    ) -> Result<(), RingError> {
-        ipc_core::sync::loom_hooks::futex_wait(word, expected, None)
-            .map(|_| ())
-            .map_err(|e| RingError::Os(e.errno().map_or(0, |n| n.raw())))
-    }
-
-    /// `FUTEX_WAKE` of everyone queued now, modelled with ipc-core's model.
-    pub fn futex_wake_all(word: &FutexWord) {
-        ipc_core::sync::loom_hooks::futex_wake(word, u32::MAX);
-    }
 
     loom::thread_local! {
         static PID: Cell<i32> = Cell::new(1);

@@ -382,6 +382,11 @@ impl Semaphore {
 }
 
 /// A unit taken from a semaphore, given back (`sem_post`) on drop.
+///
+/// Not a [`LockGuard`](crate::sync::LockGuard): a semaphore is a counter, not a lock in the
+/// sense of [`RawLock`](crate::sync::RawLock). It has no owner (any thread of any process
+/// may post, so this guard is `Send`, where a lock guard is not), several holders at once,
+/// no owner-died outcome and nothing it protects to dereference to.
 #[must_use = "the unit is given back as soon as the guard is dropped"]
 pub struct SemGuard<'a> {
     sem: *mut libc::sem_t,

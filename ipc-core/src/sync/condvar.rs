@@ -5,8 +5,9 @@
 use std::time::Duration;
 
 use super::futex::Wake;
+use super::lock::{CondvarLock, LockGuard};
 use super::shim::{futex_wait, futex_wake, AtomicU32, FutexWord, Ordering};
-use super::{Acquired, MutexGuard, RawMutex};
+use super::{Acquired, RawMutex};
 #[cfg(not(loom))]
 use crate::layout::{SharedLayout, TypeLayout};
 use crate::sys::{self, Deadline};
@@ -315,35 +316,47 @@ impl RawCondvar {
         self.notify(u32::MAX);
     }
 
-    /// [`wait`](Self::wait) with a [`MutexGuard`]: safe, because the guard proves that this
-    /// thread holds the mutex.
+    /// [`wait`](Self::wait) with a guard of any lock built on a [`RawMutex`] (a bare
+    /// [`MutexGuard`](super::MutexGuard), or the guard of a [`Lock`](super::Lock) over ipc-collections'
+    /// poison mutex): safe, because the guard proves that this thread holds the mutex.
     ///
-    /// Returns the guard again (check [`MutexGuard::acquired`] for an owner that died
-    /// meanwhile).
+    /// Returns the guard again, re-locked: check [`LockGuard::acquired`] for a holder that
+    /// died meanwhile. A guard taken without tolerating poison gets
+    /// [`ErrorKind::Poisoned`](crate::ErrorKind::Poisoned) instead, as its lock call would
+    /// (the lock is then released).
     ///
     /// # Errors
-    /// As [`RawMutex::lock`]; the guard is then gone and the mutex not held.
-    pub fn wait_guard<'a>(&self, guard: MutexGuard<'a>) -> Result<MutexGuard<'a>> {
-        let m = guard.leak();
-        // SAFETY: the guard held `m` on this thread; leaking it hands that hold to us.
-        let acquired = unsafe { self.wait(m) }?;
-        Ok(MutexGuard::relocked(m, acquired))
+    /// As the lock's `lock`; the guard is then gone and the lock not held.
+    pub fn wait_guard<'a, R: CondvarLock, T: ?Sized>(
+        &self,
+        guard: LockGuard<'a, R, T>,
+    ) -> Result<LockGuard<'a, R, T>> {
+        let raw = LockGuard::raw(&guard);
+        // SAFETY: the guard proves this thread holds `raw`, hence `raw.raw_mutex()`
+        // (CondvarLock's contract); the guard is not dropped while the wait runs.
+        let r = unsafe { self.wait(raw.raw_mutex()) };
+        // SAFETY: on Ok the wait re-acquired the mutex on this thread.
+        let r = unsafe { raw.relocked(r) };
+        guard.relocked(r)
     }
 
-    /// [`wait_timeout`](Self::wait_timeout) with a [`MutexGuard`]; returns the guard and
-    /// whether the wait timed out.
+    /// [`wait_timeout`](Self::wait_timeout) with a guard, as [`wait_guard`](Self::wait_guard);
+    /// returns the guard and whether the wait timed out.
     ///
     /// # Errors
-    /// As [`RawMutex::lock`]; the guard is then gone and the mutex not held.
-    pub fn wait_guard_timeout<'a>(
+    /// As [`wait_guard`](Self::wait_guard).
+    pub fn wait_guard_timeout<'a, R: CondvarLock, T: ?Sized>(
         &self,
-        guard: MutexGuard<'a>,
+        guard: LockGuard<'a, R, T>,
         d: Duration,
-    ) -> Result<(MutexGuard<'a>, bool)> {
-        let m = guard.leak();
-        // SAFETY: the guard held `m` on this thread; leaking it hands that hold to us.
-        let (acquired, timed_out) = unsafe { self.wait_timeout(m, d) }?;
-        Ok((MutexGuard::relocked(m, acquired), timed_out))
+    ) -> Result<(LockGuard<'a, R, T>, bool)> {
+        let raw = LockGuard::raw(&guard);
+        // SAFETY: as in `wait_guard`.
+        let r = unsafe { self.wait_timeout(raw.raw_mutex(), d) };
+        let timed_out = matches!(r, Ok((_, true)));
+        // SAFETY: on Ok the wait re-acquired the mutex on this thread.
+        let r = unsafe { raw.relocked(r.map(|(a, _)| a)) };
+        Ok((guard.relocked(r)?, timed_out))
     }
 }
 

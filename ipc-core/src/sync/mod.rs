@@ -67,7 +67,7 @@
 //!
 //! [`RawCondvar`]'s wait/notify protocol (sequence word, sleeper count, spin phase, skipped
 //! wake system call) is lock-free code that a lost wake-up would hide in, so it is
-//! model-checked with [loom](https://docs.rs/loom). Under `--cfg loom`, a private shim
+//! model-checked with [loom](https://docs.rs/loom). Under `--cfg loom`, a shim
 //! (`sync/shim.rs`) swaps the atomics for loom's and `futex(2)` for a loom model of it
 //! (compare-and-enqueue atomic with respect to wake, as the kernel's hash-bucket lock makes
 //! it), and `RawCondvar::wait_loom` runs the same wait code with a loom mutex in place of the
@@ -87,19 +87,15 @@
 
 mod condvar;
 pub mod futex;
+pub mod lock;
 mod mutex;
 mod rwlock;
-mod shim;
+#[doc(hidden)]
+pub mod shim;
 
 pub use condvar::RawCondvar;
 
-/// What the loom model in `tests/loom_condvar.rs` needs beyond the public API (only under
-/// `cfg(loom)`): the modelled futex.
-#[cfg(loom)]
-#[doc(hidden)]
-pub mod loom_hooks {
-    pub use super::shim::model::{futex_wait, futex_wake, FutexWord};
-}
+pub use lock::{mapping_name, CondvarLock, Lock, LockGuard, RawLock, RawLockShared, ReadLockGuard};
 pub use mutex::{MutexGuard, MutexOptions, RawMutex, MAX_HELD_PER_THREAD};
 pub use rwlock::{RawRwLock, ReadGuard, WriteGuard};
 

@@ -2,13 +2,14 @@
 
 use std::cell::UnsafeCell;
 use std::ffi::c_int;
-use std::marker::PhantomData;
+use std::ptr::NonNull;
 use std::time::Duration;
 
 use crate::Errno;
 
+use super::lock::{LockGuard, RawLock, RawLockShared, ReadLockGuard};
+use super::Acquired;
 use crate::layout::{SharedLayout, TypeLayout};
-use crate::process::Owner;
 use crate::sys;
 use crate::{Error, ErrorKind, Result};
 
@@ -131,7 +132,7 @@ impl RawRwLock {
         r
     }
 
-    fn lock(&self, side: Side, op: &'static str) -> Result<()> {
+    fn acquire(&self, side: Side, op: &'static str) -> Result<()> {
         let r = self.spin_try(side);
         if r != libc::EBUSY {
             return check(op, r);
@@ -145,14 +146,14 @@ impl RawRwLock {
         })
     }
 
-    fn try_lock(&self, side: Side, op: &'static str) -> Result<()> {
+    fn try_acquire(&self, side: Side, op: &'static str) -> Result<()> {
         match self.try_raw(side) {
             libc::EBUSY => Err(Error::new(op, ErrorKind::WouldBlock)),
             r => check(op, r),
         }
     }
 
-    fn lock_timeout(&self, side: Side, d: Duration, op: &'static str) -> Result<()> {
+    fn acquire_timeout(&self, side: Side, d: Duration, op: &'static str) -> Result<()> {
         let r = if d.is_zero() {
             self.try_raw(side)
         } else {
@@ -192,7 +193,7 @@ impl RawRwLock {
     /// - <https://man7.org/linux/man-pages/man3/pthread_rwlock_rdlock.3p.html>
     #[doc(alias = "pthread_rwlock_rdlock")]
     pub fn read(&self) -> Result<()> {
-        self.lock(Side::Read, "pthread_rwlock_rdlock")
+        self.acquire(Side::Read, "pthread_rwlock_rdlock")
     }
 
     /// `pthread_rwlock_tryrdlock`: takes a read lock if no writer holds it, without waiting.
@@ -205,7 +206,7 @@ impl RawRwLock {
     /// - <https://man7.org/linux/man-pages/man3/pthread_rwlock_tryrdlock.3p.html>
     #[doc(alias = "pthread_rwlock_tryrdlock")]
     pub fn try_read(&self) -> Result<()> {
-        self.try_lock(Side::Read, "pthread_rwlock_tryrdlock")
+        self.try_acquire(Side::Read, "pthread_rwlock_tryrdlock")
     }
 
     /// `pthread_rwlock_clockrdlock` on CLOCK_MONOTONIC: takes a read lock, waiting at most
@@ -221,7 +222,7 @@ impl RawRwLock {
     #[doc(alias = "pthread_rwlock_clockrdlock")]
     #[doc(alias = "pthread_rwlock_timedrdlock")]
     pub fn read_timeout(&self, d: Duration) -> Result<()> {
-        self.lock_timeout(Side::Read, d, "pthread_rwlock_clockrdlock")
+        self.acquire_timeout(Side::Read, d, "pthread_rwlock_clockrdlock")
     }
 
     /// `pthread_rwlock_wrlock`: takes the write lock, sleeping while anyone holds the lock
@@ -234,7 +235,7 @@ impl RawRwLock {
     /// - <https://man7.org/linux/man-pages/man3/pthread_rwlock_wrlock.3p.html>
     #[doc(alias = "pthread_rwlock_wrlock")]
     pub fn write(&self) -> Result<()> {
-        self.lock(Side::Write, "pthread_rwlock_wrlock")
+        self.acquire(Side::Write, "pthread_rwlock_wrlock")
     }
 
     /// `pthread_rwlock_trywrlock`: takes the write lock if nobody holds the lock, without
@@ -248,7 +249,7 @@ impl RawRwLock {
     /// - <https://man7.org/linux/man-pages/man3/pthread_rwlock_trywrlock.3p.html>
     #[doc(alias = "pthread_rwlock_trywrlock")]
     pub fn try_write(&self) -> Result<()> {
-        self.try_lock(Side::Write, "pthread_rwlock_trywrlock")
+        self.try_acquire(Side::Write, "pthread_rwlock_trywrlock")
     }
 
     /// `pthread_rwlock_clockwrlock` on CLOCK_MONOTONIC: takes the write lock, waiting at most
@@ -264,7 +265,7 @@ impl RawRwLock {
     #[doc(alias = "pthread_rwlock_clockwrlock")]
     #[doc(alias = "pthread_rwlock_timedwrlock")]
     pub fn write_timeout(&self, d: Duration) -> Result<()> {
-        self.lock_timeout(Side::Write, d, "pthread_rwlock_clockwrlock")
+        self.acquire_timeout(Side::Write, d, "pthread_rwlock_clockwrlock")
     }
 
     /// `pthread_rwlock_unlock`: releases the read or write lock this thread holds.
@@ -287,7 +288,7 @@ impl RawRwLock {
     /// As [`read`](Self::read).
     pub fn read_guard(&self) -> Result<ReadGuard<'_>> {
         self.read()?;
-        Ok(ReadGuard(Guard::new(self)))
+        Ok(self.read_guard_of())
     }
 
     /// [`read_timeout`](Self::read_timeout) returning an RAII guard.
@@ -296,7 +297,7 @@ impl RawRwLock {
     /// As [`read_timeout`](Self::read_timeout).
     pub fn read_guard_timeout(&self, d: Duration) -> Result<ReadGuard<'_>> {
         self.read_timeout(d)?;
-        Ok(ReadGuard(Guard::new(self)))
+        Ok(self.read_guard_of())
     }
 
     /// [`write`](Self::write) returning an RAII guard.
@@ -305,7 +306,7 @@ impl RawRwLock {
     /// As [`write`](Self::write).
     pub fn write_guard(&self) -> Result<WriteGuard<'_>> {
         self.write()?;
-        Ok(WriteGuard(Guard::new(self)))
+        Ok(self.write_guard_of())
     }
 
     /// [`write_timeout`](Self::write_timeout) returning an RAII guard.
@@ -314,71 +315,94 @@ impl RawRwLock {
     /// As [`write_timeout`](Self::write_timeout).
     pub fn write_guard_timeout(&self, d: Duration) -> Result<WriteGuard<'_>> {
         self.write_timeout(d)?;
-        Ok(WriteGuard(Guard::new(self)))
+        Ok(self.write_guard_of())
     }
 }
 
-/// Releases a held rwlock on drop; not `Send` (pthread locks are released by the thread that
-/// took them).
-struct Guard<'a> {
-    lock: &'a RawRwLock,
-    /// The process that locked: a copy inherited by a forked child does not unlock.
-    owner: Owner,
-    _not_send: PhantomData<*const ()>,
-}
+impl RawRwLock {
+    /// A guard for the read lock this thread has just taken.
+    fn read_guard_of(&self) -> ReadGuard<'_> {
+        // SAFETY: the caller has just taken a read lock on this thread; the guard protects
+        // nothing (a dangling, aligned pointer to `()`, valid for zero-sized reads).
+        unsafe { ReadLockGuard::new(self, NonNull::<()>::dangling().as_ptr()) }
+    }
 
-impl<'a> Guard<'a> {
-    fn new(lock: &'a RawRwLock) -> Self {
-        Guard {
-            lock,
-            owner: Owner::current(),
-            _not_send: PhantomData,
+    /// A guard for the write lock this thread has just taken.
+    fn write_guard_of(&self) -> WriteGuard<'_> {
+        // SAFETY: as above, for the write lock; a rwlock never reports a dead owner.
+        unsafe {
+            LockGuard::new(
+                self,
+                NonNull::<()>::dangling().as_ptr(),
+                Acquired::Clean,
+                false,
+            )
         }
     }
 }
 
-impl Drop for Guard<'_> {
-    fn drop(&mut self) {
-        // A forked child's copy: the lock is the parent's (crate::process).
-        if !self.owner.is_current() {
-            return;
-        }
-        // SAFETY: the guard holds the lock, on this thread (it is not Send), in the process
-        // that locked it (checked just above).
-        unsafe { self.lock.unlock() };
+// SAFETY: a pthread rwlock's write lock excludes every other holder, read or write, in every
+// process that maps it; lock and unlock are acquire and release operations.
+unsafe impl RawLock for RawRwLock {
+    const LOCK_NAME: &'static str = "SharedRwLock";
+
+    #[inline]
+    fn lock(&self) -> Result<Acquired> {
+        self.write().map(|()| Acquired::Clean)
+    }
+
+    fn try_lock(&self) -> Result<Acquired> {
+        self.try_write().map(|()| Acquired::Clean)
+    }
+
+    fn lock_timeout(&self, d: Duration) -> Result<Acquired> {
+        self.write_timeout(d).map(|()| Acquired::Clean)
+    }
+
+    #[inline]
+    unsafe fn unlock(&self) {
+        // SAFETY: forwarded from the trait's contract.
+        unsafe { RawRwLock::unlock(self) }
+    }
+
+    /// Never called: a rwlock never returns [`Acquired::OwnerDied`].
+    unsafe fn mark_consistent(&self) -> Result<()> {
+        Ok(())
+    }
+
+    /// Always false: a pthread rwlock records no owner for its readers, so a dead holder is
+    /// never noticed (see the type's docs).
+    fn is_poisoned(&self) -> bool {
+        false
     }
 }
 
-/// Holds a read lock of a [`RawRwLock`]; released on drop. Not `Send`.
-#[must_use = "the lock is released as soon as the guard is dropped"]
-pub struct ReadGuard<'a>(Guard<'a>);
+// SAFETY: read locks exclude the write lock, in every process.
+unsafe impl RawLockShared for RawRwLock {
+    #[inline]
+    fn lock_shared(&self) -> Result<()> {
+        self.read()
+    }
 
-/// Holds the write lock of a [`RawRwLock`]; released on drop. Not `Send`.
-#[must_use = "the lock is released as soon as the guard is dropped"]
-pub struct WriteGuard<'a>(Guard<'a>);
+    fn try_lock_shared(&self) -> Result<()> {
+        self.try_read()
+    }
 
-impl<'a> ReadGuard<'a> {
-    /// The lock this guard holds.
-    pub fn rwlock(&self) -> &'a RawRwLock {
-        self.0.lock
+    fn lock_shared_timeout(&self, d: Duration) -> Result<()> {
+        self.read_timeout(d)
+    }
+
+    #[inline]
+    unsafe fn unlock_shared(&self) {
+        // SAFETY: forwarded from the trait's contract.
+        unsafe { RawRwLock::unlock(self) }
     }
 }
 
-impl<'a> WriteGuard<'a> {
-    /// The lock this guard holds.
-    pub fn rwlock(&self) -> &'a RawRwLock {
-        self.0.lock
-    }
-}
+/// Holds a read lock of a [`RawRwLock`] (the generic [`ReadLockGuard`] over nothing);
+/// released on drop. Not `Send`.
+pub type ReadGuard<'a> = ReadLockGuard<'a, RawRwLock>;
 
-impl std::fmt::Debug for ReadGuard<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ReadGuard")
-    }
-}
-
-impl std::fmt::Debug for WriteGuard<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("WriteGuard")
-    }
-}
+/// Holds the write lock of a [`RawRwLock`] (the generic [`LockGuard`] over nothing);
+/// released on drop. Not `Send`.
+pub type WriteGuard<'a> = LockGuard<'a, RawRwLock>;

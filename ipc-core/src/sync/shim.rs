@@ -1,11 +1,15 @@
-//! What the lock-free code of [`sync`](super) runs on: the real atomics and `futex(2)` calls
-//! in a normal build, or loom's atomics and a loom model of the futex under `cfg(loom)`.
+//! The one loom shim of the workspace: what lock-free code runs on, the real atomics and
+//! `futex(2)` calls in a normal build, or loom's atomics and a loom model of the futex under
+//! `cfg(loom)`.
 //!
 //! [`RawCondvar`](super::RawCondvar)'s wait/notify protocol is written once, against the
 //! names below, and model-checked under `RUSTFLAGS="--cfg loom"` by `tests/loom_condvar.rs`
-//! (how to run it: the [module docs](super#model-checking-with-loom)).
+//! (how to run it: the [module docs](super#model-checking-with-loom)). ipc-collections'
+//! rings use the same names (its `ring/shim.rs` adds only what is theirs: process liveness,
+//! slot-access tracking, the liveness throttle), so both crates are checked against one
+//! futex model.
 //!
-//! - [`AtomicU32`], [`Ordering`]: `std::sync::atomic`, or loom's.
+//! - [`AtomicU32`], [`AtomicU64`], [`Ordering`], [`fence`]: `std::sync::atomic`, or loom's.
 //! - [`FutexWord`]: the 32-bit word a waiter sleeps on. In a normal build it *is* an
 //!   [`AtomicU32`] (so a struct that holds one keeps its `repr(C)` layout), and
 //!   [`futex_wait`]/[`futex_wake`] are [`super::futex::wait`]/[`super::futex::wake`]. Under
@@ -16,16 +20,16 @@
 //!   oldest first.
 
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{AtomicU32, Ordering};
+pub use std::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicU32, Ordering};
+pub use loom::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 
 #[cfg(not(loom))]
-pub(crate) use real::{futex_wait, futex_wake, FutexWord};
+pub use real::{futex_wait, futex_wake, FutexWord};
 
 #[cfg(loom)]
-pub(crate) use model::{futex_wait, futex_wake, FutexWord};
+pub use model::{futex_wait, futex_wake, FutexWord};
 
 #[cfg(not(loom))]
 mod real {
@@ -35,27 +39,23 @@ mod real {
     use crate::Result;
 
     /// The word a waiter sleeps on: a plain [`AtomicU32`](std::sync::atomic::AtomicU32).
-    pub(crate) type FutexWord = std::sync::atomic::AtomicU32;
+    pub type FutexWord = std::sync::atomic::AtomicU32;
 
     /// [`futex::wait`].
     #[inline]
-    pub(crate) fn futex_wait(
-        word: &FutexWord,
-        expected: u32,
-        timeout: Option<Duration>,
-    ) -> Result<Wake> {
+    pub fn futex_wait(word: &FutexWord, expected: u32, timeout: Option<Duration>) -> Result<Wake> {
         futex::wait(word, expected, timeout)
     }
 
     /// [`futex::wake`].
     #[inline]
-    pub(crate) fn futex_wake(word: &FutexWord, n: u32) -> usize {
+    pub fn futex_wake(word: &FutexWord, n: u32) -> usize {
         futex::wake(word, n)
     }
 }
 
 #[cfg(loom)]
-pub(super) mod model {
+mod model {
     use std::collections::VecDeque;
     use std::time::Duration;
 
