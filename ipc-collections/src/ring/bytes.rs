@@ -411,32 +411,41 @@ impl<'m> Consumer<'m> {
         })
     }
 
-    fn available(&mut self) -> Result<u64, RingError> {
-        if self.cached_tail != self.head {
-            return Ok(self.cached_tail.wrapping_sub(self.head));
+    /// Published bytes from `from` on (`from` between head and the cached tail, which
+    /// callers ensure: `head`, or a position [`check_at`](Self::check_at) accepted).
+    fn available(&mut self, from: u64) -> Result<u64, RingError> {
+        if self.cached_tail != from {
+            return Ok(self.cached_tail.wrapping_sub(from));
         }
         // Acquire: pairs with the producer's Release store of tail (headers and payload).
         let tail = self.side.ctrl.tail.load(Ordering::Acquire);
-        let used = self.side.used(tail, self.head)?;
+        self.side.used(tail, self.head)?;
         self.cached_tail = tail;
-        Ok(used)
+        Ok(tail.wrapping_sub(from))
     }
 
     /// Finds the next frame (checking its headers), or `Empty`/`Disconnected`.
     fn find(&mut self) -> Result<Found, RingError> {
-        let mut avail = self.available()?;
+        self.find_at(self.head)
+    }
+
+    /// Finds the frame whose record (or the padding before it) starts at `at`, a record
+    /// boundary between head and the cached tail (checking its headers), or
+    /// `Empty`/`Disconnected` if nothing is published from `at` on.
+    fn find_at(&mut self, at: u64) -> Result<Found, RingError> {
+        let mut avail = self.available(at)?;
         if avail == 0 {
             if !self.side.other_gone(true) {
                 return Err(RingError::Empty);
             }
             // The producer is gone, seen after all it published: re-read tail once.
-            avail = self.available()?;
+            avail = self.available(at)?;
             if avail == 0 {
                 return Err(RingError::Disconnected);
             }
         }
         let cap = self.side.cap;
-        let mut head = self.head;
+        let mut head = at;
         let mut off = head & self.side.mask;
         if avail < HEADER {
             return Err(RingError::Corrupted(
@@ -479,9 +488,137 @@ impl<'m> Consumer<'m> {
         Ok(Found {
             off: off + HEADER,
             len,
-            rec_from: self.head,
+            rec_from: at,
             next: head.wrapping_add(rec),
         })
+    }
+
+    /// Checks that `at` lies between head and the published tail (re-reading tail if
+    /// needed) and is a multiple of 8; it must also be a record boundary, which
+    /// [`peek_at`](Self::peek_at) and [`release_to`](Self::release_to) ensure by only
+    /// accepting head or the positions their frames returned (a wrong boundary reads as
+    /// [`RingError::Corrupted`], never out of bounds: every header is checked).
+    fn check_at(&mut self, at: u64) -> Result<(), RingError> {
+        let ahead = at.wrapping_sub(self.head);
+        if at % 8 != 0 {
+            return Err(RingError::Invalid("position is not a record boundary"));
+        }
+        if ahead > self.cached_tail.wrapping_sub(self.head) {
+            // Acquire: pairs with the producer's Release store of tail.
+            let tail = self.side.ctrl.tail.load(Ordering::Acquire);
+            self.side.used(tail, self.head)?;
+            self.cached_tail = tail;
+            if ahead > tail.wrapping_sub(self.head) {
+                return Err(RingError::Invalid(
+                    "position is before head or past the published bytes",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The position of the next frame [`try_recv`](Self::try_recv) returns: the bytes
+    /// consumed so far (head). Positions only grow; a frame keeps its position until it
+    /// is consumed, also across consumers (a new consumer starts at head).
+    pub fn position(&self) -> u64 {
+        self.head
+    }
+
+    /// The frame at position `at` (head, or a [`Peeked::next`] since), without consuming
+    /// it: it stays in the ring, for this consumer or the next one after a crash, until
+    /// [`release_to`](Self::release_to) passes it. Non-blocking.
+    ///
+    /// # Errors
+    /// [`RingError::Empty`] if nothing is published at `at` yet; [`RingError::Disconnected`]
+    /// once the producer is gone and nothing is published from `at` on;
+    /// [`RingError::Invalid`] if `at` is before head, past the published bytes or not a
+    /// multiple of 8; [`RingError::Corrupted`].
+    pub fn try_peek_at(&mut self, at: u64) -> Result<Peeked<'_, 'm>, RingError> {
+        self.check_at(at)?;
+        let f = self.find_at(at)?;
+        Ok(self.peeked(f))
+    }
+
+    /// [`try_peek_at`](Self::try_peek_at), waiting up to `timeout` (`None`: until a frame
+    /// is published at `at` or the producer is gone).
+    ///
+    /// # Errors
+    /// As `try_peek_at`, with [`RingError::Timeout`] instead of `Empty`, and
+    /// [`RingError::Os`].
+    pub fn peek_at(
+        &mut self,
+        at: u64,
+        timeout: Option<Duration>,
+    ) -> Result<Peeked<'_, 'm>, RingError> {
+        self.check_at(at)?;
+        let ctrl = self.side.ctrl;
+        let f = block(ctrl, Await::Data, timeout, |slept| {
+            if slept {
+                self.side.throttle.expire();
+            }
+            match self.find_at(at) {
+                // Nothing published from `at` on: wait for tail to move past it.
+                Err(RingError::Empty) => Err(at),
+                r => Ok(r),
+            }
+        })?;
+        Ok(self.peeked(f))
+    }
+
+    /// Consumes every frame before position `to` (head, or a [`Peeked::next`] since),
+    /// releasing their bytes to the producer: head moves to `to`. Walks the records from
+    /// head to `to`, so a position that is no record boundary is refused, not stored.
+    ///
+    /// # Errors
+    /// [`RingError::Invalid`] if `to` is before head, past the published bytes, or not the
+    /// end of a frame; [`RingError::Corrupted`].
+    pub fn release_to(&mut self, to: u64) -> Result<(), RingError> {
+        self.check_at(to)?;
+        let mut at = self.head;
+        while at != to {
+            let f = match self.find_at(at) {
+                Ok(f) => f,
+                Err(RingError::Empty | RingError::Disconnected) => {
+                    return Err(RingError::Invalid("position is not the end of a frame"))
+                }
+                Err(e) => return Err(e),
+            };
+            if f.next.wrapping_sub(self.head) > to.wrapping_sub(self.head) {
+                return Err(RingError::Invalid("position is not the end of a frame"));
+            }
+            at = f.next;
+        }
+        if to != self.head {
+            self.head = to;
+            // Release: pairs with the producer's Acquire load of head; our reads of the
+            // frames happen before it reuses the bytes.
+            self.side.ctrl.head.store(to, Ordering::Release);
+            Control::wake(&self.side.ctrl.space_futex, &self.side.ctrl.space_sleepers);
+        }
+        Ok(())
+    }
+
+    fn peeked(&mut self, f: Found) -> Peeked<'_, 'm> {
+        #[cfg(loom)]
+        let guards = {
+            let m = self.side.mask;
+            let from = f.rec_from & m;
+            let mut g = self.side.track(from, from + 8, false);
+            g.extend(
+                self.side
+                    .track(f.off - HEADER, f.off + f.len.next_multiple_of(8), false),
+            );
+            g
+        };
+        Peeked {
+            cons: self,
+            off: f.off,
+            len: f.len as usize,
+            at: f.rec_from,
+            next: f.next,
+            #[cfg(loom)]
+            _guards: guards,
+        }
     }
 
     fn frame(&mut self, f: Found) -> Frame<'_, 'm> {
@@ -535,6 +672,41 @@ impl<'m> Consumer<'m> {
             }
         })?;
         Ok(self.frame(f))
+    }
+}
+
+/// A frame read in place by [`Consumer::peek_at`] without consuming it: dropping it
+/// releases nothing ([`Consumer::release_to`] does).
+pub struct Peeked<'c, 'm> {
+    cons: &'c Consumer<'m>,
+    off: u64,
+    len: usize,
+    at: u64,
+    next: u64,
+    #[cfg(loom)]
+    _guards: Vec<super::shim::model::Access>,
+}
+
+impl Peeked<'_, '_> {
+    /// The frame's position (where its record, or the padding before it, starts).
+    pub fn position(&self) -> u64 {
+        self.at
+    }
+
+    /// The position after the frame: the next frame's, and what
+    /// [`Consumer::release_to`] takes to consume this one and all before it.
+    pub fn next(&self) -> u64 {
+        self.next
+    }
+}
+
+impl Deref for Peeked<'_, '_> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        // SAFETY: `find_at` checked that the record lies inside the buffer and inside the
+        // published bytes at or after head, which the producer does not write until head
+        // passes them (`release_to`, which needs the consumer this borrows).
+        unsafe { std::slice::from_raw_parts(self.cons.side.data.add(self.off as usize), self.len) }
     }
 }
 
