@@ -1211,11 +1211,16 @@ fn byte_ring_peek_keeps_frames_until_released() {
         } else {
             start
         };
-        c.release_to(before_last).unwrap();
+        let producer_at = p.position();
+        assert_eq!(
+            producer_at, end,
+            "the producer's position is the published tail"
+        );
+        assert_eq!(c.release_to(before_last).unwrap(), ends.len() as u64 - 1);
         assert_eq!(c.position(), before_last);
         assert_eq!(seq_of(&c.try_recv().unwrap()), Some(seq - 1));
         assert_eq!(c.position(), end);
-        c.release_to(end).unwrap(); // releasing to head is a no-op
+        assert_eq!(c.release_to(end), Ok(0)); // releasing to head is a no-op
         released = seq;
     }
     assert!(seq > 40, "{seq} frames");

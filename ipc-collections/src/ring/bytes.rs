@@ -207,6 +207,14 @@ impl<'m> Producer<'m> {
         max_frame(self.side.cap) as usize
     }
 
+    /// The bytes published so far (tail): the position the next frame's record (or the
+    /// padding before it) gets. It moves only on [`FrameMut::commit`], so a process that
+    /// records it before a commit can tell afterwards, from the next producer's
+    /// `position` (which starts at the ring's tail), whether that commit happened.
+    pub fn position(&self) -> u64 {
+        self.tail
+    }
+
     /// Where a record for `len` bytes would go: (padding bytes before it, its position).
     fn place(&mut self, len: usize) -> Result<(u64, u64), RingError> {
         let len = len as u64;
@@ -569,12 +577,15 @@ impl<'m> Consumer<'m> {
     /// releasing their bytes to the producer: head moves to `to`. Walks the records from
     /// head to `to`, so a position that is no record boundary is refused, not stored.
     ///
+    /// Returns the number of frames consumed.
+    ///
     /// # Errors
     /// [`RingError::Invalid`] if `to` is before head, past the published bytes, or not the
     /// end of a frame; [`RingError::Corrupted`].
-    pub fn release_to(&mut self, to: u64) -> Result<(), RingError> {
+    pub fn release_to(&mut self, to: u64) -> Result<u64, RingError> {
         self.check_at(to)?;
         let mut at = self.head;
+        let mut frames = 0;
         while at != to {
             let f = match self.find_at(at) {
                 Ok(f) => f,
@@ -587,6 +598,7 @@ impl<'m> Consumer<'m> {
                 return Err(RingError::Invalid("position is not the end of a frame"));
             }
             at = f.next;
+            frames += 1;
         }
         if to != self.head {
             self.head = to;
@@ -595,7 +607,7 @@ impl<'m> Consumer<'m> {
             self.side.ctrl.head.store(to, Ordering::Release);
             Control::wake(&self.side.ctrl.space_futex, &self.side.ctrl.space_sleepers);
         }
-        Ok(())
+        Ok(frames)
     }
 
     fn peeked(&mut self, f: Found) -> Peeked<'_, 'm> {
