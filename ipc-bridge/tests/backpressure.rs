@@ -42,7 +42,7 @@ fn full_block_outlasts_a_consumer_stall_without_loss() {
     const COUNT: u64 = 20_000;
     const CAP: u64 = 4096;
     let n = names("bp");
-    let (a, b, key) = (n.a.as_str(), n.b.as_str(), n.key.as_str());
+    let (a, b, key) = (n.a.clone(), n.b.clone(), n.key.clone());
     let (bin, port) = Bridge::start_listening(|p| {
         args(
             "in",
@@ -115,7 +115,7 @@ fn full_drop_drops_what_does_not_fit_and_counts_it() {
     const CAP_A: u64 = 1 << 16;
     const CAP_B: u64 = 4096;
     let n = names("dp");
-    let (a, b, key) = (n.a.as_str(), n.b.as_str(), n.key.as_str());
+    let (a, b, key) = (n.a.clone(), n.b.clone(), n.key.clone());
     let (bin, port) = Bridge::start_listening(|p| {
         args(
             "in",
@@ -179,7 +179,7 @@ fn frame_larger_than_the_local_ring_takes_is_dropped_and_counted() {
     const CAP_A: u64 = 1 << 16;
     const CAP_B: u64 = 256; // largest frame 120 bytes; the test frames are 24 to 256
     let n = names("tl");
-    let (a, b, key) = (n.a.as_str(), n.b.as_str(), n.key.as_str());
+    let (a, b, key) = (n.a.clone(), n.b.clone(), n.key.clone());
     let (bin, port) =
         Bridge::start_listening(|p| args("in", &b, &key, CAP_B, &["--listen", &ep(p)]));
     let bout = Bridge::start(&args("out", &a, &key, CAP_A, &["--connect", &ep(port)]));

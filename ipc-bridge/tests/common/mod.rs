@@ -21,6 +21,12 @@ pub fn free_port() -> u16 {
     l.local_addr().expect("local addr").port()
 }
 
+/// The bridge binary the tests run: this build's, or `IPC_BRIDGE_BIN` (to run the tests
+/// against another build, such as the code before a fix).
+pub fn bin() -> String {
+    std::env::var("IPC_BRIDGE_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_ipc-bridge").into())
+}
+
 /// A running `ipc-bridge` with a watchdog; dropped while running, it is SIGKILLed.
 pub struct Bridge {
     child: Option<Child>,
@@ -61,9 +67,9 @@ fn drain(mut pipe: impl Read + Send + 'static) -> thread::JoinHandle<String> {
 }
 
 impl Bridge {
-    /// Starts `ipc-bridge ARGS`.
+    /// Starts `ipc-bridge ARGS` ([`bin`]).
     pub fn start(args: &[String]) -> Bridge {
-        Bridge::start_bin(env!("CARGO_BIN_EXE_ipc-bridge"), args)
+        Bridge::start_bin(&bin(), args)
     }
 
     /// Starts the bridge binary `bin` with `args` (the benchmark compares builds).
@@ -89,7 +95,7 @@ impl Bridge {
     /// again with another port if the chosen one was taken meanwhile (the bridge exits).
     /// Returns it once the port accepts connections.
     pub fn start_listening(args: impl Fn(u16) -> Vec<String>) -> (Bridge, u16) {
-        Bridge::start_listening_bin(env!("CARGO_BIN_EXE_ipc-bridge"), args)
+        Bridge::start_listening_bin(&bin(), args)
     }
 
     /// [`start_listening`](Self::start_listening) with the bridge binary `bin`.
