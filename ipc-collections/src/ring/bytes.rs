@@ -601,27 +601,36 @@ impl<'m> Consumer<'m> {
             frames += 1;
         }
         if to != self.head {
-            self.head = to;
-            // Release: pairs with the producer's Acquire load of head; our reads of the
-            // frames happen before it reuses the bytes.
-            self.side.ctrl.head.store(to, Ordering::Release);
-            Control::wake(&self.side.ctrl.space_futex, &self.side.ctrl.space_sleepers);
+            self.advance(to);
         }
         Ok(frames)
     }
 
+    /// Under loom: the read accesses of the frame `f` (its header and payload).
+    #[cfg(loom)]
+    fn read_guards(&self, f: &Found) -> Vec<super::shim::model::Access> {
+        let from = f.rec_from & self.side.mask;
+        let mut g = self.side.track(from, from + 8, false);
+        g.extend(
+            self.side
+                .track(f.off - HEADER, f.off + f.len.next_multiple_of(8), false),
+        );
+        g
+    }
+
+    /// Moves head to `to` (a frame's end at or after head): its bytes go back to the
+    /// producer.
+    fn advance(&mut self, to: u64) {
+        self.head = to;
+        // Release: pairs with the producer's Acquire load of head; our reads of the
+        // frames before `to` happen before it reuses the bytes.
+        self.side.ctrl.head.store(to, Ordering::Release);
+        Control::wake(&self.side.ctrl.space_futex, &self.side.ctrl.space_sleepers);
+    }
+
     fn peeked(&mut self, f: Found) -> Peeked<'_, 'm> {
         #[cfg(loom)]
-        let guards = {
-            let m = self.side.mask;
-            let from = f.rec_from & m;
-            let mut g = self.side.track(from, from + 8, false);
-            g.extend(
-                self.side
-                    .track(f.off - HEADER, f.off + f.len.next_multiple_of(8), false),
-            );
-            g
-        };
+        let guards = self.read_guards(&f);
         Peeked {
             cons: self,
             off: f.off,
@@ -635,16 +644,7 @@ impl<'m> Consumer<'m> {
 
     fn frame(&mut self, f: Found) -> Frame<'_, 'm> {
         #[cfg(loom)]
-        let guards = {
-            let m = self.side.mask;
-            let from = f.rec_from & m;
-            let mut g = self.side.track(from, from + 8, false);
-            g.extend(
-                self.side
-                    .track(f.off - HEADER, f.off + f.len.next_multiple_of(8), false),
-            );
-            g
-        };
+        let guards = self.read_guards(&f);
         let _ = f.rec_from;
         Frame {
             cons: self,
@@ -747,11 +747,6 @@ impl Drop for Frame<'_, '_> {
     fn drop(&mut self) {
         #[cfg(loom)]
         self._guards.clear();
-        let c = &mut *self.cons;
-        c.head = self.next;
-        // Release: pairs with the producer's Acquire load of head; our reads of the frame
-        // happen before it reuses the bytes.
-        c.side.ctrl.head.store(self.next, Ordering::Release);
-        Control::wake(&c.side.ctrl.space_futex, &c.side.ctrl.space_sleepers);
+        self.cons.advance(self.next);
     }
 }
