@@ -4,7 +4,7 @@
 //! Samples wait in a bounded queue between Zenoh's receive thread and this loop. Each
 //! carries its stream (ring A) and position ([`wire::Header`]); `in` pushes a frame only if
 //! it is the next one of its stream (its `pos` is the stream's `delivered` position, kept
-//! in the [`progress`] segment across crashes): one before it is a duplicate (dropped,
+//! in the [`progress`](crate::progress) segment across crashes): one before it is a duplicate (dropped,
 //! counted in `duplicates`), one after it comes after a lost one (dropped, counted in
 //! `gaps`, and `in` asks `out` to send again from `delivered`). After pushing, `in`
 //! acknowledges what it has ([`wire::Ack`]) when its queue is empty or every
