@@ -75,13 +75,16 @@ fn hundred_thousand_frames_in_order_and_intact() {
     assert_eq!(so["role"], "out");
     assert_eq!(si["role"], "in");
     for s in [&so, &si] {
-        assert_eq!(s["frames"], COUNT, "{s}");
-        assert_eq!(s["bytes"], seen.bytes, "{s}");
         assert_eq!(s["drops"], 0, "{s}");
         assert_eq!(s["reconnects"], 0, "{s}");
     }
+    assert_eq!(si["frames"], COUNT, "{si}");
+    assert_eq!(si["bytes"], seen.bytes, "{si}");
     assert_eq!(so["acked"], COUNT, "{so}");
-    assert_eq!(so["resent"], 0, "{so}");
+    // On a loaded machine an acknowledgement can take longer than out's timeout (1 s):
+    // then out sends again what waits, and in drops it as duplicates.
+    let distinct = so["frames"].as_u64().unwrap() - so["resent"].as_u64().unwrap();
+    assert_eq!(distinct, COUNT, "{so}");
     for k in ["lost", "duplicates", "gaps", "corrupted"] {
         assert_eq!(si[k], 0, "{k}: {si}");
     }
