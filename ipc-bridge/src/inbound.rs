@@ -1,22 +1,39 @@
 //! `ipc-bridge in`: subscribe to a key expression, push each sample's frame into a local
-//! byte ring.
+//! byte ring once, in order, and acknowledge it.
 //!
-//! Samples wait in a bounded queue between Zenoh's receive thread and this loop. When the
-//! local ring is full, [`Full::Block`] waits for room: the queue fills, Zenoh's receive
-//! thread waits, TCP's window closes and the remote `out`'s `put` waits, so nothing is
-//! dropped on this side. [`Full::Drop`] drops the newest frame (the one that does not fit)
-//! and counts it.
+//! Samples wait in a bounded queue between Zenoh's receive thread and this loop. Each
+//! carries its stream (ring A) and position ([`wire::Header`]); `in` pushes a frame only if
+//! it is the next one of its stream (its `pos` is the stream's `delivered` position, kept
+//! in the [`progress`](crate::progress) segment across crashes): one before it is a duplicate (dropped,
+//! counted in `duplicates`), one after it comes after a lost one (dropped, counted in
+//! `gaps`, and `in` asks `out` to send again from `delivered`). After pushing, `in`
+//! acknowledges what it has ([`wire::Ack`]) when its queue is empty or every
+//! [`ACK_EVERY`] frames, so `out` frees ring A.
+//!
+//! When the local ring is full, [`Full::Block`] waits for room: the queue fills, Zenoh's
+//! receive thread waits, TCP's window closes and the remote `out`'s `put` waits, so nothing
+//! is dropped on this side. [`Full::Drop`] drops the newest frame (the one that does not
+//! fit), counts it and acknowledges it as handled.
 
+use std::collections::HashMap;
 use std::str::FromStr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ipc_collections::ring::RingError;
 use zenoh::handlers::FifoChannel;
 use zenoh::Wait;
 
 use crate::outbound::open_ring;
-use crate::wire::{self, SeqEvent, SeqTracker};
+use crate::progress::{Progress, Slot};
+use crate::wire::{self, Ack, AckKind};
 use crate::{Counters, Error, Stop, POLL};
+
+/// Frames pushed between two acknowledgements at most (fewer when the queue runs empty).
+pub const ACK_EVERY: u32 = 32;
+
+/// How long after asking for a resend `in` waits before asking again (frames already on
+/// their way after the gap arrive meanwhile, and are dropped as gaps).
+pub const RESEND_AGAIN: Duration = Duration::from_millis(200);
 
 /// What `in` does when the local ring has no room for a frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,11 +70,20 @@ pub struct InOptions {
     pub queue: usize,
 }
 
+/// One stream's acknowledgement state in this process.
+struct Acking {
+    slot: Slot,
+    /// Frames handled since the last acknowledgement.
+    unacked: u32,
+    /// When `in` last asked for a resend, and from where.
+    asked: Option<(Instant, u64)>,
+}
+
 /// Runs `in` until `stop`.
 ///
 /// # Errors
-/// [`Error::KeyExpr`], [`Error::Ring`] (the ring cannot be opened, another producer holds
-/// it, it is corrupted), [`Error::Zenoh`].
+/// [`Error::KeyExpr`], [`Error::Ring`] (the ring or its progress segment cannot be opened,
+/// another producer holds the ring, it is corrupted), [`Error::Zenoh`].
 pub fn run(
     session: &zenoh::Session,
     o: &InOptions,
@@ -67,22 +93,52 @@ pub fn run(
     let key = crate::key_expr(&o.key)?;
     let ring = open_ring(&o.ring, o.create)?;
     let mut prod = ring.producer()?;
+    let progress = Progress::open(&o.ring, wire::stream_id(ring.info()))?;
+    if progress.recover(prod.position()) {
+        eprintln!("ipc-bridge in: the last push of the previous `in` had happened; recorded");
+    }
     let max_frame = ring.max_frame();
     let sub = session
         .declare_subscriber(key)
         .with(FifoChannel::new(o.queue.max(1)))
         .wait()
         .map_err(|e| Error::Zenoh(format!("declaring the subscriber: {e}")))?;
-    let mut seqs = SeqTracker::default();
+    let mut streams: HashMap<u64, Acking> = HashMap::new();
+    let ack = |stream: u64, a: &mut Acking, kind: AckKind| {
+        let msg = wire::encode_ack(Ack {
+            stream,
+            delivered: progress.delivered(a.slot),
+            kind,
+        });
+        a.unacked = 0;
+        // An acknowledgement lost is replaced by the next; `out` resends after a timeout.
+        if let Err(e) = session
+            .put(wire::ack_key(stream), msg.to_vec())
+            .express(true)
+            .wait()
+        {
+            eprintln!("ipc-bridge in: acknowledging failed ({e})");
+        }
+    };
     let (mut said_corrupt, mut said_too_large) = (false, false);
     while !stop.requested() {
-        let sample = match sub.recv_timeout(POLL) {
+        let sample = match sub.try_recv() {
             Ok(Some(s)) => s,
-            Ok(None) => continue,
+            Ok(None) => {
+                // The queue ran empty: acknowledge what was pushed, then wait.
+                for (&id, a) in streams.iter_mut().filter(|(_, a)| a.unacked > 0) {
+                    ack(id, a, AckKind::Delivered);
+                }
+                match sub.recv_timeout(POLL) {
+                    Ok(Some(s)) => s,
+                    Ok(None) => continue,
+                    Err(e) => return Err(Error::Zenoh(format!("receiving: {e}"))),
+                }
+            }
             Err(e) => return Err(Error::Zenoh(format!("receiving: {e}"))),
         };
         let payload = sample.payload().to_bytes();
-        let (header, frame) = match wire::decode(&payload) {
+        let (h, frame) = match wire::decode(&payload) {
             Ok(m) => m,
             Err(e) => {
                 Counters::add(&c.drops, 1);
@@ -94,14 +150,53 @@ pub fn run(
                 continue;
             }
         };
-        match seqs.observe(header) {
-            SeqEvent::First => Counters::add(&c.publishers, 1),
-            SeqEvent::InOrder => {}
-            SeqEvent::Gap { missing } => Counters::add(&c.lost, missing),
-            SeqEvent::Behind => Counters::add(&c.reordered, 1),
+        let a = streams.entry(h.stream).or_insert_with(|| {
+            Counters::add(&c.publishers, 1);
+            let slot = progress
+                .find(h.stream)
+                .unwrap_or_else(|| progress.add(h.stream, h.base));
+            Acking {
+                slot,
+                unacked: 0,
+                asked: None,
+            }
+        });
+        // Frames before `base` were acknowledged: by this ring's earlier `in`s (then they
+        // are delivered), or by another `in` (not here: counted as a run lost).
+        let mut delivered = progress.delivered(a.slot);
+        if h.base > delivered {
+            Counters::add(&c.lost, 1);
+            progress.skip(a.slot, h.base);
+            delivered = h.base;
         }
+        if h.next <= delivered {
+            // Pushed already (sent again after a crash, a cut link or a timeout).
+            Counters::add(&c.duplicates, 1);
+            a.unacked += 1;
+            if a.unacked >= ACK_EVERY {
+                ack(h.stream, a, AckKind::Delivered);
+            }
+            continue;
+        }
+        if h.pos != delivered {
+            // After a missing frame (or straddling `delivered`, which a consistent ring
+            // never sends): drop it and ask for the stream again from `delivered`.
+            Counters::add(&c.gaps, 1);
+            let again = match a.asked {
+                Some((at, from)) => from != delivered || at.elapsed() >= RESEND_AGAIN,
+                None => true,
+            };
+            if again {
+                a.asked = Some((Instant::now(), delivered));
+                ack(h.stream, a, AckKind::Resend);
+            }
+            continue;
+        }
+        a.asked = None;
+        a.unacked += 1;
         if frame.len() > max_frame {
             Counters::add(&c.drops, 1);
+            progress.skip(a.slot, h.next);
             if !said_too_large {
                 said_too_large = true;
                 eprintln!(
@@ -110,33 +205,47 @@ pub fn run(
                     frame.len()
                 );
             }
-            continue;
-        }
-        let sent = match o.full {
-            Full::Drop => match prod.try_send(frame) {
-                Err(RingError::Full | RingError::Disconnected) => Ok(false),
-                r => r.map(|()| true),
-            },
-            Full::Block => loop {
-                match prod.send(frame, Some(POLL)) {
-                    Ok(()) => break Ok(true),
-                    // Full, and maybe the consumer gone: wait for room or a new consumer,
-                    // or give the frame up at shutdown.
-                    Err(RingError::Timeout) | Err(RingError::Disconnected) => {
-                        if stop.requested() {
-                            break Ok(false);
+        } else {
+            let at = prod.position();
+            let sent = progress.push(a.slot, h.next, at, || match o.full {
+                Full::Drop => match prod.try_send(frame) {
+                    Err(RingError::Full | RingError::Disconnected) => Ok(false),
+                    r => r.map(|()| true),
+                },
+                Full::Block => loop {
+                    match prod.send(frame, Some(POLL)) {
+                        Ok(()) => break Ok(true),
+                        // Full, and maybe the consumer gone: wait for room or a new
+                        // consumer, or give the frame up at shutdown (it stays
+                        // unacknowledged: the next `in` gets it again).
+                        Err(RingError::Timeout) | Err(RingError::Disconnected) => {
+                            if stop.requested() {
+                                break Ok(false);
+                            }
+                            std::thread::sleep(Duration::from_millis(1));
                         }
-                        std::thread::sleep(Duration::from_millis(1));
+                        Err(e) => break Err(e),
                     }
-                    Err(e) => break Err(e),
+                },
+            });
+            match sent {
+                Ok(true) => c.frame(frame.len()),
+                Ok(false) => {
+                    Counters::add(&c.drops, 1);
+                    if o.full == Full::Drop {
+                        // Dropped on purpose: handled, not to be sent again.
+                        progress.skip(a.slot, h.next);
+                    }
                 }
-            },
-        };
-        match sent {
-            Ok(true) => c.frame(frame.len()),
-            Ok(false) => Counters::add(&c.drops, 1),
-            Err(e) => return Err(Error::Ring(e.into())),
+                Err(e) => return Err(Error::Ring(e.into())),
+            }
         }
+        if a.unacked >= ACK_EVERY {
+            ack(h.stream, a, AckKind::Delivered);
+        }
+    }
+    for (&id, a) in streams.iter_mut().filter(|(_, a)| a.unacked > 0) {
+        ack(id, a, AckKind::Delivered);
     }
     Ok(())
 }

@@ -17,6 +17,7 @@
 pub mod config;
 pub mod inbound;
 pub mod outbound;
+pub mod progress;
 pub mod signals;
 pub mod stats;
 pub mod wire;

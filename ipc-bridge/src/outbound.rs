@@ -1,25 +1,42 @@
-//! `ipc-bridge out`: pop frames from a local byte ring, publish each as one Zenoh sample.
+//! `ipc-bridge out`: read frames from a local byte ring, publish each as one Zenoh sample,
+//! and consume them from the ring only once `in` acknowledges them.
+//!
+//! Frames are read with [`peek_at`](ipc_collections::ring::bytes::Consumer::peek_at),
+//! which leaves them in ring A: a frame `out` has published stays there until an
+//! acknowledgement from `in` ([`wire::Ack`] on [`wire::ack_key`]) says it is in ring B,
+//! and only then does [`release_to`](ipc_collections::ring::bytes::Consumer::release_to)
+//! free its bytes. So a SIGKILLed `out` loses nothing: the next one starts at ring A's
+//! head, the oldest unacknowledged frame, with the same positions, and `in` drops what it
+//! already has. `out` sends again from the oldest unacknowledged frame when `in` asks
+//! ([`wire::AckKind::Resend`]: a frame went missing), when a subscriber appears again (a
+//! restarted `in`, a link back up), and when nothing was acknowledged for [`ACK_TIMEOUT`]
+//! while frames wait (an acknowledgement or the last frames lost).
 //!
 //! The publisher is reliable with congestion control `Block`: when the link or the remote
-//! side is slow, `put` waits, this loop stops popping, the local ring fills and the local
-//! producer sees a full ring (its own backpressure choice: block or `Full`). The loop pops
-//! only while a matching subscriber is known (`matching_listener`), so while no `in` side is
-//! up, frames stay in the local ring instead of being published to nobody.
+//! side is slow, `put` waits, and ring A fills (its producer sees it full). The loop sends
+//! only while a matching subscriber is known (`matching_listener`), so while no `in` side
+//! is up, frames stay in ring A instead of being published to nobody. Ring A's capacity is
+//! the window of unacknowledged frames.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use ipc_collections::{ring::RingError, ByteRing};
 use zenoh::qos::CongestionControl;
 use zenoh::Wait;
 
-use crate::{wire, Counters, Error, Stop, POLL};
+use crate::wire::{self, AckKind};
+use crate::{Counters, Error, Stop, POLL};
+
+/// How long `out` waits for an acknowledgement, while frames it sent are unacknowledged,
+/// before it sends them again.
+pub const ACK_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// What `ipc-bridge out` does.
 #[derive(Debug, Clone)]
 pub struct OutOptions {
-    /// The local ring to pop from.
+    /// The local ring to read from.
     pub ring: String,
     /// The key expression to publish on.
     pub key: String,
@@ -28,15 +45,6 @@ pub struct OutOptions {
     /// Zenoh express mode: send each sample at once instead of batching (lower latency,
     /// lower throughput).
     pub express: bool,
-}
-
-/// A fresh random publisher id for the wire header.
-fn publisher_id() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    // RandomState is seeded from the OS's random source, once per process.
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u32(std::process::id());
-    h.finish()
 }
 
 /// Opens (or creates) the ring named in `o`. A ring the bridge creates is not unlinked
@@ -49,6 +57,17 @@ pub(crate) fn open_ring(name: &str, create: Option<u64>) -> Result<ByteRing, Err
             .open_or_create(name)?,
         None => ByteRing::open(name)?,
     })
+}
+
+/// The acknowledgements received since the loop last looked.
+#[derive(Default)]
+struct Acks {
+    /// The furthest `delivered` position acknowledged.
+    delivered: Option<u64>,
+    /// The earliest position `in` asked to send again from.
+    resend: Option<u64>,
+    /// Messages refused (malformed or of another stream).
+    refused: u64,
 }
 
 /// Runs `out` until `stop`.
@@ -65,24 +84,103 @@ pub fn run(
     let key = crate::key_expr(&o.key)?;
     let ring = open_ring(&o.ring, o.create)?;
     let mut cons = ring.consumer()?;
+    let stream = wire::stream_id(ring.info());
+    let zerr = |what: &'static str| move |e: zenoh::Error| Error::Zenoh(format!("{what}: {e}"));
+
+    let acks = Arc::new(Mutex::new(Acks::default()));
+    let a = acks.clone();
+    let _ack_sub = session
+        .declare_subscriber(wire::ack_key(stream))
+        .callback(move |sample| {
+            let ack = wire::decode_ack(&sample.payload().to_bytes());
+            let mut acks = a.lock().unwrap_or_else(|p| p.into_inner());
+            match ack {
+                Ok(ack) if ack.stream == stream => {
+                    let d = ack.delivered;
+                    // Positions grow (wrapping after 2^64 bytes, never in practice).
+                    acks.delivered = Some(acks.delivered.map_or(d, |x| x.max(d)));
+                    if ack.kind == AckKind::Resend {
+                        acks.resend = Some(acks.resend.map_or(d, |x| x.min(d)));
+                    }
+                }
+                _ => acks.refused += 1,
+            }
+        })
+        .wait()
+        .map_err(zerr("declaring the acknowledgement subscriber"))?;
+
     let publisher = session
         .declare_publisher(key)
         .congestion_control(CongestionControl::Block)
         .express(o.express)
         .wait()
-        .map_err(|e| Error::Zenoh(format!("declaring the publisher: {e}")))?;
+        .map_err(zerr("declaring the publisher"))?;
+    // Whether a subscriber matches, and how many times one appeared (a new `in`, or the
+    // link back): each time, what was in flight may be lost, so send again from head.
     let matching = Arc::new(AtomicBool::new(false));
-    let m = matching.clone();
+    let appeared = Arc::new(AtomicU64::new(0));
+    let (m, ap) = (matching.clone(), appeared.clone());
     let _listener = publisher
         .matching_listener()
-        .callback(move |s| m.store(s.matching(), Ordering::Release))
+        .callback(move |s| {
+            if s.matching() && !m.swap(true, Ordering::AcqRel) {
+                ap.fetch_add(1, Ordering::AcqRel);
+            } else if !s.matching() {
+                m.store(false, Ordering::Release);
+            }
+        })
         .wait()
-        .map_err(|e| Error::Zenoh(format!("declaring the matching listener: {e}")))?;
-    let id = publisher_id();
-    let mut seq = 0u64;
+        .map_err(zerr("declaring the matching listener"))?;
+
+    // The next position to send; everything before it since head was sent.
+    let mut cursor = cons.position();
+    // The furthest position this process sent (a send before it is a resend).
+    let mut sent_to = cursor;
+    let mut seen_appeared = 0;
+    let mut last_progress = Instant::now();
     let mut waiting_said = false;
+    let mut said_refused = false;
     while !stop.requested() {
-        // Acquire: pairs with the listener's Release store.
+        // Acknowledgements: release what `in` has, rewind where it asks.
+        let (delivered, resend, refused) = {
+            let mut acks = acks.lock().unwrap_or_else(|p| p.into_inner());
+            let r = (acks.delivered.take(), acks.resend.take(), acks.refused);
+            acks.refused = 0;
+            r
+        };
+        Counters::add(&c.refused, refused);
+        if let Some(d) = delivered {
+            match release(&mut cons, d, c) {
+                Ok(true) => last_progress = Instant::now(),
+                Ok(false) => {}
+                Err(RingError::Invalid(why)) => {
+                    Counters::add(&c.refused, 1);
+                    if !said_refused {
+                        said_refused = true;
+                        eprintln!("ipc-bridge out: acknowledgement of {d} refused ({why})");
+                    }
+                }
+                Err(e) => return Err(Error::Ring(e.into())),
+            }
+        }
+        let head = cons.position();
+        // `in` may have more than this `out` sent (frames an earlier `out` sent): skip it.
+        // (Positions are byte counts: they do not wrap in 2^64 bytes.)
+        cursor = cursor.max(head);
+        if let Some(r) = resend {
+            // From what `in` has (at least head: what is before head was acknowledged).
+            let from = if (head..=cursor).contains(&r) {
+                r
+            } else {
+                head
+            };
+            if from != cursor {
+                Counters::add(&c.rewinds, 1);
+                cursor = from;
+            }
+            last_progress = Instant::now();
+        }
+        // Acquire: pairs with the listener's AcqRel updates.
         if !matching.load(Ordering::Acquire) {
             if !waiting_said {
                 eprintln!(
@@ -95,26 +193,77 @@ pub fn run(
             continue;
         }
         waiting_said = false;
-        let msg = match cons.recv(Some(POLL)) {
-            Ok(frame) => wire::encode(wire::Header { publisher: id, seq }, &frame),
+        let now_appeared = appeared.load(Ordering::Acquire);
+        if now_appeared != seen_appeared {
+            seen_appeared = now_appeared;
+            if cursor != head {
+                Counters::add(&c.rewinds, 1);
+                cursor = head;
+            }
+            last_progress = Instant::now();
+        }
+        if cursor != head && last_progress.elapsed() >= ACK_TIMEOUT {
+            // Sent, not acknowledged for a while: the frames or the acknowledgements were
+            // lost (a cut link, a killed `in`). Send again from the oldest.
+            Counters::add(&c.rewinds, 1);
+            cursor = head;
+            last_progress = Instant::now();
+        }
+        // While frames wait for their acknowledgement, look at the acknowledgements again
+        // soon; otherwise wait for a frame up to POLL.
+        let wait = if cursor == head {
+            POLL
+        } else {
+            Duration::from_millis(1)
+        };
+        let (msg, next) = match cons.peek_at(cursor, Some(wait)) {
+            Ok(f) => {
+                let h = wire::Header {
+                    stream,
+                    pos: cursor,
+                    next: f.next(),
+                    base: head,
+                };
+                (wire::encode(h, &f), f.next())
+            }
             // Nothing yet, or the producer left (a new one may attach): keep polling.
             Err(RingError::Timeout) => continue,
             Err(RingError::Disconnected) => {
-                std::thread::sleep(POLL);
+                std::thread::sleep(Duration::from_millis(1));
                 continue;
             }
             Err(e) => return Err(Error::Ring(e.into())),
         };
-        // The frame is released to the producer here, before the publish: at most once.
         let len = msg.len() - wire::HEADER_LEN;
-        seq += 1;
         match publisher.put(msg).wait() {
-            Ok(()) => c.frame(len),
-            Err(e) => {
-                Counters::add(&c.drops, 1);
-                eprintln!("ipc-bridge out: publish failed ({e}); frame dropped");
+            Ok(()) => {
+                c.frame(len);
+                if cursor < sent_to {
+                    Counters::add(&c.resent, 1);
+                } else {
+                    sent_to = next;
+                }
+                cursor = next;
             }
+            // The frame stays in ring A: it is sent again after the next rewind.
+            Err(e) => eprintln!("ipc-bridge out: publish failed ({e}); will retry"),
         }
     }
     Ok(())
+}
+
+/// Releases ring A up to `delivered` if that is past head (counting the frames in
+/// `acked`); whether anything was released.
+fn release(
+    cons: &mut ipc_collections::ring::bytes::Consumer<'_>,
+    delivered: u64,
+    c: &Counters,
+) -> Result<bool, RingError> {
+    if delivered <= cons.position() {
+        // At or before head: acknowledged already.
+        return Ok(false);
+    }
+    let n = cons.release_to(delivered)?;
+    Counters::add(&c.acked, n);
+    Ok(n > 0)
 }

@@ -5,26 +5,49 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 /// Counters of one bridge process. Each is updated by one thread and read at the end, so
 /// Relaxed is enough: the final read happens after the threads are joined.
+///
+/// They account for every frame: `out` publishes `frames` (of which `resent` were sent
+/// before, by this process) and releases `acked` from its ring; `in` receives
+/// `frames + duplicates + gaps + drops` frame messages (`corrupted` ones among the drops)
+/// and pushes `frames` into its ring, each position of each stream once.
 #[derive(Debug, Default)]
 pub struct Counters {
-    /// `out`: frames handed to Zenoh. `in`: frames pushed into the local ring.
+    /// `out`: frames published (resends included). `in`: frames pushed into the local
+    /// ring.
     pub frames: AtomicU64,
     /// The payload bytes of those frames (without the bridge's header).
     pub bytes: AtomicU64,
-    /// Frames this process had and did not deliver: `in`: ring full with `--full drop`,
-    /// too large for the ring, malformed, or in hand at shutdown; `out`: a failed publish.
+    /// `in`: frames received and not pushed, on purpose: ring full with `--full drop`,
+    /// too large for the ring, malformed, or in hand at shutdown (that one stays
+    /// unacknowledged, so the next `in` gets it again).
     pub drops: AtomicU64,
     /// Times the link to a peer came back after it had been up and was lost.
     pub reconnects: AtomicU64,
-    /// `in`: frames missing from a publisher's sequence (lost upstream, see the guarantee).
+    /// `in`: times a stream's acknowledged position passed what this ring had delivered
+    /// (frames acknowledged by another `in`, or this ring's progress segment removed):
+    /// runs of frames this ring never got. 0 with one `in` per stream.
     pub lost: AtomicU64,
-    /// `in`: frames that arrived behind one already seen from the same publisher.
-    pub reordered: AtomicU64,
+    /// `in`: frames received again after they were pushed (resent after a crash, a cut
+    /// link or a timeout), dropped.
+    pub duplicates: AtomicU64,
+    /// `in`: frames received after a missing one, dropped until the stream is sent again
+    /// from the missing one (which `in` asks for).
+    pub gaps: AtomicU64,
     /// `in`: messages refused because their bytes changed on the way (length or CRC);
     /// also counted in `drops`.
     pub corrupted: AtomicU64,
-    /// `in`: distinct `out` processes seen.
+    /// `in`: distinct streams (rings A) seen.
     pub publishers: AtomicU64,
+    /// `out`: publications of a frame this process had published before.
+    pub resent: AtomicU64,
+    /// `out`: times it went back to send again from an earlier frame (asked by `in`, a
+    /// subscriber appearing again, or no acknowledgement within the timeout).
+    pub rewinds: AtomicU64,
+    /// `out`: frames acknowledged by `in` and released from the ring.
+    pub acked: AtomicU64,
+    /// `out`: acknowledgements refused (malformed, or a position that is not a frame's
+    /// end in the ring).
+    pub refused: AtomicU64,
 }
 
 impl Counters {
@@ -39,16 +62,21 @@ impl Counters {
         counter.fetch_add(n, Relaxed);
     }
 
-    fn fields(&self) -> [(&'static str, u64); 8] {
+    fn fields(&self) -> [(&'static str, u64); 13] {
         [
             ("frames", self.frames.load(Relaxed)),
             ("bytes", self.bytes.load(Relaxed)),
             ("drops", self.drops.load(Relaxed)),
             ("reconnects", self.reconnects.load(Relaxed)),
             ("lost", self.lost.load(Relaxed)),
-            ("reordered", self.reordered.load(Relaxed)),
+            ("duplicates", self.duplicates.load(Relaxed)),
+            ("gaps", self.gaps.load(Relaxed)),
             ("corrupted", self.corrupted.load(Relaxed)),
             ("publishers", self.publishers.load(Relaxed)),
+            ("resent", self.resent.load(Relaxed)),
+            ("rewinds", self.rewinds.load(Relaxed)),
+            ("acked", self.acked.load(Relaxed)),
+            ("refused", self.refused.load(Relaxed)),
         ]
     }
 
@@ -92,7 +120,7 @@ mod tests {
         assert_eq!(v["bytes"], 16);
         assert_eq!(v["drops"], 3);
         assert_eq!(v["reconnects"], 0);
-        assert_eq!(c.to_text("out").split(' ').count(), 10);
+        assert_eq!(c.to_text("out").split(' ').count(), 15);
         assert_eq!(v["corrupted"], 0);
     }
 }

@@ -5,7 +5,8 @@
 //! ring A -> `ipc-bridge out` -> Zenoh over 127.0.0.1 -> `ipc-bridge in` -> ring B
 //! (bridged), in one run: throughput at 64 B and 4 KiB frames, and one-way latency (frame
 //! stamped with CLOCK_MONOTONIC by the producer, read by the consumer: one host, one clock)
-//! at 1000 frames/s.
+//! at 1000 frames/s. With `IPC_BRIDGE_BEFORE=PATH` (another build of the `ipc-bridge`
+//! binary, e.g. of the previous commit) a third column shows that build in the same run.
 
 mod common;
 
@@ -94,22 +95,28 @@ fn measure(c: &mut ipc_collections::ring::bytes::Consumer<'_>, count: u64) -> Fi
     }
 }
 
-/// One case: direct (`bridge` = None) or through bridges with the extra `out` flags.
-fn case(bridge: Option<&[&str]>, size: usize, count: u64, gap_us: u64) -> Figures {
+/// One case: direct (`bridge` = None) or through the bridge binary given with the extra
+/// `out` flags.
+fn case(bridge: Option<(&str, &[&str])>, size: usize, count: u64, gap_us: u64) -> Figures {
     let (a, b) = (unique_name("bnA"), unique_name("bnB"));
-    let _clean = [Cleanup::shm(&a), Cleanup::shm(&b)];
+    let _clean = [
+        Cleanup::shm(&a),
+        Cleanup::shm(&b),
+        Cleanup::shm(&ipc_bridge::progress::name(&b)),
+    ];
     let key = format!("ipct/bench{}", b.replace('/', "-"));
     let mut bridges = Vec::new();
     let consumer_ring = match bridge {
         None => &a,
-        Some(out_flags) => {
-            let (bin, port) =
-                Bridge::start_listening(|p| args("in", &b, &key, CAP, &["--listen", &ep(p)]));
+        Some((exe, out_flags)) => {
+            let (bin, port) = Bridge::start_listening_bin(exe, |p| {
+                args("in", &b, &key, CAP, &["--listen", &ep(p)])
+            });
             let mut flags = vec!["--connect".to_string(), ep(port)];
             flags.extend(out_flags.iter().map(|s| s.to_string()));
             let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
             bridges.push(bin);
-            bridges.push(Bridge::start(&args("out", &a, &key, CAP, &flags)));
+            bridges.push(Bridge::start_bin(exe, &args("out", &a, &key, CAP, &flags)));
             &b
         }
     };
@@ -155,30 +162,69 @@ fn bench_producer_role() {
 #[test]
 #[ignore = "benchmark: run with --release --ignored --nocapture"]
 fn bridge_beside_direct_ring() {
-    println!("\n| case | direct | bridged | bridged / direct |\n|---|---|---|---|");
+    let now = env!("CARGO_BIN_EXE_ipc-bridge");
+    let before = std::env::var("IPC_BRIDGE_BEFORE").ok();
+    let mut builds = vec![("bridged", now.to_string())];
+    if let Some(b) = before {
+        builds.insert(0, ("bridged, before", b));
+    }
+    let head: Vec<String> = builds.iter().map(|(n, _)| format!(" {n} |")).collect();
+    let ratio: Vec<String> = builds
+        .iter()
+        .map(|(n, _)| format!(" {n} / direct |"))
+        .collect();
+    let line = |row: &str, d: String, cells: Vec<(String, String)>| {
+        let (v, r): (Vec<String>, Vec<String>) = cells.into_iter().unzip();
+        println!("| {row} | {d} |{}|{}|", v.join("|"), r.join("|"));
+    };
+    println!(
+        "\n| case | direct |{}{}\n|---|---|{}",
+        head.concat(),
+        ratio.concat(),
+        "---|".repeat(2 * builds.len())
+    );
     for (size, count) in [(64usize, 1_000_000u64), (4096, 200_000)] {
         let d = case(None, size, count, 0);
-        let br = case(Some(&[]), size, count, 0);
-        println!(
-            "| throughput, {size} B frames | {:.2} M/s, {:.0} MB/s | {:.2} M/s, {:.0} MB/s | {:.2} |",
-            d.per_s / 1e6,
-            d.bytes_per_s / 1e6,
-            br.per_s / 1e6,
-            br.bytes_per_s / 1e6,
-            br.per_s / d.per_s
+        let cells = builds
+            .iter()
+            .map(|(_, exe)| {
+                let br = case(Some((exe, &[])), size, count, 0);
+                (
+                    format!(
+                        " {:.2} M/s, {:.0} MB/s ",
+                        br.per_s / 1e6,
+                        br.bytes_per_s / 1e6
+                    ),
+                    format!(" {:.2} ", br.per_s / d.per_s),
+                )
+            })
+            .collect();
+        line(
+            &format!("throughput, {size} B frames"),
+            format!("{:.2} M/s, {:.0} MB/s", d.per_s / 1e6, d.bytes_per_s / 1e6),
+            cells,
         );
     }
     let d = case(None, 64, 3000, 1000);
     for (name, flags) in [("batched", &[][..]), ("--express", &["--express"][..])] {
-        let br = case(Some(flags), 64, 3000, 1000);
-        println!(
-            "| one-way latency p50 / p99, 64 B at 1000/s, {name} | {:.1} / {:.1} µs | {:.1} / {:.1} µs | {:.1} / {:.1} |",
-            d.p50_us,
-            d.p99_us,
-            br.p50_us,
-            br.p99_us,
-            br.p50_us / d.p50_us,
-            br.p99_us / d.p99_us
+        let cells = builds
+            .iter()
+            .map(|(_, exe)| {
+                let br = case(Some((exe, flags)), 64, 3000, 1000);
+                (
+                    format!(" {:.1} / {:.1} µs ", br.p50_us, br.p99_us),
+                    format!(
+                        " {:.1} / {:.1} ",
+                        br.p50_us / d.p50_us,
+                        br.p99_us / d.p99_us
+                    ),
+                )
+            })
+            .collect();
+        line(
+            &format!("one-way latency p50 / p99, 64 B at 1000/s, {name}"),
+            format!("{:.1} / {:.1} µs", d.p50_us, d.p99_us),
+            cells,
         );
     }
 }

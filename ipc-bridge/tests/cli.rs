@@ -110,7 +110,10 @@ fn sigint_and_sigterm_stop_cleanly_with_counters() {
         ("out", Signal::INT),
     ] {
         let ring = unique_name("cliS");
-        let _clean = Cleanup::shm(&ring);
+        let _clean = [
+            Cleanup::shm(&ring),
+            Cleanup::shm(&ipc_bridge::progress::name(&ring)),
+        ];
         let (b, _port) = Bridge::start_listening(|p| {
             args(role, &ring, "ipct/cli/stop", 4096, &["--listen", &ep(p)])
         });

@@ -1135,3 +1135,194 @@ fn chaos_in_the_control_block_gives_errors_never_crashes_or_hangs() {
         );
     }
 }
+
+/// A frame of `seq` for the peek tests: `seq`, then a filler byte derived from it; 8 to 100
+/// bytes, the length varying with `seq` so that records wrap with padding.
+fn seq_frame(seq: u64) -> Vec<u8> {
+    let mut f = seq.to_le_bytes().to_vec();
+    f.resize(8 + (mix(seq) % 93) as usize, mix(seq) as u8);
+    f
+}
+
+/// The seq of a [`seq_frame`], `None` if its bytes are not those of that frame.
+fn seq_of(f: &[u8]) -> Option<u64> {
+    let seq = u64::from_le_bytes(f.get(..8)?.try_into().ok()?);
+    (seq_frame(seq) == f).then_some(seq)
+}
+
+/// Peek: frames read ahead of head stay in the ring (the producer sees it full) until
+/// `release_to` passes them; positions are record boundaries (padding included) and a
+/// position that is not one, is before head or past the published bytes is `Invalid`.
+#[test]
+fn byte_ring_peek_keeps_frames_until_released() {
+    let (m, l) = byte_ring(256);
+    let mut p = bytes::Producer::attach(&m, l).unwrap();
+    let mut c = bytes::Consumer::attach(&m, l).unwrap();
+    let mut seq = 0u64;
+    let mut released = 0u64;
+    for _round in 0..40 {
+        // Fill the ring.
+        while p.try_send(&seq_frame(seq)).is_ok() {
+            seq += 1;
+        }
+        assert_eq!(p.try_send(&seq_frame(seq)), Err(RingError::Full));
+        // Peek every frame, twice: the same bytes at the same positions.
+        let start = c.position();
+        let mut ends = Vec::new();
+        for pass in 0..2 {
+            let mut at = start;
+            for want in released..seq {
+                let f = c.try_peek_at(at).unwrap();
+                assert_eq!(seq_of(&f), Some(want), "pass {pass}");
+                assert_eq!(f.position(), at);
+                at = f.next();
+                if pass == 0 {
+                    ends.push(at);
+                }
+            }
+            assert_eq!(c.try_peek_at(at).err(), Some(RingError::Empty));
+            assert_eq!(
+                c.peek_at(at, Some(Duration::from_millis(5))).err(),
+                Some(RingError::Timeout)
+            );
+        }
+        // Still full: nothing was consumed.
+        assert_eq!(p.try_send(&seq_frame(seq)), Err(RingError::Full));
+        // Bad positions.
+        let end = *ends.last().unwrap();
+        for bad in [start + 4, end + 8, start.wrapping_sub(8)] {
+            assert!(
+                matches!(c.try_peek_at(bad), Err(RingError::Invalid(_))),
+                "peek at {bad} (head {start}, tail {end})"
+            );
+            assert!(matches!(c.release_to(bad), Err(RingError::Invalid(_))));
+        }
+        if ends[0] - start > 8 {
+            // Inside the first frame's record: not the end of a frame.
+            assert_eq!(
+                c.release_to(start + 8),
+                Err(RingError::Invalid("position is not the end of a frame"))
+            );
+        }
+        assert_eq!(c.position(), start);
+        // Release all but the last frame; try_recv then returns the last.
+        let before_last = if ends.len() >= 2 {
+            ends[ends.len() - 2]
+        } else {
+            start
+        };
+        let producer_at = p.position();
+        assert_eq!(
+            producer_at, end,
+            "the producer's position is the published tail"
+        );
+        assert_eq!(c.release_to(before_last).unwrap(), ends.len() as u64 - 1);
+        assert_eq!(c.position(), before_last);
+        assert_eq!(seq_of(&c.try_recv().unwrap()), Some(seq - 1));
+        assert_eq!(c.position(), end);
+        assert_eq!(c.release_to(end), Ok(0)); // releasing to head is a no-op
+        released = seq;
+    }
+    assert!(seq > 40, "{seq} frames");
+}
+
+/// A consumer that peeks ahead and releases in batches is SIGKILLed at random points
+/// (IPC_TEST_KILLS times, 30 by default; seed printed, IPC_TEST_SEED replays) while a
+/// producer keeps sending: each next consumer finds the first unreleased frame at head, so
+/// across all the kills no frame is lost and none is consumed twice beyond the batch the
+/// killed one had peeked but not released.
+#[test]
+fn byte_ring_peeking_consumer_sigkilled_next_one_resumes_at_the_first_unreleased_frame() {
+    let (m, l) = byte_ring(4096);
+    // 0: the seq after the last released frame (committed), 1: the same, about to be
+    // released (pending), 2: frames checked by all consumers, 3: failures.
+    let st = counters(4);
+    let producer = fork_child(|| {
+        let Ok(mut p) = bytes::Producer::attach(&m, l) else {
+            return false;
+        };
+        for seq in 0u64.. {
+            loop {
+                match p.send(&seq_frame(seq), T) {
+                    Ok(()) => break,
+                    // Full while no consumer is attached: wait for the next.
+                    Err(RingError::Disconnected) => std::thread::yield_now(),
+                    Err(_) => return false,
+                }
+            }
+        }
+        true
+    });
+    let seed = std::env::var("IPC_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+            t.map_or(1, |d| d.as_nanos() as u64) | 1
+        });
+    println!("IPC_TEST_SEED={seed}");
+    let kills = kill_count(30);
+    let (m, st) = (&m, &st);
+    let consumer = |batch: u64| {
+        fork_child(move || {
+            let mut c = loop {
+                match bytes::Consumer::attach(m, l) {
+                    Ok(c) => break c,
+                    // The killed consumer's registration until its death is seen.
+                    Err(RingError::Busy) => std::thread::yield_now(),
+                    Err(_) => return false,
+                }
+            };
+            let (committed, pending) = (
+                counter(st, 0).load(Ordering::SeqCst),
+                counter(st, 1).load(Ordering::SeqCst),
+            );
+            let mut at = c.position();
+            let mut want = None;
+            let mut since = 0;
+            loop {
+                let Ok(f) = c.peek_at(at, T) else {
+                    return false;
+                };
+                let Some(seq) = seq_of(&f) else {
+                    counter(st, 3).fetch_add(1, Ordering::SeqCst);
+                    return false;
+                };
+                let ok = match want {
+                    // The first frame at head: the one after the last release, whether
+                    // or not its predecessor recorded it.
+                    None => seq == committed || seq == pending,
+                    Some(w) => seq == w,
+                };
+                if !ok {
+                    counter(st, 3).fetch_add(1, Ordering::SeqCst);
+                    return false;
+                }
+                want = Some(seq + 1);
+                at = f.next();
+                counter(st, 2).fetch_add(1, Ordering::Relaxed);
+                since += 1;
+                if since == batch {
+                    since = 0;
+                    counter(st, 1).store(seq + 1, Ordering::SeqCst);
+                    if c.release_to(at).is_err() {
+                        return false;
+                    }
+                    counter(st, 0).store(seq + 1, Ordering::SeqCst);
+                }
+            }
+        })
+    };
+    let mut rng = xorshift64(seed);
+    let r = random_kills(kills, 1, Duration::from_millis(20), seed, |_| {
+        consumer(1 + rng() % 16)
+    });
+    sigkill(producer);
+    assert_eq!(wait_pid(producer, WATCHDOG), None, "the producer failed");
+    r.unwrap();
+    assert_eq!(counter(st, 3).load(Ordering::SeqCst), 0);
+    let checked = counter(st, 2).load(Ordering::Relaxed);
+    let released = counter(st, 0).load(Ordering::SeqCst);
+    println!("{kills} consumers killed; {checked} frames checked, {released} released");
+    assert!(released > 0, "no consumer released anything");
+}

@@ -21,6 +21,12 @@ pub fn free_port() -> u16 {
     l.local_addr().expect("local addr").port()
 }
 
+/// The bridge binary the tests run: this build's, or `IPC_BRIDGE_BIN` (to run the tests
+/// against another build, such as the code before a fix).
+pub fn bin() -> String {
+    std::env::var("IPC_BRIDGE_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_ipc-bridge").into())
+}
+
 /// A running `ipc-bridge` with a watchdog; dropped while running, it is SIGKILLed.
 pub struct Bridge {
     child: Option<Child>,
@@ -61,9 +67,14 @@ fn drain(mut pipe: impl Read + Send + 'static) -> thread::JoinHandle<String> {
 }
 
 impl Bridge {
-    /// Starts `ipc-bridge ARGS`.
+    /// Starts `ipc-bridge ARGS` ([`bin`]).
     pub fn start(args: &[String]) -> Bridge {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ipc-bridge"))
+        Bridge::start_bin(&bin(), args)
+    }
+
+    /// Starts the bridge binary `bin` with `args` (the benchmark compares builds).
+    pub fn start_bin(bin: &str, args: &[String]) -> Bridge {
+        let mut child = Command::new(bin)
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -84,9 +95,14 @@ impl Bridge {
     /// again with another port if the chosen one was taken meanwhile (the bridge exits).
     /// Returns it once the port accepts connections.
     pub fn start_listening(args: impl Fn(u16) -> Vec<String>) -> (Bridge, u16) {
+        Bridge::start_listening_bin(&bin(), args)
+    }
+
+    /// [`start_listening`](Self::start_listening) with the bridge binary `bin`.
+    pub fn start_listening_bin(bin: &str, args: impl Fn(u16) -> Vec<String>) -> (Bridge, u16) {
         for _ in 0..5 {
             let port = free_port();
-            let mut b = Bridge::start(&args(port));
+            let mut b = Bridge::start_bin(bin, &args(port));
             let deadline = Instant::now() + WATCHDOG;
             loop {
                 if b.exited() {
@@ -360,12 +376,85 @@ pub fn ep_pinned(port: u16) -> String {
     format!("tcp/127.0.0.1:{port}#so_sndbuf={SOCKBUF};so_rcvbuf={SOCKBUF}")
 }
 
-/// The most frames the guarantee lets a crash lose (README, "Delivery guarantee"): the
-/// frame in `out`'s hand, `out`'s Zenoh transmit queue (2 batches of 64 KiB for data),
-/// both sockets' buffers (the kernel doubles the pinned size), `in`'s Zenoh receive buffer
-/// (64 KiB) and `in`'s sample queue (`--queue`, 1024), counted in the smallest messages
-/// (a [`MIN_FRAME`] frame plus the 16-byte bridge header).
-pub fn transit_bound() -> u64 {
-    let bytes = 2 * 65_535 + 2 * (2 * SOCKBUF) + 65_535;
-    1 + bytes / (MIN_FRAME as u64 + ipc_bridge::wire::HEADER_LEN as u64) + 1024
+impl Seen {
+    /// Checks the delivery guarantee: frames 0 to `count - 1`, each exactly once, in order
+    /// (no gap, no duplicate).
+    pub fn assert_exactly_once(&self, count: u64) {
+        if let Some(i) = self
+            .seqs
+            .iter()
+            .enumerate()
+            .position(|(i, &s)| s != i as u64)
+        {
+            let from = i.saturating_sub(3);
+            panic!(
+                "frame {i} is {} (not {i}): around it {:?}; {} frames arrived",
+                self.seqs[i],
+                &self.seqs[from..(i + 4).min(self.seqs.len())],
+                self.seqs.len()
+            );
+        }
+        assert_eq!(self.seqs.len() as u64, count, "frames missing at the end");
+    }
+}
+
+/// The seed of a test's random choices: `IPC_TEST_SEED`, or the clock; printed, so a
+/// failing run can be replayed.
+pub fn seed() -> u64 {
+    let seed = std::env::var("IPC_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(1, |d| d.as_nanos() as u64)
+                | 1
+        });
+    println!("IPC_TEST_SEED={seed}");
+    seed
+}
+
+/// `n` random frame counts in `from..to`, increasing, at least `gap` apart (each one a
+/// point at which a test breaks something).
+pub fn points(rng: &mut impl FnMut() -> u64, n: usize, from: u64, to: u64, gap: u64) -> Vec<usize> {
+    assert!(
+        from + n as u64 * gap <= to,
+        "{n} points {gap} apart do not fit {from}..{to}"
+    );
+    let slack = to - from - n as u64 * gap;
+    let mut offs: Vec<u64> = (0..n).map(|_| rng() % (slack + 1)).collect();
+    offs.sort_unstable();
+    offs.iter()
+        .enumerate()
+        .map(|(i, o)| (from + o + i as u64 * gap) as usize)
+        .collect()
+}
+
+/// The names a bridge test creates: rings A and B, ring B's progress segment, a key; all
+/// unique and removed at the end, also when the test fails.
+pub struct Names {
+    /// Ring A (the producer's).
+    pub a: String,
+    /// Ring B (the consumer's).
+    pub b: String,
+    /// The key expression.
+    pub key: String,
+    _clean: [ipc_testutil::Cleanup; 3],
+}
+
+/// Fresh [`Names`] tagged `tag`.
+pub fn names(tag: &str) -> Names {
+    let a = ipc_testutil::unique_name(&format!("{tag}A"));
+    let b = ipc_testutil::unique_name(&format!("{tag}B"));
+    let key = format!("ipct/bridge{}", b.replace('/', "-"));
+    Names {
+        _clean: [
+            ipc_testutil::Cleanup::shm(&a),
+            ipc_testutil::Cleanup::shm(&b),
+            ipc_testutil::Cleanup::shm(&ipc_bridge::progress::name(&b)),
+        ],
+        a,
+        b,
+        key,
+    }
 }

@@ -215,6 +215,14 @@ impl<'m> Producer<'m> {
         max_frame(self.side.cap) as usize
     }
 
+    /// The bytes published so far (tail): the position the next frame's record (or the
+    /// padding before it) gets. It moves only on [`FrameMut::commit`], so a process that
+    /// records it before a commit can tell afterwards, from the next producer's
+    /// `position` (which starts at the ring's tail), whether that commit happened.
+    pub fn position(&self) -> u64 {
+        self.tail
+    }
+
     /// Where a record for `len` bytes would go: (padding bytes before it, its position).
     fn place(&mut self, len: usize) -> Result<(u64, u64), RingError> {
         let len = len as u64;
@@ -427,32 +435,41 @@ impl<'m> Consumer<'m> {
         })
     }
 
-    fn available(&mut self) -> Result<u64, RingError> {
-        if self.cached_tail != self.head {
-            return Ok(self.cached_tail.wrapping_sub(self.head));
+    /// Published bytes from `from` on (`from` between head and the cached tail, which
+    /// callers ensure: `head`, or a position [`check_at`](Self::check_at) accepted).
+    fn available(&mut self, from: u64) -> Result<u64, RingError> {
+        if self.cached_tail != from {
+            return Ok(self.cached_tail.wrapping_sub(from));
         }
         // Acquire: pairs with the producer's Release store of tail (headers and payload).
         let tail = self.side.ctrl.tail.load(Ordering::Acquire);
-        let used = self.side.used(tail, self.head)?;
+        self.side.used(tail, self.head)?;
         self.cached_tail = tail;
-        Ok(used)
+        Ok(tail.wrapping_sub(from))
     }
 
     /// Finds the next frame (checking its headers), or `Empty`/`Disconnected`.
     fn find(&mut self) -> Result<Found, RingError> {
-        let mut avail = self.available()?;
+        self.find_at(self.head)
+    }
+
+    /// Finds the frame whose record (or the padding before it) starts at `at`, a record
+    /// boundary between head and the cached tail (checking its headers), or
+    /// `Empty`/`Disconnected` if nothing is published from `at` on.
+    fn find_at(&mut self, at: u64) -> Result<Found, RingError> {
+        let mut avail = self.available(at)?;
         if avail == 0 {
             if !self.side.other_gone(true) {
                 return Err(RingError::Empty);
             }
             // The producer is gone, seen after all it published: re-read tail once.
-            avail = self.available()?;
+            avail = self.available(at)?;
             if avail == 0 {
                 return Err(RingError::Disconnected);
             }
         }
         let cap = self.side.cap;
-        let mut head = self.head;
+        let mut head = at;
         let mut off = head & self.side.mask;
         if avail < HEADER {
             return Err(RingError::Corrupted(
@@ -495,23 +512,155 @@ impl<'m> Consumer<'m> {
         Ok(Found {
             off: off + HEADER,
             len,
-            rec_from: self.head,
+            rec_from: at,
             next: head.wrapping_add(rec),
         })
     }
 
+    /// Checks that `at` lies between head and the published tail (re-reading tail if
+    /// needed) and is a multiple of 8; it must also be a record boundary, which
+    /// [`peek_at`](Self::peek_at) and [`release_to`](Self::release_to) ensure by only
+    /// accepting head or the positions their frames returned (a wrong boundary reads as
+    /// [`RingError::Corrupted`], never out of bounds: every header is checked).
+    fn check_at(&mut self, at: u64) -> Result<(), RingError> {
+        let ahead = at.wrapping_sub(self.head);
+        if at % 8 != 0 {
+            return Err(RingError::Invalid("position is not a record boundary"));
+        }
+        if ahead > self.cached_tail.wrapping_sub(self.head) {
+            // Acquire: pairs with the producer's Release store of tail.
+            let tail = self.side.ctrl.tail.load(Ordering::Acquire);
+            self.side.used(tail, self.head)?;
+            self.cached_tail = tail;
+            if ahead > tail.wrapping_sub(self.head) {
+                return Err(RingError::Invalid(
+                    "position is before head or past the published bytes",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The position of the next frame [`try_recv`](Self::try_recv) returns: the bytes
+    /// consumed so far (head). Positions only grow; a frame keeps its position until it
+    /// is consumed, also across consumers (a new consumer starts at head).
+    pub fn position(&self) -> u64 {
+        self.head
+    }
+
+    /// The frame at position `at` (head, or a [`Peeked::next`] since), without consuming
+    /// it: it stays in the ring, for this consumer or the next one after a crash, until
+    /// [`release_to`](Self::release_to) passes it. Non-blocking.
+    ///
+    /// # Errors
+    /// [`RingError::Empty`] if nothing is published at `at` yet; [`RingError::Disconnected`]
+    /// once the producer is gone and nothing is published from `at` on;
+    /// [`RingError::Invalid`] if `at` is before head, past the published bytes or not a
+    /// multiple of 8; [`RingError::Corrupted`].
+    pub fn try_peek_at(&mut self, at: u64) -> Result<Peeked<'_, 'm>, RingError> {
+        self.check_at(at)?;
+        let f = self.find_at(at)?;
+        Ok(self.peeked(f))
+    }
+
+    /// [`try_peek_at`](Self::try_peek_at), waiting up to `timeout` (`None`: until a frame
+    /// is published at `at` or the producer is gone).
+    ///
+    /// # Errors
+    /// As `try_peek_at`, with [`RingError::Timeout`] instead of `Empty`, and
+    /// [`RingError::Os`].
+    pub fn peek_at(
+        &mut self,
+        at: u64,
+        timeout: Option<Duration>,
+    ) -> Result<Peeked<'_, 'm>, RingError> {
+        self.check_at(at)?;
+        let ctrl = self.side.ctrl;
+        let f = block(ctrl, Await::Data, timeout, |slept| {
+            if slept {
+                self.side.throttle.expire();
+            }
+            match self.find_at(at) {
+                // Nothing published from `at` on: wait for tail to move past it.
+                Err(RingError::Empty) => Err(at),
+                r => Ok(r),
+            }
+        })?;
+        Ok(self.peeked(f))
+    }
+
+    /// Consumes every frame before position `to` (head, or a [`Peeked::next`] since),
+    /// releasing their bytes to the producer: head moves to `to`. Walks the records from
+    /// head to `to`, so a position that is no record boundary is refused, not stored.
+    ///
+    /// Returns the number of frames consumed.
+    ///
+    /// # Errors
+    /// [`RingError::Invalid`] if `to` is before head, past the published bytes, or not the
+    /// end of a frame; [`RingError::Corrupted`].
+    pub fn release_to(&mut self, to: u64) -> Result<u64, RingError> {
+        self.check_at(to)?;
+        let mut at = self.head;
+        let mut frames = 0;
+        while at != to {
+            let f = match self.find_at(at) {
+                Ok(f) => f,
+                Err(RingError::Empty | RingError::Disconnected) => {
+                    return Err(RingError::Invalid("position is not the end of a frame"))
+                }
+                Err(e) => return Err(e),
+            };
+            if f.next.wrapping_sub(self.head) > to.wrapping_sub(self.head) {
+                return Err(RingError::Invalid("position is not the end of a frame"));
+            }
+            at = f.next;
+            frames += 1;
+        }
+        if to != self.head {
+            self.advance(to);
+        }
+        Ok(frames)
+    }
+
+    /// Under loom: the read accesses of the frame `f` (its header and payload).
+    #[cfg(loom)]
+    fn read_guards(&self, f: &Found) -> Vec<super::shim::model::Access> {
+        let from = f.rec_from & self.side.mask;
+        let mut g = self.side.track(from, from + 8, false);
+        g.extend(
+            self.side
+                .track(f.off - HEADER, f.off + f.len.next_multiple_of(8), false),
+        );
+        g
+    }
+
+    /// Moves head to `to` (a frame's end at or after head): its bytes go back to the
+    /// producer.
+    fn advance(&mut self, to: u64) {
+        self.head = to;
+        // Release: pairs with the producer's Acquire load of head; our reads of the
+        // frames before `to` happen before it reuses the bytes.
+        self.side.ctrl.head.store(to, Ordering::Release);
+        Control::wake(&self.side.ctrl.space_futex, &self.side.ctrl.space_sleepers);
+    }
+
+    fn peeked(&mut self, f: Found) -> Peeked<'_, 'm> {
+        #[cfg(loom)]
+        let guards = self.read_guards(&f);
+        Peeked {
+            cons: self,
+            off: f.off,
+            len: f.len as usize,
+            at: f.rec_from,
+            next: f.next,
+            #[cfg(loom)]
+            _guards: guards,
+        }
+    }
+
     fn frame(&mut self, f: Found) -> Frame<'_, 'm> {
         #[cfg(loom)]
-        let guards = {
-            let m = self.side.mask;
-            let from = f.rec_from & m;
-            let mut g = self.side.track(from, from + 8, false);
-            g.extend(
-                self.side
-                    .track(f.off - HEADER, f.off + f.len.next_multiple_of(8), false),
-            );
-            g
-        };
+        let guards = self.read_guards(&f);
         let _ = f.rec_from;
         Frame {
             cons: self,
@@ -554,6 +703,41 @@ impl<'m> Consumer<'m> {
     }
 }
 
+/// A frame read in place by [`Consumer::peek_at`] without consuming it: dropping it
+/// releases nothing ([`Consumer::release_to`] does).
+pub struct Peeked<'c, 'm> {
+    cons: &'c Consumer<'m>,
+    off: u64,
+    len: usize,
+    at: u64,
+    next: u64,
+    #[cfg(loom)]
+    _guards: Vec<super::shim::model::Access>,
+}
+
+impl Peeked<'_, '_> {
+    /// The frame's position (where its record, or the padding before it, starts).
+    pub fn position(&self) -> u64 {
+        self.at
+    }
+
+    /// The position after the frame: the next frame's, and what
+    /// [`Consumer::release_to`] takes to consume this one and all before it.
+    pub fn next(&self) -> u64 {
+        self.next
+    }
+}
+
+impl Deref for Peeked<'_, '_> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        // SAFETY: `find_at` checked that the record lies inside the buffer and inside the
+        // published bytes at or after head, which the producer does not write until head
+        // passes them (`release_to`, which needs the consumer this borrows).
+        unsafe { std::slice::from_raw_parts(self.cons.side.data.add(self.off as usize), self.len) }
+    }
+}
+
 /// A received frame, borrowed in place from the ring; dropping it releases its bytes to
 /// the producer.
 pub struct Frame<'c, 'm> {
@@ -579,15 +763,10 @@ impl Drop for Frame<'_, '_> {
     fn drop(&mut self) {
         #[cfg(loom)]
         self._guards.clear();
-        let c = &mut *self.cons;
-        if !c.side.owner.is_current() {
+        if !self.cons.side.owner.is_current() {
             // A forked child's copy: the frame is the parent's to release.
             return;
         }
-        c.head = self.next;
-        // Release: pairs with the producer's Acquire load of head; our reads of the frame
-        // happen before it reuses the bytes.
-        c.side.ctrl.head.store(self.next, Ordering::Release);
-        Control::wake(&c.side.ctrl.space_futex, &c.side.ctrl.space_sleepers);
+        self.cons.advance(self.next);
     }
 }
