@@ -16,7 +16,7 @@ use ipc_testutil::{
 };
 
 fn kind<T>(r: ipc_core::Result<T>) -> Result<T, ErrorKind> {
-    r.map_err(|e| e.kind().clone())
+    r.map_err(|e| e.kind())
 }
 
 #[test]
@@ -168,27 +168,27 @@ fn named_bad_input_is_an_error() {
     let _c = Cleanup::sem(&name);
     let too_big = kind(NamedSemaphore::create(&name, SEM_VALUE_MAX + 1)).map(|_| ());
     assert!(
-        matches!(too_big, Err(ErrorKind::InvalidInput(_))),
+        matches!(too_big, Err(ErrorKind::InvalidInput)),
         "{too_big:?}"
     );
     let bad_mode = kind(NamedSemaphore::options().mode(0o4777).create(&name)).map(|_| ());
     assert!(
-        matches!(bad_mode, Err(ErrorKind::InvalidInput(_))),
+        matches!(bad_mode, Err(ErrorKind::InvalidInput)),
         "{bad_mode:?}"
     );
     for bad in ["", "noslash", "/a/b", "/"] {
         let r = kind(NamedSemaphore::open(bad)).map(|_| ());
         assert!(
-            matches!(r, Err(ErrorKind::InvalidName(_))),
+            matches!(r, Err(ErrorKind::InvalidName)),
             "{bad:?}: {r:?}"
         );
     }
     let long = format!("/{}", "x".repeat(252));
     let r = kind(NamedSemaphore::create(&long, 0)).map(|_| ());
-    assert!(matches!(r, Err(ErrorKind::InvalidName(_))), "{r:?}");
+    assert!(matches!(r, Err(ErrorKind::InvalidName)), "{r:?}");
     assert!(matches!(
         kind(sem::unlink("nope")),
-        Err(ErrorKind::InvalidName(_))
+        Err(ErrorKind::InvalidName)
     ));
     // Nothing was created by the failed calls.
     assert_eq!(
@@ -201,7 +201,7 @@ fn named_bad_input_is_an_error() {
         .open_or_create(&name)
         .expect("create at max");
     assert_eq!(s.value(), SEM_VALUE_MAX);
-    assert!(matches!(kind(s.post()), Err(ErrorKind::LimitReached(_))));
+    assert!(matches!(kind(s.post()), Err(ErrorKind::LimitReached)));
 }
 
 #[test]
@@ -341,13 +341,13 @@ fn in_place_bad_initial_value_is_an_error() {
         r = Some(unsafe { Semaphore::init_in_place_with(p, SEM_VALUE_MAX + 1) });
     });
     let r = kind(r.expect("ran"));
-    assert!(matches!(r, Err(ErrorKind::InvalidInput(_))), "{r:?}");
+    assert!(matches!(r, Err(ErrorKind::InvalidInput)), "{r:?}");
     let sh = ShMem::new(|p: *mut Semaphore| {
         // SAFETY: as above.
         unsafe { Semaphore::init_in_place_with(p, SEM_VALUE_MAX) }.expect("max is fine");
     });
     assert_eq!(sh.value(), SEM_VALUE_MAX);
-    assert!(matches!(kind(sh.post()), Err(ErrorKind::LimitReached(_))));
+    assert!(matches!(kind(sh.post()), Err(ErrorKind::LimitReached)));
     assert_eq!(Semaphore::LAYOUT.size, std::mem::size_of::<libc::sem_t>());
 }
 
@@ -430,7 +430,7 @@ fn named_created_by_an_exited_process_is_gone_and_not_found_says_why() {
     .wait_ok();
     assert_eq!(lines, ["2"]);
     let e = NamedSemaphore::open(&name).unwrap_err();
-    assert_eq!(e.kind(), &ErrorKind::NotFound);
+    assert_eq!(e.kind(), ErrorKind::NotFound);
     assert!(e.to_string().contains("unlink_on_drop(false)"), "{e}");
 }
 

@@ -219,7 +219,7 @@ fn open(name: &str, follow: bool) -> Result<ByteRing, Failure> {
 
 /// A failure to attach as `side`: a slot held by a live process is named.
 fn attach_failure(name: &str, ring: &ByteRing, side: &str, e: ipc_collections::Error) -> Failure {
-    if !matches!(e.kind(), ErrorKind::LimitReached(_)) {
+    if !matches!(e.kind(), ErrorKind::LimitReached) {
         return e.into();
     }
     let st = ring.status();

@@ -120,7 +120,7 @@ impl SemOptions {
             prefix,
             NameKind::Semaphore,
             |n| self.create(n),
-            |e| *e.kind() == ErrorKind::AlreadyExists,
+            |e| e.kind() == ErrorKind::AlreadyExists,
         )
     }
 
@@ -194,11 +194,11 @@ impl SemOptions {
                 let mut tries = 0;
                 loop {
                     match create() {
-                        Err(e) if *e.kind() == ErrorKind::AlreadyExists => {}
+                        Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
                         r => break (r?, true),
                     }
                     match open() {
-                        Err(e) if *e.kind() == ErrorKind::NotFound && tries < 100 => {}
+                        Err(e) if e.kind() == ErrorKind::NotFound && tries < 100 => {}
                         r => break (r?, false),
                     }
                     tries += 1;
