@@ -68,10 +68,8 @@ fn run(name: &str, expect: u64) -> ipc::Result<()> {
                 next += 1;
                 sum += f64::from(r.celsius);
             }
-            Err(e) => match ipc::Error::from(e) {
-                e if e.kind() == ErrorKind::Disconnected => break,
-                e => return Err(e),
-            },
+            Err(e) if e.kind() == ErrorKind::Disconnected => break,
+            Err(e) => return Err(e),
         }
     }
     println!(

@@ -9,12 +9,11 @@ use ipc_collections::ring::{control::Flavor, RingStatus};
 use ipc_collections::{ByteRing, ErrorKind, MpmcRing, SharedArray, SharedLayout, SpscRing};
 use ipc_testutil::{env, fork_run, report, role, spawn_role, unique_name, Cleanup, WATCHDOG};
 
-/// The error kind of `r` (ring operations return `RingError`, which converts into the one
-/// error type).
-fn kind<T, E: Into<ipc_collections::Error>>(r: Result<T, E>) -> ErrorKind {
+/// The error kind of `r` (ring operations return the one error type).
+fn kind<T>(r: ipc_collections::Result<T>) -> ErrorKind {
     match r {
         Ok(_) => panic!("expected an error"),
-        Err(e) => e.into().kind(),
+        Err(e) => e.kind(),
     }
 }
 
@@ -360,7 +359,7 @@ fn a_sigkilled_producer_program_leaves_a_ring_the_consumer_drains_then_sees_disc
         }
     };
     assert_eq!(sent, 128, "the ring filled up");
-    assert_eq!(kind::<(), _>(Err(err)), ErrorKind::Disconnected);
+    assert_eq!(err.kind(), ErrorKind::Disconnected, "{err}");
 }
 
 /// Forks a child that attaches with `attach` and then parks until killed; waits until the
@@ -431,7 +430,7 @@ fn a_peer_killed_while_the_other_side_sleeps_is_noticed_within_a_few_sleeps() {
     let e = loop {
         // Fill the ring, then block on a full ring.
         if let Err(e) = tx.send(&[7; 24], T) {
-            break kind::<(), _>(Err(e));
+            break e.kind();
         }
     };
     ipc_testutil::wait_pid(pid, WATCHDOG);

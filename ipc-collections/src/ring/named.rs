@@ -811,6 +811,38 @@ typed_ring!(
     /// assert_eq!(rx.pop(None)?, 42);
     /// # Ok::<(), ipc_collections::Error>(())
     /// ```
+    ///
+    /// Every call returns the crate's one [`Error`](crate::Error), naming the operation and
+    /// the ring; a full or empty ring is a value of the `try_` calls, not an error:
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ipc_collections::{ErrorKind, SpscRing};
+    ///
+    /// fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     // A unique name; the creating handle removes it when dropped.
+    ///     let ring = SpscRing::<u64>::options().capacity(2).create_unique("/doc-spsc")?;
+    ///     let name = ring.name().to_owned();
+    ///     let mut tx = ring.producer()?;
+    ///     let mut rx = ring.consumer()?;
+    ///     assert_eq!(rx.try_pop()?, None); // empty
+    ///     tx.push(1, None)?;
+    ///     assert!(tx.try_push(2)?);
+    ///     assert!(!tx.try_push(3)?); // full
+    ///     let e = tx.push(3, Some(Duration::from_millis(10))).unwrap_err();
+    ///     assert_eq!(e.kind(), ErrorKind::Timeout);
+    ///     assert_eq!(e.to_string(), format!("push {name:?}: timed out"));
+    ///     assert_eq!(rx.pop(None)?, 1);
+    ///     assert_eq!(rx.try_pop()?, Some(2));
+    ///     drop(tx); // the producer leaves: once all is received, the consumer is told
+    ///     let e = rx.pop(None).unwrap_err();
+    ///     assert_eq!(e.kind(), ErrorKind::Disconnected);
+    ///     assert_eq!((e.op(), e.name()), ("pop", Some(name.as_str())));
+    ///     drop((rx, ring)); // the creator unlinks the name
+    ///     assert_eq!(SpscRing::<u64>::open(&name).unwrap_err().kind(), ErrorKind::NotFound);
+    ///     Ok(())
+    /// }
+    /// ```
     SpscRing, spsc, Flavor::Spsc, "SpscRing", "an SPSC ring"
 );
 
@@ -833,6 +865,34 @@ typed_ring!(
     /// let jobs = MpmcRing::<[u8; 32]>::open_or_create("/jobs", 256)?;
     /// jobs.producer()?.push([7; 32], None)?;
     /// # Ok::<(), ipc_collections::Error>(())
+    /// ```
+    ///
+    /// Every call returns the crate's one [`Error`](crate::Error), naming the operation and
+    /// the ring; a full or empty ring is a value of the `try_` calls, not an error:
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ipc_collections::{ErrorKind, MpmcRing};
+    ///
+    /// fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     // A unique name; the creating handle removes it when dropped.
+    ///     let ring = MpmcRing::<u32>::options().capacity(2).create_unique("/doc-mpmc")?;
+    ///     let name = ring.name().to_owned();
+    ///     let (mut tx, mut rx) = (ring.producer()?, ring.consumer()?);
+    ///     let e = rx.pop(Some(Duration::from_millis(10))).unwrap_err();
+    ///     assert_eq!(e.kind(), ErrorKind::Timeout);
+    ///     assert_eq!(e.to_string(), format!("pop {name:?}: timed out"));
+    ///     while tx.try_push(7)? {} // until full
+    ///     assert_eq!(rx.try_pop()?, Some(7));
+    ///     drop(rx); // every consumer gone and the ring full: the producer is told
+    ///     assert!(tx.try_push(8)?); // room: a push succeeds whoever will read it
+    ///     let e = tx.try_push(9).unwrap_err();
+    ///     assert_eq!(e.kind(), ErrorKind::Disconnected);
+    ///     assert_eq!((e.op(), e.name()), ("try_push", Some(name.as_str())));
+    ///     drop((tx, ring)); // the creator unlinks the name
+    ///     assert_eq!(MpmcRing::<u32>::open(&name).unwrap_err().kind(), ErrorKind::NotFound);
+    ///     Ok(())
+    /// }
     /// ```
     MpmcRing, mpmc, Flavor::Mpmc, "MpmcRing", "an MPMC ring"
 );
@@ -858,6 +918,38 @@ typed_ring!(
 /// let mut rx = ring.consumer()?;
 /// assert_eq!(&*rx.recv(None)?, b"hello");
 /// # Ok::<(), ipc_collections::Error>(())
+/// ```
+///
+/// Every call returns the crate's one [`Error`](crate::Error), naming the operation and the
+/// ring; a full or empty ring is a value of the `try_` calls, not an error:
+///
+/// ```
+/// use std::time::Duration;
+/// use ipc_collections::{ByteRing, ErrorKind};
+///
+/// fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     // A unique name; the creating handle removes it when dropped.
+///     let ring = ByteRing::options().capacity(64).create_unique("/doc-bytes")?;
+///     let name = ring.name().to_owned();
+///     let (mut tx, mut rx) = (ring.producer()?, ring.consumer()?);
+///     assert!(rx.try_recv()?.is_none()); // empty
+///     while tx.try_send(b"frame")? {} // until full
+///     let e = tx.send(b"frame", Some(Duration::from_millis(10))).unwrap_err();
+///     assert_eq!(e.kind(), ErrorKind::Timeout);
+///     assert_eq!(e.to_string(), format!("send {name:?}: timed out"));
+///     let e = tx.try_send(&[0; 100]).unwrap_err(); // above max_frame
+///     assert_eq!((e.kind(), e.op()), (ErrorKind::InvalidSize, "try_send"));
+///     drop(tx); // the producer leaves: once all is received, the consumer is told
+///     while let Some(frame) = rx.try_recv()? {
+///         assert_eq!(&*frame, b"frame");
+///     }
+///     let e = rx.recv(None).unwrap_err();
+///     assert_eq!(e.kind(), ErrorKind::Disconnected);
+///     assert_eq!((e.op(), e.name()), ("recv", Some(name.as_str())));
+///     drop((rx, ring)); // the creator unlinks the name
+///     assert_eq!(ByteRing::open(&name).unwrap_err().kind(), ErrorKind::NotFound);
+///     Ok(())
+/// }
 /// ```
 pub struct ByteRing<M: Memory = Shm> {
     raw: RawRing<M>,
