@@ -50,7 +50,8 @@ fn an_spsc_ring_created_by_one_program_is_drained_by_another_that_opens_it_by_na
                         next += 1;
                     }
                     Err(e) => {
-                        report(format!("{e:?} after {next}"));
+                        // The error names the operation and the ring (the one error).
+                        report(format!("{:?}: {e} after {next}", e.kind()));
                         return;
                     }
                 }
@@ -78,7 +79,12 @@ fn an_spsc_ring_created_by_one_program_is_drained_by_another_that_opens_it_by_na
         }
     } // the producer detaches: the consumer drains, then sees Disconnected
     let lines = child.wait_output(WATCHDOG);
-    assert_eq!(lines, [format!("Disconnected after {N}")]);
+    assert_eq!(
+        lines,
+        [format!(
+            "Disconnected: pop {name:?}: disconnected: every peer is gone after {N}"
+        )]
+    );
 }
 
 #[test]
