@@ -43,16 +43,23 @@ fn named_posted_in_one_process_awaited_in_another() {
     assert_eq!(child.wait_ok(), ["posted"]);
     // The timeout case: nobody posts any more.
     let t = Instant::now();
-    assert_eq!(
-        kind(s.wait_timeout(Duration::from_millis(100))),
-        Err(ErrorKind::Timeout)
-    );
+    let e = s.wait_timeout(Duration::from_millis(100)).unwrap_err();
     assert!(t.elapsed() >= Duration::from_millis(100));
+    // The error names the call and the semaphore, as every error of a named object does.
+    assert_eq!(
+        (e.kind(), e.op(), e.name()),
+        (ErrorKind::Timeout, "sem_clockwait", Some(&*name))
+    );
+    assert_eq!(e.to_string(), format!("sem_clockwait {name:?}: timed out"));
     assert_eq!(
         kind(s.wait_timeout(Duration::ZERO)),
         Err(ErrorKind::Timeout)
     );
-    assert_eq!(kind(s.try_wait()), Err(ErrorKind::WouldBlock));
+    let e = s.try_wait().unwrap_err();
+    assert_eq!(
+        (e.kind(), e.op(), e.name()),
+        (ErrorKind::WouldBlock, "sem_trywait", Some(&*name))
+    );
 }
 
 #[test]
@@ -60,9 +67,13 @@ fn named_awaited_in_a_child_with_a_timeout() {
     if role().as_deref() == Some("waiter") {
         let s = NamedSemaphore::open(&env("SEM_NAME")).expect("child open");
         let t = Instant::now();
-        let first = kind(s.wait_timeout(Duration::from_millis(100)));
+        // The error, as a program would print it: it names the semaphore.
+        let first = match s.wait_timeout(Duration::from_millis(100)) {
+            Ok(()) => "Ok".to_owned(),
+            Err(e) => format!("{:?}: {e}", e.kind()),
+        };
         report(format!(
-            "{first:?} {}",
+            "{first} {}",
             t.elapsed() >= Duration::from_millis(100)
         ));
         // The parent posts once it sees the report and this process sleeps in the wait.
@@ -81,13 +92,14 @@ fn named_awaited_in_a_child_with_a_timeout() {
     );
     // Post only after the child's first wait timed out (its report) and its second wait
     // sleeps (every thread of the child asleep, one in a futex).
-    assert_eq!(child.next_report(CHILD), "Err(Timeout) true");
+    let timed_out = format!("Timeout: sem_clockwait {name:?}: timed out true");
+    assert_eq!(child.next_report(CHILD), timed_out);
     let pid = child.pid();
     wait_for_child(pid, "the child's second wait", CHILD, || {
         all_threads_sleep(pid, "futex")
     });
     s.post().expect("post");
-    assert_eq!(child.wait_ok(), ["Err(Timeout) true", "got"]);
+    assert_eq!(child.wait_ok(), [timed_out.as_str(), "got"]);
     assert_eq!(s.value(), 0);
 }
 
