@@ -81,7 +81,7 @@ fn first() -> Result<()> {
                         );
                         received += 1;
                     }
-                    Err(e) if *e.kind() == ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                     Err(e) => return Err(e.into()),
                 }
             }

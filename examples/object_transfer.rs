@@ -77,7 +77,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
                 assert_eq!(j, job(got), "objects arrive whole and in order");
                 got += 1;
             }
-            Err(e) if e.kind() == &ErrorKind::Disconnected => break,
+            Err(e) if e.kind() == ErrorKind::Disconnected => break,
             Err(e) => return Err(e.into()),
         }
     }

@@ -59,18 +59,17 @@ fn run(name: &str, expect: u64) -> ipc::Result<()> {
             Ok(r) => {
                 let check = r.seq.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ u64::from(r.sensor);
                 if r.seq != next || r.check != check {
-                    return Err(ipc::Error::new(
+                    return Err(ipc::Error::with_text(
                         "ring_consumer",
-                        ErrorKind::Corrupted(format!("reading {next}: got {r:?}")),
+                        ErrorKind::Corrupted,
+                        format!("reading {next}: got {r:?}"),
                     ));
                 }
                 next += 1;
                 sum += f64::from(r.celsius);
             }
-            Err(e) => match ipc::Error::from(e) {
-                e if e.kind() == &ErrorKind::Disconnected => break,
-                e => return Err(e),
-            },
+            Err(e) if e.kind() == ErrorKind::Disconnected => break,
+            Err(e) => return Err(e),
         }
     }
     println!(
@@ -78,9 +77,10 @@ fn run(name: &str, expect: u64) -> ipc::Result<()> {
         sum / next.max(1) as f64
     );
     if next != expect {
-        return Err(ipc::Error::new(
+        return Err(ipc::Error::with_text(
             "ring_consumer",
-            ErrorKind::InvalidInput(format!("expected {expect} readings, got {next}")),
+            ErrorKind::InvalidInput,
+            format!("expected {expect} readings, got {next}"),
         ));
     }
     Ok(())

@@ -26,7 +26,7 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     };
     match Shared::<Stats>::open(&name) {
-        Err(e) if e.kind() == &ErrorKind::LayoutMismatch => {
+        Err(e) if e.kind() == ErrorKind::LayoutMismatch => {
             println!("refused: {e}");
             for d in e.layout_mismatch_details().map_or(&[][..], |m| &m.diffs) {
                 println!("  {d}");

@@ -527,7 +527,7 @@ fn both(bin: &Path, copy: &str, v: &[u8], c_why: Option<&str>) -> Result<Run, Er
 
 fn corrupted_because(e: Error, why: &str) {
     match e.kind() {
-        ErrorKind::Corrupted(reason) => assert!(reason.contains(why), "{reason}"),
+        ErrorKind::Corrupted => assert!(e.detail().is_some_and(|r| r.contains(why)), "{e}"),
         _ => panic!("expected Corrupted ({why}), got {e:?}"),
     }
 }
@@ -552,7 +552,7 @@ fn opener_refuses_another_schema_with_the_same_fingerprint() {
         assert_eq!(Header::read(&v).unwrap().fingerprint, s.info().fingerprint);
         write_copy(&copy, &v);
         match Shared::<Point>::open(&copy) {
-            Err(e) if e.kind() == &ErrorKind::LayoutMismatch => {
+            Err(e) if e.kind() == ErrorKind::LayoutMismatch => {
                 let m = e.layout_mismatch_details().unwrap();
                 assert_eq!(m.found, schema);
                 assert!(m.diffs.iter().any(|d| d.contains(named)), "{:?}", m.diffs);
@@ -663,7 +663,7 @@ fn type_name_is_the_schemas_top_level_name() {
     assert_eq!(p.info().schema, "Pair(4/2){a:i16(2/2)@0,b:i16(2/2)@2}");
     assert!(matches!(
         Shared::<Pair<i32>>::open(pair),
-        Err(e) if e.kind() == &ErrorKind::LayoutMismatch
+        Err(e) if e.kind() == ErrorKind::LayoutMismatch
     ));
 
     let orig = std::fs::read(format!("/dev/shm{pair}")).unwrap();
@@ -1149,7 +1149,7 @@ fn c_consumer_pops_what_a_rust_producer_pushes() {
     // A Rust consumer can attach after it (it continues from the shared head).
     let mut rc = ring.consumer().unwrap();
     p.try_push(7).unwrap();
-    assert_eq!(rc.try_pop().unwrap(), 7);
+    assert_eq!(rc.try_pop().unwrap(), Some(7));
     drop((rc, p));
     drop(ring);
 }
@@ -1179,7 +1179,7 @@ fn c_consumer_registration_disconnection_and_death() {
         ring.status().consumers == attached(pid)
     });
     match ring.consumer() {
-        Err(e) => assert!(matches!(e.kind(), ErrorKind::LimitReached(_)), "{e:?}"),
+        Err(e) => assert!(matches!(e.kind(), ErrorKind::LimitReached), "{e:?}"),
         Ok(_) => panic!("a second consumer attached beside the C one"),
     }
     let mut p = ring.producer().unwrap();
@@ -1270,7 +1270,7 @@ fn c_reader_and_consumer_survive_random_control_blocks() {
             2 => assert!(
                 matches!(
                     lib.as_ref().map_err(Error::kind),
-                    Err(ErrorKind::Corrupted(_))
+                    Err(ErrorKind::Corrupted)
                 ),
                 "round {round}: C refuses ({r:?}), library {lib:?}"
             ),

@@ -5,7 +5,7 @@
 use std::rc::Rc;
 
 use ipc_collections::ipc_core::shm::AnonShm;
-use ipc_collections::ring::{bytes, mpmc, spsc, RingError, RingLayout};
+use ipc_collections::ring::{bytes, mpmc, spsc, RingLayout};
 
 use crate::chan::{Bytes, Chan};
 use crate::proc::Deadline;
@@ -16,8 +16,8 @@ pub const CAP: u64 = crate::chan::RING_CAP as u64;
 /// Messages a batched SPSC producer publishes at once (as the hand-written ring).
 const BATCH: usize = crate::chan::RING_BATCH as usize;
 
-fn err(e: RingError) -> String {
-    format!("ring: {e:?}")
+fn err(e: ipc_collections::Error) -> String {
+    e.to_string()
 }
 
 /// How an end waits.
@@ -47,7 +47,7 @@ impl Mem {
     fn new(
         cap: u64,
         data_len: Option<usize>,
-        init: impl FnOnce(&AnonShm, RingLayout) -> Result<(), RingError>,
+        init: impl FnOnce(&AnonShm, RingLayout) -> ipc_collections::Result<()>,
     ) -> Result<Mem, String> {
         let l = RingLayout::packed(cap);
         let len = l.data_offset + data_len.ok_or("ring: capacity too large")?;
@@ -138,7 +138,6 @@ impl Spsc {
         while done < self.out.len() {
             match p.push_batch(&self.out[done..]) {
                 Ok(k) => done += k,
-                Err(RingError::Full) => {}
                 Err(e) => return Err(err(e)),
             }
             if done < self.out.len() {
@@ -170,8 +169,8 @@ impl Chan for Spsc {
                 let mut d = Deadline::new();
                 loop {
                     match p.try_push(v) {
-                        Ok(()) => return Ok(()),
-                        Err(RingError::Full) => {
+                        Ok(true) => return Ok(()),
+                        Ok(false) => {
                             std::hint::spin_loop();
                             d.check("ring: full")?;
                         }
@@ -197,13 +196,13 @@ impl Chan for Spsc {
         let mut i = from;
         while i < to {
             match p.reserve(BATCH.min((to - i) as usize)) {
-                Ok(mut r) => {
+                Ok(Some(mut r)) => {
                     while r.push(i).is_ok() {
                         i += 1;
                     }
                     r.commit();
                 }
-                Err(RingError::Full) => {
+                Ok(None) => {
                     std::hint::spin_loop();
                     d.check("ring: full")?;
                 }
@@ -224,7 +223,7 @@ impl Chan for Spsc {
                                 self.inb_len = k;
                                 break;
                             }
-                            Ok(_) | Err(RingError::Empty) => {
+                            Ok(_) => {
                                 std::hint::spin_loop();
                                 d.check("ring: empty")?;
                             }
@@ -239,8 +238,8 @@ impl Chan for Spsc {
             Mode::Block => c.pop(Some(crate::proc::WATCHDOG)).map_err(err),
             Mode::Spin => loop {
                 match c.try_pop() {
-                    Ok(v) => return Ok(v),
-                    Err(RingError::Empty) => {
+                    Ok(Some(v)) => return Ok(v),
+                    Ok(None) => {
                         std::hint::spin_loop();
                         d.check("ring: empty")?;
                     }
@@ -284,8 +283,8 @@ impl Chan for Mpmc {
         let mut d = Deadline::new();
         loop {
             match p.try_push(v) {
-                Ok(()) => return Ok(()),
-                Err(RingError::Full) => {
+                Ok(true) => return Ok(()),
+                Ok(false) => {
                     std::hint::spin_loop();
                     d.check("mpmc: full")?;
                 }
@@ -298,8 +297,8 @@ impl Chan for Mpmc {
         let mut d = Deadline::new();
         loop {
             match c.try_pop() {
-                Ok(v) => return Ok(v),
-                Err(RingError::Empty) => {
+                Ok(Some(v)) => return Ok(v),
+                Ok(None) => {
                     std::hint::spin_loop();
                     d.check("mpmc: empty")?;
                 }
@@ -346,8 +345,8 @@ impl Bytes for ByteRing {
         let mut d = Deadline::new();
         loop {
             match p.try_send(msg) {
-                Ok(()) => return Ok(()),
-                Err(RingError::Full) => {
+                Ok(true) => return Ok(()),
+                Ok(false) => {
                     std::hint::spin_loop();
                     d.check("byte ring: full")?;
                 }
@@ -360,7 +359,7 @@ impl Bytes for ByteRing {
         let mut d = Deadline::new();
         loop {
             match c.try_recv() {
-                Ok(f) => {
+                Ok(Some(f)) => {
                     if f.len() != buf.len() {
                         return Err(format!(
                             "byte ring: {} bytes, expected {}",
@@ -371,7 +370,7 @@ impl Bytes for ByteRing {
                     buf.copy_from_slice(&f);
                     return Ok(());
                 }
-                Err(RingError::Empty) => {
+                Ok(None) => {
                     std::hint::spin_loop();
                     d.check("byte ring: empty")?;
                 }

@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-use ipc_collections::ring::RingError;
+use ipc_collections::ErrorKind;
 use zenoh::handlers::FifoChannel;
 use zenoh::Wait;
 
@@ -209,8 +209,9 @@ pub fn run(
             let at = prod.position();
             let sent = progress.push(a.slot, h.next, at, || match o.full {
                 Full::Drop => match prod.try_send(frame) {
-                    Err(RingError::Full | RingError::Disconnected) => Ok(false),
-                    r => r.map(|()| true),
+                    Err(e) if e.kind() == ErrorKind::Disconnected => Ok(false),
+                    // Ok(false): ring B is full.
+                    r => r,
                 },
                 Full::Block => loop {
                     match prod.send(frame, Some(POLL)) {
@@ -218,7 +219,9 @@ pub fn run(
                         // Full, and maybe the consumer gone: wait for room or a new
                         // consumer, or give the frame up at shutdown (it stays
                         // unacknowledged: the next `in` gets it again).
-                        Err(RingError::Timeout) | Err(RingError::Disconnected) => {
+                        Err(e)
+                            if matches!(e.kind(), ErrorKind::Timeout | ErrorKind::Disconnected) =>
+                        {
                             if stop.requested() {
                                 break Ok(false);
                             }
@@ -237,7 +240,7 @@ pub fn run(
                         progress.skip(a.slot, h.next);
                     }
                 }
-                Err(e) => return Err(Error::Ring(e.into())),
+                Err(e) => return Err(Error::Ring(e)),
             }
         }
         if a.unacked >= ACK_EVERY {

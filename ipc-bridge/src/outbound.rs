@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ipc_collections::{ring::RingError, ByteRing};
+use ipc_collections::{ByteRing, ErrorKind};
 use zenoh::qos::CongestionControl;
 use zenoh::Wait;
 
@@ -153,14 +153,14 @@ pub fn run(
             match release(&mut cons, d, c) {
                 Ok(true) => last_progress = Instant::now(),
                 Ok(false) => {}
-                Err(RingError::Invalid(why)) => {
+                Err(e) if e.kind() == ErrorKind::InvalidInput => {
                     Counters::add(&c.refused, 1);
                     if !said_refused {
                         said_refused = true;
-                        eprintln!("ipc-bridge out: acknowledgement of {d} refused ({why})");
+                        eprintln!("ipc-bridge out: acknowledgement of {d} refused ({e})");
                     }
                 }
-                Err(e) => return Err(Error::Ring(e.into())),
+                Err(e) => return Err(Error::Ring(e)),
             }
         }
         let head = cons.position();
@@ -227,12 +227,12 @@ pub fn run(
                 (wire::encode(h, &f), f.next())
             }
             // Nothing yet, or the producer left (a new one may attach): keep polling.
-            Err(RingError::Timeout) => continue,
-            Err(RingError::Disconnected) => {
+            Err(e) if e.kind() == ErrorKind::Timeout => continue,
+            Err(e) if e.kind() == ErrorKind::Disconnected => {
                 std::thread::sleep(Duration::from_millis(1));
                 continue;
             }
-            Err(e) => return Err(Error::Ring(e.into())),
+            Err(e) => return Err(Error::Ring(e)),
         };
         let len = msg.len() - wire::HEADER_LEN;
         match publisher.put(msg).wait() {
@@ -258,7 +258,7 @@ fn release(
     cons: &mut ipc_collections::ring::bytes::Consumer<'_>,
     delivered: u64,
     c: &Counters,
-) -> Result<bool, RingError> {
+) -> ipc_collections::Result<bool> {
     if delivered <= cons.position() {
         // At or before head: acknowledged already.
         return Ok(false);

@@ -155,13 +155,11 @@ impl<T: SharedLayout, M: Memory> SharedArray<T, M> {
 
     fn attach_impl(mem: M, name: &str, wait: Deadline) -> Result<Self> {
         if mem.is_read_only() {
-            return Err(ipc_core::Error::new(
+            return Err(ipc_core::Error::with_text(
                 "SharedArray::open",
-                ErrorKind::InvalidInput(
-                    "an array cannot be used through a read-only mapping (its lock is \
-                         written)"
-                        .into(),
-                ),
+                ErrorKind::InvalidInput,
+                "an array cannot be used through a read-only mapping (its lock is \
+                         written)",
             )
             .with_name(name));
         }
@@ -302,7 +300,7 @@ impl<T: SharedLayout, M: Memory> SharedArray<T, M> {
     /// # use ipc_collections::{ErrorKind, SharedArray};
     /// # fn f(grid: &SharedArray<f64>) -> ipc_collections::Result<()> {
     /// match grid.set(&[0, 0], 1.0) {
-    ///     Err(e) if e.kind() == &ErrorKind::Poisoned => {
+    ///     Err(e) if e.kind() == ErrorKind::Poisoned => {
     ///         let mut g = grid.lock_ignoring_poison()?;
     ///         g.fill(0.0); // or check what the dead process may have left half written
     ///         g.clear_poison();
@@ -347,7 +345,7 @@ impl<T: SharedLayout, M: Memory> SharedArray<T, M> {
         } else {
             format!("index {index:?} is outside dims {dims:?}")
         };
-        let e = ipc_core::Error::new("SharedArray::index", ErrorKind::InvalidInput(why));
+        let e = ipc_core::Error::with_text("SharedArray::index", ErrorKind::InvalidInput, why);
         self.named::<()>(Err(e)).unwrap_err()
     }
 
@@ -626,9 +624,10 @@ impl<T: SharedLayout> SharedArrayOptions<T> {
 
     fn dims_or_err(&self, name: &str) -> Result<&[usize]> {
         self.dims.as_deref().ok_or_else(|| {
-            ipc_core::Error::new(
+            ipc_core::Error::with_text(
                 "SharedArray::create",
-                ErrorKind::InvalidInput("no dims given (SharedArrayOptions::dims)".into()),
+                ErrorKind::InvalidInput,
+                "no dims given (SharedArrayOptions::dims)",
             )
             .with_name(name)
         })

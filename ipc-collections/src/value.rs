@@ -62,12 +62,13 @@ fn refuse_read_only<T: SharedLayout>(name: &str) -> Result<()> {
     if !ident::has_interior_mutability(&T::LAYOUT) {
         return Ok(());
     }
-    Err(ipc_core::Error::new(
+    Err(ipc_core::Error::with_text(
         "Shared::open_read_only",
-        ipc_core::ErrorKind::InvalidInput(format!(
+        ipc_core::ErrorKind::InvalidInput,
+        format!(
             "{} contains atomics or locks, which a read-only mapping cannot serve",
             T::LAYOUT.name
-        )),
+        ),
     )
     .with_name(name))
 }
@@ -166,7 +167,7 @@ impl<T: SharedLayout, M: Memory> Shared<T, M> {
 
 /// Whether an error of an exclusive create says the name is taken.
 pub(crate) fn is_taken(e: &crate::Error) -> bool {
-    e.kind() == &ipc_core::ErrorKind::AlreadyExists
+    e.kind() == ipc_core::ErrorKind::AlreadyExists
 }
 
 /// Anonymous memory is reached through `Shared::<T>::anonymous` (the default memory type in
@@ -420,11 +421,10 @@ impl<T: SharedLayout> SharedOptions<T> {
         if !self.named.read_only {
             return Ok(());
         }
-        Err(ipc_core::Error::new(
+        Err(ipc_core::Error::with_text(
             "Shared::create",
-            ipc_core::ErrorKind::InvalidInput(
-                "read_only with a creating verb: create read-write, then open read-only".into(),
-            ),
+            ipc_core::ErrorKind::InvalidInput,
+            "read_only with a creating verb: create read-write, then open read-only",
         )
         .with_name(name))
     }
@@ -571,7 +571,7 @@ mod tests {
         let e = Shared::<Pair, _>::create_in(mem.alias(), |p| p.a = 8).unwrap_err();
         assert_eq!(
             Some(e.kind()),
-            Some(&ipc_core::ErrorKind::AlreadyExists),
+            Some(ipc_core::ErrorKind::AlreadyExists),
             "{e}"
         );
         assert_eq!(a.a, 7);
@@ -583,7 +583,7 @@ mod tests {
         unsafe { ipc_core::Memory::as_ptr(&other).write_bytes(0x5a, 16) };
         let e = Shared::<Pair, _>::create_in(other.alias(), |_| {}).unwrap_err();
         assert!(
-            matches!(Some(e.kind()), Some(ipc_core::ErrorKind::InvalidInput(_))),
+            matches!(Some(e.kind()), Some(ipc_core::ErrorKind::InvalidInput)),
             "{e}"
         );
         // SAFETY: as above.

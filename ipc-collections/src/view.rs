@@ -117,9 +117,9 @@ impl<T: SharedLayout> fmt::Debug for ArrayView<'_, T> {
     }
 }
 
-/// A bad-view error of kind `kind` for operation `op`.
-fn bad(op: &'static str, kind: ErrorKind) -> Error {
-    ipc_core::Error::new(op, kind)
+/// A bad-view error of kind `kind` for operation `op`, saying `why`.
+fn bad(op: &'static str, kind: ErrorKind, why: impl Into<Box<str>>) -> Error {
+    ipc_core::Error::with_text(op, kind, why)
 }
 
 /// Checks a view of `dims` `T`s at `offset` in `mem` and returns the first element's
@@ -133,26 +133,26 @@ fn check<T, M: Memory + ?Sized>(
     if dims.is_empty() || dims.len() > format::MAX_RANK {
         return Err(bad(
             op,
-            ErrorKind::InvalidInput(format!(
+            ErrorKind::InvalidInput, format!(
                 "{} dims: a view has 1 to {} dims",
                 dims.len(),
                 format::MAX_RANK
-            )),
+            ),
         ));
     }
     let len = format::element_count(dims).ok_or_else(|| {
         bad(
             op,
-            ErrorKind::InvalidSize(format!("the element count of dims {dims:?} overflows")),
+            ErrorKind::InvalidSize, format!("the element count of dims {dims:?} overflows"),
         )
     })?;
     let bytes = len.checked_mul(size_of::<T>()).ok_or_else(|| {
         bad(
             op,
-            ErrorKind::InvalidSize(format!(
+            ErrorKind::InvalidSize, format!(
                 "{len} elements of {} bytes overflow usize",
                 size_of::<T>()
-            )),
+            ),
         )
     })?;
     match offset.checked_add(bytes) {
@@ -160,10 +160,10 @@ fn check<T, M: Memory + ?Sized>(
         _ => {
             return Err(bad(
                 op,
-                ErrorKind::InvalidSize(format!(
+                ErrorKind::InvalidSize, format!(
                     "a view of {bytes} bytes at offset {offset} does not fit the {}-byte memory",
                     mem.len()
-                )),
+                ),
             ))
         }
     }
@@ -173,11 +173,11 @@ fn check<T, M: Memory + ?Sized>(
     if ptr as usize % align_of::<T>() != 0 {
         return Err(bad(
             op,
-            ErrorKind::InvalidInput(format!(
+            ErrorKind::InvalidInput, format!(
                 "offset {offset} is not aligned for {} (alignment {})",
                 std::any::type_name::<T>(),
                 align_of::<T>()
-            )),
+            ),
         ));
     }
     Ok((ptr.cast(), len))
@@ -192,7 +192,7 @@ impl<'m, T: AtomicElement> ArrayView<'m, T> {
     pub fn atomic<M: Memory + ?Sized>(mem: &'m M, offset: usize, dims: &[usize]) -> Result<Self> {
         const OP: &str = "ArrayView::atomic";
         if mem.is_read_only() {
-            return Err(bad(OP, ErrorKind::PermissionDenied));
+            return Err(ipc_core::Error::new(OP, ErrorKind::PermissionDenied));
         }
         let (ptr, len) = check::<T, M>(OP, mem, offset, dims)?;
         Ok(Self::new(ptr, len, dims))
@@ -221,9 +221,7 @@ impl<'m, T: SharedLayout> ArrayView<'m, T> {
         if !mem.seals().contains(Seals::F_SEAL_WRITE) {
             return Err(bad(
                 OP,
-                ErrorKind::InvalidInput(
-                    "the memfd is not sealed against writes (F_SEAL_WRITE missing)".into(),
-                ),
+                ErrorKind::InvalidInput, "the memfd is not sealed against writes (F_SEAL_WRITE missing)",
             ));
         }
         let (ptr, len) = check::<T, MemfdShm>(OP, mem, offset, dims)?;

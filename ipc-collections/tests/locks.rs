@@ -56,13 +56,13 @@ fn rwlock_writers_in_separate_processes_never_tear_a_row_set() {
     // While a read lock is held, a writer cannot get in; readers can.
     assert!(t.rows.try_read().is_ok());
     let e = t.rows.try_write().map(|_| ()).unwrap_err();
-    assert_eq!(e.kind(), &ErrorKind::WouldBlock);
+    assert_eq!(e.kind(), ErrorKind::WouldBlock);
     let e = t
         .rows
         .write_timeout(Duration::from_millis(20))
         .map(|_| ())
         .unwrap_err();
-    assert_eq!(e.kind(), &ErrorKind::Timeout);
+    assert_eq!(e.kind(), ErrorKind::Timeout);
 }
 
 #[test]
@@ -97,15 +97,15 @@ fn rwlock_writer_killed_holding_it_makes_timed_forms_time_out_not_hang() {
         .read_timeout(Duration::from_millis(30))
         .map(|_| ())
         .unwrap_err();
-    assert_eq!(e.kind(), &ErrorKind::Timeout);
+    assert_eq!(e.kind(), ErrorKind::Timeout);
     let e = t
         .rows
         .write_timeout(Duration::from_millis(30))
         .map(|_| ())
         .unwrap_err();
-    assert_eq!(e.kind(), &ErrorKind::Timeout);
+    assert_eq!(e.kind(), ErrorKind::Timeout);
     let e = t.rows.try_read().map(|_| ()).unwrap_err();
-    assert_eq!(e.kind(), &ErrorKind::WouldBlock);
+    assert_eq!(e.kind(), ErrorKind::WouldBlock);
 }
 
 #[derive(SharedLayout)]

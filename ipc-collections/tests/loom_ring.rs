@@ -19,7 +19,8 @@
 #![cfg(loom)]
 
 use ipc_collections::ring::shim::{die, set_pid};
-use ipc_collections::ring::{bytes, mpmc, spsc, RingError, RingLayout};
+use ipc_collections::ring::{bytes, mpmc, spsc, RingLayout};
+use ipc_collections::ErrorKind;
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::Arc;
 use loom::thread;
@@ -56,12 +57,41 @@ fn wait_attached(n: &AtomicUsize, all: usize) {
     }
 }
 
-/// Polls `f` until it is not `Empty`/`Full`, yielding to loom in between.
-fn poll<T>(mut f: impl FnMut() -> Result<T, RingError>) -> Result<T, RingError> {
+/// A ring call's outcome that may be "empty"/"full" (`None`): a `try_pop`'s `Option`, a
+/// `try_push`'s `bool`, a batch call's count (0).
+trait Polled {
+    type Out;
+    fn ready(self) -> Option<Self::Out>;
+}
+
+impl<T> Polled for Option<T> {
+    type Out = T;
+    fn ready(self) -> Option<T> {
+        self
+    }
+}
+
+impl Polled for bool {
+    type Out = ();
+    fn ready(self) -> Option<()> {
+        self.then_some(())
+    }
+}
+
+impl Polled for usize {
+    type Out = usize;
+    fn ready(self) -> Option<usize> {
+        (self > 0).then_some(self)
+    }
+}
+
+/// Polls `f` until it is not empty/full, yielding to loom in between; an error as its kind.
+fn poll<P: Polled>(mut f: impl FnMut() -> ipc_collections::Result<P>) -> Result<P::Out, ErrorKind> {
     loop {
-        match f() {
-            Err(RingError::Empty | RingError::Full) => thread::yield_now(),
-            r => return r,
+        match f().map(Polled::ready) {
+            Ok(None) => thread::yield_now(),
+            Ok(Some(v)) => return Ok(v),
+            Err(e) => return Err(e.kind()),
         }
     }
 }
@@ -83,9 +113,9 @@ fn spsc_blocking_push_pop_and_disconnect() {
         });
         let mut c = spsc::Consumer::<u64>::attach(&*m, l).unwrap();
         for i in 0..3 {
-            assert_eq!(c.pop(None), Ok(i));
+            assert_eq!(c.pop(None).map_err(|e| e.kind()), Ok(i));
         }
-        assert_eq!(c.pop(None), Err(RingError::Disconnected));
+        assert_eq!(c.pop(None).map_err(|e| e.kind()), Err(ErrorKind::Disconnected));
         drop(c);
         t.join().unwrap();
     });
@@ -101,7 +131,7 @@ fn spsc_batches() {
         let t = thread::spawn(move || {
             set_pid(2);
             let mut p = spsc::Producer::<u64>::attach(&*m2, l).unwrap();
-            let mut r = p.reserve(2).unwrap();
+            let mut r = p.reserve(2).unwrap().expect("room");
             r.push(1).unwrap();
             r.push(2).unwrap();
             r.commit();
@@ -188,7 +218,7 @@ fn mpmc_producer_dies_mid_publish() {
         assert_eq!(poll(|| c.try_pop()), Ok(7));
         a.join().unwrap();
         b.join().unwrap();
-        assert_eq!(poll(|| c.try_pop()), Err(RingError::Disconnected));
+        assert_eq!(poll(|| c.try_pop()), Err(ErrorKind::Disconnected));
         assert_eq!(c.lost(), 1);
     });
 }
@@ -255,7 +285,7 @@ fn mpmc_consumer_dies_mid_take() {
             assert_eq!(poll(|| c.try_pop()), Ok(v));
         }
         p.join().unwrap();
-        assert_eq!(poll(|| c.try_pop()), Err(RingError::Disconnected));
+        assert_eq!(poll(|| c.try_pop()), Err(ErrorKind::Disconnected));
         assert_eq!(c.lost(), 1);
     });
 }
@@ -281,12 +311,12 @@ fn byte_ring_frames_wrap_with_padding() {
             for (k, len) in [16usize, 24, 24].into_iter().enumerate() {
                 loop {
                     match p.reserve(len) {
-                        Ok(mut f) => {
+                        Ok(Some(mut f)) => {
                             f.fill(k as u8 + 1);
                             f.commit();
                             break;
                         }
-                        Err(RingError::Full) => thread::yield_now(),
+                        Ok(None) => thread::yield_now(),
                         Err(e) => panic!("{e}"),
                     }
                 }
@@ -296,18 +326,18 @@ fn byte_ring_frames_wrap_with_padding() {
         for (k, len) in [16usize, 24, 24].into_iter().enumerate() {
             loop {
                 match c.try_recv() {
-                    Ok(f) => {
+                    Ok(Some(f)) => {
                         assert_eq!(f.len(), len);
                         assert!(f.iter().all(|&b| b == k as u8 + 1));
                         break;
                     }
-                    Err(RingError::Empty) => thread::yield_now(),
+                    Ok(None) => thread::yield_now(),
                     Err(e) => panic!("{e}"),
                 }
             }
         }
         t.join().unwrap();
-        assert_eq!(c.try_recv().err(), Some(RingError::Disconnected));
+        assert_eq!(c.try_recv().err().map(|e| e.kind()), Some(ErrorKind::Disconnected));
     });
 }
 

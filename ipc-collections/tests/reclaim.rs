@@ -35,7 +35,7 @@ fn abandoned(name: &str) -> i32 {
     sigkill(pid);
     child.kill(); // reap
     let e = SharedArray::<u64>::open(name).unwrap_err();
-    assert_eq!(e.kind(), &ErrorKind::CreatorDied(pid), "{e}");
+    assert_eq!(e.kind(), ErrorKind::CreatorDied(pid), "{e}");
     pid
 }
 

@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 
 use ipc_collections::ipc_core::shm::AnonShm;
 use ipc_collections::ring::control::{Control, CONTROL_LEN};
-use ipc_collections::ring::{bytes, mpmc, spsc, RingError, RingLayout};
+use ipc_collections::ring::{bytes, mpmc, spsc, RingLayout};
+use ipc_collections::ErrorKind;
 use ipc_collections::SharedLayout;
 use ipc_testutil::{fork_child, kill_count, random_kills, sigkill, wait_pid, xorshift64, WATCHDOG};
 
@@ -105,31 +106,38 @@ fn counter(m: &AnonShm, i: usize) -> &AtomicU64 {
     unsafe { &*m.as_ptr().add(i * 8).cast::<AtomicU64>() }
 }
 
+/// The kind of `r`'s error (`None` if it succeeded): ring calls return the one error.
+fn kind<T>(r: ipc_collections::Result<T>) -> Option<ErrorKind> {
+    r.err().map(|e| e.kind())
+}
+
 // ---- in-process behaviour -------------------------------------------------------------
 
 #[test]
 fn spsc_full_empty_batches_and_disconnect() {
     let (m, l) = spsc_ring(8);
     let mut c = spsc::Consumer::<Msg>::attach(&m, l).unwrap();
-    assert_eq!(c.try_pop(), Err(RingError::Empty));
+    assert_eq!(c.try_pop(), Ok(None));
     let mut p = spsc::Producer::<Msg>::attach(&m, l).unwrap();
     assert_eq!(
-        spsc::Producer::<Msg>::attach(&m, l).err(),
-        Some(RingError::Busy)
+        kind(spsc::Producer::<Msg>::attach(&m, l)),
+        Some(ErrorKind::LimitReached)
     );
     let items: Vec<Msg> = (0..5).map(|i| Msg::new(1, i)).collect();
     assert_eq!(p.push_batch(&items), Ok(5));
-    let mut r = p.reserve(10).unwrap();
+    let mut r = p.reserve(10).unwrap().expect("room");
     assert_eq!(r.remaining(), 3);
     for i in 5..8 {
         r.push(Msg::new(1, i)).unwrap();
     }
     assert!(r.push(Msg::new(1, 99)).is_err());
     assert_eq!(r.commit(), 3);
-    assert_eq!(p.try_push(Msg::new(1, 8)), Err(RingError::Full));
+    assert_eq!(p.try_push(Msg::new(1, 8)), Ok(false));
+    assert!(p.reserve(1).unwrap().is_none());
+    assert_eq!(p.push_batch(&items), Ok(0));
     assert_eq!(
-        p.push(Msg::new(1, 8), Some(Duration::from_millis(20))),
-        Err(RingError::Timeout)
+        kind(p.push(Msg::new(1, 8), Some(Duration::from_millis(20)))),
+        Some(ErrorKind::Timeout)
     );
     let mut out = [Msg::new(0, 0); 3];
     assert_eq!(c.pop_batch(&mut out), Ok(3));
@@ -138,17 +146,19 @@ fn spsc_full_empty_batches_and_disconnect() {
     for i in 3..8 {
         assert_eq!(c.pop(T).unwrap().seq, i);
     }
-    assert_eq!(c.try_pop(), Err(RingError::Disconnected));
-    assert_eq!(c.pop(T), Err(RingError::Disconnected));
+    assert_eq!(kind(c.try_pop()), Some(ErrorKind::Disconnected));
+    assert_eq!(kind(c.pop(T)), Some(ErrorKind::Disconnected));
+    assert_eq!(kind(c.pop_batch(&mut out)), Some(ErrorKind::Disconnected));
     // A new producer may attach and continue.
     let mut p = spsc::Producer::<Msg>::attach(&m, l).unwrap();
-    p.try_push(Msg::new(2, 0)).unwrap();
-    assert_eq!(c.try_pop().unwrap(), Msg::new(2, 0));
+    assert_eq!(c.pop_batch(&mut out), Ok(0));
+    assert_eq!(p.try_push(Msg::new(2, 0)), Ok(true));
+    assert_eq!(c.try_pop(), Ok(Some(Msg::new(2, 0))));
     drop(c);
     for i in 0..8 {
-        p.try_push(Msg::new(2, i)).unwrap();
+        assert_eq!(p.try_push(Msg::new(2, i)), Ok(true));
     }
-    assert_eq!(p.try_push(Msg::new(2, 9)), Err(RingError::Disconnected));
+    assert_eq!(kind(p.try_push(Msg::new(2, 9))), Some(ErrorKind::Disconnected));
 }
 
 #[test]
@@ -181,20 +191,22 @@ fn layouts_that_do_not_fit_are_invalid() {
     ] {
         // SAFETY: nobody uses the memory.
         match unsafe { spsc::init::<Msg, _>(&m, bad) } {
-            Err(RingError::Invalid(msg)) => assert!(msg.contains(what), "{msg}"),
+            Err(e) if e.kind() == ErrorKind::InvalidInput => {
+                assert!(e.detail().is_some_and(|d| d.contains(what)), "{e}")
+            }
             r => panic!("{bad:?}: {r:?}"),
         }
     }
     // Attaching with another kind or capacity than init recorded.
     let (m, l) = spsc_ring(8);
     assert!(matches!(
-        mpmc::Consumer::<Msg>::attach(&m, l),
-        Err(RingError::Corrupted(_)) | Err(RingError::Invalid(_))
+        kind(mpmc::Consumer::<Msg>::attach(&m, l)),
+        Some(ErrorKind::Corrupted | ErrorKind::InvalidInput)
     ));
-    assert!(matches!(
-        spsc::Consumer::<u64>::attach(&m, l).err(),
-        Some(RingError::Corrupted(_))
-    ));
+    assert_eq!(
+        kind(spsc::Consumer::<u64>::attach(&m, l)),
+        Some(ErrorKind::Corrupted)
+    );
 }
 
 #[test]
@@ -207,27 +219,24 @@ fn corrupted_counters_stamps_and_frames_are_errors() {
     let (m, l) = spsc_ring(8);
     let mut c = spsc::Consumer::<Msg>::attach(&m, l).unwrap();
     ctrl_word(&m, 0).store(9, Ordering::Relaxed);
-    assert!(matches!(c.try_pop(), Err(RingError::Corrupted(_))));
+    assert_eq!(kind(c.try_pop()), Some(ErrorKind::Corrupted));
     ctrl_word(&m, 0).store(u64::MAX, Ordering::Relaxed);
-    assert!(matches!(c.pop(T), Err(RingError::Corrupted(_))));
-    assert!(matches!(
-        spsc::Producer::<Msg>::attach(&m, l).err(),
-        Some(RingError::Corrupted(_))
-    ));
+    assert_eq!(kind(c.pop(T)), Some(ErrorKind::Corrupted));
+    assert_eq!(
+        kind(spsc::Producer::<Msg>::attach(&m, l)),
+        Some(ErrorKind::Corrupted)
+    );
 
     // MPMC: a stamp no protocol state allows, at the head and at the tail.
     let (m, l) = mpmc_ring(8);
     let mut p = mpmc::Producer::<Msg>::attach(&m, l).unwrap();
     let mut c = mpmc::Consumer::<Msg>::attach(&m, l).unwrap();
-    p.try_push(Msg::new(1, 0)).unwrap();
+    assert_eq!(p.try_push(Msg::new(1, 0)), Ok(true));
     let stamps = l.data_offset;
     ctrl_word(&m, stamps).store(77, Ordering::Relaxed);
-    assert!(matches!(c.try_pop(), Err(RingError::Corrupted(_))));
+    assert_eq!(kind(c.try_pop()), Some(ErrorKind::Corrupted));
     ctrl_word(&m, stamps + 8).store(12345, Ordering::Relaxed);
-    assert!(matches!(
-        p.try_push(Msg::new(1, 1)),
-        Err(RingError::Corrupted(_))
-    ));
+    assert_eq!(kind(p.try_push(Msg::new(1, 1))), Some(ErrorKind::Corrupted));
 
     // Byte ring: a frame longer than the largest, a bad kind, padding that does not reach
     // the end, a frame past the published bytes.
@@ -240,12 +249,14 @@ fn corrupted_counters_stamps_and_frames_are_errors() {
         let (m, l) = byte_ring(256);
         let mut p = bytes::Producer::attach(&m, l).unwrap();
         let mut c = bytes::Consumer::attach(&m, l).unwrap();
-        p.try_send(&[1; 8]).unwrap();
+        assert_eq!(p.try_send(&[1; 8]), Ok(true));
         ctrl_word(&m, l.data_offset)
             .store(u64::from(kind) << 32 | u64::from(len), Ordering::Relaxed);
-        let r = c.try_recv().map(|f| f.len());
+        let r = c.try_recv().map(|f| f.map(|f| f.len()));
         match r {
-            Err(RingError::Corrupted(msg)) => assert!(msg.contains(what), "{msg}"),
+            Err(e) if e.kind() == ErrorKind::Corrupted => {
+                assert!(e.detail().is_some_and(|d| d.contains(what)), "{e}")
+            }
             Err(e) => panic!("{what}: {e:?}"),
             Ok(_) => panic!("{what}: accepted"),
         }
@@ -258,38 +269,35 @@ fn byte_ring_wraps_with_padding_and_enforces_the_largest_frame() {
     let mut p = bytes::Producer::attach(&m, l).unwrap();
     let mut c = bytes::Consumer::attach(&m, l).unwrap();
     assert_eq!(p.max_frame(), 120);
-    assert_eq!(p.reserve(121).err(), Some(RingError::TooLarge));
+    assert_eq!(kind(p.reserve(121)), Some(ErrorKind::InvalidSize));
     for round in 0..50u8 {
         let len = 1 + (round as usize * 37) % 120;
-        let mut f = p.reserve(len).unwrap();
+        let mut f = p.reserve(len).unwrap().expect("room");
         f.fill(round);
         f.commit();
-        let got = c.try_recv().unwrap();
+        let got = c.try_recv().unwrap().expect("a frame");
         assert_eq!(got.len(), len);
         assert!(got.iter().all(|&b| b == round));
     }
     // A reservation dropped without commit sends nothing.
     {
-        let mut abandoned = p.reserve(10).unwrap();
+        let mut abandoned = p.reserve(10).unwrap().expect("room");
         abandoned.fill(0xee);
     }
-    assert_eq!(c.try_recv().err(), Some(RingError::Empty));
+    assert!(c.try_recv().unwrap().is_none());
     // Full: 128-byte records (plus padding at the wrap) in 256 bytes: one or two fit.
     let mut sent = 0u8;
-    let full = loop {
-        match p.try_send(&[sent; 120]) {
-            Ok(()) => sent += 1,
-            Err(e) => break e,
-        }
-    };
-    assert_eq!(full, RingError::Full);
+    while p.try_send(&[sent; 120]).unwrap() {
+        sent += 1;
+    }
+    assert!(p.reserve(8).unwrap().is_none());
     assert!((1..=2).contains(&sent), "{sent}");
     drop(p);
     for i in 0..sent {
         let f = c.recv(T).unwrap();
         assert_eq!((f.len(), f[0]), (120, i));
     }
-    assert_eq!(c.recv(T).err(), Some(RingError::Disconnected));
+    assert_eq!(kind(c.recv(T)), Some(ErrorKind::Disconnected));
 }
 
 // ---- stress across processes -----------------------------------------------------------
@@ -317,20 +325,20 @@ fn spsc_stress_across_processes() {
                 1 => {
                     let batch: Vec<Msg> = (seq..n.min(seq + 64)).map(|s| Msg::new(7, s)).collect();
                     match p.push_batch(&batch) {
+                        Ok(0) => std::hint::spin_loop(),
                         Ok(k) => seq += k as u64,
-                        Err(RingError::Full) => std::hint::spin_loop(),
                         Err(_) => return false,
                     }
                 }
                 // Reserve/commit.
                 _ => match p.reserve(32) {
-                    Ok(mut r) => {
+                    Ok(Some(mut r)) => {
                         while seq < n && r.push(Msg::new(7, seq)).is_ok() {
                             seq += 1;
                         }
                         r.commit();
                     }
-                    Err(RingError::Full) => std::hint::spin_loop(),
+                    Ok(None) => std::hint::spin_loop(),
                     Err(_) => return false,
                 },
             }
@@ -345,8 +353,8 @@ fn spsc_stress_across_processes() {
             1
         } else {
             match c.pop_batch(&mut buf) {
+                Ok(0) => continue,
                 Ok(k) => k,
-                Err(RingError::Empty) => continue,
                 Err(e) => panic!("{e}"),
             }
         };
@@ -356,7 +364,7 @@ fn spsc_stress_across_processes() {
             expect += 1;
         }
     }
-    assert_eq!(c.pop(T), Err(RingError::Disconnected));
+    assert_eq!(kind(c.pop(T)), Some(ErrorKind::Disconnected));
     assert_eq!(wait_pid(pid, stress_watchdog()), Some(0));
 }
 
@@ -410,7 +418,7 @@ fn mpmc_stress_three_producers_two_consumers() {
                             return false; // duplicate
                         }
                     }
-                    Err(RingError::Disconnected) => return c.lost() == 0,
+                    Err(e) if e.kind() == ErrorKind::Disconnected => return c.lost() == 0,
                     Err(_) => return false,
                 }
             }
@@ -471,7 +479,7 @@ fn byte_ring_stress_across_processes() {
         let fill = mix(seq) as u8;
         assert!(f[8..].iter().all(|&b| b == fill), "frame {seq} corrupted");
     }
-    assert_eq!(c.recv(T).err(), Some(RingError::Disconnected));
+    assert_eq!(kind(c.recv(T)), Some(ErrorKind::Disconnected));
     assert_eq!(wait_pid(pid, stress_watchdog()), Some(0));
 }
 
@@ -500,7 +508,7 @@ fn spsc_producer_sigkilled_mid_stream_consumer_drains_then_disconnected() {
                 expect += 1;
             }
             Err(e) => {
-                assert_eq!(e, RingError::Disconnected);
+                assert_eq!(e.kind(), ErrorKind::Disconnected, "{e}");
                 break;
             }
         }
@@ -538,7 +546,7 @@ fn spsc_consumer_sigkilled_producer_sees_disconnected() {
             Err(e) => break e,
         }
     };
-    assert_eq!(err, RingError::Disconnected);
+    assert_eq!(err.kind(), ErrorKind::Disconnected, "{err}");
     assert!(
         s - 10_000 <= 64,
         "pushed {} after the consumer died",
@@ -571,8 +579,8 @@ fn mpmc_producer_killed_mid_publish_is_skipped_and_counted() {
     });
     // While the claimer lives, the slot is never skipped, however long it stalls.
     assert_eq!(
-        c.pop(Some(Duration::from_millis(100))),
-        Err(RingError::Timeout)
+        kind(c.pop(Some(Duration::from_millis(100)))),
+        Some(ErrorKind::Timeout)
     );
     assert_eq!(c.lost(), 0);
     sigkill(stuck);
@@ -583,7 +591,7 @@ fn mpmc_producer_killed_mid_publish_is_skipped_and_counted() {
     }
     assert_eq!(c.lost(), 1);
     assert_eq!(wait_pid(other, WATCHDOG), Some(0));
-    assert_eq!(c.pop(T), Err(RingError::Disconnected));
+    assert_eq!(kind(c.pop(T)), Some(ErrorKind::Disconnected));
 }
 
 #[test]
@@ -649,12 +657,12 @@ fn mpmc_consumer_killed_mid_take_is_freed_and_counted() {
     let (m, l) = mpmc_ring(8);
     let mut p = mpmc::Producer::<Msg>::attach(&m, l).unwrap();
     let mut c = mpmc::Consumer::<Msg>::attach(&m, l).unwrap();
-    p.try_push(Msg::new(1, 0)).unwrap();
+    assert_eq!(p.try_push(Msg::new(1, 0)), Ok(true));
     let flag = counters(1);
     // Takes position 0 and stops before freeing its slot (a consumer killed mid-copy).
     let taker = fork_child(|| {
         let mut c = mpmc::Consumer::<Msg>::attach(&m, l).unwrap();
-        if c.pop_without_freeing() != Ok(Msg::new(1, 0)) {
+        if c.pop_without_freeing() != Ok(Some(Msg::new(1, 0))) {
             return false;
         }
         counter(&flag, 0).store(1, Ordering::SeqCst);
@@ -666,16 +674,16 @@ fn mpmc_consumer_killed_mid_take_is_freed_and_counted() {
         counter(&flag, 0).load(Ordering::SeqCst) == 1
     });
     for s in 1..8 {
-        p.try_push(Msg::new(1, s)).unwrap();
+        assert_eq!(p.try_push(Msg::new(1, s)), Ok(true));
     }
     for s in 1..8 {
-        assert_eq!(c.try_pop().unwrap().seq, s);
+        assert_eq!(c.try_pop().unwrap().map(|m| m.seq), Some(s));
     }
     // Position 8 needs slot 0: while the taker lives, its slot is never freed, however
     // long it stalls.
     assert_eq!(
-        p.push(Msg::new(1, 8), Some(Duration::from_millis(100))),
-        Err(RingError::Timeout)
+        kind(p.push(Msg::new(1, 8), Some(Duration::from_millis(100)))),
+        Some(ErrorKind::Timeout)
     );
     assert_eq!(p.lost(), 0);
     sigkill(taker);
@@ -687,7 +695,7 @@ fn mpmc_consumer_killed_mid_take_is_freed_and_counted() {
     }
     assert_eq!((p.lost(), c.lost()), (1, 1));
     drop(p);
-    assert_eq!(c.pop(T), Err(RingError::Disconnected));
+    assert_eq!(kind(c.pop(T)), Some(ErrorKind::Disconnected));
 }
 
 /// The double crash: producer X claims position 0 and is killed; consumer Y starts rule 1
@@ -752,8 +760,8 @@ fn mpmc_consumer_killed_mid_recovery_is_freed_and_counted_once() {
     assert_eq!(wait_pid(y, WATCHDOG), None);
     // Positions 1..=3 flow; position 4 needs slot 0 (stamp 0, behind `head`).
     for s in 1..=3 {
-        p.try_push(Msg::new(1, s)).unwrap();
-        assert_eq!(c.try_pop().unwrap().seq, s);
+        assert_eq!(p.try_push(Msg::new(1, s)), Ok(true));
+        assert_eq!(c.try_pop().unwrap().map(|m| m.seq), Some(s));
     }
     for s in 4..20 {
         p.push(Msg::new(1, s), T).unwrap();
@@ -794,7 +802,7 @@ fn mpmc_consumers_sigkilled_at_random_points_never_block_the_ring() {
                     seq += 1;
                     since = Instant::now();
                 }
-                Err(RingError::Timeout) => {
+                Err(e) if e.kind() == ErrorKind::Timeout => {
                     if counter(&stats, 0).load(Ordering::SeqCst) == 1 {
                         counter(&stats, 1).store(seq, Ordering::SeqCst);
                         return true;
@@ -842,7 +850,7 @@ fn mpmc_consumers_sigkilled_at_random_points_never_block_the_ring() {
             Err(e) => break e,
         }
     };
-    assert_eq!(err, RingError::Disconnected);
+    assert_eq!(err.kind(), ErrorKind::Disconnected, "{err}");
     let missing = (0..pushed.min(TRACKED))
         .filter(|&s| {
             let (w, b) = bit(s);
@@ -884,7 +892,7 @@ fn mpmc_producer_sigkilled_mid_stream_consumer_drains_then_disconnected() {
             Err(e) => break e,
         }
     };
-    assert_eq!(err, RingError::Disconnected);
+    assert_eq!(err.kind(), ErrorKind::Disconnected, "{err}");
     // At most the message it was publishing when killed, counted.
     assert!(c.lost() <= 1, "lost {}", c.lost());
 }
@@ -918,7 +926,7 @@ fn mpmc_consumer_sigkilled_producer_sees_disconnected() {
             Err(e) => break e,
         }
     };
-    assert_eq!(err, RingError::Disconnected);
+    assert_eq!(err.kind(), ErrorKind::Disconnected, "{err}");
     assert!(
         s - 10_000 <= 64,
         "pushed {} after the consumer died",
@@ -954,7 +962,7 @@ fn byte_ring_producer_sigkilled_mid_stream_consumer_drains_then_disconnected() {
             Err(e) => break e,
         }
     };
-    assert_eq!(err, RingError::Disconnected);
+    assert_eq!(err.kind(), ErrorKind::Disconnected, "{err}");
     assert!(expect >= 10_000);
 }
 
@@ -987,7 +995,7 @@ fn byte_ring_consumer_sigkilled_producer_sees_disconnected() {
             Err(e) => break e,
         }
     };
-    assert_eq!(err, RingError::Disconnected);
+    assert_eq!(err.kind(), ErrorKind::Disconnected, "{err}");
     // 32-byte records in 4096 bytes.
     assert!(sent <= 128, "sent {sent} after the consumer died");
 }
@@ -1044,15 +1052,14 @@ fn chaos_in_the_control_block_gives_errors_never_crashes_or_hangs() {
             let mut worst = Duration::ZERO;
             let until = Instant::now() + Duration::from_millis(700);
             let mut rounds = 0u64;
-            let mut tally = |r: Result<(), RingError>| match r {
+            let mut tally = |r: ipc_collections::Result<()>| match r.map_err(|e| e.kind()) {
                 Ok(()) => ok += 1,
-                Err(RingError::Corrupted(_)) => corrupted += 1,
+                Err(ErrorKind::Corrupted) => corrupted += 1,
                 Err(
-                    RingError::Timeout
-                    | RingError::Full
-                    | RingError::Empty
-                    | RingError::Busy
-                    | RingError::Disconnected,
+                    ErrorKind::Timeout
+                    | ErrorKind::WouldBlock
+                    | ErrorKind::LimitReached
+                    | ErrorKind::Disconnected,
                 ) => {}
                 Err(e) => panic!("flavor {flavor}: unexpected {e:?}"),
             };
@@ -1162,17 +1169,17 @@ fn byte_ring_peek_keeps_frames_until_released() {
     let mut released = 0u64;
     for _round in 0..40 {
         // Fill the ring.
-        while p.try_send(&seq_frame(seq)).is_ok() {
+        while p.try_send(&seq_frame(seq)).unwrap() {
             seq += 1;
         }
-        assert_eq!(p.try_send(&seq_frame(seq)), Err(RingError::Full));
+        assert_eq!(p.try_send(&seq_frame(seq)), Ok(false));
         // Peek every frame, twice: the same bytes at the same positions.
         let start = c.position();
         let mut ends = Vec::new();
         for pass in 0..2 {
             let mut at = start;
             for want in released..seq {
-                let f = c.try_peek_at(at).unwrap();
+                let f = c.try_peek_at(at).unwrap().expect("published");
                 assert_eq!(seq_of(&f), Some(want), "pass {pass}");
                 assert_eq!(f.position(), at);
                 at = f.next();
@@ -1180,29 +1187,29 @@ fn byte_ring_peek_keeps_frames_until_released() {
                     ends.push(at);
                 }
             }
-            assert_eq!(c.try_peek_at(at).err(), Some(RingError::Empty));
+            assert!(matches!(c.try_peek_at(at), Ok(None)));
             assert_eq!(
-                c.peek_at(at, Some(Duration::from_millis(5))).err(),
-                Some(RingError::Timeout)
+                kind(c.peek_at(at, Some(Duration::from_millis(5)))),
+                Some(ErrorKind::Timeout)
             );
         }
         // Still full: nothing was consumed.
-        assert_eq!(p.try_send(&seq_frame(seq)), Err(RingError::Full));
+        assert_eq!(p.try_send(&seq_frame(seq)), Ok(false));
         // Bad positions.
         let end = *ends.last().unwrap();
         for bad in [start + 4, end + 8, start.wrapping_sub(8)] {
-            assert!(
-                matches!(c.try_peek_at(bad), Err(RingError::Invalid(_))),
+            assert_eq!(
+                kind(c.try_peek_at(bad)),
+                Some(ErrorKind::InvalidInput),
                 "peek at {bad} (head {start}, tail {end})"
             );
-            assert!(matches!(c.release_to(bad), Err(RingError::Invalid(_))));
+            assert_eq!(kind(c.release_to(bad)), Some(ErrorKind::InvalidInput));
         }
         if ends[0] - start > 8 {
             // Inside the first frame's record: not the end of a frame.
-            assert_eq!(
-                c.release_to(start + 8),
-                Err(RingError::Invalid("position is not the end of a frame"))
-            );
+            let e = c.release_to(start + 8).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+            assert_eq!(e.detail(), Some("position is not the end of a frame"));
         }
         assert_eq!(c.position(), start);
         // Release all but the last frame; try_recv then returns the last.
@@ -1218,9 +1225,12 @@ fn byte_ring_peek_keeps_frames_until_released() {
         );
         assert_eq!(c.release_to(before_last).unwrap(), ends.len() as u64 - 1);
         assert_eq!(c.position(), before_last);
-        assert_eq!(seq_of(&c.try_recv().unwrap()), Some(seq - 1));
+        assert_eq!(
+            seq_of(&c.try_recv().unwrap().expect("the last frame")),
+            Some(seq - 1)
+        );
         assert_eq!(c.position(), end);
-        assert_eq!(c.release_to(end), Ok(0)); // releasing to head is a no-op
+        assert_eq!(c.release_to(end).unwrap(), 0); // releasing to head is a no-op
         released = seq;
     }
     assert!(seq > 40, "{seq} frames");
@@ -1246,7 +1256,7 @@ fn byte_ring_peeking_consumer_sigkilled_next_one_resumes_at_the_first_unreleased
                 match p.send(&seq_frame(seq), T) {
                     Ok(()) => break,
                     // Full while no consumer is attached: wait for the next.
-                    Err(RingError::Disconnected) => std::thread::yield_now(),
+                    Err(e) if e.kind() == ErrorKind::Disconnected => std::thread::yield_now(),
                     Err(_) => return false,
                 }
             }
@@ -1269,7 +1279,7 @@ fn byte_ring_peeking_consumer_sigkilled_next_one_resumes_at_the_first_unreleased
                 match bytes::Consumer::attach(m, l) {
                     Ok(c) => break c,
                     // The killed consumer's registration until its death is seen.
-                    Err(RingError::Busy) => std::thread::yield_now(),
+                    Err(e) if e.kind() == ErrorKind::LimitReached => std::thread::yield_now(),
                     Err(_) => return false,
                 }
             };

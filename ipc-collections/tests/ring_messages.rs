@@ -45,11 +45,11 @@ fn pod_values_and_slices_cross_processes_as_their_bytes() {
     assert_eq!(rx.recv_pod_vec::<u16>(T).unwrap(), [1, 2, 3]);
     // A frame of the wrong size is an error for that frame only.
     let e = rx.recv_pod::<u32>(T).unwrap_err();
-    assert!(matches!(e.kind(), ErrorKind::InvalidSize(_)), "{e}");
+    assert!(matches!(e.kind(), ErrorKind::InvalidSize), "{e}");
     assert_eq!(wait_pid(pid, WATCHDOG), Some(0));
     assert_eq!(
         rx.recv_pod::<u64>(T).unwrap_err().kind(),
-        &ErrorKind::Disconnected
+        ErrorKind::Disconnected
     );
 }
 
@@ -61,17 +61,12 @@ fn a_slice_whose_length_is_not_a_multiple_is_refused_and_the_next_frame_still_re
     tx.send(&[1, 2, 3], None).unwrap();
     tx.send_pod(&0x0102_0304u32, None).unwrap();
     let e = rx.recv_pod_vec::<u16>(None).unwrap_err();
-    assert!(matches!(e.kind(), ErrorKind::InvalidSize(_)), "{e}");
-    assert_eq!(rx.try_recv_pod::<u32>().unwrap(), 0x0102_0304);
-    assert_eq!(
-        rx.try_recv_pod::<u32>().unwrap_err().kind(),
-        &ErrorKind::WouldBlock
-    );
+    assert!(matches!(e.kind(), ErrorKind::InvalidSize), "{e}");
+    assert_eq!(rx.try_recv_pod::<u32>(), Ok(Some(0x0102_0304)));
+    assert_eq!(rx.try_recv_pod::<u32>(), Ok(None));
     // Larger than the largest frame (256 / 2 - 8 = 120 bytes).
-    assert_eq!(
-        tx.try_send_pod(&[0u8; 121]).unwrap_err(),
-        ipc_collections::ring::RingError::TooLarge
-    );
+    let e = tx.try_send_pod(&[0u8; 121]).unwrap_err();
+    assert_eq!((e.kind(), e.op()), (ErrorKind::InvalidSize, "try_send_pod"), "{e}");
 }
 
 #[cfg(feature = "serde")]
@@ -117,11 +112,11 @@ mod objects {
             assert_eq!(rx.recv_object::<Order>(T).unwrap(), order(i));
         }
         let e = rx.recv_object::<Order>(T).unwrap_err();
-        assert!(matches!(e.kind(), ErrorKind::InvalidInput(_)), "{e}");
+        assert!(matches!(e.kind(), ErrorKind::InvalidInput), "{e}");
         assert_eq!(wait_pid(pid, WATCHDOG), Some(0));
         assert_eq!(
             rx.recv_object::<Order>(T).unwrap_err().kind(),
-            &ErrorKind::Disconnected
+            ErrorKind::Disconnected
         );
     }
 
@@ -130,6 +125,6 @@ mod objects {
         let ring = ByteRing::anonymous(64).unwrap();
         let mut tx = ring.producer().unwrap();
         let e = tx.send_object(&vec![7u8; 100], None).unwrap_err();
-        assert!(matches!(e.kind(), ErrorKind::InvalidSize(_)), "{e}");
+        assert!(matches!(e.kind(), ErrorKind::InvalidSize), "{e}");
     }
 }

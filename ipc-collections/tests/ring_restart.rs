@@ -12,7 +12,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use ipc_collections::ipc_core::ErrorKind;
-use ipc_collections::ring::RingError;
 use ipc_collections::{PeerExit, Shared, SpscRing};
 use ipc_testutil::{
     env, report, role, spawn_role, test_seed, unique_name, wait_for, xorshift64, Cleanup,
@@ -110,7 +109,7 @@ fn a_waiting_consumer_outlives_three_producer_restarts() {
         loop {
             let [g, i] = match rx.pop(Some(IDLE)) {
                 Ok(m) => m,
-                Err(RingError::Timeout) if Instant::now() < deadline => {
+                Err(e) if e.kind() == ErrorKind::Timeout && Instant::now() < deadline => {
                     idle.fetch_add(1, Ordering::SeqCst);
                     continue;
                 }
@@ -146,7 +145,7 @@ fn a_waiting_consumer_outlives_three_producer_restarts() {
     assert_eq!(received[LAST as usize], N_LAST);
     // The last producer left and the ring is drained: this mode keeps waiting (Timeout).
     let e = rx.pop(Some(Duration::from_millis(100))).unwrap_err();
-    assert_eq!(ipc_collections::Error::from(e).kind(), &ErrorKind::Timeout);
+    assert_eq!(ipc_collections::Error::from(e).kind(), ErrorKind::Timeout);
 }
 
 #[test]
@@ -218,7 +217,7 @@ fn a_waiting_producer_outlives_three_consumer_restarts() {
             loop {
                 match tx.push([0, i], Some(IDLE)) {
                     Ok(()) => break,
-                    Err(RingError::Timeout) if Instant::now() < deadline => {
+                    Err(e) if e.kind() == ErrorKind::Timeout && Instant::now() < deadline => {
                         idle.fetch_add(1, Ordering::SeqCst);
                     }
                     Err(e) => panic!("push {i}: {e}"),
@@ -267,7 +266,7 @@ fn by_default_a_drained_ring_whose_peer_left_is_disconnected() {
     let e = rx.pop(Some(PATIENCE)).unwrap_err();
     assert_eq!(
         ipc_collections::Error::from(e).kind(),
-        &ErrorKind::Disconnected
+        ErrorKind::Disconnected
     );
     // A producer: a full ring whose consumer left is Disconnected at once.
     let mut tx = ring.producer().unwrap();
@@ -278,6 +277,6 @@ fn by_default_a_drained_ring_whose_peer_left_is_disconnected() {
     let e = tx.push([1, 8], Some(PATIENCE)).unwrap_err();
     assert_eq!(
         ipc_collections::Error::from(e).kind(),
-        &ErrorKind::Disconnected
+        ErrorKind::Disconnected
     );
 }

@@ -21,7 +21,7 @@ use ipc_testutil::{Cleanup, WATCHDOG};
 
 /// An error's kind, owned (for `assert_eq!` against a kind with text).
 fn kind(e: &Error) -> ErrorKind {
-    e.kind().clone()
+    e.kind()
 }
 
 // ---- 1. WrappedArray(id): open without naming the element type ----
@@ -93,7 +93,7 @@ fn every_scalar_and_atomic_element_type_is_recognised() {
     assert_eq!(any.elem().size(), 4);
     assert_eq!(any.to_string_lossy().unwrap(), "[[[0, 0]], [[0, 7]]]");
     let e = any.into_typed::<u32>().unwrap_err();
-    assert_eq!(e.kind(), &ErrorKind::LayoutMismatch, "{e}");
+    assert_eq!(e.kind(), ErrorKind::LayoutMismatch, "{e}");
     drop(a);
 
     let n = unique_name("anyty");
@@ -111,10 +111,10 @@ fn every_scalar_and_atomic_element_type_is_recognised() {
 fn an_unknown_element_type_or_a_value_segment_is_a_typed_error() {
     if role().as_deref() == Some("opener") {
         let e = AnyArray::open(&env("PAIRS")).unwrap_err();
-        assert!(matches!(kind(&e), ErrorKind::InvalidInput(_)), "{e}");
+        assert!(matches!(kind(&e), ErrorKind::InvalidInput), "{e}");
         assert!(e.to_string().contains("[u16; 2]"), "names the type: {e}");
         let e = AnyArray::open(&env("VALUE")).unwrap_err();
-        assert_eq!(e.kind(), &ErrorKind::WrongType, "{e}");
+        assert_eq!(e.kind(), ErrorKind::WrongType, "{e}");
         let e = AnyArray::open(&env("MISSING")).unwrap_err();
         assert_eq!(kind(&e), ErrorKind::NotFound);
         report("ok");
@@ -264,7 +264,7 @@ fn a_write_sealed_memfd_gives_a_safe_view_of_plain_elements_in_a_forked_child() 
     // Without the seal: refused.
     let plain = MemfdShm::create("seeds-view", 4096).unwrap();
     let e = ArrayView::<f64>::sealed(&plain, 0, &[2]).unwrap_err();
-    assert!(matches!(kind(&e), ErrorKind::InvalidInput(_)), "{e}");
+    assert!(matches!(kind(&e), ErrorKind::InvalidInput), "{e}");
 }
 
 #[test]
@@ -274,39 +274,39 @@ fn bad_views_are_typed_errors() {
         kind(&ArrayView::<AtomicU64>::atomic(&mem, offset, dims).unwrap_err())
     };
     assert!(
-        matches!(atomic(4, &[2]), ErrorKind::InvalidInput(_)),
+        matches!(atomic(4, &[2]), ErrorKind::InvalidInput),
         "misaligned"
     );
     assert!(
-        matches!(atomic(0, &[513]), ErrorKind::InvalidSize(_)),
+        matches!(atomic(0, &[513]), ErrorKind::InvalidSize),
         "larger than memory"
     );
     assert!(
-        matches!(atomic(4088, &[2]), ErrorKind::InvalidSize(_)),
+        matches!(atomic(4088, &[2]), ErrorKind::InvalidSize),
         "runs off the end"
     );
     assert!(
-        matches!(atomic(8192, &[0]), ErrorKind::InvalidSize(_)),
+        matches!(atomic(8192, &[0]), ErrorKind::InvalidSize),
         "offset past the end"
     );
     assert!(
-        matches!(atomic(usize::MAX - 7, &[1]), ErrorKind::InvalidSize(_)),
+        matches!(atomic(usize::MAX - 7, &[1]), ErrorKind::InvalidSize),
         "offset overflow"
     );
     assert!(
-        matches!(atomic(0, &[1 << 40, 1 << 40]), ErrorKind::InvalidSize(_)),
+        matches!(atomic(0, &[1 << 40, 1 << 40]), ErrorKind::InvalidSize),
         "dims overflow"
     );
     assert!(
-        matches!(atomic(0, &[usize::MAX / 4]), ErrorKind::InvalidSize(_)),
+        matches!(atomic(0, &[usize::MAX / 4]), ErrorKind::InvalidSize),
         "bytes overflow"
     );
     assert!(
-        matches!(atomic(0, &[]), ErrorKind::InvalidInput(_)),
+        matches!(atomic(0, &[]), ErrorKind::InvalidInput),
         "no dims"
     );
     assert!(
-        matches!(atomic(0, &[1; 9]), ErrorKind::InvalidInput(_)),
+        matches!(atomic(0, &[1; 9]), ErrorKind::InvalidInput),
         "rank 9"
     );
     // The exact fit and an empty view at the very end are fine.
@@ -321,7 +321,7 @@ fn bad_views_are_typed_errors() {
         .is_empty());
     // SAFETY: nobody writes this memory (no other process or thread has it).
     let e = unsafe { ArrayView::<u16>::from_memory(&mem, 1, &[2]) }.unwrap_err();
-    assert!(matches!(kind(&e), ErrorKind::InvalidInput(_)), "{e}");
+    assert!(matches!(kind(&e), ErrorKind::InvalidInput), "{e}");
 }
 
 // ---- 3. process_shared: primitives in anonymous memory, used by forked children ----
@@ -376,7 +376,7 @@ fn a_semaphore_and_an_array_in_anonymous_memory_work_across_fork() {
     assert_eq!(arr.get(&[1, 1]).unwrap(), 42);
     assert_eq!(wait_pid(child, WATCHDOG), Some(0));
     let e = SharedArray::<i64>::anonymous(&[1 << 40, 1 << 40]).unwrap_err();
-    assert!(matches!(kind(&e), ErrorKind::InvalidSize(_)), "{e}");
+    assert!(matches!(kind(&e), ErrorKind::InvalidSize), "{e}");
 }
 
 // ---- 4. unique names ----
@@ -430,7 +430,7 @@ fn a_bad_unique_prefix_is_invalid_name() {
             .create_unique(prefix, |_| {})
             .unwrap_err();
         assert!(
-            matches!(kind(&e), ErrorKind::InvalidName(_)),
+            matches!(kind(&e), ErrorKind::InvalidName),
             "{prefix}: {e}"
         );
         let e = SharedArray::<u64>::options()
@@ -438,7 +438,7 @@ fn a_bad_unique_prefix_is_invalid_name() {
             .create_unique(prefix, |_| {})
             .unwrap_err();
         assert!(
-            matches!(kind(&e), ErrorKind::InvalidName(_)),
+            matches!(kind(&e), ErrorKind::InvalidName),
             "{prefix}: {e}"
         );
     }

@@ -102,7 +102,7 @@ fn another_layout_of_the_same_struct_is_a_mismatch_naming_the_field() {
     if role().as_deref() == Some("v2") {
         let e = Shared::<v2::Stats>::open(&env("NAME")).unwrap_err();
         match e.layout_mismatch_details() {
-            Some(m) if e.kind() == &ErrorKind::LayoutMismatch => {
+            Some(m) if e.kind() == ErrorKind::LayoutMismatch => {
                 for d in &m.diffs {
                     report(d);
                 }
@@ -145,7 +145,7 @@ fn read_only_open_in_another_process_reads_plain_data() {
             .open(&name)
             .unwrap_err();
         assert!(
-            matches!(Some(e.kind()), Some(ErrorKind::InvalidInput(_))),
+            matches!(Some(e.kind()), Some(ErrorKind::InvalidInput)),
             "{e}"
         );
         return;
@@ -224,7 +224,7 @@ fn create_in_raced_by_four_processes_has_one_winner_and_never_overwrites_a_live_
                 assert_eq!(c.id, u64::from(me));
                 report(format!("won {me}"));
             }
-            Err(e) if Some(e.kind()) == Some(&ErrorKind::AlreadyExists) => report("lost"),
+            Err(e) if Some(e.kind()) == Some(ErrorKind::AlreadyExists) => report("lost"),
             Err(e) => panic!("unexpected error {e}"),
         }
         return;
@@ -249,9 +249,9 @@ fn create_in_raced_by_four_processes_has_one_winner_and_never_overwrites_a_live_
     assert_eq!(v.id, winner, "the segment holds the winner's value");
     // Creating again in the live segment is refused and leaves the value alone.
     let e = Shared::<Config, Shm>::create_in(Shm::open(&name).unwrap(), |c| c.id = 0).unwrap_err();
-    assert_eq!(Some(e.kind()), Some(&ErrorKind::AlreadyExists), "{e}");
+    assert_eq!(Some(e.kind()), Some(ErrorKind::AlreadyExists), "{e}");
     let e = SharedArray::<u8, Shm>::create_in(Shm::open(&name).unwrap(), &[8]).unwrap_err();
-    assert_eq!(Some(e.kind()), Some(&ErrorKind::AlreadyExists), "{e}");
+    assert_eq!(Some(e.kind()), Some(ErrorKind::AlreadyExists), "{e}");
     assert_eq!(v.id, winner);
 }
 
@@ -294,7 +294,7 @@ fn creator_killed_mid_init_is_creator_died() {
     child.kill(); // reap
     let t = Instant::now();
     let e = Shared::<Stats>::open(&name).unwrap_err();
-    assert!(e.kind() == &ErrorKind::CreatorDied(pid), "{e}");
+    assert!(e.kind() == ErrorKind::CreatorDied(pid), "{e}");
     assert!(t.elapsed() < Duration::from_secs(2), "reported at once");
     // open_or_create removes the abandoned object and makes the segment again.
     let s = Shared::<Stats>::open_or_create(&name, |_| {}).unwrap();
@@ -539,7 +539,7 @@ fn every_bit_flip_of_the_immutable_header_and_schema_is_an_error() {
             let r = opts.open(&name);
             flip(&raw, at, bit);
             match r {
-                Err(e) if matches!(e.kind(), ErrorKind::Corrupted(_) | ErrorKind::WrongType) => {
+                Err(e) if matches!(e.kind(), ErrorKind::Corrupted | ErrorKind::WrongType) => {
                     checked += 1
                 }
                 Err(e) => panic!("byte {at} bit {bit}: unexpected error {e}"),
@@ -559,7 +559,7 @@ fn segments_too_small_for_header_or_payload_are_corrupted() {
     let _c = Cleanup::shm(&name);
     let _raw = Shm::create(&name, 100).unwrap();
     let e = Shared::<Stats>::open(&name).unwrap_err();
-    assert!(matches!(e.kind(), ErrorKind::Corrupted(_)), "{e}");
+    assert!(matches!(e.kind(), ErrorKind::Corrupted), "{e}");
 
     // A valid array segment truncated: the header says more than the object holds.
     let name = unique_name("trunc");
@@ -573,7 +573,10 @@ fn segments_too_small_for_header_or_payload_are_corrupted() {
     assert_eq!(unsafe { libc::ftruncate(raw.fd().as_raw_fd(), new_len) }, 0);
     let e = SharedArray::<f64>::open(&name).unwrap_err();
     match e.kind() {
-        ErrorKind::Corrupted(reason) => assert!(reason.contains("past the object"), "{e}"),
+        ErrorKind::Corrupted => assert!(
+            e.detail().is_some_and(|r| r.contains("past the object")),
+            "{e}"
+        ),
         _ => panic!("expected Corrupted, got {e}"),
     }
     // `a`'s mapping now extends past the object's end; dropping it only unmaps it.
@@ -588,7 +591,7 @@ fn objects_of_another_kind_are_wrong_kind() {
     let _a = SharedArray::<u64>::create(&name, &[4]).unwrap();
     let e = Shared::<u64>::open(&name).unwrap_err();
     assert!(
-        e.kind() == &ErrorKind::WrongType
+        e.kind() == ErrorKind::WrongType
             && e.detail() == Some(&*format!("expected {}, found {}", Kind::Value, Kind::Array)),
         "{e}"
     );
@@ -598,7 +601,7 @@ fn objects_of_another_kind_are_wrong_kind() {
     let _v = Shared::<u64>::create(&name, |_| {}).unwrap();
     let e = SharedArray::<u64>::open(&name).unwrap_err();
     assert!(
-        e.kind() == &ErrorKind::WrongType
+        e.kind() == ErrorKind::WrongType
             && e.detail()
                 .is_some_and(|d| d.starts_with(&format!("expected {}", Kind::Array))),
         "{e}"
@@ -657,7 +660,7 @@ fn the_open_timeout_bounds_the_whole_open_not_each_wait() {
     let took = t.elapsed();
     sizer.join().unwrap();
     assert!(
-        e.kind() == &ErrorKind::InitTimeout
+        e.kind() == ErrorKind::InitTimeout
             && e.detail()
                 .is_some_and(|d| d.starts_with(&format!("waited {timeout:?}"))),
         "{e}"
@@ -752,7 +755,7 @@ fn exclusive_create_of_a_taken_name_and_bad_names_are_errors() {
     for bad in ["", "no-slash", "/a/b"] {
         let e = Shared::<u64>::create(bad, |_| {}).unwrap_err();
         assert!(
-            matches!(Some(e.kind()), Some(ErrorKind::InvalidName(_))),
+            matches!(Some(e.kind()), Some(ErrorKind::InvalidName)),
             "{bad:?}: {e}"
         );
     }

@@ -11,9 +11,13 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// What went wrong, as a caller can act on it.
 ///
-/// Match on it through [`Error::kind`]. OS errors that have no variant of their own stay
-/// available as [`ErrorKind::Os`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Match on it through [`Error::kind`], by value (`e.kind() == ErrorKind::Timeout`), as on
+/// std's `io::ErrorKind`: it is `Copy`, and what an occurrence adds (which rule a name
+/// breaks, which check failed, which limit) is in the error's [`detail`](Error::detail) and
+/// its message. OS errors that have no variant of their own stay available as
+/// [`ErrorKind::Os`]; the two payloads left (`Os`'s errno, `CreatorDied`'s pid) are `Copy`
+/// values a caller acts on (`Os(Errno::EDEADLK)`, the pid to look up).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
     /// The named object does not exist (`ENOENT`).
@@ -22,17 +26,17 @@ pub enum ErrorKind {
     AlreadyExists,
     /// The caller may not access the object (`EACCES`, `EPERM`).
     PermissionDenied,
-    /// The name breaks the rules for that kind of object; the text says which rule.
-    InvalidName(&'static str),
-    /// A size is zero, overflows, or does not fit the object; the text says which.
-    InvalidSize(String),
-    /// An argument other than a name or size is out of range; the text says which.
-    InvalidInput(String),
+    /// The name breaks the rules for that kind of object; the detail says which rule.
+    InvalidName,
+    /// A size is zero, overflows, or does not fit the object; the detail says which.
+    InvalidSize,
+    /// An argument other than a name or size is out of range; the detail says which.
+    InvalidInput,
     /// The file system or memory behind the object is full (`ENOSPC`, `ENOMEM`).
     NoSpace,
     /// A limit of the OS was reached (`EMFILE`, `ENFILE`, a message-queue rlimit,
-    /// a `/proc/sys` limit); the text names the limit.
-    LimitReached(String),
+    /// a `/proc/sys` limit); the detail names the limit.
+    LimitReached,
     /// A timed wait ran out (`ETIMEDOUT`).
     Timeout,
     /// A non-blocking call would have had to wait (`EAGAIN`, `EBUSY` of a try-lock).
@@ -57,8 +61,8 @@ pub enum ErrorKind {
     /// [`Error::layout_mismatch`] names the fields.
     LayoutMismatch,
     /// A segment's header, schema, checksum or size (or a control block another process
-    /// writes) is inconsistent; the text says which check failed.
-    Corrupted(String),
+    /// writes) is inconsistent; the detail says which check failed.
+    Corrupted,
     /// A segment's creator did not publish it as ready within the open timeout.
     InitTimeout,
     /// A segment's creator (this pid, as recorded in its header) died, or its pid now belongs
@@ -90,16 +94,22 @@ impl ErrorKind {
             Errno::ETIMEDOUT => ErrorKind::Timeout,
             Errno::EAGAIN => ErrorKind::WouldBlock,
             Errno::ENOTRECOVERABLE => ErrorKind::Unrecoverable,
-            Errno::ENAMETOOLONG => ErrorKind::InvalidName("name too long for the OS"),
+            Errno::ENAMETOOLONG => ErrorKind::InvalidName,
             Errno::ELOOP => ErrorKind::WrongType,
-            Errno::EMFILE => {
-                ErrorKind::LimitReached("open files of this process (RLIMIT_NOFILE)".into())
-            }
-            Errno::ENFILE => {
-                ErrorKind::LimitReached("open files of the system (fs.file-max)".into())
-            }
+            Errno::EMFILE | Errno::ENFILE => ErrorKind::LimitReached,
             other => ErrorKind::Os(other),
         }
+    }
+}
+
+/// What an OS error says beyond its kind, where [`ErrorKind::from_errno`] folds it into a
+/// kind that needs a detail (the rule or the limit).
+fn errno_detail(errno: Errno) -> Option<&'static str> {
+    match errno {
+        Errno::ENAMETOOLONG => Some("name too long for the OS"),
+        Errno::EMFILE => Some("open files of this process (RLIMIT_NOFILE)"),
+        Errno::ENFILE => Some("open files of the system (fs.file-max)"),
+        _ => None,
     }
 }
 
@@ -109,11 +119,11 @@ impl fmt::Display for ErrorKind {
             ErrorKind::NotFound => f.write_str("not found"),
             ErrorKind::AlreadyExists => f.write_str("already exists"),
             ErrorKind::PermissionDenied => f.write_str("permission denied"),
-            ErrorKind::InvalidName(why) => write!(f, "invalid name: {why}"),
-            ErrorKind::InvalidSize(why) => write!(f, "invalid size: {why}"),
-            ErrorKind::InvalidInput(why) => write!(f, "invalid argument: {why}"),
+            ErrorKind::InvalidName => f.write_str("invalid name"),
+            ErrorKind::InvalidSize => f.write_str("invalid size"),
+            ErrorKind::InvalidInput => f.write_str("invalid argument"),
             ErrorKind::NoSpace => f.write_str("no space left"),
-            ErrorKind::LimitReached(what) => write!(f, "limit reached: {what}"),
+            ErrorKind::LimitReached => f.write_str("limit reached"),
             ErrorKind::Timeout => f.write_str("timed out"),
             ErrorKind::WouldBlock => f.write_str("would block"),
             ErrorKind::Unrecoverable => {
@@ -127,7 +137,7 @@ impl fmt::Display for ErrorKind {
             }
             ErrorKind::Os(errno) => write!(f, "{errno} ({errno:?}, {})", errno.raw()),
             ErrorKind::LayoutMismatch => f.write_str("layout mismatch"),
-            ErrorKind::Corrupted(why) => write!(f, "corrupted segment: {why}"),
+            ErrorKind::Corrupted => f.write_str("corrupted segment"),
             ErrorKind::InitTimeout => f.write_str("not initialised in time"),
             ErrorKind::CreatorDied(pid) => {
                 write!(f, "creator (pid {pid}) died during initialisation")
@@ -160,7 +170,8 @@ struct Inner {
     errno: Option<Errno>,
     /// A sentence appended to the message (see [`not_found_hint`]).
     hint: Option<&'static str>,
-    /// More about this occurrence, appended to the kind's text.
+    /// More about this occurrence, appended to the kind's text (for the kinds that name a
+    /// rule, a limit or a failed check, that text).
     detail: Option<Box<str>>,
     /// The fields that differ, for [`ErrorKind::LayoutMismatch`].
     mismatch: Option<LayoutMismatch>,
@@ -275,9 +286,22 @@ impl Error {
         Self::from_parts(op, kind, None)
     }
 
+    /// An error of `kind` from operation `op` (no OS error behind it), saying `detail`
+    /// after the kind's text: which rule, limit or check (the usual way to make an
+    /// [`InvalidName`](ErrorKind::InvalidName), [`InvalidSize`](ErrorKind::InvalidSize),
+    /// [`InvalidInput`](ErrorKind::InvalidInput), [`LimitReached`](ErrorKind::LimitReached)
+    /// or [`Corrupted`](ErrorKind::Corrupted)).
+    pub fn with_text(op: &'static str, kind: ErrorKind, detail: impl Into<Box<str>>) -> Self {
+        Self::new(op, kind).with_detail(detail)
+    }
+
     /// An error from the OS: `errno` returned by `op`, mapped to its [`ErrorKind`].
     pub fn os(op: &'static str, errno: Errno) -> Self {
-        Self::from_parts(op, ErrorKind::from_errno(errno), Some(errno))
+        let e = Self::from_parts(op, ErrorKind::from_errno(errno), Some(errno));
+        match errno_detail(errno) {
+            Some(d) => e.with_detail(d),
+            None => e,
+        }
     }
 
     /// [`Error::os`] for an error number from nix (the boundary where nix's type ends).
@@ -287,7 +311,7 @@ impl Error {
 
     /// [`ErrorKind::Corrupted`] for the segment `name` (empty: not named yet).
     pub fn corrupted(name: &str, reason: impl Into<String>) -> Self {
-        Self::new(SEGMENT_OP, ErrorKind::Corrupted(reason.into())).or_name(name)
+        Self::with_text(SEGMENT_OP, ErrorKind::Corrupted, reason.into()).or_name(name)
     }
 
     /// [`ErrorKind::LayoutMismatch`] for the segment `name`, with what was compared.
@@ -355,16 +379,21 @@ impl Error {
         }
     }
 
-    /// The same error with `detail` appended to its message.
+    /// The same error with `detail` appended to its message (after the detail it has, if
+    /// any).
     #[must_use]
     pub fn with_detail(mut self, detail: impl Into<Box<str>>) -> Self {
-        self.0.detail = Some(detail.into());
+        let detail = detail.into();
+        self.0.detail = Some(match self.0.detail.take() {
+            Some(old) => format!("{old}: {detail}").into(),
+            None => detail,
+        });
         self
     }
 
-    /// What went wrong.
-    pub fn kind(&self) -> &ErrorKind {
-        &self.0.kind
+    /// What went wrong, to match on: `e.kind() == ErrorKind::Timeout`.
+    pub fn kind(&self) -> ErrorKind {
+        self.0.kind
     }
 
     /// The operation that failed (usually the name of the C call).
@@ -401,7 +430,7 @@ impl From<Error> for std::io::Error {
             ErrorKind::PermissionDenied => std::io::ErrorKind::PermissionDenied,
             ErrorKind::Timeout => std::io::ErrorKind::TimedOut,
             ErrorKind::WouldBlock => std::io::ErrorKind::WouldBlock,
-            ErrorKind::InvalidName(_) | ErrorKind::InvalidSize(_) | ErrorKind::InvalidInput(_) => {
+            ErrorKind::InvalidName | ErrorKind::InvalidSize | ErrorKind::InvalidInput => {
                 std::io::ErrorKind::InvalidInput
             }
             _ => std::io::ErrorKind::Other,

@@ -17,7 +17,7 @@ use ipc_testutil::{child_drops, fork_run, unique_name, Cleanup, CHILD};
 /// In a second forked child: a try-acquire of what the parent holds must give WouldBlock.
 fn held_in_another_process(f: impl FnOnce() -> ipc_core::Result<()>) {
     fork_run(CHILD, || {
-        f().err().map(|e| e.kind().clone()) == Some(ErrorKind::WouldBlock)
+        f().err().map(|e| e.kind()) == Some(ErrorKind::WouldBlock)
     })
     .expect("another process finds it still held (WouldBlock)");
 }
@@ -100,11 +100,11 @@ fn named_semaphore_and_queue_created_then_dropped_by_a_forked_child_keep_their_n
     drop((sem, q));
     assert_eq!(
         NamedSemaphore::open(&sn).unwrap_err().kind(),
-        &ErrorKind::NotFound
+        ErrorKind::NotFound
     );
     assert_eq!(
         MessageQueue::open(&qn).unwrap_err().kind(),
-        &ErrorKind::NotFound
+        ErrorKind::NotFound
     );
 }
 

@@ -268,7 +268,7 @@ fn parse_err(text: &str) -> String {
     match Schema::parse(text) {
         Ok(s) => panic!("{text:?} parsed as {s}"),
         Err(e) => match e.kind() {
-            ErrorKind::InvalidInput(why) => why.clone(),
+            ErrorKind::InvalidInput => e.detail().expect("says why").to_owned(),
             other => panic!("{text:?}: unexpected kind {other:?}"),
         },
     }

@@ -40,7 +40,7 @@ fn create_open_unlink() {
 
     // Exclusive create refuses a taken name; open and open-or-create find it.
     let e = MessageQueue::create(&name, 4, 64).unwrap_err();
-    assert_eq!(*e.kind(), ErrorKind::AlreadyExists, "{e}");
+    assert_eq!(e.kind(), ErrorKind::AlreadyExists, "{e}");
     assert_eq!(e.name(), Some(&*name));
     let opened = MessageQueue::open(&name).unwrap();
     assert!(!opened.created() && !opened.unlinks_on_drop());
@@ -57,7 +57,7 @@ fn create_open_unlink() {
     // The creator unlinks on drop.
     drop(q);
     let e = MessageQueue::open(&name).unwrap_err();
-    assert_eq!(*e.kind(), ErrorKind::NotFound, "{e}");
+    assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
 
     // Open-or-create creates; a persisted queue outlives its handle until unlinked.
     let mut q = MessageQueue::open_or_create(&name, 2, 8).unwrap();
@@ -67,14 +67,14 @@ fn create_open_unlink() {
     MessageQueue::open(&name).unwrap();
     mq::unlink(&name).unwrap();
     let e = mq::unlink(&name).unwrap_err();
-    assert_eq!(*e.kind(), ErrorKind::NotFound, "{e}");
+    assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
 
     // Unlinking through the handle: the name goes, the handle still works.
     let mut q = MessageQueue::create(&name, 2, 8).unwrap();
     q.unlink().unwrap();
     assert!(!q.unlinks_on_drop());
     assert_eq!(
-        *MessageQueue::open(&name).unwrap_err().kind(),
+        MessageQueue::open(&name).unwrap_err().kind(),
         ErrorKind::NotFound
     );
     q.send(b"still", 0).unwrap();
@@ -84,7 +84,7 @@ fn create_open_unlink() {
     let q = MessageQueue::create(&name, 2, 8).unwrap();
     q.close().unwrap();
     assert_eq!(
-        *MessageQueue::open(&name).unwrap_err().kind(),
+        MessageQueue::open(&name).unwrap_err().kind(),
         ErrorKind::NotFound
     );
 }
@@ -118,47 +118,47 @@ fn bad_input_is_refused_with_the_limit_named() {
     for bad in ["", "noslash", "/a/b", "/"] {
         let e = MessageQueue::create(bad, 1, 8).unwrap_err();
         assert!(
-            matches!(e.kind(), ErrorKind::InvalidName(_)),
+            matches!(e.kind(), ErrorKind::InvalidName),
             "{bad:?}: {e}"
         );
     }
     let e = MessageQueue::create(&name, 0, 8).unwrap_err();
-    assert!(matches!(e.kind(), ErrorKind::InvalidSize(_)), "{e}");
+    assert!(matches!(e.kind(), ErrorKind::InvalidSize), "{e}");
     let e = MessageQueue::create(&name, 1, 0).unwrap_err();
-    assert!(matches!(e.kind(), ErrorKind::InvalidSize(_)), "{e}");
+    assert!(matches!(e.kind(), ErrorKind::InvalidSize), "{e}");
 
     let e = MessageQueue::create(&name, limits.msg_max + 1, 8).unwrap_err();
-    assert!(matches!(e.kind(), ErrorKind::LimitReached(_)), "{e}");
+    assert!(matches!(e.kind(), ErrorKind::LimitReached), "{e}");
     let want = format!("/proc/sys/fs/mqueue/msg_max = {}", limits.msg_max);
     assert!(kind_text(&e).contains(&want), "{e}");
     let e = MessageQueue::create(&name, 1, limits.msgsize_max + 1).unwrap_err();
-    assert!(matches!(e.kind(), ErrorKind::LimitReached(_)), "{e}");
+    assert!(matches!(e.kind(), ErrorKind::LimitReached), "{e}");
     let want = format!("/proc/sys/fs/mqueue/msgsize_max = {}", limits.msgsize_max);
     assert!(kind_text(&e).contains(&want), "{e}");
 
     let e = MqOptions::new().mode(0o4600).create(&name).unwrap_err();
-    assert!(matches!(e.kind(), ErrorKind::InvalidInput(_)), "{e}");
+    assert!(matches!(e.kind(), ErrorKind::InvalidInput), "{e}");
     // None of the refused creates left a queue behind.
     assert_eq!(
-        *MessageQueue::open(&name).unwrap_err().kind(),
+        MessageQueue::open(&name).unwrap_err().kind(),
         ErrorKind::NotFound
     );
 
     let q = MessageQueue::create(&name, 2, 64).unwrap();
     let e = q.send(&[0; 65], 0).unwrap_err();
-    assert!(matches!(e.kind(), ErrorKind::InvalidSize(_)), "{e}");
+    assert!(matches!(e.kind(), ErrorKind::InvalidSize), "{e}");
     assert!(kind_text(&e).contains("mq_msgsize = 64"), "{e}");
     q.send(&[0; 64], 0).unwrap();
 
     assert_eq!(mq::prio_max(), 32768);
     let e = q.send(b"x", 32768).unwrap_err();
-    assert!(matches!(e.kind(), ErrorKind::InvalidInput(_)), "{e}");
+    assert!(matches!(e.kind(), ErrorKind::InvalidInput), "{e}");
     assert!(kind_text(&e).contains("MQ_PRIO_MAX = 32768"), "{e}");
     q.send(b"x", 32767).unwrap();
 
     let mut small = [0u8; 63];
     let e = q.receive(&mut small).unwrap_err();
-    assert!(matches!(e.kind(), ErrorKind::InvalidSize(_)), "{e}");
+    assert!(matches!(e.kind(), ErrorKind::InvalidSize), "{e}");
     assert!(kind_text(&e).contains("mq_msgsize = 64"), "{e}");
     assert_eq!(q.attributes().unwrap().current, 2, "nothing was taken");
 
@@ -167,7 +167,7 @@ fn bad_input_is_refused_with_the_limit_named() {
         .open(&name)
         .unwrap();
     assert_eq!(
-        *ro.send(b"x", 0).unwrap_err().kind(),
+        ro.send(b"x", 0).unwrap_err().kind(),
         ErrorKind::PermissionDenied
     );
     let wo = MqOptions::new()
@@ -176,7 +176,7 @@ fn bad_input_is_refused_with_the_limit_named() {
         .unwrap();
     let mut buf = [0u8; 64];
     assert_eq!(
-        *wo.receive(&mut buf).unwrap_err().kind(),
+        wo.receive(&mut buf).unwrap_err().kind(),
         ErrorKind::PermissionDenied
     );
 }
@@ -197,7 +197,7 @@ fn rlimit_msgqueue_is_named() {
     let name = unique_name("mq-rlim");
     let _c = Cleanup::mq(&name);
     let e = MessageQueue::create(&name, 2, 64).unwrap_err();
-    assert!(matches!(e.kind(), ErrorKind::LimitReached(_)), "{e}");
+    assert!(matches!(e.kind(), ErrorKind::LimitReached), "{e}");
     assert!(kind_text(&e).contains("RLIMIT_MSGQUEUE (1 bytes"), "{e}");
 }
 
@@ -338,13 +338,13 @@ fn full_queue_send_times_out() {
             assert_eq!(q.attributes().unwrap().current, 2);
             // Zero timeout: fails at once.
             let e = q.try_send(b"x", 0).unwrap_err();
-            assert_eq!(*e.kind(), ErrorKind::WouldBlock, "{e}");
+            assert_eq!(e.kind(), ErrorKind::WouldBlock, "{e}");
             // A timeout runs out, no earlier than asked.
             let t = Instant::now();
             let e = q
                 .send_timeout(b"x", 0, Duration::from_millis(100))
                 .unwrap_err();
-            assert_eq!(*e.kind(), ErrorKind::Timeout, "{e}");
+            assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
             assert!(
                 t.elapsed() >= Duration::from_millis(100),
                 "{:?}",
@@ -360,7 +360,7 @@ fn full_queue_send_times_out() {
             q.try_send(b"f1", 0).unwrap();
             q.try_send(b"f2", 0).unwrap();
             let e = q.try_send(b"f3", 0).unwrap_err();
-            assert_eq!(*e.kind(), ErrorKind::WouldBlock, "{e}");
+            assert_eq!(e.kind(), ErrorKind::WouldBlock, "{e}");
         }
         Some(other) => panic!("unknown role {other}"),
     }
@@ -375,12 +375,12 @@ fn empty_queue_receive_times_out() {
             let q = MessageQueue::create(&name, 2, 16).unwrap();
             let mut buf = [0u8; 16];
             let e = q.try_receive(&mut buf).unwrap_err();
-            assert_eq!(*e.kind(), ErrorKind::WouldBlock, "{e}");
+            assert_eq!(e.kind(), ErrorKind::WouldBlock, "{e}");
             let t = Instant::now();
             let e = q
                 .receive_timeout(&mut buf, Duration::from_millis(100))
                 .unwrap_err();
-            assert_eq!(*e.kind(), ErrorKind::Timeout, "{e}");
+            assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
             assert!(
                 t.elapsed() >= Duration::from_millis(100),
                 "{:?}",
@@ -396,7 +396,7 @@ fn empty_queue_receive_times_out() {
             child.wait_ok();
             // Once drained, a poll fails at once again.
             let e = q.try_receive(&mut buf).unwrap_err();
-            assert_eq!(*e.kind(), ErrorKind::WouldBlock, "{e}");
+            assert_eq!(e.kind(), ErrorKind::WouldBlock, "{e}");
         }
         Some("sender") => {
             let q = MessageQueue::open(&env("MQ_NAME")).unwrap();
@@ -419,10 +419,10 @@ fn nonblocking_mode() {
     assert!(q.attributes().unwrap().nonblocking);
     let mut buf = [0u8; 8];
     let e = q.receive(&mut buf).unwrap_err();
-    assert_eq!(*e.kind(), ErrorKind::WouldBlock, "{e}");
+    assert_eq!(e.kind(), ErrorKind::WouldBlock, "{e}");
     q.send(b"1", 0).unwrap();
     let e = q.send(b"2", 0).unwrap_err();
-    assert_eq!(*e.kind(), ErrorKind::WouldBlock, "{e}");
+    assert_eq!(e.kind(), ErrorKind::WouldBlock, "{e}");
     q.set_nonblocking(false).unwrap();
     assert!(!q.attributes().unwrap().nonblocking);
     assert_eq!(q.receive(&mut buf).unwrap(), (1, 0));
@@ -511,7 +511,7 @@ fn notification_delivered_across_processes() {
             let q = MessageQueue::open(&env("MQ_NAME")).unwrap();
             // The receiver holds the registration: a second one is refused.
             let e = q.notify(Signal::rt(5).unwrap()).unwrap_err();
-            assert!(matches!(e.kind(), ErrorKind::LimitReached(_)), "{e}");
+            assert!(matches!(e.kind(), ErrorKind::LimitReached), "{e}");
             q.send(b"one", 1).unwrap();
             q.send(b"two", 1).unwrap();
         }
@@ -570,7 +570,7 @@ fn creator_drop_does_not_remove_a_newer_queue_of_the_same_name() {
     MessageQueue::open(&name).expect("the newer queue survives close()");
     drop(newer);
     assert_eq!(
-        *MessageQueue::open(&name).unwrap_err().kind(),
+        MessageQueue::open(&name).unwrap_err().kind(),
         ErrorKind::NotFound
     );
 }
@@ -590,7 +590,7 @@ fn forked_copy_of_the_creator_does_not_unlink() {
     MessageQueue::open(&name).expect("the name survives the child's drop");
     drop(slot);
     assert_eq!(
-        *MessageQueue::open(&name).unwrap_err().kind(),
+        MessageQueue::open(&name).unwrap_err().kind(),
         ErrorKind::NotFound,
         "the creator's own drop unlinks"
     );
@@ -618,6 +618,6 @@ fn an_opener_unlinks_only_when_asked() {
     assert!(o.unlinks_on_drop());
     drop(o);
     let e = MessageQueue::open(&name).unwrap_err();
-    assert_eq!(e.kind(), &ErrorKind::NotFound);
+    assert_eq!(e.kind(), ErrorKind::NotFound);
     assert!(e.to_string().contains("unlink_on_drop(false)"), "{e}");
 }

@@ -19,7 +19,7 @@ fn describe<T>(r: ipc_core::Result<T>) -> String {
     match r {
         Ok(_) => "created".into(),
         Err(e) => match e.kind() {
-            ErrorKind::LimitReached(what) if what.contains("RLIMIT_FSIZE") => {
+            ErrorKind::LimitReached if e.detail().is_some_and(|w| w.contains("RLIMIT_FSIZE")) => {
                 "LimitReached(RLIMIT_FSIZE)".into()
             }
             _ => format!("other: {e}"),

@@ -15,7 +15,7 @@ use ipc_testutil::{env, report, role, spawn_role, unique_name, Cleanup};
 
 /// The one place this file reads an error's kind (the error types are being merged).
 fn kind(e: &Error) -> ErrorKind {
-    e.kind().clone()
+    e.kind()
 }
 
 // ---- unique names ----
@@ -116,12 +116,12 @@ fn a_bad_unique_prefix_is_invalid_name_for_every_kind() {
     for prefix in ["", "no-slash", "/a/b", "/nul\0", long.as_str()] {
         let e = Shm::options().size(1).create_unique(prefix).unwrap_err();
         assert!(
-            matches!(kind(&e), ErrorKind::InvalidName(_)),
+            matches!(kind(&e), ErrorKind::InvalidName),
             "{prefix:?}: {e}"
         );
         let e = NamedSemaphore::options().create_unique(prefix).unwrap_err();
         assert!(
-            matches!(kind(&e), ErrorKind::InvalidName(_)),
+            matches!(kind(&e), ErrorKind::InvalidName),
             "{prefix:?}: {e}"
         );
         let e = MessageQueue::options()
@@ -130,7 +130,7 @@ fn a_bad_unique_prefix_is_invalid_name_for_every_kind() {
             .create_unique(prefix)
             .unwrap_err();
         assert!(
-            matches!(kind(&e), ErrorKind::InvalidName(_)),
+            matches!(kind(&e), ErrorKind::InvalidName),
             "{prefix:?}: {e}"
         );
     }
@@ -138,7 +138,7 @@ fn a_bad_unique_prefix_is_invalid_name_for_every_kind() {
     let p = format!("/{}", "x".repeat(NameKind::Semaphore.max_len() - 16 + 1));
     assert!(name::unique("t", &p, NameKind::Shm).is_ok());
     let e = name::unique("t", &p, NameKind::Semaphore).unwrap_err();
-    assert!(matches!(kind(&e), ErrorKind::InvalidName(_)), "{e}");
+    assert!(matches!(kind(&e), ErrorKind::InvalidName), "{e}");
     // A bare "/" is a fine prefix: the name is all suffix.
     assert_eq!(name::unique("t", "/", NameKind::Shm).unwrap().len(), 17);
 }
@@ -159,7 +159,7 @@ fn create_unique_draws_again_when_a_name_is_taken() {
                 Ok(n.to_owned())
             }
         },
-        |e| *e.kind() == ErrorKind::AlreadyExists,
+        |e| e.kind() == ErrorKind::AlreadyExists,
     );
     assert_eq!(got.unwrap(), seen[2]);
     assert_eq!(seen.iter().collect::<HashSet<_>>().len(), 3);
@@ -169,10 +169,10 @@ fn create_unique_draws_again_when_a_name_is_taken() {
         "/ipct-retry-",
         NameKind::Shm,
         |_| Err::<(), _>(Error::new("shm_open", ErrorKind::AlreadyExists)),
-        |e| *e.kind() == ErrorKind::AlreadyExists,
+        |e| e.kind() == ErrorKind::AlreadyExists,
     )
     .unwrap_err();
-    assert!(matches!(kind(&e), ErrorKind::LimitReached(_)), "{e}");
+    assert!(matches!(kind(&e), ErrorKind::LimitReached), "{e}");
 }
 
 // ---- resizing a plain shm object ----
@@ -224,7 +224,7 @@ fn growing_keeps_a_peers_old_mapping_valid_and_the_peer_sees_the_new_bytes_after
     // Growing to the same size is a no-op; smaller is refused (shrink is unsafe).
     s.grow(65536).unwrap();
     let e = s.grow(4096).unwrap_err();
-    assert!(matches!(kind(&e), ErrorKind::InvalidSize(_)), "{e}");
+    assert!(matches!(kind(&e), ErrorKind::InvalidSize), "{e}");
     assert_eq!(s.len(), 65536, "the mapping is kept on error");
 }
 
@@ -253,9 +253,9 @@ fn shrinking_is_seen_by_a_peer_that_remaps_and_bad_resizes_are_typed_errors() {
     assert_eq!(lines, ["8192"]);
     // SAFETY: nothing maps the object but this handle; the call fails before any change.
     let e = unsafe { s.shrink(0) }.unwrap_err();
-    assert!(matches!(kind(&e), ErrorKind::InvalidSize(_)), "{e}");
+    assert!(matches!(kind(&e), ErrorKind::InvalidSize), "{e}");
     let e = s.grow(usize::MAX).unwrap_err();
-    assert!(matches!(kind(&e), ErrorKind::InvalidSize(_)), "{e}");
+    assert!(matches!(kind(&e), ErrorKind::InvalidSize), "{e}");
     assert_eq!(s.len(), 8192);
 }
 
@@ -267,7 +267,7 @@ fn a_closure_runs_on_a_thread_when_another_process_sends_to_the_empty_queue() {
         let q = MessageQueue::open(&env("NAME")).unwrap();
         // The parent holds the registration: a second one is refused.
         let e = q.notify_thread(|| {}).unwrap_err();
-        assert!(matches!(kind(&e), ErrorKind::LimitReached(_)), "{e}");
+        assert!(matches!(kind(&e), ErrorKind::LimitReached), "{e}");
         q.send(env("MSG").as_bytes(), 0).unwrap();
         return;
     }
@@ -293,7 +293,7 @@ fn a_closure_runs_on_a_thread_when_another_process_sends_to_the_empty_queue() {
     // Registering twice from this process is refused too, and the refused closure is
     // dropped.
     let e = q.notify_thread(|| {}).unwrap_err();
-    assert!(matches!(kind(&e), ErrorKind::LimitReached(_)), "{e}");
+    assert!(matches!(kind(&e), ErrorKind::LimitReached), "{e}");
     spawn_role(test, "sender", &[("NAME", &name), ("MSG", "first")]).wait_ok();
     let (other_thread, got) = rx
         .recv_timeout(Duration::from_secs(30))

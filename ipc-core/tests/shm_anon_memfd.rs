@@ -70,7 +70,7 @@ fn anon_counter_incremented_by_four_forked_children() {
 fn anon_bad_sizes_are_invalid_size() {
     for size in [0, usize::MAX, isize::MAX as usize, isize::MAX as usize + 1] {
         let e = AnonShm::new(size).unwrap_err();
-        assert!(matches!(e.kind(), ErrorKind::InvalidSize(_)), "{size}: {e}");
+        assert!(matches!(e.kind(), ErrorKind::InvalidSize), "{size}: {e}");
     }
 }
 
@@ -195,17 +195,17 @@ fn memfd_from_fd_refuses_unsealed_or_foreign_files() {
     .unwrap();
     nix::unistd::ftruncate(&fd, 4096).unwrap();
     let e = MemfdShm::from_fd(fd.try_clone().unwrap()).unwrap_err();
-    assert!(matches!(e.kind(), ErrorKind::InvalidInput(_)), "{e}");
+    assert!(matches!(e.kind(), ErrorKind::InvalidInput), "{e}");
     // Only one of the two size seals.
     fcntl(&fd, FcntlArg::F_ADD_SEALS(SealFlag::F_SEAL_SHRINK)).unwrap();
     let e = MemfdShm::from_fd(fd).unwrap_err();
-    assert!(matches!(e.kind(), ErrorKind::InvalidInput(_)), "{e}");
+    assert!(matches!(e.kind(), ErrorKind::InvalidInput), "{e}");
 
     // A memfd that does not allow sealing at all (it carries F_SEAL_SEAL only).
     let fd = memfd_create(c"ipct-nosealing", MFdFlags::MFD_CLOEXEC).unwrap();
     nix::unistd::ftruncate(&fd, 4096).unwrap();
     let e = MemfdShm::from_fd(fd).unwrap_err();
-    assert!(matches!(e.kind(), ErrorKind::InvalidInput(_)), "{e}");
+    assert!(matches!(e.kind(), ErrorKind::InvalidInput), "{e}");
 
     // Sealed, but size 0.
     let fd = memfd_create(
@@ -219,18 +219,18 @@ fn memfd_from_fd_refuses_unsealed_or_foreign_files() {
     )
     .unwrap();
     let e = MemfdShm::from_fd(fd).unwrap_err();
-    assert!(matches!(e.kind(), ErrorKind::InvalidSize(_)), "{e}");
+    assert!(matches!(e.kind(), ErrorKind::InvalidSize), "{e}");
 
     // Not a regular file: a directory and a pipe.
     let dir: OwnedFd = std::fs::File::open("/").unwrap().into();
     assert_eq!(
         MemfdShm::from_fd(dir).unwrap_err().kind(),
-        &ErrorKind::WrongType
+        ErrorKind::WrongType
     );
     let (r, w) = nix::unistd::pipe().unwrap();
     assert_eq!(
         MemfdShm::from_fd(r).unwrap_err().kind(),
-        &ErrorKind::WrongType
+        ErrorKind::WrongType
     );
     drop(w);
 
@@ -239,7 +239,7 @@ fn memfd_from_fd_refuses_unsealed_or_foreign_files() {
     let exe: OwnedFd = std::fs::File::open(&path).unwrap().into();
     let e = MemfdShm::from_fd(exe.as_fd().try_clone_to_owned().unwrap()).unwrap_err();
     assert!(
-        matches!(e.kind(), ErrorKind::WrongType | ErrorKind::InvalidInput(_)),
+        matches!(e.kind(), ErrorKind::WrongType | ErrorKind::InvalidInput),
         "{e}"
     );
 }
@@ -247,20 +247,20 @@ fn memfd_from_fd_refuses_unsealed_or_foreign_files() {
 #[test]
 fn memfd_bad_names_and_sizes() {
     let e = MemfdShm::create("a\0b", 4096).unwrap_err();
-    assert!(matches!(e.kind(), ErrorKind::InvalidName(_)), "{e}");
+    assert!(matches!(e.kind(), ErrorKind::InvalidName), "{e}");
     let e = MemfdShm::create(&"x".repeat(250), 4096).unwrap_err();
-    assert!(matches!(e.kind(), ErrorKind::InvalidName(_)), "{e}");
+    assert!(matches!(e.kind(), ErrorKind::InvalidName), "{e}");
     assert!(
         MemfdShm::create(&"x".repeat(249), 4096).is_ok(),
         "249 bytes is the limit"
     );
     for size in [0, usize::MAX, isize::MAX as usize] {
         let e = MemfdShm::create("ipct-size", size).unwrap_err();
-        assert!(matches!(e.kind(), ErrorKind::InvalidSize(_)), "{size}: {e}");
+        assert!(matches!(e.kind(), ErrorKind::InvalidSize), "{size}: {e}");
     }
     // Reserved at create: more than memory can hold is an error now, not a SIGBUS later.
     let e = MemfdShm::create("ipct-huge", 1 << 50).unwrap_err();
-    assert_eq!(e.kind(), &ErrorKind::NoSpace, "{e}");
+    assert_eq!(e.kind(), ErrorKind::NoSpace, "{e}");
 }
 
 #[test]

@@ -104,7 +104,7 @@ fn receiver_pid() -> i32 {
 
 fn invalid_input(e: &ipc_core::Error) -> &str {
     match e.kind() {
-        ErrorKind::InvalidInput(why) => why,
+        ErrorKind::InvalidInput => e.detail().expect("InvalidInput says which argument"),
         other => panic!("expected InvalidInput, got {other:?}: {e}"),
     }
 }

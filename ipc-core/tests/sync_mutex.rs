@@ -156,7 +156,7 @@ fn owner_died_without_repair_is_unrecoverable_at_once() {
     unsafe { c.m.unlock() };
     assert!(c.m.is_poisoned(), "unrecoverable is poisoned for good");
 
-    let unrecoverable = |r: ipc_core::Result<Acquired>| matches!(r, Err(e) if *e.kind() == ErrorKind::Unrecoverable);
+    let unrecoverable = |r: ipc_core::Result<Acquired>| matches!(r, Err(e) if e.kind() == ErrorKind::Unrecoverable);
     // glibc's trylock on a not-recoverable mutex leaves it locked by the caller; RawMutex
     // undoes that, else the child's lock() below would sleep for ever.
     assert!(unrecoverable(c.m.try_lock()));
@@ -194,7 +194,7 @@ fn unrecoverable_mutex_stays_unrecoverable_under_random_kills() {
     // a peer died inside glibc's acquire (then it unlocks unrepaired, which makes the mutex
     // not recoverable again). Anything else ends the worker with status 1.
     let told = |r: ipc_core::Result<Acquired>, may_be_busy: bool| match r {
-        Err(e) if *e.kind() == ErrorKind::Unrecoverable => true,
+        Err(e) if e.kind() == ErrorKind::Unrecoverable => true,
         Err(e) if may_be_busy && matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Timeout) => {
             true
         }
@@ -230,7 +230,7 @@ fn unrecoverable_mutex_stays_unrecoverable_under_random_kills() {
     // once; before the fix this was Timeout (the word held by a dead pid).
     let first = c.m.lock_timeout(Duration::from_secs(2));
     assert!(
-        matches!(&first, Err(e) if *e.kind() == ErrorKind::Unrecoverable)
+        matches!(&first, Err(e) if e.kind() == ErrorKind::Unrecoverable)
             || first == Ok(Acquired::OwnerDied),
         "after {kills} random kills the next locker got {first:?}"
     );
@@ -238,7 +238,7 @@ fn unrecoverable_mutex_stays_unrecoverable_under_random_kills() {
         // SAFETY: held on this thread; unrepaired on purpose.
         unsafe { c.m.unlock() };
     }
-    let unrecoverable = |r: ipc_core::Result<Acquired>| matches!(r, Err(e) if *e.kind() == ErrorKind::Unrecoverable);
+    let unrecoverable = |r: ipc_core::Result<Acquired>| matches!(r, Err(e) if e.kind() == ErrorKind::Unrecoverable);
     assert!(unrecoverable(c.m.try_lock()));
     assert!(unrecoverable(c.m.lock_timeout(Duration::from_secs(2))));
     fork_run(CHILD, || unrecoverable(c.m.lock())).unwrap();
@@ -298,7 +298,7 @@ fn try_and_timed_lock_while_another_process_holds_it() {
         c.held.load(Ordering::SeqCst) == 1
     });
 
-    let kind = |r: ipc_core::Result<Acquired>| r.map_err(|e| e.kind().clone());
+    let kind = |r: ipc_core::Result<Acquired>| r.map_err(|e| e.kind());
     assert_eq!(kind(c.m.try_lock()), Err(ErrorKind::WouldBlock));
     assert_eq!(
         kind(c.m.lock_timeout(Duration::ZERO)),
@@ -366,7 +366,7 @@ fn priority_inheritance_mutex_is_robust_too() {
     unsafe { c.m.unlock() };
     let pid = child_dies_holding(&c);
     assert_eq!(
-        c.m.try_lock().map_err(|e| e.kind().clone()),
+        c.m.try_lock().map_err(|e| e.kind()),
         Err(ErrorKind::WouldBlock)
     );
     kill_and_reap(pid);
@@ -417,7 +417,7 @@ fn a_thread_holds_at_most_2048_robust_mutexes_and_all_are_freed_at_its_death() {
         if !m[..MAX].iter().all(|x| x.lock() == Ok(Acquired::Clean)) {
             return false;
         }
-        let limited = |r: ipc_core::Result<Acquired>| matches!(r, Err(e) if matches!(e.kind(), ErrorKind::LimitReached(what) if what.contains("2048")));
+        let limited = |r: ipc_core::Result<Acquired>| matches!(r, Err(e) if e.kind() == ErrorKind::LimitReached && e.detail().is_some_and(|what| what.contains("2048")));
         if !(limited(m[MAX].lock())
             && limited(m[MAX].try_lock())
             && limited(m[MAX].lock_timeout(Duration::from_secs(1))))

@@ -29,7 +29,7 @@ fn data() -> ShMem<Data> {
 }
 
 fn kind(r: ipc_core::Result<()>) -> Result<(), ErrorKind> {
-    r.map_err(|e| e.kind().clone())
+    r.map_err(|e| e.kind())
 }
 
 /// Forks a child that takes the lock (`write` or read), flags `held`, and parks until
@@ -133,7 +133,7 @@ fn timed_acquires_return_after_a_writer_is_killed_holding_it() {
     // Also from another process.
     fork_run(CHILD, || {
         d.l.read_timeout(Duration::from_millis(50))
-            .is_err_and(|e| *e.kind() == ErrorKind::Timeout)
+            .is_err_and(|e| e.kind() == ErrorKind::Timeout)
     })
     .unwrap();
 }
@@ -162,7 +162,7 @@ fn a_killed_reader_lets_readers_in_but_keeps_writers_out() {
     let writer = fork_child(|| {
         let timed_out =
             d.l.write_timeout(Duration::from_secs(3))
-                .is_err_and(|e| *e.kind() == ErrorKind::Timeout);
+                .is_err_and(|e| e.kind() == ErrorKind::Timeout);
         d.held.store(3, Ordering::SeqCst);
         timed_out
     });

@@ -219,7 +219,7 @@ fn open(name: &str, follow: bool) -> Result<ByteRing, Failure> {
 
 /// A failure to attach as `side`: a slot held by a live process is named.
 fn attach_failure(name: &str, ring: &ByteRing, side: &str, e: ipc_collections::Error) -> Failure {
-    if !matches!(e.kind(), ErrorKind::LimitReached(_)) {
+    if !matches!(e.kind(), ErrorKind::LimitReached) {
         return e.into();
     }
     let st = ring.status();
@@ -264,21 +264,16 @@ pub fn push(
         }
         tx.send(frame, timeout).map_err(|e| {
             let done = plural(sent, "frame");
-            Failure::new(match e {
-                ipc_collections::ring::RingError::Timeout => format!(
+            Failure::new(match e.kind() {
+                ipc_collections::ErrorKind::Timeout => format!(
                     "{name}: timed out: no room for a frame of {} bytes within {} s ({done} sent)",
                     frame.len(),
                     timeout.unwrap_or_default().as_secs_f64()
                 ),
-                ipc_collections::ring::RingError::Disconnected => format!(
+                ipc_collections::ErrorKind::Disconnected => format!(
                     "{name}: disconnected: the consumer left and the ring is full ({done} sent)"
                 ),
-                other => format!(
-                    "{}",
-                    ipc_collections::Error::from(other)
-                        .with_name(name)
-                        .with_detail(format!("{done} sent"))
-                ),
+                _ => format!("{}", e.or_name(name).with_detail(format!("{done} sent"))),
             })
         })?;
         sent += 1;
@@ -339,17 +334,15 @@ pub fn pop(
             None => format!(" ({got} frames received)"),
         };
         let frame = rx.recv(timeout).map_err(|e| {
-            Failure::new(match e {
-                ipc_collections::ring::RingError::Timeout => format!(
+            Failure::new(match e.kind() {
+                ipc_collections::ErrorKind::Timeout => format!(
                     "{name}: timed out: no frame within {} s{of}",
                     timeout.unwrap_or_default().as_secs_f64()
                 ),
-                ipc_collections::ring::RingError::Disconnected => {
+                ipc_collections::ErrorKind::Disconnected => {
                     format!("{name}: disconnected: the producer left and the ring is drained{of}")
                 }
-                other => ipc_collections::Error::from(other)
-                    .with_name(name)
-                    .to_string(),
+                _ => e.or_name(name).to_string(),
             })
         })?;
         let text;

@@ -100,12 +100,13 @@ pub fn read_at(file: &File, name: &str, offset: u64, len: usize) -> Result<Vec<u
 pub fn read_exact_at(file: &File, name: &str, offset: u64, len: usize) -> Result<Vec<u8>, Error> {
     let buf = read_at(file, name, offset, len)?;
     if buf.len() != len {
-        return Err(Error::new(
+        return Err(Error::with_text(
             "pread",
-            ErrorKind::InvalidSize(format!(
+            ErrorKind::InvalidSize,
+            format!(
                 "the object ends before byte {}: truncated after it was validated",
                 offset.saturating_add(len as u64)
-            )),
+            ),
         )
         .with_name(name));
     }
@@ -185,7 +186,9 @@ fn take_once(file: &File, name: &str, size: u64) -> Result<Snapshot, Error> {
         }
         Ok(info) => control_verdict(file, name, state, info)?,
         Err(e) => match e.kind() {
-            ipc_collections::ErrorKind::Corrupted(reason) => Verdict::Corrupted(reason.clone()),
+            ipc_collections::ErrorKind::Corrupted => {
+                Verdict::Corrupted(e.detail().unwrap_or_default().to_owned())
+            }
             ipc_collections::ErrorKind::WrongType => {
                 Verdict::NotASegment(e.detail().unwrap_or("not a segment").to_owned())
             }
@@ -212,7 +215,7 @@ fn control_verdict(
     Ok(match format::validate_control(name, &info, &control) {
         Ok(_) => Verdict::Valid(info),
         Err(e) => Verdict::Corrupted(match e.kind() {
-            ipc_collections::ErrorKind::Corrupted(reason) => reason.clone(),
+            ipc_collections::ErrorKind::Corrupted => e.detail().unwrap_or_default().to_owned(),
             _ => e.to_string(),
         }),
     })

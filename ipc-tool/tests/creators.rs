@@ -291,7 +291,7 @@ fn a_paused_creator_is_never_robbed_and_a_killed_one_is_collected() {
     sigkill(pid);
     child.kill(); // reap
     let e = SharedArray::<u64>::open(&name).unwrap_err();
-    assert_eq!(e.kind(), &ErrorKind::CreatorDied(pid), "{e}");
+    assert_eq!(e.kind(), ErrorKind::CreatorDied(pid), "{e}");
     let (code, out) = ipc(&["gc", "--prefix", &name]);
     assert_eq!(code, 0, "{out}");
     assert!(out.starts_with(&format!("removed {name}: ")), "{out}");

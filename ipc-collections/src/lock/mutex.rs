@@ -43,7 +43,7 @@ use crate::lock::poison::PoisonMutex;
 /// # fn f(m: &SharedMutex<[u64; 32]>) -> ipc_collections::Result<()> {
 /// match m.lock() {
 ///     Ok(mut hist) => hist[3] += 1,
-///     Err(e) if e.kind() == &ErrorKind::Poisoned => {
+///     Err(e) if e.kind() == ErrorKind::Poisoned => {
 ///         let mut hist = m.lock_ignoring_poison()?;
 ///         hist.fill(0); // check or repair what the dead holder may have left half done
 ///         hist.clear_poison();

@@ -11,7 +11,7 @@
 //! The largest frame is [`max_frame`]`(capacity)` = `capacity / 2 - 8` bytes: a record of
 //! at most half the buffer always fits in an empty ring, wherever `tail` is (either before
 //! the end or, after a padding record, at the start). Longer frames get
-//! [`RingError::TooLarge`].
+//! [`InvalidSize`](crate::ErrorKind::InvalidSize).
 //!
 //! The producer writes a frame in place ([`Producer::reserve`] returns `&mut [u8]` inside
 //! the ring, [`FrameMut::commit`] publishes it); the consumer reads it in place
@@ -22,7 +22,7 @@
 //! The consumer checks every header it reads (once, into a local): the kind is 1 or 2, a
 //! padding record ends exactly at the end of the buffer, a frame's length is at most
 //! `max_frame`, and its record lies inside both the published bytes and the buffer.
-//! Anything else is [`RingError::Corrupted`].
+//! Anything else is [`Corrupted`](crate::ErrorKind::Corrupted).
 
 use std::ops::{Deref, DerefMut};
 use std::time::Duration;
@@ -32,6 +32,7 @@ use ipc_core::Memory;
 use super::control::{block, Await, Control, Flavor, RingLayout};
 use super::shim::Ordering;
 use super::{Attachment, RingError};
+use crate::error::Result;
 
 /// The record header's length.
 pub const HEADER: u64 = 8;
@@ -69,11 +70,21 @@ const fn record_len(len: u64) -> u64 {
 /// Formats a fresh byte ring in `mem` at `layout` (capacity in bytes).
 ///
 /// # Errors
-/// [`RingError::Invalid`] if `layout` does not fit `mem` or the capacity is below 64.
+/// [`InvalidInput`](crate::ErrorKind::InvalidInput) if `layout` does not fit `mem` or the
+/// capacity is below 64.
 ///
 /// # Safety
 /// As [`spsc::init`](super::spsc::init): exclusive access to the ring's bytes.
-pub unsafe fn init<M: Memory + ?Sized>(mem: &M, layout: RingLayout) -> Result<(), RingError> {
+pub unsafe fn init<M: Memory + ?Sized>(mem: &M, layout: RingLayout) -> Result<()> {
+    // SAFETY: forwarded from this function's contract.
+    unsafe { init_raw(mem, layout) }.map_err(|e| e.into_error("init", ""))
+}
+
+/// [`init`], with the algorithms' outcome.
+///
+/// # Safety
+/// As [`init`].
+unsafe fn init_raw<M: Memory + ?Sized>(mem: &M, layout: RingLayout) -> Result<(), RingError> {
     // SAFETY: forwarded from this function's contract.
     unsafe {
         super::format(
@@ -186,8 +197,10 @@ pub struct Producer<'m> {
 
 impl<'m> Producer<'m> {
     /// Chooses what the departure of the consumers means for this handle (default
-    /// [`PeerExit::Disconnect`](super::PeerExit::Disconnect): [`RingError::Disconnected`] once everything sent is
-    /// received; [`PeerExit::Wait`](super::PeerExit::Wait): wait, within each call's timeout, for the next one).
+    /// [`PeerExit::Disconnect`](super::PeerExit::Disconnect):
+    /// [`Disconnected`](crate::ErrorKind::Disconnected) once everything sent is received;
+    /// [`PeerExit::Wait`](super::PeerExit::Wait): wait, within each call's timeout, for the
+    /// next one).
     pub fn on_peer_exit(mut self, on: super::PeerExit) -> Self {
         self.side.peer_exit = on;
         self
@@ -197,7 +210,17 @@ impl<'m> Producer<'m> {
     ///
     /// # Errors
     /// As [`spsc::Producer::attach`](super::spsc::Producer::attach).
-    pub fn attach<M: Memory + ?Sized>(mem: &'m M, layout: RingLayout) -> Result<Self, RingError> {
+    pub fn attach<M: Memory + ?Sized>(mem: &'m M, layout: RingLayout) -> Result<Self> {
+        Self::attach_raw(mem, layout).map_err(|e| e.into_error("attach", ""))
+    }
+
+    /// This handle, naming `name` in its errors (a named ring's handles).
+    pub(crate) fn named(mut self, name: &'m str) -> Self {
+        self.side.at.name = name;
+        self
+    }
+
+    fn attach_raw<M: Memory + ?Sized>(mem: &'m M, layout: RingLayout) -> Result<Self, RingError> {
         let side = Side::attach(mem, layout, true)?;
         // Acquire: pairs with the consumer's Release store of head.
         let head = side.ctrl.head.load(Ordering::Acquire);
@@ -251,26 +274,38 @@ impl<'m> Producer<'m> {
     }
 
     /// Reserves a frame of exactly `len` bytes inside the ring, to fill and
-    /// [`commit`](FrameMut::commit); dropped without commit, nothing is sent.
+    /// [`commit`](FrameMut::commit); dropped without commit, nothing is sent. `Ok(None)` if
+    /// there is no room now (nothing is built for that outcome).
     ///
     /// # Errors
-    /// [`RingError::TooLarge`] above [`max_frame`](Self::max_frame); [`RingError::Full`];
-    /// [`RingError::Disconnected`] (full and the consumer gone); [`RingError::Corrupted`].
-    pub fn reserve(&mut self, len: usize) -> Result<FrameMut<'_, 'm>, RingError> {
-        let (pad, start) = self.place(len)?;
-        Ok(self.frame_mut(pad, start, len))
+    /// [`InvalidSize`](crate::ErrorKind::InvalidSize) above
+    /// [`max_frame`](Self::max_frame); [`Disconnected`](crate::ErrorKind::Disconnected)
+    /// (full and the consumer gone); [`Corrupted`](crate::ErrorKind::Corrupted). Op
+    /// `reserve`, the ring's name.
+    pub fn reserve(&mut self, len: usize) -> Result<Option<FrameMut<'_, 'm>>> {
+        match self.place(len) {
+            Ok((pad, start)) => Ok(Some(self.frame_mut(pad, start, len))),
+            Err(RingError::Full) => Ok(None),
+            Err(e) => Err(self.side.error("reserve", e)),
+        }
     }
 
     /// [`reserve`](Self::reserve), waiting for room up to `timeout` (`None`: until there is
     /// room or the consumer is gone).
     ///
     /// # Errors
-    /// As `reserve`, with [`RingError::Timeout`] instead of `Full`, and [`RingError::Os`].
-    pub fn reserve_wait(
+    /// As `reserve`, and [`Timeout`](crate::ErrorKind::Timeout),
+    /// [`Os`](crate::ErrorKind::Os) (op `reserve_wait`).
+    pub fn reserve_wait(&mut self, len: usize, timeout: Option<Duration>) -> Result<FrameMut<'_, 'm>> {
+        self.reserve_wait_as("reserve_wait", len, timeout)
+    }
+
+    fn reserve_wait_as(
         &mut self,
+        op: &'static str,
         len: usize,
         timeout: Option<Duration>,
-    ) -> Result<FrameMut<'_, 'm>, RingError> {
+    ) -> Result<FrameMut<'_, 'm>> {
         let ctrl = self.side.ctrl;
         let (pad, start) = block(ctrl, Await::Space, timeout, |slept| {
             if slept {
@@ -280,7 +315,8 @@ impl<'m> Producer<'m> {
                 Err(RingError::Full) => Err(self.cached_head),
                 r => Ok(r),
             }
-        })?;
+        })
+        .map_err(|e| self.side.error(op, e))?;
         Ok(self.frame_mut(pad, start, len))
     }
 
@@ -310,26 +346,55 @@ impl<'m> Producer<'m> {
         }
     }
 
-    /// Sends a copy of `bytes` as one frame if there is room.
+    /// Sends a copy of `bytes` as one frame if there is room: `Ok(true)` if sent,
+    /// `Ok(false)` if the ring is full (nothing is built for that outcome).
     ///
     /// # Errors
-    /// As [`reserve`](Self::reserve).
-    pub fn try_send(&mut self, bytes: &[u8]) -> Result<(), RingError> {
-        let mut f = self.reserve(bytes.len())?;
-        f.copy_from_slice(bytes);
-        f.commit();
-        Ok(())
+    /// As [`reserve`](Self::reserve), op `try_send`.
+    #[must_use = "Ok(false): the ring was full and nothing was sent"]
+    pub fn try_send(&mut self, bytes: &[u8]) -> Result<bool> {
+        self.try_send_as("try_send", bytes)
+    }
+
+    /// [`try_send`](Self::try_send) with the caller's op in errors.
+    pub(crate) fn try_send_as(&mut self, op: &'static str, bytes: &[u8]) -> Result<bool> {
+        match self.place(bytes.len()) {
+            Ok((pad, start)) => {
+                let mut f = self.frame_mut(pad, start, bytes.len());
+                f.copy_from_slice(bytes);
+                f.commit();
+                Ok(true)
+            }
+            Err(RingError::Full) => Ok(false),
+            Err(e) => Err(self.side.error(op, e)),
+        }
     }
 
     /// Sends a copy of `bytes`, waiting for room up to `timeout`.
     ///
     /// # Errors
-    /// As [`reserve_wait`](Self::reserve_wait).
-    pub fn send(&mut self, bytes: &[u8], timeout: Option<Duration>) -> Result<(), RingError> {
-        let mut f = self.reserve_wait(bytes.len(), timeout)?;
+    /// As [`reserve_wait`](Self::reserve_wait), op `send`.
+    pub fn send(&mut self, bytes: &[u8], timeout: Option<Duration>) -> Result<()> {
+        self.send_as("send", bytes, timeout)
+    }
+
+    /// [`send`](Self::send) with the caller's op in errors.
+    pub(crate) fn send_as(
+        &mut self,
+        op: &'static str,
+        bytes: &[u8],
+        timeout: Option<Duration>,
+    ) -> Result<()> {
+        let mut f = self.reserve_wait_as(op, bytes.len(), timeout)?;
         f.copy_from_slice(bytes);
         f.commit();
         Ok(())
+    }
+
+    /// The ring's name for errors (empty for a ring without one).
+    #[cfg_attr(not(feature = "serde"), allow(dead_code))]
+    pub(crate) fn ring_name(&self) -> &str {
+        self.side.name
     }
 }
 
@@ -411,8 +476,10 @@ struct Found {
 
 impl<'m> Consumer<'m> {
     /// Chooses what the departure of the producers means for this handle (default
-    /// [`PeerExit::Disconnect`](super::PeerExit::Disconnect): [`RingError::Disconnected`] once everything sent is
-    /// received; [`PeerExit::Wait`](super::PeerExit::Wait): wait, within each call's timeout, for the next one).
+    /// [`PeerExit::Disconnect`](super::PeerExit::Disconnect):
+    /// [`Disconnected`](crate::ErrorKind::Disconnected) once everything sent is received;
+    /// [`PeerExit::Wait`](super::PeerExit::Wait): wait, within each call's timeout, for the
+    /// next one).
     pub fn on_peer_exit(mut self, on: super::PeerExit) -> Self {
         self.side.peer_exit = on;
         self
@@ -422,7 +489,17 @@ impl<'m> Consumer<'m> {
     ///
     /// # Errors
     /// As [`spsc::Producer::attach`](super::spsc::Producer::attach).
-    pub fn attach<M: Memory + ?Sized>(mem: &'m M, layout: RingLayout) -> Result<Self, RingError> {
+    pub fn attach<M: Memory + ?Sized>(mem: &'m M, layout: RingLayout) -> Result<Self> {
+        Self::attach_raw(mem, layout).map_err(|e| e.into_error("attach", ""))
+    }
+
+    /// This handle, naming `name` in its errors (a named ring's handles).
+    pub(crate) fn named(mut self, name: &'m str) -> Self {
+        self.side.at.name = name;
+        self
+    }
+
+    fn attach_raw<M: Memory + ?Sized>(mem: &'m M, layout: RingLayout) -> Result<Self, RingError> {
         let side = Side::attach(mem, layout, false)?;
         let head = side.ctrl.head.load(Ordering::Relaxed);
         // Acquire: pairs with the producer's Release store of tail.
@@ -550,31 +627,33 @@ impl<'m> Consumer<'m> {
 
     /// The frame at position `at` (head, or a [`Peeked::next`] since), without consuming
     /// it: it stays in the ring, for this consumer or the next one after a crash, until
-    /// [`release_to`](Self::release_to) passes it. Non-blocking.
+    /// [`release_to`](Self::release_to) passes it. Non-blocking: `Ok(None)` if nothing is
+    /// published at `at` yet.
     ///
     /// # Errors
-    /// [`RingError::Empty`] if nothing is published at `at` yet; [`RingError::Disconnected`]
-    /// once the producer is gone and nothing is published from `at` on;
-    /// [`RingError::Invalid`] if `at` is before head, past the published bytes or not a
-    /// multiple of 8; [`RingError::Corrupted`].
-    pub fn try_peek_at(&mut self, at: u64) -> Result<Peeked<'_, 'm>, RingError> {
-        self.check_at(at)?;
-        let f = self.find_at(at)?;
-        Ok(self.peeked(f))
+    /// [`Disconnected`](crate::ErrorKind::Disconnected) once the producer is gone and
+    /// nothing is published from `at` on; [`InvalidInput`](crate::ErrorKind::InvalidInput)
+    /// if `at` is before head, past the published bytes or not a multiple of 8;
+    /// [`Corrupted`](crate::ErrorKind::Corrupted). Op `try_peek_at`, the ring's name.
+    pub fn try_peek_at(&mut self, at: u64) -> Result<Option<Peeked<'_, 'm>>> {
+        const OP: &str = "try_peek_at";
+        self.check_at(at).map_err(|e| self.side.error(OP, e))?;
+        match self.find_at(at) {
+            Ok(f) => Ok(Some(self.peeked(f))),
+            Err(RingError::Empty) => Ok(None),
+            Err(e) => Err(self.side.error(OP, e)),
+        }
     }
 
     /// [`try_peek_at`](Self::try_peek_at), waiting up to `timeout` (`None`: until a frame
     /// is published at `at` or the producer is gone).
     ///
     /// # Errors
-    /// As `try_peek_at`, with [`RingError::Timeout`] instead of `Empty`, and
-    /// [`RingError::Os`].
-    pub fn peek_at(
-        &mut self,
-        at: u64,
-        timeout: Option<Duration>,
-    ) -> Result<Peeked<'_, 'm>, RingError> {
-        self.check_at(at)?;
+    /// As `try_peek_at`, with [`Timeout`](crate::ErrorKind::Timeout) where it has nothing,
+    /// and [`Os`](crate::ErrorKind::Os). Op `peek_at`, the ring's name.
+    pub fn peek_at(&mut self, at: u64, timeout: Option<Duration>) -> Result<Peeked<'_, 'm>> {
+        const OP: &str = "peek_at";
+        self.check_at(at).map_err(|e| self.side.error(OP, e))?;
         let ctrl = self.side.ctrl;
         let f = block(ctrl, Await::Data, timeout, |slept| {
             if slept {
@@ -585,7 +664,8 @@ impl<'m> Consumer<'m> {
                 Err(RingError::Empty) => Err(at),
                 r => Ok(r),
             }
-        })?;
+        })
+        .map_err(|e| self.side.error(OP, e))?;
         Ok(self.peeked(f))
     }
 
@@ -596,9 +676,15 @@ impl<'m> Consumer<'m> {
     /// Returns the number of frames consumed.
     ///
     /// # Errors
-    /// [`RingError::Invalid`] if `to` is before head, past the published bytes, or not the
-    /// end of a frame; [`RingError::Corrupted`].
-    pub fn release_to(&mut self, to: u64) -> Result<u64, RingError> {
+    /// [`InvalidInput`](crate::ErrorKind::InvalidInput) if `to` is before head, past the
+    /// published bytes, or not the end of a frame; [`Corrupted`](crate::ErrorKind::Corrupted).
+    /// Op `release_to`, the ring's name.
+    pub fn release_to(&mut self, to: u64) -> Result<u64> {
+        self.release_to_inner(to)
+            .map_err(|e| self.side.error("release_to", e))
+    }
+
+    fn release_to_inner(&mut self, to: u64) -> Result<u64, RingError> {
         self.check_at(to)?;
         let mut at = self.head;
         let mut frames = 0;
@@ -674,21 +760,45 @@ impl<'m> Consumer<'m> {
 
     /// The next frame, if one is published: borrowed in place, released when dropped.
     ///
+    /// `Ok(None)` if nothing is published (nothing is built for that outcome: a polling
+    /// loop does not allocate).
+    ///
     /// # Errors
-    /// [`RingError::Empty`]; [`RingError::Disconnected`] once the producer is gone and
-    /// everything it sent has been received; [`RingError::Corrupted`].
-    pub fn try_recv(&mut self) -> Result<Frame<'_, 'm>, RingError> {
-        let f = self.find()?;
-        Ok(self.frame(f))
+    /// [`Disconnected`](crate::ErrorKind::Disconnected) once the producer is gone and
+    /// everything it sent has been received; [`Corrupted`](crate::ErrorKind::Corrupted).
+    /// Op `try_recv`, the ring's name.
+    pub fn try_recv(&mut self) -> Result<Option<Frame<'_, 'm>>> {
+        self.try_recv_as("try_recv")
     }
+
+    /// [`try_recv`](Self::try_recv) with the caller's op in errors.
+    pub(crate) fn try_recv_as(&mut self, op: &'static str) -> Result<Option<Frame<'_, 'm>>> {
+        match self.find() {
+            Ok(f) => Ok(Some(self.frame(f))),
+            Err(RingError::Empty) => Ok(None),
+            Err(e) => Err(self.side.error(op, e)),
+        }
+    }
+
 
     /// The next frame, waiting up to `timeout` (`None`: until one is published or the
     /// producer is gone).
     ///
     /// # Errors
-    /// [`RingError::Timeout`]; [`RingError::Disconnected`]; [`RingError::Corrupted`];
-    /// [`RingError::Os`].
-    pub fn recv(&mut self, timeout: Option<Duration>) -> Result<Frame<'_, 'm>, RingError> {
+    /// [`Timeout`](crate::ErrorKind::Timeout);
+    /// [`Disconnected`](crate::ErrorKind::Disconnected);
+    /// [`Corrupted`](crate::ErrorKind::Corrupted); [`Os`](crate::ErrorKind::Os). Op `recv`,
+    /// the ring's name.
+    pub fn recv(&mut self, timeout: Option<Duration>) -> Result<Frame<'_, 'm>> {
+        self.recv_as("recv", timeout)
+    }
+
+    /// [`recv`](Self::recv) with the caller's op in errors.
+    pub(crate) fn recv_as(
+        &mut self,
+        op: &'static str,
+        timeout: Option<Duration>,
+    ) -> Result<Frame<'_, 'm>> {
         let ctrl = self.side.ctrl;
         let f = block(ctrl, Await::Data, timeout, |slept| {
             if slept {
@@ -698,7 +808,8 @@ impl<'m> Consumer<'m> {
                 Err(RingError::Empty) => Err(self.head),
                 r => Ok(r),
             }
-        })?;
+        })
+        .map_err(|e| self.side.error(op, e))?;
         Ok(self.frame(f))
     }
 }
@@ -747,6 +858,13 @@ pub struct Frame<'c, 'm> {
     next: u64,
     #[cfg(loom)]
     _guards: Vec<super::shim::model::Access>,
+}
+
+impl Frame<'_, '_> {
+    /// The ring's name for errors about this frame (empty for a ring without one).
+    pub(crate) fn ring_name(&self) -> &str {
+        self.cons.side.name
+    }
 }
 
 impl Deref for Frame<'_, '_> {

@@ -1,13 +1,17 @@
-//! [`RingError`]: what the ring algorithms return.
+//! [`RingError`]: the ring algorithms' internal outcome, and its one way out to the crate's
+//! error.
 //!
-//! This is the algorithms' own small error type; the named ring types map it into the
-//! crate's error (`Full`/`Empty` become "would block", `Corrupted` keeps its message).
+//! The algorithms return this small `Copy` enum (no allocation, two words), so that the
+//! outcomes a hot loop sees (full, empty) cost nothing. It never reaches the public
+//! surface: a handle's public method turns `Full`/`Empty` into a value (`Ok(false)`,
+//! `Ok(None)`) and every other outcome into the crate's [`Error`](crate::Error) with the
+//! operation and the ring's name, through [`RingError::into_error`] (the one mapping).
 
 use std::fmt;
 
-/// Why a ring operation did not complete.
+/// Why a ring operation did not complete (internal; see the module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RingError {
+pub(crate) enum RingError {
     /// A non-blocking push found no free slot (or no room for the frame).
     Full,
     /// A non-blocking pop found nothing published.
@@ -50,30 +54,34 @@ impl fmt::Display for RingError {
     }
 }
 
-impl std::error::Error for RingError {}
-
-/// The crate's one error for a ring outcome, so ring calls mix with `?` with every other
-/// call: `Full`/`Empty` are [`WouldBlock`](crate::ErrorKind::WouldBlock), `Disconnected`
-/// and `Timeout` their own kinds, `TooLarge` [`InvalidSize`](crate::ErrorKind::InvalidSize),
-/// `Busy` [`LimitReached`](crate::ErrorKind::LimitReached), `Invalid`
-/// [`InvalidInput`](crate::ErrorKind::InvalidInput), `Corrupted` keeps its message, `Os`
-/// its errno.
-impl From<RingError> for crate::Error {
-    fn from(e: RingError) -> Self {
+impl RingError {
+    /// The crate's error for this outcome of operation `op` on the ring `name` (empty: a
+    /// ring in memory that has no name): `Full`/`Empty` are
+    /// [`WouldBlock`](crate::ErrorKind::WouldBlock), `Disconnected` and `Timeout` their own
+    /// kinds, `TooLarge` [`InvalidSize`](crate::ErrorKind::InvalidSize), `Busy`
+    /// [`LimitReached`](crate::ErrorKind::LimitReached), `Invalid`
+    /// [`InvalidInput`](crate::ErrorKind::InvalidInput), `Corrupted`
+    /// [`Corrupted`](crate::ErrorKind::Corrupted) saying what, `Os` its errno.
+    ///
+    /// Cold: only a call that fails for good gets here (a full or empty ring of a `try_`
+    /// call never does), so the allocation of the error is off the hot path.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn into_error(self, op: &'static str, name: &str) -> crate::Error {
         use crate::ErrorKind as K;
-        const OP: &str = "ring";
-        match e {
+        let e = match self {
             RingError::Full | RingError::Empty => {
-                crate::Error::new(OP, K::WouldBlock).with_detail(e.to_string())
+                crate::Error::with_text(op, K::WouldBlock, self.to_string())
             }
-            RingError::Disconnected => crate::Error::new(OP, K::Disconnected),
-            RingError::Timeout => crate::Error::new(OP, K::Timeout),
-            RingError::TooLarge => crate::Error::new(OP, K::InvalidSize(e.to_string())),
-            RingError::Busy => crate::Error::new(OP, K::LimitReached(e.to_string())),
-            RingError::Invalid(what) => crate::Error::new(OP, K::InvalidInput(what.into())),
-            RingError::Corrupted(what) => crate::Error::new(OP, K::Corrupted(what.into())),
-            RingError::Os(errno) => crate::Error::os(OP, ipc_core::Errno::from_raw(errno)),
-        }
+            RingError::Disconnected => crate::Error::new(op, K::Disconnected),
+            RingError::Timeout => crate::Error::new(op, K::Timeout),
+            RingError::TooLarge => crate::Error::with_text(op, K::InvalidSize, self.to_string()),
+            RingError::Busy => crate::Error::with_text(op, K::LimitReached, self.to_string()),
+            RingError::Invalid(what) => crate::Error::with_text(op, K::InvalidInput, what),
+            RingError::Corrupted(what) => crate::Error::with_text(op, K::Corrupted, what),
+            RingError::Os(errno) => crate::Error::os(op, ipc_core::Errno::from_raw(errno)),
+        };
+        e.or_name(name)
     }
 }
 
@@ -84,18 +92,25 @@ mod tests {
 
     #[test]
     fn ring_errors_map_to_the_one_error_kind() {
-        let k = |e: RingError| crate::Error::from(e).kind().clone();
+        let k = |e: RingError| e.into_error("op", "/r").kind();
         assert_eq!(k(RingError::Full), ErrorKind::WouldBlock);
         assert_eq!(k(RingError::Empty), ErrorKind::WouldBlock);
         assert_eq!(k(RingError::Disconnected), ErrorKind::Disconnected);
         assert_eq!(k(RingError::Timeout), ErrorKind::Timeout);
-        assert!(matches!(k(RingError::TooLarge), ErrorKind::InvalidSize(_)));
-        assert!(matches!(k(RingError::Busy), ErrorKind::LimitReached(_)));
-        assert!(matches!(k(RingError::Invalid("x")), ErrorKind::InvalidInput(w) if w == "x"));
-        assert!(matches!(k(RingError::Corrupted("y")), ErrorKind::Corrupted(w) if w == "y"));
-        assert!(matches!(
+        assert_eq!(k(RingError::TooLarge), ErrorKind::InvalidSize);
+        assert_eq!(k(RingError::Busy), ErrorKind::LimitReached);
+        let e = RingError::Invalid("x").into_error("attach", "");
+        assert_eq!((e.kind(), e.detail(), e.name()), (ErrorKind::InvalidInput, Some("x"), None));
+        let e = RingError::Corrupted("y").into_error("pop", "/r");
+        assert_eq!((e.kind(), e.detail()), (ErrorKind::Corrupted, Some("y")));
+        assert_eq!((e.op(), e.name()), ("pop", Some("/r")));
+        assert_eq!(
             k(RingError::Os(libc::EINTR)),
-            ErrorKind::Os(e) if e.raw() == libc::EINTR
-        ));
+            ErrorKind::Os(ipc_core::Errno::from_raw(libc::EINTR))
+        );
+        assert_eq!(
+            RingError::Timeout.into_error("push", "/sensors").to_string(),
+            "push \"/sensors\": timed out"
+        );
     }
 }

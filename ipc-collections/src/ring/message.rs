@@ -26,25 +26,28 @@ use bytemuck::Pod;
 use ipc_core::ErrorKind;
 
 use super::bytes::{Consumer, Frame, Producer};
-use super::RingError;
 use crate::error::{Error, Result};
 
-fn frame_len_error(what: &str, len: usize, want: &str) -> Error {
-    Error::new(
-        "ring::recv",
-        ErrorKind::InvalidSize(format!(
-            "a frame of {len} bytes cannot be a {what}: it needs {want}"
-        )),
+fn frame_len_error(op: &'static str, frame: &Frame<'_, '_>, what: &str, want: &str) -> Error {
+    Error::with_text(
+        op,
+        ErrorKind::InvalidSize,
+        format!(
+            "a frame of {} bytes cannot be a {what}: it needs {want}",
+            frame.len()
+        ),
     )
+    .or_name(frame.ring_name())
 }
 
 /// The frame's bytes as one `T` (exactly `size_of::<T>()` bytes).
-fn pod_from<T: Pod>(frame: Frame<'_, '_>) -> Result<T> {
+fn pod_from<T: Pod>(op: &'static str, frame: Frame<'_, '_>) -> Result<T> {
     let bytes: &[u8] = &frame;
     if bytes.len() != size_of::<T>() {
         return Err(frame_len_error(
+            op,
+            &frame,
             std::any::type_name::<T>(),
-            bytes.len(),
             &format!("{} bytes", size_of::<T>()),
         ));
     }
@@ -52,13 +55,14 @@ fn pod_from<T: Pod>(frame: Frame<'_, '_>) -> Result<T> {
 }
 
 /// The frame's bytes as `T`s (a multiple of `size_of::<T>()` bytes).
-fn pods_from<T: Pod>(frame: Frame<'_, '_>) -> Result<Vec<T>> {
+fn pods_from<T: Pod>(op: &'static str, frame: Frame<'_, '_>) -> Result<Vec<T>> {
     let bytes: &[u8] = &frame;
     let size = size_of::<T>();
     if size == 0 || bytes.len() % size != 0 {
         return Err(frame_len_error(
+            op,
+            &frame,
             &format!("[{}]", std::any::type_name::<T>()),
-            bytes.len(),
             &format!("a multiple of {size} bytes"),
         ));
     }
@@ -75,30 +79,30 @@ impl Producer<'_> {
     /// receipt).
     ///
     /// # Errors
-    /// As [`send`](Self::send): [`RingError::TooLarge`] if `T` is larger than the ring's
-    /// largest frame, [`RingError::Timeout`], [`RingError::Disconnected`].
-    pub fn send_pod<T: Pod>(
-        &mut self,
-        value: &T,
-        timeout: Option<Duration>,
-    ) -> std::result::Result<(), RingError> {
-        self.send(bytemuck::bytes_of(value), timeout)
+    /// As [`send`](Self::send) (op `send_pod`):
+    /// [`InvalidSize`](crate::ErrorKind::InvalidSize) if `T` is larger than the ring's
+    /// largest frame, [`Timeout`](crate::ErrorKind::Timeout),
+    /// [`Disconnected`](crate::ErrorKind::Disconnected).
+    pub fn send_pod<T: Pod>(&mut self, value: &T, timeout: Option<Duration>) -> Result<()> {
+        self.send_as("send_pod", bytemuck::bytes_of(value), timeout)
     }
 
-    /// As [`send_pod`](Self::send_pod) without waiting ([`RingError::Full`] if there is no
-    /// room now).
-    pub fn try_send_pod<T: Pod>(&mut self, value: &T) -> std::result::Result<(), RingError> {
-        self.try_send(bytemuck::bytes_of(value))
+    /// As [`send_pod`](Self::send_pod) without waiting: `Ok(false)` if there is no room
+    /// now (as [`try_send`](Self::try_send); op `try_send_pod`).
+    #[must_use = "Ok(false): the ring was full and nothing was sent"]
+    pub fn try_send_pod<T: Pod>(&mut self, value: &T) -> Result<bool> {
+        self.try_send_as("try_send_pod", bytemuck::bytes_of(value))
     }
 
     /// Sends `values` as one frame of their bytes (received with
-    /// [`Consumer::recv_pod_vec`]); errors as [`send_pod`](Self::send_pod).
+    /// [`Consumer::recv_pod_vec`]); errors as [`send_pod`](Self::send_pod) (op
+    /// `send_pod_slice`).
     pub fn send_pod_slice<T: Pod>(
         &mut self,
         values: &[T],
         timeout: Option<Duration>,
-    ) -> std::result::Result<(), RingError> {
-        self.send(bytemuck::cast_slice(values), timeout)
+    ) -> Result<()> {
+        self.send_as("send_pod_slice", bytemuck::cast_slice(values), timeout)
     }
 }
 
@@ -109,25 +113,31 @@ impl Consumer<'_> {
     /// # Errors
     /// [`InvalidSize`](crate::ErrorKind::InvalidSize) if the frame is not exactly
     /// `size_of::<T>()` bytes (the frame is consumed); the errors of
-    /// [`recv`](Self::recv), converted: [`Timeout`](crate::ErrorKind::Timeout),
+    /// [`recv`](Self::recv): [`Timeout`](crate::ErrorKind::Timeout),
     /// [`Disconnected`](crate::ErrorKind::Disconnected),
-    /// [`Corrupted`](crate::ErrorKind::Corrupted).
+    /// [`Corrupted`](crate::ErrorKind::Corrupted). Op `recv_pod`, the ring's name.
     pub fn recv_pod<T: Pod>(&mut self, timeout: Option<Duration>) -> Result<T> {
-        pod_from(self.recv(timeout)?)
+        const OP: &str = "recv_pod";
+        pod_from(OP, self.recv_as(OP, timeout)?)
     }
 
-    /// As [`recv_pod`](Self::recv_pod) without waiting
-    /// ([`WouldBlock`](crate::ErrorKind::WouldBlock) if no frame is there).
-    pub fn try_recv_pod<T: Pod>(&mut self) -> Result<T> {
-        pod_from(self.try_recv()?)
+    /// As [`recv_pod`](Self::recv_pod) without waiting: `Ok(None)` if no frame is there
+    /// (op `try_recv_pod`).
+    pub fn try_recv_pod<T: Pod>(&mut self) -> Result<Option<T>> {
+        const OP: &str = "try_recv_pod";
+        match self.try_recv_as(OP)? {
+            Some(frame) => pod_from(OP, frame).map(Some),
+            None => Ok(None),
+        }
     }
 
     /// Receives one frame as a vector of `T` (sent with
     /// [`Producer::send_pod_slice`]); [`InvalidSize`](crate::ErrorKind::InvalidSize) if its
     /// length is not a multiple of `size_of::<T>()`; otherwise errors as
-    /// [`recv_pod`](Self::recv_pod).
+    /// [`recv_pod`](Self::recv_pod) (op `recv_pod_vec`).
     pub fn recv_pod_vec<T: Pod>(&mut self, timeout: Option<Duration>) -> Result<Vec<T>> {
-        pods_from(self.recv(timeout)?)
+        const OP: &str = "recv_pod_vec";
+        pods_from(OP, self.recv_as(OP, timeout)?)
     }
 }
 
@@ -135,8 +145,8 @@ impl Consumer<'_> {
 mod objects {
     use super::*;
 
-    fn codec_error(op: &'static str, e: postcard::Error) -> Error {
-        Error::new(op, ErrorKind::InvalidInput(format!("postcard: {e}")))
+    fn codec_error(op: &'static str, name: &str, e: postcard::Error) -> Error {
+        Error::with_text(op, ErrorKind::InvalidInput, format!("postcard: {e}")).or_name(name)
     }
 
     impl Producer<'_> {
@@ -147,15 +157,16 @@ mod objects {
         /// [`InvalidInput`](crate::ErrorKind::InvalidInput) if `value` does not serialise;
         /// [`InvalidSize`](crate::ErrorKind::InvalidSize) if its encoding is larger than
         /// the ring's largest frame; [`Timeout`](crate::ErrorKind::Timeout),
-        /// [`Disconnected`](crate::ErrorKind::Disconnected).
+        /// [`Disconnected`](crate::ErrorKind::Disconnected). Op `send_object`, the ring's name.
         pub fn send_object<T: serde::Serialize + ?Sized>(
             &mut self,
             value: &T,
             timeout: Option<Duration>,
         ) -> Result<()> {
+            const OP: &str = "send_object";
             let bytes =
-                postcard::to_allocvec(value).map_err(|e| codec_error("ring::send_object", e))?;
-            Ok(self.send(&bytes, timeout)?)
+                postcard::to_allocvec(value).map_err(|e| codec_error(OP, self.ring_name(), e))?;
+            self.send_as(OP, &bytes, timeout)
         }
     }
 
@@ -166,23 +177,26 @@ mod objects {
         /// # Errors
         /// [`InvalidInput`](crate::ErrorKind::InvalidInput) if the frame is not a `T`'s
         /// encoding, or has bytes after it (the frame is consumed); otherwise errors as
-        /// [`recv`](Self::recv), converted.
+        /// [`recv`](Self::recv) (op `recv_object`, the ring's name).
         pub fn recv_object<T: serde::de::DeserializeOwned>(
             &mut self,
             timeout: Option<Duration>,
         ) -> Result<T> {
-            let frame = self.recv(timeout)?;
+            const OP: &str = "recv_object";
+            let frame = self.recv_as(OP, timeout)?;
             let (value, rest) = postcard::take_from_bytes::<T>(&frame)
-                .map_err(|e| codec_error("ring::recv_object", e))?;
+                .map_err(|e| codec_error(OP, frame.ring_name(), e))?;
             if !rest.is_empty() {
-                return Err(Error::new(
-                    "ring::recv_object",
-                    ErrorKind::InvalidInput(format!(
+                return Err(Error::with_text(
+                    OP,
+                    ErrorKind::InvalidInput,
+                    format!(
                         "{} bytes left after the {}",
                         rest.len(),
                         std::any::type_name::<T>()
-                    )),
-                ));
+                    ),
+                )
+                .or_name(frame.ring_name()));
             }
             Ok(value)
         }

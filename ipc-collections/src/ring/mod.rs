@@ -21,8 +21,11 @@
 //! ([`CONTROL_LEN`](control::CONTROL_LEN) bytes) and whose payload is the data region (its
 //! length from the kind's `data_len`). Creating one is: create the segment, then call the
 //! kind's `init` during the exclusive init, before publishing Ready; opening one is:
-//! validate the header, then `attach` with the header's offsets and capacity. Errors map
-//! from [`RingError`] to the crate's error.
+//! validate the header, then `attach` with the header's offsets and capacity. Every public
+//! call returns the crate's one error ([`Error`](crate::Error)), naming the operation
+//! (`push`, `try_pop`, `send`, `attach`...) and, for a named ring, the ring; a full or empty
+//! ring is not an error of a `try_` call but its value (`Ok(false)`, `Ok(None)`), so a
+//! polling loop never builds one.
 //!
 //! # Trust
 //!
@@ -30,7 +33,7 @@
 //! Every counter, stamp and frame header read from shared memory is read once, checked
 //! (`0 <= tail - head <= capacity`, a stamp one of the values the protocol allows, a frame
 //! inside the published bytes and the buffer) and masked before it is used, so a corrupted
-//! control block gives [`RingError::Corrupted`], never an out-of-bounds access, a panic,
+//! control block gives [`Corrupted`](crate::ErrorKind::Corrupted), never an out-of-bounds access, a panic,
 //! or a wait past the caller's timeout. Slot contents are `SharedLayout` values (valid for
 //! every bit pattern) or bytes. What is out of scope, as for every segment: a peer that
 //! races on purpose (for example one that moves `head` forward while the consumer still
@@ -51,7 +54,7 @@ pub mod shim;
 pub mod spsc;
 
 pub use control::RingLayout;
-pub use error::RingError;
+pub(crate) use error::RingError;
 #[cfg(not(loom))]
 pub use named::{
     inspect, Attached, ByteRing, ByteRingOptions, MpmcRing, MpmcRingOptions, RingOptions,
@@ -76,7 +79,7 @@ pub const PEER_POLL: std::time::Duration = std::time::Duration::from_millis(10);
 pub enum PeerExit {
     /// Once the other side is gone (every handle of it dropped, or its processes dead) and
     /// everything it sent has been received, the call returns
-    /// [`Disconnected`](RingError::Disconnected) (a push: at once if the ring is full). What
+    /// [`Disconnected`](crate::ErrorKind::Disconnected) (a push: at once if the ring is full). What
     /// a program should do then: stop, or drop its handle and open the ring again later.
     #[default]
     Disconnect,
@@ -138,6 +141,9 @@ pub(crate) struct Attachment<'m> {
     pub(crate) owner: ipc_core::process::Owner,
     /// What the other side's departure means for this handle.
     pub(crate) peer_exit: PeerExit,
+    /// The ring's name for errors (empty for a ring in memory that has none): a named
+    /// ring's, which the handle borrows (see [`Attachment::error`]).
+    pub(crate) name: &'m str,
     pub(crate) throttle: shim::Throttle,
     _mem: std::marker::PhantomData<&'m [u8]>,
 }
@@ -175,9 +181,17 @@ impl<'m> Attachment<'m> {
             reg: Some(reg),
             owner: ipc_core::process::Owner::current(),
             peer_exit: PeerExit::Disconnect,
+            name: "",
             throttle: shim::Throttle::new(),
             _mem: std::marker::PhantomData,
         })
+    }
+
+    /// The crate's error for outcome `e` of operation `op` of this handle, naming the ring.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn error(&self, op: &'static str, e: RingError) -> ipc_core::Error {
+        e.into_error(op, self.name)
     }
 
     /// This handle's registry entry.

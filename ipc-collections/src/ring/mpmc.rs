@@ -83,6 +83,7 @@ use super::control::{live_claimer, peer, Control, Flavor, Peer, RingLayout, MAX_
 use super::shim::{spin_hint, AtomicU64, Ordering, Throttle, SPIN_LIMIT};
 use super::spsc::{deadline, next_sleep};
 use super::{Attachment, RingError};
+use crate::error::Result;
 
 /// Bytes of the data region for `capacity` slots of `T`: `capacity` u64 stamps, then the
 /// values at the next multiple of `T`'s alignment (`None` on overflow).
@@ -125,11 +126,24 @@ fn data_align<T>() -> usize {
 /// Formats a fresh MPMC ring of `T` in `mem` at `layout` (stamp `i` in slot `i`).
 ///
 /// # Errors
-/// [`RingError::Invalid`] if `layout` does not fit `mem`, or the capacity is below 2.
+/// [`InvalidInput`](crate::ErrorKind::InvalidInput) if `layout` does not fit `mem`, or the
+/// capacity is below 2.
 ///
 /// # Safety
 /// As [`spsc::init`](super::spsc::init): exclusive access to the ring's bytes.
 pub unsafe fn init<T: SharedLayout + Copy, M: Memory + ?Sized>(
+    mem: &M,
+    layout: RingLayout,
+) -> Result<()> {
+    // SAFETY: forwarded from this function's contract.
+    unsafe { init_raw::<T, M>(mem, layout) }.map_err(|e| e.into_error("init", ""))
+}
+
+/// [`init`], with the algorithms' outcome.
+///
+/// # Safety
+/// As [`init`].
+unsafe fn init_raw<T: SharedLayout + Copy, M: Memory + ?Sized>(
     mem: &M,
     layout: RingLayout,
 ) -> Result<(), RingError> {
@@ -282,8 +296,10 @@ pub struct Producer<'m, T> {
 
 impl<'m, T: SharedLayout + Copy> Producer<'m, T> {
     /// Chooses what the departure of the consumers means for this handle (default
-    /// [`PeerExit::Disconnect`](super::PeerExit::Disconnect): [`RingError::Disconnected`] once everything sent is
-    /// received; [`PeerExit::Wait`](super::PeerExit::Wait): wait, within each call's timeout, for the next one).
+    /// [`PeerExit::Disconnect`](super::PeerExit::Disconnect):
+    /// [`Disconnected`](crate::ErrorKind::Disconnected) once everything sent is received;
+    /// [`PeerExit::Wait`](super::PeerExit::Wait): wait, within each call's timeout, for the
+    /// next one).
     pub fn on_peer_exit(mut self, on: super::PeerExit) -> Self {
         self.ring.peer_exit = on;
         self
@@ -292,9 +308,19 @@ impl<'m, T: SharedLayout + Copy> Producer<'m, T> {
     /// Attaches as a producer (registering this process).
     ///
     /// # Errors
-    /// [`RingError::Busy`] if all producer slots hold live processes; otherwise as
-    /// [`spsc::Producer::attach`](super::spsc::Producer::attach).
-    pub fn attach<M: Memory + ?Sized>(mem: &'m M, layout: RingLayout) -> Result<Self, RingError> {
+    /// [`LimitReached`](crate::ErrorKind::LimitReached) if all producer slots hold live
+    /// processes; otherwise as [`spsc::Producer::attach`](super::spsc::Producer::attach).
+    pub fn attach<M: Memory + ?Sized>(mem: &'m M, layout: RingLayout) -> Result<Self> {
+        Self::attach_raw(mem, layout).map_err(|e| e.into_error("attach", ""))
+    }
+
+    /// This handle, naming `name` in its errors (a named ring's handles).
+    pub(crate) fn named(mut self, name: &'m str) -> Self {
+        self.ring.at.name = name;
+        self
+    }
+
+    fn attach_raw<M: Memory + ?Sized>(mem: &'m M, layout: RingLayout) -> Result<Self, RingError> {
         Ok(Producer {
             ring: Ring::attach(mem, layout, true)?,
             stall: None,
@@ -307,12 +333,26 @@ impl<'m, T: SharedLayout + Copy> Producer<'m, T> {
         self.ring.ctrl.lost.load(Ordering::Relaxed)
     }
 
-    /// Pushes `v` if a slot is free.
+    /// Pushes `v` if a slot is free: `Ok(true)` if pushed, `Ok(false)` if the ring is full
+    /// (nothing is built for that outcome: a polling loop does not allocate; `v` is `Copy`,
+    /// the caller still has it).
     ///
     /// # Errors
-    /// [`RingError::Full`]; [`RingError::Disconnected`] if full and every consumer is gone;
-    /// [`RingError::Corrupted`] if a stamp or `tail` is impossible.
-    pub fn try_push(&mut self, v: T) -> Result<(), RingError> {
+    /// [`Disconnected`](crate::ErrorKind::Disconnected) if full and every consumer is gone;
+    /// [`Corrupted`](crate::ErrorKind::Corrupted) if a stamp or `tail` is impossible. Op
+    /// `try_push`, the ring's name.
+    #[inline]
+    #[must_use = "Ok(false): the ring was full and nothing was pushed"]
+    pub fn try_push(&mut self, v: T) -> Result<bool> {
+        match self.push_raw(v) {
+            Ok(()) => Ok(true),
+            Err(RingError::Full) => Ok(false),
+            Err(e) => Err(self.ring.error("try_push", e)),
+        }
+    }
+
+    #[inline]
+    fn push_raw(&mut self, v: T) -> Result<(), RingError> {
         let pos = self.claim()?;
         let r = &self.ring;
         r.write_value(pos, v);
@@ -329,8 +369,9 @@ impl<'m, T: SharedLayout + Copy> Producer<'m, T> {
     /// (the state a producer killed mid-publish leaves). The ring stays blocked at that
     /// position until this process is dead and a consumer recovers it.
     #[doc(hidden)]
-    pub fn claim_without_publishing(&mut self) -> Result<u64, RingError> {
+    pub fn claim_without_publishing(&mut self) -> Result<u64> {
         self.claim()
+            .map_err(|e| self.ring.error("claim_without_publishing", e))
     }
 
     /// Claims the next position (Vyukov's producer step, with `claiming` recorded first,
@@ -440,13 +481,20 @@ impl<'m, T: SharedLayout + Copy> Producer<'m, T> {
     /// every consumer is gone).
     ///
     /// # Errors
-    /// [`RingError::Timeout`]; [`RingError::Disconnected`]; [`RingError::Corrupted`];
-    /// [`RingError::Os`].
-    pub fn push(&mut self, v: T, timeout: Option<Duration>) -> Result<(), RingError> {
+    /// [`Timeout`](crate::ErrorKind::Timeout);
+    /// [`Disconnected`](crate::ErrorKind::Disconnected);
+    /// [`Corrupted`](crate::ErrorKind::Corrupted); [`Os`](crate::ErrorKind::Os). Op `push`,
+    /// the ring's name.
+    pub fn push(&mut self, v: T, timeout: Option<Duration>) -> Result<()> {
+        self.push_wait(v, timeout)
+            .map_err(|e| self.ring.error("push", e))
+    }
+
+    fn push_wait(&mut self, v: T, timeout: Option<Duration>) -> Result<(), RingError> {
         let deadline = deadline(timeout);
         let mut spins = 0;
         loop {
-            match self.try_push(v) {
+            match self.push_raw(v) {
                 Err(RingError::Full) => {}
                 r => return r,
             }
@@ -498,8 +546,10 @@ enum Recovery<T> {
 
 impl<'m, T: SharedLayout + Copy> Consumer<'m, T> {
     /// Chooses what the departure of the producers means for this handle (default
-    /// [`PeerExit::Disconnect`](super::PeerExit::Disconnect): [`RingError::Disconnected`] once everything sent is
-    /// received; [`PeerExit::Wait`](super::PeerExit::Wait): wait, within each call's timeout, for the next one).
+    /// [`PeerExit::Disconnect`](super::PeerExit::Disconnect):
+    /// [`Disconnected`](crate::ErrorKind::Disconnected) once everything sent is received;
+    /// [`PeerExit::Wait`](super::PeerExit::Wait): wait, within each call's timeout, for the
+    /// next one).
     pub fn on_peer_exit(mut self, on: super::PeerExit) -> Self {
         self.ring.peer_exit = on;
         self
@@ -509,7 +559,17 @@ impl<'m, T: SharedLayout + Copy> Consumer<'m, T> {
     ///
     /// # Errors
     /// As [`Producer::attach`].
-    pub fn attach<M: Memory + ?Sized>(mem: &'m M, layout: RingLayout) -> Result<Self, RingError> {
+    pub fn attach<M: Memory + ?Sized>(mem: &'m M, layout: RingLayout) -> Result<Self> {
+        Self::attach_raw(mem, layout).map_err(|e| e.into_error("attach", ""))
+    }
+
+    /// This handle, naming `name` in its errors (a named ring's handles).
+    pub(crate) fn named(mut self, name: &'m str) -> Self {
+        self.ring.at.name = name;
+        self
+    }
+
+    fn attach_raw<M: Memory + ?Sized>(mem: &'m M, layout: RingLayout) -> Result<Self, RingError> {
         Ok(Consumer {
             ring: Ring::attach(mem, layout, false)?,
             stall: None,
@@ -524,14 +584,21 @@ impl<'m, T: SharedLayout + Copy> Consumer<'m, T> {
         self.ring.ctrl.lost.load(Ordering::Relaxed)
     }
 
-    /// Pops the oldest published value.
+    /// Pops the oldest published value: `Ok(None)` if there is none (also while the next
+    /// position is claimed but not yet published by a live producer; nothing is built for
+    /// that outcome: a polling loop does not allocate).
     ///
     /// # Errors
-    /// [`RingError::Empty`] (also while the next position is claimed but not yet
-    /// published by a live producer); [`RingError::Disconnected`] once every producer is
-    /// gone and nothing is left; [`RingError::Corrupted`].
-    pub fn try_pop(&mut self) -> Result<T, RingError> {
-        self.pop_step(true)
+    /// [`Disconnected`](crate::ErrorKind::Disconnected) once every producer is gone and
+    /// nothing is left; [`Corrupted`](crate::ErrorKind::Corrupted). Op `try_pop`, the
+    /// ring's name.
+    #[inline]
+    pub fn try_pop(&mut self) -> Result<Option<T>> {
+        match self.pop_step(true) {
+            Ok(v) => Ok(Some(v)),
+            Err(RingError::Empty) => Ok(None),
+            Err(e) => Err(self.ring.error("try_pop", e)),
+        }
     }
 
     /// For crash tests only: pops exactly as [`try_pop`](Self::try_pop) does, reading the
@@ -539,8 +606,12 @@ impl<'m, T: SharedLayout + Copy> Consumer<'m, T> {
     /// record (the state a consumer killed while copying leaves). The slot stays held until
     /// this process is dead and a producer frees it.
     #[doc(hidden)]
-    pub fn pop_without_freeing(&mut self) -> Result<T, RingError> {
-        self.pop_step(false)
+    pub fn pop_without_freeing(&mut self) -> Result<Option<T>> {
+        match self.pop_step(false) {
+            Ok(v) => Ok(Some(v)),
+            Err(RingError::Empty) => Ok(None),
+            Err(e) => Err(self.ring.error("pop_without_freeing", e)),
+        }
     }
 
     /// Records the claim of `pos` in our registry entry, then claims it with a CAS on
@@ -703,13 +774,20 @@ impl<'m, T: SharedLayout + Copy> Consumer<'m, T> {
     /// producer is gone).
     ///
     /// # Errors
-    /// [`RingError::Timeout`]; [`RingError::Disconnected`]; [`RingError::Corrupted`];
-    /// [`RingError::Os`].
-    pub fn pop(&mut self, timeout: Option<Duration>) -> Result<T, RingError> {
+    /// [`Timeout`](crate::ErrorKind::Timeout);
+    /// [`Disconnected`](crate::ErrorKind::Disconnected);
+    /// [`Corrupted`](crate::ErrorKind::Corrupted); [`Os`](crate::ErrorKind::Os). Op `pop`,
+    /// the ring's name.
+    pub fn pop(&mut self, timeout: Option<Duration>) -> Result<T> {
+        self.pop_wait(timeout)
+            .map_err(|e| self.ring.error("pop", e))
+    }
+
+    fn pop_wait(&mut self, timeout: Option<Duration>) -> Result<T, RingError> {
         let deadline = deadline(timeout);
         let mut spins = 0;
         loop {
-            match self.try_pop() {
+            match self.pop_step(true) {
                 Err(RingError::Empty) => {}
                 r => return r,
             }

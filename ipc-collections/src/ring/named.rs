@@ -31,7 +31,7 @@ use crate::segment::named::{self, NamedOptions};
 use crate::segment::{Deadline, Expect, Fresh, Segment, DEFAULT_OPEN_TIMEOUT};
 
 use super::control::{self, Control, Flavor, RingLayout};
-use super::{bytes, mpmc, spsc, PeerExit, RingError};
+use super::{bytes, mpmc, spsc, PeerExit};
 
 mod sealed {
     pub trait Sealed {}
@@ -63,7 +63,7 @@ pub trait RingType: sealed::Sealed + Sized {
     /// # Safety
     /// As [`spsc::init`]: exclusive access to the ring's bytes.
     #[doc(hidden)]
-    unsafe fn format<N: Memory>(mem: &N, layout: RingLayout) -> std::result::Result<(), RingError>;
+    unsafe fn format<N: Memory>(mem: &N, layout: RingLayout) -> Result<()>;
 
     #[doc(hidden)]
     fn from_raw(raw: RawRing<Shm>) -> Self;
@@ -103,7 +103,7 @@ impl<M: Memory> RawRing<M> {
 
     /// Refuses a capacity the flavour cannot use.
     fn check_capacity(op: &'static str, shape: &Shape, cap: u64) -> Result<usize> {
-        let bad = |why: String| Err(Error::new(op, ErrorKind::InvalidInput(why)));
+        let bad = |why: String| Err(Error::with_text(op, ErrorKind::InvalidInput, why));
         if shape.elem_size == 0 {
             return bad(format!(
                 "{} of a zero-sized element type: nothing to send",
@@ -117,18 +117,20 @@ impl<M: Memory> RawRing<M> {
             ));
         }
         let dim = usize::try_from(cap).map_err(|_| {
-            Error::new(
+            Error::with_text(
                 op,
-                ErrorKind::InvalidSize(format!("capacity {cap} exceeds usize")),
+                ErrorKind::InvalidSize,
+                format!("capacity {cap} exceeds usize"),
             )
         })?;
         (shape.data_len)(cap).ok_or_else(|| {
-            Error::new(
+            Error::with_text(
                 op,
-                ErrorKind::InvalidSize(format!(
+                ErrorKind::InvalidSize,
+                format!(
                     "{} of capacity {cap} does not fit in memory",
                     shape.what
-                )),
+                ),
             )
         })?;
         Ok(dim)
@@ -163,7 +165,7 @@ impl<M: Memory> RawRing<M> {
             // SAFETY: the segment is unpublished (state INITIALIZING) and this handle won
             // the claim on the memory (Segment::create), so nobody else touches the ring's
             // bytes until the state becomes READY: the exclusive access `format` needs.
-            unsafe { R::format(seg.memory(), layout) }.map_err(|e| Error::from(e).with_name(name))
+            unsafe { R::format(seg.memory(), layout) }.map_err(|e| e.or_name(name))
         })?;
         Ok(RawRing {
             seg,
@@ -175,13 +177,11 @@ impl<M: Memory> RawRing<M> {
     fn attach<R: RingType>(mem: M, name: &str, wait: Deadline) -> Result<Self> {
         let shape = &R::SHAPE;
         if mem.is_read_only() {
-            return Err(Error::new(
+            return Err(Error::with_text(
                 "ring::open",
-                ErrorKind::InvalidInput(
-                    "a ring cannot be used through a read-only mapping (its counters are \
-                     written); use ring::inspect to look at one"
-                        .into(),
-                ),
+                ErrorKind::InvalidInput,
+                "a ring cannot be used through a read-only mapping (its counters are \
+                     written); use ring::inspect to look at one",
             )
             .with_name(name));
         }
@@ -235,12 +235,9 @@ impl<M: Memory> RawRing<M> {
         })
     }
 
-    fn named(&self, e: RingError) -> Error {
-        let e = Error::from(e);
-        match self.seg.name() {
-            "" => e,
-            n => e.with_name(n),
-        }
+    /// `e`, naming this ring (if it has a name).
+    fn named(&self, e: Error) -> Error {
+        e.or_name(self.seg.name())
     }
 
     fn control(&self) -> &Control {
@@ -476,9 +473,10 @@ impl<R: RingType> RingOptions<R> {
 
     fn capacity_or_err(&self, op: &'static str, name: &str) -> Result<u64> {
         self.capacity.ok_or_else(|| {
-            Error::new(
+            Error::with_text(
                 op,
-                ErrorKind::InvalidInput("no capacity given (RingOptions::capacity)".into()),
+                ErrorKind::InvalidInput,
+                "no capacity given (RingOptions::capacity)",
             )
             .with_name(name)
         })
@@ -673,7 +671,7 @@ macro_rules! typed_ring {
             unsafe fn format<N: Memory>(
                 mem: &N,
                 layout: RingLayout,
-            ) -> std::result::Result<(), RingError> {
+            ) -> Result<()> {
                 // SAFETY: forwarded from this function's contract.
                 unsafe { $module::init::<T, N>(mem, layout) }
             }
@@ -732,14 +730,14 @@ macro_rules! typed_ring {
             /// [`Corrupted`](crate::ErrorKind::Corrupted) for a corrupted control block.
             pub fn producer(&self) -> Result<$module::Producer<'_, T>> {
                 $module::Producer::attach(self.raw.seg.memory(), self.raw.layout)
-                    .map(|p| p.on_peer_exit(self.raw.peer_exit))
+                    .map(|p| p.named(self.raw.seg.name()).on_peer_exit(self.raw.peer_exit))
                     .map_err(|e| self.raw.named(e))
             }
 
             /// Attaches this process as a consumer; errors as [`producer`](Self::producer).
             pub fn consumer(&self) -> Result<$module::Consumer<'_, T>> {
                 $module::Consumer::attach(self.raw.seg.memory(), self.raw.layout)
-                    .map(|c| c.on_peer_exit(self.raw.peer_exit))
+                    .map(|c| c.named(self.raw.seg.name()).on_peer_exit(self.raw.peer_exit))
                     .map_err(|e| self.raw.named(e))
             }
 
@@ -813,6 +811,38 @@ typed_ring!(
     /// assert_eq!(rx.pop(None)?, 42);
     /// # Ok::<(), ipc_collections::Error>(())
     /// ```
+    ///
+    /// Every call returns the crate's one [`Error`](crate::Error), naming the operation and
+    /// the ring; a full or empty ring is a value of the `try_` calls, not an error:
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ipc_collections::{ErrorKind, SpscRing};
+    ///
+    /// fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     // A unique name; the creating handle removes it when dropped.
+    ///     let ring = SpscRing::<u64>::options().capacity(2).create_unique("/doc-spsc")?;
+    ///     let name = ring.name().to_owned();
+    ///     let mut tx = ring.producer()?;
+    ///     let mut rx = ring.consumer()?;
+    ///     assert_eq!(rx.try_pop()?, None); // empty
+    ///     tx.push(1, None)?;
+    ///     assert!(tx.try_push(2)?);
+    ///     assert!(!tx.try_push(3)?); // full
+    ///     let e = tx.push(3, Some(Duration::from_millis(10))).unwrap_err();
+    ///     assert_eq!(e.kind(), ErrorKind::Timeout);
+    ///     assert_eq!(e.to_string(), format!("push {name:?}: timed out"));
+    ///     assert_eq!(rx.pop(None)?, 1);
+    ///     assert_eq!(rx.try_pop()?, Some(2));
+    ///     drop(tx); // the producer leaves: once all is received, the consumer is told
+    ///     let e = rx.pop(None).unwrap_err();
+    ///     assert_eq!(e.kind(), ErrorKind::Disconnected);
+    ///     assert_eq!((e.op(), e.name()), ("pop", Some(name.as_str())));
+    ///     drop((rx, ring)); // the creator unlinks the name
+    ///     assert_eq!(SpscRing::<u64>::open(&name).unwrap_err().kind(), ErrorKind::NotFound);
+    ///     Ok(())
+    /// }
+    /// ```
     SpscRing, spsc, Flavor::Spsc, "SpscRing", "an SPSC ring"
 );
 
@@ -835,6 +865,34 @@ typed_ring!(
     /// let jobs = MpmcRing::<[u8; 32]>::open_or_create("/jobs", 256)?;
     /// jobs.producer()?.push([7; 32], None)?;
     /// # Ok::<(), ipc_collections::Error>(())
+    /// ```
+    ///
+    /// Every call returns the crate's one [`Error`](crate::Error), naming the operation and
+    /// the ring; a full or empty ring is a value of the `try_` calls, not an error:
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ipc_collections::{ErrorKind, MpmcRing};
+    ///
+    /// fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     // A unique name; the creating handle removes it when dropped.
+    ///     let ring = MpmcRing::<u32>::options().capacity(2).create_unique("/doc-mpmc")?;
+    ///     let name = ring.name().to_owned();
+    ///     let (mut tx, mut rx) = (ring.producer()?, ring.consumer()?);
+    ///     let e = rx.pop(Some(Duration::from_millis(10))).unwrap_err();
+    ///     assert_eq!(e.kind(), ErrorKind::Timeout);
+    ///     assert_eq!(e.to_string(), format!("pop {name:?}: timed out"));
+    ///     while tx.try_push(7)? {} // until full
+    ///     assert_eq!(rx.try_pop()?, Some(7));
+    ///     drop(rx); // every consumer gone and the ring full: the producer is told
+    ///     assert!(tx.try_push(8)?); // room: a push succeeds whoever will read it
+    ///     let e = tx.try_push(9).unwrap_err();
+    ///     assert_eq!(e.kind(), ErrorKind::Disconnected);
+    ///     assert_eq!((e.op(), e.name()), ("try_push", Some(name.as_str())));
+    ///     drop((tx, ring)); // the creator unlinks the name
+    ///     assert_eq!(MpmcRing::<u32>::open(&name).unwrap_err().kind(), ErrorKind::NotFound);
+    ///     Ok(())
+    /// }
     /// ```
     MpmcRing, mpmc, Flavor::Mpmc, "MpmcRing", "an MPMC ring"
 );
@@ -861,6 +919,38 @@ typed_ring!(
 /// assert_eq!(&*rx.recv(None)?, b"hello");
 /// # Ok::<(), ipc_collections::Error>(())
 /// ```
+///
+/// Every call returns the crate's one [`Error`](crate::Error), naming the operation and the
+/// ring; a full or empty ring is a value of the `try_` calls, not an error:
+///
+/// ```
+/// use std::time::Duration;
+/// use ipc_collections::{ByteRing, ErrorKind};
+///
+/// fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     // A unique name; the creating handle removes it when dropped.
+///     let ring = ByteRing::options().capacity(64).create_unique("/doc-bytes")?;
+///     let name = ring.name().to_owned();
+///     let (mut tx, mut rx) = (ring.producer()?, ring.consumer()?);
+///     assert!(rx.try_recv()?.is_none()); // empty
+///     while tx.try_send(b"frame")? {} // until full
+///     let e = tx.send(b"frame", Some(Duration::from_millis(10))).unwrap_err();
+///     assert_eq!(e.kind(), ErrorKind::Timeout);
+///     assert_eq!(e.to_string(), format!("send {name:?}: timed out"));
+///     let e = tx.try_send(&[0; 100]).unwrap_err(); // above max_frame
+///     assert_eq!((e.kind(), e.op()), (ErrorKind::InvalidSize, "try_send"));
+///     drop(tx); // the producer leaves: once all is received, the consumer is told
+///     while let Some(frame) = rx.try_recv()? {
+///         assert_eq!(&*frame, b"frame");
+///     }
+///     let e = rx.recv(None).unwrap_err();
+///     assert_eq!(e.kind(), ErrorKind::Disconnected);
+///     assert_eq!((e.op(), e.name()), ("recv", Some(name.as_str())));
+///     drop((rx, ring)); // the creator unlinks the name
+///     assert_eq!(ByteRing::open(&name).unwrap_err().kind(), ErrorKind::NotFound);
+///     Ok(())
+/// }
+/// ```
 pub struct ByteRing<M: Memory = Shm> {
     raw: RawRing<M>,
 }
@@ -879,7 +969,7 @@ impl RingType for ByteRing {
         data_len: bytes::data_len,
     };
 
-    unsafe fn format<N: Memory>(mem: &N, layout: RingLayout) -> std::result::Result<(), RingError> {
+    unsafe fn format<N: Memory>(mem: &N, layout: RingLayout) -> Result<()> {
         // SAFETY: forwarded from this function's contract.
         unsafe { bytes::init::<N>(mem, layout) }
     }
@@ -928,14 +1018,14 @@ impl<M: Memory> ByteRing<M> {
     /// Attaches this process as the producer; errors as [`SpscRing::producer`].
     pub fn producer(&self) -> Result<bytes::Producer<'_>> {
         bytes::Producer::attach(self.raw.seg.memory(), self.raw.layout)
-            .map(|p| p.on_peer_exit(self.raw.peer_exit))
+            .map(|p| p.named(self.raw.seg.name()).on_peer_exit(self.raw.peer_exit))
             .map_err(|e| self.raw.named(e))
     }
 
     /// Attaches this process as the consumer; errors as [`SpscRing::producer`].
     pub fn consumer(&self) -> Result<bytes::Consumer<'_>> {
         bytes::Consumer::attach(self.raw.seg.memory(), self.raw.layout)
-            .map(|c| c.on_peer_exit(self.raw.peer_exit))
+            .map(|c| c.named(self.raw.seg.name()).on_peer_exit(self.raw.peer_exit))
             .map_err(|e| self.raw.named(e))
     }
 

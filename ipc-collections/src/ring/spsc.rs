@@ -17,7 +17,7 @@
 //!
 //! Disconnection: when the producer's registration is gone (handle dropped, or process
 //! dead by `/proc`), the consumer still receives everything published and then gets
-//! [`RingError::Disconnected`]. A producer gets `Disconnected` when the ring is full and
+//! [`Disconnected`](crate::ErrorKind::Disconnected). A producer gets `Disconnected` when the ring is full and
 //! the consumer is gone (a push that finds space succeeds whether or not anyone will read
 //! it). A new producer (consumer) may attach after the previous one left or died; it
 //! continues from the shared counter.
@@ -30,6 +30,7 @@ use ipc_core::{Memory, SharedLayout};
 use super::control::{block, Await, Control, Flavor, RingLayout};
 use super::shim::Ordering;
 use super::{Attachment, RingError, PEER_POLL};
+use crate::error::Result;
 
 /// Bytes of the data region for `capacity` slots of `T` (`None` on overflow).
 pub fn data_len<T>(capacity: u64) -> Option<usize> {
@@ -48,13 +49,26 @@ fn elem_size<T>() -> Result<u64, RingError> {
 /// Formats a fresh SPSC ring of `T` in `mem` at `layout`.
 ///
 /// # Errors
-/// [`RingError::Invalid`] if `layout` does not fit `mem` (see [`RingLayout`]).
+/// [`InvalidInput`](crate::ErrorKind::InvalidInput) if `layout` does not fit `mem` (see
+/// [`RingLayout`]).
 ///
 /// # Safety
 /// The caller has exclusive access to the ring's bytes: no handle is attached and no other
 /// process or thread uses them until this returns (the creator's init). Formatting a live
 /// ring would pull its counters from under its handles.
 pub unsafe fn init<T: SharedLayout + Copy, M: Memory + ?Sized>(
+    mem: &M,
+    layout: RingLayout,
+) -> Result<()> {
+    // SAFETY: forwarded from this function's contract.
+    unsafe { init_raw::<T, M>(mem, layout) }.map_err(|e| e.into_error("init", ""))
+}
+
+/// [`init`], with the algorithms' outcome.
+///
+/// # Safety
+/// As [`init`].
+unsafe fn init_raw<T: SharedLayout + Copy, M: Memory + ?Sized>(
     mem: &M,
     layout: RingLayout,
 ) -> Result<(), RingError> {
@@ -178,8 +192,10 @@ pub struct Producer<'m, T> {
 
 impl<'m, T: SharedLayout + Copy> Producer<'m, T> {
     /// Chooses what the departure of the consumers means for this handle (default
-    /// [`PeerExit::Disconnect`](super::PeerExit::Disconnect): [`RingError::Disconnected`] once everything sent is
-    /// received; [`PeerExit::Wait`](super::PeerExit::Wait): wait, within each call's timeout, for the next one).
+    /// [`PeerExit::Disconnect`](super::PeerExit::Disconnect):
+    /// [`Disconnected`](crate::ErrorKind::Disconnected) once everything sent is received;
+    /// [`PeerExit::Wait`](super::PeerExit::Wait): wait, within each call's timeout, for the
+    /// next one).
     pub fn on_peer_exit(mut self, on: super::PeerExit) -> Self {
         self.side.peer_exit = on;
         self
@@ -188,11 +204,22 @@ impl<'m, T: SharedLayout + Copy> Producer<'m, T> {
     /// Attaches as the ring's producer (registering this process).
     ///
     /// # Errors
-    /// [`RingError::Busy`] if a live producer is attached; [`RingError::Invalid`] for a
-    /// layout that does not fit `mem`; [`RingError::Corrupted`] if the control block does
-    /// not describe an SPSC ring of this capacity and element size, or its counters are
+    /// [`LimitReached`](crate::ErrorKind::LimitReached) if a live producer is attached;
+    /// [`InvalidInput`](crate::ErrorKind::InvalidInput) for a layout that does not fit
+    /// `mem`; [`Corrupted`](crate::ErrorKind::Corrupted) if the control block does not
+    /// describe an SPSC ring of this capacity and element size, or its counters are
     /// impossible.
-    pub fn attach<M: Memory + ?Sized>(mem: &'m M, layout: RingLayout) -> Result<Self, RingError> {
+    pub fn attach<M: Memory + ?Sized>(mem: &'m M, layout: RingLayout) -> Result<Self> {
+        Self::attach_raw(mem, layout).map_err(|e| e.into_error("attach", ""))
+    }
+
+    /// This handle, naming `name` in its errors (a named ring's handles).
+    pub(crate) fn named(mut self, name: &'m str) -> Self {
+        self.side.at.name = name;
+        self
+    }
+
+    fn attach_raw<M: Memory + ?Sized>(mem: &'m M, layout: RingLayout) -> Result<Self, RingError> {
         let side = Side::attach(mem, layout, true)?;
         // Acquire: pairs with the consumer's Release store of head (slots it freed).
         let head = side.ctrl.head.load(Ordering::Acquire);
@@ -242,12 +269,25 @@ impl<'m, T: SharedLayout + Copy> Producer<'m, T> {
         Control::wake(&self.side.ctrl.data_futex, &self.side.ctrl.data_sleepers);
     }
 
-    /// Pushes `v` if a slot is free.
+    /// Pushes `v` if a slot is free: `Ok(true)` if pushed, `Ok(false)` if the ring is full
+    /// (nothing is built for that outcome: a polling loop does not allocate; `v` is `Copy`,
+    /// the caller still has it).
     ///
     /// # Errors
-    /// [`RingError::Full`]; [`RingError::Disconnected`] if full and the consumer is gone;
-    /// [`RingError::Corrupted`].
-    pub fn try_push(&mut self, v: T) -> Result<(), RingError> {
+    /// [`Disconnected`](crate::ErrorKind::Disconnected) if full and the consumer is gone;
+    /// [`Corrupted`](crate::ErrorKind::Corrupted). Op `try_push`, the ring's name.
+    #[inline]
+    #[must_use = "Ok(false): the ring was full and nothing was pushed"]
+    pub fn try_push(&mut self, v: T) -> Result<bool> {
+        match self.push_raw(v) {
+            Ok(()) => Ok(true),
+            Err(RingError::Full) => Ok(false),
+            Err(e) => Err(self.side.error("try_push", e)),
+        }
+    }
+
+    #[inline]
+    fn push_raw(&mut self, v: T) -> Result<(), RingError> {
         if self.free(1)? == 0 {
             return Err(self.full_error());
         }
@@ -256,18 +296,24 @@ impl<'m, T: SharedLayout + Copy> Producer<'m, T> {
         Ok(())
     }
 
-    /// Pushes as many of `items` as fit (in order), publishing them once; returns how many.
+    /// Pushes as many of `items` as fit (in order), publishing them once; returns how many
+    /// (0: the ring is full, or `items` empty).
     ///
     /// # Errors
-    /// As [`try_push`](Self::try_push) when none fits.
-    pub fn push_batch(&mut self, items: &[T]) -> Result<usize, RingError> {
+    /// As [`try_push`](Self::try_push) when none fits; op `push_batch`.
+    pub fn push_batch(&mut self, items: &[T]) -> Result<usize> {
         if items.is_empty() {
             return Ok(0);
         }
-        let free = self.free(items.len() as u64)?;
+        let free = self
+            .free(items.len() as u64)
+            .map_err(|e| self.side.error("push_batch", e))?;
         let n = (free as usize).min(items.len());
         if n == 0 {
-            return Err(self.full_error());
+            return match self.full_error() {
+                RingError::Full => Ok(0),
+                e => Err(self.side.error("push_batch", e)),
+            };
         }
         for (k, &v) in items[..n].iter().enumerate() {
             self.side.write_slot(self.tail.wrapping_add(k as u64), v);
@@ -278,40 +324,48 @@ impl<'m, T: SharedLayout + Copy> Producer<'m, T> {
 
     /// Reserves up to `n` free slots (at least one) to fill with
     /// [`Reservation::push`]; nothing is visible to the consumer until
-    /// [`Reservation::commit`] publishes them all at once.
+    /// [`Reservation::commit`] publishes them all at once. `Ok(None)` if no slot is free.
     ///
     /// # Errors
-    /// As [`try_push`](Self::try_push) when no slot is free.
-    pub fn reserve(&mut self, n: usize) -> Result<Reservation<'_, 'm, T>, RingError> {
-        let free = self.free(n as u64)?;
+    /// As [`try_push`](Self::try_push) when no slot is free; op `reserve`.
+    pub fn reserve(&mut self, n: usize) -> Result<Option<Reservation<'_, 'm, T>>> {
+        let free = self
+            .free(n as u64)
+            .map_err(|e| self.side.error("reserve", e))?;
         let n = (free as usize).min(n);
         if n == 0 {
-            return Err(self.full_error());
+            return match self.full_error() {
+                RingError::Full => Ok(None),
+                e => Err(self.side.error("reserve", e)),
+            };
         }
-        Ok(Reservation {
+        Ok(Some(Reservation {
             prod: self,
             room: n,
             written: 0,
-        })
+        }))
     }
 
     /// Pushes `v`, waiting for a free slot up to `timeout` (`None`: until the consumer
     /// frees one or is gone).
     ///
     /// # Errors
-    /// [`RingError::Timeout`]; [`RingError::Disconnected`]; [`RingError::Corrupted`];
-    /// [`RingError::Os`] if the futex call fails.
-    pub fn push(&mut self, v: T, timeout: Option<Duration>) -> Result<(), RingError> {
+    /// [`Timeout`](crate::ErrorKind::Timeout);
+    /// [`Disconnected`](crate::ErrorKind::Disconnected);
+    /// [`Corrupted`](crate::ErrorKind::Corrupted); [`Os`](crate::ErrorKind::Os) if the
+    /// futex call fails. Op `push`, the ring's name.
+    pub fn push(&mut self, v: T, timeout: Option<Duration>) -> Result<()> {
         let ctrl = self.side.ctrl;
         block(ctrl, Await::Space, timeout, |slept| {
             if slept {
                 self.side.throttle.expire();
             }
-            match self.try_push(v) {
+            match self.push_raw(v) {
                 Err(RingError::Full) => Err(self.cached_head),
                 r => Ok(r),
             }
         })
+        .map_err(|e| self.side.error("push", e))
     }
 }
 
@@ -363,8 +417,10 @@ pub struct Consumer<'m, T> {
 
 impl<'m, T: SharedLayout + Copy> Consumer<'m, T> {
     /// Chooses what the departure of the producers means for this handle (default
-    /// [`PeerExit::Disconnect`](super::PeerExit::Disconnect): [`RingError::Disconnected`] once everything sent is
-    /// received; [`PeerExit::Wait`](super::PeerExit::Wait): wait, within each call's timeout, for the next one).
+    /// [`PeerExit::Disconnect`](super::PeerExit::Disconnect):
+    /// [`Disconnected`](crate::ErrorKind::Disconnected) once everything sent is received;
+    /// [`PeerExit::Wait`](super::PeerExit::Wait): wait, within each call's timeout, for the
+    /// next one).
     pub fn on_peer_exit(mut self, on: super::PeerExit) -> Self {
         self.side.peer_exit = on;
         self
@@ -374,7 +430,17 @@ impl<'m, T: SharedLayout + Copy> Consumer<'m, T> {
     ///
     /// # Errors
     /// As [`Producer::attach`], for consumers.
-    pub fn attach<M: Memory + ?Sized>(mem: &'m M, layout: RingLayout) -> Result<Self, RingError> {
+    pub fn attach<M: Memory + ?Sized>(mem: &'m M, layout: RingLayout) -> Result<Self> {
+        Self::attach_raw(mem, layout).map_err(|e| e.into_error("attach", ""))
+    }
+
+    /// This handle, naming `name` in its errors (a named ring's handles).
+    pub(crate) fn named(mut self, name: &'m str) -> Self {
+        self.side.at.name = name;
+        self
+    }
+
+    fn attach_raw<M: Memory + ?Sized>(mem: &'m M, layout: RingLayout) -> Result<Self, RingError> {
         let side = Side::attach(mem, layout, false)?;
         let head = side.ctrl.head.load(Ordering::Relaxed);
         // Acquire: pairs with the producer's Release store of tail.
@@ -431,12 +497,25 @@ impl<'m, T: SharedLayout + Copy> Consumer<'m, T> {
         Control::wake(&self.side.ctrl.space_futex, &self.side.ctrl.space_sleepers);
     }
 
-    /// Pops the oldest value if one is published.
+    /// Pops the oldest value if one is published: `Ok(None)` if the ring is empty (as
+    /// `VecDeque::pop_front`; nothing is built for that outcome: a polling loop does not
+    /// allocate).
     ///
     /// # Errors
-    /// [`RingError::Empty`]; [`RingError::Disconnected`] once the producer is gone and
-    /// everything it published has been popped; [`RingError::Corrupted`].
-    pub fn try_pop(&mut self) -> Result<T, RingError> {
+    /// [`Disconnected`](crate::ErrorKind::Disconnected) once the producer is gone and
+    /// everything it published has been popped; [`Corrupted`](crate::ErrorKind::Corrupted).
+    /// Op `try_pop`, the ring's name.
+    #[inline]
+    pub fn try_pop(&mut self) -> Result<Option<T>> {
+        match self.pop_raw() {
+            Ok(v) => Ok(Some(v)),
+            Err(RingError::Empty) => Ok(None),
+            Err(e) => Err(self.side.error("try_pop", e)),
+        }
+    }
+
+    #[inline]
+    fn pop_raw(&mut self) -> Result<T, RingError> {
         if self.available(1)? == 0 {
             self.empty_outcome()?;
         }
@@ -446,17 +525,23 @@ impl<'m, T: SharedLayout + Copy> Consumer<'m, T> {
     }
 
     /// Pops up to `out.len()` values into `out` (oldest first), releasing their slots
-    /// once; returns how many.
+    /// once; returns how many (0: the ring is empty, or `out` is).
     ///
     /// # Errors
-    /// As [`try_pop`](Self::try_pop) when nothing is available.
-    pub fn pop_batch(&mut self, out: &mut [T]) -> Result<usize, RingError> {
+    /// As [`try_pop`](Self::try_pop) when nothing is available; op `pop_batch`.
+    pub fn pop_batch(&mut self, out: &mut [T]) -> Result<usize> {
         if out.is_empty() {
             return Ok(0);
         }
-        let mut avail = self.available(out.len() as u64)?;
+        let mut avail = self
+            .available(out.len() as u64)
+            .map_err(|e| self.side.error("pop_batch", e))?;
         if avail == 0 {
-            avail = self.empty_outcome()?;
+            avail = match self.empty_outcome() {
+                Ok(n) => n,
+                Err(RingError::Empty) => return Ok(0),
+                Err(e) => return Err(self.side.error("pop_batch", e)),
+            };
         }
         let n = (avail as usize).min(out.len());
         for (k, o) in out[..n].iter_mut().enumerate() {
@@ -470,18 +555,21 @@ impl<'m, T: SharedLayout + Copy> Consumer<'m, T> {
     /// producer is gone).
     ///
     /// # Errors
-    /// [`RingError::Timeout`]; [`RingError::Disconnected`]; [`RingError::Corrupted`];
-    /// [`RingError::Os`].
-    pub fn pop(&mut self, timeout: Option<Duration>) -> Result<T, RingError> {
+    /// [`Timeout`](crate::ErrorKind::Timeout);
+    /// [`Disconnected`](crate::ErrorKind::Disconnected);
+    /// [`Corrupted`](crate::ErrorKind::Corrupted); [`Os`](crate::ErrorKind::Os). Op `pop`,
+    /// the ring's name.
+    pub fn pop(&mut self, timeout: Option<Duration>) -> Result<T> {
         let ctrl = self.side.ctrl;
         block(ctrl, Await::Data, timeout, |slept| {
             if slept {
                 self.side.throttle.expire();
             }
-            match self.try_pop() {
+            match self.pop_raw() {
                 Err(RingError::Empty) => Err(self.head),
                 r => Ok(r),
             }
         })
+        .map_err(|e| self.side.error("pop", e))
     }
 }

@@ -161,9 +161,12 @@ fn claim<M: Memory>(op: &'static str, mem: &M, name: &str) -> Result<()> {
     if found == ours {
         return refuse(ErrorKind::AlreadyExists);
     }
-    refuse(ErrorKind::InvalidInput(
-        "the memory is in use: a segment can only be created in zero-filled memory".into(),
-    ))
+    Err(ipc_core::Error::with_text(
+        op,
+        ErrorKind::InvalidInput,
+        "the memory is in use: a segment can only be created in zero-filled memory",
+    )
+    .with_name(name))
 }
 
 /// The bounded wait of one open: one deadline shared by all its steps (waiting for a new
@@ -261,20 +264,22 @@ impl<M: Memory> Segment<M> {
     ) -> Result<Self> {
         use ipc_core::ErrorKind;
         if mem.is_read_only() {
-            return Err(ipc_core::Error::new(
+            return Err(ipc_core::Error::with_text(
                 op,
-                ErrorKind::InvalidInput("cannot create a segment in read-only memory".into()),
+                ErrorKind::InvalidInput,
+                "cannot create a segment in read-only memory",
             )
             .with_name(name));
         }
         if mem.len() < plan.total_len {
-            return Err(ipc_core::Error::new(
+            return Err(ipc_core::Error::with_text(
                 op,
-                ErrorKind::InvalidSize(format!(
+                ErrorKind::InvalidSize,
+                format!(
                     "memory of {} bytes is smaller than the {} bytes the segment needs",
                     mem.len(),
                     plan.total_len
-                )),
+                ),
             )
             .with_name(name));
         }

@@ -126,9 +126,10 @@ pub(crate) fn create_shm(name: &str, size: usize, opts: &NamedOptions) -> Result
         .create_unnamed(name)?;
     // The object has no name yet, so nobody else can hold a lock on it.
     if !ipc_core::shm::ofd::try_lock(shm.fd()).map_err(|e| e.with_name(name))? {
-        return Err(ipc_core::Error::new(
+        return Err(ipc_core::Error::with_text(
             "fcntl(F_OFD_SETLK)",
-            ErrorKind::InvalidInput("an unnamed object was locked by somebody else".into()),
+            ErrorKind::InvalidInput,
+            "an unnamed object was locked by somebody else",
         )
         .with_name(name));
     }
@@ -159,7 +160,7 @@ fn retry_unsized(
             // ipc-core reports an existing object of size 0 as an invalid size from
             // `fstat`; other invalid sizes (a size the file system refuses when creating)
             // are not transient and are returned as they are.
-            Err(e) if matches!(e.kind(), ErrorKind::InvalidSize(_)) && e.op() == "fstat" => {
+            Err(e) if matches!(e.kind(), ErrorKind::InvalidSize) && e.op() == "fstat" => {
                 if !wait.sleep() {
                     // Size 0: not even a header yet.
                     return Err(wait.timed_out(name, false));
@@ -207,7 +208,7 @@ pub(crate) fn init_once<T: ?Sized, F: FnOnce(&mut T)>(
 fn reclaim(name: &str) -> Result<bool> {
     let shm = match Shm::options().timeout(Duration::ZERO).open(name) {
         Ok(shm) => shm,
-        Err(e) if *e.kind() == ErrorKind::NotFound => return Ok(true),
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(true),
         Err(e) => return Err(e),
     };
     Ok(match creator::remove_if_abandoned(name, shm.fd())? {
@@ -246,20 +247,21 @@ pub(crate) fn open_or_create<X>(
                     other => return other,
                 }
             }
-            Err(e) if *e.kind() == ErrorKind::NotFound => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
             Err(e) => return Err(e),
         }
         match create_shm(name, size, opts).and_then(&mut create) {
-            Err(e) if *e.kind() == ErrorKind::AlreadyExists => {}
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
             other => return other,
         }
     }
-    Err(ipc_core::Error::new(
+    Err(ipc_core::Error::with_text(
         "shm_open",
-        ErrorKind::LimitReached(format!(
+        ErrorKind::LimitReached,
+        format!(
             "open-or-create: the name was created and removed by others \
              {OPEN_OR_CREATE_ROUNDS} times in a row"
-        )),
+        ),
     )
     .with_name(name))
 }

@@ -184,15 +184,17 @@ impl Schema {
             pos: 0,
         };
         let node = p.ty(0).map_err(|why| {
-            Error::new(
+            Error::with_text(
                 "parse schema",
-                ErrorKind::InvalidInput(format!("schema: {why} at byte {}", p.pos)),
+                ErrorKind::InvalidInput,
+                format!("schema: {why} at byte {}", p.pos),
             )
         })?;
         if p.pos != p.s.len() {
-            return Err(Error::new(
+            return Err(Error::with_text(
                 "parse schema",
-                ErrorKind::InvalidInput(format!("schema: trailing bytes at byte {}", p.pos)),
+                ErrorKind::InvalidInput,
+                format!("schema: trailing bytes at byte {}", p.pos),
             ));
         }
         Ok(Schema(node))
@@ -685,9 +687,9 @@ pub fn diff_schemas(expected: &str, found: &str) -> Vec<SchemaDiff> {
     let f = Schema::parse(found);
     for (which, r) in [("expected", &e), ("found", &f)] {
         if let Err(err) = r {
-            let reason = match err.kind() {
-                ErrorKind::InvalidInput(why) => why.clone(),
-                other => other.to_string(),
+            let reason = match (err.kind(), err.detail()) {
+                (ErrorKind::InvalidInput, Some(why)) => why.to_owned(),
+                (other, _) => other.to_string(),
             };
             out.push(SchemaDiff::new(
                 "",

@@ -30,16 +30,17 @@ pub struct MqLimits {
 fn read(file: &'static str) -> Result<usize> {
     let path = format!("{PROC_DIR}/{file}");
     let text = std::fs::read_to_string(&path).map_err(|e| {
-        let kind = match e.raw_os_error() {
-            Some(errno) => ErrorKind::from_errno(crate::Errno::from_raw(errno)),
-            None => ErrorKind::InvalidInput(e.to_string()),
-        };
-        Error::new("read", kind).with_name(path.clone())
+        match e.raw_os_error() {
+            Some(errno) => Error::os("read", crate::Errno::from_raw(errno)),
+            None => Error::with_text("read", ErrorKind::InvalidInput, e.to_string()),
+        }
+        .with_name(path.clone())
     })?;
     text.trim().parse().map_err(|_| {
-        Error::new(
+        Error::with_text(
             "read",
-            ErrorKind::InvalidInput(format!("not a number: {:?}", text.trim())),
+            ErrorKind::InvalidInput,
+            format!("not a number: {:?}", text.trim()),
         )
         .with_name(path)
     })
@@ -98,7 +99,7 @@ fn rlimit(resource: libc::__rlimit_resource_t) -> Option<u64> {
 
 /// Why `mq_open` failed with `EMFILE`: the file-descriptor limit or, when creating, the
 /// per-user queue-memory limit.
-pub(crate) fn emfile(creating: bool, capacity: usize, msg_size: usize) -> ErrorKind {
+pub(crate) fn emfile(creating: bool, capacity: usize, msg_size: usize) -> Error {
     let nofile = rlimit(libc::RLIMIT_NOFILE);
     let open_fds = std::fs::read_dir("/proc/self/fd")
         .map(|d| d.count() as u64)
@@ -106,12 +107,12 @@ pub(crate) fn emfile(creating: bool, capacity: usize, msg_size: usize) -> ErrorK
     let fds_full = matches!((nofile, open_fds), (Some(lim), Some(n)) if n + 1 >= lim);
     if creating && !fds_full {
         let lim = rlimit_msgqueue().map_or("unlimited".to_owned(), |l| format!("{l} bytes"));
-        ErrorKind::LimitReached(format!(
+        Error::with_text("mq_open", ErrorKind::LimitReached, format!(
             "RLIMIT_MSGQUEUE ({lim} of message-queue memory for this user; this queue \
              needs {capacity} x {msg_size} bytes plus bookkeeping)"
         ))
     } else {
-        ErrorKind::LimitReached(format!(
+        Error::with_text("mq_open", ErrorKind::LimitReached, format!(
             "open files of this process (RLIMIT_NOFILE = {})",
             nofile.map_or("unlimited".to_owned(), |l| l.to_string())
         ))

@@ -277,24 +277,26 @@ impl MessageQueue {
             return Err(Error::new(op, ErrorKind::PermissionDenied).with_name(&*self.name));
         }
         if msg.len() > self.msg_size {
-            return Err(Error::new(
+            return Err(Error::with_text(
                 op,
-                ErrorKind::InvalidSize(format!(
+                ErrorKind::InvalidSize,
+                format!(
                     "message of {} bytes is longer than the queue's message size \
                      (mq_msgsize = {})",
                     msg.len(),
                     self.msg_size
-                )),
+                ),
             )
             .with_name(&*self.name));
         }
         let max = prio_max();
         if prio >= max {
-            return Err(Error::new(
+            return Err(Error::with_text(
                 op,
-                ErrorKind::InvalidInput(format!(
+                ErrorKind::InvalidInput,
+                format!(
                     "priority {prio} is not below MQ_PRIO_MAX = {max}"
-                )),
+                ),
             )
             .with_name(&*self.name));
         }
@@ -306,14 +308,15 @@ impl MessageQueue {
             return Err(Error::new(op, ErrorKind::PermissionDenied).with_name(&*self.name));
         }
         if buf.len() < self.msg_size {
-            return Err(Error::new(
+            return Err(Error::with_text(
                 op,
-                ErrorKind::InvalidSize(format!(
+                ErrorKind::InvalidSize,
+                format!(
                     "buffer of {} bytes is shorter than the queue's message size \
                      (mq_msgsize = {}); the kernel needs room for the largest message",
                     buf.len(),
                     self.msg_size
-                )),
+                ),
             )
             .with_name(&*self.name));
         }
@@ -361,12 +364,13 @@ impl MessageQueue {
                     _ => return Err(self.err(op, Errno::ETIMEDOUT)),
                 },
                 Err(Errno::EMSGSIZE) => {
-                    return Err(Error::new(
+                    return Err(Error::with_text(
                         op,
-                        ErrorKind::InvalidSize(format!(
+                        ErrorKind::InvalidSize,
+                        format!(
                             "message does not fit (mq_msgsize = {})",
                             self.msg_size
-                        )),
+                        ),
                     )
                     .with_name(&*self.name))
                 }
@@ -561,11 +565,10 @@ impl MessageQueue {
         // call (the kernel copies it).
         if unsafe { libc::mq_notify(self.mqd, &ev) } != 0 {
             return Err(match Errno::last() {
-                Errno::EBUSY => Error::new(
+                Errno::EBUSY => Error::with_text(
                     "mq_notify",
-                    ErrorKind::LimitReached(
-                        "one notification registration per queue: another process holds it".into(),
-                    ),
+                    ErrorKind::LimitReached,
+                    "one notification registration per queue: another process holds it",
                 )
                 .with_name(&*self.name),
                 e => self.err("mq_notify", e),
@@ -625,13 +628,12 @@ impl MessageQueue {
             let errno = Errno::last();
             notify::forget(token);
             return Err(match errno {
-                Errno::EBUSY => Error::new(
+                Errno::EBUSY => Error::with_text(
                     "mq_notify",
-                    ErrorKind::LimitReached(
-                        "one notification registration per queue: a process (maybe this one) \
+                    ErrorKind::LimitReached,
+                    "one notification registration per queue: a process (maybe this one) \
                          holds it"
-                            .into(),
-                    ),
+                            ,
                 )
                 .with_name(&*self.name),
                 e => self.err("mq_notify", e),

@@ -181,7 +181,7 @@ impl MqOptions {
             prefix,
             NameKind::MessageQueue,
             |n| self.create(n),
-            |e| *e.kind() == ErrorKind::AlreadyExists,
+            |e| e.kind() == ErrorKind::AlreadyExists,
         )
     }
 
@@ -228,9 +228,10 @@ impl MqOptions {
         }
         for (what, v) in [("capacity", self.capacity), ("message size", self.msg_size)] {
             if v == Some(0) {
-                return Err(Error::new(
+                return Err(Error::with_text(
                     "mq_open",
-                    ErrorKind::InvalidSize(format!("a queue's {what} must be at least 1")),
+                    ErrorKind::InvalidSize,
+                    format!("a queue's {what} must be at least 1"),
                 ));
             }
         }
@@ -251,11 +252,12 @@ impl MqOptions {
                 ("message size", msg_size, "msgsize_max", l.msgsize_max),
             ] {
                 if v > max {
-                    return Err(Error::new(
+                    return Err(Error::with_text(
                         "mq_open",
-                        ErrorKind::LimitReached(format!(
+                        ErrorKind::LimitReached,
+                        format!(
                             "{what} {v} is above {PROC_DIR}/{file} = {max}"
-                        )),
+                        ),
                     ));
                 }
             }
@@ -301,21 +303,23 @@ impl MqOptions {
         let errno = Errno::last();
         let (capacity, msg_size) = attr.unwrap_or((0, 0));
         Err(match errno {
-            Errno::EMFILE => Error::new("mq_open", limits::emfile(true, capacity, msg_size)),
+            Errno::EMFILE => limits::emfile(true, capacity, msg_size),
             Errno::ENOSPC => {
                 let max = MqLimits::read().map_or("?".to_owned(), |l| l.queues_max.to_string());
-                Error::new(
+                Error::with_text(
                     "mq_open",
-                    ErrorKind::LimitReached(format!(
+                    ErrorKind::LimitReached,
+                    format!(
                         "number of queues of the system ({PROC_DIR}/queues_max = {max})"
-                    )),
+                    ),
                 )
             }
-            Errno::EINVAL => Error::new(
+            Errno::EINVAL => Error::with_text(
                 "mq_open",
-                ErrorKind::InvalidInput(format!(
+                ErrorKind::InvalidInput,
+                format!(
                     "the kernel refused capacity {capacity} / message size {msg_size}"
-                )),
+                ),
             ),
             e => Error::os("mq_open", e),
         })
@@ -333,12 +337,12 @@ impl MqOptions {
         for _ in 0..100 {
             match self.create_mqd(name, flags, attr) {
                 Ok(mqd) => return Ok((mqd, true)),
-                Err(e) if *e.kind() == ErrorKind::AlreadyExists => {}
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
                 Err(e) => return Err(e),
             }
             match open_existing(name, flags) {
                 Ok(mqd) => return Ok((mqd, false)),
-                Err(e) if *e.kind() == ErrorKind::NotFound => last = Some(e),
+                Err(e) if e.kind() == ErrorKind::NotFound => last = Some(e),
                 Err(e) => return Err(e),
             }
         }
@@ -354,7 +358,7 @@ fn open_existing(name: &CStr, flags: libc::c_int) -> Result<libc::mqd_t> {
         return Ok(mqd);
     }
     Err(match Errno::last() {
-        Errno::EMFILE => Error::new("mq_open", limits::emfile(false, 0, 0)),
+        Errno::EMFILE => limits::emfile(false, 0, 0),
         e => Error::os("mq_open", e),
     })
 }

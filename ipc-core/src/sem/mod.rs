@@ -36,9 +36,10 @@ mod raw {
     /// The error of a failed semaphore call, with the kinds callers act on.
     pub(super) fn err(op: &'static str, e: Errno) -> Error {
         match e {
-            Errno::EOVERFLOW => Error::new(
+            Errno::EOVERFLOW => Error::with_text(
                 op,
-                ErrorKind::LimitReached("semaphore value at SEM_VALUE_MAX".into()),
+                ErrorKind::LimitReached,
+                "semaphore value at SEM_VALUE_MAX",
             ),
             e => Error::os(op, e),
         }
@@ -204,11 +205,12 @@ mod raw {
 /// Checks an initial value against [`SEM_VALUE_MAX`].
 pub(crate) fn check_value(op: &'static str, value: u32) -> Result<()> {
     if value > SEM_VALUE_MAX {
-        return Err(Error::new(
+        return Err(Error::with_text(
             op,
-            ErrorKind::InvalidInput(format!(
+            ErrorKind::InvalidInput,
+            format!(
                 "initial value {value} exceeds SEM_VALUE_MAX ({SEM_VALUE_MAX})"
-            )),
+            ),
         ));
     }
     Ok(())

@@ -2,8 +2,9 @@
 //! [`Semaphore`] that lives in a named file of `/dev/shm`.
 
 use std::ptr::NonNull;
+use std::time::Duration;
 
-use super::{check_value, Semaphore};
+use super::{check_value, SemGuard, Semaphore};
 use crate::name::{self, NameKind};
 use crate::{CreateMode, Errno, Error, ErrorKind, Result};
 
@@ -120,7 +121,7 @@ impl SemOptions {
             prefix,
             NameKind::Semaphore,
             |n| self.create(n),
-            |e| *e.kind() == ErrorKind::AlreadyExists,
+            |e| e.kind() == ErrorKind::AlreadyExists,
         )
     }
 
@@ -194,11 +195,11 @@ impl SemOptions {
                 let mut tries = 0;
                 loop {
                     match create() {
-                        Err(e) if *e.kind() == ErrorKind::AlreadyExists => {}
+                        Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
                         r => break (r?, true),
                     }
                     match open() {
-                        Err(e) if *e.kind() == ErrorKind::NotFound && tries < 100 => {}
+                        Err(e) if e.kind() == ErrorKind::NotFound && tries < 100 => {}
                         r => break (r?, false),
                     }
                     tries += 1;
@@ -276,6 +277,46 @@ impl std::ops::Deref for NamedSemaphore {
         // repr(transparent) over UnsafeCell<sem_t>, so the cast addresses the same bytes, and
         // every access goes through the thread- and process-safe sem_* calls.
         unsafe { &*self.sem.as_ptr().cast::<Semaphore>() }
+    }
+}
+
+/// The waits and posts of [`Semaphore`] (which this handle derefs to), with errors that
+/// name the semaphore (`sem_clockwait "/ready": timed out`): these shadow the unnamed ones.
+impl NamedSemaphore {
+    /// [`Semaphore::post`], its error naming this semaphore.
+    #[doc(alias = "sem_post")]
+    pub fn post(&self) -> Result<()> {
+        (**self).post().map_err(|e| e.or_name(&self.name))
+    }
+
+    /// [`Semaphore::wait`], its error naming this semaphore.
+    #[doc(alias = "sem_wait")]
+    pub fn wait(&self) -> Result<()> {
+        (**self).wait().map_err(|e| e.or_name(&self.name))
+    }
+
+    /// [`Semaphore::try_wait`], its error naming this semaphore.
+    #[doc(alias = "sem_trywait")]
+    pub fn try_wait(&self) -> Result<()> {
+        (**self).try_wait().map_err(|e| e.or_name(&self.name))
+    }
+
+    /// [`Semaphore::wait_timeout`], its error naming this semaphore
+    /// ([`Timeout`](crate::ErrorKind::Timeout): `sem_clockwait "/ready": timed out`).
+    #[doc(alias = "sem_clockwait")]
+    #[doc(alias = "sem_timedwait")]
+    pub fn wait_timeout(&self, d: Duration) -> Result<()> {
+        (**self).wait_timeout(d).map_err(|e| e.or_name(&self.name))
+    }
+
+    /// [`Semaphore::guard`], its error naming this semaphore.
+    pub fn guard(&self) -> Result<SemGuard<'_>> {
+        (**self).guard().map_err(|e| e.or_name(&self.name))
+    }
+
+    /// [`Semaphore::guard_timeout`], its error naming this semaphore.
+    pub fn guard_timeout(&self, d: Duration) -> Result<SemGuard<'_>> {
+        (**self).guard_timeout(d).map_err(|e| e.or_name(&self.name))
     }
 }
 

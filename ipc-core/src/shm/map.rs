@@ -114,7 +114,7 @@ pub(crate) fn page_size() -> usize {
 /// Checks a requested size: not zero, at most `isize::MAX`, and still at most `isize::MAX`
 /// once rounded up to whole pages (what `mmap` really maps).
 pub(crate) fn check_size(op: &'static str, size: usize) -> Result<NonZeroUsize> {
-    let bad = |why: String| Error::new(op, ErrorKind::InvalidSize(why));
+    let bad = |why: String| Error::with_text(op, ErrorKind::InvalidSize, why);
     let Some(nz) = NonZeroUsize::new(size) else {
         return Err(bad("size 0: a mapping needs at least one byte".into()));
     };

@@ -95,7 +95,7 @@ impl MemfdShm {
     #[doc(alias = "memfd_create")]
     pub fn create(name: &str, size: usize) -> Result<MemfdShm> {
         let named = |e: Error| e.with_name(name);
-        let bad = |why| named(Error::new("memfd_create", ErrorKind::InvalidName(why)));
+        let bad = |why| named(Error::with_text("memfd_create", ErrorKind::InvalidName, why));
         if name.len() > MEMFD_NAME_MAX {
             return Err(bad("longer than 249 bytes (the memfd name limit)"));
         }
@@ -145,11 +145,10 @@ impl MemfdShm {
         })?;
         let seals = SealFlag::from_bits_retain(raw);
         if !seals.contains(size_seals()) {
-            return Err(Error::new(
+            return Err(Error::with_text(
                 "fcntl(F_GET_SEALS)",
-                ErrorKind::InvalidInput(
-                    "the memfd's size is not sealed (F_SEAL_SHRINK | F_SEAL_GROW missing)".into(),
-                ),
+                ErrorKind::InvalidInput,
+                "the memfd's size is not sealed (F_SEAL_SHRINK | F_SEAL_GROW missing)",
             ));
         }
         // The size only now that it is known to be sealed: read before the seals, it could
@@ -158,9 +157,10 @@ impl MemfdShm {
         let st = stat::fstat(&fd).map_err(|e| Error::nix("fstat", e))?;
         let size = regular_size(&st)?;
         let len = NonZeroUsize::new(size).ok_or_else(|| {
-            Error::new(
+            Error::with_text(
                 "fstat",
-                ErrorKind::InvalidSize("size 0: a sealed empty memfd cannot be mapped".into()),
+                ErrorKind::InvalidSize,
+                "size 0: a sealed empty memfd cannot be mapped",
             )
         })?;
         let fl = fcntl(&fd, FcntlArg::F_GETFL).map_err(|e| Error::nix("fcntl(F_GETFL)", e))?;

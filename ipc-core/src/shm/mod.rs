@@ -94,11 +94,12 @@ pub const DEFAULT_MODE: u32 = 0o600;
 fn range(op: &'static str, mem_len: usize, offset: usize, len: usize) -> Result<()> {
     match offset.checked_add(len) {
         Some(end) if end <= mem_len => Ok(()),
-        _ => Err(Error::new(
+        _ => Err(Error::with_text(
             op,
-            ErrorKind::InvalidInput(format!(
+            ErrorKind::InvalidInput,
+            format!(
                 "bytes {offset}..{offset}+{len} are outside the {mem_len}-byte region"
-            )),
+            ),
         )),
     }
 }

@@ -185,12 +185,13 @@ impl Shm {
         }
         let current = self.current_size().map_err(named)?;
         if new_len < current {
-            return Err(named(Error::new(
+            return Err(named(Error::with_text(
                 OP,
-                ErrorKind::InvalidSize(format!(
+                ErrorKind::InvalidSize,
+                format!(
                     "{new_len} bytes is smaller than the object's {current}: growing never \
                      shrinks (see Shm::shrink)"
-                )),
+                ),
             )));
         }
         let size = check_size(OP, new_len).map_err(named)?;
@@ -225,9 +226,10 @@ impl Shm {
         }
         let size = check_size(OP, new_len).map_err(named)?;
         let len = libc::off_t::try_from(size.get()).map_err(|_| {
-            named(Error::new(
+            named(Error::with_text(
                 OP,
-                ErrorKind::InvalidSize(format!("{new_len} bytes does not fit off_t")),
+                ErrorKind::InvalidSize,
+                format!("{new_len} bytes does not fit off_t"),
             ))
         })?;
         crate::sys::file::check_fsize(OP, size.get()).map_err(named)?;
@@ -248,9 +250,10 @@ impl Shm {
         let named = |e: Error| e.with_name(&*self.name);
         let size = self.current_size().map_err(named)?;
         let len = NonZeroUsize::new(size).ok_or_else(|| {
-            named(Error::new(
+            named(Error::with_text(
                 "fstat",
-                ErrorKind::InvalidSize("size 0: the object was truncated to nothing".into()),
+                ErrorKind::InvalidSize,
+                "size 0: the object was truncated to nothing",
             ))
         })?;
         let read_only = self.is_read_only();
@@ -294,9 +297,10 @@ impl Shm {
         use std::os::fd::AsRawFd;
         const OP: &str = "linkat";
         if !self.unnamed {
-            return Err(Error::new(
+            return Err(Error::with_text(
                 OP,
-                ErrorKind::InvalidInput("the object already has its name".into()),
+                ErrorKind::InvalidInput,
+                "the object already has its name",
             )
             .with_name(&*self.name));
         }
@@ -326,9 +330,10 @@ impl Shm {
             stat::fstat(&self.fd).map_err(|e| named(Error::nix("fstat", e)))?,
         );
         if (a.st_dev, a.st_ino) != (b.st_dev, b.st_ino) {
-            return Err(named(Error::new(
+            return Err(named(Error::with_text(
                 OP,
-                ErrorKind::InvalidInput("the name was replaced right after it was made".into()),
+                ErrorKind::InvalidInput,
+                "the name was replaced right after it was made",
             )));
         }
         let map = Mapping::map_fd("mmap", &fd, len, false).map_err(named)?;
@@ -495,7 +500,7 @@ impl ShmOptions {
             prefix,
             NameKind::Shm,
             |n| self.create(n),
-            |e| *e.kind() == ErrorKind::AlreadyExists,
+            |e| e.kind() == ErrorKind::AlreadyExists,
         )
     }
 
@@ -505,17 +510,17 @@ impl ShmOptions {
         let named = |e: Error| e.with_name(name);
         check_mode("shm_open", self.mode).map_err(named)?;
         if self.read_only {
-            return Err(named(Error::new(
+            return Err(named(Error::with_text(
                 "shm_open",
-                ErrorKind::InvalidInput(
-                    "read_only with a creating mode: create read-write, then open read-only".into(),
-                ),
+                ErrorKind::InvalidInput,
+                "read_only with a creating mode: create read-write, then open read-only",
             )));
         }
         let Some(size) = self.size else {
-            return Err(named(Error::new(
+            return Err(named(Error::with_text(
                 "shm_open",
-                ErrorKind::InvalidSize("no size given (ShmOptions::size)".into()),
+                ErrorKind::InvalidSize,
+                "no size given (ShmOptions::size)",
             )));
         };
         Ok((c_name, check_size("shm_open", size).map_err(named)?))
@@ -655,11 +660,12 @@ impl ShmOptions {
                 Err(e) => return Err(e),
             }
         }
-        Err(Error::new(
+        Err(Error::with_text(
             "shm_open",
-            ErrorKind::LimitReached(format!(
+            ErrorKind::LimitReached,
+            format!(
                 "open-or-create: the name was created and removed by others {OPEN_OR_CREATE_ROUNDS} times in a row"
-            )),
+            ),
         ))
     }
 }
@@ -702,11 +708,10 @@ fn open_existing(
                 pause = (pause * 2).min(Duration::from_millis(10));
             }
             _ => {
-                return Err(Error::new(
+                return Err(Error::with_text(
                     "fstat",
-                    ErrorKind::InvalidSize(
-                        "size 0: the object exists but its creator has not sized it yet".into(),
-                    ),
+                    ErrorKind::InvalidSize,
+                    "size 0: the object exists but its creator has not sized it yet",
                 ))
             }
         }

@@ -80,15 +80,17 @@ pub fn ftok(path: impl AsRef<Path>, proj_id: u8) -> Result<Key> {
     let path = path.as_ref();
     let named = |e: Error| e.with_name(path.to_string_lossy());
     if proj_id == 0 {
-        return Err(named(Error::new(
+        return Err(named(Error::with_text(
             "ftok",
-            ErrorKind::InvalidInput("proj_id must not be 0".into()),
+            ErrorKind::InvalidInput,
+            "proj_id must not be 0",
         )));
     }
     let c_path = CString::new(path.as_os_str().as_bytes()).map_err(|_| {
-        named(Error::new(
+        named(Error::with_text(
             "ftok",
-            ErrorKind::InvalidInput("path contains a NUL byte".into()),
+            ErrorKind::InvalidInput,
+            "path contains a NUL byte",
         ))
     })?;
     // SAFETY: c_path is a valid NUL-terminated string that outlives the call.
@@ -343,9 +345,10 @@ impl SysvShm {
             e.with_name(id_name(id))
         };
         let Some(nn) = NonNull::new(addr.cast::<u8>()) else {
-            return Err(detach(Error::new(
+            return Err(detach(Error::with_text(
                 "shmat",
-                ErrorKind::InvalidInput("attached at address 0".into()),
+                ErrorKind::InvalidInput,
+                "attached at address 0",
             )));
         };
         // The size is read after attaching: a System V segment's size never changes, and
@@ -353,9 +356,10 @@ impl SysvShm {
         let ds = stat(id).map_err(detach)?;
         if ds.shm_segsz == 0 || ds.shm_segsz > isize::MAX as usize {
             // Size 0 cannot be used; above isize::MAX no Rust slice or offset could span it.
-            return Err(detach(Error::new(
+            return Err(detach(Error::with_text(
                 "shmctl(IPC_STAT)",
-                ErrorKind::InvalidSize(format!("segment of {} bytes", ds.shm_segsz)),
+                ErrorKind::InvalidSize,
+                format!("segment of {} bytes", ds.shm_segsz),
             )));
         }
         Ok(SysvShm {
@@ -526,11 +530,10 @@ impl SysvShmOptions {
     pub fn open(&self, key: Key) -> Result<SysvShm> {
         let named = |e: Error| e.with_name(format!("key {:#x}", key.0));
         if key.is_private() {
-            return Err(named(Error::new(
+            return Err(named(Error::with_text(
                 "shmget",
-                ErrorKind::InvalidInput(
-                    "IPC_PRIVATE never names an existing segment: open it by id".into(),
-                ),
+                ErrorKind::InvalidInput,
+                "IPC_PRIVATE never names an existing segment: open it by id",
             )));
         }
         // SAFETY: shmget takes plain values; size 0 and no IPC_CREAT only look up.
@@ -575,17 +578,17 @@ impl SysvShmOptions {
         let named = |e: Error| e.with_name(format!("key {:#x}", key.0));
         crate::sys::file::check_mode("shmget", self.mode).map_err(named)?;
         if self.read_only {
-            return Err(named(Error::new(
+            return Err(named(Error::with_text(
                 "shmget",
-                ErrorKind::InvalidInput(
-                    "read_only with a creating mode: create read-write, then open read-only".into(),
-                ),
+                ErrorKind::InvalidInput,
+                "read_only with a creating mode: create read-write, then open read-only",
             )));
         }
         let Some(size) = self.size else {
-            return Err(named(Error::new(
+            return Err(named(Error::with_text(
                 "shmget",
-                ErrorKind::InvalidSize("no size given (SysvShmOptions::size)".into()),
+                ErrorKind::InvalidSize,
+                "no size given (SysvShmOptions::size)",
             )));
         };
         let size = check_size("shmget", size).map_err(named)?;
@@ -610,21 +613,20 @@ impl SysvShmOptions {
                 }
             }
             return Err(named(match e {
-                Errno::EINVAL => Error::new(
+                Errno::EINVAL => Error::with_text(
                     "shmget",
-                    ErrorKind::InvalidSize(format!(
+                    ErrorKind::InvalidSize,
+                    format!(
                         "{size} bytes is outside kernel.shmmin..=kernel.shmmax"
-                    )),
+                    ),
                 ),
                 e => Error::os("shmget", e),
             }));
         }
-        Err(named(Error::new(
+        Err(named(Error::with_text(
             "shmget",
-            ErrorKind::LimitReached(
-                "open-or-create: the key was created and removed by others 64 times in a row"
-                    .into(),
-            ),
+            ErrorKind::LimitReached,
+            "open-or-create: the key was created and removed by others 64 times in a row",
         )))
     }
 

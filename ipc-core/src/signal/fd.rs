@@ -90,23 +90,25 @@ impl SignalFd {
             if n == size as isize {
                 let signo = c_int::try_from(info.ssi_signo).unwrap_or(0);
                 if Signal::checked(signo).is_none() {
-                    return Err(Error::new(
+                    return Err(Error::with_text(
                         "read",
-                        crate::ErrorKind::InvalidInput(format!(
+                        crate::ErrorKind::InvalidInput,
+                        format!(
                             "signalfd reported signal number {}",
                             info.ssi_signo
-                        )),
+                        ),
                     ));
                 }
                 return Ok(Some(FdSigInfo(info)));
             }
             match Errno::last() {
                 _ if n >= 0 => {
-                    return Err(Error::new(
+                    return Err(Error::with_text(
                         "read",
-                        crate::ErrorKind::InvalidSize(format!(
+                        crate::ErrorKind::InvalidSize,
+                        format!(
                             "signalfd returned {n} bytes, not one signalfd_siginfo ({size})"
-                        )),
+                        ),
                     ))
                 }
                 Errno::EAGAIN => return Ok(None),

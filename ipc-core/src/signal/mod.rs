@@ -166,7 +166,7 @@ impl Signal {
                 libc::SIGRTMIN()
             )
         };
-        Err(Error::new("signal", ErrorKind::InvalidInput(why)))
+        Err(Error::with_text("signal", ErrorKind::InvalidInput, why))
     }
 
     /// The signal with number `signo` if it is one [`Signal::new`] accepts. Allocates
@@ -185,13 +185,14 @@ impl Signal {
     pub fn rt(n: u32) -> Result<Signal> {
         let count = Self::rt_count();
         if n >= count {
-            return Err(Error::new(
+            return Err(Error::with_text(
                 "signal",
-                ErrorKind::InvalidInput(format!(
+                ErrorKind::InvalidInput,
+                format!(
                     "SIGRTMIN+{n} is above SIGRTMAX (there are {count} real-time signals: \
                      SIGRTMIN+0 ..= SIGRTMIN+{})",
                     count - 1
-                )),
+                ),
             ));
         }
         // n < count <= 64, so the cast and the sum stay in range.
@@ -240,11 +241,12 @@ impl Signal {
         if self.can_be_caught() {
             Ok(())
         } else {
-            Err(Error::new(
+            Err(Error::with_text(
                 op,
-                ErrorKind::InvalidInput(format!(
+                ErrorKind::InvalidInput,
+                format!(
                     "{self} cannot be caught, blocked or ignored, so it cannot be {what}"
-                )),
+                ),
             )
             .with_name(self.to_string()))
         }
@@ -308,7 +310,7 @@ mod tests {
         assert_eq!(Signal::rt(0).unwrap(), Signal::rt_min());
         assert_eq!(Signal::rt(count - 1).unwrap(), Signal::rt_max());
         let e = Signal::rt(count).unwrap_err();
-        assert!(matches!(e.kind(), ErrorKind::InvalidInput(_)), "{e}");
+        assert!(matches!(e.kind(), ErrorKind::InvalidInput), "{e}");
         assert_eq!(Signal::rt(3).unwrap().rt_offset(), Some(3));
         assert_eq!(Signal::USR1.rt_offset(), None);
         assert_eq!(Signal::rt(3).unwrap().to_string(), "SIGRTMIN+3");
@@ -321,7 +323,7 @@ mod tests {
         assert_eq!(c_int::from(Signal::USR2), libc::SIGUSR2);
         let e = Signal::try_from(0).unwrap_err();
         assert!(
-            matches!(e.kind(), ErrorKind::InvalidInput(w) if w.contains("not positive")),
+            e.kind() == ErrorKind::InvalidInput && e.detail().is_some_and(|w| w.contains("not positive")),
             "{e}"
         );
     }

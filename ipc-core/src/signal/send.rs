@@ -7,11 +7,12 @@ use crate::{Error, ErrorKind, Result};
 
 fn check_pid(op: &'static str, pid: pid_t) -> Result<()> {
     if pid <= 0 {
-        return Err(Error::new(
+        return Err(Error::with_text(
             op,
-            ErrorKind::InvalidInput(format!(
+            ErrorKind::InvalidInput,
+            format!(
                 "pid {pid} is not a single process (process groups are not supported here)"
-            )),
+            ),
         ));
     }
     Ok(())
@@ -20,9 +21,14 @@ fn check_pid(op: &'static str, pid: pid_t) -> Result<()> {
 fn os_error(op: &'static str, errno: crate::Errno, pid: pid_t) -> Error {
     let kind = match errno {
         crate::Errno::ESRCH => ErrorKind::NotFound,
-        crate::Errno::EAGAIN => ErrorKind::LimitReached(
-            "queued signals of the receiver's user (RLIMIT_SIGPENDING)".into(),
-        ),
+        crate::Errno::EAGAIN => {
+            return Error::with_text(
+                op,
+                ErrorKind::LimitReached,
+                "queued signals of the receiver's user (RLIMIT_SIGPENDING)",
+            )
+            .with_name(format!("pid {pid}"))
+        }
         _ => return Error::os(op, errno).with_name(format!("pid {pid}")),
     };
     Error::new(op, kind).with_name(format!("pid {pid}"))

@@ -206,9 +206,10 @@ pub fn wait(set: &SigSet, timeout: Option<Duration>) -> Result<Option<SigInfo>> 
             // SAFETY: the call succeeded, so the kernel filled in `info`.
             let raw = unsafe { info.assume_init() };
             return SigInfo::from_raw(raw).map(Some).ok_or_else(|| {
-                Error::new(
+                Error::with_text(
                     "sigtimedwait",
-                    ErrorKind::InvalidInput(format!("reported signal number {r}")),
+                    ErrorKind::InvalidInput,
+                    format!("reported signal number {r}"),
                 )
             });
         }

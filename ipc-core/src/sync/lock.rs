@@ -182,7 +182,7 @@ pub fn mapping_name(addr: *const u8) -> Option<String> {
 #[cold]
 #[inline(never)]
 pub fn name_lock_error(e: Error, addr: *const u8) -> Error {
-    if e.name().is_some() || *e.kind() == ErrorKind::WouldBlock {
+    if e.name().is_some() || e.kind() == ErrorKind::WouldBlock {
         return e;
     }
     match mapping_name(addr) {

@@ -340,13 +340,14 @@ impl RawMutex {
     #[inline]
     fn check_held_limit(op: &'static str) -> Result<()> {
         if HELD.with(|h| h.get()) >= MAX_HELD_PER_THREAD {
-            return Err(Error::new(
+            return Err(Error::with_text(
                 op,
-                crate::ErrorKind::LimitReached(format!(
+                crate::ErrorKind::LimitReached,
+                format!(
                     "robust mutexes held by one thread at once ({MAX_HELD_PER_THREAD}, the \
                      kernel's ROBUST_LIST_LIMIT: one more would stay locked for ever if the \
                      thread died)"
-                )),
+                ),
             ));
         }
         Ok(())

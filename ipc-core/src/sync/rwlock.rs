@@ -88,9 +88,10 @@ unsafe impl SharedLayout for RawRwLock {
 fn check(op: &'static str, r: c_int) -> Result<()> {
     match r {
         0 => Ok(()),
-        libc::EAGAIN => Err(Error::new(
+        libc::EAGAIN => Err(Error::with_text(
             op,
-            ErrorKind::LimitReached("readers of one rwlock".into()),
+            ErrorKind::LimitReached,
+            "readers of one rwlock",
         )),
         e => Err(Error::os(op, Errno::from_raw(e))),
     }

@@ -43,9 +43,10 @@ fn same_fs(dir: &str, ours: &stat::FileStat) -> bool {
 /// [`ErrorKind::InvalidInput`] unless `bits` are permission bits only (at most `0o777`).
 pub(crate) fn check_mode(op: &'static str, bits: u32) -> Result<()> {
     if bits & !0o777 != 0 {
-        return Err(Error::new(
+        return Err(Error::with_text(
             op,
-            ErrorKind::InvalidInput(format!("mode {bits:#o} has bits outside 0o777")),
+            ErrorKind::InvalidInput,
+            format!("mode {bits:#o} has bits outside 0o777"),
         ));
     }
     Ok(())
@@ -65,13 +66,14 @@ pub(crate) fn check_fsize(op: &'static str, size: usize) -> Result<()> {
         return Err(Error::os("getrlimit(RLIMIT_FSIZE)", Errno::last()));
     }
     if lim.rlim_cur != libc::RLIM_INFINITY && size as u64 > lim.rlim_cur {
-        return Err(Error::new(
+        return Err(Error::with_text(
             op,
-            ErrorKind::LimitReached(format!(
+            ErrorKind::LimitReached,
+            format!(
                 "file size limit of this process (RLIMIT_FSIZE = {} bytes) is below the {size} \
                  bytes asked for",
                 lim.rlim_cur
-            )),
+            ),
         ));
     }
     Ok(())
@@ -88,9 +90,10 @@ pub(crate) fn check_fsize(op: &'static str, size: usize) -> Result<()> {
 /// steps in.
 pub(crate) fn reserve(fd: &OwnedFd, size: NonZeroUsize) -> Result<()> {
     let len = libc::off_t::try_from(size.get()).map_err(|_| {
-        Error::new(
+        Error::with_text(
             "posix_fallocate",
-            ErrorKind::InvalidSize(format!("{size} bytes does not fit off_t")),
+            ErrorKind::InvalidSize,
+            format!("{size} bytes does not fit off_t"),
         )
     })?;
     check_fsize("posix_fallocate", size.get())?;
@@ -114,9 +117,10 @@ pub(crate) fn reserve(fd: &OwnedFd, size: NonZeroUsize) -> Result<()> {
 
 fn size_error(op: &'static str, e: Errno) -> Error {
     match e {
-        Errno::EFBIG | Errno::EINVAL => Error::new(
+        Errno::EFBIG | Errno::EINVAL => Error::with_text(
             op,
-            ErrorKind::InvalidSize(format!("the file system refuses this size ({e})")),
+            ErrorKind::InvalidSize,
+            format!("the file system refuses this size ({e})"),
         ),
         e => Error::os(op, e),
     }
@@ -131,9 +135,10 @@ pub(crate) fn regular_size(st: &FileStat) -> Result<usize> {
         .ok()
         .filter(|&s| s <= isize::MAX as usize)
         .ok_or_else(|| {
-            Error::new(
+            Error::with_text(
                 "fstat",
-                ErrorKind::InvalidSize(format!("size {} cannot be mapped", st.st_size)),
+                ErrorKind::InvalidSize,
+                format!("size {} cannot be mapped", st.st_size),
             )
         })?;
     Ok(size)
