@@ -79,12 +79,16 @@
 )]
 #![warn(missing_docs)]
 
+// The shared builder macros name this crate as `ipc_core` in their docs, here as elsewhere.
+extern crate self as ipc_core;
+
 mod errno;
 mod error;
 pub mod layout;
 pub mod memory;
 pub mod mq;
 pub mod name;
+pub mod options;
 pub mod process;
 pub mod sem;
 pub mod shm;

@@ -10,8 +10,9 @@ use nix::fcntl::OFlag;
 use nix::sys::mman;
 use nix::sys::stat::{self, Mode};
 
-use super::{check_size, Mapping, DEFAULT_MODE};
+use super::{check_size, Mapping};
 use crate::name::{self, NameKind};
+use crate::options::NamedOptions;
 use crate::sys::file::{check_mode, regular_size, reserve, retry_eintr, still_names};
 use crate::{CreateMode, Errno, Error, ErrorKind, Memory, Result};
 
@@ -380,10 +381,7 @@ impl Drop for Shm {
 #[must_use]
 pub struct ShmOptions {
     size: Option<usize>,
-    mode: u32,
-    read_only: bool,
-    timeout: Duration,
-    unlink_on_drop: Option<bool>,
+    named: NamedOptions,
 }
 
 impl Default for ShmOptions {
@@ -393,15 +391,13 @@ impl Default for ShmOptions {
 }
 
 impl ShmOptions {
-    /// No size, mode 0600, read-write, a 200 ms sizing timeout, and the creating handle
-    /// unlinks on drop.
+    /// No size, mode 0600, read-write, a 200 ms sizing timeout (how long an open waits for
+    /// an object of size 0, whose creator has not sized it yet, before
+    /// [`ErrorKind::InvalidSize`]), and the creating handle unlinks on drop.
     pub fn new() -> Self {
         ShmOptions {
             size: None,
-            mode: DEFAULT_MODE,
-            read_only: false,
-            timeout: SIZE_WAIT,
-            unlink_on_drop: None,
+            named: NamedOptions::new(SIZE_WAIT),
         }
     }
 
@@ -413,98 +409,35 @@ impl ShmOptions {
         self
     }
 
-    /// The permission bits of a created object (default `0o600`, at most `0o777`). They are
-    /// applied with `fchmod` after creation, so the process umask changes nothing.
-    pub fn mode(mut self, bits: u32) -> Self {
-        self.mode = bits;
-        self
-    }
+    crate::named_setters!(named; mode, read_only, timeout, unlink_on_drop);
 
-    /// Open with `O_RDONLY` and map `PROT_READ` (needs only read permission). Only for
-    /// [`open`](Self::open): a new object is all zeros, so a read-only creator is refused
-    /// with [`ErrorKind::InvalidInput`].
-    pub fn read_only(mut self, yes: bool) -> Self {
-        self.read_only = yes;
-        self
-    }
-
-    /// How long an open waits for an object of size 0 (its creator has not sized it yet)
-    /// before [`ErrorKind::InvalidSize`]. Default 200 ms.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// Whether dropping the handle unlinks the name. Default: true exactly when this call
-    /// created the object.
-    pub fn unlink_on_drop(mut self, yes: bool) -> Self {
-        self.unlink_on_drop = Some(yes);
-        self
-    }
-
-    /// `shm_open(O_CREAT | O_EXCL)` + `fchmod` + `posix_fallocate`, then `mmap`: creates a
-    /// new object of [`size`](Self::size) bytes.
-    ///
-    /// Errors: [`ErrorKind::InvalidName`], [`ErrorKind::InvalidSize`] (no size, 0 or too
-    /// large), [`ErrorKind::AlreadyExists`], [`ErrorKind::NoSpace`] (the space is reserved
-    /// now, so a full `/dev/shm` is reported here rather than as a later `SIGBUS`),
-    /// [`ErrorKind::LimitReached`] naming `RLIMIT_FSIZE` when the process's file-size limit
-    /// is below the size (nothing is left behind), [`ErrorKind::InvalidInput`] for mode
-    /// bits outside `0o777` or `read_only`.
-    ///
-    /// # References
-    /// [shm_open(3)](https://man7.org/linux/man-pages/man3/shm_open.3.html),
-    /// [fchmod(2)](https://man7.org/linux/man-pages/man2/fchmod.2.html),
-    /// [posix_fallocate(3)](https://man7.org/linux/man-pages/man3/posix_fallocate.3.html),
-    /// [mmap(2)](https://man7.org/linux/man-pages/man2/mmap.2.html)
-    #[doc(alias = "shm_open")]
-    pub fn create(&self, name: &str) -> Result<Shm> {
-        self.open_as(name, CreateMode::Exclusive)
-    }
-
-    /// `shm_open` + `fstat` + `mmap`: opens an existing object, mapped whole.
-    ///
-    /// Errors: [`ErrorKind::NotFound`] (its message recalls that a creator's handle unlinks
-    /// the name when dropped); [`ErrorKind::WrongType`] for a symlink, directory or other
-    /// non-regular file; [`ErrorKind::InvalidSize`] if the object still has size 0 after
-    /// the [`timeout`](Self::timeout).
-    #[doc(alias = "shm_open")]
-    pub fn open(&self, name: &str) -> Result<Shm> {
-        self.open_as(name, CreateMode::OpenExisting)
-    }
-
-    /// Opens `name` if it exists, else creates it with [`size`](Self::size) bytes
-    /// (race-safe: exactly one of several concurrent callers creates).
-    /// [`Shm::created`] tells which happened. Errors: those of [`create`](Self::create)
-    /// and [`open`](Self::open).
-    #[doc(alias = "shm_open")]
-    pub fn open_or_create(&self, name: &str) -> Result<Shm> {
-        self.open_as(name, CreateMode::OpenOrCreate)
-    }
-
-    /// As [`create`](Self::create), under a fresh random name that starts with `prefix`
-    /// (`/job-` gives `/job-9f86d081884c7d65`): race-free, drawing again while the name is
-    /// taken; [`Shm::name`] tells the name (posix_ipc's `SharedMemory(None, O_CREX)`).
-    ///
-    /// Errors: those of [`create`](Self::create); [`ErrorKind::InvalidName`] for a prefix
-    /// that does not start with `/`, holds another `/`, or leaves no room for the suffix.
-    #[doc(alias = "O_CREX")]
-    pub fn create_unique(&self, prefix: &str) -> Result<Shm> {
-        name::create_unique(
-            "shm_open",
-            prefix,
-            NameKind::Shm,
-            |n| self.create(n),
-            |e| *e.kind() == ErrorKind::AlreadyExists,
-        )
+    crate::options::named_verbs! {
+        Shm, "shm_open", "object", NameKind::Shm;
+        /// A created object is `fchmod`ed to the [`mode`](Self::mode) and its
+        /// [`size`](Self::size) bytes reserved with `posix_fallocate` before the `mmap`, so a
+        /// full `/dev/shm` is [`ErrorKind::NoSpace`] here rather than a later `SIGBUS`; an
+        /// opened one is mapped whole, at the size `fstat` reports.
+        ///
+        /// Errors: [`ErrorKind::InvalidSize`] (no size, 0 or too large; or an opened object
+        /// still of size 0 after the [`timeout`](Self::timeout)),
+        /// [`ErrorKind::LimitReached`] naming `RLIMIT_FSIZE` when the process's file-size limit
+        /// is below the size (nothing is left behind), [`ErrorKind::InvalidInput`] for mode
+        /// bits outside `0o777` or `read_only` when creating, [`ErrorKind::WrongType`] for a
+        /// symlink, directory or other non-regular file.
+        ///
+        /// # References
+        /// [shm_open(3)](https://man7.org/linux/man-pages/man3/shm_open.3.html),
+        /// [fchmod(2)](https://man7.org/linux/man-pages/man2/fchmod.2.html),
+        /// [posix_fallocate(3)](https://man7.org/linux/man-pages/man3/posix_fallocate.3.html),
+        /// [mmap(2)](https://man7.org/linux/man-pages/man2/mmap.2.html)
     }
 
     /// The checks of every creating call: a valid name, mode bits, not read-only, a size.
     fn creating(&self, name: &str) -> Result<(CString, NonZeroUsize)> {
         let c_name = name::validate("shm_open", name, NameKind::Shm)?;
         let named = |e: Error| e.with_name(name);
-        check_mode("shm_open", self.mode).map_err(named)?;
-        if self.read_only {
+        check_mode("shm_open", self.named.mode).map_err(named)?;
+        if self.named.read_only {
             return Err(named(Error::new(
                 "shm_open",
                 ErrorKind::InvalidInput(
@@ -525,7 +458,7 @@ impl ShmOptions {
         let named = |e: Error| e.with_name(name);
         let (c_name, size) = if how == CreateMode::OpenExisting {
             let c_name = name::validate("shm_open", name, NameKind::Shm)?;
-            check_mode("shm_open", self.mode).map_err(named)?;
+            check_mode("shm_open", self.named.mode).map_err(named)?;
             (c_name, None)
         } else {
             let (c_name, size) = self.creating(name)?;
@@ -540,12 +473,13 @@ impl ShmOptions {
                 self.open_or_create_fd(&c_name, size).map_err(named)?
             }
             _ => {
-                let (fd, len) = open_existing(&c_name, self.read_only, Some(self.timeout))
-                    .map_err(|e| named(crate::error::not_found_hint(e)))?;
+                let (fd, len) =
+                    open_existing(&c_name, self.named.read_only, Some(self.named.timeout))
+                        .map_err(|e| named(crate::error::not_found_hint(e)))?;
                 (fd, len, false)
             }
         };
-        let map = match Mapping::map_fd("mmap", &fd, len, self.read_only) {
+        let map = match Mapping::map_fd("mmap", &fd, len, self.named.read_only) {
             Ok(map) => map,
             Err(e) => {
                 if created {
@@ -561,8 +495,8 @@ impl ShmOptions {
             c_name,
             created,
             unlinker: self
-                .unlink_on_drop
-                .unwrap_or(created)
+                .named
+                .unlinks(created)
                 .then(crate::process::Owner::current),
             unnamed: false,
             first: None,
@@ -588,10 +522,11 @@ impl ShmOptions {
         let (c_name, size) = self.creating(name)?;
         let named = |e: Error| e.with_name(name);
         let flags = OFlag::O_TMPFILE | OFlag::O_RDWR | OFlag::O_CLOEXEC;
-        let fd =
-            retry_eintr(|| nix::fcntl::open(SHM_DIR, flags, Mode::from_bits_truncate(self.mode)))
-                .map_err(|e| named(Error::os("open(O_TMPFILE)", e)))?;
-        stat::fchmod(&fd, Mode::from_bits_truncate(self.mode))
+        let fd = retry_eintr(|| {
+            nix::fcntl::open(SHM_DIR, flags, Mode::from_bits_truncate(self.named.mode))
+        })
+        .map_err(|e| named(Error::os("open(O_TMPFILE)", e)))?;
+        stat::fchmod(&fd, Mode::from_bits_truncate(self.named.mode))
             .map_err(|e| named(Error::nix("fchmod", e)))?;
         reserve(&fd, size).map_err(named)?;
         let map = Mapping::map_fd("mmap", &fd, size, false).map_err(named)?;
@@ -602,8 +537,8 @@ impl ShmOptions {
             c_name,
             created: true,
             unlinker: self
-                .unlink_on_drop
-                .unwrap_or(true)
+                .named
+                .unlinks(true)
                 .then(crate::process::Owner::current),
             unnamed: true,
             first: None,
@@ -618,12 +553,12 @@ impl ShmOptions {
             mman::shm_open(
                 c_name.as_c_str(),
                 flags | OFlag::O_NOFOLLOW,
-                Mode::from_bits_truncate(self.mode),
+                Mode::from_bits_truncate(self.named.mode),
             )
         })
         .map_err(|e| Error::os("shm_open", e))?;
         let sized = (|| {
-            stat::fchmod(&fd, Mode::from_bits_truncate(self.mode))
+            stat::fchmod(&fd, Mode::from_bits_truncate(self.named.mode))
                 .map_err(|e| Error::nix("fchmod", e))?;
             reserve(&fd, size)
         })();
@@ -649,7 +584,7 @@ impl ShmOptions {
                 Err(e) if e.errno() == Some(Errno::EEXIST) => {}
                 Err(e) => return Err(e),
             }
-            match open_existing(c_name, false, Some(self.timeout)) {
+            match open_existing(c_name, false, Some(self.named.timeout)) {
                 Ok((fd, len)) => return Ok((fd, len, false)),
                 Err(e) if e.errno() == Some(Errno::ENOENT) => {}
                 Err(e) => return Err(e),
