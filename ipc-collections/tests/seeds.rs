@@ -16,7 +16,10 @@ use ipc_collections::ipc_core::ErrorKind;
 use ipc_collections::{
     AnyArray, ArrayView, ElemType, Error, Shared, SharedArray, SharedCondvar, SharedMutex,
 };
-use ipc_testutil::{env, fork_child, fork_run, report, role, spawn_role, unique_name, wait_pid};
+use ipc_testutil::{
+    assert_one_creator_per_round, env, fork_child, fork_run, race, report, role, spawn_role,
+    unique_name, wait_for_start, wait_pid,
+};
 use ipc_testutil::{Cleanup, WATCHDOG};
 
 /// An error's kind, owned (for `assert_eq!` against a kind with text).
@@ -442,6 +445,140 @@ fn a_bad_unique_prefix_is_invalid_name() {
             "{prefix}: {e}"
         );
     }
+}
+
+// ---- 4b. AnyArray: the same verbs as the typed builders ----
+
+#[test]
+fn any_array_open_or_create_raced_by_real_processes_has_exactly_one_creator() {
+    const N: usize = 4;
+    const ROUNDS: usize = 4;
+    const GAP: Duration = Duration::from_millis(60);
+    if role().as_deref() == Some("racer") {
+        let elem = ElemType::from_name("AtomicU32").unwrap();
+        // Persist: a creator that finishes first must not unlink the name under the others.
+        let opts = AnyArray::options().dims(&[2, 2]).unlink_on_drop(false);
+        for (i, name) in env("NAMES").split(',').enumerate() {
+            wait_for_start(GAP * i as u32);
+            let a = opts.open_or_create(name, elem, "7").unwrap();
+            assert_eq!(a.elem(), elem);
+            // Element 0 is what the racers add to; the others keep the creator's fill.
+            let values = a.values_text().unwrap();
+            assert_eq!(
+                values[1..],
+                ["7", "7", "7"],
+                "filled before seen: {values:?}"
+            );
+            let AnyArray::AtomicU32(typed) = &a else {
+                panic!("AnyArray::open_or_create gave {:?}", a.elem())
+            };
+            typed.as_slice()[0].fetch_add(1, Ordering::SeqCst);
+            let info = a.info();
+            report(format!(
+                "{i} {} {}:{}",
+                a.created(),
+                info.creator_pid,
+                info.creation_time_ns
+            ));
+        }
+        return;
+    }
+    let names: Vec<String> = (0..ROUNDS).map(|_| unique_name("anyrace")).collect();
+    let _guards: Vec<Cleanup> = names.iter().map(|n| Cleanup::shm(n)).collect();
+    let lines = race(
+        "any_array_open_or_create_raced_by_real_processes_has_exactly_one_creator",
+        "racer",
+        N,
+        &[("NAMES", &names.join(","))],
+        Duration::from_millis(800),
+    );
+    assert_one_creator_per_round(&lines, ROUNDS, N);
+    for (i, name) in names.iter().enumerate() {
+        let a = AnyArray::open(name).unwrap();
+        let expect = (7 + N).to_string();
+        assert_eq!(
+            a.values_text().unwrap(),
+            [expect.as_str(), "7", "7", "7"],
+            "round {i}"
+        );
+    }
+    // An existing array of another element type or shape is refused, not reinterpreted.
+    let u8s = ElemType::from_name("u8").unwrap();
+    let e = AnyArray::options()
+        .dims(&[2, 2])
+        .open_or_create(&names[0], u8s, "0")
+        .unwrap_err();
+    assert!(matches!(kind(&e), ErrorKind::LayoutMismatch), "{e}");
+    let u32s = ElemType::from_name("AtomicU32").unwrap();
+    let e = AnyArray::options()
+        .dims(&[4])
+        .open_or_create(&names[0], u32s, "0")
+        .unwrap_err();
+    assert!(matches!(kind(&e), ErrorKind::LayoutMismatch), "{e}");
+}
+
+#[test]
+fn any_array_create_unique_is_opened_by_its_returned_name_in_another_process() {
+    if role().as_deref() == Some("opener") {
+        let a = AnyArray::options()
+            .timeout(Duration::from_secs(2))
+            .open(&env("NAME"))
+            .unwrap();
+        report(format!(
+            "{} {:?} {}",
+            a.elem(),
+            a.dims(),
+            a.to_string_lossy().unwrap()
+        ));
+        return;
+    }
+    let prefix = unique_name("anyuniq") + "-";
+    let f32s = ElemType::from_name("f32").unwrap();
+    let opts = AnyArray::options().dims(&[3]);
+    let a = opts.create_unique(&prefix, f32s, "-1.5").unwrap();
+    let _c1 = Cleanup::shm(a.name());
+    let b = opts.create_unique(&prefix, f32s, "2").unwrap();
+    let _c2 = Cleanup::shm(b.name());
+    assert!(a.created() && b.created());
+    assert!(a.name().starts_with(&prefix) && b.name().starts_with(&prefix));
+    assert_eq!(a.name().len(), prefix.len() + 16);
+    assert_ne!(a.name(), b.name());
+    let lines = spawn_role(
+        "any_array_create_unique_is_opened_by_its_returned_name_in_another_process",
+        "opener",
+        &[("NAME", a.name())],
+    )
+    .wait_ok();
+    assert_eq!(lines, ["f32 [3] [-1.5, -1.5, -1.5]"]);
+    // Bad input is a typed error, and nothing is created for it.
+    for bad in ["no-slash-", "/a/b-"] {
+        let e = opts.create_unique(bad, f32s, "0").unwrap_err();
+        assert!(matches!(kind(&e), ErrorKind::InvalidName(_)), "{bad}: {e}");
+    }
+    let e = opts
+        .create_unique(&prefix, f32s, "not a number")
+        .unwrap_err();
+    assert!(matches!(kind(&e), ErrorKind::InvalidInput(_)), "{e}");
+    let e = AnyArray::options()
+        .create_unique(&prefix, f32s, "0")
+        .unwrap_err();
+    assert!(
+        matches!(kind(&e), ErrorKind::InvalidInput(_)),
+        "no dims: {e}"
+    );
+    let left: Vec<String> = std::fs::read_dir("/dev/shm")
+        .unwrap()
+        .filter_map(|d| d.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with(&prefix[1..]))
+        .collect();
+    assert_eq!(left.len(), 2, "only the two arrays: {left:?}");
+    // The creator's handle removes the name, as for create.
+    let name = a.name().to_owned();
+    drop(a);
+    assert_eq!(
+        kind(&AnyArray::open(&name).unwrap_err()),
+        ErrorKind::NotFound
+    );
 }
 
 // ---- 7. atomic arrays without the lock ----
