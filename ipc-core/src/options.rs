@@ -149,3 +149,43 @@ macro_rules! named_verbs {
     };
 }
 pub(crate) use named_verbs;
+
+/// Writes the shortcuts of a kind opened by name (`Kind::create(name, ..)`,
+/// `Kind::open(name)`, `Kind::open_or_create(name, ..)`) and `Kind::options()`: each
+/// shortcut is exactly its builder call, the kind's essential parameters given to the
+/// builder's setters of the same names.
+macro_rules! named_shortcuts {
+    ($options:ident, $op:literal, $what:literal; $($arg:ident: $ty:ty),+) => {
+        #[doc = concat!("`", $op, "` with `O_CREAT | O_EXCL`: creates the ", $what, " `name`")]
+        #[doc = "with mode `0o600`; the name is unlinked when this handle drops. Shortcut for"]
+        #[doc = concat!("`Self::options()", $(".", stringify!($arg), "(", stringify!($arg), ")",)+ ".create(name)`;")]
+        #[doc = concat!("errors as [`", stringify!($options), "::create`].")]
+        #[doc(alias = $op)]
+        pub fn create(name: &str, $($arg: $ty),+) -> $crate::Result<Self> {
+            Self::options()$(.$arg($arg))+.create(name)
+        }
+
+        #[doc = concat!("`", $op, "` without `O_CREAT`: opens the existing ", $what, " `name`.")]
+        #[doc = concat!("Shortcut for `Self::options().open(name)`; errors as [`", stringify!($options), "::open`].")]
+        #[doc(alias = $op)]
+        pub fn open(name: &str) -> $crate::Result<Self> {
+            Self::options().open(name)
+        }
+
+        #[doc = concat!("Opens the ", $what, " `name` if it exists, else creates it (race-safe:")]
+        #[doc = "exactly one of several concurrent callers creates; [`created`](Self::created) says"]
+        #[doc = "which, and only a creating handle unlinks on drop). Shortcut for"]
+        #[doc = concat!("`Self::options()", $(".", stringify!($arg), "(", stringify!($arg), ")",)+ ".open_or_create(name)`.")]
+        #[doc(alias = $op)]
+        pub fn open_or_create(name: &str, $($arg: $ty),+) -> $crate::Result<Self> {
+            Self::options()$(.$arg($arg))+.open_or_create(name)
+        }
+
+        #[doc = "The builder for everything beyond the shortcuts (mode bits, who unlinks, and the"]
+        #[doc = concat!("kind's own settings); the same as [`", stringify!($options), "::new`].")]
+        pub fn options() -> $options {
+            $options::new()
+        }
+    };
+}
+pub(crate) use named_shortcuts;

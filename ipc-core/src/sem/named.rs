@@ -224,35 +224,7 @@ impl std::ops::Deref for NamedSemaphore {
 }
 
 impl NamedSemaphore {
-    /// `sem_open(O_CREAT | O_EXCL)`: creates the semaphore `name` holding `value`, mode
-    /// `0o600`; the name is unlinked when this handle drops. Shortcut for
-    /// `NamedSemaphore::options().value(value).create(name)`; errors as
-    /// [`SemOptions::create`].
-    #[doc(alias = "sem_open")]
-    pub fn create(name: &str, value: u32) -> Result<Self> {
-        Self::options().value(value).create(name)
-    }
-
-    /// `sem_open` without `O_CREAT`: opens the existing semaphore `name`. Shortcut for
-    /// `NamedSemaphore::options().open(name)`; errors as [`SemOptions::open`].
-    #[doc(alias = "sem_open")]
-    pub fn open(name: &str) -> Result<Self> {
-        Self::options().open(name)
-    }
-
-    /// Opens the semaphore `name`, creating it with `value` (mode `0o600`) if it does not
-    /// exist; race-safe. Shortcut for
-    /// `NamedSemaphore::options().value(value).open_or_create(name)`.
-    #[doc(alias = "sem_open")]
-    pub fn open_or_create(name: &str, value: u32) -> Result<Self> {
-        Self::options().value(value).open_or_create(name)
-    }
-
-    /// The builder for every other combination (mode bits, who unlinks); the same as
-    /// [`SemOptions::new`].
-    pub fn options() -> SemOptions {
-        SemOptions::new()
-    }
+    crate::options::named_shortcuts!(SemOptions, "sem_open", "semaphore"; value: u32);
 
     /// The name this semaphore was opened with.
     pub fn name(&self) -> &str {

@@ -86,47 +86,7 @@ unsafe impl Memory for Shm {
 }
 
 impl Shm {
-    /// `shm_open(O_CREAT | O_EXCL)`: creates a new object of `size` bytes with mode 0600
-    /// and maps it read-write; the name is unlinked when this handle drops. Shortcut for
-    /// `Shm::options().size(size).create(name)`; errors as [`ShmOptions::create`].
-    ///
-    /// # References
-    /// [shm_open(3)](https://man7.org/linux/man-pages/man3/shm_open.3.html),
-    /// [posix_fallocate(3)](https://man7.org/linux/man-pages/man3/posix_fallocate.3.html)
-    #[doc(alias = "shm_open")]
-    pub fn create(name: &str, size: usize) -> Result<Shm> {
-        Self::options().size(size).create(name)
-    }
-
-    /// `shm_open(O_RDWR)`: opens an existing object and maps all of it read-write; the
-    /// size comes from `fstat`. Shortcut for `Shm::options().open(name)`; errors as
-    /// [`ShmOptions::open`]. (Read-only: `Shm::options().read_only(true).open(name)`.)
-    ///
-    /// # References
-    /// [shm_open(3)](https://man7.org/linux/man-pages/man3/shm_open.3.html)
-    #[doc(alias = "shm_open")]
-    pub fn open(name: &str) -> Result<Shm> {
-        Self::options().open(name)
-    }
-
-    /// `shm_open`: opens `name` if it exists (mapped whole, at its `fstat` size), else
-    /// creates it with `size` bytes and mode 0600 (race-safe: when several processes try at
-    /// once, exactly one creates). [`created`](Shm::created) tells which happened; only a
-    /// creating handle unlinks on drop. Shortcut for
-    /// `Shm::options().size(size).open_or_create(name)`.
-    ///
-    /// # References
-    /// [shm_open(3)](https://man7.org/linux/man-pages/man3/shm_open.3.html)
-    #[doc(alias = "shm_open")]
-    pub fn open_or_create(name: &str, size: usize) -> Result<Shm> {
-        Self::options().size(size).open_or_create(name)
-    }
-
-    /// The builder for every other combination (mode bits, read-only, timeout, who
-    /// unlinks); the same as [`ShmOptions::new`].
-    pub fn options() -> ShmOptions {
-        ShmOptions::new()
-    }
+    crate::options::named_shortcuts!(ShmOptions, "shm_open", "object"; size: usize);
 
     /// The object's name, as given.
     pub fn name(&self) -> &str {
