@@ -559,31 +559,7 @@ pub struct SharedArrayOptions<T: SharedLayout> {
     _t: PhantomData<fn() -> T>,
 }
 
-impl<T: SharedLayout> Clone for SharedArrayOptions<T> {
-    fn clone(&self) -> Self {
-        SharedArrayOptions {
-            named: self.named.clone(),
-            dims: self.dims.clone(),
-            _t: PhantomData,
-        }
-    }
-}
-
-impl<T: SharedLayout> fmt::Debug for SharedArrayOptions<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SharedArrayOptions")
-            .field("type", &T::LAYOUT.name)
-            .field("dims", &self.dims)
-            .field("options", &self.named)
-            .finish()
-    }
-}
-
-impl<T: SharedLayout> Default for SharedArrayOptions<T> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
+named::typed_builder_impls!(SharedArrayOptions<T: SharedLayout>, T::LAYOUT.name, _t; named, dims);
 
 impl<T: SharedLayout> SharedArrayOptions<T> {
     /// No dims, mode 0600, a 5 s open timeout, and the creating handle unlinks on drop.

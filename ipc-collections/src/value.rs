@@ -306,29 +306,7 @@ pub struct SharedOptions<T: SharedLayout> {
     _t: PhantomData<fn() -> T>,
 }
 
-impl<T: SharedLayout> Clone for SharedOptions<T> {
-    fn clone(&self) -> Self {
-        SharedOptions {
-            named: self.named.clone(),
-            _t: PhantomData,
-        }
-    }
-}
-
-impl<T: SharedLayout> std::fmt::Debug for SharedOptions<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SharedOptions")
-            .field("type", &T::LAYOUT.name)
-            .field("options", &self.named)
-            .finish()
-    }
-}
-
-impl<T: SharedLayout> Default for SharedOptions<T> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
+named::typed_builder_impls!(SharedOptions<T: SharedLayout>, T::LAYOUT.name, _t; named);
 
 impl<T: SharedLayout> SharedOptions<T> {
     /// Mode 0600, a 5 s open timeout, read-write, and the creating handle unlinks on drop.

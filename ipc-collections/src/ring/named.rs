@@ -395,33 +395,7 @@ pub type MpmcRingOptions<T> = RingOptions<MpmcRing<T>>;
 /// The builder of [`ByteRing`].
 pub type ByteRingOptions = RingOptions<ByteRing>;
 
-impl<R: RingType> fmt::Debug for RingOptions<R> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RingOptions")
-            .field("ring", &R::SHAPE.what)
-            .field("capacity", &self.capacity)
-            .field("on_peer_exit", &self.peer_exit)
-            .field("options", &self.named)
-            .finish()
-    }
-}
-
-impl<R: RingType> Clone for RingOptions<R> {
-    fn clone(&self) -> Self {
-        RingOptions {
-            named: self.named.clone(),
-            capacity: self.capacity,
-            peer_exit: self.peer_exit,
-            _r: PhantomData,
-        }
-    }
-}
-
-impl<R: RingType> Default for RingOptions<R> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
+named::typed_builder_impls!(RingOptions<R: RingType>, R::SHAPE.what, _r; named, capacity, peer_exit);
 
 impl<R: RingType> RingOptions<R> {
     /// No capacity, mode 0600, a 5 s open timeout, the creating handle unlinks on drop, and

@@ -76,6 +76,38 @@ pub(crate) fn open<H>(
     attach(shm, name, wait)
 }
 
+/// `Clone`, `Debug` and `Default` for a typed segment builder, whose type parameter is only
+/// a marker (`derive` would ask the element type to be `Clone`, `Debug` and `Default`):
+/// `typed_builder_impls!(SharedOptions<T: SharedLayout>, T::LAYOUT.name, _t; named)`.
+macro_rules! typed_builder_impls {
+    ($builder:ident<$t:ident: $bound:path>, $what:expr, $marker:ident; $($field:ident),+) => {
+        impl<$t: $bound> Clone for $builder<$t> {
+            fn clone(&self) -> Self {
+                $builder {
+                    $($field: self.$field.clone(),)+
+                    $marker: std::marker::PhantomData,
+                }
+            }
+        }
+
+        impl<$t: $bound> std::fmt::Debug for $builder<$t> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($builder))
+                    .field("type", &$what)
+                    $(.field(stringify!($field), &self.$field))+
+                    .finish()
+            }
+        }
+
+        impl<$t: $bound> Default for $builder<$t> {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+    };
+}
+pub(crate) use typed_builder_impls;
+
 /// `shm_unlink`: removes the named segment `name` (existing mappings stay valid).
 ///
 /// Errors: [`ipc_core::ErrorKind::NotFound`] if there is no such object,
