@@ -242,6 +242,21 @@ macro_rules! elem_types {
                 }
             }
 
+            /// Whether dropping this handle (in this process) unlinks the name.
+            pub fn unlinks_on_drop(&self) -> bool {
+                match self {
+                    $(AnyArray::$variant(a) => a.unlinks_on_drop(),)*
+                }
+            }
+
+            /// Chooses whether dropping this handle unlinks the name (as
+            /// [`SharedArray::set_unlink_on_drop`]).
+            pub fn set_unlink_on_drop(&mut self, yes: bool) {
+                match self {
+                    $(AnyArray::$variant(a) => a.set_unlink_on_drop(yes),)*
+                }
+            }
+
             /// What the segment's header says.
             pub fn info(&self) -> &SegmentInfo {
                 match self {

@@ -581,6 +581,43 @@ fn any_array_create_unique_is_opened_by_its_returned_name_in_another_process() {
     );
 }
 
+#[test]
+fn any_array_open_honours_the_builders_dims_and_lifetime() {
+    let name = unique_name("anyopen");
+    let _c = Cleanup::shm(&name);
+    let i16s = ElemType::from_name("i16").unwrap();
+    let a = AnyArray::options()
+        .dims(&[3])
+        .unlink_on_drop(false)
+        .create(&name, i16s, "-2")
+        .unwrap();
+    assert!(a.created() && !a.unlinks_on_drop());
+    // Other dims than the builder's are refused, as SharedArrayOptions::open refuses them.
+    let e = AnyArray::options().dims(&[4]).open(&name).unwrap_err();
+    assert!(matches!(kind(&e), ErrorKind::LayoutMismatch), "{e}");
+    let b = AnyArray::options().dims(&[3]).open(&name).unwrap();
+    assert!(
+        !b.created() && !b.unlinks_on_drop(),
+        "an opener keeps the name by default"
+    );
+    drop(b);
+    assert!(
+        AnyArray::open(&name).is_ok(),
+        "dropping an opener kept the name"
+    );
+    // An opener asked to unlink on drop removes the name.
+    let c = AnyArray::options()
+        .unlink_on_drop(true)
+        .open(&name)
+        .unwrap();
+    assert!(c.unlinks_on_drop());
+    drop(c);
+    assert_eq!(
+        kind(&AnyArray::open(&name).unwrap_err()),
+        ErrorKind::NotFound
+    );
+}
+
 // ---- 7. atomic arrays without the lock ----
 
 #[test]
