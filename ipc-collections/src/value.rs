@@ -385,16 +385,8 @@ impl<T: SharedLayout> SharedOptions<T> {
     }
 
     fn refuse_read_only_create(&self, name: &str) -> Result<()> {
-        if !self.named.read_only {
-            return Ok(());
-        }
-        Err(ipc_core::Error::new(
-            "Shared::create",
-            ipc_core::ErrorKind::InvalidInput(
-                "read_only with a creating verb: create read-write, then open read-only".into(),
-            ),
-        )
-        .with_name(name))
+        let checked = self.named.check_creating("Shared::create");
+        checked.map_err(|e| e.with_name(name))
     }
 }
 

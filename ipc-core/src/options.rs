@@ -34,6 +34,23 @@ impl NamedOptions {
         }
     }
 
+    /// The checks every creating verb makes of the shared settings, before anything is
+    /// created: mode bits within `0o777`, and not `read_only` (a new object must be
+    /// written). Both are [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) from
+    /// `op`; the caller names the object.
+    pub fn check_creating(&self, op: &'static str) -> crate::Result<()> {
+        crate::sys::file::check_mode(op, self.mode)?;
+        if self.read_only {
+            return Err(crate::Error::new(
+                op,
+                crate::ErrorKind::InvalidInput(
+                    "read_only with a creating verb: create read-write, then open read-only".into(),
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// The lifetime rule: whether a handle removes its name on drop, given whether the call
     /// created the object.
     pub fn unlinks(&self, created: bool) -> bool {
@@ -189,3 +206,33 @@ macro_rules! named_shortcuts {
     };
 }
 pub(crate) use named_shortcuts;
+
+/// Writes the lifetime accessors every named handle has (`name`, `created`,
+/// `unlinks_on_drop`, `set_unlink_on_drop`) for a handle with the fields `name`, `created`
+/// and `unlinker: Option<process::Owner>` (the process whose drop removes the name).
+macro_rules! named_handle {
+    ($what:literal) => {
+        #[doc = concat!("The ", $what, "'s name, as given.")]
+        pub fn name(&self) -> &str {
+            &self.name
+        }
+
+        #[doc = concat!("Whether this handle created the ", $what, " (rather than opening an existing one).")]
+        pub fn created(&self) -> bool {
+            self.created
+        }
+
+        /// Whether dropping this handle (in this process) unlinks the name.
+        pub fn unlinks_on_drop(&self) -> bool {
+            self.unlinker.is_some_and($crate::process::Owner::is_current)
+        }
+
+        #[doc = concat!("Chooses whether dropping this handle unlinks the name: `false` keeps the ", $what)]
+        #[doc = "after this process (until [`unlink`] or a reboot); `true` makes this process's"]
+        #[doc = "handle unlink it, also if another process created it."]
+        pub fn set_unlink_on_drop(&mut self, yes: bool) {
+            self.unlinker = yes.then($crate::process::Owner::current);
+        }
+    };
+}
+pub(crate) use named_handle;

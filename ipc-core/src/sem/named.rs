@@ -226,27 +226,7 @@ impl std::ops::Deref for NamedSemaphore {
 impl NamedSemaphore {
     crate::options::named_shortcuts!(SemOptions, "sem_open", "semaphore"; value: u32);
 
-    /// The name this semaphore was opened with.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// Whether this handle created the semaphore (rather than opening an existing one).
-    pub fn created(&self) -> bool {
-        self.created
-    }
-
-    /// Whether dropping this handle (in this process) unlinks the name.
-    pub fn unlinks_on_drop(&self) -> bool {
-        self.unlinker.is_some_and(crate::process::Owner::is_current)
-    }
-
-    /// Chooses whether dropping this handle unlinks the name: `false` keeps the semaphore
-    /// after this process (until [`unlink`] or a reboot); `true` makes this process's
-    /// handle unlink it, also if another process created it.
-    pub fn set_unlink_on_drop(&mut self, yes: bool) {
-        self.unlinker = yes.then(crate::process::Owner::current);
-    }
+    crate::options::named_handle!("semaphore");
 
     /// `sem_unlink`: removes the name now (open handles keep working) and stops this handle
     /// from unlinking it again on drop.

@@ -88,27 +88,7 @@ unsafe impl Memory for Shm {
 impl Shm {
     crate::options::named_shortcuts!(ShmOptions, "shm_open", "object"; size: usize);
 
-    /// The object's name, as given.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// Whether this handle created the object (rather than opening an existing one).
-    pub fn created(&self) -> bool {
-        self.created
-    }
-
-    /// Whether dropping this handle (in this process) unlinks the name.
-    pub fn unlinks_on_drop(&self) -> bool {
-        self.unlinker.is_some_and(crate::process::Owner::is_current)
-    }
-
-    /// Chooses whether dropping this handle unlinks the name: `false` lets the object
-    /// persist after this process (until [`unlink`] or a reboot); `true` makes this
-    /// process's handle unlink it, also if another process created it.
-    pub fn set_unlink_on_drop(&mut self, yes: bool) {
-        self.unlinker = yes.then(crate::process::Owner::current);
-    }
+    crate::options::named_handle!("object");
 
     /// The object's file descriptor (close-on-exec), e.g. for `fstat` or to pass along.
     pub fn fd(&self) -> BorrowedFd<'_> {
@@ -396,15 +376,7 @@ impl ShmOptions {
     fn creating(&self, name: &str) -> Result<(CString, NonZeroUsize)> {
         let c_name = name::validate("shm_open", name, NameKind::Shm)?;
         let named = |e: Error| e.with_name(name);
-        check_mode("shm_open", self.named.mode).map_err(named)?;
-        if self.named.read_only {
-            return Err(named(Error::new(
-                "shm_open",
-                ErrorKind::InvalidInput(
-                    "read_only with a creating mode: create read-write, then open read-only".into(),
-                ),
-            )));
-        }
+        self.named.check_creating("shm_open").map_err(named)?;
         let Some(size) = self.size else {
             return Err(named(Error::new(
                 "shm_open",

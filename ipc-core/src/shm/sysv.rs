@@ -552,15 +552,7 @@ impl SysvShmOptions {
     /// first; returns the id and whether this call created the segment.
     fn get(&self, key: Key, exclusive: bool) -> Result<(i32, bool)> {
         let named = |e: Error| e.with_name(format!("key {:#x}", key.0));
-        crate::sys::file::check_mode("shmget", self.named.mode).map_err(named)?;
-        if self.named.read_only {
-            return Err(named(Error::new(
-                "shmget",
-                ErrorKind::InvalidInput(
-                    "read_only with a creating mode: create read-write, then open read-only".into(),
-                ),
-            )));
-        }
+        self.named.check_creating("shmget").map_err(named)?;
         let Some(size) = self.size else {
             return Err(named(Error::new(
                 "shmget",
