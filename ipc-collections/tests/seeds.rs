@@ -454,25 +454,31 @@ fn any_array_open_or_create_raced_by_real_processes_has_exactly_one_creator() {
     const N: usize = 4;
     const ROUNDS: usize = 4;
     const GAP: Duration = Duration::from_millis(60);
+    // Large enough that the creator's fill (every element parsed from the text) takes a
+    // while: the others must wait for it, not see a half-filled array.
+    const DIMS: [usize; 2] = [512, 512];
     if role().as_deref() == Some("racer") {
         let elem = ElemType::from_name("AtomicU32").unwrap();
         // Persist: a creator that finishes first must not unlink the name under the others.
-        let opts = AnyArray::options().dims(&[2, 2]).unlink_on_drop(false);
+        let opts = AnyArray::options().dims(&DIMS).unlink_on_drop(false);
         for (i, name) in env("NAMES").split(',').enumerate() {
             wait_for_start(GAP * i as u32);
             let a = opts.open_or_create(name, elem, "7").unwrap();
             assert_eq!(a.elem(), elem);
-            // Element 0 is what the racers add to; the others keep the creator's fill.
-            let values = a.values_text().unwrap();
-            assert_eq!(
-                values[1..],
-                ["7", "7", "7"],
-                "filled before seen: {values:?}"
-            );
             let AnyArray::AtomicU32(typed) = &a else {
                 panic!("AnyArray::open_or_create gave {:?}", a.elem())
             };
-            typed.as_slice()[0].fetch_add(1, Ordering::SeqCst);
+            // Element 0 is what the racers add to; the others keep the creator's fill.
+            let xs = typed.as_slice();
+            let unfilled = xs[1..]
+                .iter()
+                .filter(|x| x.load(Ordering::SeqCst) != 7)
+                .count();
+            assert_eq!(
+                unfilled, 0,
+                "round {i}: the fill was complete before the open"
+            );
+            xs[0].fetch_add(1, Ordering::SeqCst);
             let info = a.info();
             report(format!(
                 "{i} {} {}:{}",
@@ -495,17 +501,17 @@ fn any_array_open_or_create_raced_by_real_processes_has_exactly_one_creator() {
     assert_one_creator_per_round(&lines, ROUNDS, N);
     for (i, name) in names.iter().enumerate() {
         let a = AnyArray::open(name).unwrap();
-        let expect = (7 + N).to_string();
-        assert_eq!(
-            a.values_text().unwrap(),
-            [expect.as_str(), "7", "7", "7"],
-            "round {i}"
-        );
+        assert_eq!(a.dims(), DIMS, "round {i}");
+        let AnyArray::AtomicU32(typed) = a else {
+            panic!("round {i}: {:?}", a.elem())
+        };
+        let first = typed.as_slice()[0].load(Ordering::SeqCst);
+        assert_eq!(first, 7 + N as u32, "round {i}: every racer added once");
     }
     // An existing array of another element type or shape is refused, not reinterpreted.
     let u8s = ElemType::from_name("u8").unwrap();
     let e = AnyArray::options()
-        .dims(&[2, 2])
+        .dims(&DIMS)
         .open_or_create(&names[0], u8s, "0")
         .unwrap_err();
     assert!(matches!(kind(&e), ErrorKind::LayoutMismatch), "{e}");
