@@ -6,13 +6,13 @@ use std::sync::atomic::{
     AtomicI16, AtomicI32, AtomicI64, AtomicI8, AtomicIsize, AtomicU16, AtomicU32, AtomicU64,
     AtomicU8, AtomicUsize, Ordering,
 };
-use std::time::Duration;
 
 use ipc_core::{ErrorKind, SharedLayout};
 
 use crate::error::{Error, Result};
 use crate::format::{Kind, SegmentInfo};
-use crate::{SharedArray, DEFAULT_OPEN_TIMEOUT};
+use crate::segment::named::{self, NamedOptions};
+use crate::SharedArray;
 
 /// Prints one element (plain values as they are, atomics by a relaxed load).
 trait Show {
@@ -214,12 +214,10 @@ macro_rules! elem_types {
         }
 
         impl AnyArray {
-            /// Opens the named array with a timeout for its creator to publish it.
-            fn open_as(name: &str, elem: ElemType, timeout: Duration) -> Result<AnyArray> {
+            /// Opens the named array of `elem` as `opts` say.
+            fn open_as(opts: &AnyArrayOptions, name: &str, elem: ElemType) -> Result<AnyArray> {
                 Ok(match elem {
-                    $(ElemType::$variant => AnyArray::$variant(
-                        SharedArray::<$t>::options().timeout(timeout).open(name)?,
-                    ),)*
+                    $(ElemType::$variant => AnyArray::$variant(opts.typed::<$t>().open(name)?),)*
                 })
             }
 
@@ -237,6 +235,29 @@ macro_rules! elem_types {
                 }
             }
 
+            /// Whether this call created the array (see the lifetime table in `ipc_core`'s
+            /// crate docs).
+            pub fn created(&self) -> bool {
+                match self {
+                    $(AnyArray::$variant(a) => a.created(),)*
+                }
+            }
+
+            /// Whether dropping this handle (in this process) unlinks the name.
+            pub fn unlinks_on_drop(&self) -> bool {
+                match self {
+                    $(AnyArray::$variant(a) => a.unlinks_on_drop(),)*
+                }
+            }
+
+            /// Chooses whether dropping this handle unlinks the name (as
+            /// [`SharedArray::set_unlink_on_drop`]).
+            pub fn set_unlink_on_drop(&mut self, yes: bool) {
+                match self {
+                    $(AnyArray::$variant(a) => a.set_unlink_on_drop(yes),)*
+                }
+            }
+
             /// What the segment's header says.
             pub fn info(&self) -> &SegmentInfo {
                 match self {
@@ -244,9 +265,11 @@ macro_rules! elem_types {
                 }
             }
 
-            /// Creates the named array of `elem` as `opts` say, every element `fill`.
+            /// Creates (with `verb`) the named array of `elem` as `opts` say, every
+            /// element `fill`.
             fn create_as(
                 opts: &AnyArrayOptions,
+                verb: Verb,
                 name: &str,
                 elem: ElemType,
                 fill: &str,
@@ -255,13 +278,19 @@ macro_rules! elem_types {
                     $(ElemType::$variant => {
                         // Checked before the object exists, so a bad value creates nothing.
                         parse_elem::<$t>(elem, fill).map_err(|e| e.with_name(name))?;
-                        AnyArray::$variant(opts.typed::<$t>().create(name, |xs| {
+                        let init = |xs: &mut [$t]| {
                             for x in xs {
                                 if let Some(v) = <$t as Parse>::parse(fill) {
                                     *x = v;
                                 }
                             }
-                        })?)
+                        };
+                        let typed = opts.typed::<$t>();
+                        AnyArray::$variant(match verb {
+                            Verb::Create => typed.create(name, init)?,
+                            Verb::CreateUnique => typed.create_unique(name, init)?,
+                            Verb::OpenOrCreate => typed.open_or_create(name, init)?,
+                        })
                     })*
                 })
             }
@@ -390,8 +419,16 @@ impl fmt::Display for ElemType {
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct AnyArrayOptions {
-    named: crate::segment::named::NamedOptions,
+    named: NamedOptions,
     dims: Option<Vec<usize>>,
+}
+
+/// Which creating verb [`AnyArray::create_as`] runs.
+#[derive(Clone, Copy)]
+enum Verb {
+    Create,
+    CreateUnique,
+    OpenOrCreate,
 }
 
 impl Default for AnyArrayOptions {
@@ -404,32 +441,24 @@ impl AnyArrayOptions {
     /// Mode 0600, a 5 s open timeout, and a creator that unlinks on drop; no dims yet.
     pub fn new() -> Self {
         AnyArrayOptions {
-            named: crate::segment::named::NamedOptions::new(),
+            named: named::defaults(),
             dims: None,
         }
     }
 
-    /// The dimensions of a created array (C order), as
+    /// The dimensions (C order): the shape of a created array (needed to create), and the
+    /// shape an opened array must have, as
     /// [`SharedArrayOptions::dims`](crate::SharedArrayOptions::dims).
     pub fn dims(mut self, dims: &[usize]) -> Self {
         self.dims = Some(dims.to_vec());
         self
     }
 
-    crate::segment::named::named_setters!();
+    ipc_core::named_setters!(named; mode, timeout, unlink_on_drop);
 
     /// The typed builder with the same settings.
     fn typed<T: SharedLayout>(&self) -> crate::SharedArrayOptions<T> {
-        let mut o = SharedArray::<T>::options()
-            .mode(self.named.mode)
-            .timeout(self.named.timeout);
-        if let Some(d) = &self.dims {
-            o = o.dims(d);
-        }
-        if let Some(yes) = self.named.unlink_on_drop {
-            o = o.unlink_on_drop(yes);
-        }
-        o
+        crate::SharedArrayOptions::with(self.named, self.dims.clone())
     }
 
     /// Creates the named array of `elem` (exclusive create), every element `fill` parsed as
@@ -439,40 +468,44 @@ impl AnyArrayOptions {
     /// (nothing is created); otherwise those of
     /// [`SharedArrayOptions::create`](crate::SharedArrayOptions::create).
     pub fn create(&self, name: &str, elem: ElemType, fill: &str) -> Result<AnyArray> {
-        AnyArray::create_as(self, name, elem, fill)
+        AnyArray::create_as(self, Verb::Create, name, elem, fill)
     }
 
-    /// Opens the named array whatever its element type, waiting up to the timeout (see
-    /// [`AnyArray::open`]).
-    pub fn open(&self, name: &str) -> Result<AnyArray> {
-        AnyArray::open_timeout(name, self.named.timeout)
+    /// As [`create`](Self::create), under a fresh random name that starts with `prefix`
+    /// (`/grid-` gives `/grid-9f86d081884c7d65`): race-free, drawing again while the name is
+    /// taken; [`AnyArray::name`] tells the name.
+    ///
+    /// Errors: those of [`create`](Self::create); [`ipc_core::ErrorKind::InvalidName`] for a
+    /// bad prefix.
+    pub fn create_unique(&self, prefix: &str, elem: ElemType, fill: &str) -> Result<AnyArray> {
+        AnyArray::create_as(self, Verb::CreateUnique, prefix, elem, fill)
     }
-}
 
-impl AnyArray {
-    /// The builder for everything beyond [`open`](Self::open): creating an array of a type
-    /// chosen at run time, a mode, a timeout, the lifetime.
-    pub fn options() -> AnyArrayOptions {
-        AnyArrayOptions::new()
+    /// Opens the named array of `elem` if it exists (it must have that element type, and
+    /// the [`dims`](Self::dims)), else creates it with every element `fill`: race-safe,
+    /// exactly one of several concurrent callers creates ([`AnyArray::created`] says which).
+    ///
+    /// Errors: those of [`create`](Self::create) and
+    /// [`SharedArrayOptions::open_or_create`](crate::SharedArrayOptions::open_or_create)
+    /// (an existing array of another element type is
+    /// [`LayoutMismatch`](crate::ErrorKind::LayoutMismatch)).
+    pub fn open_or_create(&self, name: &str, elem: ElemType, fill: &str) -> Result<AnyArray> {
+        AnyArray::create_as(self, Verb::OpenOrCreate, name, elem, fill)
     }
 
     /// Opens the named array whatever its element type: reads the header (kind, element
     /// type name, size, alignment, dims), then opens it as a [`SharedArray`] of that type,
-    /// which checks the fingerprint and schema as a typed open does. Waits up to 5 s for
-    /// the creator to publish it.
+    /// which checks the fingerprint and schema as a typed open does (and the
+    /// [`dims`](Self::dims), if set). Waits up to the [`timeout`](Self::timeout) for the
+    /// creator to publish it (one deadline for the header read and the typed open each).
     ///
     /// Errors: [`ipc_core::ErrorKind::InvalidInput`] naming the stored type when the
-    /// element type is not one of [`ElemType`] (a struct, `[T; N]`, `u128`); [`ErrorKind::WrongType`](crate::ErrorKind::WrongType) for a segment that is not an
+    /// element type is not one of [`ElemType`] (a struct, `[T; N]`, `u128`);
+    /// [`ErrorKind::WrongType`](crate::ErrorKind::WrongType) for a segment that is not an
     /// array; otherwise those of [`SharedArray::open`] (among them
     /// [`ipc_core::ErrorKind::NotFound`]).
-    pub fn open(name: &str) -> Result<AnyArray> {
-        Self::open_timeout(name, DEFAULT_OPEN_TIMEOUT)
-    }
-
-    /// [`open`](Self::open), waiting up to `timeout` for the creator to publish the array
-    /// (one deadline for the header read and the typed open each).
-    pub fn open_timeout(name: &str, timeout: Duration) -> Result<AnyArray> {
-        let info = crate::inspect_timeout(name, timeout)?;
+    pub fn open(&self, name: &str) -> Result<AnyArray> {
+        let info = crate::inspect_timeout(name, self.named.timeout)?;
         if info.kind != Kind::Array {
             return Err(Error::wrong_kind(name, Kind::Array, info.kind));
         }
@@ -488,7 +521,22 @@ impl AnyArray {
             )
             .with_name(name)
         })?;
-        Self::open_as(name, elem, timeout)
+        AnyArray::open_as(self, name, elem)
+    }
+}
+
+impl AnyArray {
+    /// The builder for everything beyond [`open`](Self::open): creating an array of a type
+    /// chosen at run time, a mode, a timeout, the lifetime.
+    pub fn options() -> AnyArrayOptions {
+        AnyArrayOptions::new()
+    }
+
+    /// Opens the named array whatever its element type, waiting up to 5 s for the creator
+    /// to publish it. Shortcut for `AnyArray::options().open(name)`; errors as
+    /// [`AnyArrayOptions::open`].
+    pub fn open(name: &str) -> Result<AnyArray> {
+        Self::options().open(name)
     }
 
     /// The dimensions (C order).

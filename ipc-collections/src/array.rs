@@ -577,43 +577,28 @@ pub struct SharedArrayOptions<T: SharedLayout> {
     _t: PhantomData<fn() -> T>,
 }
 
-impl<T: SharedLayout> Clone for SharedArrayOptions<T> {
-    fn clone(&self) -> Self {
-        SharedArrayOptions {
-            named: self.named.clone(),
-            dims: self.dims.clone(),
-            _t: PhantomData,
-        }
-    }
-}
-
-impl<T: SharedLayout> fmt::Debug for SharedArrayOptions<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SharedArrayOptions")
-            .field("type", &T::LAYOUT.name)
-            .field("dims", &self.dims)
-            .field("options", &self.named)
-            .finish()
-    }
-}
-
-impl<T: SharedLayout> Default for SharedArrayOptions<T> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
+named::typed_builder_impls!(SharedArrayOptions<T: SharedLayout>, T::LAYOUT.name, _t; named, dims);
 
 impl<T: SharedLayout> SharedArrayOptions<T> {
     /// No dims, mode 0600, a 5 s open timeout, and the creating handle unlinks on drop.
     pub fn new() -> Self {
         SharedArrayOptions {
-            named: NamedOptions::new(),
+            named: named::defaults(),
             dims: None,
             _t: PhantomData,
         }
     }
 
-    named::named_setters!();
+    /// A builder with these shared settings and dims (for [`AnyArrayOptions`](crate::AnyArrayOptions)).
+    pub(crate) fn with(named: NamedOptions, dims: Option<Vec<usize>>) -> Self {
+        SharedArrayOptions {
+            named,
+            dims,
+            _t: PhantomData,
+        }
+    }
+
+    ipc_core::named_setters!(named; mode, timeout, unlink_on_drop);
 
     /// The dimensions (C order): the shape of a created array (needed to create), and the
     /// shape an opened array must have ([`ErrorKind::LayoutMismatch`](crate::ErrorKind::LayoutMismatch) otherwise).
@@ -633,6 +618,12 @@ impl<T: SharedLayout> SharedArrayOptions<T> {
         })
     }
 
+    /// The dims, and the segment's size with them (an error without dims).
+    fn sized(&self, name: &str) -> Result<(&[usize], Result<usize>)> {
+        let dims = self.dims_or_err(name)?;
+        Ok((dims, SharedArray::<T>::segment_len(dims)))
+    }
+
     /// Creates the named array exclusively with [`dims`](Self::dims); `init` fills the
     /// elements (zeroed before, exclusive access, C order) before any other process can see
     /// them.
@@ -641,17 +632,10 @@ impl<T: SharedLayout> SharedArrayOptions<T> {
     /// dims; the errors of [`ipc_core::shm::ShmOptions::create`] (among them
     /// [`ipc_core::ErrorKind::LimitReached`] naming `RLIMIT_FSIZE`).
     pub fn create(&self, name: &str, init: impl FnOnce(&mut [T])) -> Result<SharedArray<T>> {
-        let dims = self.dims_or_err(name)?;
-        let size = SharedArray::<T>::segment_len(dims).map_err(|e| e.or_name(name))?;
-        let shm = named::create_shm(name, size, &self.named)?;
-        SharedArray::create_impl(
-            "SharedArray::create",
-            shm,
-            name,
-            dims,
-            named::unnamed(),
-            init,
-        )
+        let (dims, size) = self.sized(name)?;
+        named::create(&self.named, name, size, |shm, n, fresh| {
+            SharedArray::create_impl("SharedArray::create", shm, n, dims, fresh, init)
+        })
     }
 
     /// As [`create`](Self::create), under a fresh random name that starts with `prefix`
@@ -666,24 +650,11 @@ impl<T: SharedLayout> SharedArrayOptions<T> {
         prefix: &str,
         init: impl FnOnce(&mut [T]),
     ) -> Result<SharedArray<T>> {
-        let dims = self.dims_or_err(prefix)?;
-        let size = SharedArray::<T>::segment_len(dims).map_err(|e| e.or_name(prefix))?;
-        let shm = ipc_core::name::create_unique(
-            "SharedArray::create_unique",
-            prefix,
-            ipc_core::name::NameKind::Shm,
-            |n| named::create_shm(n, size, &self.named),
-            crate::value::is_taken,
-        )?;
-        let name = shm.name().to_owned();
-        SharedArray::create_impl(
-            "SharedArray::create_unique",
-            shm,
-            &name,
-            dims,
-            named::unnamed(),
-            init,
-        )
+        const OP: &str = "SharedArray::create_unique";
+        let (dims, size) = self.sized(prefix)?;
+        named::create_unique(OP, &self.named, prefix, size, |shm, n, fresh| {
+            SharedArray::create_impl(OP, shm, n, dims, fresh, init)
+        })
     }
 
     /// Opens the named array, checking its element type (and its dims, if set), waiting up
@@ -694,9 +665,13 @@ impl<T: SharedLayout> SharedArrayOptions<T> {
     /// [`ErrorKind::WrongType`](crate::ErrorKind::WrongType); [`ErrorKind::Corrupted`](crate::ErrorKind::Corrupted); [`ErrorKind::InitTimeout`](crate::ErrorKind::InitTimeout);
     /// [`ErrorKind::CreatorDied`](crate::ErrorKind::CreatorDied); [`ErrorKind::InitFailed`](crate::ErrorKind::InitFailed).
     pub fn open(&self, name: &str) -> Result<SharedArray<T>> {
-        let mut wait = Deadline::after(self.named.timeout);
-        let mut shm = named::open_shm(name, false, &mut wait)?;
-        self.named.apply_lifetime(&mut shm);
+        named::open(&self.named, name, |shm, name, wait| {
+            self.attach(shm, name, wait)
+        })
+    }
+
+    /// Attaches an opened array and checks its dims, if set.
+    fn attach(&self, shm: Shm, name: &str, wait: Deadline) -> Result<SharedArray<T>> {
         let a = SharedArray::attach_impl(shm, name, wait)?;
         if let Some(dims) = &self.dims {
             a.check_dims(dims)?;
@@ -711,29 +686,18 @@ impl<T: SharedLayout> SharedArrayOptions<T> {
         name: &str,
         init: impl FnOnce(&mut [T]),
     ) -> Result<SharedArray<T>> {
-        let dims = self.dims_or_err(name)?;
-        let size = SharedArray::<T>::segment_len(dims).map_err(|e| e.or_name(name))?;
+        const OP: &str = "SharedArray::open_or_create";
+        let (dims, size) = self.sized(name)?;
         let mut init = Some(init);
         named::open_or_create(
+            &self.named,
             name,
             size,
-            &self.named,
-            Deadline::after(self.named.timeout),
-            |shm| {
-                SharedArray::create_impl(
-                    "SharedArray::open_or_create",
-                    shm,
-                    name,
-                    dims,
-                    named::unnamed(),
-                    named::init_once(&mut init),
-                )
+            |shm, fresh| {
+                let init = named::init_once(&mut init);
+                SharedArray::create_impl(OP, shm, name, dims, fresh, init)
             },
-            |shm, wait| {
-                let a = SharedArray::attach_impl(shm, name, wait)?;
-                a.check_dims(dims)?;
-                Ok(a)
-            },
+            |shm, wait| self.attach(shm, name, wait),
         )
     }
 }

@@ -297,55 +297,28 @@ impl<T: SharedLayout> Shared<T, Shm> {
 ///     .open("/config");
 /// # Ok::<(), ipc_collections::Error>(())
 /// ```
+///
+/// [`read_only`](Self::read_only) is only for types without interior mutability: a `T`
+/// containing an atomic or a lock would let safe code write through the read-only mapping,
+/// so [`open`](Self::open) refuses it with [`ipc_core::ErrorKind::InvalidInput`].
 #[must_use]
 pub struct SharedOptions<T: SharedLayout> {
     named: NamedOptions,
     _t: PhantomData<fn() -> T>,
 }
 
-impl<T: SharedLayout> Clone for SharedOptions<T> {
-    fn clone(&self) -> Self {
-        SharedOptions {
-            named: self.named.clone(),
-            _t: PhantomData,
-        }
-    }
-}
-
-impl<T: SharedLayout> std::fmt::Debug for SharedOptions<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SharedOptions")
-            .field("type", &T::LAYOUT.name)
-            .field("options", &self.named)
-            .finish()
-    }
-}
-
-impl<T: SharedLayout> Default for SharedOptions<T> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
+named::typed_builder_impls!(SharedOptions<T: SharedLayout>, T::LAYOUT.name, _t; named);
 
 impl<T: SharedLayout> SharedOptions<T> {
     /// Mode 0600, a 5 s open timeout, read-write, and the creating handle unlinks on drop.
     pub fn new() -> Self {
         SharedOptions {
-            named: NamedOptions::new(),
+            named: named::defaults(),
             _t: PhantomData,
         }
     }
 
-    named::named_setters!();
-
-    /// Map the segment read-only (needs only read permission). Only for
-    /// [`open`](Self::open), and only for types without interior mutability: a `T`
-    /// containing an atomic or a lock would let safe code write through the read-only
-    /// mapping, so it is refused with [`ipc_core::ErrorKind::InvalidInput`].
-    pub fn read_only(mut self, yes: bool) -> Self {
-        self.named.read_only = yes;
-        self
-    }
+    ipc_core::named_setters!(named; mode, timeout, read_only, unlink_on_drop);
 
     /// Creates the named segment exclusively, runs `init`, and publishes it (see
     /// [`Shared::create`]).
@@ -355,9 +328,12 @@ impl<T: SharedLayout> SharedOptions<T> {
     /// [`ipc_core::ErrorKind::LimitReached`] naming `RLIMIT_FSIZE`).
     pub fn create(&self, name: &str, init: impl FnOnce(&mut T)) -> Result<Shared<T>> {
         self.refuse_read_only_create(name)?;
-        let size = Shared::<T>::segment_len().map_err(|e| e.or_name(name))?;
-        let shm = named::create_shm(name, size, &self.named)?;
-        Shared::create_impl("Shared::create", shm, name, named::unnamed(), init)
+        named::create(
+            &self.named,
+            name,
+            Shared::<T>::segment_len(),
+            |shm, n, fresh| Shared::create_impl("Shared::create", shm, n, fresh, init),
+        )
     }
 
     /// As [`create`](Self::create), under a fresh random name that starts with `prefix`
@@ -369,15 +345,12 @@ impl<T: SharedLayout> SharedOptions<T> {
     /// prefix that does not start with `/`, holds another `/`, or leaves no room for the
     /// suffix.
     pub fn create_unique(&self, prefix: &str, init: impl FnOnce(&mut T)) -> Result<Shared<T>> {
-        let shm = ipc_core::name::create_unique(
-            "Shared::create_unique",
-            prefix,
-            ipc_core::name::NameKind::Shm,
-            |n| named::create_shm(n, Shared::<T>::segment_len()?, &self.named),
-            is_taken,
-        )?;
-        let name = shm.name().to_owned();
-        Shared::create_impl("Shared::create_unique", shm, &name, named::unnamed(), init)
+        const OP: &str = "Shared::create_unique";
+        self.refuse_read_only_create(prefix)?;
+        let size = Shared::<T>::segment_len();
+        named::create_unique(OP, &self.named, prefix, size, |shm, n, fresh| {
+            Shared::create_impl(OP, shm, n, fresh, init)
+        })
     }
 
     /// Opens the named segment, checks that it holds a `T`, and waits up to the
@@ -391,10 +364,7 @@ impl<T: SharedLayout> SharedOptions<T> {
         if self.named.read_only {
             refuse_read_only::<T>(name)?;
         }
-        let mut wait = Deadline::after(self.named.timeout);
-        let mut shm = named::open_shm(name, self.named.read_only, &mut wait)?;
-        self.named.apply_lifetime(&mut shm);
-        Shared::attach_impl(shm, name, wait)
+        named::open(&self.named, name, Shared::attach_impl)
     }
 
     /// Opens the named segment, or creates it (running `init`) if it does not exist;
@@ -402,31 +372,22 @@ impl<T: SharedLayout> SharedOptions<T> {
     /// [`create`](Self::create) and [`open`](Self::open).
     pub fn open_or_create(&self, name: &str, init: impl FnOnce(&mut T)) -> Result<Shared<T>> {
         self.refuse_read_only_create(name)?;
-        let size = Shared::<T>::segment_len().map_err(|e| e.or_name(name))?;
         let mut init = Some(init);
         named::open_or_create(
-            name,
-            size,
             &self.named,
-            Deadline::after(self.named.timeout),
-            |shm| {
+            name,
+            Shared::<T>::segment_len(),
+            |shm, fresh| {
                 let init = named::init_once(&mut init);
-                Shared::create_impl("Shared::open_or_create", shm, name, named::unnamed(), init)
+                Shared::create_impl("Shared::open_or_create", shm, name, fresh, init)
             },
             |shm, wait| Shared::attach_impl(shm, name, wait),
         )
     }
 
     fn refuse_read_only_create(&self, name: &str) -> Result<()> {
-        if !self.named.read_only {
-            return Ok(());
-        }
-        Err(ipc_core::Error::with_text(
-            "Shared::create",
-            ipc_core::ErrorKind::InvalidInput,
-            "read_only with a creating verb: create read-write, then open read-only",
-        )
-        .with_name(name))
+        let checked = self.named.check_creating("Shared::create");
+        checked.map_err(|e| e.with_name(name))
     }
 }
 

@@ -16,7 +16,10 @@ use ipc_collections::ipc_core::ErrorKind;
 use ipc_collections::{
     AnyArray, ArrayView, ElemType, Error, Shared, SharedArray, SharedCondvar, SharedMutex,
 };
-use ipc_testutil::{env, fork_child, fork_run, report, role, spawn_role, unique_name, wait_pid};
+use ipc_testutil::{
+    assert_one_creator_per_round, env, fork_child, fork_run, race, report, role, spawn_role,
+    unique_name, wait_for_start, wait_pid,
+};
 use ipc_testutil::{Cleanup, WATCHDOG};
 
 /// An error's kind, owned (for `assert_eq!` against a kind with text).
@@ -301,10 +304,7 @@ fn bad_views_are_typed_errors() {
         matches!(atomic(0, &[usize::MAX / 4]), ErrorKind::InvalidSize),
         "bytes overflow"
     );
-    assert!(
-        matches!(atomic(0, &[]), ErrorKind::InvalidInput),
-        "no dims"
-    );
+    assert!(matches!(atomic(0, &[]), ErrorKind::InvalidInput), "no dims");
     assert!(
         matches!(atomic(0, &[1; 9]), ErrorKind::InvalidInput),
         "rank 9"
@@ -429,19 +429,187 @@ fn a_bad_unique_prefix_is_invalid_name() {
         let e = Shared::<u64>::options()
             .create_unique(prefix, |_| {})
             .unwrap_err();
-        assert!(
-            matches!(kind(&e), ErrorKind::InvalidName),
-            "{prefix}: {e}"
-        );
+        assert!(matches!(kind(&e), ErrorKind::InvalidName), "{prefix}: {e}");
         let e = SharedArray::<u64>::options()
             .dims(&[1])
             .create_unique(prefix, |_| {})
             .unwrap_err();
-        assert!(
-            matches!(kind(&e), ErrorKind::InvalidName),
-            "{prefix}: {e}"
-        );
+        assert!(matches!(kind(&e), ErrorKind::InvalidName), "{prefix}: {e}");
     }
+}
+
+// ---- 4b. AnyArray: the same verbs as the typed builders ----
+
+#[test]
+fn any_array_open_or_create_raced_by_real_processes_has_exactly_one_creator() {
+    const N: usize = 4;
+    const ROUNDS: usize = 4;
+    const GAP: Duration = Duration::from_millis(60);
+    // Large enough that the creator's fill (every element parsed from the text) takes a
+    // while: the others must wait for it, not see a half-filled array.
+    const DIMS: [usize; 2] = [512, 512];
+    if role().as_deref() == Some("racer") {
+        let elem = ElemType::from_name("AtomicU32").unwrap();
+        // Persist: a creator that finishes first must not unlink the name under the others.
+        let opts = AnyArray::options().dims(&DIMS).unlink_on_drop(false);
+        for (i, name) in env("NAMES").split(',').enumerate() {
+            wait_for_start(GAP * i as u32);
+            let a = opts.open_or_create(name, elem, "7").unwrap();
+            assert_eq!(a.elem(), elem);
+            let AnyArray::AtomicU32(typed) = &a else {
+                panic!("AnyArray::open_or_create gave {:?}", a.elem())
+            };
+            // Element 0 is what the racers add to; the others keep the creator's fill.
+            let xs = typed.as_slice();
+            let unfilled = xs[1..]
+                .iter()
+                .filter(|x| x.load(Ordering::SeqCst) != 7)
+                .count();
+            assert_eq!(
+                unfilled, 0,
+                "round {i}: the fill was complete before the open"
+            );
+            xs[0].fetch_add(1, Ordering::SeqCst);
+            let info = a.info();
+            report(format!(
+                "{i} {} {}:{}",
+                a.created(),
+                info.creator_pid,
+                info.creation_time_ns
+            ));
+        }
+        return;
+    }
+    let names: Vec<String> = (0..ROUNDS).map(|_| unique_name("anyrace")).collect();
+    let _guards: Vec<Cleanup> = names.iter().map(|n| Cleanup::shm(n)).collect();
+    let lines = race(
+        "any_array_open_or_create_raced_by_real_processes_has_exactly_one_creator",
+        "racer",
+        N,
+        &[("NAMES", &names.join(","))],
+        Duration::from_millis(800),
+    );
+    assert_one_creator_per_round(&lines, ROUNDS, N);
+    for (i, name) in names.iter().enumerate() {
+        let a = AnyArray::open(name).unwrap();
+        assert_eq!(a.dims(), DIMS, "round {i}");
+        let AnyArray::AtomicU32(typed) = a else {
+            panic!("round {i}: {:?}", a.elem())
+        };
+        let first = typed.as_slice()[0].load(Ordering::SeqCst);
+        assert_eq!(first, 7 + N as u32, "round {i}: every racer added once");
+    }
+    // An existing array of another element type or shape is refused, not reinterpreted.
+    let u8s = ElemType::from_name("u8").unwrap();
+    let e = AnyArray::options()
+        .dims(&DIMS)
+        .open_or_create(&names[0], u8s, "0")
+        .unwrap_err();
+    assert!(matches!(kind(&e), ErrorKind::LayoutMismatch), "{e}");
+    let u32s = ElemType::from_name("AtomicU32").unwrap();
+    let e = AnyArray::options()
+        .dims(&[4])
+        .open_or_create(&names[0], u32s, "0")
+        .unwrap_err();
+    assert!(matches!(kind(&e), ErrorKind::LayoutMismatch), "{e}");
+}
+
+#[test]
+fn any_array_create_unique_is_opened_by_its_returned_name_in_another_process() {
+    if role().as_deref() == Some("opener") {
+        let a = AnyArray::options()
+            .timeout(Duration::from_secs(2))
+            .open(&env("NAME"))
+            .unwrap();
+        report(format!(
+            "{} {:?} {}",
+            a.elem(),
+            a.dims(),
+            a.to_string_lossy().unwrap()
+        ));
+        return;
+    }
+    let prefix = unique_name("anyuniq") + "-";
+    let f32s = ElemType::from_name("f32").unwrap();
+    let opts = AnyArray::options().dims(&[3]);
+    let a = opts.create_unique(&prefix, f32s, "-1.5").unwrap();
+    let _c1 = Cleanup::shm(a.name());
+    let b = opts.create_unique(&prefix, f32s, "2").unwrap();
+    let _c2 = Cleanup::shm(b.name());
+    assert!(a.created() && b.created());
+    assert!(a.name().starts_with(&prefix) && b.name().starts_with(&prefix));
+    assert_eq!(a.name().len(), prefix.len() + 16);
+    assert_ne!(a.name(), b.name());
+    let lines = spawn_role(
+        "any_array_create_unique_is_opened_by_its_returned_name_in_another_process",
+        "opener",
+        &[("NAME", a.name())],
+    )
+    .wait_ok();
+    assert_eq!(lines, ["f32 [3] [-1.5, -1.5, -1.5]"]);
+    // Bad input is a typed error, and nothing is created for it.
+    for bad in ["no-slash-", "/a/b-"] {
+        let e = opts.create_unique(bad, f32s, "0").unwrap_err();
+        assert!(matches!(kind(&e), ErrorKind::InvalidName), "{bad}: {e}");
+    }
+    let e = opts
+        .create_unique(&prefix, f32s, "not a number")
+        .unwrap_err();
+    assert!(matches!(kind(&e), ErrorKind::InvalidInput), "{e}");
+    let e = AnyArray::options()
+        .create_unique(&prefix, f32s, "0")
+        .unwrap_err();
+    assert!(matches!(kind(&e), ErrorKind::InvalidInput), "no dims: {e}");
+    let left: Vec<String> = std::fs::read_dir("/dev/shm")
+        .unwrap()
+        .filter_map(|d| d.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with(&prefix[1..]))
+        .collect();
+    assert_eq!(left.len(), 2, "only the two arrays: {left:?}");
+    // The creator's handle removes the name, as for create.
+    let name = a.name().to_owned();
+    drop(a);
+    assert_eq!(
+        kind(&AnyArray::open(&name).unwrap_err()),
+        ErrorKind::NotFound
+    );
+}
+
+#[test]
+fn any_array_open_honours_the_builders_dims_and_lifetime() {
+    let name = unique_name("anyopen");
+    let _c = Cleanup::shm(&name);
+    let i16s = ElemType::from_name("i16").unwrap();
+    let a = AnyArray::options()
+        .dims(&[3])
+        .unlink_on_drop(false)
+        .create(&name, i16s, "-2")
+        .unwrap();
+    assert!(a.created() && !a.unlinks_on_drop());
+    // Other dims than the builder's are refused, as SharedArrayOptions::open refuses them.
+    let e = AnyArray::options().dims(&[4]).open(&name).unwrap_err();
+    assert!(matches!(kind(&e), ErrorKind::LayoutMismatch), "{e}");
+    let b = AnyArray::options().dims(&[3]).open(&name).unwrap();
+    assert!(
+        !b.created() && !b.unlinks_on_drop(),
+        "an opener keeps the name by default"
+    );
+    drop(b);
+    assert!(
+        AnyArray::open(&name).is_ok(),
+        "dropping an opener kept the name"
+    );
+    // An opener asked to unlink on drop removes the name.
+    let c = AnyArray::options()
+        .unlink_on_drop(true)
+        .open(&name)
+        .unwrap();
+    assert!(c.unlinks_on_drop());
+    drop(c);
+    assert_eq!(
+        kind(&AnyArray::open(&name).unwrap_err()),
+        ErrorKind::NotFound
+    );
 }
 
 // ---- 7. atomic arrays without the lock ----

@@ -39,11 +39,28 @@
 //! | [`shm::sysv::SysvShm`] | `create(key, size)`, `open(key)`, `open_or_create(key, size)`, `open_id(id)` | `size`, `mode`, `read_only`, `unlink_on_drop` | [`shm::sysv::remove`] (`IPC_RMID`) |
 //! | `Shared<T>`, `SharedArray<T>` (ipc-collections) | `create(name, init)` / `create(name, dims)`, `open(name)`, `open_or_create(..)` | `mode`, `timeout`, `read_only` (`Shared`), `dims` (`SharedArray`), `unlink_on_drop` | `ipc_collections::unlink` |
 //! | `SpscRing<T>`, `MpmcRing<T>`, `ByteRing` (ipc-collections) | `create(name, capacity)`, `open(name)`, `open_or_create(name, capacity)`; `anonymous(capacity)` | `capacity`, `mode`, `timeout`, `unlink_on_drop` (no `read_only`: attaching writes the registry) | `ipc_collections::unlink` |
+//! | `AnyArray` (ipc-collections; the element type chosen at run time) | `open(name)` | `dims`, `mode`, `timeout`, `unlink_on_drop`; verbs `create(name, elem, fill)`, `open(name)`, `open_or_create(name, elem, fill)`, `create_unique(prefix, elem, fill)` | `ipc_collections::unlink` |
 //!
 //! Where a word does not fit, the kind says why: System V has keys and ids instead of names,
 //! and its "unlink" is `IPC_RMID`; a queue has three directions ([`mq::Access`]) instead of
 //! `read_only`; `sem_open`, `mq_open` and `shmget` never wait, so those have no `timeout`.
 //! Memory without a name ([`shm::AnonShm`], [`shm::MemfdShm`]) has nothing to remove.
+//!
+//! One implementation serves every builder: the shared settings are an
+//! [`options::NamedOptions`], their setters come from one macro, and the verbs of every kind
+//! go through one path per crate (the kind gives only its own part: size, value, capacity,
+//! dims, message size, and how to make or check its object).
+//!
+//! **Timeouts, one way each.** How long an *open* waits (for an object to be sized, for a
+//! typed segment to be published by its creator) is the builder's `.timeout(d)`, and only
+//! that: there is no `open_timeout`; `Kind::open(name)` waits the kind's default. How long a
+//! blocking *operation* on a handle waits is that operation's own: the rings' `push`, `pop`,
+//! `send` and `receive` and [`signal::SignalFd::read_timeout`] take an `Option<Duration>`
+//! (`None`: as long as it takes). The locks, semaphores and queues follow
+//! `std::sync::mpsc::Receiver`: `x()` blocks, `try_x()` never does and `x_timeout(d)` waits
+//! up to `d` (they have no `Option<Duration>` form, so the `_timeout` form is not a twin).
+//! `ipc_collections::inspect_timeout` is the one open without a builder (a read-only look
+//! at any segment), so it takes its wait as an argument.
 //!
 //! **One lifetime rule for every named kind:**
 //!
@@ -79,12 +96,16 @@
 )]
 #![warn(missing_docs)]
 
+// The shared builder macros name this crate as `ipc_core` in their docs, here as elsewhere.
+extern crate self as ipc_core;
+
 mod errno;
 mod error;
 pub mod layout;
 pub mod memory;
 pub mod mq;
 pub mod name;
+pub mod options;
 pub mod process;
 pub mod sem;
 pub mod shm;

@@ -127,10 +127,7 @@ impl<M: Memory> RawRing<M> {
             Error::with_text(
                 op,
                 ErrorKind::InvalidSize,
-                format!(
-                    "{} of capacity {cap} does not fit in memory",
-                    shape.what
-                ),
+                format!("{} of capacity {cap} does not fit in memory", shape.what),
             )
         })?;
         Ok(dim)
@@ -392,47 +389,21 @@ pub type MpmcRingOptions<T> = RingOptions<MpmcRing<T>>;
 /// The builder of [`ByteRing`].
 pub type ByteRingOptions = RingOptions<ByteRing>;
 
-impl<R: RingType> fmt::Debug for RingOptions<R> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RingOptions")
-            .field("ring", &R::SHAPE.what)
-            .field("capacity", &self.capacity)
-            .field("on_peer_exit", &self.peer_exit)
-            .field("options", &self.named)
-            .finish()
-    }
-}
-
-impl<R: RingType> Clone for RingOptions<R> {
-    fn clone(&self) -> Self {
-        RingOptions {
-            named: self.named.clone(),
-            capacity: self.capacity,
-            peer_exit: self.peer_exit,
-            _r: PhantomData,
-        }
-    }
-}
-
-impl<R: RingType> Default for RingOptions<R> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
+named::typed_builder_impls!(RingOptions<R: RingType>, R::SHAPE.what, _r; named, capacity, peer_exit);
 
 impl<R: RingType> RingOptions<R> {
     /// No capacity, mode 0600, a 5 s open timeout, the creating handle unlinks on drop, and
     /// a peer's departure is [`Disconnected`](crate::ErrorKind::Disconnected).
     pub fn new() -> Self {
         RingOptions {
-            named: NamedOptions::new(),
+            named: named::defaults(),
             capacity: None,
             peer_exit: PeerExit::Disconnect,
             _r: PhantomData,
         }
     }
 
-    named::named_setters!();
+    ipc_core::named_setters!(named; mode, timeout, unlink_on_drop);
 
     /// The capacity: slots for the typed rings (a power of two, at least 1 for SPSC and 2
     /// for MPMC), bytes for a byte ring (a power of two, at least 64; its largest frame is
@@ -500,6 +471,12 @@ impl<R: RingType> RingOptions<R> {
         }
     }
 
+    /// The capacity, and the segment's size with it (an error without a capacity).
+    fn sized(&self, op: &'static str, name: &str) -> Result<(u64, Result<usize>)> {
+        let cap = self.capacity_or_err(op, name)?;
+        Ok((cap, RawRing::<Shm>::segment_len(op, &R::SHAPE, cap)))
+    }
+
     /// Creates the named ring exclusively with [`capacity`](Self::capacity) (an existing
     /// name is [`AlreadyExists`](ipc_core::ErrorKind::AlreadyExists)), empty, nobody
     /// attached.
@@ -509,10 +486,10 @@ impl<R: RingType> RingOptions<R> {
     /// it does not fit in memory; the errors of [`ipc_core::shm::ShmOptions::create`].
     pub fn create(&self, name: &str) -> Result<R> {
         const OP: &str = "ring::create";
-        let cap = self.capacity_or_err(OP, name)?;
-        let size = RawRing::<Shm>::segment_len(OP, &R::SHAPE, cap).map_err(|e| e.or_name(name))?;
-        let shm = named::create_shm(name, size, &self.named)?;
-        RawRing::create::<R>(OP, shm, name, cap, named::unnamed()).map(|raw| self.finish(raw))
+        let (cap, size) = self.sized(OP, name)?;
+        named::create(&self.named, name, size, |shm, n, fresh| {
+            RawRing::create::<R>(OP, shm, n, cap, fresh).map(|raw| self.finish(raw))
+        })
     }
 
     /// As [`create`](Self::create), under a fresh random name that starts with `prefix`
@@ -522,18 +499,10 @@ impl<R: RingType> RingOptions<R> {
     /// [`InvalidName`](ipc_core::ErrorKind::InvalidName) for a bad prefix.
     pub fn create_unique(&self, prefix: &str) -> Result<R> {
         const OP: &str = "ring::create_unique";
-        let cap = self.capacity_or_err(OP, prefix)?;
-        let size =
-            RawRing::<Shm>::segment_len(OP, &R::SHAPE, cap).map_err(|e| e.or_name(prefix))?;
-        let shm = ipc_core::name::create_unique(
-            OP,
-            prefix,
-            ipc_core::name::NameKind::Shm,
-            |n| named::create_shm(n, size, &self.named),
-            crate::value::is_taken,
-        )?;
-        let name = shm.name().to_owned();
-        RawRing::create::<R>(OP, shm, &name, cap, named::unnamed()).map(|raw| self.finish(raw))
+        let (cap, size) = self.sized(OP, prefix)?;
+        named::create_unique(OP, &self.named, prefix, size, |shm, n, fresh| {
+            RawRing::create::<R>(OP, shm, n, cap, fresh).map(|raw| self.finish(raw))
+        })
     }
 
     /// Opens the named ring, checking that it is a ring of this flavour and element type
@@ -548,9 +517,13 @@ impl<R: RingType> RingOptions<R> {
     /// [`CreatorDied`](crate::ErrorKind::CreatorDied);
     /// [`InitFailed`](crate::ErrorKind::InitFailed).
     pub fn open(&self, name: &str) -> Result<R> {
-        let mut wait = Deadline::after(self.named.timeout);
-        let mut shm = named::open_shm(name, false, &mut wait)?;
-        self.named.apply_lifetime(&mut shm);
+        named::open(&self.named, name, |shm, name, wait| {
+            self.attach(shm, name, wait)
+        })
+    }
+
+    /// Attaches an opened ring and checks its capacity, if set.
+    fn attach(&self, shm: Shm, name: &str, wait: Deadline) -> Result<R> {
         let raw = RawRing::attach::<R>(shm, name, wait)?;
         self.check_capacity(&raw)?;
         Ok(self.finish(raw))
@@ -561,22 +534,15 @@ impl<R: RingType> RingOptions<R> {
     /// ring must have that capacity.
     pub fn open_or_create(&self, name: &str) -> Result<R> {
         const OP: &str = "ring::open_or_create";
-        let cap = self.capacity_or_err(OP, name)?;
-        let size = RawRing::<Shm>::segment_len(OP, &R::SHAPE, cap).map_err(|e| e.or_name(name))?;
+        let (cap, size) = self.sized(OP, name)?;
         named::open_or_create(
+            &self.named,
             name,
             size,
-            &self.named,
-            Deadline::after(self.named.timeout),
-            |shm| {
-                RawRing::create::<R>(OP, shm, name, cap, named::unnamed())
-                    .map(|raw| self.finish(raw))
+            |shm, fresh| {
+                RawRing::create::<R>(OP, shm, name, cap, fresh).map(|raw| self.finish(raw))
             },
-            |shm, wait| {
-                let raw = RawRing::attach::<R>(shm, name, wait)?;
-                self.check_capacity(&raw)?;
-                Ok(self.finish(raw))
-            },
+            |shm, wait| self.attach(shm, name, wait),
         )
     }
 }
@@ -1018,14 +984,20 @@ impl<M: Memory> ByteRing<M> {
     /// Attaches this process as the producer; errors as [`SpscRing::producer`].
     pub fn producer(&self) -> Result<bytes::Producer<'_>> {
         bytes::Producer::attach(self.raw.seg.memory(), self.raw.layout)
-            .map(|p| p.named(self.raw.seg.name()).on_peer_exit(self.raw.peer_exit))
+            .map(|p| {
+                p.named(self.raw.seg.name())
+                    .on_peer_exit(self.raw.peer_exit)
+            })
             .map_err(|e| self.raw.named(e))
     }
 
     /// Attaches this process as the consumer; errors as [`SpscRing::producer`].
     pub fn consumer(&self) -> Result<bytes::Consumer<'_>> {
         bytes::Consumer::attach(self.raw.seg.memory(), self.raw.layout)
-            .map(|c| c.named(self.raw.seg.name()).on_peer_exit(self.raw.peer_exit))
+            .map(|c| {
+                c.named(self.raw.seg.name())
+                    .on_peer_exit(self.raw.peer_exit)
+            })
             .map_err(|e| self.raw.named(e))
     }
 

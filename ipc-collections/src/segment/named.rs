@@ -11,65 +11,102 @@ use crate::error::Result;
 use crate::segment::creator::{self, Reclaim};
 use crate::segment::{Deadline, Fresh, DEFAULT_OPEN_TIMEOUT};
 
-/// The settings every typed named segment shares (the common part of
-/// [`SharedOptions`](crate::SharedOptions) and
-/// [`SharedArrayOptions`](crate::SharedArrayOptions)).
-#[derive(Debug, Clone)]
-pub(crate) struct NamedOptions {
-    pub(crate) mode: u32,
-    pub(crate) timeout: Duration,
-    pub(crate) read_only: bool,
-    pub(crate) unlink_on_drop: Option<bool>,
+/// The settings every typed named segment shares: `ipc_core`'s builder core, with the
+/// typed segments' default open wait (5 s).
+pub(crate) use ipc_core::options::NamedOptions;
+
+/// The options of a typed segment builder: mode 0600, a 5 s open timeout, read-write, and
+/// creators that unlink on drop.
+pub(crate) const fn defaults() -> NamedOptions {
+    NamedOptions::new(DEFAULT_OPEN_TIMEOUT)
 }
 
-impl NamedOptions {
-    /// Mode 0600, a 5 s open timeout, read-write, and creators that unlink on drop.
-    pub(crate) fn new() -> Self {
-        NamedOptions {
-            mode: ipc_core::shm::DEFAULT_MODE,
-            timeout: DEFAULT_OPEN_TIMEOUT,
-            read_only: false,
-            unlink_on_drop: None,
-        }
-    }
-
-    /// Applies the lifetime rule to a handle: unlink on drop if asked, else if it created.
-    pub(crate) fn apply_lifetime(&self, shm: &mut Shm) {
-        let created = shm.created();
-        shm.set_unlink_on_drop(self.unlink_on_drop.unwrap_or(created));
-    }
+/// Applies the lifetime rule to a handle: unlink on drop if asked, else if it created.
+fn apply_lifetime(opts: &NamedOptions, shm: &mut Shm) {
+    shm.set_unlink_on_drop(opts.unlinks(shm.created()));
 }
 
-/// The setters every typed segment builder shares (`mode`, `timeout`, `unlink_on_drop`),
-/// written once for [`SharedOptions`](crate::SharedOptions) and
-/// [`SharedArrayOptions`](crate::SharedArrayOptions).
-macro_rules! named_setters {
-    () => {
-        /// The permission bits of a created segment (default `0o600`, at most `0o777`),
-        /// applied exactly whatever the umask.
-        pub fn mode(mut self, bits: u32) -> Self {
-            self.named.mode = bits;
-            self
+/// The `create` verb of every typed segment builder: makes the object of `size` bytes
+/// (see [`create_shm`]) and hands it to `make` (the kind's `Segment::create` with its init)
+/// with the name and how to publish it.
+pub(crate) fn create<H>(
+    opts: &NamedOptions,
+    name: &str,
+    size: Result<usize>,
+    make: impl FnOnce(Shm, &str, Fresh<Shm>) -> Result<H>,
+) -> Result<H> {
+    let size = size.map_err(|e| e.or_name(name))?;
+    let shm = create_shm(name, size, opts)?;
+    make(shm, name, unnamed())
+}
+
+/// The `create_unique` verb of every typed segment builder: as [`create`], under a fresh
+/// random name starting with `prefix` (drawn again while taken; see
+/// [`ipc_core::name::create_unique`]); `make` runs once, for the name that was won.
+pub(crate) fn create_unique<H>(
+    op: &'static str,
+    opts: &NamedOptions,
+    prefix: &str,
+    size: Result<usize>,
+    make: impl FnOnce(Shm, &str, Fresh<Shm>) -> Result<H>,
+) -> Result<H> {
+    let size = size.map_err(|e| e.or_name(prefix))?;
+    let shm = ipc_core::name::create_unique(
+        op,
+        prefix,
+        ipc_core::name::NameKind::Shm,
+        |n| create_shm(n, size, opts),
+        crate::value::is_taken,
+    )?;
+    let name = shm.name().to_owned();
+    make(shm, &name, unnamed())
+}
+
+/// The `open` verb of every typed segment builder: opens `name` (read-only if the options
+/// say so), applies the lifetime rule, and hands it to `attach` (the kind's checks) with
+/// what is left of the [`timeout`](NamedOptions::timeout).
+pub(crate) fn open<H>(
+    opts: &NamedOptions,
+    name: &str,
+    attach: impl FnOnce(Shm, &str, Deadline) -> Result<H>,
+) -> Result<H> {
+    let mut wait = Deadline::after(opts.timeout);
+    let mut shm = open_shm(name, opts.read_only, &mut wait)?;
+    apply_lifetime(opts, &mut shm);
+    attach(shm, name, wait)
+}
+
+/// `Clone`, `Debug` and `Default` for a typed segment builder, whose type parameter is only
+/// a marker (`derive` would ask the element type to be `Clone`, `Debug` and `Default`):
+/// `typed_builder_impls!(SharedOptions<T: SharedLayout>, T::LAYOUT.name, _t; named)`.
+macro_rules! typed_builder_impls {
+    ($builder:ident<$t:ident: $bound:path>, $what:expr, $marker:ident; $($field:ident),+) => {
+        impl<$t: $bound> Clone for $builder<$t> {
+            fn clone(&self) -> Self {
+                $builder {
+                    $($field: self.$field.clone(),)+
+                    $marker: std::marker::PhantomData,
+                }
+            }
         }
 
-        /// How long an open waits for the creator to finish initialising (and for a
-        /// concurrently created object to be sized) before
-        /// [`ErrorKind::InitTimeout`](crate::ErrorKind::InitTimeout): one deadline for the whole
-        /// open. Default 5 s.
-        pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
-            self.named.timeout = timeout;
-            self
+        impl<$t: $bound> std::fmt::Debug for $builder<$t> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($builder))
+                    .field("type", &$what)
+                    $(.field(stringify!($field), &self.$field))+
+                    .finish()
+            }
         }
 
-        /// Whether dropping the handle unlinks the name. Default: true exactly when this
-        /// call created the segment (see the lifetime table in `ipc_core`'s crate docs).
-        pub fn unlink_on_drop(mut self, yes: bool) -> Self {
-            self.named.unlink_on_drop = Some(yes);
-            self
+        impl<$t: $bound> Default for $builder<$t> {
+            fn default() -> Self {
+                Self::new()
+            }
         }
     };
 }
-pub(crate) use named_setters;
+pub(crate) use typed_builder_impls;
 
 /// `shm_unlink`: removes the named segment `name` (existing mappings stay valid).
 ///
@@ -133,7 +170,7 @@ pub(crate) fn create_shm(name: &str, size: usize, opts: &NamedOptions) -> Result
         )
         .with_name(name));
     }
-    opts.apply_lifetime(&mut shm);
+    apply_lifetime(opts, &mut shm);
     Ok(shm)
 }
 
@@ -225,18 +262,19 @@ fn reclaim(name: &str) -> Result<bool> {
 /// made again. `create` may be called more than once (its object's name was taken in
 /// between); it runs the caller's init only after the name is won.
 pub(crate) fn open_or_create<X>(
-    name: &str,
-    size: usize,
     opts: &NamedOptions,
-    mut wait: Deadline,
-    mut create: impl FnMut(Shm) -> Result<X>,
+    name: &str,
+    size: Result<usize>,
+    mut create: impl FnMut(Shm, Fresh<Shm>) -> Result<X>,
     mut attach: impl FnMut(Shm, Deadline) -> Result<X>,
 ) -> Result<X> {
+    let size = size.map_err(|e| e.or_name(name))?;
+    let mut wait = Deadline::after(opts.timeout);
     for _ in 0..OPEN_OR_CREATE_ROUNDS {
         let mut w = wait.clone();
         match open_shm(name, false, &mut w) {
             Ok(mut shm) => {
-                opts.apply_lifetime(&mut shm);
+                apply_lifetime(opts, &mut shm);
                 match attach(shm, w) {
                     Err(e) if matches!(e.kind(), ErrorKind::CreatorDied(_)) => {
                         if !reclaim(name)? && !wait.sleep() {
@@ -250,7 +288,7 @@ pub(crate) fn open_or_create<X>(
             Err(e) if e.kind() == ErrorKind::NotFound => {}
             Err(e) => return Err(e),
         }
-        match create_shm(name, size, opts).and_then(&mut create) {
+        match create_shm(name, size, opts).and_then(|shm| create(shm, unnamed())) {
             Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
             other => return other,
         }

@@ -95,55 +95,10 @@ pub struct MessageQueue {
 }
 
 impl MessageQueue {
-    /// `mq_open(O_CREAT | O_EXCL)`: creates the queue `name` holding up to `capacity`
-    /// messages of up to `message_size` bytes, mode `0o600`, for sending and receiving; the
-    /// name is unlinked when this handle drops. Shortcut for
-    /// `MessageQueue::options().capacity(capacity).message_size(message_size).create(name)`;
-    /// errors as [`MqOptions::open_or_create`].
-    ///
-    /// # References
-    /// <https://man7.org/linux/man-pages/man3/mq_open.3.html>
-    #[doc(alias = "mq_open")]
-    pub fn create(name: &str, capacity: usize, message_size: usize) -> Result<MessageQueue> {
-        Self::options()
-            .capacity(capacity)
-            .message_size(message_size)
-            .create(name)
-    }
-
-    /// `mq_open`: opens the existing queue `name` for sending and receiving. Shortcut for
-    /// `MessageQueue::options().open(name)`.
-    ///
-    /// # References
-    /// <https://man7.org/linux/man-pages/man3/mq_open.3.html>
-    #[doc(alias = "mq_open")]
-    pub fn open(name: &str) -> Result<MessageQueue> {
-        Self::options().open(name)
-    }
-
-    /// `mq_open`: opens `name` if it exists, else creates it with `capacity` and
-    /// `message_size` (race-safe). Shortcut for
-    /// `MessageQueue::options().capacity(..).message_size(..).open_or_create(name)`.
-    ///
-    /// # References
-    /// <https://man7.org/linux/man-pages/man3/mq_open.3.html>
-    #[doc(alias = "mq_open")]
-    pub fn open_or_create(
-        name: &str,
-        capacity: usize,
-        message_size: usize,
-    ) -> Result<MessageQueue> {
-        Self::options()
-            .capacity(capacity)
-            .message_size(message_size)
-            .open_or_create(name)
-    }
-
-    /// The builder for every other combination (access, mode bits, non-blocking, who
-    /// unlinks); the same as [`MqOptions::new`].
-    pub fn options() -> MqOptions {
-        MqOptions::new()
-    }
+    crate::options::named_shortcuts!(
+        MqOptions, "mq_open", "queue";
+        capacity: usize, message_size: usize
+    );
 
     /// Wraps a freshly opened descriptor (closing it on failure, and unlinking the name if
     /// `created`).
@@ -294,9 +249,7 @@ impl MessageQueue {
             return Err(Error::with_text(
                 op,
                 ErrorKind::InvalidInput,
-                format!(
-                    "priority {prio} is not below MQ_PRIO_MAX = {max}"
-                ),
+                format!("priority {prio} is not below MQ_PRIO_MAX = {max}"),
             )
             .with_name(&*self.name));
         }
@@ -367,10 +320,7 @@ impl MessageQueue {
                     return Err(Error::with_text(
                         op,
                         ErrorKind::InvalidSize,
-                        format!(
-                            "message does not fit (mq_msgsize = {})",
-                            self.msg_size
-                        ),
+                        format!("message does not fit (mq_msgsize = {})", self.msg_size),
                     )
                     .with_name(&*self.name))
                 }
@@ -632,8 +582,7 @@ impl MessageQueue {
                     "mq_notify",
                     ErrorKind::LimitReached,
                     "one notification registration per queue: a process (maybe this one) \
-                         holds it"
-                            ,
+                         holds it",
                 )
                 .with_name(&*self.name),
                 e => self.err("mq_notify", e),

@@ -7,6 +7,7 @@ use crate::Errno;
 use super::limits::{self, MqLimits, PROC_DIR};
 use super::MessageQueue;
 use crate::name::{self, NameKind};
+use crate::options::NamedOptions;
 use crate::{CreateMode, Error, ErrorKind, Result};
 
 /// Which directions a handle may use.
@@ -65,10 +66,9 @@ impl Access {
 pub struct MqOptions {
     capacity: Option<usize>,
     msg_size: Option<usize>,
-    mode: u32,
     access: Access,
     nonblocking: bool,
-    unlink_on_drop: Option<bool>,
+    named: NamedOptions,
 }
 
 impl Default for MqOptions {
@@ -76,10 +76,10 @@ impl Default for MqOptions {
         MqOptions {
             capacity: None,
             msg_size: None,
-            mode: crate::shm::DEFAULT_MODE,
             access: Access::ReadWrite,
             nonblocking: false,
-            unlink_on_drop: None,
+            // `mq_open` never waits: the timeout is unused.
+            named: NamedOptions::new(std::time::Duration::ZERO),
         }
     }
 }
@@ -104,12 +104,7 @@ impl MqOptions {
         self
     }
 
-    /// The permission bits of a created queue (default `0o600`), applied with `fchmod` after
-    /// creation so the umask neither widens nor narrows them.
-    pub fn mode(mut self, bits: u32) -> Self {
-        self.mode = bits;
-        self
-    }
+    crate::named_setters!(named; mode, unlink_on_drop);
 
     /// Receive only, send only, or both (the default).
     pub fn access(mut self, access: Access) -> Self {
@@ -124,71 +119,28 @@ impl MqOptions {
         self
     }
 
-    /// Whether dropping the handle unlinks the name. Default: true exactly when this call
-    /// created the queue. See [`MessageQueue::set_unlink_on_drop`].
-    pub fn unlink_on_drop(mut self, yes: bool) -> Self {
-        self.unlink_on_drop = Some(yes);
-        self
-    }
-
-    /// `mq_open(O_CREAT | O_EXCL)`: creates the queue `name` (errors: see
-    /// [`open_or_create`](Self::open_or_create)).
-    #[doc(alias = "mq_open")]
-    pub fn create(&self, name: &str) -> Result<MessageQueue> {
-        self.open_as(name, CreateMode::Exclusive)
-    }
-
-    /// `mq_open` without `O_CREAT`: opens the existing queue `name` (errors: see
-    /// [`open_or_create`](Self::open_or_create); [`ErrorKind::NotFound`]'s message recalls
-    /// that a creator's handle unlinks the name when dropped).
-    #[doc(alias = "mq_open")]
-    pub fn open(&self, name: &str) -> Result<MessageQueue> {
-        self.open_as(name, CreateMode::OpenExisting)
-    }
-
-    /// `mq_open`: opens the queue `name` if it exists, else creates it (race-safe: exactly
-    /// one of several concurrent callers creates; [`MessageQueue::created`] says which).
-    ///
-    /// # Errors
-    /// - [`ErrorKind::InvalidName`] for a bad name (checked before any system call);
-    /// - [`ErrorKind::InvalidSize`] for a capacity or message size of zero;
-    /// - [`ErrorKind::LimitReached`] for a capacity or message size above
-    ///   `/proc/sys/fs/mqueue/msg_max` or `msgsize_max` (refused for every process, also
-    ///   one with `CAP_SYS_RESOURCE` that the kernel would let through), for too many queues
-    ///   (`queues_max`), or for `RLIMIT_MSGQUEUE` / `RLIMIT_NOFILE` (`EMFILE`); the text
-    ///   names the limit and its value;
-    /// - [`ErrorKind::InvalidInput`] for mode bits outside `0o777`;
-    /// - [`ErrorKind::AlreadyExists`], [`ErrorKind::NotFound`],
-    ///   [`ErrorKind::PermissionDenied`] as the create mode and permissions dictate.
-    ///
-    /// # References
-    /// <https://man7.org/linux/man-pages/man3/mq_open.3.html>
-    #[doc(alias = "mq_open")]
-    pub fn open_or_create(&self, name: &str) -> Result<MessageQueue> {
-        self.open_as(name, CreateMode::OpenOrCreate)
-    }
-
-    /// As [`create`](Self::create), under a fresh random name that starts with `prefix`:
-    /// race-free, drawing again while the name is taken; [`MessageQueue::name`] tells the
-    /// name (posix_ipc's `MessageQueue(None, O_CREX)`).
-    ///
-    /// Errors: those of [`create`](Self::create); [`ErrorKind::InvalidName`] for a prefix
-    /// that does not start with `/`, holds another `/`, or leaves no room for the suffix.
-    #[doc(alias = "O_CREX")]
-    pub fn create_unique(&self, prefix: &str) -> Result<MessageQueue> {
-        name::create_unique(
-            "mq_open",
-            prefix,
-            NameKind::MessageQueue,
-            |n| self.create(n),
-            |e| e.kind() == ErrorKind::AlreadyExists,
-        )
+    crate::options::named_verbs! {
+        MessageQueue, "mq_open", "queue", NameKind::MessageQueue;
+        /// # Errors
+        /// - [`ErrorKind::InvalidName`] for a bad name (checked before any system call);
+        /// - [`ErrorKind::InvalidSize`] for a capacity or message size of zero;
+        /// - [`ErrorKind::LimitReached`] for a capacity or message size above
+        ///   `/proc/sys/fs/mqueue/msg_max` or `msgsize_max` (refused for every process, also
+        ///   one with `CAP_SYS_RESOURCE` that the kernel would let through), for too many queues
+        ///   (`queues_max`), or for `RLIMIT_MSGQUEUE` / `RLIMIT_NOFILE` (`EMFILE`); the text
+        ///   names the limit and its value;
+        /// - [`ErrorKind::InvalidInput`] for mode bits outside `0o777`;
+        /// - [`ErrorKind::AlreadyExists`], [`ErrorKind::NotFound`],
+        ///   [`ErrorKind::PermissionDenied`] as the create mode and permissions dictate.
+        ///
+        /// # References
+        /// <https://man7.org/linux/man-pages/man3/mq_open.3.html>
     }
 
     fn open_as(&self, name: &str, how: CreateMode) -> Result<MessageQueue> {
         let cname = name::validate("mq_open", name, NameKind::MessageQueue)?;
         let err = |e: Error| e.with_name(name);
-        crate::sys::file::check_mode("mq_open", self.mode).map_err(err)?;
+        crate::sys::file::check_mode("mq_open", self.named.mode).map_err(err)?;
         let attr = match how {
             CreateMode::OpenExisting => None,
             _ => self.create_attr().map_err(err)?,
@@ -212,11 +164,11 @@ impl MqOptions {
         if created {
             // SAFETY: fchmod takes a valid descriptor (an mqd_t is a file descriptor on
             // Linux, owned by `q`) and plain mode bits.
-            if unsafe { libc::fchmod(q.raw(), self.mode as libc::mode_t) } != 0 {
+            if unsafe { libc::fchmod(q.raw(), self.named.mode as libc::mode_t) } != 0 {
                 return Err(err(Error::os("fchmod", Errno::last())));
             }
         }
-        q.set_owner(self.unlink_on_drop.unwrap_or(created));
+        q.set_owner(self.named.unlinks(created));
         Ok(q)
     }
 
@@ -255,9 +207,7 @@ impl MqOptions {
                     return Err(Error::with_text(
                         "mq_open",
                         ErrorKind::LimitReached,
-                        format!(
-                            "{what} {v} is above {PROC_DIR}/{file} = {max}"
-                        ),
+                        format!("{what} {v} is above {PROC_DIR}/{file} = {max}"),
                     ));
                 }
             }
@@ -309,17 +259,13 @@ impl MqOptions {
                 Error::with_text(
                     "mq_open",
                     ErrorKind::LimitReached,
-                    format!(
-                        "number of queues of the system ({PROC_DIR}/queues_max = {max})"
-                    ),
+                    format!("number of queues of the system ({PROC_DIR}/queues_max = {max})"),
                 )
             }
             Errno::EINVAL => Error::with_text(
                 "mq_open",
                 ErrorKind::InvalidInput,
-                format!(
-                    "the kernel refused capacity {capacity} / message size {msg_size}"
-                ),
+                format!("the kernel refused capacity {capacity} / message size {msg_size}"),
             ),
             e => Error::os("mq_open", e),
         })

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::{check_value, SemGuard, Semaphore};
 use crate::name::{self, NameKind};
+use crate::options::NamedOptions;
 use crate::{CreateMode, Errno, Error, ErrorKind, Result};
 
 /// How [`NamedSemaphore`] creates or opens a semaphore: the builder every named kind shares
@@ -25,8 +26,7 @@ use crate::{CreateMode, Errno, Error, ErrorKind, Result};
 #[must_use]
 pub struct SemOptions {
     value: u32,
-    mode: u32,
-    unlink_on_drop: Option<bool>,
+    named: NamedOptions,
 }
 
 impl Default for SemOptions {
@@ -40,8 +40,8 @@ impl SemOptions {
     pub fn new() -> Self {
         SemOptions {
             value: 0,
-            mode: crate::shm::DEFAULT_MODE,
-            unlink_on_drop: None,
+            // `sem_open` never waits: the timeout is unused.
+            named: NamedOptions::new(std::time::Duration::ZERO),
         }
     }
 
@@ -52,77 +52,21 @@ impl SemOptions {
         self
     }
 
-    /// The permission bits of a created semaphore (default `0o600`, at most `0o777`),
-    /// applied with `chmod` after the create so that the umask cannot change them.
-    pub fn mode(mut self, bits: u32) -> Self {
-        self.mode = bits;
-        self
-    }
+    crate::named_setters!(named; mode, unlink_on_drop);
 
-    /// Whether dropping the handle unlinks the name. Default: true exactly when this call
-    /// created the semaphore (see [`NamedSemaphore::set_unlink_on_drop`]).
-    pub fn unlink_on_drop(mut self, yes: bool) -> Self {
-        self.unlink_on_drop = Some(yes);
-        self
-    }
-
-    /// `sem_open(O_CREAT | O_EXCL)`: creates the semaphore `name`.
-    ///
-    /// # Errors
-    /// [`AlreadyExists`](ErrorKind::AlreadyExists) when the name is taken;
-    /// [`InvalidName`](ErrorKind::InvalidName); [`InvalidInput`](ErrorKind::InvalidInput)
-    /// when the value exceeds [`SEM_VALUE_MAX`](super::SEM_VALUE_MAX) or the mode has bits outside `0o777`;
-    /// [`LimitReached`](ErrorKind::LimitReached) naming `RLIMIT_FSIZE` when the file-size
-    /// limit is below the size of a `sem_t` (glibc writes the semaphore to a file: the
-    /// write would raise `SIGXFSZ`); other OS errors.
-    ///
-    /// # References
-    /// - <https://man7.org/linux/man-pages/man3/sem_open.3.html>
-    #[doc(alias = "sem_open")]
-    pub fn create(&self, name: &str) -> Result<NamedSemaphore> {
-        self.open_as(name, CreateMode::Exclusive)
-    }
-
-    /// `sem_open` without `O_CREAT`: opens the existing semaphore `name`.
-    ///
-    /// # Errors
-    /// [`NotFound`](ErrorKind::NotFound) (its message recalls that a creator's handle
-    /// unlinks the name when dropped), [`PermissionDenied`](ErrorKind::PermissionDenied),
-    /// [`InvalidName`](ErrorKind::InvalidName); [`WrongType`](ErrorKind::WrongType) when the
-    /// file glibc keeps under the name (`/dev/shm/sem.NAME`) is too small to be a semaphore
-    /// (mapping it would fault); other OS errors.
-    #[doc(alias = "sem_open")]
-    pub fn open(&self, name: &str) -> Result<NamedSemaphore> {
-        self.open_as(name, CreateMode::OpenExisting)
-    }
-
-    /// Opens the semaphore `name`, creating it if it does not exist. When several processes
-    /// race, exactly one creates it ([`NamedSemaphore::created`] says which).
-    ///
-    /// # Errors
-    /// As [`create`](Self::create) and [`open`](Self::open).
-    #[doc(alias = "sem_open")]
-    pub fn open_or_create(&self, name: &str) -> Result<NamedSemaphore> {
-        self.open_as(name, CreateMode::OpenOrCreate)
-    }
-
-    /// As [`create`](Self::create), under a fresh random name that starts with `prefix`:
-    /// race-free, drawing again while the name is taken; [`NamedSemaphore::name`] tells the
-    /// name (posix_ipc's `Semaphore(None, O_CREX)`).
-    ///
-    /// # Errors
-    /// Those of [`create`](Self::create); [`InvalidName`](ErrorKind::InvalidName) for a
-    /// prefix that does not start with `/`, holds another `/`, or leaves no room for the
-    /// 16-character suffix.
-    #[doc(alias = "O_CREX")]
-    pub fn create_unique(&self, prefix: &str) -> Result<NamedSemaphore> {
-        name::create_unique(
-            "sem_open",
-            prefix,
-            NameKind::Semaphore,
-            |n| self.create(n),
-            |e| e.kind() == ErrorKind::AlreadyExists,
-        )
+    crate::options::named_verbs! {
+        NamedSemaphore, "sem_open", "semaphore", NameKind::Semaphore;
+        /// Errors: [`InvalidInput`](ErrorKind::InvalidInput) when the value exceeds
+        /// [`SEM_VALUE_MAX`](super::SEM_VALUE_MAX) or the mode has bits outside `0o777`;
+        /// [`LimitReached`](ErrorKind::LimitReached) naming `RLIMIT_FSIZE` when the file-size
+        /// limit is below the size of a `sem_t` (glibc writes the semaphore to a file: the
+        /// write would raise `SIGXFSZ`); on open, [`WrongType`](ErrorKind::WrongType) when the
+        /// file glibc keeps under the name (`/dev/shm/sem.NAME`) is too small to be a
+        /// semaphore (mapping it would fault), [`PermissionDenied`](ErrorKind::PermissionDenied);
+        /// other OS errors.
+        ///
+        /// # References
+        /// - <https://man7.org/linux/man-pages/man3/sem_open.3.html>
     }
 
     fn open_as(&self, name: &str, how: CreateMode) -> Result<NamedSemaphore> {
@@ -131,7 +75,7 @@ impl SemOptions {
         let path = format!("/dev/shm/sem.{}", &name[1..]);
         if how != CreateMode::OpenExisting {
             check_value(OP, self.value).map_err(|e| e.with_name(name))?;
-            crate::sys::file::check_mode(OP, self.mode).map_err(|e| e.with_name(name))?;
+            crate::sys::file::check_mode(OP, self.named.mode).map_err(|e| e.with_name(name))?;
         }
         let create = || -> Result<NonNull<libc::sem_t>> {
             // glibc writes the new semaphore into a file: below RLIMIT_FSIZE that write
@@ -144,7 +88,7 @@ impl SemOptions {
                 libc::sem_open(
                     cname.as_ptr(),
                     libc::O_CREAT | libc::O_EXCL,
-                    self.mode as libc::c_uint,
+                    self.named.mode as libc::c_uint,
                     self.value as libc::c_uint,
                 )
             };
@@ -153,7 +97,7 @@ impl SemOptions {
             // named semaphore as the file `sem.NAME` in /dev/shm.
             if let Err(e) = std::fs::set_permissions(
                 &path,
-                std::os::unix::fs::PermissionsExt::from_mode(self.mode),
+                std::os::unix::fs::PermissionsExt::from_mode(self.named.mode),
             ) {
                 // SAFETY: `sem` came from sem_open and is closed once; `cname` is valid.
                 unsafe {
@@ -218,8 +162,8 @@ impl SemOptions {
             file,
             created,
             unlinker: self
-                .unlink_on_drop
-                .unwrap_or(created)
+                .named
+                .unlinks(created)
                 .then(crate::process::Owner::current),
         })
     }
@@ -321,57 +265,9 @@ impl NamedSemaphore {
 }
 
 impl NamedSemaphore {
-    /// `sem_open(O_CREAT | O_EXCL)`: creates the semaphore `name` holding `value`, mode
-    /// `0o600`; the name is unlinked when this handle drops. Shortcut for
-    /// `NamedSemaphore::options().value(value).create(name)`; errors as
-    /// [`SemOptions::create`].
-    #[doc(alias = "sem_open")]
-    pub fn create(name: &str, value: u32) -> Result<Self> {
-        Self::options().value(value).create(name)
-    }
+    crate::options::named_shortcuts!(SemOptions, "sem_open", "semaphore"; value: u32);
 
-    /// `sem_open` without `O_CREAT`: opens the existing semaphore `name`. Shortcut for
-    /// `NamedSemaphore::options().open(name)`; errors as [`SemOptions::open`].
-    #[doc(alias = "sem_open")]
-    pub fn open(name: &str) -> Result<Self> {
-        Self::options().open(name)
-    }
-
-    /// Opens the semaphore `name`, creating it with `value` (mode `0o600`) if it does not
-    /// exist; race-safe. Shortcut for
-    /// `NamedSemaphore::options().value(value).open_or_create(name)`.
-    #[doc(alias = "sem_open")]
-    pub fn open_or_create(name: &str, value: u32) -> Result<Self> {
-        Self::options().value(value).open_or_create(name)
-    }
-
-    /// The builder for every other combination (mode bits, who unlinks); the same as
-    /// [`SemOptions::new`].
-    pub fn options() -> SemOptions {
-        SemOptions::new()
-    }
-
-    /// The name this semaphore was opened with.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// Whether this handle created the semaphore (rather than opening an existing one).
-    pub fn created(&self) -> bool {
-        self.created
-    }
-
-    /// Whether dropping this handle (in this process) unlinks the name.
-    pub fn unlinks_on_drop(&self) -> bool {
-        self.unlinker.is_some_and(crate::process::Owner::is_current)
-    }
-
-    /// Chooses whether dropping this handle unlinks the name: `false` keeps the semaphore
-    /// after this process (until [`unlink`] or a reboot); `true` makes this process's
-    /// handle unlink it, also if another process created it.
-    pub fn set_unlink_on_drop(&mut self, yes: bool) {
-        self.unlinker = yes.then(crate::process::Owner::current);
-    }
+    crate::options::named_handle!("semaphore");
 
     /// `sem_unlink`: removes the name now (open handles keep working) and stops this handle
     /// from unlinking it again on drop.

@@ -10,8 +10,9 @@ use nix::fcntl::OFlag;
 use nix::sys::mman;
 use nix::sys::stat::{self, Mode};
 
-use super::{check_size, Mapping, DEFAULT_MODE};
+use super::{check_size, Mapping};
 use crate::name::{self, NameKind};
+use crate::options::NamedOptions;
 use crate::sys::file::{check_mode, regular_size, reserve, retry_eintr, still_names};
 use crate::{CreateMode, Errno, Error, ErrorKind, Memory, Result};
 
@@ -85,69 +86,9 @@ unsafe impl Memory for Shm {
 }
 
 impl Shm {
-    /// `shm_open(O_CREAT | O_EXCL)`: creates a new object of `size` bytes with mode 0600
-    /// and maps it read-write; the name is unlinked when this handle drops. Shortcut for
-    /// `Shm::options().size(size).create(name)`; errors as [`ShmOptions::create`].
-    ///
-    /// # References
-    /// [shm_open(3)](https://man7.org/linux/man-pages/man3/shm_open.3.html),
-    /// [posix_fallocate(3)](https://man7.org/linux/man-pages/man3/posix_fallocate.3.html)
-    #[doc(alias = "shm_open")]
-    pub fn create(name: &str, size: usize) -> Result<Shm> {
-        Self::options().size(size).create(name)
-    }
+    crate::options::named_shortcuts!(ShmOptions, "shm_open", "object"; size: usize);
 
-    /// `shm_open(O_RDWR)`: opens an existing object and maps all of it read-write; the
-    /// size comes from `fstat`. Shortcut for `Shm::options().open(name)`; errors as
-    /// [`ShmOptions::open`]. (Read-only: `Shm::options().read_only(true).open(name)`.)
-    ///
-    /// # References
-    /// [shm_open(3)](https://man7.org/linux/man-pages/man3/shm_open.3.html)
-    #[doc(alias = "shm_open")]
-    pub fn open(name: &str) -> Result<Shm> {
-        Self::options().open(name)
-    }
-
-    /// `shm_open`: opens `name` if it exists (mapped whole, at its `fstat` size), else
-    /// creates it with `size` bytes and mode 0600 (race-safe: when several processes try at
-    /// once, exactly one creates). [`created`](Shm::created) tells which happened; only a
-    /// creating handle unlinks on drop. Shortcut for
-    /// `Shm::options().size(size).open_or_create(name)`.
-    ///
-    /// # References
-    /// [shm_open(3)](https://man7.org/linux/man-pages/man3/shm_open.3.html)
-    #[doc(alias = "shm_open")]
-    pub fn open_or_create(name: &str, size: usize) -> Result<Shm> {
-        Self::options().size(size).open_or_create(name)
-    }
-
-    /// The builder for every other combination (mode bits, read-only, timeout, who
-    /// unlinks); the same as [`ShmOptions::new`].
-    pub fn options() -> ShmOptions {
-        ShmOptions::new()
-    }
-
-    /// The object's name, as given.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// Whether this handle created the object (rather than opening an existing one).
-    pub fn created(&self) -> bool {
-        self.created
-    }
-
-    /// Whether dropping this handle (in this process) unlinks the name.
-    pub fn unlinks_on_drop(&self) -> bool {
-        self.unlinker.is_some_and(crate::process::Owner::is_current)
-    }
-
-    /// Chooses whether dropping this handle unlinks the name: `false` lets the object
-    /// persist after this process (until [`unlink`] or a reboot); `true` makes this
-    /// process's handle unlink it, also if another process created it.
-    pub fn set_unlink_on_drop(&mut self, yes: bool) {
-        self.unlinker = yes.then(crate::process::Owner::current);
-    }
+    crate::options::named_handle!("object");
 
     /// The object's file descriptor (close-on-exec), e.g. for `fstat` or to pass along.
     pub fn fd(&self) -> BorrowedFd<'_> {
@@ -385,10 +326,7 @@ impl Drop for Shm {
 #[must_use]
 pub struct ShmOptions {
     size: Option<usize>,
-    mode: u32,
-    read_only: bool,
-    timeout: Duration,
-    unlink_on_drop: Option<bool>,
+    named: NamedOptions,
 }
 
 impl Default for ShmOptions {
@@ -398,15 +336,13 @@ impl Default for ShmOptions {
 }
 
 impl ShmOptions {
-    /// No size, mode 0600, read-write, a 200 ms sizing timeout, and the creating handle
-    /// unlinks on drop.
+    /// No size, mode 0600, read-write, a 200 ms sizing timeout (how long an open waits for
+    /// an object of size 0, whose creator has not sized it yet, before
+    /// [`ErrorKind::InvalidSize`]), and the creating handle unlinks on drop.
     pub fn new() -> Self {
         ShmOptions {
             size: None,
-            mode: DEFAULT_MODE,
-            read_only: false,
-            timeout: SIZE_WAIT,
-            unlink_on_drop: None,
+            named: NamedOptions::new(SIZE_WAIT),
         }
     }
 
@@ -418,104 +354,34 @@ impl ShmOptions {
         self
     }
 
-    /// The permission bits of a created object (default `0o600`, at most `0o777`). They are
-    /// applied with `fchmod` after creation, so the process umask changes nothing.
-    pub fn mode(mut self, bits: u32) -> Self {
-        self.mode = bits;
-        self
-    }
+    crate::named_setters!(named; mode, read_only, timeout, unlink_on_drop);
 
-    /// Open with `O_RDONLY` and map `PROT_READ` (needs only read permission). Only for
-    /// [`open`](Self::open): a new object is all zeros, so a read-only creator is refused
-    /// with [`ErrorKind::InvalidInput`].
-    pub fn read_only(mut self, yes: bool) -> Self {
-        self.read_only = yes;
-        self
-    }
-
-    /// How long an open waits for an object of size 0 (its creator has not sized it yet)
-    /// before [`ErrorKind::InvalidSize`]. Default 200 ms.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// Whether dropping the handle unlinks the name. Default: true exactly when this call
-    /// created the object.
-    pub fn unlink_on_drop(mut self, yes: bool) -> Self {
-        self.unlink_on_drop = Some(yes);
-        self
-    }
-
-    /// `shm_open(O_CREAT | O_EXCL)` + `fchmod` + `posix_fallocate`, then `mmap`: creates a
-    /// new object of [`size`](Self::size) bytes.
-    ///
-    /// Errors: [`ErrorKind::InvalidName`], [`ErrorKind::InvalidSize`] (no size, 0 or too
-    /// large), [`ErrorKind::AlreadyExists`], [`ErrorKind::NoSpace`] (the space is reserved
-    /// now, so a full `/dev/shm` is reported here rather than as a later `SIGBUS`),
-    /// [`ErrorKind::LimitReached`] naming `RLIMIT_FSIZE` when the process's file-size limit
-    /// is below the size (nothing is left behind), [`ErrorKind::InvalidInput`] for mode
-    /// bits outside `0o777` or `read_only`.
-    ///
-    /// # References
-    /// [shm_open(3)](https://man7.org/linux/man-pages/man3/shm_open.3.html),
-    /// [fchmod(2)](https://man7.org/linux/man-pages/man2/fchmod.2.html),
-    /// [posix_fallocate(3)](https://man7.org/linux/man-pages/man3/posix_fallocate.3.html),
-    /// [mmap(2)](https://man7.org/linux/man-pages/man2/mmap.2.html)
-    #[doc(alias = "shm_open")]
-    pub fn create(&self, name: &str) -> Result<Shm> {
-        self.open_as(name, CreateMode::Exclusive)
-    }
-
-    /// `shm_open` + `fstat` + `mmap`: opens an existing object, mapped whole.
-    ///
-    /// Errors: [`ErrorKind::NotFound`] (its message recalls that a creator's handle unlinks
-    /// the name when dropped); [`ErrorKind::WrongType`] for a symlink, directory or other
-    /// non-regular file; [`ErrorKind::InvalidSize`] if the object still has size 0 after
-    /// the [`timeout`](Self::timeout).
-    #[doc(alias = "shm_open")]
-    pub fn open(&self, name: &str) -> Result<Shm> {
-        self.open_as(name, CreateMode::OpenExisting)
-    }
-
-    /// Opens `name` if it exists, else creates it with [`size`](Self::size) bytes
-    /// (race-safe: exactly one of several concurrent callers creates).
-    /// [`Shm::created`] tells which happened. Errors: those of [`create`](Self::create)
-    /// and [`open`](Self::open).
-    #[doc(alias = "shm_open")]
-    pub fn open_or_create(&self, name: &str) -> Result<Shm> {
-        self.open_as(name, CreateMode::OpenOrCreate)
-    }
-
-    /// As [`create`](Self::create), under a fresh random name that starts with `prefix`
-    /// (`/job-` gives `/job-9f86d081884c7d65`): race-free, drawing again while the name is
-    /// taken; [`Shm::name`] tells the name (posix_ipc's `SharedMemory(None, O_CREX)`).
-    ///
-    /// Errors: those of [`create`](Self::create); [`ErrorKind::InvalidName`] for a prefix
-    /// that does not start with `/`, holds another `/`, or leaves no room for the suffix.
-    #[doc(alias = "O_CREX")]
-    pub fn create_unique(&self, prefix: &str) -> Result<Shm> {
-        name::create_unique(
-            "shm_open",
-            prefix,
-            NameKind::Shm,
-            |n| self.create(n),
-            |e| e.kind() == ErrorKind::AlreadyExists,
-        )
+    crate::options::named_verbs! {
+        Shm, "shm_open", "object", NameKind::Shm;
+        /// A created object is `fchmod`ed to the [`mode`](Self::mode) and its
+        /// [`size`](Self::size) bytes reserved with `posix_fallocate` before the `mmap`, so a
+        /// full `/dev/shm` is [`ErrorKind::NoSpace`] here rather than a later `SIGBUS`; an
+        /// opened one is mapped whole, at the size `fstat` reports.
+        ///
+        /// Errors: [`ErrorKind::InvalidSize`] (no size, 0 or too large; or an opened object
+        /// still of size 0 after the [`timeout`](Self::timeout)),
+        /// [`ErrorKind::LimitReached`] naming `RLIMIT_FSIZE` when the process's file-size limit
+        /// is below the size (nothing is left behind), [`ErrorKind::InvalidInput`] for mode
+        /// bits outside `0o777` or `read_only` when creating, [`ErrorKind::WrongType`] for a
+        /// symlink, directory or other non-regular file.
+        ///
+        /// # References
+        /// [shm_open(3)](https://man7.org/linux/man-pages/man3/shm_open.3.html),
+        /// [fchmod(2)](https://man7.org/linux/man-pages/man2/fchmod.2.html),
+        /// [posix_fallocate(3)](https://man7.org/linux/man-pages/man3/posix_fallocate.3.html),
+        /// [mmap(2)](https://man7.org/linux/man-pages/man2/mmap.2.html)
     }
 
     /// The checks of every creating call: a valid name, mode bits, not read-only, a size.
     fn creating(&self, name: &str) -> Result<(CString, NonZeroUsize)> {
         let c_name = name::validate("shm_open", name, NameKind::Shm)?;
         let named = |e: Error| e.with_name(name);
-        check_mode("shm_open", self.mode).map_err(named)?;
-        if self.read_only {
-            return Err(named(Error::with_text(
-                "shm_open",
-                ErrorKind::InvalidInput,
-                "read_only with a creating mode: create read-write, then open read-only",
-            )));
-        }
+        self.named.check_creating("shm_open").map_err(named)?;
         let Some(size) = self.size else {
             return Err(named(Error::with_text(
                 "shm_open",
@@ -530,7 +396,7 @@ impl ShmOptions {
         let named = |e: Error| e.with_name(name);
         let (c_name, size) = if how == CreateMode::OpenExisting {
             let c_name = name::validate("shm_open", name, NameKind::Shm)?;
-            check_mode("shm_open", self.mode).map_err(named)?;
+            check_mode("shm_open", self.named.mode).map_err(named)?;
             (c_name, None)
         } else {
             let (c_name, size) = self.creating(name)?;
@@ -545,12 +411,13 @@ impl ShmOptions {
                 self.open_or_create_fd(&c_name, size).map_err(named)?
             }
             _ => {
-                let (fd, len) = open_existing(&c_name, self.read_only, Some(self.timeout))
-                    .map_err(|e| named(crate::error::not_found_hint(e)))?;
+                let (fd, len) =
+                    open_existing(&c_name, self.named.read_only, Some(self.named.timeout))
+                        .map_err(|e| named(crate::error::not_found_hint(e)))?;
                 (fd, len, false)
             }
         };
-        let map = match Mapping::map_fd("mmap", &fd, len, self.read_only) {
+        let map = match Mapping::map_fd("mmap", &fd, len, self.named.read_only) {
             Ok(map) => map,
             Err(e) => {
                 if created {
@@ -566,8 +433,8 @@ impl ShmOptions {
             c_name,
             created,
             unlinker: self
-                .unlink_on_drop
-                .unwrap_or(created)
+                .named
+                .unlinks(created)
                 .then(crate::process::Owner::current),
             unnamed: false,
             first: None,
@@ -593,10 +460,11 @@ impl ShmOptions {
         let (c_name, size) = self.creating(name)?;
         let named = |e: Error| e.with_name(name);
         let flags = OFlag::O_TMPFILE | OFlag::O_RDWR | OFlag::O_CLOEXEC;
-        let fd =
-            retry_eintr(|| nix::fcntl::open(SHM_DIR, flags, Mode::from_bits_truncate(self.mode)))
-                .map_err(|e| named(Error::os("open(O_TMPFILE)", e)))?;
-        stat::fchmod(&fd, Mode::from_bits_truncate(self.mode))
+        let fd = retry_eintr(|| {
+            nix::fcntl::open(SHM_DIR, flags, Mode::from_bits_truncate(self.named.mode))
+        })
+        .map_err(|e| named(Error::os("open(O_TMPFILE)", e)))?;
+        stat::fchmod(&fd, Mode::from_bits_truncate(self.named.mode))
             .map_err(|e| named(Error::nix("fchmod", e)))?;
         reserve(&fd, size).map_err(named)?;
         let map = Mapping::map_fd("mmap", &fd, size, false).map_err(named)?;
@@ -607,8 +475,8 @@ impl ShmOptions {
             c_name,
             created: true,
             unlinker: self
-                .unlink_on_drop
-                .unwrap_or(true)
+                .named
+                .unlinks(true)
                 .then(crate::process::Owner::current),
             unnamed: true,
             first: None,
@@ -623,12 +491,12 @@ impl ShmOptions {
             mman::shm_open(
                 c_name.as_c_str(),
                 flags | OFlag::O_NOFOLLOW,
-                Mode::from_bits_truncate(self.mode),
+                Mode::from_bits_truncate(self.named.mode),
             )
         })
         .map_err(|e| Error::os("shm_open", e))?;
         let sized = (|| {
-            stat::fchmod(&fd, Mode::from_bits_truncate(self.mode))
+            stat::fchmod(&fd, Mode::from_bits_truncate(self.named.mode))
                 .map_err(|e| Error::nix("fchmod", e))?;
             reserve(&fd, size)
         })();
@@ -654,7 +522,7 @@ impl ShmOptions {
                 Err(e) if e.errno() == Some(Errno::EEXIST) => {}
                 Err(e) => return Err(e),
             }
-            match open_existing(c_name, false, Some(self.timeout)) {
+            match open_existing(c_name, false, Some(self.named.timeout)) {
                 Ok((fd, len)) => return Ok((fd, len, false)),
                 Err(e) if e.errno() == Some(Errno::ENOENT) => {}
                 Err(e) => return Err(e),

@@ -33,6 +33,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::Errno;
 
+use crate::options::NamedOptions;
 use crate::shm::check_size;
 use crate::{Error, ErrorKind, Memory, Result};
 
@@ -450,9 +451,7 @@ impl SysvShm {
 #[must_use]
 pub struct SysvShmOptions {
     size: Option<usize>,
-    mode: u32,
-    read_only: bool,
-    unlink_on_drop: Option<bool>,
+    named: NamedOptions,
 }
 
 impl Default for SysvShmOptions {
@@ -462,13 +461,12 @@ impl Default for SysvShmOptions {
 }
 
 impl SysvShmOptions {
-    /// No size, mode `0o600`, read-write, the creating handle removes on drop.
+    /// No size, mode `0o600`, read-write, the creating handle removes on drop (`IPC_RMID`:
+    /// System V's unlink; `shmget` never waits, so there is no `timeout`).
     pub fn new() -> Self {
         SysvShmOptions {
             size: None,
-            mode: crate::shm::DEFAULT_MODE,
-            read_only: false,
-            unlink_on_drop: None,
+            named: NamedOptions::new(Duration::ZERO),
         }
     }
 
@@ -478,26 +476,7 @@ impl SysvShmOptions {
         self
     }
 
-    /// The permission bits of a created segment (default `0o600`, at most `0o777`; System V
-    /// modes are not subject to the umask).
-    pub fn mode(mut self, bits: u32) -> Self {
-        self.mode = bits;
-        self
-    }
-
-    /// Attach with `SHM_RDONLY` (writes through the mapping fault). Only for opens: a
-    /// read-only creator is refused with [`ErrorKind::InvalidInput`].
-    pub fn read_only(mut self, yes: bool) -> Self {
-        self.read_only = yes;
-        self
-    }
-
-    /// Whether dropping the handle removes the segment (`IPC_RMID`). Default: true exactly
-    /// when this call created it.
-    pub fn unlink_on_drop(mut self, yes: bool) -> Self {
-        self.unlink_on_drop = Some(yes);
-        self
-    }
+    crate::named_setters!(named; mode, read_only, unlink_on_drop);
 
     /// `shmget(key, size, IPC_CREAT | IPC_EXCL | mode)` + `shmat`: creates a new segment of
     /// [`size`](Self::size) zero bytes. With [`Key::PRIVATE`] the segment is always new and
@@ -576,14 +555,7 @@ impl SysvShmOptions {
     /// first; returns the id and whether this call created the segment.
     fn get(&self, key: Key, exclusive: bool) -> Result<(i32, bool)> {
         let named = |e: Error| e.with_name(format!("key {:#x}", key.0));
-        crate::sys::file::check_mode("shmget", self.mode).map_err(named)?;
-        if self.read_only {
-            return Err(named(Error::with_text(
-                "shmget",
-                ErrorKind::InvalidInput,
-                "read_only with a creating mode: create read-write, then open read-only",
-            )));
-        }
+        self.named.check_creating("shmget").map_err(named)?;
         let Some(size) = self.size else {
             return Err(named(Error::with_text(
                 "shmget",
@@ -592,7 +564,7 @@ impl SysvShmOptions {
             )));
         };
         let size = check_size("shmget", size).map_err(named)?;
-        let flags = libc::IPC_CREAT | libc::IPC_EXCL | self.mode as libc::c_int;
+        let flags = libc::IPC_CREAT | libc::IPC_EXCL | self.named.mode as libc::c_int;
         for _ in 0..64 {
             // SAFETY: shmget takes plain values.
             let id = unsafe { libc::shmget(key.0, size.get(), flags) };
@@ -616,9 +588,7 @@ impl SysvShmOptions {
                 Errno::EINVAL => Error::with_text(
                     "shmget",
                     ErrorKind::InvalidSize,
-                    format!(
-                        "{size} bytes is outside kernel.shmmin..=kernel.shmmax"
-                    ),
+                    format!("{size} bytes is outside kernel.shmmin..=kernel.shmmax"),
                 ),
                 e => Error::os("shmget", e),
             }));
@@ -633,10 +603,10 @@ impl SysvShmOptions {
     /// Attaches `id` and applies the lifetime options; a segment this call created is
     /// removed again if attaching fails.
     fn attach_new(&self, id: i32, key: Key, created: bool) -> Result<SysvShm> {
-        match SysvShm::attach(id, key, self.read_only) {
+        match SysvShm::attach(id, key, self.named.read_only) {
             Ok(mut seg) => {
                 seg.created = created;
-                seg.set_unlink_on_drop(self.unlink_on_drop.unwrap_or(created));
+                seg.set_unlink_on_drop(self.named.unlinks(created));
                 Ok(seg)
             }
             Err(e) => {
