@@ -696,12 +696,12 @@ impl<T: SharedLayout> SharedArrayOptions<T> {
     /// [`ErrorKind::CreatorDied`](crate::ErrorKind::CreatorDied); [`ErrorKind::InitFailed`](crate::ErrorKind::InitFailed).
     pub fn open(&self, name: &str) -> Result<SharedArray<T>> {
         let mut wait = Deadline::after(self.named.timeout);
-        let mut shm = named::open_shm(name, false, &mut wait)?;
-        self.named.apply_lifetime(&mut shm);
-        let a = SharedArray::attach_impl(shm, name, wait)?;
+        let shm = named::open_shm(name, false, &mut wait)?;
+        let mut a = SharedArray::attach_impl(shm, name, wait)?;
         if let Some(dims) = &self.dims {
             a.check_dims(dims)?;
         }
+        a.set_unlink_on_drop(self.named.unlink_opened());
         Ok(a)
     }
 
@@ -731,8 +731,9 @@ impl<T: SharedLayout> SharedArrayOptions<T> {
                 )
             },
             |shm, wait| {
-                let a = SharedArray::attach_impl(shm, name, wait)?;
+                let mut a = SharedArray::attach_impl(shm, name, wait)?;
                 a.check_dims(dims)?;
+                a.set_unlink_on_drop(self.named.unlink_opened());
                 Ok(a)
             },
         )

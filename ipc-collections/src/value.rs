@@ -391,9 +391,10 @@ impl<T: SharedLayout> SharedOptions<T> {
             refuse_read_only::<T>(name)?;
         }
         let mut wait = Deadline::after(self.named.timeout);
-        let mut shm = named::open_shm(name, self.named.read_only, &mut wait)?;
-        self.named.apply_lifetime(&mut shm);
-        Shared::attach_impl(shm, name, wait)
+        let shm = named::open_shm(name, self.named.read_only, &mut wait)?;
+        let mut s = Shared::<T>::attach_impl(shm, name, wait)?;
+        s.set_unlink_on_drop(self.named.unlink_opened());
+        Ok(s)
     }
 
     /// Opens the named segment, or creates it (running `init`) if it does not exist;
@@ -412,7 +413,11 @@ impl<T: SharedLayout> SharedOptions<T> {
                 let init = named::init_once(&mut init);
                 Shared::create_impl("Shared::open_or_create", shm, name, named::unnamed(), init)
             },
-            |shm, wait| Shared::attach_impl(shm, name, wait),
+            |shm, wait| {
+                let mut s = Shared::<T>::attach_impl(shm, name, wait)?;
+                s.set_unlink_on_drop(self.named.unlink_opened());
+                Ok(s)
+            },
         )
     }
 

@@ -551,10 +551,10 @@ impl<R: RingType> RingOptions<R> {
     /// [`InitFailed`](crate::ErrorKind::InitFailed).
     pub fn open(&self, name: &str) -> Result<R> {
         let mut wait = Deadline::after(self.named.timeout);
-        let mut shm = named::open_shm(name, false, &mut wait)?;
-        self.named.apply_lifetime(&mut shm);
-        let raw = RawRing::attach::<R>(shm, name, wait)?;
+        let shm = named::open_shm(name, false, &mut wait)?;
+        let mut raw = RawRing::attach::<R>(shm, name, wait)?;
         self.check_capacity(&raw)?;
+        raw.seg.memory_mut().set_unlink_on_drop(self.named.unlink_opened());
         Ok(self.finish(raw))
     }
 
@@ -575,8 +575,9 @@ impl<R: RingType> RingOptions<R> {
                     .map(|raw| self.finish(raw))
             },
             |shm, wait| {
-                let raw = RawRing::attach::<R>(shm, name, wait)?;
+                let mut raw = RawRing::attach::<R>(shm, name, wait)?;
                 self.check_capacity(&raw)?;
+                raw.seg.memory_mut().set_unlink_on_drop(self.named.unlink_opened());
                 Ok(self.finish(raw))
             },
         )

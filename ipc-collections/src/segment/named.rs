@@ -38,6 +38,13 @@ impl NamedOptions {
         let created = shm.created();
         shm.set_unlink_on_drop(self.unlink_on_drop.unwrap_or(created));
     }
+
+    /// Whether an opened (not created) handle unlinks on drop: only if asked. Set only once
+    /// the attach returned `Ok`: an open that fails (a timeout, a died creator) must never
+    /// remove a name it did not create (only [`creator::remove_if_abandoned`] does).
+    pub(crate) fn unlink_opened(&self) -> bool {
+        self.unlink_on_drop == Some(true)
+    }
 }
 
 /// The setters every typed segment builder shares (`mode`, `timeout`, `unlink_on_drop`),
@@ -234,8 +241,9 @@ pub(crate) fn open_or_create<X>(
     for _ in 0..OPEN_OR_CREATE_ROUNDS {
         let mut w = wait.clone();
         match open_shm(name, false, &mut w) {
-            Ok(mut shm) => {
-                opts.apply_lifetime(&mut shm);
+            // No unlinker until attached: the caller's `attach` sets it on success
+            // (`NamedOptions::unlink_opened`).
+            Ok(shm) => {
                 match attach(shm, w) {
                     Err(e) if matches!(e.kind(), ErrorKind::CreatorDied(_)) => {
                         if !reclaim(name)? && !wait.sleep() {
