@@ -54,3 +54,45 @@ fn a_failed_open_with_unlink_on_drop_leaves_a_live_creators_name() {
     go.store(1, Ordering::SeqCst);
     child.wait_ok();
 }
+
+const MODES: &str = "a_non_root_creator_makes_and_opens_segments_without_owner_write";
+
+#[test]
+fn a_non_root_creator_makes_and_opens_segments_without_owner_write() {
+    if role().as_deref() == Some("nobody") {
+        let dropped = ipc_testutil::privilege::drop_privileges();
+        for (i, mode) in [0o400u32, 0o440, 0o444].into_iter().enumerate() {
+            let name = ipc_testutil::env(&format!("NAME{i}"));
+            let s = Shared::<u64>::options()
+                .mode(mode)
+                .create(&name, |v| *v = 9)
+                .unwrap_or_else(|e| panic!("create with mode {mode:o}: {e}"));
+            assert_eq!(*s, 9);
+            use std::os::unix::fs::PermissionsExt;
+            let meta = std::fs::metadata(format!("/dev/shm{name}")).unwrap();
+            assert_eq!(meta.permissions().mode() & 0o777, mode, "the requested mode");
+            let r = Shared::<u64>::options().read_only(true).open(&name).unwrap();
+            assert_eq!(*r, 9);
+            // Not writable by its owner: a read-write open is refused (unless root).
+            let e = Shared::<u64>::open(&name).map(|_| ()).unwrap_err();
+            assert_eq!(e.errno(), Some(ipc_collections::ipc_core::Errno::EACCES), "{e}");
+        }
+        report(format!("dropped={dropped}"));
+        return;
+    }
+    let names: Vec<String> = (0..3).map(|_| unique_name("mode")).collect();
+    let _c: Vec<Cleanup> = names.iter().map(|n| Cleanup::shm(n)).collect();
+    let envs: Vec<(String, String)> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (format!("NAME{i}"), n.clone()))
+        .collect();
+    let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (&**k, &**v)).collect();
+    let lines = spawn_role(MODES, "nobody", &envs).wait_ok();
+    assert_eq!(
+        lines,
+        [format!("dropped={}", ipc_testutil::privilege::is_root())]
+    );
+    // Each creator's handle unlinked its name.
+    assert!(names.iter().all(|n| !exists(n)));
+}
