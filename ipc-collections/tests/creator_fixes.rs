@@ -96,3 +96,29 @@ fn a_non_root_creator_makes_and_opens_segments_without_owner_write() {
     // Each creator's handle unlinked its name.
     assert!(names.iter().all(|n| !exists(n)));
 }
+
+const FAILS: &str = "an_init_that_fails_after_the_name_exists_removes_the_name";
+
+#[test]
+fn an_init_that_fails_after_the_name_exists_removes_the_name() {
+    if role().as_deref() == Some("failing-creator") {
+        let name = ipc_testutil::env("NAME");
+        let r = std::panic::catch_unwind(|| {
+            Shared::<u64>::options()
+                .unlink_on_drop(false)
+                .create(&name, |_| panic!("init fails"))
+        });
+        assert!(r.is_err(), "the init's panic goes on to the caller");
+        report(format!("exists={}", exists(&name)));
+        return;
+    }
+    let name = unique_name("failinit");
+    let _c = Cleanup::shm(&name);
+    let lines = spawn_role(FAILS, "failing-creator", &[("NAME", &name)]).wait_ok();
+    assert_eq!(lines, ["exists=false"], "a FAILED object was left under the name");
+    assert!(!exists(&name));
+    // The name is free: the next open_or_create makes the segment (not InitFailed).
+    let s = Shared::<u64>::open_or_create(&name, |v| *v = 3).unwrap();
+    assert!(s.created());
+    assert_eq!(*s, 3);
+}

@@ -94,21 +94,32 @@ pub(crate) enum Fresh<M> {
     /// A new named object that has no name yet and holds its creator's lock
     /// (`named::create_shm`): zero-filled. `name` gives it its name once the header is
     /// written and `INITIALIZING` stored (its error, e.g. the name is taken, ends the create
-    /// before `init` runs); `published` releases the lock once `READY` is stored.
+    /// before `init` runs); `published` releases the lock once `READY` is stored; `failed`
+    /// removes the name (only while it is still this object) after `FAILED` is stored, with
+    /// the lock still held (FORMAT.md, init protocol step 8), whatever unlink-on-drop says.
     Unnamed {
         name: fn(&mut M) -> Result<()>,
         published: fn(&mut M),
+        failed: fn(&M),
     },
 }
 
-/// Marks a segment FAILED unless disarmed: covers an init that returns an error or panics.
-struct FailOnDrop<'a>(Option<&'a AtomicU32>);
+/// Marks a segment FAILED unless disarmed, then runs `failed` (the named object's unlink):
+/// covers an init that returns an error or panics.
+struct FailOnDrop<'a, M: Memory> {
+    mem: &'a M,
+    failed: Option<fn(&M)>,
+    armed: bool,
+}
 
-impl Drop for FailOnDrop<'_> {
+impl<M: Memory> Drop for FailOnDrop<'_, M> {
     fn drop(&mut self) {
-        if let Some(s) = self.0 {
+        if self.armed {
             // Release: pairs with the Acquire load in `Segment::attach`.
-            s.store(state::FAILED, Ordering::Release);
+            state_word(self.mem).store(state::FAILED, Ordering::Release);
+            if let Some(failed) = self.failed {
+                failed(self.mem);
+            }
         }
     }
 }
@@ -346,13 +357,21 @@ impl<M: Memory> Segment<M> {
         );
         if let Fresh::Unnamed { name, .. } = &fresh {
             // From here on openers find the object, INITIALIZING and locked. If naming
-            // fails, nobody ever saw it: it is freed when `seg` drops.
+            // fails, `name` has removed any name it made: the object is freed when `seg`
+            // drops.
             name(&mut seg.mem)?;
         }
         {
-            let mut fail = FailOnDrop(Some(state_word(&seg.mem)));
+            let mut fail = FailOnDrop {
+                mem: &seg.mem,
+                failed: match &fresh {
+                    Fresh::Unnamed { failed, .. } => Some(*failed),
+                    _ => None,
+                },
+                armed: true,
+            };
             init(&seg)?;
-            fail.0 = None;
+            fail.armed = false;
         }
         // Release: publishes the initialised payload; pairs with the Acquire load in
         // `attach`.

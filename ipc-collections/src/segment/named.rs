@@ -151,6 +151,12 @@ pub(crate) fn unnamed() -> Fresh<Shm> {
         name: |shm| shm.link(),
         // The lock was taken through the first description (`create_shm`).
         published: |shm| shm.close_first_description(),
+        // FAILED is stored and the lock (first description) still held: remove the name
+        // while it is this object, so that the next open_or_create makes a new one. Best
+        // effort: an error leaves a FAILED object, which openers report as InitFailed.
+        failed: |shm| {
+            let _ = ipc_core::shm::ofd::unlink_if_same(shm.name(), shm.fd());
+        },
     }
 }
 
