@@ -122,3 +122,43 @@ fn an_init_that_fails_after_the_name_exists_removes_the_name() {
     assert!(s.created());
     assert_eq!(*s, 3);
 }
+
+const UNSET: &str = "an_unset_object_whose_recorded_creator_lives_is_not_reclaimed";
+
+#[test]
+fn an_unset_object_whose_recorded_creator_lives_is_not_reclaimed() {
+    use ipc_collections::creator::{remove_if_abandoned, Reclaim};
+    use std::sync::atomic::AtomicU32;
+    if role().as_deref() == Some("holder") {
+        let mut s = Shared::<u64>::create(&ipc_testutil::env("NAME"), |_| {}).unwrap();
+        s.set_unlink_on_drop(false);
+        report("ready");
+        ipc_testutil::shared_mem::park_forever();
+    }
+    let name = unique_name("unset");
+    let _c = Cleanup::shm(&name);
+    let mut child = spawn_role(UNSET, "holder", &[("NAME", &name)]);
+    assert_eq!(child.next_report(WATCHDOG), "ready");
+    let pid = child.pid();
+    let shm = ipc_collections::ipc_core::shm::Shm::open(&name).unwrap();
+    // Back to UNSET with the header written (FORMAT.md: the state word at offset 8): what
+    // `Shared::create_in(Shm::create(n)?)` shows between its header and INITIALIZING,
+    // holding no lock.
+    // SAFETY: bytes 8..12 lie inside the page-aligned mapping `shm` keeps; the state word
+    // is only ever accessed atomically.
+    unsafe { (*shm.as_ptr().add(8).cast::<AtomicU32>()).store(0, Ordering::SeqCst) };
+    assert_eq!(
+        remove_if_abandoned(&name, shm.fd()).unwrap(),
+        Reclaim::NotAbandoned,
+        "the recorded creator is alive"
+    );
+    assert!(exists(&name));
+    ipc_testutil::sigkill(pid);
+    child.kill(); // reap
+    // The same description: its own lock does not conflict with itself.
+    assert_eq!(
+        remove_if_abandoned(&name, shm.fd()).unwrap(),
+        Reclaim::Removed(pid)
+    );
+    assert!(!exists(&name));
+}
