@@ -162,3 +162,54 @@ fn an_unset_object_whose_recorded_creator_lives_is_not_reclaimed() {
     );
     assert!(!exists(&name));
 }
+
+const FORKS: &str = "a_child_forked_inside_init_leaves_the_parents_state_alone";
+
+/// The state word of the segment `name` (FORMAT.md: offset 8), read through the file.
+fn state_of(name: &str) -> u32 {
+    let b = std::fs::read(format!("/dev/shm{name}")).unwrap();
+    u32::from_ne_bytes(b[8..12].try_into().unwrap())
+}
+
+#[test]
+fn a_child_forked_inside_init_leaves_the_parents_state_alone() {
+    if role().as_deref() == Some("forker") {
+        // In a re-exec'd process of its own (one thread): fork inside init, and let the
+        // child unwind (panic) or return through `create`.
+        let me = std::process::id();
+        for child_panics in [true, false] {
+            let name = ipc_testutil::env(if child_panics { "NAME0" } else { "NAME1" });
+            let r = std::panic::catch_unwind(|| {
+                Shared::<u64>::create(&name, |v| {
+                    // SAFETY: fork has no preconditions; this process runs one thread.
+                    let pid = unsafe { libc::fork() };
+                    assert!(pid >= 0, "fork");
+                    if pid == 0 {
+                        if child_panics {
+                            panic!("the child's init fails");
+                        }
+                        return;
+                    }
+                    assert_eq!(ipc_testutil::wait_pid(pid, WATCHDOG), Some(0));
+                    assert_eq!(state_of(&name), 1, "still initialising (panics={child_panics})");
+                    *v = 5;
+                })
+            });
+            if std::process::id() != me {
+                // The forked child, back from `create`: leave at once.
+                // SAFETY: _exit ends the child without running the parent's destructors.
+                unsafe { libc::_exit(0) };
+            }
+            let s = r.expect("the parent's init completes").unwrap();
+            assert_eq!(state_of(&name), 2);
+            assert_eq!(*Shared::<u64>::open(&name).unwrap(), 5);
+            drop(s);
+        }
+        report("done");
+        return;
+    }
+    let (a, b) = (unique_name("forkinit"), unique_name("forkinit"));
+    let _c = (Cleanup::shm(&a), Cleanup::shm(&b));
+    let lines = spawn_role(FORKS, "forker", &[("NAME0", &a), ("NAME1", &b)]).wait_ok();
+    assert_eq!(lines, ["done"]);
+}

@@ -105,16 +105,18 @@ pub(crate) enum Fresh<M> {
 }
 
 /// Marks a segment FAILED unless disarmed, then runs `failed` (the named object's unlink):
-/// covers an init that returns an error or panics.
+/// covers an init that returns an error or panics. Only in the `owner` process: a child
+/// forked inside init that fails leaves the parent's segment alone.
 struct FailOnDrop<'a, M: Memory> {
     mem: &'a M,
     failed: Option<fn(&M)>,
+    owner: ipc_core::process::Owner,
     armed: bool,
 }
 
 impl<M: Memory> Drop for FailOnDrop<'_, M> {
     fn drop(&mut self) {
-        if self.armed {
+        if self.armed && self.owner.is_current() {
             // Release: pairs with the Acquire load in `Segment::attach`.
             state_word(self.mem).store(state::FAILED, Ordering::Release);
             if let Some(failed) = self.failed {
@@ -361,6 +363,9 @@ impl<M: Memory> Segment<M> {
             // drops.
             name(&mut seg.mem)?;
         }
+        // Only this process publishes or fails the segment: a child forked inside `init`
+        // that returns or unwinds through here leaves the state (and the name) alone.
+        let owner = ipc_core::process::Owner::current();
         {
             let mut fail = FailOnDrop {
                 mem: &seg.mem,
@@ -368,14 +373,17 @@ impl<M: Memory> Segment<M> {
                     Fresh::Unnamed { failed, .. } => Some(*failed),
                     _ => None,
                 },
+                owner,
                 armed: true,
             };
             init(&seg)?;
             fail.armed = false;
         }
-        // Release: publishes the initialised payload; pairs with the Acquire load in
-        // `attach`.
-        state_word(&seg.mem).store(state::READY, Ordering::Release);
+        if owner.is_current() {
+            // Release: publishes the initialised payload; pairs with the Acquire load in
+            // `attach`.
+            state_word(&seg.mem).store(state::READY, Ordering::Release);
+        }
         if let Fresh::Unnamed { published, .. } = fresh {
             // After READY: an opener that sees the lock gone and then loads the state sees
             // READY (the unlock is a system call after the store).
