@@ -291,7 +291,10 @@ fn an_unknown_ring_flavour_is_corrupted_to_the_tool_and_the_openers() {
             .unwrap_err(),
     ] {
         match e.kind() {
-            ErrorKind::Corrupted(why) => assert!(why.contains("flavour word 9"), "{why}"),
+            ErrorKind::Corrupted(why) => assert!(
+                why.contains("flavour word 9 does not match the header's SPSC or byte ring layout"),
+                "{why}"
+            ),
             k => panic!("{k:?}"),
         }
     }
