@@ -21,7 +21,9 @@ fn a_failed_open_with_unlink_on_drop_leaves_a_live_creators_name() {
         let go = Shared::<AtomicU64>::open(&ipc_testutil::env("GO")).unwrap();
         let s = Shared::<u64>::create(&ipc_testutil::env("NAME"), |v| {
             report("in-init");
-            wait_for("the opener's go", WATCHDOG, || go.load(Ordering::SeqCst) == 1);
+            wait_for("the opener's go", WATCHDOG, || {
+                go.load(Ordering::SeqCst) == 1
+            });
             *v = 7;
         })
         .unwrap();
@@ -42,14 +44,20 @@ fn a_failed_open_with_unlink_on_drop_leaves_a_live_creators_name() {
         .open(&name)
         .unwrap_err();
     assert_eq!(e.kind(), &ErrorKind::InitTimeout, "{e}");
-    assert!(exists(&name), "a timed-out open removed the live creator's name");
+    assert!(
+        exists(&name),
+        "a timed-out open removed the live creator's name"
+    );
     let e = Shared::<u64>::options()
         .unlink_on_drop(true)
         .timeout(short)
         .open_or_create(&name, |_| {})
         .unwrap_err();
     assert_eq!(e.kind(), &ErrorKind::InitTimeout, "{e}");
-    assert!(exists(&name), "a timed-out open_or_create removed the live creator's name");
+    assert!(
+        exists(&name),
+        "a timed-out open_or_create removed the live creator's name"
+    );
     // The creator finishes and publishes under its name.
     go.store(1, Ordering::SeqCst);
     child.wait_ok();
@@ -70,12 +78,23 @@ fn a_non_root_creator_makes_and_opens_segments_without_owner_write() {
             assert_eq!(*s, 9);
             use std::os::unix::fs::PermissionsExt;
             let meta = std::fs::metadata(format!("/dev/shm{name}")).unwrap();
-            assert_eq!(meta.permissions().mode() & 0o777, mode, "the requested mode");
-            let r = Shared::<u64>::options().read_only(true).open(&name).unwrap();
+            assert_eq!(
+                meta.permissions().mode() & 0o777,
+                mode,
+                "the requested mode"
+            );
+            let r = Shared::<u64>::options()
+                .read_only(true)
+                .open(&name)
+                .unwrap();
             assert_eq!(*r, 9);
             // Not writable by its owner: a read-write open is refused (unless root).
             let e = Shared::<u64>::open(&name).map(|_| ()).unwrap_err();
-            assert_eq!(e.errno(), Some(ipc_collections::ipc_core::Errno::EACCES), "{e}");
+            assert_eq!(
+                e.errno(),
+                Some(ipc_collections::ipc_core::Errno::EACCES),
+                "{e}"
+            );
         }
         report(format!("dropped={dropped}"));
         return;
@@ -115,7 +134,11 @@ fn an_init_that_fails_after_the_name_exists_removes_the_name() {
     let name = unique_name("failinit");
     let _c = Cleanup::shm(&name);
     let lines = spawn_role(FAILS, "failing-creator", &[("NAME", &name)]).wait_ok();
-    assert_eq!(lines, ["exists=false"], "a FAILED object was left under the name");
+    assert_eq!(
+        lines,
+        ["exists=false"],
+        "a FAILED object was left under the name"
+    );
     assert!(!exists(&name));
     // The name is free: the next open_or_create makes the segment (not InitFailed).
     let s = Shared::<u64>::open_or_create(&name, |v| *v = 3).unwrap();
@@ -155,7 +178,7 @@ fn an_unset_object_whose_recorded_creator_lives_is_not_reclaimed() {
     assert!(exists(&name));
     ipc_testutil::sigkill(pid);
     child.kill(); // reap
-    // The same description: its own lock does not conflict with itself.
+                  // The same description: its own lock does not conflict with itself.
     assert_eq!(
         remove_if_abandoned(&name, shm.fd()).unwrap(),
         Reclaim::Removed(pid)
@@ -191,7 +214,11 @@ fn a_child_forked_inside_init_leaves_the_parents_state_alone() {
                         return;
                     }
                     assert_eq!(ipc_testutil::wait_pid(pid, WATCHDOG), Some(0));
-                    assert_eq!(state_of(&name), 1, "still initialising (panics={child_panics})");
+                    assert_eq!(
+                        state_of(&name),
+                        1,
+                        "still initialising (panics={child_panics})"
+                    );
                     *v = 5;
                 })
             });

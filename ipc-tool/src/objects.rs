@@ -597,10 +597,7 @@ fn gc_verdict(name: &str) -> Option<(GcVerdict, (u64, u64))> {
 /// name removed only while it still refers to the locked object): `false` if it was not
 /// removed (being made after all, published meanwhile, or no longer the object `id`);
 /// `Err(Ok(why))` if it cannot be opened read-write (another user's object: EACCES).
-fn remove_abandoned(
-    name: &str,
-    id: (u64, u64),
-) -> Result<bool, Result<String, ipc_core::Error>> {
+fn remove_abandoned(name: &str, id: (u64, u64)) -> Result<bool, Result<String, ipc_core::Error>> {
     use std::os::fd::AsFd;
     use std::os::unix::fs::OpenOptionsExt;
     // Read-write: the lock is a write lock. O_NOFOLLOW | O_NONBLOCK as every open here.

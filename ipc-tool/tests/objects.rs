@@ -686,9 +686,10 @@ fn gc_says_why_it_keeps_an_abandoned_segment_it_cannot_open_read_write() {
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert_eq!(o.status.code(), Some(0), "{o:?}");
     assert!(
-        stdout.lines().any(|l| l
-            .starts_with(&format!("kept {stuck}: cannot open read-write: "))
-            && l.contains("Permission denied")),
+        stdout.lines().any(
+            |l| l.starts_with(&format!("kept {stuck}: cannot open read-write: "))
+                && l.contains("Permission denied")
+        ),
         "{o:?}"
     );
     assert!(std::path::Path::new(&format!("/dev/shm{stuck}")).exists());

@@ -554,7 +554,9 @@ impl<R: RingType> RingOptions<R> {
         let shm = named::open_shm(name, false, &mut wait)?;
         let mut raw = RawRing::attach::<R>(shm, name, wait)?;
         self.check_capacity(&raw)?;
-        raw.seg.memory_mut().set_unlink_on_drop(self.named.unlink_opened());
+        raw.seg
+            .memory_mut()
+            .set_unlink_on_drop(self.named.unlink_opened());
         Ok(self.finish(raw))
     }
 
@@ -577,7 +579,9 @@ impl<R: RingType> RingOptions<R> {
             |shm, wait| {
                 let mut raw = RawRing::attach::<R>(shm, name, wait)?;
                 self.check_capacity(&raw)?;
-                raw.seg.memory_mut().set_unlink_on_drop(self.named.unlink_opened());
+                raw.seg
+                    .memory_mut()
+                    .set_unlink_on_drop(self.named.unlink_opened());
                 Ok(self.finish(raw))
             },
         )

@@ -249,17 +249,15 @@ pub(crate) fn open_or_create<X>(
         match open_shm(name, false, &mut w) {
             // No unlinker until attached: the caller's `attach` sets it on success
             // (`NamedOptions::unlink_opened`).
-            Ok(shm) => {
-                match attach(shm, w) {
-                    Err(e) if matches!(e.kind(), ErrorKind::CreatorDied(_)) => {
-                        if !reclaim(name)? && !wait.sleep() {
-                            return Err(e);
-                        }
-                        continue;
+            Ok(shm) => match attach(shm, w) {
+                Err(e) if matches!(e.kind(), ErrorKind::CreatorDied(_)) => {
+                    if !reclaim(name)? && !wait.sleep() {
+                        return Err(e);
                     }
-                    other => return other,
+                    continue;
                 }
-            }
+                other => return other,
+            },
             Err(e) if *e.kind() == ErrorKind::NotFound => {}
             Err(e) => return Err(e),
         }
