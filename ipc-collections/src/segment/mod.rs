@@ -6,7 +6,9 @@
 //! write the rest of the header (all of it but the magic and the state word) and the
 //! schema, then store the state `INITIALIZING` with Release. Run the in-place initialisers
 //! and the user's init with exclusive access to the payload, then store `READY` with
-//! Release. If initialisation fails or panics, store `FAILED`.
+//! Release. If initialisation fails or panics, store `FAILED` (and remove a named segment's
+//! name, with its creator's lock still held). Only the creating process stores `READY` or
+//! `FAILED`: a child forked inside init leaves the state alone.
 //!
 //! A named segment (a POSIX shm object) is made without a name and under its creator's
 //! lock (see [`Fresh::Unnamed`] and `named`): `O_TMPFILE` in `/dev/shm`, a whole-file
