@@ -672,10 +672,11 @@ impl<T: SharedLayout> SharedArrayOptions<T> {
 
     /// Attaches an opened array and checks its dims, if set.
     fn attach(&self, shm: Shm, name: &str, wait: Deadline) -> Result<SharedArray<T>> {
-        let a = SharedArray::attach_impl(shm, name, wait)?;
+        let mut a = SharedArray::attach_impl(shm, name, wait)?;
         if let Some(dims) = &self.dims {
             a.check_dims(dims)?;
         }
+        a.set_unlink_on_drop(named::unlink_opened(&self.named));
         Ok(a)
     }
 

@@ -364,7 +364,11 @@ impl<T: SharedLayout> SharedOptions<T> {
         if self.named.read_only {
             refuse_read_only::<T>(name)?;
         }
-        named::open(&self.named, name, Shared::attach_impl)
+        named::open(&self.named, name, |shm, name, wait| {
+            let mut s = Shared::<T>::attach_impl(shm, name, wait)?;
+            s.set_unlink_on_drop(named::unlink_opened(&self.named));
+            Ok(s)
+        })
     }
 
     /// Opens the named segment, or creates it (running `init`) if it does not exist;
@@ -381,7 +385,11 @@ impl<T: SharedLayout> SharedOptions<T> {
                 let init = named::init_once(&mut init);
                 Shared::create_impl("Shared::open_or_create", shm, name, fresh, init)
             },
-            |shm, wait| Shared::attach_impl(shm, name, wait),
+            |shm, wait| {
+                let mut s = Shared::<T>::attach_impl(shm, name, wait)?;
+                s.set_unlink_on_drop(named::unlink_opened(&self.named));
+                Ok(s)
+            },
         )
     }
 

@@ -595,8 +595,9 @@ fn gc_verdict(name: &str) -> Option<(GcVerdict, (u64, u64))> {
 /// Removes the unpublished segment `name` judged stale, the way every opener does
 /// ([`creator::remove_if_abandoned`]: its lock taken, state and creator checked again, the
 /// name removed only while it still refers to the locked object): `false` if it was not
-/// removed (being made after all, published meanwhile, or no longer the object `id`).
-fn remove_abandoned(name: &str, id: (u64, u64)) -> Result<bool, ipc_core::Error> {
+/// removed (being made after all, published meanwhile, or no longer the object `id`);
+/// `Err(Ok(why))` if it cannot be opened read-write (another user's object: EACCES).
+fn remove_abandoned(name: &str, id: (u64, u64)) -> Result<bool, Result<String, ipc_core::Error>> {
     use std::os::fd::AsFd;
     use std::os::unix::fs::OpenOptionsExt;
     // Read-write: the lock is a write lock. O_NOFOLLOW | O_NONBLOCK as every open here.
@@ -607,13 +608,14 @@ fn remove_abandoned(name: &str, id: (u64, u64)) -> Result<bool, ipc_core::Error>
         .open(format!("/dev/shm{name}"))
     {
         Ok(f) => f,
-        Err(_) => return Ok(false),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(Ok(format!("cannot open read-write: {e}"))),
     };
     if file.metadata().map(|m| (m.dev(), m.ino())).ok() != Some(id) {
         return Ok(false);
     }
     Ok(matches!(
-        creator::remove_if_abandoned(name, file.as_fd())?,
+        creator::remove_if_abandoned(name, file.as_fd()).map_err(Err)?,
         creator::Reclaim::Removed(_)
     ))
 }
@@ -643,7 +645,8 @@ pub fn gc(dry_run: bool, prefix: &str) -> Result<(), Failure> {
             GcVerdict::Stale(why) => match remove_abandoned(&name, id) {
                 Ok(true) => out.push_str(&format!("removed {}: {}\n", esc(&name), esc(&why))),
                 Ok(false) => {}
-                Err(e) => failures.push(e.to_string()),
+                Err(Ok(why)) => out.push_str(&format!("kept {}: {}\n", esc(&name), esc(&why))),
+                Err(Err(e)) => failures.push(e.to_string()),
             },
         }
     }

@@ -649,3 +649,48 @@ fn ls_says_when_the_mqueue_file_system_is_not_mounted() {
         "{v}"
     );
 }
+
+/// `ipc gc` run by a user who cannot open an abandoned segment read-write (another user's,
+/// mode 0644) says that it keeps it and why, instead of nothing.
+#[test]
+fn gc_says_why_it_keeps_an_abandoned_segment_it_cannot_open_read_write() {
+    const TEST: &str = "gc_says_why_it_keeps_an_abandoned_segment_it_cannot_open_read_write";
+    if role().as_deref() == Some("stuck") {
+        let _s = Shared::<Counter>::options()
+            .mode(0o644)
+            .create(&ipc_testutil::env("SEG"), |_| loop {
+                std::thread::sleep(Duration::from_secs(1));
+            });
+        unreachable!("init never returns");
+    }
+    if !ipc_testutil::privilege::is_root() {
+        eprintln!("skipped: needs root to run `ipc gc` as another user");
+        return;
+    }
+    let stuck = unique_name("tool-gcperm");
+    let _c = Cleanup::shm(&stuck);
+    let mut child = spawn_role(TEST, "stuck", &[("SEG", &stuck)]);
+    wait_for("the creator to be initialising", WATCHDOG, || {
+        state_of(&stuck) == 1
+    });
+    child.kill(); // SIGKILL mid-init: abandoned
+    use std::os::unix::process::CommandExt;
+    let prefix = format!("/ipct-tool-gcperm-{}-", std::process::id());
+    let o = run_with_watchdog(
+        Command::new(env!("CARGO_BIN_EXE_ipc"))
+            .args(["gc", "--prefix", &prefix])
+            .uid(65534)
+            .gid(65534),
+        WATCHDOG,
+    );
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    assert!(
+        stdout.lines().any(
+            |l| l.starts_with(&format!("kept {stuck}: cannot open read-write: "))
+                && l.contains("Permission denied")
+        ),
+        "{o:?}"
+    );
+    assert!(std::path::Path::new(&format!("/dev/shm{stuck}")).exists());
+}

@@ -292,7 +292,9 @@ fn an_unknown_ring_flavour_is_corrupted_to_the_tool_and_the_openers() {
     ] {
         match e.kind() {
             ErrorKind::Corrupted => assert!(
-                e.detail().is_some_and(|why| why.contains("flavour word 9")),
+                e.detail().is_some_and(|why| why.contains(
+                    "flavour word 9 does not match the header's SPSC or byte ring layout"
+                )),
                 "{e}"
             ),
             k => panic!("{k:?}"),

@@ -514,13 +514,17 @@ static const char *check_ring_control(unsigned char *ctrl, uint64_t cap, uint64_
     static const size_t zero[5][2] = {{8, 128}, {136, 256}, {272, 384}, {388, 392}, {416, 512}};
     uint32_t flavor;
     size_t i, at;
-    /* Never written after init: plain reads of the read-only mapping. */
+    /* Every control-block word is accessed atomically (FORMAT.md), the reserved ones too:
+     * one relaxed load per 4-byte word (every range is 4-aligned), racing with nothing
+     * whatever a peer writes. */
     for (i = 0; i < 5; i++)
-        for (at = zero[i][0]; at < zero[i][1]; at++)
-            if (ctrl[at] != 0) return "the ring control block's reserved bytes are not 0";
+        for (at = zero[i][0]; at < zero[i][1]; at += 4)
+            if (atomic_load_explicit(a32(ctrl, at), memory_order_relaxed) != 0)
+                return "the ring control block's reserved bytes are not 0";
     for (i = 0; i < 2 * RC_ENTRIES; i++)
-        for (at = 24; at < RC_ENTRY_LEN; at++)
-            if (ctrl[RC_PRODUCERS + i * RC_ENTRY_LEN + at] != 0)
+        for (at = 24; at < RC_ENTRY_LEN; at += 4)
+            if (atomic_load_explicit(a32(ctrl, RC_PRODUCERS + i * RC_ENTRY_LEN + at),
+                                     memory_order_relaxed) != 0)
                 return "a registry entry's reserved bytes are not 0";
     flavor = atomic_load_explicit(a32(ctrl, RC_FLAVOR), memory_order_relaxed);
     if (flavor < 1 || flavor > 3 || (flavor == 2) != (mpmc != 0))

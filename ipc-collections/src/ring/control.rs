@@ -125,6 +125,17 @@ pub struct Participant {
     pub reserved: AtomicU64,
 }
 
+/// A reserved area of the control block: `N` zero words, each accessed atomically like
+/// every control-block word (FORMAT.md), so that reading it races with nothing whatever a
+/// peer writes. Plain `std` atomics also under loom: no model involves the padding.
+type Pad<const N: usize> = [std::sync::atomic::AtomicU64; N];
+
+/// A zeroed [`Pad`] (for the loom model's blocks: real ones live in mapped memory).
+#[cfg(loom)]
+fn pad_zero<const N: usize>() -> Pad<N> {
+    std::array::from_fn(|_| std::sync::atomic::AtomicU64::new(0))
+}
+
 /// The control block of every ring kind (see FORMAT.md, "Rings (kind 3)").
 ///
 /// One `#[repr(C)]` struct of atomics; a kind's `init` formats a fresh
@@ -135,10 +146,10 @@ pub struct Control {
     /// (SPSC/bytes: written by the producer only; MPMC: the next position to claim, advanced
     /// by CAS). Never masked in shared memory; position `p` lives at `p & (capacity - 1)`.
     pub tail: AtomicU64,
-    _pad0: [u64; 15],
+    _pad0: Pad<15>,
     /// Line 1 (offset 128): `head`, the count of slots (bytes) ever consumed.
     pub head: AtomicU64,
-    _pad1: [u64; 15],
+    _pad1: Pad<15>,
     /// Line 2 (offset 256): consumers sleep on this word waiting for data; a producer that
     /// sees `data_sleepers > 0` after publishing increments it and wakes them.
     pub data_futex: FutexWord,
@@ -148,7 +159,7 @@ pub struct Control {
     pub space_futex: FutexWord,
     /// How many producers are (about to be) asleep on `space_futex`.
     pub space_sleepers: shim::AtomicU32,
-    _pad2: [u64; 14],
+    _pad2: Pad<14>,
     /// Line 3 (offset 384): the [`Flavor`], written at init (informational: never used to
     /// choose an algorithm).
     pub flavor: shim::AtomicU32,
@@ -163,7 +174,7 @@ pub struct Control {
     /// a slot and publishing it (counted by the consumer that skips the slot), a consumer
     /// between taking a slot and freeing it (counted by the producer that frees it).
     pub lost: AtomicU64,
-    _pad3: [u64; 12],
+    _pad3: Pad<12>,
     /// Offset 512: the producers' registry.
     pub producers: [Participant; MAX_PARTICIPANTS],
     /// Offset 1024: the consumers' registry.
@@ -330,20 +341,20 @@ impl Control {
         };
         Control {
             tail: AtomicU64::new(0),
-            _pad0: [0; 15],
+            _pad0: pad_zero(),
             head: AtomicU64::new(0),
-            _pad1: [0; 15],
+            _pad1: pad_zero(),
             data_futex: FutexWord::new(0),
             data_sleepers: AtomicU32::new(0),
             space_futex: FutexWord::new(0),
             space_sleepers: AtomicU32::new(0),
-            _pad2: [0; 14],
+            _pad2: pad_zero(),
             flavor: AtomicU32::new(0),
             reserved0: AtomicU32::new(0),
             capacity: AtomicU64::new(0),
             elem_size: AtomicU64::new(0),
             lost: AtomicU64::new(0),
-            _pad3: [0; 12],
+            _pad3: pad_zero(),
             producers: std::array::from_fn(|_| part()),
             consumers: std::array::from_fn(|_| part()),
             tracker: shim::Tracker::new(cells),
@@ -370,14 +381,14 @@ impl Control {
         put(CAPACITY_OFFSET, &self.capacity.load(r).to_ne_bytes());
         put(ELEM_SIZE_OFFSET, &self.elem_size.load(r).to_ne_bytes());
         put(408, &self.lost.load(r).to_ne_bytes());
-        // The padding is plain memory that nothing writes after init (a peer that does is
-        // outside the trust model), so plain reads race with nothing.
+        // The padding is read atomically too: whatever a peer writes there, this races
+        // with nothing.
         for (pad, at) in [(&self._pad0[..], 8), (&self._pad1[..], 136)]
             .into_iter()
             .chain([(&self._pad2[..], 272), (&self._pad3[..], 416)])
         {
             for (i, w) in pad.iter().enumerate() {
-                put(at + 8 * i, &w.to_ne_bytes());
+                put(at + 8 * i, &w.load(r).to_ne_bytes());
             }
         }
         for (i, p) in self.producers.iter().chain(&self.consumers).enumerate() {

@@ -524,8 +524,11 @@ impl<R: RingType> RingOptions<R> {
 
     /// Attaches an opened ring and checks its capacity, if set.
     fn attach(&self, shm: Shm, name: &str, wait: Deadline) -> Result<R> {
-        let raw = RawRing::attach::<R>(shm, name, wait)?;
+        let mut raw = RawRing::attach::<R>(shm, name, wait)?;
         self.check_capacity(&raw)?;
+        raw.seg
+            .memory_mut()
+            .set_unlink_on_drop(named::unlink_opened(&self.named));
         Ok(self.finish(raw))
     }
 

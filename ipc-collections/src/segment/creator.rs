@@ -68,16 +68,15 @@ pub fn remove_if_abandoned(name: &str, fd: std::os::fd::BorrowedFd<'_>) -> crate
     if header.magic != MAGIC || !matches!(header.state, state::UNSET | state::INITIALIZING) {
         return Ok(Reclaim::NotAbandoned);
     }
-    // UNSET: claimed by a creator that wrote no header yet (only a build before the lock
-    // rule leaves that under a name); nobody holds its lock, and there is no pid to ask.
-    let pid = if header.state == state::INITIALIZING {
-        if is_alive(header.creator_pid, header.creator_start_time) {
-            return Ok(Reclaim::NotAbandoned);
-        }
-        header.creator_pid
-    } else {
-        0
-    };
+    // UNSET with no pid: claimed by a creator that wrote no header yet (only a build before
+    // the lock rule, or `create_in` over a plain `Shm::create`, leaves that under a name);
+    // nobody holds its lock, and there is no pid to ask. UNSET with a pid (a `create_in`
+    // creator between its header and INITIALIZING, which holds no lock) or INITIALIZING:
+    // its recorded creator must be gone.
+    let pid = header.creator_pid;
+    if pid != 0 && is_alive(pid, header.creator_start_time) {
+        return Ok(Reclaim::NotAbandoned);
+    }
     Ok(if ofd::unlink_if_same(name, fd)? {
         Reclaim::Removed(pid)
     } else {

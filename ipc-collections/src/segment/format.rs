@@ -928,7 +928,8 @@ fn check_control(
                 Some(f) if (f == Flavor::Mpmc) == mpmc_layout => f,
                 _ => {
                     return Err(format!(
-                        "the control block's flavour word {code} does not match the header's {}                          layout",
+                        "the control block's flavour word {code} does not match the header's {} \
+                         layout",
                         if mpmc_layout {
                             "MPMC"
                         } else {

@@ -6,7 +6,9 @@
 //! write the rest of the header (all of it but the magic and the state word) and the
 //! schema, then store the state `INITIALIZING` with Release. Run the in-place initialisers
 //! and the user's init with exclusive access to the payload, then store `READY` with
-//! Release. If initialisation fails or panics, store `FAILED`.
+//! Release. If initialisation fails or panics, store `FAILED` (and remove a named segment's
+//! name, with its creator's lock still held). Only the creating process stores `READY` or
+//! `FAILED`: a child forked inside init leaves the state alone.
 //!
 //! A named segment (a POSIX shm object) is made without a name and under its creator's
 //! lock (see [`Fresh::Unnamed`] and `named`): `O_TMPFILE` in `/dev/shm`, a whole-file
@@ -94,21 +96,34 @@ pub(crate) enum Fresh<M> {
     /// A new named object that has no name yet and holds its creator's lock
     /// (`named::create_shm`): zero-filled. `name` gives it its name once the header is
     /// written and `INITIALIZING` stored (its error, e.g. the name is taken, ends the create
-    /// before `init` runs); `published` releases the lock once `READY` is stored.
+    /// before `init` runs); `published` releases the lock once `READY` is stored; `failed`
+    /// removes the name (only while it is still this object) after `FAILED` is stored, with
+    /// the lock still held (FORMAT.md, init protocol step 8), whatever unlink-on-drop says.
     Unnamed {
         name: fn(&mut M) -> Result<()>,
         published: fn(&mut M),
+        failed: fn(&M),
     },
 }
 
-/// Marks a segment FAILED unless disarmed: covers an init that returns an error or panics.
-struct FailOnDrop<'a>(Option<&'a AtomicU32>);
+/// Marks a segment FAILED unless disarmed, then runs `failed` (the named object's unlink):
+/// covers an init that returns an error or panics. Only in the `owner` process: a child
+/// forked inside init that fails leaves the parent's segment alone.
+struct FailOnDrop<'a, M: Memory> {
+    mem: &'a M,
+    failed: Option<fn(&M)>,
+    owner: ipc_core::process::Owner,
+    armed: bool,
+}
 
-impl Drop for FailOnDrop<'_> {
+impl<M: Memory> Drop for FailOnDrop<'_, M> {
     fn drop(&mut self) {
-        if let Some(s) = self.0 {
+        if self.armed && self.owner.is_current() {
             // Release: pairs with the Acquire load in `Segment::attach`.
-            s.store(state::FAILED, Ordering::Release);
+            state_word(self.mem).store(state::FAILED, Ordering::Release);
+            if let Some(failed) = self.failed {
+                failed(self.mem);
+            }
         }
     }
 }
@@ -351,17 +366,31 @@ impl<M: Memory> Segment<M> {
         );
         if let Fresh::Unnamed { name, .. } = &fresh {
             // From here on openers find the object, INITIALIZING and locked. If naming
-            // fails, nobody ever saw it: it is freed when `seg` drops.
+            // fails, `name` has removed any name it made: the object is freed when `seg`
+            // drops.
             name(&mut seg.mem)?;
         }
+        // Only this process publishes or fails the segment: a child forked inside `init`
+        // that returns or unwinds through here leaves the state (and the name) alone.
+        let owner = ipc_core::process::Owner::current();
         {
-            let mut fail = FailOnDrop(Some(state_word(&seg.mem)));
+            let mut fail = FailOnDrop {
+                mem: &seg.mem,
+                failed: match &fresh {
+                    Fresh::Unnamed { failed, .. } => Some(*failed),
+                    _ => None,
+                },
+                owner,
+                armed: true,
+            };
             init(&seg)?;
-            fail.0 = None;
+            fail.armed = false;
         }
-        // Release: publishes the initialised payload; pairs with the Acquire load in
-        // `attach`.
-        state_word(&seg.mem).store(state::READY, Ordering::Release);
+        if owner.is_current() {
+            // Release: publishes the initialised payload; pairs with the Acquire load in
+            // `attach`.
+            state_word(&seg.mem).store(state::READY, Ordering::Release);
+        }
         if let Fresh::Unnamed { published, .. } = fresh {
             // After READY: an opener that sees the lock gone and then loads the state sees
             // READY (the unlock is a system call after the store).

@@ -26,6 +26,14 @@ fn apply_lifetime(opts: &NamedOptions, shm: &mut Shm) {
     shm.set_unlink_on_drop(opts.unlinks(shm.created()));
 }
 
+/// Whether an opened (not created) handle unlinks on drop: only if asked. Set by each kind's
+/// attach step only once the attach returned `Ok`: an open that fails (a timeout, a died
+/// creator, another layout) must never remove a name it did not create (only
+/// [`creator::remove_if_abandoned`] does).
+pub(crate) fn unlink_opened(opts: &NamedOptions) -> bool {
+    opts.unlinks(false)
+}
+
 /// The `create` verb of every typed segment builder: makes the object of `size` bytes
 /// (see [`create_shm`]) and hands it to `make` (the kind's `Segment::create` with its init)
 /// with the name and how to publish it.
@@ -63,16 +71,16 @@ pub(crate) fn create_unique<H>(
 }
 
 /// The `open` verb of every typed segment builder: opens `name` (read-only if the options
-/// say so), applies the lifetime rule, and hands it to `attach` (the kind's checks) with
-/// what is left of the [`timeout`](NamedOptions::timeout).
+/// say so) and hands it to `attach` (the kind's checks, then the lifetime rule with
+/// [`unlink_opened`]) with what is left of the [`timeout`](NamedOptions::timeout).
 pub(crate) fn open<H>(
     opts: &NamedOptions,
     name: &str,
     attach: impl FnOnce(Shm, &str, Deadline) -> Result<H>,
 ) -> Result<H> {
     let mut wait = Deadline::after(opts.timeout);
-    let mut shm = open_shm(name, opts.read_only, &mut wait)?;
-    apply_lifetime(opts, &mut shm);
+    // No unlinker until attached: `attach` sets it on success (`unlink_opened`).
+    let shm = open_shm(name, opts.read_only, &mut wait)?;
     attach(shm, name, wait)
 }
 
@@ -182,6 +190,12 @@ pub(crate) fn unnamed() -> Fresh<Shm> {
         name: |shm| shm.link(),
         // The lock was taken through the first description (`create_shm`).
         published: |shm| shm.close_first_description(),
+        // FAILED is stored and the lock (first description) still held: remove the name
+        // while it is this object, so that the next open_or_create makes a new one. Best
+        // effort: an error leaves a FAILED object, which openers report as InitFailed.
+        failed: |shm| {
+            let _ = ipc_core::shm::ofd::unlink_if_same(shm.name(), shm.fd());
+        },
     }
 }
 
@@ -273,18 +287,17 @@ pub(crate) fn open_or_create<X>(
     for _ in 0..OPEN_OR_CREATE_ROUNDS {
         let mut w = wait.clone();
         match open_shm(name, false, &mut w) {
-            Ok(mut shm) => {
-                apply_lifetime(opts, &mut shm);
-                match attach(shm, w) {
-                    Err(e) if matches!(e.kind(), ErrorKind::CreatorDied(_)) => {
-                        if !reclaim(name)? && !wait.sleep() {
-                            return Err(e);
-                        }
-                        continue;
+            // No unlinker until attached: the kind's `attach` sets it on success
+            // (`unlink_opened`).
+            Ok(shm) => match attach(shm, w) {
+                Err(e) if matches!(e.kind(), ErrorKind::CreatorDied(_)) => {
+                    if !reclaim(name)? && !wait.sleep() {
+                        return Err(e);
                     }
-                    other => return other,
+                    continue;
                 }
-            }
+                other => return other,
+            },
             Err(e) if e.kind() == ErrorKind::NotFound => {}
             Err(e) => return Err(e),
         }

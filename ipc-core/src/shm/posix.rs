@@ -58,8 +58,9 @@ pub struct Shm {
     /// The pid of the process that unlinks the name on drop, if any (a forked child's copy
     /// of the handle must not).
     unlinker: Option<crate::process::Owner>,
-    /// Made by `create_unnamed` and not yet given its name by `link`.
-    unnamed: bool,
+    /// Made by `create_unnamed` and not yet given its name by `link`: the mode bits to set
+    /// once named (until then the owner may read and write, so that `link` can reopen it).
+    unnamed: Option<u32>,
     /// After `link`: the description the object was made through (holding its creator's
     /// locks), until `close_first_description`.
     first: Option<OwnedFd>,
@@ -226,9 +227,15 @@ impl Shm {
     /// and exclusively (as `O_CREAT | O_EXCL` would): from this call on, `shm_open(name)`
     /// in any process finds the object, with whatever this handle wrote into it before.
     ///
-    /// Errors: [`ErrorKind::AlreadyExists`] if the name is taken (nothing changes; the
-    /// object stays unnamed); [`ErrorKind::InvalidInput`] for a handle that was not made
-    /// unnamed or was named already.
+    /// The object gets the mode it was created with here, once named (until then its owner
+    /// may read and write it, so that this call can reopen it by name).
+    ///
+    /// Errors: [`ErrorKind::AlreadyExists`] if the name is taken, or was replaced by
+    /// another object right after it was made (the object stays unnamed);
+    /// [`ErrorKind::Os`] if reopening, `fchmod` or mapping fails after `linkat` (the name
+    /// is removed again while it is still this object: the object stays unnamed);
+    /// [`ErrorKind::InvalidInput`] for a handle that was not made unnamed or was named
+    /// already.
     ///
     /// # References
     /// [linkat(2)](https://man7.org/linux/man-pages/man2/linkat.2.html),
@@ -237,14 +244,14 @@ impl Shm {
     pub fn link(&mut self) -> Result<()> {
         use std::os::fd::AsRawFd;
         const OP: &str = "linkat";
-        if !self.unnamed {
+        let Some(mode) = self.unnamed else {
             return Err(Error::with_text(
                 OP,
                 ErrorKind::InvalidInput,
                 "the object already has its name",
             )
             .with_name(&*self.name));
-        }
+        };
         // Linking an O_TMPFILE file through its /proc/self/fd link with AT_SYMLINK_FOLLOW
         // needs no privilege (AT_EMPTY_PATH would need CAP_DAC_READ_SEARCH).
         let from = format!("/proc/self/fd/{}", self.fd.as_raw_fd());
@@ -258,26 +265,38 @@ impl Shm {
             )
         })
         .map_err(|e| Error::os(OP, e).with_name(&*self.name))?;
-        self.unnamed = false;
-        // Map it again through a descriptor opened by name, so that /proc/PID/maps and
-        // /proc/PID/fd show the name (the O_TMPFILE description shows `/#INODE (deleted)`
-        // for ever, and tools find who maps an object by its path). The first description
-        // stays open, with whatever locks were taken through it, until
-        // `close_first_description`.
-        let named = |e: Error| e.with_name(&*self.name);
-        let (fd, len) = open_existing(&self.c_name, false, None).map_err(named)?;
+        match self.named_again(mode) {
+            Ok(()) => {
+                self.unnamed = None;
+                Ok(())
+            }
+            Err(e) => {
+                // Undo our own linkat (only while the name is still our object): the
+                // object stays unnamed, and the kernel frees it when this handle drops.
+                let _ = super::ofd::unlink_if_same(&self.name, self.fd.as_fd());
+                Err(e.with_name(&*self.name))
+            }
+        }
+    }
+
+    /// The rest of [`link`](Self::link) once the name exists: map the object again through
+    /// a descriptor opened by name, so that /proc/PID/maps and /proc/PID/fd show the name
+    /// (the O_TMPFILE description shows `/#INODE (deleted)` for ever, and tools find who
+    /// maps an object by its path), and set the requested `mode` through it. The first
+    /// description stays open, with whatever locks were taken through it, until
+    /// `close_first_description`.
+    fn named_again(&mut self, mode: u32) -> Result<()> {
+        let (fd, len) = open_existing(&self.c_name, false, None)?;
         let (a, b) = (
-            stat::fstat(&fd).map_err(|e| named(Error::nix("fstat", e)))?,
-            stat::fstat(&self.fd).map_err(|e| named(Error::nix("fstat", e)))?,
+            stat::fstat(&fd).map_err(|e| Error::nix("fstat", e))?,
+            stat::fstat(&self.fd).map_err(|e| Error::nix("fstat", e))?,
         );
         if (a.st_dev, a.st_ino) != (b.st_dev, b.st_ino) {
-            return Err(named(Error::with_text(
-                OP,
-                ErrorKind::InvalidInput,
-                "the name was replaced right after it was made",
-            )));
+            // Somebody removed our name and made another object under it at once.
+            return Err(Error::new("linkat", ErrorKind::AlreadyExists));
         }
-        let map = Mapping::map_fd("mmap", &fd, len, false).map_err(named)?;
+        stat::fchmod(&fd, Mode::from_bits_truncate(mode)).map_err(|e| Error::nix("fchmod", e))?;
+        let map = Mapping::map_fd("mmap", &fd, len, false)?;
         // The old mapping is unmapped here; nothing borrows it (we hold `&mut self`).
         self.map = map;
         self.first = Some(std::mem::replace(&mut self.fd, fd));
@@ -436,7 +455,7 @@ impl ShmOptions {
                 .named
                 .unlinks(created)
                 .then(crate::process::Owner::current),
-            unnamed: false,
+            unnamed: None,
             first: None,
         })
     }
@@ -460,12 +479,13 @@ impl ShmOptions {
         let (c_name, size) = self.creating(name)?;
         let named = |e: Error| e.with_name(name);
         let flags = OFlag::O_TMPFILE | OFlag::O_RDWR | OFlag::O_CLOEXEC;
-        let fd = retry_eintr(|| {
-            nix::fcntl::open(SHM_DIR, flags, Mode::from_bits_truncate(self.named.mode))
-        })
-        .map_err(|e| named(Error::os("open(O_TMPFILE)", e)))?;
-        stat::fchmod(&fd, Mode::from_bits_truncate(self.named.mode))
-            .map_err(|e| named(Error::nix("fchmod", e)))?;
+        // Owner read-write until named: `link` reopens the object by name read-write (a
+        // mode such as 0o400 would refuse that to a non-root owner); it sets the requested
+        // mode through the new descriptor.
+        let mode = Mode::from_bits_truncate(self.named.mode | 0o600);
+        let fd = retry_eintr(|| nix::fcntl::open(SHM_DIR, flags, mode))
+            .map_err(|e| named(Error::os("open(O_TMPFILE)", e)))?;
+        stat::fchmod(&fd, mode).map_err(|e| named(Error::nix("fchmod", e)))?;
         reserve(&fd, size).map_err(named)?;
         let map = Mapping::map_fd("mmap", &fd, size, false).map_err(named)?;
         Ok(Shm {
@@ -478,7 +498,7 @@ impl ShmOptions {
                 .named
                 .unlinks(true)
                 .then(crate::process::Owner::current),
-            unnamed: true,
+            unnamed: Some(self.named.mode),
             first: None,
         })
     }
