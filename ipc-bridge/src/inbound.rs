@@ -10,7 +10,7 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use ipc_collections::ring::RingError;
+use ipc_collections::ErrorKind;
 use zenoh::handlers::FifoChannel;
 use zenoh::Wait;
 
@@ -114,15 +114,15 @@ pub fn run(
         }
         let sent = match o.full {
             Full::Drop => match prod.try_send(frame) {
-                Err(RingError::Full | RingError::Disconnected) => Ok(false),
-                r => r.map(|()| true),
+                Err(e) if e.kind() == ErrorKind::Disconnected => Ok(false),
+                r => r,
             },
             Full::Block => loop {
                 match prod.send(frame, Some(POLL)) {
                     Ok(()) => break Ok(true),
                     // Full, and maybe the consumer gone: wait for room or a new consumer,
                     // or give the frame up at shutdown.
-                    Err(RingError::Timeout) | Err(RingError::Disconnected) => {
+                    Err(e) if matches!(e.kind(), ErrorKind::Timeout | ErrorKind::Disconnected) => {
                         if stop.requested() {
                             break Ok(false);
                         }
@@ -135,7 +135,7 @@ pub fn run(
         match sent {
             Ok(true) => c.frame(frame.len()),
             Ok(false) => Counters::add(&c.drops, 1),
-            Err(e) => return Err(Error::Ring(e.into())),
+            Err(e) => return Err(Error::Ring(e)),
         }
     }
     Ok(())

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use ipc_collections::{ring::RingError, ByteRing};
+use ipc_collections::{ByteRing, ErrorKind};
 use zenoh::qos::CongestionControl;
 use zenoh::Wait;
 
@@ -98,12 +98,12 @@ pub fn run(
         let msg = match cons.recv(Some(POLL)) {
             Ok(frame) => wire::encode(wire::Header { publisher: id, seq }, &frame),
             // Nothing yet, or the producer left (a new one may attach): keep polling.
-            Err(RingError::Timeout) => continue,
-            Err(RingError::Disconnected) => {
+            Err(e) if e.kind() == ErrorKind::Timeout => continue,
+            Err(e) if e.kind() == ErrorKind::Disconnected => {
                 std::thread::sleep(POLL);
                 continue;
             }
-            Err(e) => return Err(Error::Ring(e.into())),
+            Err(e) => return Err(Error::Ring(e)),
         };
         // The frame is released to the producer here, before the publish: at most once.
         let len = msg.len() - wire::HEADER_LEN;

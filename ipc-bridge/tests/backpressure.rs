@@ -157,8 +157,9 @@ fn full_drop_drops_what_does_not_fit_and_counts_it() {
     let mut kept_seqs = Vec::new();
     loop {
         match c.try_recv() {
-            Ok(f) => kept_seqs.push(check_frame(&f).unwrap_or_else(|e| panic!("{e}"))),
-            Err(ipc_collections::ring::RingError::Disconnected) => break,
+            Ok(Some(f)) => kept_seqs.push(check_frame(&f).unwrap_or_else(|e| panic!("{e}"))),
+            Ok(None) => panic!("draining ring B: empty while its producer is attached"),
+            Err(e) if e.kind() == ipc_collections::ErrorKind::Disconnected => break,
             Err(e) => panic!("draining ring B: {e}"),
         }
     }

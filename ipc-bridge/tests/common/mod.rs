@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use ipc_collections::ring::RingError;
+use ipc_collections::ErrorKind;
 use ipc_collections::ByteRing;
 use ipc_core::signal::{self, Signal};
 
@@ -263,7 +263,7 @@ pub fn producer_role() {
         loop {
             match p.send(&buf, Some(WATCHDOG)) {
                 Ok(()) => break,
-                Err(RingError::Disconnected) if Instant::now() < deadline => {
+                Err(e) if e.kind() == ErrorKind::Disconnected && Instant::now() < deadline => {
                     thread::sleep(Duration::from_millis(1))
                 }
                 Err(e) => panic!("producer: send frame {seq}: {e}"),
@@ -325,14 +325,14 @@ pub fn consume_until(
         // for the next `in`, as a consumer fed by a bridge does.
         let f = match c.recv(Some(Duration::from_millis(100))) {
             Ok(f) => f,
-            Err(e @ (RingError::Timeout | RingError::Disconnected)) => {
+            Err(e) if matches!(e.kind(), ErrorKind::Timeout | ErrorKind::Disconnected) => {
                 assert!(
                     last_frame.elapsed() < idle,
                     "consumer: no frame for {idle:?} ({e}); got {} frames, last {:?}",
                     seen.seqs.len(),
                     seen.seqs.last()
                 );
-                if e == RingError::Disconnected {
+                if e.kind() == ErrorKind::Disconnected {
                     thread::sleep(Duration::from_millis(1));
                 }
                 continue;
