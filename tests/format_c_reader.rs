@@ -1268,10 +1268,7 @@ fn c_reader_and_consumer_survive_random_control_blocks() {
         match r.code {
             0 => assert!(lib.is_ok(), "round {round}: C reads, library {lib:?}"),
             2 => assert!(
-                matches!(
-                    lib.as_ref().map_err(Error::kind),
-                    Err(ErrorKind::Corrupted)
-                ),
+                matches!(lib.as_ref().map_err(Error::kind), Err(ErrorKind::Corrupted)),
                 "round {round}: C refuses ({r:?}), library {lib:?}"
             ),
             _ => panic!("round {round}: {r:?}"),

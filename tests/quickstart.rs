@@ -276,7 +276,10 @@ fn an_error_returned_out_of_main_names_the_operation_and_the_ring() {
     // `?` out of `main` prints the error's Debug form: the message, naming op and ring.
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert_eq!(stderr.trim_end(), format!("Error: pop {name:?}: timed out"));
-    assert!(leftovers(name.trim_start_matches('/')).is_empty(), "the ring is removed");
+    assert!(
+        leftovers(name.trim_start_matches('/')).is_empty(),
+        "the ring is removed"
+    );
 }
 
 #[cfg(feature = "serde")]

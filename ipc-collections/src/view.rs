@@ -133,7 +133,8 @@ fn check<T, M: Memory + ?Sized>(
     if dims.is_empty() || dims.len() > format::MAX_RANK {
         return Err(bad(
             op,
-            ErrorKind::InvalidInput, format!(
+            ErrorKind::InvalidInput,
+            format!(
                 "{} dims: a view has 1 to {} dims",
                 dims.len(),
                 format::MAX_RANK
@@ -143,16 +144,15 @@ fn check<T, M: Memory + ?Sized>(
     let len = format::element_count(dims).ok_or_else(|| {
         bad(
             op,
-            ErrorKind::InvalidSize, format!("the element count of dims {dims:?} overflows"),
+            ErrorKind::InvalidSize,
+            format!("the element count of dims {dims:?} overflows"),
         )
     })?;
     let bytes = len.checked_mul(size_of::<T>()).ok_or_else(|| {
         bad(
             op,
-            ErrorKind::InvalidSize, format!(
-                "{len} elements of {} bytes overflow usize",
-                size_of::<T>()
-            ),
+            ErrorKind::InvalidSize,
+            format!("{len} elements of {} bytes overflow usize", size_of::<T>()),
         )
     })?;
     match offset.checked_add(bytes) {
@@ -160,7 +160,8 @@ fn check<T, M: Memory + ?Sized>(
         _ => {
             return Err(bad(
                 op,
-                ErrorKind::InvalidSize, format!(
+                ErrorKind::InvalidSize,
+                format!(
                     "a view of {bytes} bytes at offset {offset} does not fit the {}-byte memory",
                     mem.len()
                 ),
@@ -173,7 +174,8 @@ fn check<T, M: Memory + ?Sized>(
     if ptr as usize % align_of::<T>() != 0 {
         return Err(bad(
             op,
-            ErrorKind::InvalidInput, format!(
+            ErrorKind::InvalidInput,
+            format!(
                 "offset {offset} is not aligned for {} (alignment {})",
                 std::any::type_name::<T>(),
                 align_of::<T>()
@@ -221,7 +223,8 @@ impl<'m, T: SharedLayout> ArrayView<'m, T> {
         if !mem.seals().contains(Seals::F_SEAL_WRITE) {
             return Err(bad(
                 OP,
-                ErrorKind::InvalidInput, "the memfd is not sealed against writes (F_SEAL_WRITE missing)",
+                ErrorKind::InvalidInput,
+                "the memfd is not sealed against writes (F_SEAL_WRITE missing)",
             ));
         }
         let (ptr, len) = check::<T, MemfdShm>(OP, mem, offset, dims)?;

@@ -115,7 +115,10 @@ fn spsc_blocking_push_pop_and_disconnect() {
         for i in 0..3 {
             assert_eq!(c.pop(None).map_err(|e| e.kind()), Ok(i));
         }
-        assert_eq!(c.pop(None).map_err(|e| e.kind()), Err(ErrorKind::Disconnected));
+        assert_eq!(
+            c.pop(None).map_err(|e| e.kind()),
+            Err(ErrorKind::Disconnected)
+        );
         drop(c);
         t.join().unwrap();
     });
@@ -337,7 +340,10 @@ fn byte_ring_frames_wrap_with_padding() {
             }
         }
         t.join().unwrap();
-        assert_eq!(c.try_recv().err().map(|e| e.kind()), Some(ErrorKind::Disconnected));
+        assert_eq!(
+            c.try_recv().err().map(|e| e.kind()),
+            Some(ErrorKind::Disconnected)
+        );
     });
 }
 

@@ -158,7 +158,10 @@ fn spsc_full_empty_batches_and_disconnect() {
     for i in 0..8 {
         assert_eq!(p.try_push(Msg::new(2, i)), Ok(true));
     }
-    assert_eq!(kind(p.try_push(Msg::new(2, 9))), Some(ErrorKind::Disconnected));
+    assert_eq!(
+        kind(p.try_push(Msg::new(2, 9))),
+        Some(ErrorKind::Disconnected)
+    );
 }
 
 #[test]

@@ -66,7 +66,11 @@ fn a_slice_whose_length_is_not_a_multiple_is_refused_and_the_next_frame_still_re
     assert_eq!(rx.try_recv_pod::<u32>(), Ok(None));
     // Larger than the largest frame (256 / 2 - 8 = 120 bytes).
     let e = tx.try_send_pod(&[0u8; 121]).unwrap_err();
-    assert_eq!((e.kind(), e.op()), (ErrorKind::InvalidSize, "try_send_pod"), "{e}");
+    assert_eq!(
+        (e.kind(), e.op()),
+        (ErrorKind::InvalidSize, "try_send_pod"),
+        "{e}"
+    );
 }
 
 #[cfg(feature = "serde")]

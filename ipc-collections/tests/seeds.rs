@@ -301,10 +301,7 @@ fn bad_views_are_typed_errors() {
         matches!(atomic(0, &[usize::MAX / 4]), ErrorKind::InvalidSize),
         "bytes overflow"
     );
-    assert!(
-        matches!(atomic(0, &[]), ErrorKind::InvalidInput),
-        "no dims"
-    );
+    assert!(matches!(atomic(0, &[]), ErrorKind::InvalidInput), "no dims");
     assert!(
         matches!(atomic(0, &[1; 9]), ErrorKind::InvalidInput),
         "rank 9"
@@ -429,18 +426,12 @@ fn a_bad_unique_prefix_is_invalid_name() {
         let e = Shared::<u64>::options()
             .create_unique(prefix, |_| {})
             .unwrap_err();
-        assert!(
-            matches!(kind(&e), ErrorKind::InvalidName),
-            "{prefix}: {e}"
-        );
+        assert!(matches!(kind(&e), ErrorKind::InvalidName), "{prefix}: {e}");
         let e = SharedArray::<u64>::options()
             .dims(&[1])
             .create_unique(prefix, |_| {})
             .unwrap_err();
-        assert!(
-            matches!(kind(&e), ErrorKind::InvalidName),
-            "{prefix}: {e}"
-        );
+        assert!(matches!(kind(&e), ErrorKind::InvalidName), "{prefix}: {e}");
     }
 }
 

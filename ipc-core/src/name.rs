@@ -37,10 +37,12 @@ impl NameKind {
 /// `op` names the operation for the error. Every rule gives
 /// [`ErrorKind::InvalidName`] saying which rule was broken.
 pub fn validate(op: &'static str, name: &str, kind: NameKind) -> Result<CString> {
-    check(name, kind).map_err(|why| Error::with_text(op, ErrorKind::InvalidName, why).with_name(name))?;
+    check(name, kind)
+        .map_err(|why| Error::with_text(op, ErrorKind::InvalidName, why).with_name(name))?;
     // The NUL check above makes this infallible; map anyway rather than unwrap.
-    CString::new(name)
-        .map_err(|_| Error::with_text(op, ErrorKind::InvalidName, "contains a NUL byte").with_name(name))
+    CString::new(name).map_err(|_| {
+        Error::with_text(op, ErrorKind::InvalidName, "contains a NUL byte").with_name(name)
+    })
 }
 
 /// How many random bytes a unique name carries after its prefix (written as hex): 64 bits,
@@ -61,7 +63,8 @@ pub const UNIQUE_ATTEMPTS: usize = 32;
 /// `/` or a NUL, or is too long to leave room for the suffix; `getrandom`'s OS error.
 #[doc(alias = "getrandom")]
 pub fn unique(op: &'static str, prefix: &str, kind: NameKind) -> Result<String> {
-    let bad = |why: &'static str| Error::with_text(op, ErrorKind::InvalidName, why).with_name(prefix);
+    let bad =
+        |why: &'static str| Error::with_text(op, ErrorKind::InvalidName, why).with_name(prefix);
     let rest = match prefix.strip_prefix('/') {
         Some(rest) => rest,
         None => return Err(bad("a unique-name prefix must start with '/'")),
@@ -128,9 +131,7 @@ pub fn create_unique<H, E: From<Error>>(
     Err(Error::with_text(
         op,
         ErrorKind::LimitReached,
-        format!(
-            "{UNIQUE_ATTEMPTS} random names in a row were taken"
-        ),
+        format!("{UNIQUE_ATTEMPTS} random names in a row were taken"),
     )
     .with_name(prefix)
     .into())

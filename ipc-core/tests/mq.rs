@@ -117,10 +117,7 @@ fn bad_input_is_refused_with_the_limit_named() {
 
     for bad in ["", "noslash", "/a/b", "/"] {
         let e = MessageQueue::create(bad, 1, 8).unwrap_err();
-        assert!(
-            matches!(e.kind(), ErrorKind::InvalidName),
-            "{bad:?}: {e}"
-        );
+        assert!(matches!(e.kind(), ErrorKind::InvalidName), "{bad:?}: {e}");
     }
     let e = MessageQueue::create(&name, 0, 8).unwrap_err();
     assert!(matches!(e.kind(), ErrorKind::InvalidSize), "{e}");

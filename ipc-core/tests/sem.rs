@@ -190,10 +190,7 @@ fn named_bad_input_is_an_error() {
     );
     for bad in ["", "noslash", "/a/b", "/"] {
         let r = kind(NamedSemaphore::open(bad)).map(|_| ());
-        assert!(
-            matches!(r, Err(ErrorKind::InvalidName)),
-            "{bad:?}: {r:?}"
-        );
+        assert!(matches!(r, Err(ErrorKind::InvalidName)), "{bad:?}: {r:?}");
     }
     let long = format!("/{}", "x".repeat(252));
     let r = kind(NamedSemaphore::create(&long, 0)).map(|_| ());

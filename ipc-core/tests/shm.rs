@@ -318,10 +318,7 @@ fn bad_names_are_refused_before_any_syscall() {
             shm::unlink(bad),
         ] {
             let e = r.unwrap_err();
-            assert!(
-                matches!(e.kind(), ErrorKind::InvalidName),
-                "{bad:?}: {e}"
-            );
+            assert!(matches!(e.kind(), ErrorKind::InvalidName), "{bad:?}: {e}");
             assert_eq!(e.name(), Some(bad));
         }
     }

@@ -146,7 +146,8 @@ fn owner_died_without_repair_is_unrecoverable_at_once() {
     // SAFETY: held on this thread; unlocking without mark_consistent on purpose.
     unsafe { c.m.unlock() };
 
-    let unrecoverable = |r: ipc_core::Result<Acquired>| matches!(r, Err(e) if e.kind() == ErrorKind::Unrecoverable);
+    let unrecoverable =
+        |r: ipc_core::Result<Acquired>| matches!(r, Err(e) if e.kind() == ErrorKind::Unrecoverable);
     // glibc's trylock on a not-recoverable mutex leaves it locked by the caller; RawMutex
     // undoes that, else the child's lock() below would sleep for ever.
     assert!(unrecoverable(c.m.try_lock()));
@@ -228,7 +229,8 @@ fn unrecoverable_mutex_stays_unrecoverable_under_random_kills() {
         // SAFETY: held on this thread; unrepaired on purpose.
         unsafe { c.m.unlock() };
     }
-    let unrecoverable = |r: ipc_core::Result<Acquired>| matches!(r, Err(e) if e.kind() == ErrorKind::Unrecoverable);
+    let unrecoverable =
+        |r: ipc_core::Result<Acquired>| matches!(r, Err(e) if e.kind() == ErrorKind::Unrecoverable);
     assert!(unrecoverable(c.m.try_lock()));
     assert!(unrecoverable(c.m.lock_timeout(Duration::from_secs(2))));
     fork_run(CHILD, || unrecoverable(c.m.lock())).unwrap();

@@ -286,7 +286,11 @@ impl<'m> Producer<'m> {
     /// # Errors
     /// As `reserve`, and [`Timeout`](crate::ErrorKind::Timeout),
     /// [`Os`](crate::ErrorKind::Os) (op `reserve_wait`).
-    pub fn reserve_wait(&mut self, len: usize, timeout: Option<Duration>) -> Result<FrameMut<'_, 'm>> {
+    pub fn reserve_wait(
+        &mut self,
+        len: usize,
+        timeout: Option<Duration>,
+    ) -> Result<FrameMut<'_, 'm>> {
         self.reserve_wait_as("reserve_wait", len, timeout)
     }
 
@@ -617,7 +621,6 @@ impl<'m> Consumer<'m> {
             Err(e) => Err(self.side.error(op, e)),
         }
     }
-
 
     /// The next frame, waiting up to `timeout` (`None`: until one is published or the
     /// producer is gone).

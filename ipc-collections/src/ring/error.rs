@@ -100,7 +100,10 @@ mod tests {
         assert_eq!(k(RingError::TooLarge), ErrorKind::InvalidSize);
         assert_eq!(k(RingError::Busy), ErrorKind::LimitReached);
         let e = RingError::Invalid("x").into_error("attach", "");
-        assert_eq!((e.kind(), e.detail(), e.name()), (ErrorKind::InvalidInput, Some("x"), None));
+        assert_eq!(
+            (e.kind(), e.detail(), e.name()),
+            (ErrorKind::InvalidInput, Some("x"), None)
+        );
         let e = RingError::Corrupted("y").into_error("pop", "/r");
         assert_eq!((e.kind(), e.detail()), (ErrorKind::Corrupted, Some("y")));
         assert_eq!((e.op(), e.name()), ("pop", Some("/r")));
@@ -109,7 +112,9 @@ mod tests {
             ErrorKind::Os(ipc_core::Errno::from_raw(libc::EINTR))
         );
         assert_eq!(
-            RingError::Timeout.into_error("push", "/sensors").to_string(),
+            RingError::Timeout
+                .into_error("push", "/sensors")
+                .to_string(),
             "push \"/sensors\": timed out"
         );
     }

@@ -127,10 +127,7 @@ impl<M: Memory> RawRing<M> {
             Error::with_text(
                 op,
                 ErrorKind::InvalidSize,
-                format!(
-                    "{} of capacity {cap} does not fit in memory",
-                    shape.what
-                ),
+                format!("{} of capacity {cap} does not fit in memory", shape.what),
             )
         })?;
         Ok(dim)
@@ -1018,14 +1015,20 @@ impl<M: Memory> ByteRing<M> {
     /// Attaches this process as the producer; errors as [`SpscRing::producer`].
     pub fn producer(&self) -> Result<bytes::Producer<'_>> {
         bytes::Producer::attach(self.raw.seg.memory(), self.raw.layout)
-            .map(|p| p.named(self.raw.seg.name()).on_peer_exit(self.raw.peer_exit))
+            .map(|p| {
+                p.named(self.raw.seg.name())
+                    .on_peer_exit(self.raw.peer_exit)
+            })
             .map_err(|e| self.raw.named(e))
     }
 
     /// Attaches this process as the consumer; errors as [`SpscRing::producer`].
     pub fn consumer(&self) -> Result<bytes::Consumer<'_>> {
         bytes::Consumer::attach(self.raw.seg.memory(), self.raw.layout)
-            .map(|c| c.named(self.raw.seg.name()).on_peer_exit(self.raw.peer_exit))
+            .map(|c| {
+                c.named(self.raw.seg.name())
+                    .on_peer_exit(self.raw.peer_exit)
+            })
             .map_err(|e| self.raw.named(e))
     }
 

@@ -439,22 +439,31 @@ pub(crate) fn plan(op: &'static str, spec: &Spec<'_>) -> Result<Plan> {
     use ipc_core::ErrorKind;
     let bad = |kind: ErrorKind, why: String| ipc_core::Error::with_text(op, kind, why);
     if !spec.elem_align.is_power_of_two() || spec.elem_align > MAX_ALIGN {
-        return Err(bad(ErrorKind::InvalidInput, format!(
-            "alignment {} is not a power of two up to {MAX_ALIGN}",
-            spec.elem_align
-        )));
+        return Err(bad(
+            ErrorKind::InvalidInput,
+            format!(
+                "alignment {} is not a power of two up to {MAX_ALIGN}",
+                spec.elem_align
+            ),
+        ));
     }
     if spec.kind != Kind::Value && (spec.dims.is_empty() || spec.dims.len() > MAX_RANK) {
-        return Err(bad(ErrorKind::InvalidInput, format!(
-            "an array needs 1 to {MAX_RANK} dimensions, got {}",
-            spec.dims.len()
-        )));
+        return Err(bad(
+            ErrorKind::InvalidInput,
+            format!(
+                "an array needs 1 to {MAX_RANK} dimensions, got {}",
+                spec.dims.len()
+            ),
+        ));
     }
     if spec.schema.len() > MAX_SCHEMA_LEN {
-        return Err(bad(ErrorKind::InvalidInput, format!(
-            "schema of {} bytes is longer than {MAX_SCHEMA_LEN}",
-            spec.schema.len()
-        )));
+        return Err(bad(
+            ErrorKind::InvalidInput,
+            format!(
+                "schema of {} bytes is longer than {MAX_SCHEMA_LEN}",
+                spec.schema.len()
+            ),
+        ));
     }
     if let Err(why) = schema_agrees(spec.schema, spec.elem_size, spec.elem_align, None) {
         return Err(bad(ErrorKind::InvalidInput, why));

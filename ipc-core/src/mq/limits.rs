@@ -107,15 +107,23 @@ pub(crate) fn emfile(creating: bool, capacity: usize, msg_size: usize) -> Error 
     let fds_full = matches!((nofile, open_fds), (Some(lim), Some(n)) if n + 1 >= lim);
     if creating && !fds_full {
         let lim = rlimit_msgqueue().map_or("unlimited".to_owned(), |l| format!("{l} bytes"));
-        Error::with_text("mq_open", ErrorKind::LimitReached, format!(
-            "RLIMIT_MSGQUEUE ({lim} of message-queue memory for this user; this queue \
+        Error::with_text(
+            "mq_open",
+            ErrorKind::LimitReached,
+            format!(
+                "RLIMIT_MSGQUEUE ({lim} of message-queue memory for this user; this queue \
              needs {capacity} x {msg_size} bytes plus bookkeeping)"
-        ))
+            ),
+        )
     } else {
-        Error::with_text("mq_open", ErrorKind::LimitReached, format!(
-            "open files of this process (RLIMIT_NOFILE = {})",
-            nofile.map_or("unlimited".to_owned(), |l| l.to_string())
-        ))
+        Error::with_text(
+            "mq_open",
+            ErrorKind::LimitReached,
+            format!(
+                "open files of this process (RLIMIT_NOFILE = {})",
+                nofile.map_or("unlimited".to_owned(), |l| l.to_string())
+            ),
+        )
     }
 }
 

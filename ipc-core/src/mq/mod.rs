@@ -294,9 +294,7 @@ impl MessageQueue {
             return Err(Error::with_text(
                 op,
                 ErrorKind::InvalidInput,
-                format!(
-                    "priority {prio} is not below MQ_PRIO_MAX = {max}"
-                ),
+                format!("priority {prio} is not below MQ_PRIO_MAX = {max}"),
             )
             .with_name(&*self.name));
         }
@@ -367,10 +365,7 @@ impl MessageQueue {
                     return Err(Error::with_text(
                         op,
                         ErrorKind::InvalidSize,
-                        format!(
-                            "message does not fit (mq_msgsize = {})",
-                            self.msg_size
-                        ),
+                        format!("message does not fit (mq_msgsize = {})", self.msg_size),
                     )
                     .with_name(&*self.name))
                 }
@@ -632,8 +627,7 @@ impl MessageQueue {
                     "mq_notify",
                     ErrorKind::LimitReached,
                     "one notification registration per queue: a process (maybe this one) \
-                         holds it"
-                            ,
+                         holds it",
                 )
                 .with_name(&*self.name),
                 e => self.err("mq_notify", e),

@@ -255,9 +255,7 @@ impl MqOptions {
                     return Err(Error::with_text(
                         "mq_open",
                         ErrorKind::LimitReached,
-                        format!(
-                            "{what} {v} is above {PROC_DIR}/{file} = {max}"
-                        ),
+                        format!("{what} {v} is above {PROC_DIR}/{file} = {max}"),
                     ));
                 }
             }
@@ -309,17 +307,13 @@ impl MqOptions {
                 Error::with_text(
                     "mq_open",
                     ErrorKind::LimitReached,
-                    format!(
-                        "number of queues of the system ({PROC_DIR}/queues_max = {max})"
-                    ),
+                    format!("number of queues of the system ({PROC_DIR}/queues_max = {max})"),
                 )
             }
             Errno::EINVAL => Error::with_text(
                 "mq_open",
                 ErrorKind::InvalidInput,
-                format!(
-                    "the kernel refused capacity {capacity} / message size {msg_size}"
-                ),
+                format!("the kernel refused capacity {capacity} / message size {msg_size}"),
             ),
             e => Error::os("mq_open", e),
         })

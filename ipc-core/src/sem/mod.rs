@@ -208,9 +208,7 @@ pub(crate) fn check_value(op: &'static str, value: u32) -> Result<()> {
         return Err(Error::with_text(
             op,
             ErrorKind::InvalidInput,
-            format!(
-                "initial value {value} exceeds SEM_VALUE_MAX ({SEM_VALUE_MAX})"
-            ),
+            format!("initial value {value} exceeds SEM_VALUE_MAX ({SEM_VALUE_MAX})"),
         ));
     }
     Ok(())

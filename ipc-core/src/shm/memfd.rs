@@ -95,7 +95,13 @@ impl MemfdShm {
     #[doc(alias = "memfd_create")]
     pub fn create(name: &str, size: usize) -> Result<MemfdShm> {
         let named = |e: Error| e.with_name(name);
-        let bad = |why| named(Error::with_text("memfd_create", ErrorKind::InvalidName, why));
+        let bad = |why| {
+            named(Error::with_text(
+                "memfd_create",
+                ErrorKind::InvalidName,
+                why,
+            ))
+        };
         if name.len() > MEMFD_NAME_MAX {
             return Err(bad("longer than 249 bytes (the memfd name limit)"));
         }

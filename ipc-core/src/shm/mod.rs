@@ -97,9 +97,7 @@ fn range(op: &'static str, mem_len: usize, offset: usize, len: usize) -> Result<
         _ => Err(Error::with_text(
             op,
             ErrorKind::InvalidInput,
-            format!(
-                "bytes {offset}..{offset}+{len} are outside the {mem_len}-byte region"
-            ),
+            format!("bytes {offset}..{offset}+{len} are outside the {mem_len}-byte region"),
         )),
     }
 }

@@ -616,9 +616,7 @@ impl SysvShmOptions {
                 Errno::EINVAL => Error::with_text(
                     "shmget",
                     ErrorKind::InvalidSize,
-                    format!(
-                        "{size} bytes is outside kernel.shmmin..=kernel.shmmax"
-                    ),
+                    format!("{size} bytes is outside kernel.shmmin..=kernel.shmmax"),
                 ),
                 e => Error::os("shmget", e),
             }));

@@ -93,10 +93,7 @@ impl SignalFd {
                     return Err(Error::with_text(
                         "read",
                         crate::ErrorKind::InvalidInput,
-                        format!(
-                            "signalfd reported signal number {}",
-                            info.ssi_signo
-                        ),
+                        format!("signalfd reported signal number {}", info.ssi_signo),
                     ));
                 }
                 return Ok(Some(FdSigInfo(info)));
@@ -106,9 +103,7 @@ impl SignalFd {
                     return Err(Error::with_text(
                         "read",
                         crate::ErrorKind::InvalidSize,
-                        format!(
-                            "signalfd returned {n} bytes, not one signalfd_siginfo ({size})"
-                        ),
+                        format!("signalfd returned {n} bytes, not one signalfd_siginfo ({size})"),
                     ))
                 }
                 Errno::EAGAIN => return Ok(None),

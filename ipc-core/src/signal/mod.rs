@@ -244,9 +244,7 @@ impl Signal {
             Err(Error::with_text(
                 op,
                 ErrorKind::InvalidInput,
-                format!(
-                    "{self} cannot be caught, blocked or ignored, so it cannot be {what}"
-                ),
+                format!("{self} cannot be caught, blocked or ignored, so it cannot be {what}"),
             )
             .with_name(self.to_string()))
         }
@@ -323,7 +321,8 @@ mod tests {
         assert_eq!(c_int::from(Signal::USR2), libc::SIGUSR2);
         let e = Signal::try_from(0).unwrap_err();
         assert!(
-            e.kind() == ErrorKind::InvalidInput && e.detail().is_some_and(|w| w.contains("not positive")),
+            e.kind() == ErrorKind::InvalidInput
+                && e.detail().is_some_and(|w| w.contains("not positive")),
             "{e}"
         );
     }

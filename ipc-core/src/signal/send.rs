@@ -10,9 +10,7 @@ fn check_pid(op: &'static str, pid: pid_t) -> Result<()> {
         return Err(Error::with_text(
             op,
             ErrorKind::InvalidInput,
-            format!(
-                "pid {pid} is not a single process (process groups are not supported here)"
-            ),
+            format!("pid {pid} is not a single process (process groups are not supported here)"),
         ));
     }
     Ok(())
