@@ -237,7 +237,7 @@ fn ipc_ring_push_feeds_a_rust_consumer() {
             match rx.recv(Some(WATCHDOG)) {
                 Ok(f) => ipc_testutil::report(format!("frame {:?}", &*f)),
                 Err(e) => {
-                    let kind = ipc_collections::Error::from(e).kind();
+                    let kind = e.kind();
                     ipc_testutil::report(format!("end {kind:?}"));
                     return;
                 }
