@@ -197,8 +197,8 @@ pub struct Producer<'m> {
 
 impl<'m> Producer<'m> {
     /// Chooses what the departure of the consumers means for this handle (default
-    /// [`PeerExit::Disconnect`]: [`Disconnected`](crate::ErrorKind::Disconnected) once everything sent is
-    /// received; [`PeerExit::Wait`]: wait, within each call's timeout, for the next one).
+    /// [`PeerExit::Disconnect`](super::PeerExit::Disconnect): [`Disconnected`](crate::ErrorKind::Disconnected) once everything sent is
+    /// received; [`PeerExit::Wait`](super::PeerExit::Wait): wait, within each call's timeout, for the next one).
     pub fn on_peer_exit(mut self, on: super::PeerExit) -> Self {
         self.side.peer_exit = on;
         self
@@ -470,8 +470,8 @@ struct Found {
 
 impl<'m> Consumer<'m> {
     /// Chooses what the departure of the producers means for this handle (default
-    /// [`PeerExit::Disconnect`]: [`Disconnected`](crate::ErrorKind::Disconnected) once everything sent is
-    /// received; [`PeerExit::Wait`]: wait, within each call's timeout, for the next one).
+    /// [`PeerExit::Disconnect`](super::PeerExit::Disconnect): [`Disconnected`](crate::ErrorKind::Disconnected) once everything sent is
+    /// received; [`PeerExit::Wait`](super::PeerExit::Wait): wait, within each call's timeout, for the next one).
     pub fn on_peer_exit(mut self, on: super::PeerExit) -> Self {
         self.side.peer_exit = on;
         self

@@ -296,8 +296,8 @@ pub struct Producer<'m, T> {
 
 impl<'m, T: SharedLayout + Copy> Producer<'m, T> {
     /// Chooses what the departure of the consumers means for this handle (default
-    /// [`PeerExit::Disconnect`]: [`Disconnected`](crate::ErrorKind::Disconnected) once everything sent is
-    /// received; [`PeerExit::Wait`]: wait, within each call's timeout, for the next one).
+    /// [`PeerExit::Disconnect`](super::PeerExit::Disconnect): [`Disconnected`](crate::ErrorKind::Disconnected) once everything sent is
+    /// received; [`PeerExit::Wait`](super::PeerExit::Wait): wait, within each call's timeout, for the next one).
     pub fn on_peer_exit(mut self, on: super::PeerExit) -> Self {
         self.ring.peer_exit = on;
         self
@@ -544,8 +544,8 @@ enum Recovery<T> {
 
 impl<'m, T: SharedLayout + Copy> Consumer<'m, T> {
     /// Chooses what the departure of the producers means for this handle (default
-    /// [`PeerExit::Disconnect`]: [`Disconnected`](crate::ErrorKind::Disconnected) once everything sent is
-    /// received; [`PeerExit::Wait`]: wait, within each call's timeout, for the next one).
+    /// [`PeerExit::Disconnect`](super::PeerExit::Disconnect): [`Disconnected`](crate::ErrorKind::Disconnected) once everything sent is
+    /// received; [`PeerExit::Wait`](super::PeerExit::Wait): wait, within each call's timeout, for the next one).
     pub fn on_peer_exit(mut self, on: super::PeerExit) -> Self {
         self.ring.peer_exit = on;
         self
