@@ -866,7 +866,7 @@ fn c_reader_reads_ring_headers_and_control_blocks() {
     let bytes = ByteRing::create(&names[2], 256).unwrap();
     let mut p = spsc.producer().unwrap();
     for i in 0..3 {
-        p.try_push(i).unwrap();
+        assert!(p.try_push(i).unwrap(), "room in the ring");
     }
     let me = std::process::id().to_string();
     let cases = [
@@ -1148,8 +1148,8 @@ fn c_consumer_pops_what_a_rust_producer_pushes() {
     assert_eq!((s.data_sleepers, s.space_sleepers), (0, 0));
     // A Rust consumer can attach after it (it continues from the shared head).
     let mut rc = ring.consumer().unwrap();
-    p.try_push(7).unwrap();
-    assert_eq!(rc.try_pop().unwrap(), Some(7));
+    assert_eq!(p.try_push(7), Ok(true));
+    assert_eq!(rc.try_pop(), Ok(Some(7)));
     drop((rc, p));
     drop(ring);
 }
@@ -1238,7 +1238,7 @@ fn c_reader_and_consumer_survive_random_control_blocks() {
     {
         let mut p = ring.producer().unwrap();
         for i in 0..5 {
-            p.try_push(i).unwrap();
+            assert!(p.try_push(i).unwrap(), "room in the ring");
         }
     }
     let orig = std::fs::read(format!("/dev/shm{name}")).unwrap();

@@ -267,6 +267,21 @@ fn ring_producer_and_consumer_programs_talk_through_a_named_ring_and_leave_nothi
     }
 }
 
+#[test]
+fn an_error_returned_out_of_main_names_the_operation_and_the_ring() {
+    let name = unique_name("ringerr");
+    let _c = Cleanup::shm(&name);
+    let out = run("ring_timeout", &[&name]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // `?` out of `main` prints the error's Debug form: the message, naming op and ring.
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.trim_end(), format!("Error: pop {name:?}: timed out"));
+    assert!(
+        leftovers(name.trim_start_matches('/')).is_empty(),
+        "the ring is removed"
+    );
+}
+
 #[cfg(feature = "serde")]
 #[test]
 fn object_transfer_moves_serde_objects_from_a_forked_child() {

@@ -124,7 +124,7 @@ fn python_reader_in_format_md_refuses_rings_and_values() {
     let _c = [Cleanup::shm(&ring_name), Cleanup::shm(&value_name)];
     let ring = ipc::SpscRing::<f64>::create(&ring_name, 8).unwrap();
     let mut p = ring.producer().unwrap();
-    p.try_push(1.5).unwrap();
+    assert!(p.try_push(1.5).unwrap(), "room in the ring");
     let value = ipc::Shared::<u64>::create(&value_name, |v| *v = 7).unwrap();
     for (name, want) in [
         (&ring_name, "a ring segment (kind 3), not an array"),

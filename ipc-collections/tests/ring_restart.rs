@@ -145,7 +145,7 @@ fn a_waiting_consumer_outlives_three_producer_restarts() {
     assert_eq!(received[LAST as usize], N_LAST);
     // The last producer left and the ring is drained: this mode keeps waiting (Timeout).
     let e = rx.pop(Some(Duration::from_millis(100))).unwrap_err();
-    assert_eq!(ipc_collections::Error::from(e).kind(), ErrorKind::Timeout);
+    assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
 }
 
 #[test]
@@ -264,10 +264,7 @@ fn by_default_a_drained_ring_whose_peer_left_is_disconnected() {
         assert_eq!(rx.pop(Some(PATIENCE)).unwrap(), [0, i], "drained first");
     }
     let e = rx.pop(Some(PATIENCE)).unwrap_err();
-    assert_eq!(
-        ipc_collections::Error::from(e).kind(),
-        ErrorKind::Disconnected
-    );
+    assert_eq!(e.kind(), ErrorKind::Disconnected, "{e}");
     // A producer: a full ring whose consumer left is Disconnected at once.
     let mut tx = ring.producer().unwrap();
     drop(rx);
@@ -275,8 +272,5 @@ fn by_default_a_drained_ring_whose_peer_left_is_disconnected() {
         tx.push([1, i], None).unwrap();
     }
     let e = tx.push([1, 8], Some(PATIENCE)).unwrap_err();
-    assert_eq!(
-        ipc_collections::Error::from(e).kind(),
-        ErrorKind::Disconnected
-    );
+    assert_eq!(e.kind(), ErrorKind::Disconnected, "{e}");
 }

@@ -207,8 +207,14 @@ pub(crate) fn not_found_hint(mut e: Error) -> Error {
     e
 }
 
+/// `{:?}` is the message (as `Display`), so that an error returned out of `main` with `?`
+/// prints what happened to which object (`Error: push "/sensors": timed out`), not a
+/// struct; `{:#?}` shows the fields (op, name, kind, errno, detail).
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !f.alternate() {
+            return fmt::Display::fmt(self, f);
+        }
         let i = &*self.0;
         let mut d = f.debug_struct("Error");
         d.field("op", &i.op)

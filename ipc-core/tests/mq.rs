@@ -13,8 +13,9 @@ use ipc_testutil::{
     env, race, report, role, spawn_role, unique_name, wait_for_start, Cleanup, WATCHDOG,
 };
 
+/// What the error says about its kind: the kind's text and the detail (which limit).
 fn kind_text(e: &ipc_core::Error) -> String {
-    e.kind().to_string()
+    format!("{}: {}", e.kind(), e.detail().unwrap_or_default())
 }
 
 fn receive_str(q: &MessageQueue) -> (String, u32) {

@@ -237,7 +237,7 @@ fn ipc_ring_push_feeds_a_rust_consumer() {
             match rx.recv(Some(WATCHDOG)) {
                 Ok(f) => ipc_testutil::report(format!("frame {:?}", &*f)),
                 Err(e) => {
-                    let kind = ipc_collections::Error::from(e).kind();
+                    let kind = e.kind();
                     ipc_testutil::report(format!("end {kind:?}"));
                     return;
                 }
@@ -298,7 +298,7 @@ fn pop_and_push_timeouts_are_timeouts() {
     let ring = ByteRing::create(&full, 64).unwrap();
     {
         let mut tx = ring.producer().unwrap();
-        while tx.try_send(&[7; 24]).is_ok() {}
+        while let Ok(true) = tx.try_send(&[7; 24]) {}
     }
     let t0 = std::time::Instant::now();
     let r = ipc(&["ring", "push", &full, "x", "--timeout", "0.2"]);
@@ -325,7 +325,7 @@ fn pop_and_push_timeouts_are_timeouts() {
     // Full again, and the consumer (that pop) has left: push says so instead of waiting.
     {
         let mut tx = ring.producer().unwrap();
-        while tx.try_send(&[7; 24]).is_ok() {}
+        while let Ok(true) = tx.try_send(&[7; 24]) {}
     }
     let r = ipc(&["ring", "push", &full, "x", "--timeout", "30"]);
     assert_eq!(r.code, 1, "{r:?}");
@@ -542,8 +542,8 @@ fn a_frame_that_cannot_be_printed_stays_in_the_ring() {
     let ring = ByteRing::create(&name, 256).unwrap();
     {
         let mut tx = ring.producer().unwrap();
-        tx.try_send(b"one").unwrap();
-        tx.try_send(b"two").unwrap();
+        assert!(tx.try_send(b"one").unwrap(), "room in the ring");
+        assert!(tx.try_send(b"two").unwrap(), "room in the ring");
     }
     // A pipe whose reading end is closed before the tool starts (like `ipc ring pop |
     // head -0` once head has exited), so the tool's first write fails whatever the timing.

@@ -151,7 +151,7 @@ fn every_reader_gives_the_same_verdict() {
     {
         let mut p = spsc.producer().unwrap();
         for i in 0..3 {
-            p.try_push(i).unwrap();
+            assert!(p.try_push(i).unwrap(), "room in the ring");
         }
     }
     let mpmc = MpmcRing::<u32>::create(&names[1], 8).unwrap();

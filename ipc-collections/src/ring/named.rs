@@ -889,7 +889,7 @@ typed_ring!(
 /// # Ok::<(), ipc_collections::Error>(())
 /// ```
 ///
-/// Every call returns the crate's one [`Error`](crate::Error), naming the operation and the
+/// Every call returns the crate's one [`Error`], naming the operation and the
 /// ring; a full or empty ring is a value of the `try_` calls, not an error:
 ///
 /// ```
