@@ -807,7 +807,8 @@ typed_ring!(
     ///     let e = rx.pop(None).unwrap_err();
     ///     assert_eq!(e.kind(), ErrorKind::Disconnected);
     ///     assert_eq!((e.op(), e.name()), ("pop", Some(name.as_str())));
-    ///     drop((rx, ring)); // the creator unlinks the name
+    ///     drop(rx);
+    ///     drop(ring); // the creator unlinks the name
     ///     assert_eq!(SpscRing::<u64>::open(&name).unwrap_err().kind(), ErrorKind::NotFound);
     ///     Ok(())
     /// }
@@ -858,7 +859,8 @@ typed_ring!(
     ///     let e = tx.try_push(9).unwrap_err();
     ///     assert_eq!(e.kind(), ErrorKind::Disconnected);
     ///     assert_eq!((e.op(), e.name()), ("try_push", Some(name.as_str())));
-    ///     drop((tx, ring)); // the creator unlinks the name
+    ///     drop(tx);
+    ///     drop(ring); // the creator unlinks the name
     ///     assert_eq!(MpmcRing::<u32>::open(&name).unwrap_err().kind(), ErrorKind::NotFound);
     ///     Ok(())
     /// }
@@ -909,13 +911,19 @@ typed_ring!(
 ///     let e = tx.try_send(&[0; 100]).unwrap_err(); // above max_frame
 ///     assert_eq!((e.kind(), e.op()), (ErrorKind::InvalidSize, "try_send"));
 ///     drop(tx); // the producer leaves: once all is received, the consumer is told
-///     while let Some(frame) = rx.try_recv()? {
-///         assert_eq!(&*frame, b"frame");
-///     }
-///     let e = rx.recv(None).unwrap_err();
+///     let e = loop {
+///         match rx.try_recv() {
+///             Ok(Some(frame)) => assert_eq!(&*frame, b"frame"),
+///             Ok(None) => unreachable!("the producer is gone: Disconnected once drained"),
+///             Err(e) => break e,
+///         }
+///     };
+///     assert_eq!((e.kind(), e.op()), (ErrorKind::Disconnected, "try_recv"));
+///     let e = rx.recv(None).map(|f| f.len()).unwrap_err();
 ///     assert_eq!(e.kind(), ErrorKind::Disconnected);
 ///     assert_eq!((e.op(), e.name()), ("recv", Some(name.as_str())));
-///     drop((rx, ring)); // the creator unlinks the name
+///     drop(rx);
+///     drop(ring); // the creator unlinks the name
 ///     assert_eq!(ByteRing::open(&name).unwrap_err().kind(), ErrorKind::NotFound);
 ///     Ok(())
 /// }
