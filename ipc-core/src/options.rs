@@ -1,5 +1,5 @@
 //! The builder core every named kind shares: the settings every options builder has
-//! ([`NamedOptions`]), one macro that writes their setters ([`named_setters!`]), and the
+//! ([`NamedOptions`]), one macro that writes their setters ([`named_setters!`](crate::named_setters!)), and the
 //! one implementation of the terminal verbs (`create`, `open`, `open_or_create`,
 //! `create_unique`) of the kinds that are opened by name. The words and the lifetime rule
 //! are those of the [crate documentation](crate#options-and-lifetimes); a kind's own
@@ -9,7 +9,7 @@ use std::time::Duration;
 
 /// The settings every named kind's builder shares: permission bits, the open wait, read-only
 /// and the lifetime. Kinds hold one in a field and get their setters from
-/// [`named_setters!`]; a kind that has no use for a setting does not generate its setter.
+/// [`named_setters!`](crate::named_setters!); a kind that has no use for a setting does not generate its setter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NamedOptions {
     /// The permission bits of a created object (`0o600` by default, at most `0o777`).
