@@ -196,29 +196,14 @@ pub struct Producer<'m> {
 }
 
 impl<'m> Producer<'m> {
-    /// Chooses what the departure of the consumers means for this handle (default
-    /// [`PeerExit::Disconnect`](super::PeerExit::Disconnect):
-    /// [`Disconnected`](crate::ErrorKind::Disconnected) once everything sent is received;
-    /// [`PeerExit::Wait`](super::PeerExit::Wait): wait, within each call's timeout, for the
-    /// next one).
-    pub fn on_peer_exit(mut self, on: super::PeerExit) -> Self {
-        self.side.peer_exit = on;
-        self
-    }
-
-    /// Attaches as the ring's producer.
-    ///
-    /// # Errors
-    /// As [`spsc::Producer::attach`](super::spsc::Producer::attach).
-    pub fn attach<M: Memory + ?Sized>(mem: &'m M, layout: RingLayout) -> Result<Self> {
-        Self::attach_raw(mem, layout).map_err(|e| e.into_error("attach", ""))
-    }
-
-    /// This handle, naming `name` in its errors (a named ring's handles).
-    pub(crate) fn named(mut self, name: &'m str) -> Self {
-        self.side.at.name = name;
-        self
-    }
+    handle_basics!(
+        side,
+        "consumers",
+        /// Attaches as the ring's producer.
+        ///
+        /// # Errors
+        /// As [`spsc::Producer::attach`](super::spsc::Producer::attach).
+    );
 
     fn attach_raw<M: Memory + ?Sized>(mem: &'m M, layout: RingLayout) -> Result<Self, RingError> {
         let side = Side::attach(mem, layout, true)?;
@@ -479,29 +464,14 @@ struct Found {
 }
 
 impl<'m> Consumer<'m> {
-    /// Chooses what the departure of the producers means for this handle (default
-    /// [`PeerExit::Disconnect`](super::PeerExit::Disconnect):
-    /// [`Disconnected`](crate::ErrorKind::Disconnected) once everything sent is received;
-    /// [`PeerExit::Wait`](super::PeerExit::Wait): wait, within each call's timeout, for the
-    /// next one).
-    pub fn on_peer_exit(mut self, on: super::PeerExit) -> Self {
-        self.side.peer_exit = on;
-        self
-    }
-
-    /// Attaches as the ring's consumer.
-    ///
-    /// # Errors
-    /// As [`spsc::Producer::attach`](super::spsc::Producer::attach).
-    pub fn attach<M: Memory + ?Sized>(mem: &'m M, layout: RingLayout) -> Result<Self> {
-        Self::attach_raw(mem, layout).map_err(|e| e.into_error("attach", ""))
-    }
-
-    /// This handle, naming `name` in its errors (a named ring's handles).
-    pub(crate) fn named(mut self, name: &'m str) -> Self {
-        self.side.at.name = name;
-        self
-    }
+    handle_basics!(
+        side,
+        "producers",
+        /// Attaches as the ring's consumer.
+        ///
+        /// # Errors
+        /// As [`spsc::Producer::attach`](super::spsc::Producer::attach).
+    );
 
     fn attach_raw<M: Memory + ?Sized>(mem: &'m M, layout: RingLayout) -> Result<Self, RingError> {
         let side = Side::attach(mem, layout, false)?;

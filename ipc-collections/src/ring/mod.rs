@@ -39,6 +39,35 @@
 //! races on purpose (for example one that moves `head` forward while the consumer still
 //! reads a frame) can make the data wrong, not the accesses out of bounds.
 
+/// The three methods every producer and consumer handle of the ring algorithms has, written
+/// once: `on_peer_exit` (its doc naming the other side, `$other`), `attach` (its doc, the
+/// kind's, given as attributes) and `named`; `$state` is the handle's field that holds the
+/// attachment (`side` or `ring`).
+macro_rules! handle_basics {
+    ($state:ident, $other:literal, $(#[$attach_doc:meta])*) => {
+        #[doc = concat!("Chooses what the departure of the ", $other, " means for this handle (default")]
+        /// [`PeerExit::Disconnect`](super::PeerExit::Disconnect):
+        /// [`Disconnected`](crate::ErrorKind::Disconnected) once everything sent is received;
+        /// [`PeerExit::Wait`](super::PeerExit::Wait): wait, within each call's timeout, for the
+        /// next one).
+        pub fn on_peer_exit(mut self, on: super::PeerExit) -> Self {
+            self.$state.peer_exit = on;
+            self
+        }
+
+        $(#[$attach_doc])*
+        pub fn attach<M: Memory + ?Sized>(mem: &'m M, layout: RingLayout) -> Result<Self> {
+            Self::attach_raw(mem, layout).map_err(|e| e.into_error("attach", ""))
+        }
+
+        /// This handle, naming `name` in its errors (a named ring's handles).
+        pub(crate) fn named(mut self, name: &'m str) -> Self {
+            self.$state.at.name = name;
+            self
+        }
+    };
+}
+
 pub mod bytes;
 pub mod control;
 mod error;

@@ -295,30 +295,15 @@ pub struct Producer<'m, T> {
 }
 
 impl<'m, T: SharedLayout + Copy> Producer<'m, T> {
-    /// Chooses what the departure of the consumers means for this handle (default
-    /// [`PeerExit::Disconnect`](super::PeerExit::Disconnect):
-    /// [`Disconnected`](crate::ErrorKind::Disconnected) once everything sent is received;
-    /// [`PeerExit::Wait`](super::PeerExit::Wait): wait, within each call's timeout, for the
-    /// next one).
-    pub fn on_peer_exit(mut self, on: super::PeerExit) -> Self {
-        self.ring.peer_exit = on;
-        self
-    }
-
-    /// Attaches as a producer (registering this process).
-    ///
-    /// # Errors
-    /// [`LimitReached`](crate::ErrorKind::LimitReached) if all producer slots hold live
-    /// processes; otherwise as [`spsc::Producer::attach`](super::spsc::Producer::attach).
-    pub fn attach<M: Memory + ?Sized>(mem: &'m M, layout: RingLayout) -> Result<Self> {
-        Self::attach_raw(mem, layout).map_err(|e| e.into_error("attach", ""))
-    }
-
-    /// This handle, naming `name` in its errors (a named ring's handles).
-    pub(crate) fn named(mut self, name: &'m str) -> Self {
-        self.ring.at.name = name;
-        self
-    }
+    handle_basics!(
+        ring,
+        "consumers",
+        /// Attaches as a producer (registering this process).
+        ///
+        /// # Errors
+        /// [`LimitReached`](crate::ErrorKind::LimitReached) if all producer slots hold live
+        /// processes; otherwise as [`spsc::Producer::attach`](super::spsc::Producer::attach).
+    );
 
     fn attach_raw<M: Memory + ?Sized>(mem: &'m M, layout: RingLayout) -> Result<Self, RingError> {
         Ok(Producer {
@@ -545,29 +530,14 @@ enum Recovery<T> {
 }
 
 impl<'m, T: SharedLayout + Copy> Consumer<'m, T> {
-    /// Chooses what the departure of the producers means for this handle (default
-    /// [`PeerExit::Disconnect`](super::PeerExit::Disconnect):
-    /// [`Disconnected`](crate::ErrorKind::Disconnected) once everything sent is received;
-    /// [`PeerExit::Wait`](super::PeerExit::Wait): wait, within each call's timeout, for the
-    /// next one).
-    pub fn on_peer_exit(mut self, on: super::PeerExit) -> Self {
-        self.ring.peer_exit = on;
-        self
-    }
-
-    /// Attaches as a consumer (registering this process).
-    ///
-    /// # Errors
-    /// As [`Producer::attach`].
-    pub fn attach<M: Memory + ?Sized>(mem: &'m M, layout: RingLayout) -> Result<Self> {
-        Self::attach_raw(mem, layout).map_err(|e| e.into_error("attach", ""))
-    }
-
-    /// This handle, naming `name` in its errors (a named ring's handles).
-    pub(crate) fn named(mut self, name: &'m str) -> Self {
-        self.ring.at.name = name;
-        self
-    }
+    handle_basics!(
+        ring,
+        "producers",
+        /// Attaches as a consumer (registering this process).
+        ///
+        /// # Errors
+        /// As [`Producer::attach`].
+    );
 
     fn attach_raw<M: Memory + ?Sized>(mem: &'m M, layout: RingLayout) -> Result<Self, RingError> {
         Ok(Consumer {

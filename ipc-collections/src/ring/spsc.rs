@@ -191,33 +191,18 @@ pub struct Producer<'m, T> {
 }
 
 impl<'m, T: SharedLayout + Copy> Producer<'m, T> {
-    /// Chooses what the departure of the consumers means for this handle (default
-    /// [`PeerExit::Disconnect`](super::PeerExit::Disconnect):
-    /// [`Disconnected`](crate::ErrorKind::Disconnected) once everything sent is received;
-    /// [`PeerExit::Wait`](super::PeerExit::Wait): wait, within each call's timeout, for the
-    /// next one).
-    pub fn on_peer_exit(mut self, on: super::PeerExit) -> Self {
-        self.side.peer_exit = on;
-        self
-    }
-
-    /// Attaches as the ring's producer (registering this process).
-    ///
-    /// # Errors
-    /// [`LimitReached`](crate::ErrorKind::LimitReached) if a live producer is attached;
-    /// [`InvalidInput`](crate::ErrorKind::InvalidInput) for a layout that does not fit
-    /// `mem`; [`Corrupted`](crate::ErrorKind::Corrupted) if the control block does not
-    /// describe an SPSC ring of this capacity and element size, or its counters are
-    /// impossible.
-    pub fn attach<M: Memory + ?Sized>(mem: &'m M, layout: RingLayout) -> Result<Self> {
-        Self::attach_raw(mem, layout).map_err(|e| e.into_error("attach", ""))
-    }
-
-    /// This handle, naming `name` in its errors (a named ring's handles).
-    pub(crate) fn named(mut self, name: &'m str) -> Self {
-        self.side.at.name = name;
-        self
-    }
+    handle_basics!(
+        side,
+        "consumers",
+        /// Attaches as the ring's producer (registering this process).
+        ///
+        /// # Errors
+        /// [`LimitReached`](crate::ErrorKind::LimitReached) if a live producer is attached;
+        /// [`InvalidInput`](crate::ErrorKind::InvalidInput) for a layout that does not fit
+        /// `mem`; [`Corrupted`](crate::ErrorKind::Corrupted) if the control block does not
+        /// describe an SPSC ring of this capacity and element size, or its counters are
+        /// impossible.
+    );
 
     fn attach_raw<M: Memory + ?Sized>(mem: &'m M, layout: RingLayout) -> Result<Self, RingError> {
         let side = Side::attach(mem, layout, true)?;
@@ -416,29 +401,14 @@ pub struct Consumer<'m, T> {
 }
 
 impl<'m, T: SharedLayout + Copy> Consumer<'m, T> {
-    /// Chooses what the departure of the producers means for this handle (default
-    /// [`PeerExit::Disconnect`](super::PeerExit::Disconnect):
-    /// [`Disconnected`](crate::ErrorKind::Disconnected) once everything sent is received;
-    /// [`PeerExit::Wait`](super::PeerExit::Wait): wait, within each call's timeout, for the
-    /// next one).
-    pub fn on_peer_exit(mut self, on: super::PeerExit) -> Self {
-        self.side.peer_exit = on;
-        self
-    }
-
-    /// Attaches as the ring's consumer (registering this process).
-    ///
-    /// # Errors
-    /// As [`Producer::attach`], for consumers.
-    pub fn attach<M: Memory + ?Sized>(mem: &'m M, layout: RingLayout) -> Result<Self> {
-        Self::attach_raw(mem, layout).map_err(|e| e.into_error("attach", ""))
-    }
-
-    /// This handle, naming `name` in its errors (a named ring's handles).
-    pub(crate) fn named(mut self, name: &'m str) -> Self {
-        self.side.at.name = name;
-        self
-    }
+    handle_basics!(
+        side,
+        "producers",
+        /// Attaches as the ring's consumer (registering this process).
+        ///
+        /// # Errors
+        /// As [`Producer::attach`], for consumers.
+    );
 
     fn attach_raw<M: Memory + ?Sized>(mem: &'m M, layout: RingLayout) -> Result<Self, RingError> {
         let side = Side::attach(mem, layout, false)?;
